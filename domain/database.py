@@ -1,0 +1,138 @@
+"""Engines and the unit of work.
+
+SQLite is the embedded default: WAL, a busy timeout, and BEGIN IMMEDIATE so a
+transaction takes the write lock up front instead of failing half-way when it
+upgrades from reader to writer. Writers inside one process also queue on an
+asyncio lock, which is cheaper than SQLite's sleep-and-retry busy handler.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Self
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+# Set while a task is inside a unit of work: a nested one would wait on the
+# SQLite write lock its own task holds, so it is refused instead of hanging.
+_inside: ContextVar[bool] = ContextVar("memberbot_inside_uow", default=False)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create an engine for a SQLite file or PostgreSQL; nothing connects yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        connect_args = kwargs.pop("connect_args", {})
+        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        _tune_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from the driver so BEGIN is ours.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+class Database:
+    """Owns the engine and hands out units of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Database:
+        return cls(create_engine(url, **kwargs))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One use case, one transaction. Leaving without commit() rolls back."""
+
+    session: AsyncSession
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._committed = False
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    async def __aenter__(self) -> Self:
+        if _inside.get():
+            raise RuntimeError("a unit of work is already open in this task")
+        lock = self._db._write_lock
+        if lock is not None:
+            await lock.acquire()
+        try:
+            self.session = self._db.sessions()
+            await self.session.begin()
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._committed = False
+        self._token = _inside.set(True)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+            await self.session.close()
+        finally:
+            _inside.reset(self._token)
+            if self._db._write_lock is not None:
+                self._db._write_lock.release()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+
+    async def flush(self) -> None:
+        await self.session.flush()

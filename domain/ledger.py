@@ -1,0 +1,234 @@
+"""The points ledger: append-only entries, one per movement, each with a unique key.
+
+`members.points_balance` and `members.next_expiry_at` are caches of the ledger,
+changed in the same transaction as the entry. A debit is one conditional UPDATE:
+it succeeds only when the balance covers it and no lot has expired unwritten, so
+the balance can never go negative and never spends expired points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain import lots
+from domain.database import UnitOfWork
+from domain.errors import InsufficientPoints, InvalidAmount, UnknownMember
+from domain.models import LedgerEntry, Member
+
+Kind = Literal["earn", "redeem", "expire", "adjust", "reverse"]
+MAX_DELTA = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Post:
+    """A command to move points. `key` makes it happen at most once, ever."""
+
+    member_id: int
+    delta: int
+    kind: Kind
+    reason: str
+    key: str
+    source: str = "bot"
+    params: dict[str, Any] = field(default_factory=dict)
+    expires_at: datetime | None = None
+    lot_id: int | None = None
+    qualifying: int = 0
+    spend: int = 0
+
+
+@dataclass(frozen=True)
+class Posted:
+    entry_id: int | None
+    balance: int
+    duplicate: bool
+
+
+def _insert_once(dialect: str) -> Any:
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LedgerEntry)
+
+
+async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
+    """Apply one movement. The key is claimed first: a key seen before changes nothing."""
+    if cmd.delta == 0 or abs(cmd.delta) > MAX_DELTA:
+        raise InvalidAmount(delta=cmd.delta)
+    entry_id = await _append(uow, cmd, now)
+    if entry_id is None:
+        return Posted(None, await balance_of(uow, cmd.member_id), duplicate=True)
+    if cmd.delta < 0:
+        balance = await _debit(uow, cmd.member_id, -cmd.delta, now)
+    else:
+        balance = await _credit(uow, cmd.member_id, cmd.delta, cmd.expires_at)
+    if balance is None:
+        raise UnknownMember(member_id=cmd.member_id)
+    return Posted(entry_id, balance, duplicate=False)
+
+
+async def _append(uow: UnitOfWork, cmd: Post, now: datetime) -> int | None:
+    stmt = (
+        _insert_once(uow.dialect)
+        .values(
+            member_id=cmd.member_id,
+            delta=cmd.delta,
+            kind=cmd.kind,
+            reason=cmd.reason,
+            params=cmd.params,
+            source=cmd.source,
+            idempotency_key=cmd.key,
+            created_at=now,
+            expires_at=cmd.expires_at if cmd.delta > 0 else None,
+            lot_id=cmd.lot_id,
+            qualifying=cmd.qualifying,
+            spend=cmd.spend,
+        )
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(LedgerEntry.id)
+    )
+    return (await uow.session.execute(stmt)).scalar()
+
+
+async def _credit(uow: UnitOfWork, member_id: int, amount: int, expires: datetime | None) -> int | None:
+    values: dict[str, Any] = {"points_balance": Member.points_balance + amount}
+    if expires is not None:
+        values["next_expiry_at"] = case(
+            (Member.next_expiry_at.is_(None), expires),
+            (Member.next_expiry_at > expires, expires),
+            else_=Member.next_expiry_at,
+        )
+    stmt = (
+        update(Member).where(Member.id == member_id).values(**values)
+        .returning(Member.points_balance)
+    )
+    return (await uow.session.execute(stmt)).scalar()
+
+
+async def _debit(uow: UnitOfWork, member_id: int, amount: int, now: datetime) -> int | None:
+    stmt = (
+        update(Member)
+        .where(
+            Member.id == member_id,
+            Member.points_balance >= amount,
+            (Member.next_expiry_at.is_(None)) | (Member.next_expiry_at > now),
+        )
+        .values(points_balance=Member.points_balance - amount)
+        .returning(Member.points_balance)
+    )
+    balance = (await uow.session.execute(stmt)).scalar()
+    if balance is not None:
+        return balance
+    member = await _lock(uow, member_id)
+    if member is None:
+        return None
+    if member.next_expiry_at is not None and member.next_expiry_at <= now:
+        await write_off(uow, member_id, now)
+        return await _debit_checked(uow, member_id, amount)
+    raise InsufficientPoints(balance=member.points_balance, needed=amount)
+
+
+async def _debit_checked(uow: UnitOfWork, member_id: int, amount: int) -> int:
+    stmt = (
+        update(Member)
+        .where(Member.id == member_id, Member.points_balance >= amount)
+        .values(points_balance=Member.points_balance - amount)
+        .returning(Member.points_balance)
+    )
+    balance = (await uow.session.execute(stmt)).scalar()
+    if balance is None:
+        raise InsufficientPoints(balance=await balance_of(uow, member_id), needed=amount)
+    return balance
+
+
+async def _lock(uow: UnitOfWork, member_id: int) -> Member | None:
+    # NO KEY UPDATE: our own ledger inserts hold KEY SHARE on this row through the
+    # foreign key, and a plain FOR UPDATE would deadlock against them.
+    stmt = (
+        select(Member).where(Member.id == member_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True)
+    )
+    return await uow.session.scalar(stmt)
+
+
+async def balance_of(uow: UnitOfWork, member_id: int) -> int:
+    value = await uow.session.scalar(select(Member.points_balance).where(Member.id == member_id))
+    if value is None:
+        raise UnknownMember(member_id=member_id)
+    return value
+
+
+async def movements(uow: UnitOfWork, member_id: int) -> list[lots.Movement]:
+    rows = await uow.session.execute(
+        select(
+            LedgerEntry.id, LedgerEntry.delta, LedgerEntry.created_at,
+            LedgerEntry.expires_at, LedgerEntry.lot_id,
+        ).where(LedgerEntry.member_id == member_id)
+    )
+    return [lots.Movement(*row) for row in rows]
+
+
+async def write_off(uow: UnitOfWork, member_id: int, now: datetime) -> int:
+    """Expire what is due for one member, oldest first. Keyed per lot, so re-running is a no-op."""
+    member = await _lock(uow, member_id)
+    if member is None:
+        raise UnknownMember(member_id=member_id)
+    open_lots = lots.replay(await movements(uow, member_id))
+    expired = 0
+    for lot in lots.due(open_lots, now):
+        entry_id = await _append(uow, Post(
+            member_id=member_id, delta=-lot.remaining, kind="expire", reason="expired",
+            key=f"expire:{lot.id}", source="expiry", lot_id=lot.id,
+            params={"earned_on": lot.created_at.date().isoformat()},
+        ), now)
+        if entry_id is not None:
+            expired += lot.remaining
+            lot.remaining = 0
+    await uow.session.execute(
+        update(Member).where(Member.id == member_id).values(
+            points_balance=Member.points_balance - expired,
+            next_expiry_at=lots.next_expiry(open_lots),
+        )
+    )
+    return expired
+
+
+@dataclass(frozen=True)
+class Expiring:
+    points: int
+    on: datetime
+
+
+async def expiring_soon(uow: UnitOfWork, member_id: int, now: datetime, days: int) -> list[Expiring]:
+    """Points that will expire within `days`, grouped by moment, soonest first."""
+    horizon = now + timedelta(days=days)
+    grouped: dict[datetime, int] = {}
+    for lot in lots.replay(await movements(uow, member_id)):
+        if lot.remaining and lot.expires_at and lot.expires_at <= horizon:
+            grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + lot.remaining
+    return [Expiring(points, on) for on, points in sorted(grouped.items())]
+
+
+async def recent(uow: UnitOfWork, member_id: int, limit: int, offset: int = 0) -> list[LedgerEntry]:
+    rows = await uow.session.scalars(
+        select(LedgerEntry).where(LedgerEntry.member_id == member_id)
+        .order_by(LedgerEntry.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows)
+
+
+async def count(uow: UnitOfWork, member_id: int) -> int:
+    return await uow.session.scalar(
+        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.member_id == member_id)
+    ) or 0
+
+
+async def qualifying_total(uow: UnitOfWork, member_id: int, since: datetime, basis: str) -> int:
+    column = LedgerEntry.spend if basis == "spend" else LedgerEntry.qualifying
+    total = await uow.session.scalar(
+        select(func.coalesce(func.sum(column), 0)).where(
+            LedgerEntry.member_id == member_id, LedgerEntry.created_at > since
+        )
+    )
+    return int(total or 0)

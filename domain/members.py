@@ -1,0 +1,166 @@
+"""Members and their platform identities."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+
+from domain import ledger, tiers
+from domain.config import Programme
+from domain.database import UnitOfWork
+from domain.errors import LinkRefused, UnknownMember
+from domain.expiry import expires_at
+from domain.models import Identity, LinkCode, Member
+from domain.profile import Birthday
+
+# No 0/O, 1/I/L: codes are read aloud and typed from screens.
+CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+LINK_CODE_TTL = timedelta(minutes=10)
+NUMBER_WIDTH = 8
+
+
+def new_code(length: int) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def member_number(member_id: int) -> str:
+    return str(member_id).zfill(NUMBER_WIDTH)
+
+
+@dataclass(frozen=True)
+class Registration:
+    member: Member
+    created: bool
+
+
+async def by_identity(uow: UnitOfWork, platform: str, external_id: str) -> Member | None:
+    return await uow.session.scalar(
+        select(Member).join(Identity, Identity.member_id == Member.id)
+        .where(Identity.platform == platform, Identity.external_id == external_id)
+    )
+
+
+async def get(uow: UnitOfWork, member_id: int) -> Member:
+    member = await uow.session.get(Member, member_id)
+    if member is None:
+        raise UnknownMember(member_id=member_id)
+    return member
+
+
+async def register(uow: UnitOfWork, programme: Programme, platform: str, external_id: str,
+                   now: datetime, referral_code: str | None = None) -> Registration:
+    """Zero-friction sign-up: an identity we have not seen becomes a member at once."""
+    existing = await by_identity(uow, platform, external_id)
+    if existing is not None:
+        return Registration(existing, created=False)
+    referrer = None
+    if referral_code:
+        referrer = await uow.session.scalar(
+            select(Member.id).where(Member.referral_code == referral_code.upper())
+        )
+    member = Member(joined_at=now, last_active_at=now, referral_code=new_code(8),
+                    referred_by_id=referrer, tier=programme.tiers.levels[0].code)
+    uow.session.add(member)
+    await uow.flush()
+    uow.session.add(Identity(member_id=member.id, platform=platform, external_id=external_id,
+                             linked_at=now))
+    await uow.flush()
+    if programme.tiers.mode == "up_and_down":
+        member.tier_valid_until = now + timedelta(days=programme.tiers.validity_days)
+    return Registration(member, created=True)
+
+
+async def touch(uow: UnitOfWork, member: Member, now: datetime) -> None:
+    member.last_active_at = now
+    if member.status == "unreachable":
+        member.status = "active"
+
+
+def profile_complete(member: Member) -> bool:
+    return bool(member.display_name and member.phone and member.birth_month
+                and member.consent_at is not None)
+
+
+async def award_profile_completion(uow: UnitOfWork, programme: Programme, member: Member,
+                                   now: datetime) -> int:
+    """Points once per member, the first time every field is filled in."""
+    points = programme.earning.profile_completion
+    if not points or not profile_complete(member):
+        return 0
+    posted = await ledger.post(uow, ledger.Post(
+        member_id=member.id, delta=points, kind="earn", reason="profile_completed",
+        key=f"profile:{member.id}", expires_at=expires_at(programme.expiry, programme, now),
+        qualifying=points,
+    ), now)
+    if posted.duplicate:
+        return 0
+    await tiers.reevaluate(uow, programme.tiers, member.id, now)
+    await uow.session.refresh(member)
+    return points
+
+
+def set_birthday(member: Member, birthday: Birthday) -> None:
+    member.birth_month, member.birth_day, member.birth_year = (
+        birthday.month, birthday.day, birthday.year)
+
+
+def set_consent(member: Member, consent: bool, now: datetime) -> None:
+    member.marketing_consent = consent
+    member.consent_at = now
+
+
+async def identities(uow: UnitOfWork, member_id: int) -> list[Identity]:
+    rows = await uow.session.scalars(select(Identity).where(Identity.member_id == member_id)
+                                     .order_by(Identity.id))
+    return list(rows)
+
+
+async def issue_link_code(uow: UnitOfWork, member_id: int, now: datetime) -> LinkCode:
+    code = LinkCode(code=new_code(8), member_id=member_id, expires_at=now + LINK_CODE_TTL)
+    uow.session.add(code)
+    await uow.flush()
+    return code
+
+
+async def link(uow: UnitOfWork, code: str, platform: str, external_id: str,
+               now: datetime) -> Member:
+    """Attach this platform account to the member who issued `code`.
+
+    The code is spent with a conditional UPDATE, so two accounts racing for one
+    code cannot both win. An account that already has history is refused rather
+    than merged: merging would rewrite the append-only ledger.
+    """
+    link_code = await uow.session.get(LinkCode, code.strip().upper())
+    if link_code is None:
+        raise LinkRefused("link_unknown")
+    if link_code.used_at is not None:
+        raise LinkRefused("link_used")
+    if link_code.expires_at <= now:
+        raise LinkRefused("link_expired")
+    target = await get(uow, link_code.member_id)
+    current = await by_identity(uow, platform, external_id)
+    if current is not None and current.id == target.id:
+        raise LinkRefused("link_same_member")
+    if any(i.platform == platform for i in await identities(uow, target.id)):
+        raise LinkRefused("link_platform_taken", platform=platform)
+    if current is not None and (await ledger.count(uow, current.id) or current.points_balance):
+        raise LinkRefused("link_has_history")
+    spent = await uow.session.execute(
+        update(LinkCode).where(LinkCode.code == link_code.code, LinkCode.used_at.is_(None))
+        .values(used_at=now)
+    )
+    if spent.rowcount != 1:
+        raise LinkRefused("link_used")
+    if current is not None:
+        identity = await uow.session.scalar(select(Identity).where(
+            Identity.platform == platform, Identity.external_id == external_id))
+        identity.member_id = target.id
+        current.status = "erased"
+    else:
+        uow.session.add(Identity(member_id=target.id, platform=platform, external_id=external_id,
+                                 linked_at=now))
+    await uow.flush()
+    return target
