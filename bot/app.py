@@ -1,0 +1,40 @@
+"""The composition root: settings in, a wired application out. Nothing connects at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from bot.settings import Settings
+from domain import config, schema
+from domain.config import Programme
+from domain.database import Database
+from handlers.conversations import build_engine
+from handlers.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class App:
+    settings: Settings
+    programme: Programme
+    db: Database
+    engine: Engine
+
+
+@asynccontextmanager
+async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[App]:
+    """Owns the database engine for the life of the process."""
+    programme = config.load(settings.programme_file)
+    db = Database.from_url(settings.database_url)
+    try:
+        if migrate:
+            await schema.upgrade(db.engine)
+            log.info("database ready", extra={"backend": db.dialect,
+                                              "revision": await schema.current(db.engine)})
+        yield App(settings, programme, db, build_engine(db, programme))
+    finally:
+        await db.dispose()

@@ -1,0 +1,113 @@
+"""`memberbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import console, logs
+from bot.app import lifespan
+from bot.settings import Settings
+from domain import config, schema
+from domain.database import Database
+
+log = logging.getLogger("memberbot")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="memberbot",
+        description="A membership (loyalty) bot for Telegram, WeChat and the terminal.",
+        epilog="Settings come from MEMBERBOT_* environment variables; see README.md.",
+    )
+    p.add_argument("--log-level", default=None,
+                   help="DEBUG, INFO, WARNING or ERROR (default: MEMBERBOT_LOG_LEVEL or INFO)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="start every configured platform; the console chat when none is",
+                   description="Apply migrations, then start every configured platform. "
+                               "With no platform configured, start the console chat.")
+
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal",
+                          description="An interactive terminal chat running the same handlers "
+                                      "as Telegram and WeChat. Reads a script when stdin is "
+                                      "not a terminal.")
+    chat.add_argument("--user", default="you", help="name of the simulated member (default: you)")
+    chat.add_argument("--locale", choices=["en", "zh_Hans"], default=None,
+                      help="language hint, as a platform would give it")
+
+    db = sub.add_parser("db", help="database schema",
+                        description="Manage the database schema (Alembic migrations).")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="apply all migrations")
+    down = db_sub.add_parser("downgrade", help="revert to a revision ('base' empties it)")
+    down.add_argument("revision")
+    db_sub.add_parser("current", help="show the applied revision")
+
+    cfg = sub.add_parser("config", help="programme file",
+                         description="Check the programme file (MEMBERBOT_PROGRAMME).")
+    cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    cfg_sub.add_parser("check", help="validate the programme file and print a summary")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    settings = Settings.from_env()
+    default_level = "WARNING" if args.command in ("chat", "run") else settings.log_level
+    logs.configure(args.log_level or default_level)
+    try:
+        return asyncio.run(_dispatch(args, settings))
+    except config.ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "config":
+        return _config_check(settings)
+    if args.command == "db":
+        return await _db(args, settings)
+    if args.command == "run":
+        # Telegram and WeChat join here when configured; with neither, the console.
+        return await _chat(settings, user="you", locale=None)
+    return await _chat(settings, user=args.user, locale=args.locale)
+
+
+async def _chat(settings: Settings, user: str, locale: str | None) -> int:
+    async with lifespan(settings) as app:
+        chat = console.ConsoleChat(app.engine, user=user, locale=locale)
+        await console.run(chat, default_locale=app.programme.default_locale)
+    return 0
+
+
+async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    db = Database.from_url(settings.database_url)
+    try:
+        if args.db_command == "upgrade":
+            await schema.upgrade(db.engine)
+        elif args.db_command == "downgrade":
+            await schema.downgrade(db.engine, args.revision)
+        print(f"revision: {await schema.current(db.engine) or 'none'} (head: {schema.head()})")
+    finally:
+        await db.dispose()
+    return 0
+
+
+def _config_check(settings: Settings) -> int:
+    programme = config.load(settings.programme_file)
+    tiers = ", ".join(f"{t.code} ({t.threshold})" for t in programme.tiers.levels)
+    print(f"{settings.programme_file or config.DEFAULT_FILE}: ok")
+    print(f"  tiers ({programme.tiers.mode}, by {programme.tiers.basis}): {tiers}")
+    print(f"  expiry: {programme.expiry.policy}; default locale: {programme.default_locale}; "
+          f"time zone: {programme.timezone}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,27 @@
+"""/checkin (签到): daily points with streak bonuses."""
+
+from __future__ import annotations
+
+from domain import checkin
+from domain.errors import AlreadyCheckedIn
+from handlers.routing import Ctx, Outcome, Router
+from handlers.types import Reply, reply
+from handlers.words import tier_name
+
+router = Router()
+
+
+@router.command("checkin")
+async def check_in(ctx: Ctx) -> Outcome:
+    try:
+        done = await checkin.check_in(ctx.uow, ctx.programme, ctx.member, ctx.now)
+    except AlreadyCheckedIn as already:
+        return Outcome([reply("checkin.already", count=already.params["streak"])])
+    replies: list[Reply] = [reply("checkin.done", points=done.base + done.bonus,
+                                  count=done.streak, balance=done.balance)]
+    if done.bonus:
+        replies.append(reply("checkin.bonus", bonus=done.bonus, count=done.streak))
+    if done.tier_changed:
+        tier = ctx.programme.tiers.by_code(done.tier_changed)
+        replies.append(reply("tier.upgraded", tier=tier_name(tier)))
+    return Outcome(replies)

@@ -1,0 +1,22 @@
+"""Composes every feature's router into the one the engine runs."""
+
+from __future__ import annotations
+
+from domain.config import Programme
+from domain.database import Database
+from handlers import checkin, language, link, points, profile, start, tier
+from handlers.engine import Engine
+from handlers.routing import Router
+
+FEATURES = (start, points, tier, checkin, profile, language, link)
+
+
+def build_router() -> Router:
+    root = Router()
+    for feature in FEATURES:
+        root.include(feature.router)
+    return root
+
+
+def build_engine(db: Database, programme: Programme) -> Engine:
+    return Engine(db, programme, build_router())

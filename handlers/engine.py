@@ -1,0 +1,166 @@
+"""The conversation engine: one inbound, one transaction, replies out.
+
+Order of precedence: a /command always wins (and leaves any flow); a button goes to
+the waiting flow when it belongs to it, else to whoever registered it; free text
+goes to the waiting flow, else gets help. A digit answers the last offered buttons,
+which is how platforms without buttons (WeChat, the console) press them.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from domain import members
+from domain.config import Programme
+from domain.database import Database, UnitOfWork
+from domain.models import Conversation
+from domain.profile import NAME_MAX
+from handlers import i18n
+from handlers.render import render
+from handlers.routing import Ctx, Outcome, Router
+from handlers.types import Inbound, Rendered, Reply, Text, reply
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 4096
+MAX_ACTION = 64
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Answer:
+    locale: str
+    replies: list[Reply]
+
+    def rendered(self) -> list[Rendered]:
+        return [render(r, self.locale) for r in self.replies]
+
+
+class Engine:
+    def __init__(self, db: Database, programme: Programme, router: Router) -> None:
+        self.db = db
+        self.programme = programme
+        self.router = router
+
+    async def handle(self, inbound: Inbound, now: datetime | None = None) -> Answer:
+        now = now or datetime.now(UTC)
+        refusal = self._refuse(inbound)
+        if refusal is not None:
+            return refusal
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with self.db.uow() as uow:
+                    answer = await self._handle(uow, inbound, now)
+                    await uow.commit()
+                    return answer
+            except IntegrityError:
+                # Two deliveries racing (a double tap, a first message sent twice):
+                # the loser retries and now sees what the winner wrote.
+                if attempt == RETRIES:
+                    raise
+                log.info("retrying inbound after a conflict", extra={"attempt": attempt})
+        raise AssertionError("unreachable")
+
+    def _refuse(self, inbound: Inbound) -> Answer | None:
+        """Bad input is answered before anything is opened or written."""
+        locale = i18n.negotiate(inbound.locale) or self.programme.default_locale
+        if len(inbound.text) > MAX_TEXT:
+            return Answer(locale, [reply("error.too_long", max=MAX_TEXT)])
+        if inbound.action is not None and len(inbound.action) > MAX_ACTION:
+            return Answer(locale, [reply("error.button_expired")])
+        return None
+
+    async def _handle(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Answer:
+        command, arg = _command(inbound.text)
+        registration = await members.register(
+            uow, self.programme, inbound.platform, inbound.user_id, now,
+            referral_code=_payload(arg, "ref_") if command == "start" else None,
+        )
+        member = registration.member
+        if registration.created and inbound.display_name:
+            member.display_name = inbound.display_name[:NAME_MAX]
+        await members.touch(uow, member, now)
+        conv = await self._conversation(uow, inbound, now)
+        ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
+                  locale=self._locale(member.locale, inbound.locale), arg=arg,
+                  data=dict(conv.data or {}), created=registration.created)
+        ctx.action = inbound.action or _numbered(inbound.text, conv.options)
+        outcome = await self._route(ctx, conv.state, command)
+        if registration.created and command != "start":
+            outcome.replies.insert(0, await self._welcome(ctx))
+        conv.state = outcome.state
+        conv.data = outcome.data if outcome.state else {}
+        conv.options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
+        conv.updated_at = now
+        # A flow may have changed the language; answer in the new one.
+        return Answer(self._locale(member.locale, inbound.locale), outcome.replies)
+
+    async def _route(self, ctx: Ctx, state: str | None, command: str | None) -> Outcome:
+        router = self.router
+        if command == "cancel":
+            return Outcome([reply("cancel.done" if state else "cancel.nothing")])
+        if command == "help":
+            return Outcome([_help(router)])
+        if command is not None:
+            step = router.commands.get(command)
+            if step is None:
+                return Outcome([reply("error.unknown_command", command=f"/{command}"),
+                                _help(router)])
+            return await step(ctx)
+        waiting = router.states.get(state) if state else None
+        if ctx.action is not None:
+            if waiting is not None and ctx.action.split(":")[0] == state.split(".")[0]:
+                return await waiting(ctx)
+            step = router.find_action(ctx.action)
+            if step is None:
+                return Outcome([reply("error.button_expired")])
+            return await step(ctx)
+        if waiting is not None:
+            return await waiting(ctx)
+        if not ctx.text:
+            return Outcome([reply("error.text_only")])
+        return Outcome([reply("error.not_understood"), _help(router)])
+
+    async def _welcome(self, ctx: Ctx) -> Reply:
+        greeting = await self.router.commands["start"](replace(ctx, arg=""))
+        return greeting.replies[0]
+
+    async def _conversation(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Conversation:
+        conv = await uow.session.get(Conversation, (inbound.platform, inbound.user_id))
+        if conv is None:
+            conv = Conversation(platform=inbound.platform, user_id=inbound.user_id, state=None,
+                                data={}, options=[], updated_at=now)
+            uow.session.add(conv)
+        return conv
+
+    def _locale(self, chosen: str | None, hint: str | None) -> str:
+        return i18n.negotiate(chosen, hint) or self.programme.default_locale
+
+
+def _help(router: Router) -> Reply:
+    lines = [Text(f"command.{name}", {"command": f"/{name}"})
+             for name in [*router.menu, "help", "cancel"]]
+    return reply("help.menu", commands=lines)
+
+
+def _command(text: str) -> tuple[str | None, str]:
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) == 1:
+        return None, ""
+    head, _, arg = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()  # "/points@memberbot" in groups
+    return name, arg.strip()
+
+
+def _payload(arg: str, prefix: str) -> str | None:
+    return arg[len(prefix):] if arg.startswith(prefix) else None
+
+
+def _numbered(text: str, options: list[str] | None) -> str | None:
+    stripped = text.strip()
+    if options and stripped.isdigit() and 1 <= int(stripped) <= len(options):
+        return options[int(stripped) - 1]
+    return None

@@ -1,0 +1,105 @@
+"""Translations from the gettext catalogs in locales/, compiled in memory at start.
+
+Catalog ids are stable keys (``points.balance``) rather than English sentences, so
+English is a catalog like any other and wording can change without code changes.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from collections.abc import Mapping
+from contextvars import ContextVar
+from datetime import date, datetime
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from babel import Locale
+from babel.dates import format_date, format_datetime
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+from handlers.types import Local, Text
+
+LOCALES = ("en", "zh_Hans")
+DOMAIN = "memberbot"
+current_locale: ContextVar[str] = ContextVar("memberbot_locale", default="en")
+
+
+def catalog_text(locale: str) -> str:
+    path = resources.files("locales") / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    return path.read_text(encoding="utf-8")
+
+
+@cache
+def translations(locale: str) -> gettext.GNUTranslations:
+    catalog = read_po(io.StringIO(catalog_text(locale)), locale=locale, domain=DOMAIN)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def negotiate(*candidates: str | None) -> str | None:
+    """First candidate we speak, from tags like 'zh-hans', 'zh_CN', 'en-GB'."""
+    for tag in candidates:
+        if not tag:
+            continue
+        norm = tag.replace("-", "_").lower()
+        if norm.startswith("zh"):
+            return "zh_Hans"
+        if norm.startswith("en"):
+            return "en"
+    return None
+
+
+def translate(text: Text | Local | str, locale: str) -> str:
+    if isinstance(text, str):
+        return text
+    if isinstance(text, Local):
+        return text.values.get(locale) or text.values.get("en") or ""
+    params = {name: _format(value, locale) for name, value in text.params.items()}
+    catalog = translations(locale)
+    count = text.params.get("count")
+    template = (catalog.ngettext(text.key, text.key, count) if isinstance(count, int)
+                else catalog.gettext(text.key))
+    return template.format_map(_Strict(params, text.key))
+
+
+def _format(value: Any, locale: str) -> str:
+    if isinstance(value, Text | Local):
+        return translate(value, locale)
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        return format_decimal(value, locale=_babel(locale))
+    if isinstance(value, datetime):
+        return format_datetime(value, "medium", locale=_babel(locale))
+    if isinstance(value, date):
+        return format_date(value, "medium", locale=_babel(locale))
+    if isinstance(value, list | tuple):
+        return "\n".join(_format(item, locale) for item in value)
+    return str(value)
+
+
+@cache
+def _babel(locale: str) -> Locale:
+    return Locale.parse(locale)
+
+
+class _Strict(dict):
+    """A missing placeholder is a bug in a catalog; say which key, not KeyError('x')."""
+
+    def __init__(self, values: Mapping[str, str], key: str) -> None:
+        super().__init__(values)
+        self._key = key
+
+    def __missing__(self, name: str) -> str:
+        raise KeyError(f"translation {self._key!r} uses {{{name}}} but no such parameter")
+
+
+def has(key: str, locale: str = "en") -> bool:
+    """Whether the catalog defines `key` (gettext echoes unknown ids back)."""
+    return translations(locale).gettext(key) != key

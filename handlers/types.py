@@ -1,0 +1,75 @@
+"""The values that cross the line between adapters and conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a user did: typed text, pressed a button, or both absent (a join)."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+    text: str = ""
+    action: str | None = None
+    message_id: str | None = None
+    locale: str | None = None  # the platform's language hint, e.g. Telegram's language_code
+    display_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A translation key and its parameters; rendered per locale by handlers.render."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Local:
+    """Wording that the programme file owns (tier and benefit names), per locale."""
+
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: Text | Local
+    action: str
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to say. Adapters render it natively: keyboards, numbered lines, plain text."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    image: bytes | None = None
+    file: tuple[str, bytes] | None = None  # (file name, content)
+    edit: bool = False  # replace the message this reply answers, e.g. when paging
+
+    @property
+    def actions(self) -> list[str]:
+        return [b.action for row in self.buttons for b in row]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()  # rows of (label, action)
+    image: bytes | None = None
+    file: tuple[str, bytes] | None = None
+    edit: bool = False
+
+
+def reply(key: str, *rows: tuple[Button, ...] | list[Button], **params: Any) -> Reply:
+    return Reply(key, params, tuple(tuple(r) for r in rows))
+
+
+def button(key: str, action: str, **params: Any) -> Button:
+    return Button(Text(key, params), action)
