@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from domain.config import Programme
 from domain.database import Database
 from handlers import checkin, language, link, points, profile, start, tier
@@ -18,5 +20,5 @@ def build_router() -> Router:
     return root
 
 
-def build_engine(db: Database, programme: Programme) -> Engine:
-    return Engine(db, programme, build_router())
+def build_engine(db: Database, programme: Programme, **options: Any) -> Engine:
+    return Engine(db, programme, build_router(), **options)

@@ -9,6 +9,7 @@ which is how platforms without buttons (WeChat, the console) press them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
@@ -40,13 +41,15 @@ class Answer:
 
 
 class Engine:
-    def __init__(self, db: Database, programme: Programme, router: Router) -> None:
+    def __init__(self, db: Database, programme: Programme, router: Router,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.db = db
         self.programme = programme
         self.router = router
+        self.clock = clock
 
     async def handle(self, inbound: Inbound, now: datetime | None = None) -> Answer:
-        now = now or datetime.now(UTC)
+        now = now or self.clock()
         refusal = self._refuse(inbound)
         if refusal is not None:
             return refusal

@@ -1,0 +1,35 @@
+"""Transcript helpers: say a line as a member, read what the console would print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.console import ConsoleChat
+from handlers.conversations import build_engine
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Member:
+    chat: ConsoleChat
+    said: list[str] = field(default_factory=list)
+
+    async def say(self, line: str) -> str:
+        out = "\n\n".join(await self.chat.say(line))
+        self.said.append(out)
+        return out
+
+
+def member(db, programme, clock: Clock, user: str = "alice", locale: str | None = "en") -> Member:
+    return Member(ConsoleChat(build_engine(db, programme, clock=clock), user=user, locale=locale))
