@@ -3,6 +3,7 @@ PostgreSQL when MEMBERBOT_TEST_DATABASE_URL points at one."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -16,7 +17,28 @@ from domain.database import Database, create_engine
 from domain.models import Base
 
 PG_URL = os.environ.get("MEMBERBOT_TEST_DATABASE_URL")
-BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _postgres_answers(url: str) -> str | None:
+    """None when a server answers at `url`, else why not."""
+    async def probe() -> None:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 5)
+        finally:
+            await engine.dispose()
+    try:
+        asyncio.run(asyncio.wait_for(probe(), 10))
+    except Exception as exc:  # noqa: BLE001 - any failure means "not here"
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+PG_PROBLEM = _postgres_answers(PG_URL) if PG_URL else "MEMBERBOT_TEST_DATABASE_URL is not set"
+if PG_URL and PG_PROBLEM and os.environ.get("MEMBERBOT_REQUIRE_POSTGRES"):
+    raise RuntimeError(f"PostgreSQL is required here but does not answer: {PG_PROBLEM}")
+BACKENDS = ["sqlite", "postgresql"]
 
 
 
@@ -76,8 +98,14 @@ class Backend:
             await _drop_schema(schema)
 
 
+def require(kind: str) -> None:
+    if kind == "postgresql" and PG_PROBLEM:
+        pytest.skip(f"PostgreSQL: {PG_PROBLEM}")
+
+
 @pytest.fixture(params=BACKENDS)
 async def backend(request, tmp_path) -> AsyncIterator[Backend]:
+    require(request.param)
     b = Backend(request.param, tmp_path)
     yield b
     await b.cleanup()

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from domain import ledger, members
 from domain.errors import InsufficientPoints
 from domain.models import Base, LedgerEntry
-from tests.conftest import Backend
+from tests.conftest import BACKENDS, Backend, require
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 LIFETIME = timedelta(days=30)
@@ -53,11 +53,9 @@ class Model:
         self.lots = [lot for lot in self.lots if lot[1]]
 
 
-@pytest.fixture(params=[k for k in ("sqlite", "postgresql")])
+@pytest.fixture(params=BACKENDS)
 def loop_db(request, tmp_path):
-    from tests.conftest import BACKENDS
-    if request.param not in BACKENDS:
-        pytest.skip("MEMBERBOT_TEST_DATABASE_URL is not set")
+    require(request.param)
     loop = asyncio.new_event_loop()
     backend = Backend(request.param, tmp_path)
 
