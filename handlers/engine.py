@@ -53,6 +53,16 @@ class Engine:
         refusal = self._refuse(inbound)
         if refusal is not None:
             return refusal
+        try:
+            return await self._handle_with_retries(inbound, now)
+        except Exception:
+            # The transaction rolled back, so nothing changed; say so instead of going quiet.
+            log.exception("inbound failed", extra={"platform": inbound.platform,
+                                                   "user_id": inbound.user_id})
+            locale = i18n.negotiate(inbound.locale) or self.programme.default_locale
+            return Answer(locale, [reply("error.internal")])
+
+    async def _handle_with_retries(self, inbound: Inbound, now: datetime) -> Answer:
         for attempt in range(1, RETRIES + 1):
             try:
                 async with self.db.uow() as uow:

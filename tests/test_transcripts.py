@@ -244,3 +244,29 @@ async def test_stale_or_forged_buttons_are_refused_politely(db, programme, clock
         assert "This button has expired" in answer.rendered()[-1].text, action
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+
+
+async def test_a_failing_step_rolls_back_and_answers_politely(db, programme, clock, caplog):
+    from domain import ledger
+    from handlers.conversations import build_router
+    from handlers.engine import Engine
+    from handlers.routing import Outcome
+    from handlers.types import Inbound
+
+    router = build_router()
+
+    async def broken(ctx):
+        await ledger.post(ctx.uow, ledger.Post(member_id=ctx.member.id, delta=10, kind="earn",
+                                               reason="test", key="broken-1"), ctx.now)
+        raise RuntimeError("bug in a step")
+        return Outcome([])
+
+    router.commands["broken"] = broken
+    engine = Engine(db, programme, router, clock=clock)
+    answer = await engine.handle(Inbound(platform="console", user_id="zoe", chat_id="zoe",
+                                         text="/broken", locale="zh_Hans"))
+    assert "系统出了点问题，没有做任何更改" in answer.rendered()[0].text
+    assert "inbound failed" in caplog.text
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+        assert await uow.session.scalar(select(func.count()).select_from(Member)) == 0
