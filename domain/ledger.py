@@ -91,7 +91,8 @@ async def _append(uow: UnitOfWork, cmd: Post, now: datetime) -> int | None:
     return (await uow.session.execute(stmt)).scalar()
 
 
-async def _credit(uow: UnitOfWork, member_id: int, amount: int, expires: datetime | None) -> int | None:
+async def _credit(uow: UnitOfWork, member_id: int, amount: int,
+                  expires: datetime | None) -> int | None:
     values: dict[str, Any] = {"points_balance": Member.points_balance + amount}
     if expires is not None:
         values["next_expiry_at"] = case(
@@ -200,7 +201,8 @@ class Expiring:
     on: datetime
 
 
-async def expiring_soon(uow: UnitOfWork, member_id: int, now: datetime, days: int) -> list[Expiring]:
+async def expiring_soon(uow: UnitOfWork, member_id: int, now: datetime,
+                        days: int) -> list[Expiring]:
     """Points that will expire within `days`, grouped by moment, soonest first."""
     horizon = now + timedelta(days=days)
     grouped: dict[datetime, int] = {}
@@ -231,4 +233,5 @@ async def qualifying_total(uow: UnitOfWork, member_id: int, since: datetime, bas
             LedgerEntry.member_id == member_id, LedgerEntry.created_at > since
         )
     )
-    return int(total or 0)
+    # Reversals can outlive the purchase they reverse in the window; never below zero.
+    return max(int(total or 0), 0)

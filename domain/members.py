@@ -144,7 +144,9 @@ async def link(uow: UnitOfWork, code: str, platform: str, external_id: str,
     current = await by_identity(uow, platform, external_id)
     if current is not None and current.id == target.id:
         raise LinkRefused("link_same_member")
-    if any(i.platform == platform for i in await identities(uow, target.id)):
+    moving = await identities(uow, current.id) if current is not None else []
+    taken = {i.platform for i in await identities(uow, target.id)}
+    if platform in taken or any(i.platform in taken for i in moving):
         raise LinkRefused("link_platform_taken", platform=platform)
     if current is not None and (await ledger.count(uow, current.id) or current.points_balance):
         raise LinkRefused("link_has_history")
@@ -154,13 +156,13 @@ async def link(uow: UnitOfWork, code: str, platform: str, external_id: str,
     )
     if spent.rowcount != 1:
         raise LinkRefused("link_used")
-    if current is not None:
-        identity = await uow.session.scalar(select(Identity).where(
-            Identity.platform == platform, Identity.external_id == external_id))
-        identity.member_id = target.id
-        current.status = "erased"
-    else:
+    if current is None:
         uow.session.add(Identity(member_id=target.id, platform=platform, external_id=external_id,
                                  linked_at=now))
+    else:
+        # A fresh member brings every account it has, so none is left on an erased member.
+        for identity in moving:
+            identity.member_id, identity.linked_at = target.id, now
+        current.status = "erased"
     await uow.flush()
     return target

@@ -36,7 +36,7 @@ class Decision:
 
 
 def qualified_for(tiers: Tiers, total: int) -> Tier:
-    return [t for t in tiers.levels if t.threshold <= total][-1]
+    return next((t for t in reversed(tiers.levels) if t.threshold <= total), tiers.levels[0])
 
 
 def evaluate(tiers: Tiers, total: int, current: Standing, floor: str | None,
@@ -44,7 +44,7 @@ def evaluate(tiers: Tiers, total: int, current: Standing, floor: str | None,
     earned = qualified_for(tiers, total).code
     rank = tiers.rank
     if tiers.mode == "only_up":
-        target = max((earned, current.code, floor), key=rank)
+        target = max((earned, current.code), key=rank)
         valid_until = None
     elif rank(earned) >= rank(current.code):
         target, valid_until = earned, now + timedelta(days=tiers.validity_days)
@@ -91,8 +91,9 @@ async def reevaluate(uow: UnitOfWork, tiers: Tiers, member_id: int, now: datetim
     decision = evaluate(tiers, total, Standing(member.tier, member.tier_valid_until),
                         member.tier_floor, now)
     if decision.code != member.tier:
-        uow.session.add(TierChange(member_id=member_id, from_tier=member.tier, to_tier=decision.code,
-                                   reason=decision.reason, qualifying=total, created_at=now))
+        uow.session.add(TierChange(member_id=member_id, from_tier=member.tier,
+                                   to_tier=decision.code, reason=decision.reason,
+                                   qualifying=total, created_at=now))
     member.tier = decision.code
     member.tier_valid_until = decision.valid_until
     await uow.flush()

@@ -88,6 +88,7 @@ def test_an_invalid_programme_fails_at_start_naming_the_field(tmp_path):
     for args in (("config", "check"), ("chat",), ("run",)):
         result = memberbot(*args, cwd=tmp_path, env=env, stdin="/start\n")
         assert result.returncode == 2
-        assert "tiers" in result.stderr and "threshold of 'gold' must exceed 'silver'" in result.stderr
+        assert "tiers" in result.stderr
+        assert "threshold of 'gold' must exceed 'silver'" in result.stderr
         assert "Traceback" not in result.stderr
     assert not (tmp_path / "memberbot.db").exists()

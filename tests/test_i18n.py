@@ -84,7 +84,7 @@ def test_every_profile_refusal_code_has_a_message():
 
 @pytest.mark.parametrize("locale", i18n.LOCALES)
 def test_every_message_formats_with_its_own_placeholders(locale):
-    for key, strings in messages(locale).items():
+    for strings in messages(locale).values():
         for template in strings:
             names = [f for _, f, _, _ in string.Formatter().parse(template) if f]
             assert template.format(**{n: "x" for n in names})
