@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import BigInteger, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import lots
 from domain.database import UnitOfWork
 from domain.errors import InsufficientPoints, InvalidAmount, UnknownMember
-from domain.models import LedgerEntry, Member
+from domain.models import LedgerEntry, Member, UTCDateTime
 
 Kind = Literal["earn", "redeem", "expire", "adjust", "reverse"]
 MAX_DELTA = 1_000_000_000
@@ -48,12 +48,47 @@ class Posted:
     duplicate: bool
 
 
-def _insert_once(dialect: str) -> Any:
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(LedgerEntry)
+# Built once: rebuilding these per call cost more than the database work itself.
+# Bind parameters are typed, so timestamps go through UTCDateTime on every backend
+# (an untyped datetime reaches PostgreSQL as timestamptz and shifts with the session zone).
+_E, _M = LedgerEntry.__table__, Member.__table__
+_AT = UTCDateTime()
+_amount = bindparam("b_amount", type_=BigInteger)
+_expires = bindparam("b_expires", type_=_AT)
+_by_member = _M.c.id == bindparam("b_member")
+INSERT_ONCE = {
+    name: dialect.insert(_E).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(_E.c.id)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+CREDIT = (update(_M).where(_by_member)
+          .values(points_balance=_M.c.points_balance + _amount)
+          .returning(_M.c.points_balance))
+CREDIT_EXPIRING = (
+    update(_M).where(_by_member)
+    .values(points_balance=_M.c.points_balance + _amount,
+            next_expiry_at=case((_M.c.next_expiry_at.is_(None), _expires),
+                                (_M.c.next_expiry_at > _expires, _expires),
+                                else_=_M.c.next_expiry_at))
+    .returning(_M.c.points_balance))
+# Refuses while any lot has expired unwritten, so expired points are never spent.
+DEBIT = (update(_M)
+         .where(_by_member, _M.c.points_balance >= _amount,
+                or_(_M.c.next_expiry_at.is_(None),
+                    _M.c.next_expiry_at > bindparam("b_now", type_=_AT)))
+         .values(points_balance=_M.c.points_balance - _amount)
+         .returning(_M.c.points_balance))
+DEBIT_NOW = (update(_M).where(_by_member, _M.c.points_balance >= _amount)
+             .values(points_balance=_M.c.points_balance - _amount)
+             .returning(_M.c.points_balance))
 
 
 async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
-    """Apply one movement. The key is claimed first: a key seen before changes nothing."""
+    """Apply one movement. The key is claimed first: a key seen before changes nothing.
+
+    Writes go through Core, so a Member already loaded in the session keeps its old
+    balance: use the returned `Posted.balance`, or refresh the member.
+    """
     if cmd.delta == 0 or abs(cmd.delta) > MAX_DELTA:
         raise InvalidAmount(delta=cmd.delta)
     entry_id = await _append(uow, cmd, now)
@@ -61,64 +96,31 @@ async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
         return Posted(None, await balance_of(uow, cmd.member_id), duplicate=True)
     if cmd.delta < 0:
         balance = await _debit(uow, cmd.member_id, -cmd.delta, now)
+    elif cmd.expires_at is not None:
+        balance = await _scalar(uow, CREDIT_EXPIRING, b_member=cmd.member_id,
+                                b_amount=cmd.delta, b_expires=cmd.expires_at)
     else:
-        balance = await _credit(uow, cmd.member_id, cmd.delta, cmd.expires_at)
+        balance = await _scalar(uow, CREDIT, b_member=cmd.member_id, b_amount=cmd.delta)
     if balance is None:
         raise UnknownMember(member_id=cmd.member_id)
     return Posted(entry_id, balance, duplicate=False)
 
 
+async def _scalar(uow: UnitOfWork, stmt: Any, **params: Any) -> Any:
+    return (await uow.session.execute(stmt, params)).scalar()
+
+
 async def _append(uow: UnitOfWork, cmd: Post, now: datetime) -> int | None:
-    stmt = (
-        _insert_once(uow.dialect)
-        .values(
-            member_id=cmd.member_id,
-            delta=cmd.delta,
-            kind=cmd.kind,
-            reason=cmd.reason,
-            params=cmd.params,
-            source=cmd.source,
-            idempotency_key=cmd.key,
-            created_at=now,
-            expires_at=cmd.expires_at if cmd.delta > 0 else None,
-            lot_id=cmd.lot_id,
-            qualifying=cmd.qualifying,
-            spend=cmd.spend,
-        )
-        .on_conflict_do_nothing(index_elements=["idempotency_key"])
-        .returning(LedgerEntry.id)
+    return await _scalar(
+        uow, INSERT_ONCE[uow.dialect], member_id=cmd.member_id, delta=cmd.delta, kind=cmd.kind,
+        reason=cmd.reason, params=cmd.params, source=cmd.source, idempotency_key=cmd.key,
+        created_at=now, expires_at=cmd.expires_at if cmd.delta > 0 else None,
+        lot_id=cmd.lot_id, qualifying=cmd.qualifying, spend=cmd.spend,
     )
-    return (await uow.session.execute(stmt)).scalar()
-
-
-async def _credit(uow: UnitOfWork, member_id: int, amount: int,
-                  expires: datetime | None) -> int | None:
-    values: dict[str, Any] = {"points_balance": Member.points_balance + amount}
-    if expires is not None:
-        values["next_expiry_at"] = case(
-            (Member.next_expiry_at.is_(None), expires),
-            (Member.next_expiry_at > expires, expires),
-            else_=Member.next_expiry_at,
-        )
-    stmt = (
-        update(Member).where(Member.id == member_id).values(**values)
-        .returning(Member.points_balance)
-    )
-    return (await uow.session.execute(stmt)).scalar()
 
 
 async def _debit(uow: UnitOfWork, member_id: int, amount: int, now: datetime) -> int | None:
-    stmt = (
-        update(Member)
-        .where(
-            Member.id == member_id,
-            Member.points_balance >= amount,
-            (Member.next_expiry_at.is_(None)) | (Member.next_expiry_at > now),
-        )
-        .values(points_balance=Member.points_balance - amount)
-        .returning(Member.points_balance)
-    )
-    balance = (await uow.session.execute(stmt)).scalar()
+    balance = await _scalar(uow, DEBIT, b_member=member_id, b_amount=amount, b_now=now)
     if balance is not None:
         return balance
     member = await _lock(uow, member_id)
@@ -126,21 +128,11 @@ async def _debit(uow: UnitOfWork, member_id: int, amount: int, now: datetime) ->
         return None
     if member.next_expiry_at is not None and member.next_expiry_at <= now:
         await write_off(uow, member_id, now)
-        return await _debit_checked(uow, member_id, amount)
+        balance = await _scalar(uow, DEBIT_NOW, b_member=member_id, b_amount=amount)
+        if balance is not None:
+            return balance
+        member = await _lock(uow, member_id)
     raise InsufficientPoints(balance=member.points_balance, needed=amount)
-
-
-async def _debit_checked(uow: UnitOfWork, member_id: int, amount: int) -> int:
-    stmt = (
-        update(Member)
-        .where(Member.id == member_id, Member.points_balance >= amount)
-        .values(points_balance=Member.points_balance - amount)
-        .returning(Member.points_balance)
-    )
-    balance = (await uow.session.execute(stmt)).scalar()
-    if balance is None:
-        raise InsufficientPoints(balance=await balance_of(uow, member_id), needed=amount)
-    return balance
 
 
 async def _lock(uow: UnitOfWork, member_id: int) -> Member | None:

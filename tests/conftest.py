@@ -83,15 +83,16 @@ class Backend:
         self._tmp = tmp_path
         self._schemas: list[str] = []
 
-    async def empty(self) -> Database:
+    async def empty(self, session_zone: str | None = None) -> Database:
         if self.kind == "sqlite":
             path = self._tmp / f"{uuid.uuid4().hex[:8]}.db"
             return Database.from_url(f"sqlite+aiosqlite:///{path}")
         url, schema = await _postgres_schema_url()
         self._schemas.append(schema)
-        return Database.from_url(
-            url, connect_args={"server_settings": {"search_path": schema}}, pool_size=20
-        )
+        settings = {"search_path": schema}
+        if session_zone:
+            settings["timezone"] = session_zone
+        return Database.from_url(url, connect_args={"server_settings": settings}, pool_size=20)
 
     async def cleanup(self) -> None:
         for schema in self._schemas:

@@ -156,3 +156,28 @@ async def test_a_nested_unit_of_work_is_refused_not_deadlocked(db):
                 pass
     async with db.uow() as uow:  # and the outer one released everything
         await uow.commit()
+
+
+async def test_timestamps_survive_a_database_session_in_another_time_zone(backend, programme,
+                                                                           now):
+    """A server whose session zone is not UTC must not shift expiry dates."""
+    from domain.models import Base
+    db = await backend.empty(session_zone="Asia/Shanghai")
+    try:
+        async with db.engine.begin() as conn:
+            await conn.run_sync(Base.metadata.create_all)
+        m = await new_member(db, programme, now)
+        expires = now + timedelta(days=365)
+        await post(db, now, m, 10, "tz", expires=expires)
+        await post(db, now, m, 5, "tz-later", expires=expires + timedelta(days=1))
+        async with db.uow() as uow:
+            member = await uow.session.get(Member, m)
+            entry = await uow.session.scalar(select(LedgerEntry).where(
+                LedgerEntry.idempotency_key == "tz"))
+            assert member.next_expiry_at == expires
+            assert entry.expires_at == expires and entry.created_at == now
+            # and the debit guard compares in UTC too: not yet expired, so it succeeds
+        await post(db, expires - timedelta(minutes=1), m, -15, "spend-all")
+        assert await balance_and_sum(db, m) == (0, 0)
+    finally:
+        await db.dispose()
