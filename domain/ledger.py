@@ -91,12 +91,12 @@ async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
     """
     if cmd.delta == 0 or abs(cmd.delta) > MAX_DELTA:
         raise InvalidAmount(delta=cmd.delta)
+    if cmd.delta < 0:
+        return await _post_debit(uow, cmd, now)
     entry_id = await _append(uow, cmd, now)
     if entry_id is None:
         return Posted(None, await balance_of(uow, cmd.member_id), duplicate=True)
-    if cmd.delta < 0:
-        balance = await _debit(uow, cmd.member_id, -cmd.delta, now)
-    elif cmd.expires_at is not None:
+    if cmd.expires_at is not None:
         balance = await _scalar(uow, CREDIT_EXPIRING, b_member=cmd.member_id,
                                 b_amount=cmd.delta, b_expires=cmd.expires_at)
     else:
@@ -104,6 +104,19 @@ async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
     if balance is None:
         raise UnknownMember(member_id=cmd.member_id)
     return Posted(entry_id, balance, duplicate=False)
+
+
+async def _post_debit(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
+    """A debit can be refused after its entry is written; the savepoint takes the entry
+    back with it, so a caller that catches the refusal and commits leaves no trace."""
+    async with uow.session.begin_nested():
+        entry_id = await _append(uow, cmd, now)
+        if entry_id is None:
+            return Posted(None, await balance_of(uow, cmd.member_id), duplicate=True)
+        balance = await _debit(uow, cmd.member_id, -cmd.delta, now)
+        if balance is None:
+            raise UnknownMember(member_id=cmd.member_id)
+        return Posted(entry_id, balance, duplicate=False)
 
 
 async def _scalar(uow: UnitOfWork, stmt: Any, **params: Any) -> Any:
@@ -137,12 +150,22 @@ async def _debit(uow: UnitOfWork, member_id: int, amount: int, now: datetime) ->
 
 async def _lock(uow: UnitOfWork, member_id: int) -> Member | None:
     # NO KEY UPDATE: our own ledger inserts hold KEY SHARE on this row through the
-    # foreign key, and a plain FOR UPDATE would deadlock against them.
+    # foreign key, and a plain FOR UPDATE would deadlock against them. Flush first:
+    # populate_existing would otherwise drop changes not yet written (a profile edit).
+    await uow.flush()
     stmt = (
         select(Member).where(Member.id == member_id).with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     return await uow.session.scalar(stmt)
+
+
+async def settle(uow: UnitOfWork, member: Member, now: datetime) -> int:
+    """The balance a member may spend now: writes off anything already expired first,
+    so no screen shows points that are gone."""
+    if member.next_expiry_at is not None and member.next_expiry_at <= now:
+        await write_off(uow, member.id, now)
+    return await balance_of(uow, member.id)
 
 
 async def balance_of(uow: UnitOfWork, member_id: int) -> int:
@@ -173,7 +196,7 @@ async def write_off(uow: UnitOfWork, member_id: int, now: datetime) -> int:
         entry_id = await _append(uow, Post(
             member_id=member_id, delta=-lot.remaining, kind="expire", reason="expired",
             key=f"expire:{lot.id}", source="expiry", lot_id=lot.id,
-            params={"earned_on": lot.created_at.date().isoformat()},
+            params={"earned_at": lot.created_at.isoformat()},
         ), now)
         if entry_id is not None:
             expired += lot.remaining
@@ -199,7 +222,7 @@ async def expiring_soon(uow: UnitOfWork, member_id: int, now: datetime,
     horizon = now + timedelta(days=days)
     grouped: dict[datetime, int] = {}
     for lot in lots.replay(await movements(uow, member_id)):
-        if lot.remaining and lot.expires_at and lot.expires_at <= horizon:
+        if lot.remaining and lot.expires_at and now < lot.expires_at <= horizon:
             grouped[lot.expires_at] = grouped.get(lot.expires_at, 0) + lot.remaining
     return [Expiring(points, on) for on, points in sorted(grouped.items())]
 

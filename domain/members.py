@@ -141,6 +141,8 @@ async def link(uow: UnitOfWork, code: str, platform: str, external_id: str,
     if link_code.expires_at <= now:
         raise LinkRefused("link_expired")
     target = await get(uow, link_code.member_id)
+    if target.status == "erased":  # its accounts moved on; its codes died with it
+        raise LinkRefused("link_unknown")
     current = await by_identity(uow, platform, external_id)
     if current is not None and current.id == target.id:
         raise LinkRefused("link_same_member")

@@ -13,6 +13,7 @@ router = Router()
 
 @router.command("checkin")
 async def check_in(ctx: Ctx) -> Outcome:
+    before = ctx.member.tier
     try:
         done = await checkin.check_in(ctx.uow, ctx.programme, ctx.member, ctx.now)
     except AlreadyCheckedIn as already:
@@ -22,6 +23,8 @@ async def check_in(ctx: Ctx) -> Outcome:
     if done.bonus:
         replies.append(reply("checkin.bonus", bonus=done.bonus, count=done.streak))
     if done.tier_changed:
-        tier = ctx.programme.tiers.by_code(done.tier_changed)
-        replies.append(reply("tier.upgraded", tier=tier_name(tier)))
+        ladder = ctx.programme.tiers
+        up = ladder.rank(done.tier_changed) > ladder.rank(before)
+        replies.append(reply("tier.upgraded" if up else "tier.downgraded",
+                             tier=tier_name(ladder.by_code(done.tier_changed))))
     return Outcome(replies)

@@ -50,6 +50,8 @@ class Engine:
 
     async def handle(self, inbound: Inbound, now: datetime | None = None) -> Answer:
         now = now or self.clock()
+        # PostgreSQL refuses NUL in text; no member means to send one.
+        inbound = replace(inbound, text=inbound.text.replace("\x00", ""))
         refusal = self._refuse(inbound)
         if refusal is not None:
             return refusal
@@ -101,7 +103,7 @@ class Engine:
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
                   data=dict(conv.data or {}), created=registration.created)
         ctx.action = inbound.action or _numbered(inbound.text, conv.options)
-        outcome = await self._route(ctx, conv.state, command)
+        outcome = await self._route(ctx, conv.state, command, conv.options or [])
         if registration.created and command != "start":
             outcome.replies.insert(0, await self._welcome(ctx))
         conv.state = outcome.state
@@ -111,7 +113,8 @@ class Engine:
         # A flow may have changed the language; answer in the new one.
         return Answer(self._locale(member.locale, inbound.locale), outcome.replies)
 
-    async def _route(self, ctx: Ctx, state: str | None, command: str | None) -> Outcome:
+    async def _route(self, ctx: Ctx, state: str | None, command: str | None,
+                     offered: list[str]) -> Outcome:
         router = self.router
         if command == "cancel":
             return Outcome([reply("cancel.done" if state else "cancel.nothing")])
@@ -125,7 +128,9 @@ class Engine:
             return await step(ctx)
         waiting = router.states.get(state) if state else None
         if ctx.action is not None:
-            if waiting is not None and ctx.action.split(":")[0] == state.split(".")[0]:
+            # The waiting step gets only the buttons it offered; an older button of the
+            # same feature (an earlier summary's "edit phone") starts its own action.
+            if waiting is not None and ctx.action in offered:
                 return await waiting(ctx)
             step = router.find_action(ctx.action)
             if step is None:
@@ -174,6 +179,6 @@ def _payload(arg: str, prefix: str) -> str | None:
 
 def _numbered(text: str, options: list[str] | None) -> str | None:
     stripped = text.strip()
-    if options and stripped.isdigit() and 1 <= int(stripped) <= len(options):
+    if options and stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
         return options[int(stripped) - 1]
     return None

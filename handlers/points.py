@@ -3,6 +3,8 @@ what expires soon. Older pages edit the same message instead of adding new ones.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from domain import ledger
 from domain.models import LedgerEntry
 from handlers import i18n
@@ -22,13 +24,14 @@ async def points(ctx: Ctx) -> Outcome:
 @router.action("points:page")
 async def page(ctx: Ctx) -> Outcome:
     raw = (ctx.action or "").rsplit(":", 1)[-1]
-    if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 10_000:
         return Outcome([reply("error.button_expired")])
     return Outcome([await _statement(ctx, page=int(raw), edit=True)])
 
 
 async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
     member_id = ctx.member.id
+    balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)  # expired points first
     total = await ledger.count(ctx.uow, member_id)
     entries = await ledger.recent(ctx.uow, member_id, PAGE, offset=(page - 1) * PAGE)
     expiring = await ledger.expiring_soon(ctx.uow, member_id, ctx.now,
@@ -42,7 +45,6 @@ async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
     if page * PAGE < total:
         nav.append(button("points.older", f"points:page:{page + 1}"))
     pages = max(1, -(-total // PAGE))
-    balance = await ledger.balance_of(ctx.uow, member_id)
     params = {"balance": balance, "lines": lines, "page": page, "pages": pages}
     if soon:
         return Reply("points.statement_expiring", {**params, "expiring": soon},
@@ -64,4 +66,7 @@ def _reason_params(ctx: Ctx, entry: LedgerEntry) -> dict:
     params = dict(entry.params or {})
     if entry.reason == "checkin":
         params = {"count": int(params.get("streak", 1))}
+    elif entry.reason == "expired":
+        earned = datetime.fromisoformat(str(params.get("earned_at")))
+        params = {"earned_on": ctx.local(earned).date()}
     return params

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain import members
+from domain import ledger, members
 from handlers import link
 from handlers.routing import Ctx, Outcome, Router
 from handlers.types import button, reply
@@ -22,9 +22,9 @@ async def start(ctx: Ctx) -> Outcome:
         rows = [(button("start.complete_profile", "profile:walk"),
                  button("start.later", "start:later"))]
     key = "start.welcome" if ctx.created else "start.welcome_back"
+    points = await ledger.settle(ctx.uow, member, ctx.now)
     return Outcome([reply(key, *rows, programme=local(ctx.programme.name),
-                          number=number(member.id), tier=tier_name(tier),
-                          points=member.points_balance)])
+                          number=number(member.id), tier=tier_name(tier), points=points)])
 
 
 @router.action("start:later")

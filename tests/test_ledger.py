@@ -181,3 +181,46 @@ async def test_timestamps_survive_a_database_session_in_another_time_zone(backen
         assert await balance_and_sum(db, m) == (0, 0)
     finally:
         await db.dispose()
+
+
+async def test_a_refused_debit_that_the_caller_catches_leaves_no_trace(db, programme, now):
+    m = await new_member(db, programme, now)
+    await post(db, now, m, 50, "e1")
+    async with db.uow() as uow:
+        with pytest.raises(InsufficientPoints):
+            await ledger.post(uow, ledger.Post(member_id=m, delta=-80, kind="redeem",
+                                               reason="test", key="r1"), now)
+        await uow.commit()  # the caller carries on and commits other work
+    assert await balance_and_sum(db, m) == (50, 50)
+    await post(db, now, m, 100, "e2")
+    retried = await post(db, now, m, -80, "r1")  # the key was not burnt: it really debits
+    assert not retried.duplicate and retried.balance == 70
+    assert await balance_and_sum(db, m) == (70, 70)
+
+
+async def test_a_write_off_inside_a_debit_keeps_unsaved_member_changes(db, programme, now):
+    m = await new_member(db, programme, now)
+    await post(db, now, m, 10, "old", expires=now + timedelta(days=1))
+    await post(db, now, m, 50, "new", expires=now + timedelta(days=90))
+    later = now + timedelta(days=2)
+    async with db.uow() as uow:
+        member = await uow.session.get(Member, m)
+        member.display_name = "Renamed"
+        await ledger.post(uow, ledger.Post(member_id=m, delta=-5, kind="redeem", reason="t",
+                                           key="after-expiry"), later)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert (await uow.session.get(Member, m)).display_name == "Renamed"
+    assert await balance_and_sum(db, m) == (45, 45)
+
+
+async def test_settle_writes_off_what_expired_before_showing_a_balance(db, programme, now):
+    m = await new_member(db, programme, now)
+    await post(db, now, m, 10, "old", expires=now + timedelta(days=1))
+    async with db.uow() as uow:
+        member = await uow.session.get(Member, m)
+        assert await ledger.settle(uow, member, now) == 10
+        assert await ledger.settle(uow, member, now + timedelta(days=2)) == 0
+        assert await ledger.expiring_soon(uow, m, now + timedelta(days=2), 30) == []
+        await uow.commit()
+    assert await balance_and_sum(db, m) == (0, 0)

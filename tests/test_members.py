@@ -259,3 +259,24 @@ async def test_every_account_still_reaches_a_live_member_after_a_link(db, progra
     for platform, external_id in [("wechat", "wx-bob"), ("cli", "bob-term")]:
         owner = await owner_of(db, platform, external_id)
         assert await status_of(db, owner) != "erased", (platform, external_id)
+
+
+async def test_a_code_from_an_erased_member_is_dead(db, programme, now):
+    """Swapping codes between two fresh accounts must not erase both."""
+    async with db.uow() as uow:
+        tg = (await members.register(uow, programme, "telegram", "t1", now)).member
+        wx = (await members.register(uow, programme, "wechat", "w1", now)).member
+        code_t = (await members.issue_link_code(uow, tg.id, now)).code
+        code_w = (await members.issue_link_code(uow, wx.id, now)).code
+        await uow.commit()
+    async with db.uow() as uow:
+        await members.link(uow, code_t, "wechat", "w1", now)
+        await uow.commit()
+    async with db.uow() as uow:
+        with pytest.raises(LinkRefused) as refused:
+            await members.link(uow, code_w, "telegram", "t1", now)
+        assert refused.value.code == "link_unknown"
+    async with db.uow() as uow:
+        for platform, ext in (("telegram", "t1"), ("wechat", "w1")):
+            owner = await members.by_identity(uow, platform, ext)
+            assert owner.id == tg.id and owner.status == "active"

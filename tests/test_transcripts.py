@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -270,3 +270,52 @@ async def test_a_failing_step_rolls_back_and_answers_politely(db, programme, clo
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
         assert await uow.session.scalar(select(func.count()).select_from(Member)) == 0
+
+
+async def test_expired_points_are_gone_from_every_screen(db, programme, clock):
+    alice = member(db, programme, clock)
+    await alice.say("/checkin")  # 09:00 on 10 March in Shanghai
+    clock.advance(days=400)
+    out = await alice.say("/points")
+    assert "Points balance: 0" in out and "Expiring soon" not in out
+    assert "-5  Expired (earned on Mar 10, 2026)" in out
+    assert "Points: 0" in await alice.say("/start")
+
+
+async def test_a_downgrade_is_not_congratulated(db, programme, clock):
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    async with db.uow() as uow:
+        m = await uow.session.scalar(select(Member))
+        m.tier, m.tier_valid_until = "gold", clock.now - timedelta(days=60)
+        await uow.commit()
+    out = await alice.say("/checkin")
+    assert "Congratulations" not in out
+    assert "Your tier is now Member. Send /tier to see how to move up again." in out
+
+
+async def test_odd_digits_are_text_not_a_crash(db, programme, clock):
+    alice = member(db, programme, clock)
+    await alice.say("/start")  # offers two buttons
+    for text in ("²", "１", "٣"):
+        out = await alice.say(text)
+        assert "didn't understand" in out and "went wrong" not in out
+
+
+async def test_an_older_button_of_the_same_feature_works_mid_flow(db, programme, clock):
+    from handlers.types import Inbound
+    alice = member(db, programme, clock)
+    await alice.say("/profile")
+    assert "What should we call you?" in await alice.say("1")
+    answer = await alice.chat.engine.handle(Inbound(platform="console", user_id="alice",
+                                                    chat_id="alice", action="profile:edit:phone",
+                                                    locale="en"))
+    assert "phone number" in answer.rendered()[-1].text
+    assert "Phone number saved." in await alice.say("13800138000")
+
+
+async def test_nul_characters_are_dropped_not_fatal(db, programme, clock):
+    alice = member(db, programme, clock)
+    assert "I don't know the command /ab" in await alice.say("/a\x00b")
+    out = await alice.say("/start ref_\x00XYZ")
+    assert "Welcome back to Tea House Club" in out and "went wrong" not in out
