@@ -8,7 +8,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from bot import console, logs
+from bot import console, logs, operator
 from bot.app import lifespan
 from bot.settings import Settings
 from domain import config, schema
@@ -47,6 +47,15 @@ def parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     db_sub.add_parser("current", help="show the applied revision")
 
+    mem = sub.add_parser("member", help="look up a member or set their tier floor",
+                         description="Operator tools for one member, by member number.")
+    mem_sub = mem.add_subparsers(dest="member_command", required=True, metavar="ACTION")
+    show = mem_sub.add_parser("show", help="profile, points, tier and accounts")
+    show.add_argument("number", help="member number, e.g. 00000042")
+    floor = mem_sub.add_parser("floor", help="guarantee a minimum tier ('none' removes it)")
+    floor.add_argument("number", help="member number, e.g. 00000042")
+    floor.add_argument("tier", help="a tier code from the programme file, or 'none'")
+
     cfg = sub.add_parser("config", help="programme file",
                          description="Check the programme file (MEMBERBOT_PROGRAMME).")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION")
@@ -73,6 +82,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return _config_check(settings)
     if args.command == "db":
         return await _db(args, settings)
+    if args.command == "member":
+        return await operator.run(args, settings)
     if args.command == "run":
         # Telegram and WeChat join here when configured; with neither, the console.
         return await _chat(settings, user="you", locale=None)

@@ -1,0 +1,55 @@
+"""`memberbot member`: an operator's look at one member, and the tier floor."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+
+from bot.app import lifespan
+from bot.settings import Settings
+from domain import ledger, members, tiers
+from domain.errors import UnknownMember, UnknownTier
+from domain.models import Member
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    if not args.number.isascii() or not args.number.isdigit():
+        print(f"not a member number: {args.number!r}", file=sys.stderr)
+        return 2
+    async with lifespan(settings) as app, app.db.uow() as uow:
+        now = datetime.now(UTC)
+        try:
+            member = await members.get(uow, int(args.number))
+            if args.member_command == "floor":
+                code = None if args.tier == "none" else args.tier
+                decision = await tiers.set_floor(uow, app.programme.tiers, member.id, code, now)
+                await uow.commit()
+                print(f"{members.member_number(member.id)}: floor {code or 'none'}, "
+                      f"tier {decision.code} ({decision.reason})")
+                return 0
+            await _show(uow, member, now)
+        except UnknownMember:
+            print(f"no member {args.number}", file=sys.stderr)
+            return 1
+        except UnknownTier:
+            codes = ", ".join(t.code for t in app.programme.tiers.levels)
+            print(f"unknown tier {args.tier!r}; the programme has: {codes}", file=sys.stderr)
+            return 2
+    return 0
+
+
+async def _show(uow, member: Member, now: datetime) -> None:
+    accounts = ", ".join(f"{i.platform}:{i.external_id}"
+                         for i in await members.identities(uow, member.id))
+    birthday = (f"{member.birth_month:02d}-{member.birth_day:02d}" if member.birth_month
+                else "-")
+    print(f"member {members.member_number(member.id)} ({member.status})")
+    print(f"  name: {member.display_name or '-'}  phone: {member.phone or '-'}  "
+          f"birthday: {birthday}  consent: {member.marketing_consent}")
+    print(f"  points: {await ledger.balance_of(uow, member.id)}  tier: {member.tier} "
+          f"(floor: {member.tier_floor or 'none'}, valid until: {member.tier_valid_until or '-'})")
+    print(f"  accounts: {accounts}  joined: {member.joined_at:%Y-%m-%d}")
+    for change in await tiers.history(uow, member.id, limit=5):
+        print(f"  tier {change.from_tier} -> {change.to_tier} ({change.reason}) "
+              f"on {change.created_at:%Y-%m-%d}")
