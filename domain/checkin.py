@@ -67,8 +67,3 @@ async def _on(uow: UnitOfWork, member_id: int, day: date) -> Checkin | None:
         select(Checkin).where(Checkin.member_id == member_id, Checkin.day == day)
     )
 
-
-async def last(uow: UnitOfWork, member_id: int) -> Checkin | None:
-    return await uow.session.scalar(
-        select(Checkin).where(Checkin.member_id == member_id).order_by(Checkin.day.desc()).limit(1)
-    )
