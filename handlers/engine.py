@@ -105,7 +105,11 @@ class Engine:
         ctx.action = inbound.action or _numbered(inbound.text, conv.options)
         outcome = await self._route(ctx, conv.state, command, conv.options or [])
         if registration.created and command != "start":
-            outcome.replies.insert(0, await self._welcome(ctx))
+            welcome = await self._welcome(ctx)
+            if any(r.buttons for r in outcome.replies):
+                # Numbers may answer one set of buttons only: the command's own.
+                welcome = replace(welcome, buttons=())
+            outcome.replies.insert(0, welcome)
         conv.state = outcome.state
         conv.data = outcome.data if outcome.state else {}
         conv.options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])

@@ -33,6 +33,8 @@ async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
     member_id = ctx.member.id
     balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)  # expired points first
     total = await ledger.count(ctx.uow, member_id)
+    pages = max(1, -(-total // PAGE))
+    page = min(page, pages)  # an old "Older" button after entries expired, or a forged one
     entries = await ledger.recent(ctx.uow, member_id, PAGE, offset=(page - 1) * PAGE)
     expiring = await ledger.expiring_soon(ctx.uow, member_id, ctx.now,
                                           ctx.programme.expiry.remind_days)
@@ -44,7 +46,6 @@ async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
         nav.append(button("points.newer", f"points:page:{page - 1}"))
     if page * PAGE < total:
         nav.append(button("points.older", f"points:page:{page + 1}"))
-    pages = max(1, -(-total // PAGE))
     params = {"balance": balance, "lines": lines, "page": page, "pages": pages}
     if soon:
         return Reply("points.statement_expiring", {**params, "expiring": soon},

@@ -319,3 +319,23 @@ async def test_nul_characters_are_dropped_not_fatal(db, programme, clock):
     assert "I don't know the command /ab" in await alice.say("/a\x00b")
     out = await alice.say("/start ref_\x00XYZ")
     assert "Welcome back to Tea House Club" in out and "went wrong" not in out
+
+
+async def test_first_contact_with_a_buttoned_command_numbers_only_its_buttons(db, programme,
+                                                                             clock):
+    alice = member(db, programme, clock)
+    out = await alice.say("/language")
+    assert "Welcome to Tea House Club" in out and "Complete profile" not in out
+    assert "[1] English  [2] 简体中文" in out
+    assert "语言已切换为简体中文" in await alice.say("2")
+
+
+async def test_a_page_past_the_end_shows_the_last_page(db, programme, clock):
+    from handlers.types import Inbound
+    alice = member(db, programme, clock)
+    await alice.say("/checkin")
+    answer = await alice.chat.engine.handle(Inbound(platform="console", user_id="alice",
+                                                    chat_id="alice", action="points:page:9999",
+                                                    locale="en"))
+    text = answer.rendered()[0].text
+    assert "(page 1 of 1)" in text and "Daily check-in" in text
