@@ -8,6 +8,10 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from alembic.util.exc import CommandError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
 from bot import console, logs, operator
 from bot.app import lifespan
 from bot.settings import Settings
@@ -15,6 +19,7 @@ from domain import config, schema
 from domain.database import Database
 
 log = logging.getLogger("memberbot")
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,8 +28,9 @@ def parser() -> argparse.ArgumentParser:
         description="A membership (loyalty) bot for Telegram, WeChat and the terminal.",
         epilog="Settings come from MEMBERBOT_* environment variables; see README.md.",
     )
-    p.add_argument("--log-level", default=None,
-                   help="DEBUG, INFO, WARNING or ERROR (default: MEMBERBOT_LOG_LEVEL or INFO)")
+    p.add_argument("--log-level", default=None, type=str.upper, choices=LEVELS,
+                   help="log detail on stderr (default: MEMBERBOT_LOG_LEVEL, else INFO; "
+                        "WARNING while chatting)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     sub.add_parser("run", help="start every configured platform; the console chat when none is",
@@ -43,8 +49,8 @@ def parser() -> argparse.ArgumentParser:
                         description="Manage the database schema (Alembic migrations).")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="apply all migrations")
-    down = db_sub.add_parser("downgrade", help="revert to a revision ('base' empties it)")
-    down.add_argument("revision")
+    down = db_sub.add_parser("downgrade", help="revert to a revision ('base' drops every table)")
+    down.add_argument("revision", help="a revision id such as 0001, -1 for one step, or base")
     db_sub.add_parser("current", help="show the applied revision")
 
     mem = sub.add_parser("member", help="look up a member or set their tier floor",
@@ -66,15 +72,35 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     settings = Settings.from_env()
-    default_level = "WARNING" if args.command in ("chat", "run") else settings.log_level
-    logs.configure(args.log_level or default_level)
+    if settings.log_level is not None and settings.log_level not in LEVELS:
+        print(f"MEMBERBOT_LOG_LEVEL must be one of {', '.join(LEVELS)}", file=sys.stderr)
+        return 2
+    quiet = "WARNING" if args.command in ("chat", "run") else "INFO"
+    logs.configure(args.log_level or settings.log_level or quiet)
     try:
         return asyncio.run(_dispatch(args, settings))
     except config.ConfigError as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except CommandError as exc:
+        print(f"migration: {exc}", file=sys.stderr)
+        return 2
+    except (SQLAlchemyError, OSError) as exc:
+        print(f"database {_safe_url(settings.database_url)}: {_first_line(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _safe_url(url: str) -> str:
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,9 +6,9 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from bot.app import lifespan
+from bot.app import App, lifespan
 from bot.settings import Settings
-from domain import ledger, members, tiers
+from domain import ledger, members, schema, tiers
 from domain.errors import UnknownMember, UnknownTier
 from domain.models import Member
 
@@ -17,7 +17,16 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     if not args.number.isascii() or not args.number.isdigit():
         print(f"not a member number: {args.number!r}", file=sys.stderr)
         return 2
-    async with lifespan(settings) as app, app.db.uow() as uow:
+    async with lifespan(settings, migrate=False) as app:
+        if await schema.current(app.db.engine) != schema.head():
+            print("the database schema is not current: run `memberbot db upgrade` first",
+                  file=sys.stderr)
+            return 1
+        return await _act(args, app)
+
+
+async def _act(args: argparse.Namespace, app: App) -> int:
+    async with app.db.uow() as uow:
         now = datetime.now(UTC)
         try:
             member = await members.get(uow, int(args.number))
@@ -47,8 +56,9 @@ async def _show(uow, member: Member, now: datetime) -> None:
     print(f"member {members.member_number(member.id)} ({member.status})")
     print(f"  name: {member.display_name or '-'}  phone: {member.phone or '-'}  "
           f"birthday: {birthday}  consent: {member.marketing_consent}")
+    until = f"{member.tier_valid_until:%Y-%m-%d}" if member.tier_valid_until else "-"
     print(f"  points: {await ledger.balance_of(uow, member.id)}  tier: {member.tier} "
-          f"(floor: {member.tier_floor or 'none'}, valid until: {member.tier_valid_until or '-'})")
+          f"(floor: {member.tier_floor or 'none'}, valid until: {until})")
     print(f"  accounts: {accounts}  joined: {member.joined_at:%Y-%m-%d}")
     for change in await tiers.history(uow, member.id, limit=5):
         print(f"  tier {change.from_tier} -> {change.to_tier} ({change.reason}) "

@@ -13,7 +13,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///memberbot.db"
 class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     programme_file: Path | None = None
-    log_level: str = "INFO"
+    log_level: str | None = None  # None: INFO, or WARNING while chatting
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -22,5 +22,5 @@ class Settings:
         return cls(
             database_url=env.get("MEMBERBOT_DATABASE_URL") or DEFAULT_DATABASE_URL,
             programme_file=Path(programme) if programme else None,
-            log_level=(env.get("MEMBERBOT_LOG_LEVEL") or "INFO").upper(),
+            log_level=(env.get("MEMBERBOT_LOG_LEVEL") or "").upper() or None,
         )

@@ -155,6 +155,9 @@ def load(path: str | Path | None = None) -> Programme:
         text = file.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"{file}: cannot read the programme file: {exc.strerror}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{file}: the programme file must be UTF-8 text ({exc.reason} "
+                          f"at byte {exc.start})") from exc
     return parse(text, str(file))
 
 

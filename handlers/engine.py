@@ -42,8 +42,10 @@ class Answer:
 
 class Engine:
     def __init__(self, db: Database, programme: Programme, router: Router,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 username: str | None = None) -> None:
         self.db = db
+        self.username = username.lower() if username else None  # "/cmd@username" in groups
         self.programme = programme
         self.router = router
         self.clock = clock
@@ -55,6 +57,8 @@ class Engine:
         refusal = self._refuse(inbound)
         if refusal is not None:
             return refusal
+        if not self._for_us(inbound.text):
+            return Answer(self.programme.default_locale, [])
         try:
             return await self._handle_with_retries(inbound, now)
         except Exception:
@@ -78,6 +82,13 @@ class Engine:
                     raise
                 log.info("retrying inbound after a conflict", extra={"attempt": attempt})
         raise AssertionError("unreachable")
+
+    def _for_us(self, text: str) -> bool:
+        """'/points@OtherBot' in a group is somebody else's command: leave it alone."""
+        head = text.strip().split(" ", 1)[0]
+        if not head.startswith("/") or "@" not in head or self.username is None:
+            return True
+        return head.split("@", 1)[1].lower() == self.username
 
     def _refuse(self, inbound: Inbound) -> Answer | None:
         """Bad input is answered before anything is opened or written."""

@@ -11,6 +11,7 @@ import io
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
+from decimal import Decimal
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -19,9 +20,9 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 
-from handlers.types import Local, Text
+from handlers.types import Local, Money, Text
 
 LOCALES = ("en", "zh_Hans")
 DOMAIN = "memberbot"
@@ -71,6 +72,10 @@ def translate(text: Text | Local | str, locale: str) -> str:
 def _format(value: Any, locale: str) -> str:
     if isinstance(value, Text | Local):
         return translate(value, locale)
+    if isinstance(value, Money):
+        # Decimal from integers: exact, no float anywhere on the way to the screen.
+        major = Decimal(value.minor).scaleb(-get_currency_precision(value.currency))
+        return format_currency(major, value.currency, locale=_babel(locale))
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain import tiers
 from handlers.routing import Ctx, Outcome, Router
-from handlers.types import Reply, Text, reply
+from handlers.types import Money, Reply, Text, reply
 from handlers.words import bar, local, multiplier, tier_name
 
 router = Router()
@@ -14,19 +14,25 @@ router = Router()
 async def tier(ctx: Ctx) -> Outcome:
     ladder = ctx.programme.tiers
     progress = await tiers.progress(ctx.uow, ladder, ctx.member, ctx.now)
-    unit = Text("tier.unit_spend" if ladder.basis == "spend" else "tier.unit_points")
+    by_spend = ladder.basis == "spend"
+    unit = Text("tier.unit_spend" if by_spend else "tier.unit_points")
+
+    def amount(value: int) -> int | Money:
+        return Money(value, ctx.programme.currency) if by_spend else value
+
     benefits = [local(ctx.programme.benefits[code]) for code in progress.tier.benefits]
     replies: list[Reply] = [reply(
         "tier.current", tier=tier_name(progress.tier),
         multiplier=multiplier(progress.tier.multiplier_percent),
-        total=progress.total, unit=unit, days=ladder.window_days,
+        total=amount(progress.total), unit=unit, days=ladder.window_days,
         benefits=benefits or [Text("tier.no_benefits")],
     )]
     if progress.next_tier is None:
         replies.append(reply("tier.top"))
     else:
         replies.append(reply("tier.next", tier=tier_name(progress.next_tier),
-                             needed=progress.needed, unit=unit, bar=bar(progress.percent),
+                             needed=amount(progress.needed), unit=unit,
+                             bar=bar(progress.percent),
                              percent=progress.percent))
     if ladder.mode == "up_and_down" and progress.valid_until is not None:
         until = ctx.local(progress.valid_until).date()

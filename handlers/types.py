@@ -37,6 +37,14 @@ class Local:
 
 
 @dataclass(frozen=True)
+class Money:
+    """An amount in minor units (fen, cents) and its ISO 4217 currency."""
+
+    minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
 class Button:
     label: Text | Local
     action: str

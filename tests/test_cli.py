@@ -108,3 +108,35 @@ def test_an_operator_sets_a_tier_floor_and_the_member_sees_it(tmp_path):
     assert bad.returncode == 2 and "member, silver, gold" in bad.stderr
     assert memberbot("member", "show", "99", cwd=tmp_path).returncode == 1
     assert memberbot("member", "show", "x1", cwd=tmp_path).returncode == 2
+
+
+def test_operator_mistakes_get_one_line_not_a_traceback(tmp_path):
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe")
+    cases = [
+        (("config", "check"), {"MEMBERBOT_PROGRAMME": str(tmp_path / "bin.toml")}, "UTF-8"),
+        (("db", "downgrade", "nope"), {}, "migration:"),
+        (("db", "upgrade"), {"MEMBERBOT_DATABASE_URL": "foo"}, "database 'foo'"),
+        (("db", "upgrade"), {"MEMBERBOT_DATABASE_URL": "postgresql+asyncpg://x@127.0.0.1:1/x"},
+         "database postgresql+asyncpg://x@127.0.0.1:1/x"),
+        (("db", "current"), {"MEMBERBOT_LOG_LEVEL": "verbose"}, "MEMBERBOT_LOG_LEVEL"),
+    ]
+    for args, env, says in cases:
+        result = memberbot(*args, cwd=tmp_path, env=env)
+        assert result.returncode in (1, 2), (args, result.stderr)
+        assert says in result.stderr and "Traceback" not in result.stderr, (args, result.stderr)
+    assert memberbot("--log-level", "debug", "config", "check", cwd=tmp_path).returncode == 0
+
+
+def test_the_log_level_variable_applies_to_run_too(tmp_path):
+    result = memberbot("run", cwd=tmp_path, stdin="/start\n", env={"MEMBERBOT_LOG_LEVEL": "INFO"})
+    assert '"msg": "database ready"' in result.stderr
+    quiet = memberbot("run", cwd=tmp_path, stdin="/start\n")
+    assert "database ready" not in quiet.stderr
+
+
+def test_member_show_never_changes_the_schema(tmp_path):
+    memberbot("chat", cwd=tmp_path, stdin="/start\n")
+    memberbot("db", "downgrade", "base", cwd=tmp_path)
+    result = memberbot("member", "show", "1", cwd=tmp_path)
+    assert result.returncode == 1 and "memberbot db upgrade" in result.stderr
+    assert "revision: none" in memberbot("db", "current", cwd=tmp_path).stdout

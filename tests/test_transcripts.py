@@ -59,7 +59,7 @@ async def test_profile_walk_explains_bad_values_and_awards_completion_en(db, pro
     assert "Birthday saved." in out and "[1] Yes  [2] No  [3] Skip" in out
     assert "answer with the buttons" in await alice.say("sure")
     out = await alice.say("1")
-    assert "Your profile is complete: +50 points!" in out
+    assert "Your profile is complete. Bonus points: +50!" in out
     assert "Name: Alice Liddell" in out and "Phone: +442079460958" in out
     assert "Birthday: 1990-03-14" in out and "Marketing messages: Yes" in out
     assert "Points balance: 50" in await alice.say("/points")
@@ -117,13 +117,13 @@ async def test_a_restart_mid_conversation_resumes_it(db, programme, clock):
 async def test_checkin_once_a_day_with_streaks_en(db, programme, clock):
     alice = member(db, programme, clock)
     out = await alice.say("/checkin")
-    assert "+5 points. Streak: 1 day. Balance: 5." in out
+    assert "Points +5, balance 5. Streak: 1 day." in out
     assert "already checked in today (streak: 1 day)" in await alice.say("/checkin")
     clock.advance(days=1)
     assert "Streak: 2 days" in await alice.say("/checkin")
     clock.advance(days=1)
     out = await alice.say("/checkin")
-    assert "+10 points. Streak: 3 days. Balance: 20." in out
+    assert "Points +10, balance 20. Streak: 3 days." in out
     assert "streak bonus of 5 for 3 days" in out
 
 
@@ -147,7 +147,7 @@ async def test_points_statement_says_why_pages_and_warns_of_expiry(db, programme
     assert "(page 2 of 2)" in older and "day 1 of streak" in older and "Newer" in older
     clock.advance(days=350)  # a year after the first check-in draws near
     soon = await alice.say("/points")
-    assert "Expiring soon:" in soon and "5 points on Mar 10, 2027" in soon
+    assert "Expiring soon:" in soon and "Mar 10, 2027: 5" in soon
 
 
 async def test_points_statement_zh(db, programme, clock):
@@ -219,7 +219,7 @@ async def test_link_two_platforms_to_one_member(db, programme, clock):
                                                     chat_id="oAlice", text=f"/link {code}",
                                                     locale="en"))
     text = answer.rendered()[-1].text
-    assert "Linked! This account now belongs to member 00000001, with 5 points." in text
+    assert "Linked! This account now belongs to member 00000001. Points balance: 5." in text
     again = await other.chat.engine.handle(Inbound(platform="wechat", user_id="oBob",
                                                    chat_id="oBob", text=f"/link {code}"))
     assert "已被使用" in again.rendered()[-1].text  # used, in the default language
@@ -339,3 +339,27 @@ async def test_a_page_past_the_end_shows_the_last_page(db, programme, clock):
                                                     locale="en"))
     text = answer.rendered()[0].text
     assert "(page 1 of 1)" in text and "Daily check-in" in text
+
+
+async def test_a_command_for_another_bot_is_left_alone(db, programme, clock):
+    from handlers.conversations import build_engine
+    from handlers.types import Inbound
+    engine = build_engine(db, programme, clock=clock, username="MemberBot")
+
+    async def say(text):
+        return await engine.handle(Inbound(platform="telegram", user_id="7", chat_id="-100",
+                                           text=text, locale="en"))
+
+    assert (await say("/checkin@OtherBot")).replies == []
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Member)) == 0
+    assert "Points +5" in (await say("/CHECKIN@memberbot")).rendered()[-1].text
+
+
+async def test_spend_tiers_show_money_not_minor_units(db, programme, clock):
+    by_spend = programme.model_copy(update={"tiers": programme.tiers.model_copy(
+        update={"basis": "spend"})})
+    alice = member(db, by_spend, clock)
+    assert "You need CN¥5.00 more qualifying spend" in await alice.say("/tier")
+    wang = member(db, by_spend, clock, user="wang", locale="zh_Hans")
+    assert "还需 ¥5.00 消费" in await wang.say("/tier")
