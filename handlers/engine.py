@@ -58,15 +58,14 @@ class Engine:
         if refusal is not None:
             return refusal
         if not self._for_us(inbound.text):
-            return Answer(self.programme.default_locale, [])
+            return Answer(self._locale(None, inbound.locale), [])
         try:
             return await self._handle_with_retries(inbound, now)
         except Exception:
             # The transaction rolled back, so nothing changed; say so instead of going quiet.
             log.exception("inbound failed", extra={"platform": inbound.platform,
                                                    "user_id": inbound.user_id})
-            locale = i18n.negotiate(inbound.locale) or self.programme.default_locale
-            return Answer(locale, [reply("error.internal")])
+            return Answer(self._locale(None, inbound.locale), [reply("error.internal")])
 
     async def _handle_with_retries(self, inbound: Inbound, now: datetime) -> Answer:
         for attempt in range(1, RETRIES + 1):
@@ -92,7 +91,7 @@ class Engine:
 
     def _refuse(self, inbound: Inbound) -> Answer | None:
         """Bad input is answered before anything is opened or written."""
-        locale = i18n.negotiate(inbound.locale) or self.programme.default_locale
+        locale = self._locale(None, inbound.locale)
         if len(inbound.text) > MAX_TEXT:
             return Answer(locale, [reply("error.too_long", max=MAX_TEXT)])
         if inbound.action is not None and len(inbound.action) > MAX_ACTION:

@@ -234,14 +234,10 @@ async def test_huge_text_is_refused_and_changes_nothing(db, programme, clock):
 
 
 async def test_stale_or_forged_buttons_are_refused_politely(db, programme, clock):
-    from handlers.types import Inbound
     alice = member(db, programme, clock)
     await alice.say("/start")
-    engine = alice.chat.engine
     for action in ["nonsense:1", "points:page:-3", "profile:edit:password", "lang:fr", "x" * 500]:
-        answer = await engine.handle(Inbound(platform="console", user_id="alice", chat_id="alice",
-                                             action=action, locale="en"))
-        assert "This button has expired" in answer.rendered()[-1].text, action
+        assert "This button has expired" in await alice.press(action), action
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
 
@@ -303,14 +299,10 @@ async def test_odd_digits_are_text_not_a_crash(db, programme, clock):
 
 
 async def test_an_older_button_of_the_same_feature_works_mid_flow(db, programme, clock):
-    from handlers.types import Inbound
     alice = member(db, programme, clock)
     await alice.say("/profile")
     assert "What should we call you?" in await alice.say("1")
-    answer = await alice.chat.engine.handle(Inbound(platform="console", user_id="alice",
-                                                    chat_id="alice", action="profile:edit:phone",
-                                                    locale="en"))
-    assert "phone number" in answer.rendered()[-1].text
+    assert "phone number" in await alice.press("profile:edit:phone")
     assert "Phone number saved." in await alice.say("13800138000")
 
 
@@ -331,13 +323,9 @@ async def test_first_contact_with_a_buttoned_command_numbers_only_its_buttons(db
 
 
 async def test_a_page_past_the_end_shows_the_last_page(db, programme, clock):
-    from handlers.types import Inbound
     alice = member(db, programme, clock)
     await alice.say("/checkin")
-    answer = await alice.chat.engine.handle(Inbound(platform="console", user_id="alice",
-                                                    chat_id="alice", action="points:page:9999",
-                                                    locale="en"))
-    text = answer.rendered()[0].text
+    text = await alice.press("points:page:9999")
     assert "(page 1 of 1)" in text and "Daily check-in" in text
 
 

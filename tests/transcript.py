@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from bot.console import ConsoleChat
 from handlers.conversations import build_engine
+from handlers.types import Inbound
 
 
 @dataclass
@@ -24,6 +25,13 @@ class Clock:
 class Member:
     chat: ConsoleChat
     said: list[str] = field(default_factory=list)
+
+    async def press(self, action: str) -> str:
+        """Press a button by its action, as Telegram sends callback data (even forged)."""
+        answer = await self.chat.engine.handle(Inbound(
+            platform="console", user_id=self.chat.user, chat_id=self.chat.user, action=action,
+            locale=self.chat.locale))
+        return "\n\n".join(r.text for r in answer.rendered())
 
     async def say(self, line: str) -> str:
         out = "\n\n".join(await self.chat.say(line))
