@@ -7,14 +7,16 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from bot import console, logs, operator
+from bot import run as running
 from bot.app import lifespan
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError
 from domain import config, schema
 from domain.database import Database
 
@@ -33,9 +35,12 @@ def parser() -> argparse.ArgumentParser:
                         "WARNING while chatting)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    sub.add_parser("run", help="start every configured platform; the console chat when none is",
-                   description="Apply migrations, then start every configured platform. "
-                               "With no platform configured, start the console chat.")
+    run = sub.add_parser("run", help="start every configured platform; the console chat when "
+                                     "none is",
+                         description="Apply migrations, then start every configured platform. "
+                                     "With no platform configured, start the console chat.")
+    run.add_argument("--telegram-library", choices=["aiogram", "ptb"], default="aiogram",
+                     help="the Telegram library to run on (default: aiogram)")
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal",
                           description="An interactive terminal chat running the same handlers "
@@ -71,7 +76,11 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     if settings.log_level is not None and settings.log_level not in LEVELS:
         print(f"MEMBERBOT_LOG_LEVEL must be one of {', '.join(LEVELS)}", file=sys.stderr)
         return 2
@@ -111,8 +120,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "member":
         return await operator.run(args, settings)
     if args.command == "run":
-        # Telegram and WeChat join here when configured; with neither, the console.
-        return await _chat(settings, user="you", locale=None)
+        return await running.run(replace(settings, telegram_library=args.telegram_library))
     return await _chat(settings, user=args.user, locale=args.locale)
 
 

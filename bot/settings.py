@@ -1,4 +1,8 @@
-"""Process settings, from the environment. The programme itself is in its TOML file."""
+"""Process settings, from the environment. The programme itself is in its TOML file.
+
+Secrets (tokens, keys) live only here and in the environment, never in the programme
+file, so the programme can be shared and reviewed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///memberbot.db"
+TELEGRAM_API_URL = "https://api.telegram.org"
+WECHAT_API_URL = "https://api.weixin.qq.com"
+
+
+class SettingsError(ValueError):
+    """A variable that is set but unusable; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -14,13 +24,89 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     programme_file: Path | None = None
     log_level: str | None = None  # None: INFO, or WARNING while chatting
+    http_host: str = "0.0.0.0"
+    http_port: int = 8080
+    telegram_token: str | None = None
+    telegram_library: str = "aiogram"  # or "ptb"; chosen with `memberbot run --telegram-library`
+    telegram_api_url: str = TELEGRAM_API_URL
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_rate: float = 30.0  # messages per second, all chats together
+    telegram_paid_rate: int = 0  # 0: paid broadcast off
+    telegram_paid_budget: int = 0  # the most paid messages ever sent
+    wechat_app_id: str | None = None
+    wechat_app_secret: str | None = None
+    wechat_token: str | None = None
+    wechat_aes_key: str | None = None
+    wechat_api_url: str = WECHAT_API_URL
+    api_key: str | None = None
+    redis_url: str | None = None
+
+    @property
+    def telegram(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def telegram_webhook(self) -> bool:
+        return bool(self.telegram_webhook_url)
+
+    @property
+    def wechat(self) -> bool:
+        return bool(self.wechat_app_id and self.wechat_app_secret and self.wechat_token)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
-        env = dict(os.environ if env is None else env)
+        env = {k: v for k, v in (os.environ if env is None else env).items() if v != ""}
         programme = env.get("MEMBERBOT_PROGRAMME")
-        return cls(
+        settings = cls(
             database_url=env.get("MEMBERBOT_DATABASE_URL") or DEFAULT_DATABASE_URL,
             programme_file=Path(programme) if programme else None,
             log_level=(env.get("MEMBERBOT_LOG_LEVEL") or "").upper() or None,
+            http_host=env.get("MEMBERBOT_HTTP_HOST", cls.http_host),
+            http_port=_number(env, "MEMBERBOT_HTTP_PORT", int, cls.http_port, 0, 65535),
+            telegram_token=env.get("MEMBERBOT_TELEGRAM_TOKEN"),
+            telegram_api_url=env.get("MEMBERBOT_TELEGRAM_API_URL", TELEGRAM_API_URL).rstrip("/"),
+            telegram_webhook_url=env.get("MEMBERBOT_TELEGRAM_WEBHOOK_URL"),
+            telegram_webhook_secret=env.get("MEMBERBOT_TELEGRAM_WEBHOOK_SECRET"),
+            telegram_rate=_number(env, "MEMBERBOT_TELEGRAM_RATE", float, 30.0, 0.1, 1000),
+            telegram_paid_rate=_number(env, "MEMBERBOT_TELEGRAM_PAID_RATE", int, 0, 0, 1000),
+            telegram_paid_budget=_number(env, "MEMBERBOT_TELEGRAM_PAID_BUDGET", int, 0, 0,
+                                         10**9),
+            wechat_app_id=env.get("MEMBERBOT_WECHAT_APP_ID"),
+            wechat_app_secret=env.get("MEMBERBOT_WECHAT_APP_SECRET"),
+            wechat_token=env.get("MEMBERBOT_WECHAT_TOKEN"),
+            wechat_aes_key=env.get("MEMBERBOT_WECHAT_AES_KEY"),
+            wechat_api_url=env.get("MEMBERBOT_WECHAT_API_URL", WECHAT_API_URL).rstrip("/"),
+            api_key=env.get("MEMBERBOT_API_KEY"),
+            redis_url=env.get("MEMBERBOT_REDIS_URL"),
         )
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.telegram_webhook_url and not self.telegram_webhook_secret:
+            raise SettingsError("MEMBERBOT_TELEGRAM_WEBHOOK_URL needs "
+                                "MEMBERBOT_TELEGRAM_WEBHOOK_SECRET: without it anyone could "
+                                "post updates")
+        secret = self.telegram_webhook_secret or ""
+        if secret and not (1 <= len(secret) <= 256
+                           and all(c.isascii() and (c.isalnum() or c in "_-") for c in secret)):
+            raise SettingsError("MEMBERBOT_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters "
+                                "of A-Z, a-z, 0-9, _ and -")
+        if self.wechat_aes_key is not None and len(self.wechat_aes_key) != 43:
+            raise SettingsError("MEMBERBOT_WECHAT_AES_KEY must be the 43-character "
+                                "EncodingAESKey")
+
+
+def _number(env: dict[str, str], name: str, kind: type, default: float, low: float,
+             high: float):
+    raw = env.get(name)
+    if raw is None:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{name} must be between {low:g} and {high:g}")
+    return value

@@ -79,6 +79,19 @@ async def touch(uow: UnitOfWork, member: Member, now: datetime) -> None:
         member.status = "active"
 
 
+async def set_reachable(uow: UnitOfWork, platform: str, external_id: str, reachable: bool,
+                        now: datetime) -> bool:
+    """The member blocked or unblocked us (or unfollowed): notices stop or resume.
+    False when nobody has that account; no member is made for a block."""
+    member = await by_identity(uow, platform, external_id)
+    if member is None or member.status == "erased":
+        return False
+    member.status = "active" if reachable else "unreachable"
+    if reachable:
+        member.last_active_at = now
+    return True
+
+
 def profile_complete(member: Member) -> bool:
     return bool(member.display_name and member.phone and member.birth_month
                 and member.consent_at is not None)

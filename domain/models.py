@@ -158,3 +158,22 @@ class Conversation(Base):
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     options: Mapped[list[str]] = mapped_column(default=list)
     updated_at: Mapped[datetime]
+
+
+class InboxItem(Base):
+    """A platform delivery (a Telegram update, a WeChat message), written before it is
+    acknowledged. A crash mid-handling is finished on restart from `payload`, and a
+    redelivery finds `handled_at` set and replays `answer` instead of acting again."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_undelivered", "platform", "delivered_at"),)
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    payload: Mapped[dict[str, Any] | None]
+    received_at: Mapped[datetime]
+    handled_at: Mapped[datetime | None]
+    answer: Mapped[dict[str, Any] | None]
+    # Whoever holds an unexpired lease is sending the answer; nobody else may.
+    lease_until: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]

@@ -4,6 +4,10 @@ Order of precedence: a /command always wins (and leaves any flow); a button goes
 the waiting flow when it belongs to it, else to whoever registered it; free text
 goes to the waiting flow, else gets help. A digit answers the last offered buttons,
 which is how platforms without buttons (WeChat, the console) press them.
+
+An inbound with a delivery key is handled at most once: the key is claimed in the
+same transaction as the effects, and a repeat gets the recorded answer back.
+A shared contact arrives as the pseudo-button CONTACT_SHARED.
 """
 
 from __future__ import annotations
@@ -15,13 +19,13 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import IntegrityError
 
-from domain import members
+from domain import inbox, members
 from domain.config import Programme
 from domain.database import Database, UnitOfWork
 from domain.models import Conversation
 from domain.profile import NAME_MAX
 from handlers import i18n
-from handlers.render import render
+from handlers.render import dump, load, render
 from handlers.routing import Ctx, Outcome, Router
 from handlers.types import Inbound, Rendered, Reply, Text, reply
 
@@ -29,15 +33,31 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_ACTION = 64
 RETRIES = 3
+CONTACT_SHARED = "contact:shared"
 
 
 @dataclass(frozen=True)
 class Answer:
     locale: str
     replies: list[Reply]
+    # Set when the delivery was handled before: what was said then, word for word.
+    recorded: tuple[Rendered, ...] | None = None
+
+    @property
+    def replayed(self) -> bool:
+        return self.recorded is not None
 
     def rendered(self) -> list[Rendered]:
+        if self.recorded is not None:
+            return list(self.recorded)
         return [render(r, self.locale) for r in self.replies]
+
+    def dump(self) -> dict:
+        return {"locale": self.locale, "messages": [dump(m) for m in self.rendered()]}
+
+    @classmethod
+    def load(cls, data: dict) -> Answer:
+        return cls(data["locale"], [], tuple(load(m) for m in data["messages"]))
 
 
 class Engine:
@@ -99,6 +119,16 @@ class Engine:
         return None
 
     async def _handle(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Answer:
+        if inbound.key is None:
+            return await self._act(uow, inbound, now)
+        recorded = await inbox.claim(uow, inbound.platform, inbound.key, now)
+        if recorded is not None:
+            return Answer.load(recorded)
+        answer = await self._act(uow, inbound, now)
+        await inbox.record(uow, inbound.platform, inbound.key, answer.dump(), now)
+        return answer
+
+    async def _act(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Answer:
         command, arg = _command(inbound.text)
         registration = await members.register(
             uow, self.programme, inbound.platform, inbound.user_id, now,
@@ -111,8 +141,9 @@ class Engine:
         conv = await self._conversation(uow, inbound, now)
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
-                  data=dict(conv.data or {}), created=registration.created)
-        ctx.action = inbound.action or _numbered(inbound.text, conv.options)
+                  data=dict(conv.data or {}), created=registration.created, state=conv.state)
+        ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
+                      or _numbered(inbound.text, conv.options))
         outcome = await self._route(ctx, conv.state, command, conv.options or [])
         if registration.created and command != "start":
             welcome = await self._welcome(ctx)

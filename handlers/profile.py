@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from domain import members
 from domain.errors import InvalidInput
 from domain.profile import parse_birthday, parse_name, parse_phone
+from handlers.engine import CONTACT_SHARED
 from handlers.routing import Ctx, Outcome, Router
 from handlers.types import Reply, Text, button, reply
 from handlers.words import yes_no
@@ -29,7 +30,7 @@ async def profile(ctx: Ctx) -> Outcome:
 async def walk(ctx: Ctx) -> Outcome:
     """Ask for what is missing, in order; if nothing is, go through everything."""
     todo = [f for f in FIELDS if not _filled(ctx, f)] or list(FIELDS)
-    return _ask(todo[0], {"todo": todo[1:]})
+    return _ask(ctx, todo[0], {"todo": todo[1:]})
 
 
 @router.action("profile:edit")
@@ -37,7 +38,7 @@ async def edit(ctx: Ctx) -> Outcome:
     field = (ctx.action or "").rsplit(":", 1)[-1]
     if field not in FIELDS:
         return Outcome([reply("error.button_expired")])
-    return _ask(field, {"todo": []})
+    return _ask(ctx, field, {"todo": []})
 
 
 @router.action("profile:done")
@@ -45,8 +46,24 @@ async def done(ctx: Ctx) -> Outcome:
     return Outcome([reply("profile.closed")])
 
 
-def _ask(field: str, data: dict) -> Outcome:
+@router.action(CONTACT_SHARED)
+async def contact(ctx: Ctx) -> Outcome:
+    """A contact the platform vouches for: the phone is saved as verified, mid-walk or not."""
+    try:
+        ctx.member.phone = parse_phone(ctx.inbound.phone or "")
+    except InvalidInput as bad:
+        return Outcome([reply(f"profile.invalid.{bad.code}", **bad.params)])
+    ctx.member.phone_verified = True
+    said = [reply("profile.saved_phone_verified")]
+    if ctx.state == "profile.phone":
+        return await _next(ctx, said)
+    return Outcome([*said, _summary(ctx)])
+
+
+def _ask(ctx: Ctx, field: str, data: dict) -> Outcome:
     rows = [(button("profile.skip", "profile:skip"),)]
+    if field == "phone" and ctx.inbound.shares_contact:
+        rows = [(button("profile.share_phone", "contact:request"),), *rows]
     if field == "consent":
         rows = [(button("word.yes", "profile:consent:yes"),
                  button("word.no", "profile:consent:no")),
@@ -60,7 +77,7 @@ async def _next(ctx: Ctx, said: list[Reply]) -> Outcome:
         said.append(reply("profile.completed_bonus", points=bonus))
     todo = list(ctx.data.get("todo", []))
     if todo:
-        asked = _ask(todo[0], {"todo": todo[1:]})
+        asked = _ask(ctx, todo[0], {"todo": todo[1:]})
         return Outcome(said + asked.replies, asked.state, asked.data)
     return Outcome([*said, _summary(ctx)])
 
@@ -73,7 +90,7 @@ def _step(field: str, apply: Callable[[Ctx], Awaitable[None]]) -> None:
         try:
             await apply(ctx)
         except InvalidInput as bad:
-            again = _ask(field, ctx.data)
+            again = _ask(ctx, field, ctx.data)
             return Outcome([reply(f"profile.invalid.{bad.code}", **bad.params),
                             *again.replies], again.state, again.data)
         return await _next(ctx, [reply(f"profile.saved_{field}")])

@@ -30,6 +30,7 @@ class Ctx:
     action: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
     created: bool = False
+    state: str | None = None  # where the conversation was waiting when this arrived
 
     @property
     def text(self) -> str:

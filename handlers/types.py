@@ -19,6 +19,11 @@ class Inbound:
     message_id: str | None = None
     locale: str | None = None  # the platform's language hint, e.g. Telegram's language_code
     display_name: str | None = None
+    # The platform's delivery id (Telegram update, WeChat MsgId): the same key twice is
+    # one delivery, handled once and answered with the recorded reply.
+    key: str | None = None
+    phone: str | None = None  # a phone number the platform vouches for (a shared contact)
+    shares_contact: bool = False  # the platform can offer a "share my number" button
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class Rendered:
     image: bytes | None = None
     file: tuple[str, bytes] | None = None
     edit: bool = False
+    key: str = ""  # the translation key it came from, so adapters can treat errors apart
 
 
 def reply(key: str, *rows: tuple[Button, ...] | list[Button], **params: Any) -> Reply:

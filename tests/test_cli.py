@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from domain import schema
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -59,11 +61,12 @@ def test_run_with_no_platform_configured_starts_the_console(tmp_path):
 def test_db_commands_apply_and_revert_migrations(tmp_path):
     url = f"sqlite+aiosqlite:///{tmp_path / 'x.db'}"
     up = memberbot("db", "upgrade", cwd=tmp_path, env={"MEMBERBOT_DATABASE_URL": url})
-    assert up.returncode == 0 and "revision: 0001 (head: 0001)" in up.stdout
+    head = schema.head()
+    assert up.returncode == 0 and f"revision: {head} (head: {head})" in up.stdout
     down = memberbot("db", "downgrade", "base", cwd=tmp_path, env={"MEMBERBOT_DATABASE_URL": url})
     assert "revision: none" in down.stdout
     current = memberbot("db", "current", cwd=tmp_path, env={"MEMBERBOT_DATABASE_URL": url})
-    assert "revision: none (head: 0001)" in current.stdout
+    assert f"revision: none (head: {head})" in current.stdout
 
 
 def test_logs_are_json_lines_on_stderr(tmp_path):

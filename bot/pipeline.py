@@ -1,0 +1,85 @@
+"""Inbox-first handling, shared by every platform adapter.
+
+record the delivery -> acknowledge it to the platform -> handle it once -> send the
+answer once. A crash anywhere leaves a row that `recover` finishes: handled rows
+only resend their recorded answer, unhandled ones are handled now, and a redelivery
+that arrives meanwhile changes nothing twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from domain import inbox
+from domain.database import Database
+from handlers.engine import Answer, Engine
+from handlers.types import Inbound
+
+log = logging.getLogger(__name__)
+Deliver = Callable[[Answer], Awaitable[None]]
+Process = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Pipeline:
+    def __init__(self, db: Database, engine: Engine, platform: str,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.engine = engine
+        self.platform = platform
+        self.clock = clock
+
+    async def receive(self, items: list[tuple[str, dict[str, Any]]]) -> None:
+        """Write deliveries down; only after this may the platform be told we have them."""
+        async with self.db.uow() as uow:
+            await inbox.receive(uow, self.platform, items, self.clock())
+            await uow.commit()
+
+    async def handle(self, inbound: Inbound, deliver: Deliver) -> Answer:
+        answer = await self.engine.handle(inbound)
+        if inbound.key is None:
+            await deliver(answer)
+            return answer
+        async with self.db.uow() as uow:
+            won = await inbox.lease(uow, self.platform, inbound.key, self.clock())
+            await uow.commit()
+        if won:
+            await deliver(answer)  # raising leaves the lease to run out; recover() retries
+            async with self.db.uow() as uow:
+                await inbox.delivered(uow, self.platform, inbound.key, self.clock())
+                await uow.commit()
+        return answer
+
+    async def finish(self, key: str) -> None:
+        """For deliveries that need no answer at all (a block, an edit we ignore)."""
+        async with self.db.uow() as uow:
+            await inbox.delivered(uow, self.platform, key, self.clock())
+            await uow.commit()
+
+    async def recover(self, process: Process) -> int:
+        """Run every unfinished delivery through `process` again; returns how many."""
+        async with self.db.uow() as uow:
+            pending = await inbox.unfinished(uow, self.platform, self.clock())
+        done = 0
+        for item in pending:
+            if item.payload is None:
+                continue  # claimed by an engine call that had no payload to replay
+            try:
+                await process(item.payload)
+                done += 1
+            except Exception:
+                log.exception("recovering a delivery failed", extra={
+                    "platform": self.platform, "key": item.key})
+        return done
+
+    async def keep_recovering(self, process: Process, every: float = 30.0) -> None:
+        """Answers whose sending failed (the platform was down) are retried here."""
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.recover(process)
+            except Exception:
+                log.exception("recovery pass failed", extra={"platform": self.platform})

@@ -1,0 +1,60 @@
+"""`memberbot run`: every configured platform in one process, on one web app.
+
+A service is an async context manager factory `running(app, web_app)`: it adds its
+routes and starts its tasks on entry, and stops them on exit. With no platform
+configured, the console chat runs instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+
+from aiohttp import web as aioweb
+
+from bot import console, web
+from bot.app import App, lifespan
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+Service = Callable[[App, aioweb.Application], AbstractAsyncContextManager[None]]
+
+
+def services(settings: Settings) -> list[Service]:
+    """What the settings turn on. Imported here so an unused SDK is never loaded."""
+    found: list[Service] = []
+    if settings.telegram:
+        from bot.telegram import service as telegram
+        found.append(telegram.running)
+    return found
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
+    chosen = services(settings)
+    if not chosen:
+        async with lifespan(settings) as app:
+            chat = console.ConsoleChat(app.engine, user="you")
+            await console.run(chat, default_locale=app.programme.default_locale)
+        return 0
+    stop = stop or _stop_on_signals()
+    async with lifespan(settings) as app, AsyncExitStack() as stack:
+        web_app = web.build(app.db)
+        for service in chosen:
+            await stack.enter_async_context(service(app, web_app))
+        port = await stack.enter_async_context(
+            web.serving(web_app, settings.http_host, settings.http_port))
+        log.info("memberbot running", extra={"http_port": port,
+                                             "services": [s.__module__ for s in chosen]})
+        await stop.wait()
+    return 0
+
+
+def _stop_on_signals() -> asyncio.Event:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
