@@ -62,7 +62,7 @@ async def test_unreachable_on_one_platform_tries_the_next_and_retries_back_off(
     mid = await a_member(db, programme, now, ("telegram", "42"), ("wechat", "oX"))
     await queue(db, mid, "k1", now, tier={"$tier": "silver"})
     clock = Clock(now)
-    telegram, wechat = Platform("unreachable"), Platform("retry", "sent")
+    telegram, wechat = Platform("unreachable", "unreachable"), Platform("retry", "sent")
     notifier = Notifier(db, programme, {"telegram": telegram, "wechat": wechat}, clock=clock)
     await notifier.run_once()
     assert [g[0] for g in wechat.got] == ["oX"]
