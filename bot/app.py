@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from bot.notifier import Push
 from bot.settings import Settings
 from domain import config, schema
 from domain.config import Programme
@@ -23,6 +24,8 @@ class App:
     programme: Programme
     db: Database
     engine: Engine
+    # Each platform service registers how it pushes a notice to one of its accounts.
+    pushers: dict[str, Push] = field(default_factory=dict)
 
 
 @asynccontextmanager

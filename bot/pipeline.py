@@ -42,16 +42,20 @@ class Pipeline:
         answer = await self.engine.handle(inbound)
         if inbound.key is None:
             await deliver(answer)
-            return answer
+        else:
+            await self.once(inbound.key, lambda: deliver(answer))
+        return answer
+
+    async def once(self, key: str, send: Callable[[], Awaitable[None]]) -> bool:
+        """Send at most once across workers: take the lease, send, mark delivered.
+        If `send` raises, the lease runs out and recover() tries again."""
         async with self.db.uow() as uow:
-            won = await inbox.lease(uow, self.platform, inbound.key, self.clock())
+            won = await inbox.lease(uow, self.platform, key, self.clock())
             await uow.commit()
         if won:
-            await deliver(answer)  # raising leaves the lease to run out; recover() retries
-            async with self.db.uow() as uow:
-                await inbox.delivered(uow, self.platform, inbound.key, self.clock())
-                await uow.commit()
-        return answer
+            await send()
+            await self.finish(key)
+        return won
 
     async def finish(self, key: str) -> None:
         """For deliveries that need no answer at all (a block, an edit we ignore)."""

@@ -39,6 +39,7 @@ class Settings:
     wechat_token: str | None = None
     wechat_aes_key: str | None = None
     wechat_api_url: str = WECHAT_API_URL
+    wechat_max_age: int = 300  # seconds a signed callback stays acceptable
     api_key: str | None = None
     redis_url: str | None = None
 
@@ -77,6 +78,7 @@ class Settings:
             wechat_token=env.get("MEMBERBOT_WECHAT_TOKEN"),
             wechat_aes_key=env.get("MEMBERBOT_WECHAT_AES_KEY"),
             wechat_api_url=env.get("MEMBERBOT_WECHAT_API_URL", WECHAT_API_URL).rstrip("/"),
+            wechat_max_age=_number(env, "MEMBERBOT_WECHAT_MAX_AGE", int, 300, 10, 3600),
             api_key=env.get("MEMBERBOT_API_KEY"),
             redis_url=env.get("MEMBERBOT_REDIS_URL"),
         )

@@ -1,0 +1,1 @@
+"""The shop's HTTP API: purchases, refunds and coupon redemption, signed with HMAC."""

@@ -1,0 +1,1 @@
+"""Telegram adapter: rendering replies, sending them through aiogram or PTB, pacing."""

@@ -1,0 +1,157 @@
+"""memberbot on aiogram 3: one Router maps Telegram updates to Inbound values.
+
+aiogram's own polling confirms an offset before the handler has run, so we poll
+with aiogram's Bot ourselves: a batch is written to the inbox, and only the next
+getUpdates (which confirms it) follows. Updates of one chat are handled in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from aiogram import Bot, Dispatcher, F, Router
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import TelegramNetworkError, TelegramServerError
+from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update
+from aiogram.utils.token import TokenValidationError
+
+from bot.telegram.gateway import PLATFORM, Gateway
+from bot.ordering import ChatQueue
+from handlers.types import Inbound
+
+log = logging.getLogger(__name__)
+ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
+POLL_TIMEOUT = 25
+
+
+def make_bot(token: str, api_url: str) -> Bot:
+    session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
+    try:
+        return Bot(token, session=session)
+    except TokenValidationError as exc:
+        raise ValueError(f"MEMBERBOT_TELEGRAM_TOKEN is not a bot token: {exc}") from None
+
+
+def make_dispatcher(gateway: Gateway, username: str) -> Dispatcher:
+    dp = Dispatcher(gateway=gateway, username=username.lower())
+    dp.include_router(make_router())
+    return dp
+
+
+def make_router() -> Router:
+    router = Router(name="memberbot")
+    human = F.from_user.is_bot.is_(False)
+    router.message.register(private, F.chat.type == "private", human)
+    router.message.register(group_command, F.chat.type.in_({"group", "supergroup"}),
+                            F.text.startswith("/"), human)
+    router.callback_query.register(button)
+    router.my_chat_member.register(membership, F.chat.type == "private")
+    return router
+
+
+async def private(message: Message, event_update: Update, gateway: Gateway) -> None:
+    user = message.from_user
+    contact = message.contact
+    phone = contact.phone_number if contact and contact.user_id == user.id else None
+    await gateway.inbound(Inbound(
+        platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
+        text=message.text or message.caption or "", message_id=str(message.message_id),
+        locale=user.language_code, display_name=user.full_name, phone=phone,
+        shares_contact=True, key=gateway.key(event_update.update_id)))
+
+
+async def group_command(message: Message, event_update: Update, gateway: Gateway,
+                        username: str) -> None:
+    """Points and profiles are private: a command in a group is pointed to the chat."""
+    head = message.text.split(maxsplit=1)[0]
+    key = gateway.key(event_update.update_id)
+    if "@" in head and head.split("@", 1)[1].lower() != username:
+        await gateway.ignore(key)  # another bot's command
+        return
+    await gateway.say(key, str(message.chat.id), "telegram.private_only",
+                      message.from_user.language_code, group=True)
+
+
+async def button(query: CallbackQuery, event_update: Update, gateway: Gateway) -> None:
+    key = gateway.key(event_update.update_id)
+    message = query.message
+    if message is None or message.chat.type != "private" or not query.data:
+        await gateway.ignore(key, callback_id=query.id)
+        return
+    await gateway.inbound(Inbound(
+        platform=PLATFORM, user_id=str(query.from_user.id), chat_id=str(message.chat.id),
+        action=query.data, message_id=str(message.message_id),
+        locale=query.from_user.language_code, display_name=query.from_user.full_name,
+        shares_contact=True, key=key), callback_id=query.id)
+
+
+async def membership(update: ChatMemberUpdated, event_update: Update, gateway: Gateway) -> None:
+    status = update.new_chat_member.status
+    await gateway.reachability(gateway.key(event_update.update_id), str(update.from_user.id),
+                               reachable=status not in ("kicked", "left"))
+
+
+async def process(bot: Bot, dp: Dispatcher, gateway: Gateway, update: Update) -> None:
+    """Feed one update; whatever no handler took (edits, channel posts, stickers in
+    groups, update types we do not know) is finished so it is not recovered forever."""
+    key = gateway.key(update.update_id)
+    try:
+        update.event_type  # noqa: B018 - raises for update types aiogram does not know
+    except Exception:  # noqa: BLE001
+        await gateway.ignore(key)
+        return
+    result = await dp.feed_update(bot, update)
+    if result is UNHANDLED:
+        await gateway.ignore(key)
+
+
+def payload(update: Update) -> dict[str, Any]:
+    return update.model_dump(mode="json", exclude_none=True, by_alias=True)
+
+
+def restore(bot: Bot, data: dict[str, Any]) -> Update:
+    return Update.model_validate(data, context={"bot": bot})
+
+
+def chat_of(update: Update) -> str:
+    event = update.message or update.edited_message or update.channel_post
+    if event is not None:
+        return str(event.chat.id)
+    if update.callback_query is not None:
+        return str(update.callback_query.from_user.id)
+    if update.my_chat_member is not None:
+        return str(update.my_chat_member.chat.id)
+    return "-"
+
+
+async def poll(bot: Bot, dp: Dispatcher, gateway: Gateway, stop: asyncio.Event,
+               queue: ChatQueue) -> None:
+    offset: int | None = None
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT,
+                                            allowed_updates=ALLOWED,
+                                            request_timeout=POLL_TIMEOUT + 10)
+        except (TelegramNetworkError, TelegramServerError) as exc:
+            log.warning("getUpdates failed; retrying", extra={"detail": str(exc)})
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        except Exception:  # noqa: BLE001 - polling must outlive any one bad answer
+            log.exception("getUpdates failed unexpectedly; retrying")
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        backoff = 1.0
+        if not updates:
+            continue
+        # Recorded before the next getUpdates confirms them to Telegram.
+        await gateway.pipeline.receive([(gateway.key(u.update_id), payload(u)) for u in updates])
+        offset = updates[-1].update_id + 1
+        for update in updates:
+            await queue.put(chat_of(update), process(bot, dp, gateway, update))

@@ -1,0 +1,88 @@
+"""What aiogram and python-telegram-bot share once an update is mapped to an Inbound:
+the inbox pipeline, answering buttons, sending replies, blocks and unblocks.
+
+Keys are "<bot id>:<update id>": update ids are per bot, so a new token on the same
+database never collides with an old one.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from bot.pipeline import Pipeline
+from bot.telegram.sender import Sender
+from bot.telegram.transport import TelegramFailure, Transport
+from domain import members
+from domain.database import Database
+from handlers.engine import Answer
+from handlers.render import render
+from handlers.types import Inbound, Reply
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+EXPIRED = "error.button_expired"
+
+
+class Gateway:
+    def __init__(self, db: Database, pipeline: Pipeline, transport: Transport,
+                 sender: Sender | None,
+                 bot_id: int, default_locale: str) -> None:
+        self.db = db
+        self.pipeline = pipeline
+        self.transport = transport
+        self.sender = sender
+        self.bot_id = bot_id
+        self.default_locale = default_locale
+
+    def key(self, update_id: int) -> str:
+        return f"{self.bot_id}:{update_id}"
+
+    async def inbound(self, inbound: Inbound, callback_id: str | None = None) -> Answer:
+        async def deliver(answer: Answer) -> None:
+            messages = answer.rendered()
+            if callback_id is not None:
+                # Always stop the spinner; an expired button says so in the toast alone.
+                toast = messages[0].text if len(messages) == 1 and messages[0].key == EXPIRED \
+                    else None
+                await self._answer_callback(callback_id, toast)
+                if toast is not None:
+                    return
+            for message in messages:
+                await self.sender.send(inbound.chat_id, message, interactive=True,
+                                       edit_message_id=inbound.message_id if message.edit
+                                       else None)
+
+        return await self.pipeline.handle(inbound, deliver)
+
+    async def say(self, key: str, chat_id: str, reply_key: str, locale: str | None,
+                  group: bool = False) -> None:
+        """A fixed answer that needs no member (a command typed in a group)."""
+        async def send() -> None:
+            message = render(Reply(reply_key), locale or self.default_locale)
+            await self.sender.send(chat_id, message, group=group, interactive=True)
+
+        await self.pipeline.once(key, send)
+
+    async def reachability(self, key: str, user_id: str, reachable: bool) -> None:
+        async with self.db.uow() as uow:
+            await members.set_reachable(uow, PLATFORM, user_id, reachable, datetime.now(UTC))
+            await uow.commit()
+        await self.pipeline.finish(key)
+
+    async def ignore(self, key: str, callback_id: str | None = None) -> None:
+        if callback_id is not None:
+            await self._answer_callback(callback_id, None)
+        await self.pipeline.finish(key)
+
+    async def unreachable(self, chat_id: str) -> None:
+        """The sender met a 403: the member blocked us or deleted their account."""
+        async with self.db.uow() as uow:
+            await members.set_reachable(uow, PLATFORM, chat_id, False, datetime.now(UTC))
+            await uow.commit()
+
+    async def _answer_callback(self, callback_id: str, text: str | None) -> None:
+        try:
+            await self.transport.answer_callback(callback_id, text)
+        except TelegramFailure as exc:  # too old to answer: the member has moved on
+            log.info("callback not answered", extra={"detail": str(exc)})

@@ -1,0 +1,112 @@
+"""Telegram inside `memberbot run`: long polling, or a webhook on the shared web app.
+
+On start, whatever the last process left unfinished in the inbox is finished first,
+then new updates are taken. Replies and notices go through one flood-safe Sender.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.app import App
+from bot.ordering import ChatQueue
+from bot.pipeline import Pipeline
+from bot.telegram import aiogram_bot, commands
+from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.sender import Sender
+from bot.telegram.transport import AiogramTransport
+from handlers.conversations import build_engine
+
+log = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
+
+
+@asynccontextmanager
+async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
+    if app.settings.telegram_library == "ptb":
+        from bot.telegram import ptb_bot
+        async with ptb_bot.running(app, web_app):
+            yield
+        return
+    settings = app.settings
+    bot = aiogram_bot.make_bot(settings.telegram_token or "", settings.telegram_api_url)
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task] = []
+    queue = ChatQueue()
+    try:
+        me = await bot.get_me()
+        engine = build_engine(app.db, app.programme, username=me.username)
+        transport = AiogramTransport(bot)
+        gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None,
+                          me.id, app.programme.default_locale)
+        gateway.sender = sender(settings, transport, gateway)
+        dp = aiogram_bot.make_dispatcher(gateway, me.username or "")
+        await commands.publish(bot, engine.router, app.programme.default_locale)
+
+        async def replay(data: dict) -> None:
+            await aiogram_bot.process(bot, dp, gateway, aiogram_bot.restore(bot, data))
+
+        recovered = await gateway.pipeline.recover(replay)
+        log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
+        if settings.telegram_webhook_url:
+            await bot.set_webhook(settings.telegram_webhook_url,
+                                  secret_token=settings.telegram_webhook_secret,
+                                  allowed_updates=aiogram_bot.ALLOWED)
+            web_app.router.add_post(urlsplit(settings.telegram_webhook_url).path or "/",
+                                    webhook_handler(bot, dp, gateway, queue,
+                                                    settings.telegram_webhook_secret or ""))
+        else:
+            await bot.delete_webhook(drop_pending_updates=False)
+            tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
+        tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
+        app.pushers[PLATFORM] = pusher(gateway.sender)
+        yield
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await queue.drain()
+        await bot.session.close()
+
+
+def sender(settings, transport, gateway: Gateway) -> Sender:
+    return Sender(transport, rate=settings.telegram_rate, paid_rate=settings.telegram_paid_rate,
+                  paid_budget=settings.telegram_paid_budget,
+                  on_unreachable=gateway.unreachable)
+
+
+def pusher(sender: Sender):
+    async def push(chat_id: str, message) -> str:
+        result = await sender.send(chat_id, message)
+        return PUSH_OUTCOMES.get(result.status, "retry")
+    return push
+
+
+def webhook_handler(bot, dp, gateway: Gateway, queue: ChatQueue, secret: str):
+    async def handle(request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), secret.encode()):
+            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
+        try:
+            update = aiogram_bot.restore(bot, await request.json())
+        except (ValueError, ValidationError, TypeError):
+            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
+        await gateway.pipeline.receive([(gateway.key(update.update_id),
+                                         aiogram_bot.payload(update))])
+        # Telegram may now forget it: it is ours, and recovered after a crash.
+        await queue.put(aiogram_bot.chat_of(update),
+                        aiogram_bot.process(bot, dp, gateway, update))
+        return web.json_response({"ok": True})
+    return handle

@@ -1,0 +1,349 @@
+"""Rendered replies to Telegram messages, sent through aiogram 3 or python-telegram-bot 22.
+
+`plan` turns one `Rendered` into the Bot API calls it needs (`Part`s): text as escaped
+HTML split to Telegram's limits, buttons as an inline keyboard, or a one-time contact
+keyboard. A transport performs one part at a time, so a caller that retries (the Sender)
+never repeats a part that already went out. Both transports raise the same four
+exceptions, whatever the library's own are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import warnings
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from handlers.types import Rendered
+
+if TYPE_CHECKING:  # each library is imported only by the transport that uses it
+    import aiogram
+    import telegram
+
+T = TypeVar("T")
+
+TEXT_LIMIT = 4096  # characters of a message, in UTF-16 units after entity parsing
+CAPTION_LIMIT = 1024
+CALLBACK_DATA_LIMIT = 64  # bytes
+CONTACT_ACTION = "contact:request"
+
+
+class TelegramFailure(Exception):
+    """A call Telegram did not perform; `description` is what it (or the network) said."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+class FloodWait(TelegramFailure):
+    """429: nothing may be sent for `retry_after` seconds."""
+
+    def __init__(self, retry_after: float, description: str = "") -> None:
+        super().__init__(description or f"flood control: retry after {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Unreachable(TelegramFailure):
+    """403: the member blocked the bot, left, or was deactivated. Retrying cannot help."""
+
+
+class Rejected(TelegramFailure):
+    """400 and other client errors: this request is wrong and would fail again."""
+
+
+class TransientFailure(TelegramFailure):
+    """Network errors, timeouts, 5xx: the same request may well succeed later."""
+
+
+@dataclass(frozen=True)
+class Inline:
+    rows: tuple[tuple[tuple[str, str], ...], ...]  # rows of (label, callback data)
+
+
+@dataclass(frozen=True)
+class AskContact:
+    label: str
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Bot API call. `text` is HTML (the caption for media); `message_id` is the
+    message an edit replaces."""
+
+    kind: Literal["text", "photo", "document", "edit"]
+    text: str = ""
+    keyboard: Inline | AskContact | None = None
+    upload: tuple[str, bytes] | None = None
+    message_id: str | None = None
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def plan(message: Rendered, *, edit_message_id: str | None = None) -> list[Part]:
+    """The calls that show `message`; buttons go on the last one. ValueError when it is
+    empty or a button's action cannot be callback data."""
+    keyboard = _keyboard(message.buttons)
+    text = message.text
+    media: list[Part] = []
+    if message.image is not None:
+        media.append(Part("photo", upload=("photo.jpg", message.image)))
+    if message.file is not None:
+        media.append(Part("document", upload=message.file))
+    if (message.edit and edit_message_id and not media and not isinstance(keyboard, AskContact)
+            and text.strip() and utf16_len(text) <= TEXT_LIMIT):
+        return [Part("edit", _html(text), keyboard, message_id=edit_message_id)]
+    if media and utf16_len(text) <= CAPTION_LIMIT:
+        last = media[-1]
+        caption = _html(text) if text.strip() else ""
+        return [*media[:-1], replace(last, text=caption, keyboard=keyboard)]
+    chunks = split_text(text, TEXT_LIMIT)
+    if not chunks and not media:
+        raise ValueError("a reply needs text, an image or a file")
+    parts = media + [Part("text", _html(chunk)) for chunk in chunks]
+    return [*parts[:-1], replace(parts[-1], keyboard=keyboard)]
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` UTF-16 units, cut at line breaks where possible."""
+    if utf16_len(text) <= limit:
+        return [text] if text.strip() else []
+    chunks: list[str] = []
+    current: list[str] = []
+    size = 0
+    for line in text.split("\n"):
+        for piece in _cut_line(line, limit):
+            extra = utf16_len(piece) + (1 if current else 0)
+            if current and size + extra > limit:
+                chunks.append("\n".join(current))
+                current, extra = [], utf16_len(piece)
+                size = 0
+            current.append(piece)
+            size += extra
+    chunks.append("\n".join(current))
+    return [c for c in chunks if c.strip()]
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    """A line longer than `limit` cut at spaces, or anywhere when a word is that long."""
+    pieces = []
+    while utf16_len(line) > limit:
+        fit, units = 0, 0
+        while units + utf16_len(line[fit]) <= limit:
+            units += utf16_len(line[fit])
+            fit += 1
+        space = line.rfind(" ", 0, fit)
+        cut = space if space > fit // 2 else fit
+        pieces.append(line[:cut])
+        line = line[cut:].lstrip(" ") if cut == space else line[cut:]
+    pieces.append(line)
+    return pieces
+
+
+def _html(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def _keyboard(rows: tuple[tuple[tuple[str, str], ...], ...]) -> Inline | AskContact | None:
+    for row in rows:
+        for label, action in row:
+            if action == CONTACT_ACTION:
+                return AskContact(label)
+            if not 1 <= len(action.encode()) <= CALLBACK_DATA_LIMIT:
+                raise ValueError(f"button action must be 1-{CALLBACK_DATA_LIMIT} bytes of "
+                                 f"callback data: {action!r}")
+    kept = tuple(tuple(row) for row in rows if row)
+    return Inline(kept) if kept else None
+
+
+def chat_ref(chat_id: str) -> int | str:
+    """Telegram ids are integers; "@channel" names stay strings."""
+    try:
+        return int(chat_id)
+    except ValueError:
+        return chat_id
+
+
+def _edit_refused(description: str) -> bool:
+    lowered = description.lower()
+    return "message to edit not found" in lowered or "message can't be edited" in lowered
+
+
+class Transport(ABC):
+    """Sends parts through one library; subclasses only make calls and name failures."""
+
+    async def deliver(self, chat_id: str, message: Rendered, *,
+                      edit_message_id: str | None = None, paid: bool = False) -> str | None:
+        """Send (or edit into place) every part of `message`; the last message id."""
+        last = None
+        for part in plan(message, edit_message_id=edit_message_id):
+            last = await self.send_part(chat_id, part, paid=paid)
+        return last
+
+    async def send_part(self, chat_id: str, part: Part, *, paid: bool = False) -> str:
+        """Perform one part; "not modified" is success and an edit of a message that is
+        gone or too old becomes a new message."""
+        chat = chat_ref(chat_id)
+        if part.kind == "edit":
+            try:
+                await self._call(self._edit(chat, part))
+                return str(part.message_id)
+            except Rejected as exc:
+                if "message is not modified" in exc.description.lower():
+                    return str(part.message_id)
+                if not _edit_refused(exc.description):
+                    raise
+            part = Part("text", part.text, part.keyboard)
+        return str(await self._call(self._send(chat, part, paid)))
+
+    async def answer_callback(self, callback_id: str, text: str | None = None) -> None:
+        """Stop the button's spinner, optionally with a short notice."""
+        await self._call(self._answer(callback_id, text))
+
+    async def _call(self, call: Awaitable[T]) -> T:
+        try:
+            return await call
+        except Exception as exc:
+            failure = self._failure(exc)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    @abstractmethod
+    async def _send(self, chat: int | str, part: Part, paid: bool) -> int: ...
+
+    @abstractmethod
+    async def _edit(self, chat: int | str, part: Part) -> None: ...
+
+    @abstractmethod
+    async def _answer(self, callback_id: str, text: str | None) -> None: ...
+
+    @abstractmethod
+    def _failure(self, exc: Exception) -> TelegramFailure | None:
+        """Our exception for a library one; None for anything else."""
+
+
+class AiogramTransport(Transport):
+    def __init__(self, bot: aiogram.Bot) -> None:
+        from aiogram import exceptions, types
+
+        self.bot = bot
+        self._types = types
+        self._errors = exceptions
+
+    def _markup(self, keyboard: Inline | AskContact | None) -> Any:
+        t = self._types
+        if isinstance(keyboard, AskContact):
+            return t.ReplyKeyboardMarkup(
+                keyboard=[[t.KeyboardButton(text=keyboard.label, request_contact=True)]],
+                one_time_keyboard=True, resize_keyboard=True)
+        if isinstance(keyboard, Inline):
+            return t.InlineKeyboardMarkup(inline_keyboard=[
+                [t.InlineKeyboardButton(text=label, callback_data=action)
+                 for label, action in row] for row in keyboard.rows])
+        return None
+
+    async def _send(self, chat: int | str, part: Part, paid: bool) -> int:
+        common: dict[str, Any] = {"parse_mode": "HTML",
+                                  "reply_markup": self._markup(part.keyboard),
+                                  "allow_paid_broadcast": True if paid else None}
+        if part.kind == "text":
+            msg = await self.bot.send_message(chat, part.text, **common)
+        else:
+            assert part.upload is not None
+            upload = self._types.BufferedInputFile(part.upload[1], filename=part.upload[0])
+            send = self.bot.send_photo if part.kind == "photo" else self.bot.send_document
+            msg = await send(chat, upload, caption=part.text or None, **common)
+        return msg.message_id
+
+    async def _edit(self, chat: int | str, part: Part) -> None:
+        await self.bot.edit_message_text(text=part.text, chat_id=chat,
+                                         message_id=int(str(part.message_id)), parse_mode="HTML",
+                                         reply_markup=self._markup(part.keyboard))
+
+    async def _answer(self, callback_id: str, text: str | None) -> None:
+        await self.bot.answer_callback_query(callback_id, text=text)
+
+    def _failure(self, exc: Exception) -> TelegramFailure | None:
+        e = self._errors
+        if isinstance(exc, e.TelegramRetryAfter):
+            return FloodWait(float(exc.retry_after), exc.message)
+        if isinstance(exc, e.TelegramForbiddenError):
+            return Unreachable(exc.message)
+        if isinstance(exc, e.TelegramEntityTooLarge):  # a TelegramNetworkError, but final
+            return Rejected(exc.message)
+        if isinstance(exc, e.TelegramNetworkError | e.TelegramServerError | e.ClientDecodeError):
+            return TransientFailure(str(exc))
+        if isinstance(exc, e.TelegramAPIError):
+            return Rejected(exc.message)
+        return None
+
+
+class PtbTransport(Transport):
+    def __init__(self, bot: telegram.Bot) -> None:
+        import telegram
+        from telegram import error
+
+        self.bot = bot
+        self._tg = telegram
+        self._errors = error
+
+    def _markup(self, keyboard: Inline | AskContact | None) -> Any:
+        t = self._tg
+        if isinstance(keyboard, AskContact):
+            return t.ReplyKeyboardMarkup(
+                [[t.KeyboardButton(keyboard.label, request_contact=True)]],
+                one_time_keyboard=True, resize_keyboard=True)
+        if isinstance(keyboard, Inline):
+            return t.InlineKeyboardMarkup([
+                [t.InlineKeyboardButton(label, callback_data=action) for label, action in row]
+                for row in keyboard.rows])
+        return None
+
+    async def _send(self, chat: int | str, part: Part, paid: bool) -> int:
+        common: dict[str, Any] = {"parse_mode": "HTML",
+                                  "reply_markup": self._markup(part.keyboard),
+                                  "allow_paid_broadcast": True if paid else None}
+        if part.kind == "text":
+            msg = await self.bot.send_message(chat, part.text, **common)
+        else:
+            assert part.upload is not None
+            upload = self._tg.InputFile(part.upload[1], filename=part.upload[0])
+            send = self.bot.send_photo if part.kind == "photo" else self.bot.send_document
+            msg = await send(chat, upload, caption=part.text or None, **common)
+        return msg.message_id
+
+    async def _edit(self, chat: int | str, part: Part) -> None:
+        await self.bot.edit_message_text(part.text, chat_id=chat,
+                                         message_id=int(str(part.message_id)), parse_mode="HTML",
+                                         reply_markup=self._markup(part.keyboard))
+
+    async def _answer(self, callback_id: str, text: str | None) -> None:
+        await self.bot.answer_callback_query(callback_id, text=text)
+
+    def _failure(self, exc: Exception) -> TelegramFailure | None:
+        e = self._errors
+        if isinstance(exc, e.RetryAfter):
+            return FloodWait(_seconds(exc), exc.message)
+        if isinstance(exc, e.Forbidden):
+            return Unreachable(exc.message)
+        if isinstance(exc, e.BadRequest):  # a NetworkError subclass, but final
+            return Rejected(exc.message)
+        if isinstance(exc, e.NetworkError):  # includes TimedOut and 5xx answers
+            return TransientFailure(exc.message)
+        if isinstance(exc, e.TelegramError):
+            return Rejected(exc.message)
+        return None
+
+
+def _seconds(exc: telegram.error.RetryAfter) -> float:
+    """PTB 22 warns on reading retry_after as an int and may give a timedelta."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, dt.timedelta) else float(value)

@@ -1,0 +1,1 @@
+"""WeChat Official Account adapter: webhook, replies, pushes, access token, member card."""

@@ -1,0 +1,81 @@
+"""WeChat message fields -> what memberbot should do with them.
+
+Texts, menu CLICKs and QR-code follows become an Inbound for the engine: a CLICK
+key is the command it stands for ("/points"), and a scene `ref_CODE` or `link_CODE`
+becomes `/start ref_CODE`. Media gets the engine's text-only answer. Unfollowing
+marks the member unreachable; card events link a member card; the rest (VIEW,
+LOCATION reports, delivery receipts) need no answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.wechat.envelope import Refused
+from handlers.types import Inbound
+
+PLATFORM = "wechat"
+Kind = Literal["inbound", "unsubscribe", "card", "ignore"]
+# Member actions after which WeChat lets us send customer-service messages.
+OPENS_WINDOW = {"text", "image", "voice", "video", "shortvideo", "location", "link",
+                "subscribe", "scan", "click"}
+SCENES = ("ref_", "link_")
+CARD_EVENTS = {"user_get_card", "submit_membercard_user_info"}
+
+
+@dataclass(frozen=True)
+class Incoming:
+    kind: Kind
+    key: str  # MsgId, or sender + time + event: what WeChat's retries share
+    openid: str
+    account: str  # our Official Account's id, the sender of replies
+    opens_window: bool
+    inbound: Inbound | None = None
+    card: tuple[str, str, bool] | None = None  # (card id, code, needs activating)
+
+
+def read(fields: dict[str, str]) -> Incoming:
+    openid, account = fields.get("FromUserName", ""), fields.get("ToUserName", "")
+    created, msg_type = fields.get("CreateTime", ""), fields.get("MsgType", "").lower()
+    if not _plain(openid) or not _plain(account) or not msg_type:
+        raise Refused(400, "FromUserName, ToUserName and MsgType are required")
+    if not created.isascii() or not created.isdigit() or len(created) > 12:
+        raise Refused(400, "CreateTime must be a number")
+    event = fields.get("Event", "")
+    msg_id = fields.get("MsgId", "")
+    key = msg_id if msg_id.isascii() and msg_id.isdigit() and len(msg_id) <= 32 else \
+        f"{openid}:{created}:{event[:32]}"
+    what = event.lower() if msg_type == "event" else msg_type
+    base = {"key": key, "openid": openid, "account": account,
+            "opens_window": what in OPENS_WINDOW}
+    if msg_type == "text":
+        return Incoming("inbound", inbound=_inbound(openid, key, fields.get("Content", "")),
+                        **base)
+    if msg_type != "event":
+        return Incoming("inbound", inbound=_inbound(openid, key, ""), **base)  # text only
+    event_key = fields.get("EventKey", "")
+    if what == "subscribe":
+        scene = event_key.removeprefix("qrscene_")
+        text = f"/start {scene}" if scene.startswith(SCENES) and _plain(scene) else "/start"
+        return Incoming("inbound", inbound=_inbound(openid, key, text), **base)
+    if what == "scan" and event_key.startswith(SCENES) and _plain(event_key):
+        return Incoming("inbound", inbound=_inbound(openid, key, f"/start {event_key}"), **base)
+    if what == "click" and event_key.startswith("/"):
+        return Incoming("inbound", inbound=_inbound(openid, key, event_key), **base)
+    if what == "unsubscribe":
+        return Incoming("unsubscribe", **base)
+    if what in CARD_EVENTS and _plain(fields.get("CardId", "")) \
+            and _plain(fields.get("UserCardCode", "")):
+        return Incoming("card", card=(fields["CardId"], fields["UserCardCode"],
+                                      what == "submit_membercard_user_info"), **base)
+    return Incoming("ignore", **base)
+
+
+def _inbound(openid: str, key: str, text: str) -> Inbound:
+    return Inbound(platform=PLATFORM, user_id=openid, chat_id=openid, text=text, key=key)
+
+
+def _plain(value: str) -> bool:
+    """Ids and codes: short printable ASCII without spaces."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable() and " " not in value

@@ -1,0 +1,139 @@
+"""Messages to members outside a passive reply, within what WeChat allows.
+
+A customer-service message needs an open service window (48 h after the member last
+wrote) with quota left; the window is reserved in the database before sending, so
+quota WeChat would refuse is never spent. Outside it, a configured template or
+subscribe message is used; with none, the outcome is "deferred" and the caller keeps
+the notice until the member next writes. WeChat's refusals become outcomes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+
+from bot.wechat import render
+from bot.wechat.api import Api, ApiError
+from bot.wechat.messages import PLATFORM
+from domain import members, service_window
+from domain.config import WeChat
+from domain.database import Database
+from handlers.types import Rendered
+
+log = logging.getLogger(__name__)
+Outcome = Literal["sent", "deferred", "unreachable", "failed"]
+CUSTOM_SEND = "/cgi-bin/message/custom/send"
+SENDERS = {"template": "/cgi-bin/message/template/send",
+           "subscribe": "/cgi-bin/message/subscribe/bizsend"}
+WINDOW_CLOSED = 45015  # "response out of time limit": past the 48 hours
+QUOTA_SPENT = 45047  # "out of response count limit"
+NOT_FOLLOWING = 43004  # "require subscribe": the member unfollowed
+REFUSED_SUBSCRIBE = 43101  # the member declined this subscribe message
+RETRYABLE = {-1, -2, -3, 45009, 45011}  # busy, unreachable, rate limits: try later
+
+
+@dataclass(frozen=True)
+class Template:
+    """What to send when the window is closed: a name from [wechat.templates] and the
+    values of its fields."""
+
+    name: str
+    data: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PushResult:
+    outcome: Outcome
+    via: str | None = None  # "custom", "template" or "subscribe"
+    errcode: int | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.outcome == "failed" and self.errcode in RETRYABLE
+
+
+class Pusher:
+    def __init__(self, db: Database, api: Api, config: WeChat, locale: str = "zh_Hans",
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.api = api
+        self.config = config
+        self.locale = locale  # words the "reply with a number" line of pushed messages
+        self.clock = clock
+
+    async def notify(self, openid: str, rendered: Rendered) -> str:
+        """The notifier's pusher: a notice's translation key picks its template, if any."""
+        result = await self.push(openid, rendered, template=Template(
+            rendered.key, {self._field(rendered.key): rendered.text}))
+        if result.outcome == "failed":
+            return "retry" if result.retryable else "rejected"
+        return result.outcome
+
+    async def push(self, openid: str, rendered: Rendered, *,
+                   template: Template | None = None) -> PushResult:
+        """One message to a member: in the window if it is open, else by template."""
+        texts = render.split(render.as_text(rendered, self.locale))
+        result = await self.custom(openid, texts)
+        if result.outcome == "deferred" and template is not None:
+            return await self.template(openid, template)
+        return result
+
+    async def custom(self, openid: str, texts: list[str]) -> PushResult:
+        """Customer-service text messages, if the window has room for all of them."""
+        if not texts:
+            return PushResult("sent", "custom")
+        async with self.db.uow() as uow:
+            room = await service_window.reserve(uow, PLATFORM, openid, self.clock(),
+                                                len(texts))
+            await uow.commit()
+        if not room:
+            return PushResult("deferred")
+        for text in texts:
+            try:
+                await self.api.call(CUSTOM_SEND, {"touser": openid, "msgtype": "text",
+                                                  "text": {"content": text}})
+            except ApiError as exc:
+                return await self._refused(openid, exc, "custom")
+        return PushResult("sent", "custom")
+
+    async def template(self, openid: str, template: Template) -> PushResult:
+        chosen = self.config.templates.get(template.name)
+        if chosen is None:
+            return PushResult("deferred")
+        payload: dict = {"touser": openid, "template_id": chosen.id,
+                         "data": {k: {"value": v} for k, v in template.data.items()}}
+        if chosen.url:
+            payload["url" if chosen.kind == "template" else "page"] = chosen.url
+        try:
+            await self.api.call(SENDERS[chosen.kind], payload)
+        except ApiError as exc:
+            if exc.errcode == REFUSED_SUBSCRIBE:
+                return PushResult("deferred", chosen.kind, exc.errcode)
+            return await self._refused(openid, exc, chosen.kind)
+        return PushResult("sent", chosen.kind)
+
+    def _field(self, name: str) -> str:
+        chosen = self.config.templates.get(name)
+        return chosen.field if chosen is not None else "content"
+
+    async def _refused(self, openid: str, exc: ApiError, via: str) -> PushResult:
+        code = exc.errcode
+        now = self.clock()
+        async with self.db.uow() as uow:
+            if code == WINDOW_CLOSED:
+                await service_window.close(uow, PLATFORM, openid, now)
+            elif code == QUOTA_SPENT:
+                await service_window.exhaust(uow, PLATFORM, openid)
+            elif code == NOT_FOLLOWING:
+                await members.set_reachable(uow, PLATFORM, openid, False, now)
+            await uow.commit()
+        if code in (WINDOW_CLOSED, QUOTA_SPENT):
+            return PushResult("deferred", via, code)
+        if code == NOT_FOLLOWING:
+            return PushResult("unreachable", via, code)
+        log.warning("wechat refused a message", extra={"errcode": code, "via": via,
+                                                        "errmsg": exc.errmsg})
+        return PushResult("failed", via, code)

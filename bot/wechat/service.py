@@ -1,0 +1,82 @@
+"""WeChat as a `memberbot run` service: the /wechat routes and the background tasks
+(recovery of unfinished deliveries, access-token renewal, member-card sync)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp import web
+
+from bot.app import App
+from bot.pipeline import Pipeline
+from bot.settings import Settings
+from bot.wechat.api import Api, Fetch, fetcher
+from bot.wechat.cards import Cards
+from bot.wechat.envelope import Envelope
+from bot.wechat.messages import PLATFORM
+from bot.wechat.push import Pusher
+from bot.wechat.tokens import DatabaseTokens, RedisTokens
+from bot.wechat.webhook import Webhook
+from domain.database import Database
+
+log = logging.getLogger(__name__)
+PUSHER: web.AppKey[Pusher] = web.AppKey("wechat_pusher", Pusher)
+
+
+@asynccontextmanager
+async def token_store(settings: Settings, db: Database,
+                      fetch: Fetch) -> AsyncIterator[DatabaseTokens | RedisTokens]:
+    name = f"wechat:{settings.wechat_app_id}"
+    if not settings.redis_url:
+        yield DatabaseTokens(db, name, fetch)
+        return
+    from redis import asyncio as aioredis
+
+    client = aioredis.from_url(settings.redis_url)
+    try:
+        yield RedisTokens(client, name, fetch)
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
+    settings = app.settings
+    assert settings.wechat_app_id and settings.wechat_app_secret and settings.wechat_token
+    clock = lambda: datetime.now(UTC)  # noqa: E731
+    async with aiohttp.ClientSession() as session, token_store(
+            settings, app.db, fetcher(session, settings.wechat_api_url, settings.wechat_app_id,
+                                      settings.wechat_app_secret, clock)) as tokens:
+        api = Api(session, settings.wechat_api_url, tokens)
+        config = app.programme.wechat
+        pusher = Pusher(app.db, api, config, app.programme.default_locale)
+        cards = Cards(app.db, api, app.programme) if config.card_id else None
+        pipeline = Pipeline(app.db, app.engine, PLATFORM)
+        hook = Webhook(Envelope(settings.wechat_token, settings.wechat_app_id,
+                                settings.wechat_aes_key, settings.wechat_max_age),
+                       pipeline, app.db, pusher, config, cards)
+        web_app.router.add_get("/wechat", hook.verify)
+        web_app.router.add_post("/wechat", hook.receive)
+        web_app[PUSHER] = pusher
+        app.pushers[PLATFORM] = pusher.notify
+        jobs = [pipeline.keep_recovering(hook.process), tokens.keep_fresh()]
+        if cards is not None:
+            jobs.append(cards.keep_syncing())
+        tasks = [asyncio.create_task(job) for job in jobs]
+        log.info("wechat ready", extra={"safe_mode": settings.wechat_aes_key is not None,
+                                        "member_card": bool(cards)})
+        try:
+            yield
+        finally:
+            await hook.drain()
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
