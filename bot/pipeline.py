@@ -63,8 +63,13 @@ class Pipeline:
             await inbox.delivered(uow, self.platform, key, self.clock())
             await uow.commit()
 
-    async def recover(self, process: Process) -> int:
-        """Run every unfinished delivery through `process` again; returns how many."""
+    async def recover(self, process: Process, alone: bool = False) -> int:
+        """Run every unfinished delivery through `process` again; returns how many.
+        `alone`: no other process can be sending, so leases left by a dead one are void."""
+        async with self.db.uow() as uow:
+            if alone:
+                await inbox.take_over(uow, self.platform)
+                await uow.commit()
         async with self.db.uow() as uow:
             pending = await inbox.unfinished(uow, self.platform, self.clock())
         done = 0

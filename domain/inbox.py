@@ -82,6 +82,18 @@ async def lease(uow: UnitOfWork, platform: str, key: str, now: datetime) -> bool
     return result.rowcount == 1
 
 
+async def take_over(uow: UnitOfWork, platform: str) -> int:
+    """Void every lease on undelivered rows. Only for a process that knows it is alone
+    (a Telegram poller: a second poller gets 409), after its predecessor died sending."""
+    result = await uow.session.execute(
+        update(InboxItem).where(InboxItem.platform == platform,
+                                InboxItem.delivered_at.is_(None),
+                                InboxItem.lease_until.is_not(None))
+        .values(lease_until=None)
+    )
+    return result.rowcount
+
+
 async def delivered(uow: UnitOfWork, platform: str, key: str, now: datetime) -> None:
     # A refusal (too long, someone else's command) is answered without a handling
     # transaction; delivering it is what finishes it.

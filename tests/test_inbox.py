@@ -122,3 +122,27 @@ async def test_a_refusal_is_finished_by_delivering_it_and_old_rows_are_pruned(
 
 async def _append(sent: list, answer) -> None:
     sent.append("\n".join(m.text for m in answer.rendered()))
+
+
+async def test_a_lone_poller_takes_over_the_leases_a_dead_process_left(db, programme, now):
+    clock = Clock(now)
+    pipe = pipeline(db, programme, clock)
+    await pipe.receive([("u1", PAYLOAD)])
+
+    async def dies(answer):
+        raise ConnectionError("killed")
+
+    try:
+        await pipe.handle(checkin(), dies)
+    except ConnectionError:
+        pass
+    sent = []
+
+    async def process(payload):
+        await pipe.handle(checkin(text=payload["text"]), lambda a: _append(sent, a))
+
+    await pipe.recover(process)
+    assert sent == []  # another worker might still be sending
+    assert await pipe.recover(process, alone=True) == 1
+    assert len(sent) == 1 and "+5" in sent[0]
+    assert await count(db, Checkin) == 1

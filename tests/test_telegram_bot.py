@@ -165,6 +165,7 @@ async def test_noise_is_ignored_or_answered_politely_and_changes_nothing(api, bo
     api.message(7, "just chatting", chat_id=-500, chat_type="group")
     api.message(ALICE, sticker=True)
     api.message(ALICE, "x" * 4096 + "y")
+    await api.wait_for(4, method="sendMessage")
     await _settled(api)
     texts = [c.text for c in api.sent("sendMessage")]
     assert len(texts) == 4, texts

@@ -16,16 +16,27 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
 from aiogram.exceptions import TelegramNetworkError, TelegramServerError
-from aiogram.types import CallbackQuery, ChatMemberUpdated, Message, Update
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeUnion,
+    CallbackQuery,
+    ChatMemberUpdated,
+    Message,
+    Update,
+)
 from aiogram.utils.token import TokenValidationError
+from pydantic import TypeAdapter
 
+from bot.telegram import commands
 from bot.telegram.gateway import PLATFORM, Gateway
+from handlers.routing import Router as Commands
 from bot.ordering import ChatQueue
 from handlers.types import Inbound
 
 log = logging.getLogger(__name__)
 ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
 POLL_TIMEOUT = 25
+_SCOPES = TypeAdapter(BotCommandScopeUnion)
 
 
 def make_bot(token: str, api_url: str) -> Bot:
@@ -93,6 +104,13 @@ async def membership(update: ChatMemberUpdated, event_update: Update, gateway: G
     status = update.new_chat_member.status
     await gateway.reachability(gateway.key(event_update.update_id), str(update.from_user.id),
                                reachable=status not in ("kicked", "left"))
+
+
+async def publish_commands(bot: Bot, router: Commands, default_locale: str,
+                           operators: dict[str, list[str]] | None = None) -> None:
+    for names, scope, language in commands.plan(router, default_locale, operators):
+        await bot.set_my_commands([BotCommand(command=n, description=d) for n, d in names],
+                                  scope=_SCOPES.validate_python(scope), language_code=language)
 
 
 async def process(bot: Bot, dp: Dispatcher, gateway: Gateway, update: Update) -> None:

@@ -8,15 +8,16 @@ then refuses everything for `retry_after` seconds. So every send here
 2. waits until that chat's window has room: 1 per `private_interval`, `group_per_minute`
    per minute,
 3. takes the next slot of the global schedule, first in, first out, `1/rate` apart, and
-   never during a flood pause.
+   never during a flood pause,
+4. makes one Bot API call, once per part of the reply (`transport.plan`), so a retry
+   never repeats a part that went out.
 
 Interactive sends (answers to what the user just did) skip steps 1 and 2, though they
 are recorded in the chat's window, and go before queued bulk sends in step 3; the caller
 keeps their order by awaiting them one after another.
 
-and then makes one Bot API call per part of the reply, so a retry never repeats a part
-that went out. A 429 pauses every send of this Sender; 403 and 400 are final; network
-errors and 5xx are retried with exponential backoff.
+A 429 pauses every send of this Sender; 403 and 400 are final; network errors and 5xx
+are retried with exponential backoff.
 """
 
 from __future__ import annotations
@@ -124,6 +125,11 @@ class _Gate:
 
 
 class Sender:
+    """One per bot token. Paid broadcast (`allow_paid_broadcast`, billed per message) is
+    used only when `paid_rate` and `paid_budget` are both positive, only for bulk sends,
+    and only when the free schedule is busy: paid messages come on top of `rate`, at most
+    `paid_rate` a second and `paid_budget` in all (a hard cap; then the free rate again)."""
+
     def __init__(self, transport: PartSender, *, rate: float = 30.0,
                  private_interval: float = 1.0, group_per_minute: int = 20,
                  max_attempts: int = 5, backoff: float = 0.5, paid_rate: float = 0,
@@ -139,8 +145,8 @@ class Sender:
             raise ValueError("group_per_minute and max_attempts must be at least 1")
         if not 0 <= paid_rate <= PAID_RATE_MAX:
             raise ValueError(f"paid_rate must be between 0 and {PAID_RATE_MAX:.0f}")
-        if paid_budget < 0 or (paid_rate > 0) != (paid_budget > 0):
-            raise ValueError("paid_rate and paid_budget go together: both positive or both 0")
+        if paid_budget < 0:
+            raise ValueError("paid_budget cannot be negative")
         self.transport = transport
         self.rate = rate
         self.private_interval = private_interval
@@ -279,7 +285,7 @@ class Sender:
                     continue
                 free_at = self._free_next if self._free_next >= now - CATCH_UP else now
                 at, paid = free_at, False
-                if not interactive and self.counters.paid < self.paid_budget:
+                if not interactive and self.paid_rate and self.counters.paid < self.paid_budget:
                     paid_at = self._paid_next if self._paid_next >= now - CATCH_UP else now
                     if paid_at < free_at:
                         at, paid = paid_at, True

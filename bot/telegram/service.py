@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlsplit
 
@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from bot.app import App
 from bot.ordering import ChatQueue
 from bot.pipeline import Pipeline
-from bot.telegram import aiogram_bot, commands
+from bot.telegram import aiogram_bot
 from bot.telegram.gateway import PLATFORM, Gateway
 from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
@@ -27,6 +27,8 @@ from handlers.conversations import build_engine
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED = aiogram_bot.ALLOWED
+POLL_TIMEOUT = aiogram_bot.POLL_TIMEOUT
 PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
 
 
@@ -50,20 +52,20 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
                           me.id, app.programme.default_locale)
         gateway.sender = sender(settings, transport, gateway)
         dp = aiogram_bot.make_dispatcher(gateway, me.username or "")
-        await commands.publish(bot, engine.router, app.programme.default_locale)
+        await aiogram_bot.publish_commands(bot, engine.router, app.programme.default_locale)
 
         async def replay(data: dict) -> None:
             await aiogram_bot.process(bot, dp, gateway, aiogram_bot.restore(bot, data))
 
-        recovered = await gateway.pipeline.recover(replay)
+        recovered = await gateway.pipeline.recover(
+            replay, alone=not settings.telegram_webhook_url)
         log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
         if settings.telegram_webhook_url:
             await bot.set_webhook(settings.telegram_webhook_url,
                                   secret_token=settings.telegram_webhook_secret,
                                   allowed_updates=aiogram_bot.ALLOWED)
-            web_app.router.add_post(urlsplit(settings.telegram_webhook_url).path or "/",
-                                    webhook_handler(bot, dp, gateway, queue,
-                                                    settings.telegram_webhook_secret or ""))
+            web_app.router.add_post(webhook_path(settings),
+                                    webhook_handler(bot, dp, gateway, queue, settings))
         else:
             await bot.delete_webhook(drop_pending_updates=False)
             tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
@@ -94,19 +96,34 @@ def pusher(sender: Sender):
     return push
 
 
-def webhook_handler(bot, dp, gateway: Gateway, queue: ChatQueue, secret: str):
+def webhook_path(settings) -> str:
+    return urlsplit(settings.telegram_webhook_url).path or "/"
+
+
+def webhook_handler(bot, dp, gateway: Gateway, queue: ChatQueue, settings):
+    async def take(data: dict) -> None:
+        update = aiogram_bot.restore(bot, data)
+        await gateway.pipeline.receive([(gateway.key(update.update_id),
+                                         aiogram_bot.payload(update))])
+        await queue.put(aiogram_bot.chat_of(update),
+                        aiogram_bot.process(bot, dp, gateway, update))
+
+    return checked_webhook(settings.telegram_webhook_secret or "", take)
+
+
+def checked_webhook(secret: str, take: Callable[[dict], Awaitable[object]]):
+    """The secret header is compared in constant time; without it nothing is read.
+    After `take` has recorded the update, Telegram may forget it: a crash is recovered."""
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
             return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
         try:
-            update = aiogram_bot.restore(bot, await request.json())
-        except (ValueError, ValidationError, TypeError):
+            data = await request.json()
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            await take(data)
+        except (ValueError, ValidationError, TypeError, KeyError, AttributeError):
             return web.json_response({"ok": False, "error": "malformed update"}, status=400)
-        await gateway.pipeline.receive([(gateway.key(update.update_id),
-                                         aiogram_bot.payload(update))])
-        # Telegram may now forget it: it is ours, and recovered after a crash.
-        await queue.put(aiogram_bot.chat_of(update),
-                        aiogram_bot.process(bot, dp, gateway, update))
         return web.json_response({"ok": True})
     return handle

@@ -1,0 +1,181 @@
+"""memberbot on python-telegram-bot 22.
+
+`install(application, app)` adds memberbot to a PTB Application a team already runs:
+one TypeHandler maps every update to the same Gateway the aiogram adapter uses.
+`running(app, web_app)` is `memberbot run --telegram-library ptb`: like the aiogram
+service it polls with the library's Bot itself, recording each batch in the inbox
+before the next getUpdates confirms it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+from aiohttp import web
+from telegram import BotCommand, BotCommandScope, Update
+from telegram.error import NetworkError, TimedOut
+from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+
+from bot.app import App
+from bot.ordering import ChatQueue
+from bot.pipeline import Pipeline
+from bot.telegram import commands, service
+from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.transport import PtbTransport
+from handlers.conversations import build_engine
+from handlers.routing import Router
+from handlers.types import Inbound
+
+log = logging.getLogger(__name__)
+GROUP = -100  # before a host application's own handlers
+GATEWAY = "memberbot_gateway"
+
+
+def install(application: Application, app: App) -> Gateway:
+    """Call after `await application.initialize()`, so the bot knows its username."""
+    bot = application.bot
+    engine = build_engine(app.db, app.programme, username=bot.username)
+    transport = PtbTransport(bot)
+    gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None, bot.id,
+                      app.programme.default_locale)
+    gateway.sender = service.sender(app.settings, transport, gateway)
+    application.bot_data[GATEWAY] = gateway
+    application.add_handler(TypeHandler(Update, on_update), group=GROUP)
+    return gateway
+
+
+async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    gateway: Gateway = context.application.bot_data[GATEWAY]
+    key = gateway.key(update.update_id)
+    username = (context.bot.username or "").lower()
+    if (message := update.message) is not None and message.from_user is not None \
+            and not message.from_user.is_bot:
+        user = message.from_user
+        if message.chat.type == "private":
+            contact = message.contact
+            await gateway.inbound(Inbound(
+                platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
+                text=message.text or message.caption or "", message_id=str(message.message_id),
+                locale=user.language_code, display_name=user.full_name,
+                phone=contact.phone_number if contact and contact.user_id == user.id else None,
+                shares_contact=True, key=key))
+            return
+        text = message.text or ""
+        head = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+        if head and ("@" not in head or head.split("@", 1)[1].lower() == username):
+            await gateway.say(key, str(message.chat.id), "telegram.private_only",
+                              user.language_code, group=True)
+            return
+    elif (query := update.callback_query) is not None:
+        msg = query.message
+        if msg is None or msg.chat.type != "private" or not query.data:
+            await gateway.ignore(key, callback_id=query.id)
+            return
+        await gateway.inbound(Inbound(
+            platform=PLATFORM, user_id=str(query.from_user.id), chat_id=str(msg.chat.id),
+            action=query.data, message_id=str(msg.message_id),
+            locale=query.from_user.language_code, display_name=query.from_user.full_name,
+            shares_contact=True, key=key), callback_id=query.id)
+        return
+    elif (change := update.my_chat_member) is not None and change.chat.type == "private":
+        status = change.new_chat_member.status
+        await gateway.reachability(key, str(change.from_user.id),
+                                   reachable=status not in ("kicked", "left"))
+        return
+    await gateway.ignore(key)  # edits, channel posts, other bots, group chatter
+
+
+async def publish_commands(bot, router: Router, default_locale: str,
+                           operators: dict[str, list[str]] | None = None) -> None:
+    for names, scope, language in commands.plan(router, default_locale, operators):
+        await bot.set_my_commands([BotCommand(n, d) for n, d in names],
+                                  scope=BotCommandScope.de_json(scope, bot),
+                                  language_code=language)
+
+
+def chat_of(update: Update) -> str:
+    chat = update.effective_chat
+    return str(chat.id) if chat is not None else "-"
+
+
+@asynccontextmanager
+async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
+    settings = app.settings
+    application = (ApplicationBuilder().token(settings.telegram_token or "")
+                   .base_url(f"{settings.telegram_api_url}/bot")
+                   .base_file_url(f"{settings.telegram_api_url}/file/bot")
+                   .updater(None).build())
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task] = []
+    queue = ChatQueue()
+    await application.initialize()
+    try:
+        gateway = install(application, app)
+        await publish_commands(application.bot, gateway.pipeline.engine.router,
+                               app.programme.default_locale)
+
+        async def feed(data: dict[str, Any]) -> None:
+            await application.process_update(Update.de_json(data, application.bot))
+
+        await gateway.pipeline.recover(feed, alone=not settings.telegram_webhook_url)
+        if settings.telegram_webhook_url:
+            await application.bot.set_webhook(settings.telegram_webhook_url,
+                                              secret_token=settings.telegram_webhook_secret,
+                                              allowed_updates=service.ALLOWED)
+            web_app.router.add_post(service.webhook_path(settings),
+                                    webhook_handler(application, gateway, queue, settings))
+        else:
+            await application.bot.delete_webhook(drop_pending_updates=False)
+            tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
+        tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
+        app.pushers[PLATFORM] = service.pusher(gateway.sender)
+        yield
+    finally:
+        stop.set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
+        await queue.drain()
+        await application.shutdown()
+
+
+async def poll(application: Application, gateway: Gateway, stop: asyncio.Event,
+               queue: ChatQueue) -> None:
+    offset: int | None = None
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            updates = await application.bot.get_updates(
+                offset=offset, timeout=service.POLL_TIMEOUT, allowed_updates=service.ALLOWED,
+                read_timeout=service.POLL_TIMEOUT + 10)
+        except Exception as exc:  # noqa: BLE001 - polling must outlive any one bad answer
+            level = logging.WARNING if isinstance(exc, NetworkError | TimedOut) else logging.ERROR
+            log.log(level, "getUpdates failed; retrying", exc_info=level == logging.ERROR)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        backoff = 1.0
+        if not updates:
+            continue
+        await gateway.pipeline.receive([(gateway.key(u.update_id), u.to_dict())
+                                        for u in updates])
+        offset = updates[-1].update_id + 1
+        for update in updates:
+            await queue.put(chat_of(update), application.process_update(update))
+
+
+def webhook_handler(application: Application, gateway: Gateway, queue: ChatQueue, settings):
+    async def take(data: dict[str, Any]) -> None:
+        update = Update.de_json(data, application.bot)
+        if update is None:
+            raise ValueError("empty update")
+        await gateway.pipeline.receive([(gateway.key(update.update_id), update.to_dict())])
+        await queue.put(chat_of(update), application.process_update(update))
+
+    return service.checked_webhook(settings.telegram_webhook_secret or "", take)
