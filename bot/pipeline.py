@@ -31,6 +31,9 @@ class Pipeline:
         self.engine = engine
         self.platform = platform
         self.clock = clock
+        self._finishing: list[str] = []
+        self._finished: asyncio.Future[None] | None = None
+        self._committing: set[asyncio.Task[None]] = set()  # held so none is collected
 
     async def receive(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Write deliveries down; only after this may the platform be told we have them."""
@@ -42,6 +45,9 @@ class Pipeline:
         answer = await self.engine.handle(inbound)
         if inbound.key is None:
             await deliver(answer)
+        elif answer.leased:  # the handling transaction took the lease with the answer
+            await deliver(answer)
+            await self.finish(inbound.key)
         else:
             await self.once(inbound.key, lambda: deliver(answer))
         return answer
@@ -58,10 +64,31 @@ class Pipeline:
         return won
 
     async def finish(self, key: str) -> None:
-        """For deliveries that need no answer at all (a block, an edit we ignore)."""
-        async with self.db.uow() as uow:
-            await inbox.delivered(uow, self.platform, key, self.clock())
-            await uow.commit()
+        """Mark a delivery done (also those that need no answer: a block, an edit).
+
+        Concurrent calls share one transaction (group commit): on SQLite every
+        transaction queues for the one write lock, so this halves the queue. Each caller
+        still returns only after its own mark is committed."""
+        self._finishing.append(key)
+        if self._finished is None:
+            self._finished = asyncio.get_running_loop().create_future()
+            task = asyncio.create_task(self._commit_finished())
+            self._committing.add(task)
+            task.add_done_callback(self._committing.discard)
+        await asyncio.shield(self._finished)
+
+    async def _commit_finished(self) -> None:
+        keys, done = self._finishing, self._finished
+        self._finishing, self._finished = [], None
+        assert done is not None
+        try:
+            async with self.db.uow() as uow:
+                await inbox.delivered(uow, self.platform, keys, self.clock())
+                await uow.commit()
+        except Exception as exc:  # every waiter learns; the rows stay for recovery
+            done.set_exception(exc)
+        else:
+            done.set_result(None)
 
     async def recover(self, process: Process, alone: bool = False) -> int:
         """Run every unfinished delivery through `process` again; returns how many.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -48,25 +48,29 @@ async def claim(uow: UnitOfWork, platform: str, key: str,
     """Lock this delivery for handling; return its stored answer if it was handled before.
 
     The row lock makes a second worker with the same delivery wait for the first to
-    commit, and then see its answer instead of acting again.
+    commit, and then see its answer instead of acting again. Adapters record deliveries
+    first, so the row is usually there and one SELECT does.
     """
-    stmt = _INSERT[uow.dialect](InboxItem).values(
-        platform=platform, key=key, received_at=now,
-    ).on_conflict_do_nothing(index_elements=["platform", "key"])
-    await uow.session.execute(stmt)
-    row = (await uow.session.execute(
-        select(InboxItem.handled_at, InboxItem.answer)
-        .where(InboxItem.platform == platform, InboxItem.key == key)
-        .with_for_update()
-    )).one()
-    return row.answer if row.handled_at is not None else None
+    for _ in range(2):
+        row = (await uow.session.execute(
+            select(InboxItem.handled_at, InboxItem.answer)
+            .where(InboxItem.platform == platform, InboxItem.key == key)
+            .with_for_update()
+        )).one_or_none()
+        if row is not None:
+            return row.answer if row.handled_at is not None else None
+        await uow.session.execute(
+            _INSERT[uow.dialect](InboxItem).values(platform=platform, key=key, received_at=now)
+            .on_conflict_do_nothing(index_elements=["platform", "key"]))
+    raise AssertionError("an inbox row vanished while it was being claimed")
 
 
 async def record(uow: UnitOfWork, platform: str, key: str, answer: dict[str, Any],
                  now: datetime) -> None:
+    """Store the answer, and take the lease to send it: whoever handled it sends it."""
     await uow.session.execute(
         update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key)
-        .values(handled_at=now, answer=answer)
+        .values(handled_at=now, answer=answer, lease_until=now + LEASE)
     )
 
 
@@ -94,17 +98,15 @@ async def take_over(uow: UnitOfWork, platform: str) -> int:
     return result.rowcount
 
 
-async def delivered(uow: UnitOfWork, platform: str, key: str, now: datetime) -> None:
+async def delivered(uow: UnitOfWork, platform: str, key: str | list[str],
+                    now: datetime) -> None:
     # A refusal (too long, someone else's command) is answered without a handling
     # transaction; delivering it is what finishes it.
     await uow.session.execute(
-        update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key)
-        .values(delivered_at=now, lease_until=None)
-    )
-    await uow.session.execute(
-        update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key,
-                                InboxItem.handled_at.is_(None))
-        .values(handled_at=now)
+        update(InboxItem).where(InboxItem.platform == platform,
+                                InboxItem.key.in_([key] if isinstance(key, str) else key))
+        .values(delivered_at=now, lease_until=None,
+                handled_at=func.coalesce(InboxItem.handled_at, now))
     )
 
 

@@ -42,6 +42,8 @@ class Answer:
     replies: list[Reply]
     # Set when the delivery was handled before: what was said then, word for word.
     recorded: tuple[Rendered, ...] | None = None
+    # Handled now and recorded with its delivery, whose lease to send it this caller holds.
+    leased: bool = False
 
     @property
     def replayed(self) -> bool:
@@ -126,7 +128,7 @@ class Engine:
             return Answer.load(recorded)
         answer = await self._act(uow, inbound, now)
         await inbox.record(uow, inbound.platform, inbound.key, answer.dump(), now)
-        return answer
+        return replace(answer, leased=True)
 
     async def _act(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Answer:
         command, arg = _command(inbound.text)
@@ -141,7 +143,8 @@ class Engine:
         conv = await self._conversation(uow, inbound, now)
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
-                  data=dict(conv.data or {}), created=registration.created, state=conv.state)
+                  data=dict(conv.data or {}), created=registration.created, state=conv.state,
+                  bot_username=self.username)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or _numbered(inbound.text, conv.options))
         outcome = await self._route(ctx, conv.state, command, conv.options or [])

@@ -31,6 +31,7 @@ class Ctx:
     data: dict[str, Any] = field(default_factory=dict)
     created: bool = False
     state: str | None = None  # where the conversation was waiting when this arrived
+    bot_username: str | None = None  # the Telegram bot's username, for deep links
 
     @property
     def text(self) -> str:

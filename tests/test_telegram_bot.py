@@ -223,6 +223,7 @@ async def _settled(api, rounds: int = 3) -> None:
     """Wait until the bot has polled past everything pushed and gone idle a moment."""
     for _ in range(rounds):
         target = api._next_update_id
-        await api.wait_for(lambda calls: bool(api.offsets) and api.offsets[-1] >= target
+        await api.wait_for(lambda calls, target=target: bool(api.offsets)
+                           and api.offsets[-1] >= target
                            or api.webhook is not None)
         await asyncio.sleep(0.05)

@@ -27,10 +27,10 @@ from aiogram.types import (
 from aiogram.utils.token import TokenValidationError
 from pydantic import TypeAdapter
 
+from bot.ordering import ChatQueue
 from bot.telegram import commands
 from bot.telegram.gateway import PLATFORM, Gateway
 from handlers.routing import Router as Commands
-from bot.ordering import ChatQueue
 from handlers.types import Inbound
 
 log = logging.getLogger(__name__)

@@ -174,7 +174,8 @@ class Sender:
 
     async def send(self, chat_id: str, message: Rendered, *, group: bool = False,
                    edit_message_id: str | None = None, interactive: bool = False) -> SendResult:
-        """Send `message`; never raises for Telegram's or the network's reasons."""
+        """Send `message`; never raises for Telegram's or the network's reasons (a reply
+        that cannot be rendered, such as an over-long button action, is a ValueError)."""
         parts = plan(message, edit_message_id=edit_message_id)
         chat = self._chats.get(chat_id) or self._chats.setdefault(chat_id, _Chat())
         chat.users += 1
