@@ -6,10 +6,11 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot.notifier import Push
 from bot.settings import Settings
-from domain import config, schema
+from domain import config, roles, schema
 from domain.config import Programme
 from domain.database import Database
 from handlers.conversations import build_engine
@@ -38,6 +39,10 @@ async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[Ap
             await schema.upgrade(db.engine)
             log.info("database ready", extra={"backend": db.dialect,
                                               "revision": await schema.current(db.engine)})
+            if settings.owner:  # the owner follows the settings at every start
+                async with db.uow() as uow:
+                    await roles.set_owner(uow, programme, settings.owner, datetime.now(UTC))
+                    await uow.commit()
         yield App(settings, programme, db, build_engine(db, programme))
     finally:
         await db.dispose()

@@ -13,10 +13,11 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import console, logs, operator
+from bot import console, importing, logs, operator
 from bot import run as running
 from bot.app import lifespan
 from bot.settings import Settings, SettingsError
+from bot.wechat import cli as wechat_cli
 from domain import config, schema
 from domain.database import Database
 
@@ -71,6 +72,14 @@ def parser() -> argparse.ArgumentParser:
                          description="Check the programme file (MEMBERBOT_PROGRAMME).")
     cfg_sub = cfg.add_subparsers(dest="config_command", required=True, metavar="ACTION")
     cfg_sub.add_parser("check", help="validate the programme file and print a summary")
+    wechat_cli.add_parser(sub)
+
+    imp = sub.add_parser("import", help="import purchases from a CSV file",
+                         description="Batch back-office imports. Already imported orders "
+                                     "are skipped; bad rows are reported and the rest go on.")
+    imp_sub = imp.add_subparsers(dest="import_command", required=True, metavar="WHAT")
+    imp_sub.add_parser("purchases", help="order_id, amount, currency and member columns; "
+                                         "see bot/importing.py").add_argument("file")
     return p
 
 
@@ -119,6 +128,10 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await _db(args, settings)
     if args.command == "member":
         return await operator.run(args, settings)
+    if args.command == "import":
+        return await importing.command(args.file, settings)
+    if args.command == "wechat":
+        return await wechat_cli.run(args, settings)
     if args.command == "run":
         return await running.run(replace(settings, telegram_library=args.telegram_library))
     return await _chat(settings, user=args.user, locale=args.locale)

@@ -33,6 +33,9 @@ def services(settings: Settings) -> list[Service]:
     if settings.wechat:
         from bot.wechat import service as wechat
         found.append(wechat.running)
+    if settings.api_key:
+        from bot.api import service as api
+        found.append(api.running)
     return found
 
 

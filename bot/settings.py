@@ -41,6 +41,7 @@ class Settings:
     wechat_api_url: str = WECHAT_API_URL
     wechat_max_age: int = 300  # seconds a signed callback stays acceptable
     api_key: str | None = None
+    owner: str | None = None  # "telegram:12345": the programme's owner, a platform identity
     redis_url: str | None = None
 
     @property
@@ -80,6 +81,7 @@ class Settings:
             wechat_api_url=env.get("MEMBERBOT_WECHAT_API_URL", WECHAT_API_URL).rstrip("/"),
             wechat_max_age=_number(env, "MEMBERBOT_WECHAT_MAX_AGE", int, 300, 10, 3600),
             api_key=env.get("MEMBERBOT_API_KEY"),
+            owner=env.get("MEMBERBOT_OWNER"),
             redis_url=env.get("MEMBERBOT_REDIS_URL"),
         )
         settings.validate()

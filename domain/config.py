@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -22,6 +23,7 @@ LOCALES = ("en", "zh_Hans")
 DEFAULT_FILE = Path(__file__).with_name("programme.example.toml")
 
 Points = Annotated[StrictInt, Field(ge=0, le=1_000_000_000)]
+Code = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 
 class ConfigError(Exception):
@@ -101,8 +103,129 @@ class CheckinRules(Strict):
         return self
 
 
+class CategoryBonus(Strict):
+    """Extra points on the items of one category, as a percentage of their base points."""
+
+    category: Code
+    percent: Annotated[StrictInt, Field(ge=1, le=1000)]
+
+
+class SkuBonus(Strict):
+    """Flat extra points for each unit of one product bought."""
+
+    sku: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    points: Points
+
+
+class Promotion(Strict):
+    """Double-points days and periods (积分加倍日): extra percent on purchase points.
+    Every condition given must hold; the dates are local to the programme."""
+
+    code: Code
+    name: LocalText
+    percent: Annotated[StrictInt, Field(ge=1, le=1000)] = 100
+    weekdays: tuple[Annotated[StrictInt, Field(ge=1, le=7)], ...] = ()  # ISO: 1 is Monday
+    dates: tuple[date, ...] = ()
+    starts: date | None = None
+    ends: date | None = None
+
+    @model_validator(mode="after")
+    def _some_day(self) -> Promotion:
+        if not (self.weekdays or self.dates or self.starts or self.ends):
+            raise ValueError("a promotion needs weekdays, dates, or starts/ends")
+        if self.starts and self.ends and self.ends < self.starts:
+            raise ValueError("ends comes before starts")
+        return self
+
+    def applies(self, day: date) -> bool:
+        if self.weekdays and day.isoweekday() not in self.weekdays:
+            return False
+        if self.dates and day not in self.dates:
+            return False
+        return not ((self.starts and day < self.starts) or (self.ends and day > self.ends))
+
+
 class Earning(Strict):
     profile_completion: Points = 0
+    points_per_unit: Annotated[StrictInt, Field(ge=0, le=1000)] = 1
+    unit_minor: Annotated[StrictInt, Field(ge=1, le=1_000_000)] = 100
+    first_purchase: Points = 0
+    referrer: Points = 0
+    referee: Points = 0
+    referral_cap: Annotated[StrictInt, Field(ge=0, le=100_000)] = 50
+    category_bonuses: tuple[CategoryBonus, ...] = ()
+    sku_bonuses: tuple[SkuBonus, ...] = ()
+    promotions: tuple[Promotion, ...] = ()
+
+
+Command = Annotated[StrictStr, Field(pattern=r"^/[a-z_]{1,32}( [A-Za-z0-9_]{1,32})?$")]
+Url = Annotated[StrictStr, Field(pattern=r"^https?://\S{1,900}$")]
+
+
+class MenuEntry(Strict):
+    """One button of a chat platform's fixed menu: a command, a web page, or a group of
+    up to five entries. Labels are programme wording in every language."""
+
+    label: LocalText
+    command: Command | None = None
+    url: Url | None = None
+    items: Annotated[tuple[MenuEntry, ...], Field(max_length=5)] = ()
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> MenuEntry:
+        if sum(x is not None and x != () for x in (self.command, self.url, self.items)) != 1:
+            raise ValueError("a menu entry has exactly one of command, url or items")
+        if any(item.items for item in self.items):
+            raise ValueError("menu groups hold commands and urls only, not further groups")
+        return self
+
+
+class WeChatTemplate(Strict):
+    """A pre-approved WeChat message used when the 48-hour service window is closed,
+    keyed in [wechat.templates] by the notice it stands in for; the notice's text goes
+    into its `field`."""
+
+    id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
+    kind: Literal["template", "subscribe"] = "template"
+    url: Url | None = None
+    field: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_.]{0,31}$")] = "content"
+
+
+class WeChat(Strict):
+    """Plain data for the WeChat Official Account; secrets stay in the environment."""
+
+    card_id: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
+    window_hours: Annotated[StrictInt, Field(ge=1, le=48)] = 48
+    window_quota: Annotated[StrictInt, Field(ge=1, le=1000)] = 20
+    templates: dict[str, WeChatTemplate] = {}
+
+
+class RewardItem(Strict):
+    """One entry of the rewards catalogue. `stock` is the starting stock; operators
+    change it with /stock, and the database keeps the live figure."""
+
+    code: Code
+    kind: Literal["amount_off", "percent_off", "free_item", "gift", "goods", "experience"]
+    title: LocalText
+    description: LocalText
+    cost: Annotated[StrictInt, Field(ge=1, le=1_000_000_000)]
+    value: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] = 0
+    min_tier: StrictStr | None = None
+    stock: Annotated[StrictInt, Field(ge=0, le=1_000_000_000)] | None = None
+    per_member: Annotated[StrictInt, Field(ge=1, le=10_000)] | None = None
+    starts: date | None = None
+    ends: date | None = None
+    coupon_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+
+    @model_validator(mode="after")
+    def _value_fits(self) -> RewardItem:
+        if self.kind == "percent_off" and not 1 <= self.value <= 100:
+            raise ValueError("value: a percent_off reward needs a value from 1 to 100")
+        if self.kind == "amount_off" and self.value < 1:
+            raise ValueError("value: an amount_off reward needs a value in minor units")
+        if self.starts and self.ends and self.ends < self.starts:
+            raise ValueError("ends comes before starts")
+        return self
 
 
 class Programme(Strict):
@@ -115,6 +238,9 @@ class Programme(Strict):
     checkin: CheckinRules = CheckinRules()
     earning: Earning = Earning()
     benefits: dict[str, LocalText] = {}
+    menu: Annotated[tuple[MenuEntry, ...], Field(max_length=3)] = ()
+    wechat: WeChat = WeChat()
+    rewards: tuple[RewardItem, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -132,6 +258,19 @@ class Programme(Strict):
                 if code not in self.benefits:
                     raise ValueError(f"tiers.levels.{i}.benefits: {code!r} is not in [benefits]")
         return self
+
+    @model_validator(mode="after")
+    def _rewards_valid(self) -> Programme:
+        codes = [r.code for r in self.rewards]
+        if len(set(codes)) != len(codes):
+            raise ValueError("rewards: reward codes must be unique")
+        for i, item in enumerate(self.rewards):
+            if item.min_tier is not None and self.tiers.by_code(item.min_tier) is None:
+                raise ValueError(f"rewards.{i}.min_tier: {item.min_tier!r} is not a tier")
+        return self
+
+    def reward(self, code: str) -> RewardItem | None:
+        return next((r for r in self.rewards if r.code == code), None)
 
     @property
     def zone(self) -> ZoneInfo:

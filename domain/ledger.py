@@ -250,3 +250,54 @@ async def qualifying_total(uow: UnitOfWork, member_id: int, since: datetime, bas
     )
     # Reversals can outlive the purchase they reverse in the window; never below zero.
     return max(int(total or 0), 0)
+
+
+_CREDIT_MANY = (update(_M).where(_M.c.id == bindparam("b_member"))
+                .values(points_balance=_M.c.points_balance + _amount,
+                        next_expiry_at=case((_M.c.next_expiry_at.is_(None), _expires),
+                                            (_expires.is_(None), _M.c.next_expiry_at),
+                                            (_M.c.next_expiry_at > _expires, _expires),
+                                            else_=_M.c.next_expiry_at)))
+
+
+async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
+                       fresh: bool = False) -> dict[str, int | None]:
+    """The bulk sibling of `post`, for credits only (a purchase's rules, an import): the
+    same rows with the same unique keys, in one INSERT, and each member's caches moved
+    once. A key seen before is skipped. Returns the key (and entry id) of every row
+    written. With `fresh`, the caller has claimed the keys already (their orders are
+    new in this transaction): a repeated key is then an IntegrityError, not a skip, and
+    the faster plain INSERT returns no ids."""
+    if not cmds:
+        return {}
+    if any(c.delta <= 0 or c.delta > MAX_DELTA for c in cmds):
+        raise InvalidAmount(delta=next(c.delta for c in cmds if c.delta <= 0 or
+                                       c.delta > MAX_DELTA))
+    rows = [dict(member_id=c.member_id, delta=c.delta, kind=c.kind, reason=c.reason,
+                 params=c.params, source=c.source, idempotency_key=c.key, created_at=now,
+                 expires_at=c.expires_at, lot_id=c.lot_id, qualifying=c.qualifying,
+                 spend=c.spend) for c in cmds]
+    written: dict[str, int | None]
+    if fresh:
+        await uow.session.execute(_E.insert(), rows)
+        written = dict.fromkeys((c.key for c in cmds), None)
+    else:
+        stmt = (_DIALECTS[uow.dialect].insert(_E)
+                .on_conflict_do_nothing(index_elements=["idempotency_key"])
+                .returning(_E.c.id, _E.c.idempotency_key))
+        written = {key: entry_id for entry_id, key in await uow.session.execute(stmt, rows)}
+    moved: dict[int, tuple[int, datetime | None]] = {}
+    for c in cmds:
+        if c.key in written:
+            total, soonest = moved.get(c.member_id, (0, None))
+            if c.expires_at is not None and (soonest is None or c.expires_at < soonest):
+                soonest = c.expires_at
+            moved[c.member_id] = (total + c.delta, soonest)
+    if moved:
+        await uow.session.execute(_CREDIT_MANY, [
+            {"b_member": m, "b_amount": total, "b_expires": soonest}
+            for m, (total, soonest) in moved.items()])
+    return written
+
+
+_DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}

@@ -55,6 +55,7 @@ class Member(Base):
     __tablename__ = "members"
     __table_args__ = (
         CheckConstraint("points_balance >= 0", name="ck_members_balance_not_negative"),
+        Index("ix_members_next_expiry_at", "next_expiry_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -198,3 +199,179 @@ class Notice(Base):
     sent_at: Mapped[datetime | None]
     platform: Mapped[str | None] = mapped_column(String(16))
     detail: Mapped[str | None] = mapped_column(String(200))
+
+
+class AccessToken(Base):
+    """A platform API token shared by every process; one row per app, refreshed under
+    this row's lock so workers never replace each other's token."""
+
+    __tablename__ = "access_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(512), default="")
+    expires_at: Mapped[datetime]
+    fetched_at: Mapped[datetime | None]
+
+
+class ServiceWindow(Base):
+    """When a platform lets us message a member unprompted, and how much of it is spent.
+    A member's message opens the window; each pushed message uses one unit of quota."""
+
+    __tablename__ = "service_windows"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    opened_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    quota: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class MemberCard(Base):
+    """A platform membership card linked to a member. The synced_* cursors are the last
+    ledger entry and tier change shown on the card, so each change is pushed once."""
+
+    __tablename__ = "member_cards"
+    __table_args__ = (UniqueConstraint("card_id", "member_id"),)
+
+    card_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    activated_at: Mapped[datetime]
+    synced_entry_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    synced_tier_change_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    synced_bonus: Mapped[int | None] = mapped_column(BigInteger)
+    lease_until: Mapped[datetime | None]
+
+
+class Purchase(Base):
+    """One order from the shop. `order_id` is its idempotency key; `entries` lists the
+    ledger entries it earned ([entry id, points]), which a refund reverses."""
+
+    __tablename__ = "purchases"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    order_id: Mapped[str] = mapped_column(String(64), unique=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)
+    entries: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class Refund(Base):
+    __tablename__ = "refunds"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    purchase_id: Mapped[int] = mapped_column(Id, ForeignKey("purchases.id"), index=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    points: Mapped[int] = mapped_column(BigInteger)  # reversed
+    short: Mapped[int] = mapped_column(BigInteger)  # owed but already spent
+    created_at: Mapped[datetime]
+
+
+class RewardStock(Base):
+    """Live stock of a catalogue item; `remaining` None means unlimited."""
+
+    __tablename__ = "reward_stock"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0", name="ck_reward_stock_not_negative"),
+    )
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    remaining: Mapped[int | None] = mapped_column(BigInteger)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime]
+
+
+class Redemption(Base):
+    """A member spent points on a reward; `key` is the tap that asked for it."""
+
+    __tablename__ = "redemptions"
+    __table_args__ = (Index("ix_redemptions_member_reward", "member_id", "reward"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(160), unique=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    reward: Mapped[str] = mapped_column(String(32))
+    cost: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+
+
+class Coupon(Base):
+    __tablename__ = "coupons"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(24), unique=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    reward: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(8), default="issued")
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    used_by: Mapped[str | None] = mapped_column(String(64))
+    redemption_id: Mapped[int | None] = mapped_column(Id, ForeignKey("redemptions.id"),
+                                                      unique=True)
+
+
+class CouponFailure(Base):
+    """A code that did not verify; counted per actor to slow down guessing."""
+
+    __tablename__ = "coupon_failures"
+    __table_args__ = (Index("ix_coupon_failures_actor", "actor", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class StaffRole(Base):
+    __tablename__ = "staff_roles"
+
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16), primary_key=True)
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime]
+
+
+class AuditEntry(Base):
+    """Append-only: who did what to whom, for every operator action."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime]
+
+
+class ReferralReward(Base):
+    """Decided once per referee, at their first purchase: rewarded, or why not."""
+
+    __tablename__ = "referral_rewards"
+
+    referee_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    referrer_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    outcome: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime]
+
+
+class ExpiryRun(Base):
+    """One row per day the expiry batch ran; a finished day is not run again."""
+
+    __tablename__ = "expiry_runs"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    members: Mapped[int] = mapped_column(Integer, default=0)
+    points: Mapped[int] = mapped_column(BigInteger, default=0)

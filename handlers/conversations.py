@@ -6,11 +6,26 @@ from typing import Any
 
 from domain.config import Programme
 from domain.database import Database
-from handlers import checkin, language, link, points, profile, start, tier
+from handlers import (
+    checkin,
+    coupons,
+    language,
+    link,
+    operator,
+    points,
+    profile,
+    referrals,
+    rewards,
+    roles,
+    staff,
+    start,
+    tier,
+)
 from handlers.engine import Engine
 from handlers.routing import Router
 
-FEATURES = (start, points, tier, checkin, profile, language, link)
+FEATURES = (start, points, tier, checkin, profile, language, link,
+            rewards, coupons, referrals, roles, staff, operator)
 
 
 def build_router() -> Router:

@@ -8,6 +8,7 @@ from datetime import datetime
 from domain import ledger
 from domain.models import LedgerEntry
 from handlers import i18n
+from handlers.earning_words import programme_names
 from handlers.routing import Ctx, Outcome, Router
 from handlers.types import Reply, Text, button, reply
 from handlers.words import signed
@@ -67,6 +68,8 @@ def _reason_params(ctx: Ctx, entry: LedgerEntry) -> dict:
     params = dict(entry.params or {})
     if entry.reason == "checkin":
         params = {"count": int(params.get("streak", 1))}
+    elif entry.reason in ("redeemed", "promotion"):
+        params = programme_names(ctx.programme, params)  # the programme's own wording
     elif entry.reason == "expired":
         earned = datetime.fromisoformat(str(params.get("earned_at")))
         params = {"earned_on": ctx.local(earned).date()}

@@ -18,6 +18,8 @@ class BadRequest(Exception):
 
 
 def body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        return {}
     try:
         data = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError):

@@ -27,10 +27,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     import aiohttp
 
+    from bot.app import lifespan
     from bot.wechat.api import Api, ApiError, fetcher
     from bot.wechat.menu import CREATE, MenuError, build
     from bot.wechat.service import token_store
-    from domain.database import Database
 
     programme = config.load(settings.programme_file)
     try:
@@ -45,17 +45,14 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print("WeChat is not configured: set MEMBERBOT_WECHAT_APP_ID, "
               "MEMBERBOT_WECHAT_APP_SECRET and MEMBERBOT_WECHAT_TOKEN", file=sys.stderr)
         return 2
-    db = Database.from_url(settings.database_url)
     try:
-        async with aiohttp.ClientSession() as session:
+        async with lifespan(settings) as app, aiohttp.ClientSession() as session:
             fetch = fetcher(session, settings.wechat_api_url, settings.wechat_app_id or "",
                             settings.wechat_app_secret or "", lambda: datetime.now(UTC))
-            async with token_store(settings, db, fetch) as tokens:
+            async with token_store(settings, app.db, fetch) as tokens:
                 await Api(session, settings.wechat_api_url, tokens).call(CREATE, menu)
     except ApiError as exc:
         print(f"WeChat refused the menu: {exc}", file=sys.stderr)
         return 1
-    finally:
-        await db.dispose()
     print(f"menu pushed: {len(menu['button'])} top-level buttons")
     return 0

@@ -1,0 +1,148 @@
+"""`memberbot import purchases FILE.csv`: the back office's batch of till orders.
+
+Columns (a header row names them, in any order): order_id, amount (integer minor
+units), currency, and the member as one of: member (number), phone, or platform with
+external_id. An optional items column holds `sku|category|quantity|amount` entries
+separated by `;`. Orders already recorded are skipped, so an interrupted import is
+simply run again; bad rows are listed with the reason and the rest go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy.exc import IntegrityError
+
+from bot.app import App, lifespan
+from bot.settings import Settings
+from domain import imports
+from domain.earning import Item
+from domain.errors import InvalidInput
+from domain.imports import Row, Tally
+from domain.profile import parse_phone
+from domain.purchases import Order
+
+BATCH = 5000
+RETRIES = 3
+REQUIRED = {"order_id", "amount", "currency"}
+
+
+@dataclass(frozen=True)
+class Bad:
+    line: int
+    reason: str
+
+
+def parse(line: int, record: dict[str, str]) -> Row | Bad:
+    def cell(name: str) -> str:
+        return (record.get(name) or "").strip()
+    raw_amount = cell("amount")
+    if not (raw_amount.isascii() and raw_amount.isdigit() and len(raw_amount) <= 12):
+        return Bad(line, "invalid_amount")
+    if cell("member"):
+        member = {"number": cell("member")}
+    elif cell("phone"):
+        try:
+            member = {"phone": parse_phone(cell("phone"))}
+        except InvalidInput:
+            return Bad(line, "invalid_phone")
+    elif cell("platform") and cell("external_id"):
+        member = {"platform": cell("platform"), "external_id": cell("external_id")}
+    else:
+        return Bad(line, "no_member")
+    items = []
+    for part in filter(None, cell("items").split(";")):
+        fields = part.split("|")
+        if len(fields) != 4 or not all(f.strip().isdigit() for f in fields[2:]):
+            return Bad(line, "invalid_item")
+        items.append(Item(fields[0].strip(), fields[1].strip(), int(fields[2]), int(fields[3])))
+    return Row(line, Order(cell("order_id"), int(raw_amount), cell("currency"), tuple(items),
+                           source="import"), member)
+
+
+async def _batch(app: App, rows: list[Row], now: datetime) -> Tally:
+    for attempt in range(1, RETRIES + 1):
+        try:
+            async with app.db.uow() as uow:
+                done = await imports.import_batch(uow, app.programme, rows, now)
+                await uow.commit()
+                return done
+        except IntegrityError:  # a till recorded one of these orders meanwhile: again
+            if attempt == RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+def read(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) for every data row; line 1 is the header."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        missing = REQUIRED - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: the header lacks {', '.join(sorted(missing))}")
+        return list(enumerate(reader, start=2))
+
+
+class Progress:
+    """A one-line bar on stderr, redrawn in place; silent when stderr is not a terminal
+    except for the final line."""
+
+    def __init__(self, total: int, out: TextIO) -> None:
+        self.total, self.out, self.done = max(total, 1), out, 0
+        self.live = out.isatty()
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        if self.live:
+            self.out.write("\r" + self.line())
+            self.out.flush()
+
+    def line(self) -> str:
+        filled = self.done * 30 // self.total
+        return f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} rows"
+
+    def close(self) -> None:
+        self.out.write(("\r" if self.live else "") + self.line() + "\n")
+
+
+async def run(app: App, path: Path, out: TextIO | None = None, err: TextIO | None = None,
+              batch: int = BATCH) -> Tally:
+    out, err = out or sys.stdout, err or sys.stderr
+    records = await asyncio.to_thread(read, path)
+    tally, progress = Tally(), Progress(len(records), err)
+    now = datetime.now(UTC)  # one import, one moment: tiers are renewed once, not per batch
+    for start in range(0, len(records), batch):
+        parsed = [parse(line, record) for line, record in records[start:start + batch]]
+        tally.rejected.extend((p.line, p.reason) for p in parsed if isinstance(p, Bad))
+        rows = [p for p in parsed if isinstance(p, Row)]
+        done = await _batch(app, rows, now)
+        tally.imported += done.imported
+        tally.skipped += done.skipped
+        tally.points += done.points
+        tally.rejected.extend(done.rejected)
+        progress.advance(len(parsed))
+    progress.close()
+    for line, reason in sorted(tally.rejected):
+        print(f"line {line}: rejected ({reason})", file=out)
+    print(f"imported {tally.imported}, skipped {tally.skipped} already imported, "
+          f"rejected {len(tally.rejected)}; {tally.points} points awarded", file=out)
+    return tally
+
+
+async def command(file: str, settings: Settings) -> int:
+    async with lifespan(settings) as app:
+        try:
+            tally = await run(app, Path(file))
+        except OSError as exc:
+            print(f"{file}: {exc.strerror}", file=sys.stderr)
+            return 2
+        except (ValueError, UnicodeDecodeError, csv.Error) as exc:
+            print(f"{file}: {exc}", file=sys.stderr)
+            return 2
+    return 1 if tally.rejected else 0

@@ -1,0 +1,240 @@
+"""Purchases: an order from the shop earns points by the programme's rules.
+
+The order id is the idempotency key. The order row is claimed first (INSERT ... ON
+CONFLICT DO NOTHING), so a repeated or concurrent call finds it and returns the first
+result, and every rule's points are one ledger entry keyed `purchase:<order>:<rule>`.
+The order row lists its rules as [points, reason, rule], which is how a refund finds
+the entries to reverse.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from domain import announce, earning, ledger, referrals, tiers
+from domain.config import Programme
+from domain.database import UnitOfWork
+from domain.errors import DomainError
+from domain.expiry import expires_at
+from domain.models import Identity, LedgerEntry, Member, Purchase, TierChange
+
+MAX_AMOUNT = 1_000_000_000  # minor units: ten million yuan is not a tea order
+MAX_ITEMS = 200
+MAX_QUANTITY = 100_000
+ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/#]{0,63}$")
+TEXT = re.compile(r"^[\w.:\-/# ]{0,64}$")
+_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+class PurchaseRefused(DomainError):
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        super().__init__(**params)
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    amount: int
+    currency: str
+    items: tuple[earning.Item, ...] = ()
+    source: str = "api"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    order_id: str
+    member_id: int
+    points: int
+    rules: list[dict[str, Any]]
+    balance: int
+    tier: str | None
+    upgraded: bool
+    duplicate: bool
+
+
+def check(order: Order, programme: Programme) -> None:
+    """Refuse what no till sends, before anything is written."""
+    if not ORDER_ID.match(order.order_id):
+        raise PurchaseRefused("invalid_order_id")
+    if order.currency != programme.currency:
+        raise PurchaseRefused("wrong_currency", expected=programme.currency)
+    if not (isinstance(order.amount, int) and 1 <= order.amount <= MAX_AMOUNT):
+        raise PurchaseRefused("invalid_amount", max=MAX_AMOUNT)
+    if len(order.items) > MAX_ITEMS:
+        raise PurchaseRefused("too_many_items", max=MAX_ITEMS)
+    for item in order.items:
+        if not (1 <= item.quantity <= MAX_QUANTITY and 0 <= item.amount <= order.amount
+                and TEXT.match(item.sku) and TEXT.match(item.category)):
+            raise PurchaseRefused("invalid_item")
+
+
+async def find_member(uow: UnitOfWork, number: str | None = None, phone: str | None = None,
+                      platform: str | None = None, external_id: str | None = None) -> Member:
+    """The member a till names, by exactly one of: number, phone, platform account."""
+    stmt = None
+    if number is not None and number.isascii() and number.isdigit() and len(number) <= 18:
+        stmt = select(Member).where(Member.id == int(number))
+    elif phone is not None:
+        stmt = select(Member).where(Member.phone == phone).limit(2)
+    elif platform is not None and external_id is not None:
+        stmt = (select(Member).join(Identity, Identity.member_id == Member.id)
+                .where(Identity.platform == platform, Identity.external_id == external_id))
+    found = list(await uow.session.scalars(stmt)) if stmt is not None else []
+    if len(found) > 1:
+        raise PurchaseRefused("ambiguous_member")
+    if not found or found[0].status == "erased":
+        raise PurchaseRefused("unknown_member")
+    return found[0]
+
+
+async def lock_member(uow: UnitOfWork, member_id: int) -> Member:
+    """Serialises one member's points changes (refunds, purchases) on PostgreSQL."""
+    member = await uow.session.scalar(
+        select(Member).where(Member.id == member_id).with_for_update(key_share=True)
+        .execution_options(populate_existing=True))
+    if member is None:
+        raise PurchaseRefused("unknown_member")
+    return member
+
+
+@dataclass(frozen=True)
+class _Standing:
+    member: Member
+    bought: bool  # a purchase before this one
+    window_total: int  # what tier evaluation counts, before this purchase
+
+
+async def _load(uow: UnitOfWork, programme: Programme, member_id: int,
+                now: datetime) -> _Standing:
+    """The member, locked, with purchase history and tier total: one round trip."""
+    ladder = programme.tiers
+    column = LedgerEntry.spend if ladder.basis == "spend" else LedgerEntry.qualifying
+    bought = select(Purchase.id).where(Purchase.member_id == Member.id).exists()
+    total = (select(func.coalesce(func.sum(column), 0))
+             .where(LedgerEntry.member_id == Member.id,
+                    LedgerEntry.created_at > now - timedelta(days=ladder.window_days))
+             .scalar_subquery())
+    row = (await uow.session.execute(
+        select(Member, bought, total).where(Member.id == member_id)
+        .with_for_update(key_share=True, of=Member)
+        .execution_options(populate_existing=True))).first()
+    if row is None:
+        raise PurchaseRefused("unknown_member")
+    return _Standing(row[0], bool(row[1]), int(row[2] or 0))
+
+
+async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: Order,
+                 now: datetime) -> Recorded:
+    check(order, programme)
+    standing = await _load(uow, programme, member_id, now)
+    member = standing.member
+    earns = plan_for(programme, member.tier, order, first=not standing.bought, now=now)
+    rules = [[e.points, e.reason, e.rule] for e in earns]
+    points = sum(e.points for e in earns)
+    claimed = await uow.session.scalar(
+        _INSERT[uow.dialect](Purchase).values(
+            order_id=order.order_id, member_id=member_id, amount=order.amount,
+            currency=order.currency, items=[vars(i) for i in order.items], points=points,
+            entries=rules, refunded=0, source=order.source, created_at=now)
+        .on_conflict_do_nothing(index_elements=["order_id"]).returning(Purchase.id))
+    if claimed is None:
+        return await _first_result(uow, member_id, order)
+    written = await ledger.post_credits(uow, earn_posts(programme, member_id, order, earns, now),
+                                        now)
+    balance = member.points_balance + sum(e.points for e in earns if _key(order, e) in written)
+    if not standing.bought and member.referred_by_id is not None:
+        await referrals.on_first_purchase(uow, programme, member, now)
+        upgraded = await reevaluate_and_tell(uow, programme, member_id, order.order_id, now)
+        balance = await ledger.balance_of(uow, member_id)
+    else:
+        gained = order.amount if programme.tiers.basis == "spend" and earns else points
+        upgraded = await _apply_tier(uow, programme, member, max(standing.window_total + gained,
+                                                                  0), order.order_id, now)
+    return Recorded(order.order_id, member_id, points, _rules(rules), balance, member.tier,
+                    upgraded, False)
+
+
+def plan_for(programme: Programme, tier_code: str | None, order: Order, first: bool,
+             now: datetime) -> list[earning.Earn]:
+    tier = programme.tiers.by_code(tier_code) or programme.tiers.levels[0]
+    return earning.plan(programme.earning, tier.multiplier_percent, order.amount, order.items,
+                        now.astimezone(programme.zone).date(), first)
+
+
+def _key(order: Order, earn: earning.Earn) -> str:
+    return f"purchase:{order.order_id}:{earn.rule}"
+
+
+def earn_posts(programme: Programme, member_id: int, order: Order, earns: list[earning.Earn],
+               now: datetime, expiry: datetime | None = None) -> list[ledger.Post]:
+    """One earn entry per paying rule, keyed by order and rule; the first carries the spend.
+    `expiry` may be given when many orders share one moment (an import)."""
+    expiry = expiry or expires_at(programme.expiry, programme, now)
+    return [ledger.Post(
+        member_id=member_id, delta=earn.points, kind="earn", reason=earn.reason,
+        key=_key(order, earn), source=order.source,
+        params={"order": order.order_id, **earn.params}, expires_at=expiry,
+        qualifying=earn.points, spend=order.amount if i == 0 else 0)
+        for i, earn in enumerate(earns)]
+
+
+async def _apply_tier(uow: UnitOfWork, programme: Programme, member: Member, total: int,
+                      cause: str, now: datetime) -> bool:
+    """tiers.reevaluate's decision, with the window total already read by `_load`."""
+    decision = tiers.evaluate(programme.tiers, total,
+                              tiers.Standing(member.tier, member.tier_valid_until),
+                              member.tier_floor, now)
+    if decision.code != member.tier:
+        uow.session.add(TierChange(member_id=member.id, from_tier=member.tier,
+                                   to_tier=decision.code, reason=decision.reason,
+                                   qualifying=total, created_at=now))
+    member.tier, member.tier_valid_until = decision.code, decision.valid_until
+    await uow.flush()
+    if decision.reason == "upgrade":
+        await _tell_upgrade(uow, member.id, decision.code, cause, now)
+    return decision.reason == "upgrade"
+
+
+async def reevaluate_and_tell(uow: UnitOfWork, programme: Programme, member_id: int,
+                              cause: str, now: datetime) -> bool:
+    decision = await tiers.reevaluate(uow, programme.tiers, member_id, now)
+    if decision.reason == "upgrade":
+        await _tell_upgrade(uow, member_id, decision.code, cause, now)
+    return decision.reason == "upgrade"
+
+
+async def _tell_upgrade(uow: UnitOfWork, member_id: int, code: str, cause: str,
+                        now: datetime) -> None:
+    await announce.tell(uow, member_id, "tier.upgraded", {"tier": {"$tier": code}},
+                        f"tier:{member_id}:{cause}", now)
+
+
+async def _first_result(uow: UnitOfWork, member_id: int, order: Order) -> Recorded:
+    existing = await uow.session.scalar(select(Purchase).where(
+        Purchase.order_id == order.order_id))
+    if existing.member_id != member_id or existing.amount != order.amount:
+        raise PurchaseRefused("order_conflict")
+    member = await uow.session.get(Member, member_id)
+    return Recorded(order.order_id, member_id, existing.points, _rules(existing.entries),
+                    await ledger.balance_of(uow, member_id), member.tier if member else None,
+                    False, True)
+
+
+async def entry_ids(uow: UnitOfWork, purchase: Purchase) -> dict[str, int]:
+    """Rule -> the ledger entry that paid it; found by their keys (a unique index)."""
+    keys = {f"purchase:{purchase.order_id}:{rule}": rule for _, _, rule in purchase.entries}
+    rows = await uow.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id)
+                                     .where(LedgerEntry.idempotency_key.in_(keys)))
+    return {keys[key]: entry_id for key, entry_id in rows}
+
+
+def _rules(entries: list[list[Any]]) -> list[dict[str, Any]]:
+    return [{"rule": rule, "reason": reason, "points": points}
+            for points, reason, rule in entries]

@@ -1,0 +1,114 @@
+"""/rewards: the catalogue, page by page, with why a locked item is locked; a tap asks
+for confirmation, and the confirmation redeems. Every step judges again, since a
+button may be old or forged; the confirmation carries a nonce, so a double tap is
+one redemption."""
+
+from __future__ import annotations
+
+from domain import ledger, members, rewards
+from domain.config import RewardItem
+from domain.rewards import Offer, RewardRefused
+from handlers.coupons import card
+from handlers.routing import Ctx, Outcome, Router
+from handlers.types import Button, Reply, Text, button, reply
+from handlers.words import local, tier_name
+
+router = Router()
+PAGE = 3
+
+
+@router.command("rewards")
+async def catalogue(ctx: Ctx) -> Outcome:
+    return Outcome([await _page(ctx, 1)])
+
+
+@router.action("rewards:page")
+async def page(ctx: Ctx) -> Outcome:
+    raw = (ctx.action or "").rsplit(":", 1)[-1]
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
+        return Outcome([reply("error.button_expired")])
+    return Outcome([await _page(ctx, int(raw), edit=True)])
+
+
+async def _page(ctx: Ctx, number: int, edit: bool = False) -> Reply:
+    balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
+    offers = await rewards.catalogue(ctx.uow, ctx.programme, ctx.member, balance, ctx.now)
+    if not offers:
+        return reply("rewards.empty")
+    offers.sort(key=lambda o: (o.locked is not None, o.item.cost))
+    pages = -(-len(offers) // PAGE)
+    number = min(number, pages)
+    shown = offers[(number - 1) * PAGE:number * PAGE]
+    rows: list[tuple[Button, ...]] = [
+        (Button(local(o.item.title), f"rewards:pick:{o.item.code}"),)
+        for o in shown if o.locked is None]
+    nav = []
+    if number > 1:
+        nav.append(button("points.newer", f"rewards:page:{number - 1}"))
+    if number < pages:
+        nav.append(button("points.older", f"rewards:page:{number + 1}"))
+    if nav:
+        rows.append(tuple(nav))
+    return Reply("rewards.list", {"balance": balance, "page": number, "pages": pages,
+                                  "lines": [_line(ctx, o) for o in shown]},
+                 tuple(rows), edit=edit)
+
+
+def _line(ctx: Ctx, offer: Offer) -> Text:
+    params = {"title": local(offer.item.title), "cost": offer.item.cost,
+              "description": local(offer.item.description)}
+    if offer.locked is None:
+        return Text("rewards.line_open", params)
+    return Text("rewards.line_locked", {**params, "why": why(ctx, offer.locked, offer.item,
+                                                              offer.needed)})
+
+
+def why(ctx: Ctx, locked: str, item: RewardItem, needed: int) -> Text:
+    if locked == "tier" and item.min_tier:
+        return Text("rewards.why.tier",
+                    {"tier": tier_name(ctx.programme.tiers.by_code(item.min_tier))})
+    if locked == "points":
+        return Text("rewards.why.points", {"needed": needed})
+    return Text(f"rewards.why.{locked if locked in ('stock', 'limit') else 'dates'}")
+
+
+@router.action("rewards:pick")
+async def pick(ctx: Ctx) -> Outcome:
+    item = ctx.programme.reward((ctx.action or "").rsplit(":", 1)[-1])
+    if item is None:
+        return Outcome([reply("error.button_expired")])
+    balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
+    offer = next(o for o in await rewards.catalogue(ctx.uow, ctx.programme, ctx.member,
+                                                    balance, ctx.now) if o.item is item)
+    if offer.locked is not None:
+        return Outcome([reply("rewards.refused",
+                                      why=why(ctx, offer.locked, item, offer.needed))])
+    tap = members.new_code(8)
+    return Outcome([reply("rewards.confirm",
+                          (button("rewards.yes", f"rewards:ok:{item.code}:{tap}"),
+                           button("rewards.no", "rewards:no")),
+                          title=local(item.title), cost=item.cost, after=balance - item.cost)])
+
+
+@router.action("rewards:ok")
+async def confirm(ctx: Ctx) -> Outcome:
+    parts = (ctx.action or "").split(":")
+    item = ctx.programme.reward(parts[2]) if len(parts) == 4 else None
+    if item is None or not (parts[3].isascii() and parts[3].isalnum()):
+        return Outcome([reply("error.button_expired")])
+    try:
+        done = await rewards.redeem(ctx.uow, ctx.programme, ctx.member.id, item.code,
+                                    parts[3], ctx.now)
+    except RewardRefused as refused:
+        if refused.code in ("unknown", "busy"):
+            return Outcome([reply("error.button_expired")])
+        return Outcome([reply("rewards.refused", why=why(
+            ctx, refused.code, item, refused.params.get("needed", 0)))])
+    key = "rewards.again" if done.duplicate else "rewards.done"
+    return Outcome([reply(key, title=local(item.title), balance=done.balance),
+                    card(ctx, done.coupon)])
+
+
+@router.action("rewards:no")
+async def decline(ctx: Ctx) -> Outcome:
+    return Outcome([reply("rewards.cancelled")])

@@ -1,0 +1,222 @@
+"""A local stand-in for api.weixin.qq.com, and a stand-in for WeChat's servers posting
+signed (and, in safe mode, encrypted) callbacks to our webhook with real wechatpy.
+
+The fake is strict where WeChat is lenient: fetching a token invalidates every older
+one at once, so workers that fetch on their own fail loudly instead of by luck.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections import defaultdict
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.utils import WeChatSigner
+
+from bot.web import serving
+
+APP_ID, SECRET, TOKEN = "wx1234567890abcdef", "app-secret", "callback-token"
+AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+ACCOUNT = "gh_memberbot"
+POSTS = ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send",
+         "/cgi-bin/message/subscribe/bizsend", "/cgi-bin/menu/create",
+         "/card/membercard/updateuser", "/card/membercard/activate")
+
+
+class FakeWeChat:
+    def __init__(self, expires_in: int = 7200) -> None:
+        self.expires_in = expires_in
+        self.token_fetches = 0
+        self.valid: str | None = None
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.errors: dict[str, list[int]] = defaultdict(list)  # path -> errcodes to answer
+        self._serial = itertools.count(1)
+        self.url = ""
+
+    def fail(self, path: str, *codes: int) -> None:
+        """Answer the next calls to `path` with these errcodes, in order."""
+        self.errors[path].extend(codes)
+
+    def invalidate(self) -> None:
+        """As when someone resets the token elsewhere: the current one stops working."""
+        self.valid = None
+
+    def sent(self, path: str = "/cgi-bin/message/custom/send") -> list[dict[str, Any]]:
+        return [payload for p, payload in self.calls if p == path]
+
+    def texts(self) -> list[str]:
+        return [p["text"]["content"] for p in self.sent() if p.get("msgtype") == "text"]
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/cgi-bin/token", self._token)
+        for path in POSTS:
+            app.router.add_post(path, self._post)
+        return app
+
+    async def _token(self, request: web.Request) -> web.Response:
+        q = request.query
+        if q.get("appid") != APP_ID or q.get("secret") != SECRET:
+            return web.json_response({"errcode": 40013, "errmsg": "invalid appid"})
+        self.token_fetches += 1
+        self.valid = f"token-{next(self._serial)}-{secrets.token_hex(4)}"
+        return web.json_response({"access_token": self.valid, "expires_in": self.expires_in})
+
+    async def _post(self, request: web.Request) -> web.Response:
+        if self.valid is None or request.query.get("access_token") != self.valid:
+            return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
+        payload = await request.json()
+        queued = self.errors[request.path]
+        if queued:
+            code = queued.pop(0)
+            return web.json_response({"errcode": code, "errmsg": f"fake error {code}"})
+        self.calls.append((request.path, payload))
+        return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    async def __aenter__(self) -> FakeWeChat:
+        self._serving = serving(self.app(), "127.0.0.1", 0)
+        port = await self._serving.__aenter__()
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._serving.__aexit__(None, None, None)
+
+
+def signed_query(token: str = TOKEN, timestamp: int | None = None,
+                 nonce: str | None = None) -> dict[str, str]:
+    timestamp_s = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(6)
+    signer = WeChatSigner()
+    signer.add_data(token, timestamp_s, nonce)
+    return {"timestamp": timestamp_s, "nonce": nonce, "signature": signer.signature}
+
+
+def message_xml(openid: str, *, content: str | None = None, msg_id: int | None = None,
+                msg_type: str = "text", event: str | None = None, event_key: str | None = None,
+                created: int | None = None, extra: dict[str, str] | None = None) -> str:
+    parts = {"ToUserName": ACCOUNT, "FromUserName": openid,
+             "CreateTime": str(created or int(time.time())),
+             "MsgType": "event" if event else msg_type}
+    if content is not None:
+        parts["Content"] = content
+    if event:
+        parts["Event"] = event
+    if event_key is not None:
+        parts["EventKey"] = event_key
+    if msg_id is not None:
+        parts["MsgId"] = str(msg_id)
+    parts.update(extra or {})
+    body = "".join(f"<{k}><![CDATA[{v}]]></{k}>" for k, v in parts.items())
+    return f"<xml>{body}</xml>"
+
+
+class WeChatServer:
+    """Posts callbacks the way WeChat does, and reads our replies back with wechatpy."""
+
+    def __init__(self, url: str, safe: bool = True) -> None:
+        self.url = url
+        self.safe = safe
+        self.crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
+
+    async def post(self, session: aiohttp.ClientSession, xml: str,
+                   query: dict[str, str] | None = None) -> tuple[int, str]:
+        query = dict(query or signed_query())
+        body = xml
+        if self.safe:
+            body = self.crypto.encrypt_message(xml, query["nonce"], query["timestamp"])
+            query["encrypt_type"] = "aes"
+            query["msg_signature"] = _field(body, "MsgSignature")
+        async with session.post(f"{self.url}/wechat", params=query,
+                                data=body.encode()) as resp:
+            return resp.status, await resp.text()
+
+    def open_reply(self, text: str) -> str | None:
+        """The Content of a passive reply (decrypted and signature-checked), or None
+        when the answer was 'success'."""
+        if text == "success":
+            return None
+        xml = text
+        if self.safe:
+            xml = self.crypto.decrypt_message(text, _field(text, "MsgSignature"),
+                                              _field(text, "TimeStamp"), _field(text, "Nonce"))
+        from wechatpy.parser import parse_message
+        return parse_message(xml).content
+
+    async def say(self, session: aiohttp.ClientSession, openid: str, content: str,
+                  msg_id: int) -> str | None:
+        status, text = await self.post(session, message_xml(openid, content=content,
+                                                            msg_id=msg_id))
+        assert status == 200, text
+        return self.open_reply(text)
+
+    async def post_raw_encrypted(self, inner: str) -> tuple[int, str]:
+        """Encrypt any text (not necessarily a message) exactly as WeChat would."""
+        query = signed_query()
+        body = self.crypto.encrypt_message(inner, query["nonce"], query["timestamp"])
+        query.update(encrypt_type="aes", msg_signature=_field(body, "MsgSignature"))
+        async with aiohttp.ClientSession() as http, http.post(
+                f"{self.url}/wechat", params=query, data=body.encode()) as resp:
+            return resp.status, await resp.text()
+
+
+def _field(xml: str, name: str) -> str:
+    start = xml.index(f"<{name}>") + len(name) + 2
+    value = xml[start:xml.index(f"</{name}>")]
+    return value.removeprefix("<![CDATA[").removesuffix("]]>")
+
+
+class Bot:
+    """Our real aiohttp app with the WeChat routes, wired to a FakeWeChat API."""
+
+    def __init__(self, db, programme, fake: FakeWeChat, *, safe: bool = True,
+                 deadline: float = 4.0, engine=None, max_age: int = 300) -> None:
+        self.db, self.programme, self.fake = db, programme, fake
+        self.safe, self.deadline, self.engine, self.max_age = safe, deadline, engine, max_age
+
+    async def __aenter__(self) -> Bot:
+        from datetime import UTC, datetime
+
+        from bot import web as bot_web
+        from bot.pipeline import Pipeline
+        from bot.wechat.api import Api, fetcher
+        from bot.wechat.cards import Cards
+        from bot.wechat.envelope import Envelope
+        from bot.wechat.push import Pusher
+        from bot.wechat.tokens import DatabaseTokens
+        from bot.wechat.webhook import Webhook
+        from handlers.conversations import build_engine
+
+        self.session = aiohttp.ClientSession()
+        clock = lambda: datetime.now(UTC)  # noqa: E731
+        self.tokens = DatabaseTokens(self.db, f"wechat:{APP_ID}",
+                                     fetcher(self.session, self.fake.url, APP_ID, SECRET, clock))
+        self.api = Api(self.session, self.fake.url, self.tokens)
+        config = self.programme.wechat
+        self.pusher = Pusher(self.db, self.api, config, self.programme.default_locale)
+        self.cards = Cards(self.db, self.api, self.programme) if config.card_id else None
+        engine = self.engine or build_engine(self.db, self.programme)
+        self.pipeline = Pipeline(self.db, engine, "wechat")
+        self.webhook = Webhook(Envelope(TOKEN, APP_ID, AES_KEY if self.safe else None,
+                                        self.max_age),
+                               self.pipeline, self.db, self.pusher, config, self.cards,
+                               deadline=self.deadline)
+        app = bot_web.build(self.db)
+        app.router.add_get("/wechat", self.webhook.verify)
+        app.router.add_post("/wechat", self.webhook.receive)
+        self._serving = bot_web.serving(app, "127.0.0.1", 0)
+        port = await self._serving.__aenter__()
+        self.url = f"http://127.0.0.1:{port}"
+        self.server = WeChatServer(self.url, self.safe)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.webhook.drain(grace=2)
+        await self._serving.__aexit__(None, None, None)
+        await self.session.close()
+
