@@ -73,8 +73,14 @@ async def register(uow: UnitOfWork, programme: Programme, platform: str, externa
     return Registration(member, created=True)
 
 
+ACTIVITY_GRAIN = timedelta(minutes=1)
+
+
 async def touch(uow: UnitOfWork, member: Member, now: datetime) -> None:
-    member.last_active_at = now
+    """Activity is kept to the minute: lapse detection thinks in days, and skipping the
+    write spares a row update on most messages of a conversation."""
+    if now - member.last_active_at >= ACTIVITY_GRAIN or now < member.last_active_at:
+        member.last_active_at = now
     if member.status == "unreachable":
         member.status = "active"
 

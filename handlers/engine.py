@@ -154,10 +154,11 @@ class Engine:
                 # Numbers may answer one set of buttons only: the command's own.
                 welcome = replace(welcome, buttons=())
             outcome.replies.insert(0, welcome)
-        conv.state = outcome.state
-        conv.data = outcome.data if outcome.state else {}
-        conv.options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
-        conv.updated_at = now
+        state, data = outcome.state, outcome.data if outcome.state else {}
+        options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
+        if (conv.state, conv.data, conv.options) != (state, data, options):
+            # Most messages leave no flow open and offer no buttons: no row write then.
+            conv.state, conv.data, conv.options, conv.updated_at = state, data, options, now
         # A flow may have changed the language; answer in the new one.
         return Answer(self._locale(member.locale, inbound.locale), outcome.replies)
 
