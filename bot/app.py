@@ -41,7 +41,11 @@ async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[Ap
                                               "revision": await schema.current(db.engine)})
             if settings.owner:  # the owner follows the settings at every start
                 async with db.uow() as uow:
-                    await roles.set_owner(uow, programme, settings.owner, datetime.now(UTC))
+                    try:
+                        await roles.set_owner(uow, programme, settings.owner, datetime.now(UTC))
+                    except roles.RoleRefused:
+                        raise config.ConfigError("MEMBERBOT_OWNER must look like "
+                                                 "platform:id, e.g. telegram:12345") from None
                     await uow.commit()
         yield App(settings, programme, db, build_engine(db, programme))
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
+from contextlib import suppress
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -40,3 +41,13 @@ class ChatQueue:
     async def drain(self) -> None:
         while self._running:
             await asyncio.wait(set(self._running))
+
+
+async def cancel(tasks: Iterable[asyncio.Task]) -> None:
+    """Stop background tasks and wait until each has really ended."""
+    tasks = list(tasks)
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with suppress(asyncio.CancelledError):
+            await task

@@ -11,13 +11,14 @@ import asyncio
 import logging
 import signal
 from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, suppress
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
 from aiohttp import web as aioweb
 
 from bot import console, web
 from bot.app import App, lifespan
 from bot.notifier import Notifier
+from bot.ordering import cancel
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,19 +54,13 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             await stack.enter_async_context(service(app, web_app))
         if app.pushers:
             notifier = Notifier(app.db, app.programme, app.pushers)
-            stack.push_async_callback(_cancel, asyncio.create_task(notifier.run()))
+            stack.push_async_callback(cancel, [asyncio.create_task(notifier.run())])
         port = await stack.enter_async_context(
             web.serving(web_app, settings.http_host, settings.http_port))
         log.info("memberbot running", extra={"http_port": port,
                                              "services": [s.__module__ for s in chosen]})
         await stop.wait()
     return 0
-
-
-async def _cancel(task: asyncio.Task) -> None:
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
 
 
 def _stop_on_signals() -> asyncio.Event:

@@ -40,12 +40,12 @@ def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[I
     with_tier = amount * ppu * multiplier_percent // (unit * 100)
     earns = [Earn("base", "purchase", base),
              Earn("tier", "tier_bonus", with_tier - base, {"percent": multiplier_percent})]
-    for bonus in rules.category_bonuses:
+    for bonus in rules.category_bonuses if items else ():
         spent = sum(i.amount for i in items if i.category == bonus.category)
         earns.append(Earn(f"category:{bonus.category}", "category_bonus",
                           spent * ppu * bonus.percent // (unit * 100),
                           {"category": bonus.category}))
-    for bonus in rules.sku_bonuses:
+    for bonus in rules.sku_bonuses if items else ():
         quantity = sum(i.quantity for i in items if i.sku == bonus.sku)
         earns.append(Earn(f"sku:{bonus.sku}", "sku_bonus", quantity * bonus.points,
                           {"sku": bonus.sku, "quantity": quantity}))
@@ -58,10 +58,14 @@ def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[I
     return [e for e in earns if e.points > 0]
 
 
-@lru_cache(maxsize=64)
 def best_promotion(rules: Earning, day: date) -> Promotion | None:
     """The one promotion that applies on `day`: the richest, when several do."""
-    return max((p for p in rules.promotions if p.applies(day)), key=lambda p: p.percent,
+    return _best(rules.promotions, day)
+
+
+@lru_cache(maxsize=64)  # keyed by a tuple of frozen promotions: cheap to hash, exact
+def _best(promotions: tuple[Promotion, ...], day: date) -> Promotion | None:
+    return max((p for p in promotions if p.applies(day)), key=lambda p: p.percent,
                default=None)
 
 

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import insert, select
 
-from domain import announce, ledger, purchases, referrals, tiers
+from domain import ledger, purchases, referrals, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.expiry import expires_at
-from domain.models import Identity, LedgerEntry, Member, Purchase, TierChange
+from domain.models import Identity, Member, Purchase
 from domain.purchases import Order, PurchaseRefused
-
-# What earning and tier evaluation read of a member: plain rows, no ORM objects to track.
-_STANDING = (Member.id, Member.tier, Member.tier_valid_until, Member.tier_floor,
-             Member.referred_by_id)
 
 
 @dataclass(frozen=True)
@@ -60,7 +56,7 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
     bought = set(await uow.session.scalars(select(Purchase.member_id).distinct().where(
         Purchase.member_id.in_(set(ids.values())))))
     found = {m.id: m for m in await uow.session.execute(
-        select(*_STANDING).where(Member.id.in_(set(ids.values()))))}
+        select(*upgrades.STANDING).where(Member.id.in_(set(ids.values()))))}
     cmds, values, firsts, touched = [], [], [], set()
     expiry = expires_at(programme.expiry, programme, now)
     for row in valid:
@@ -96,7 +92,7 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
         if found[member_id].referred_by_id is not None:
             member = await uow.session.get(Member, member_id)
             await referrals.on_first_purchase(uow, programme, member, now)
-    await reevaluate_many(uow, programme, touched, now)
+    await upgrades.reevaluate_many(uow, programme, touched, now)
     return tally
 
 
@@ -129,42 +125,3 @@ async def _resolve(uow: UnitOfWork, rows: list[Row]) -> dict[int, int]:
             if found is not None:
                 out[row.line] = found
     return out
-
-
-async def reevaluate_many(uow: UnitOfWork, programme: Programme, member_ids: set[int],
-                          now: datetime) -> None:
-    """tiers.reevaluate for many members: one grouped sum, then only the changes written."""
-    if not member_ids:
-        return
-    ladder = programme.tiers
-    column = LedgerEntry.spend if ladder.basis == "spend" else LedgerEntry.qualifying
-    totals = dict((await uow.session.execute(
-        select(LedgerEntry.member_id, func.coalesce(func.sum(column), 0)).where(
-            LedgerEntry.member_id.in_(member_ids),
-            LedgerEntry.created_at > now - timedelta(days=ladder.window_days))
-        .group_by(LedgerEntry.member_id))).all())
-    changes, moves, told = [], [], []
-    for member in await uow.session.execute(select(*_STANDING).where(
-            Member.id.in_(member_ids))):
-        total = max(int(totals.get(member.id, 0)), 0)
-        decision = tiers.evaluate(ladder, total, tiers.Standing(member.tier,
-                                                                member.tier_valid_until),
-                                  member.tier_floor, now)
-        if decision.code == member.tier and decision.valid_until == member.tier_valid_until:
-            continue
-        changes.append({"b_id": member.id, "tier": decision.code,
-                        "tier_valid_until": decision.valid_until})
-        if decision.code != member.tier:
-            moves.append(dict(member_id=member.id, from_tier=member.tier, to_tier=decision.code,
-                              reason=decision.reason, qualifying=total, created_at=now))
-        if decision.reason == "upgrade":
-            told.append((member.id, "tier.upgraded", {"tier": {"$tier": decision.code}},
-                         f"tier:{member.id}:{decision.code}:import:{now.isoformat()}"))
-    if changes:
-        table = Member.__table__
-        await uow.session.execute(update(table).where(table.c.id == bindparam("b_id")),
-                                  changes)
-    if moves:
-        await uow.session.execute(insert(TierChange.__table__), moves)
-    await announce.tell_many(uow, told, now)
-    await uow.flush()

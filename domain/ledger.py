@@ -252,12 +252,19 @@ async def qualifying_total(uow: UnitOfWork, member_id: int, since: datetime, bas
     return max(int(total or 0), 0)
 
 
+_INSERT_MANY = {
+    name: dialect.insert(_E).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    .returning(_E.c.id, _E.c.idempotency_key)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
 _CREDIT_MANY = (update(_M).where(_M.c.id == bindparam("b_member"))
-                .values(points_balance=_M.c.points_balance + _amount,
-                        next_expiry_at=case((_M.c.next_expiry_at.is_(None), _expires),
-                                            (_expires.is_(None), _M.c.next_expiry_at),
-                                            (_M.c.next_expiry_at > _expires, _expires),
-                                            else_=_M.c.next_expiry_at)))
+                .values(points_balance=_M.c.points_balance + _amount))
+_CREDIT_MANY_EXPIRING = (
+    update(_M).where(_M.c.id == bindparam("b_member"))
+    .values(points_balance=_M.c.points_balance + _amount,
+            next_expiry_at=case((or_(_M.c.next_expiry_at.is_(None),
+                                     _M.c.next_expiry_at > _expires), _expires),
+                                else_=_M.c.next_expiry_at)))
 
 
 async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
@@ -282,10 +289,8 @@ async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
         await uow.session.execute(_E.insert(), rows)
         written = dict.fromkeys((c.key for c in cmds), None)
     else:
-        stmt = (_DIALECTS[uow.dialect].insert(_E)
-                .on_conflict_do_nothing(index_elements=["idempotency_key"])
-                .returning(_E.c.id, _E.c.idempotency_key))
-        written = {key: entry_id for entry_id, key in await uow.session.execute(stmt, rows)}
+        written = {key: entry_id for entry_id, key in
+                   await uow.session.execute(_INSERT_MANY[uow.dialect], rows)}
     moved: dict[int, tuple[int, datetime | None]] = {}
     for c in cmds:
         if c.key in written:
@@ -294,10 +299,10 @@ async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
                 soonest = c.expires_at
             moved[c.member_id] = (total + c.delta, soonest)
     if moved:
-        await uow.session.execute(_CREDIT_MANY, [
-            {"b_member": m, "b_amount": total, "b_expires": soonest}
-            for m, (total, soonest) in moved.items()])
+        for stmt, expiring in ((_CREDIT_MANY_EXPIRING, True), (_CREDIT_MANY, False)):
+            params = [{"b_member": m, "b_amount": total, "b_expires": soonest}
+                      for m, (total, soonest) in moved.items() if (soonest is not None) == expiring]
+            if params:
+                await uow.session.execute(stmt, params)
     return written
 
-
-_DIALECTS = {"sqlite": sqlite, "postgresql": postgresql}

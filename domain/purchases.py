@@ -14,22 +14,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain import announce, earning, ledger, referrals, tiers
+from domain import earning, ledger, referrals, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.errors import DomainError
 from domain.expiry import expires_at
-from domain.models import Identity, LedgerEntry, Member, Purchase, TierChange
+from domain.models import LedgerEntry, Member, Purchase, UTCDateTime
 
 MAX_AMOUNT = 1_000_000_000  # minor units: ten million yuan is not a tea order
 MAX_ITEMS = 200
 MAX_QUANTITY = 100_000
 ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/#]{0,63}$")
 TEXT = re.compile(r"^[\w.:\-/# ]{0,64}$")
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class PurchaseRefused(DomainError):
@@ -75,59 +74,45 @@ def check(order: Order, programme: Programme) -> None:
             raise PurchaseRefused("invalid_item")
 
 
-async def find_member(uow: UnitOfWork, number: str | None = None, phone: str | None = None,
-                      platform: str | None = None, external_id: str | None = None) -> Member:
-    """The member a till names, by exactly one of: number, phone, platform account."""
-    stmt = None
-    if number is not None and number.isascii() and number.isdigit() and len(number) <= 18:
-        stmt = select(Member).where(Member.id == int(number))
-    elif phone is not None:
-        stmt = select(Member).where(Member.phone == phone).limit(2)
-    elif platform is not None and external_id is not None:
-        stmt = (select(Member).join(Identity, Identity.member_id == Member.id)
-                .where(Identity.platform == platform, Identity.external_id == external_id))
-    found = list(await uow.session.scalars(stmt)) if stmt is not None else []
-    if len(found) > 1:
-        raise PurchaseRefused("ambiguous_member")
-    if not found or found[0].status == "erased":
-        raise PurchaseRefused("unknown_member")
-    return found[0]
-
-
-async def lock_member(uow: UnitOfWork, member_id: int) -> Member:
-    """Serialises one member's points changes (refunds, purchases) on PostgreSQL."""
-    member = await uow.session.scalar(
-        select(Member).where(Member.id == member_id).with_for_update(key_share=True)
-        .execution_options(populate_existing=True))
-    if member is None:
-        raise PurchaseRefused("unknown_member")
-    return member
+# What a purchase reads of its member: plain columns, so no ORM object is built and
+# flushed on the hot path of the API.
+_STANDING = (*upgrades.STANDING, Member.points_balance, Member.status)
 
 
 @dataclass(frozen=True)
 class _Standing:
-    member: Member
+    member: Any  # a row of _STANDING
     bought: bool  # a purchase before this one
     window_total: int  # what tier evaluation counts, before this purchase
+
+
+def _load_statement(basis: str) -> Any:
+    column = LedgerEntry.spend if basis == "spend" else LedgerEntry.qualifying
+    bought = select(Purchase.id).where(Purchase.member_id == Member.id).exists()
+    total = (select(func.coalesce(func.sum(column), 0))
+             .where(LedgerEntry.member_id == Member.id,
+                    LedgerEntry.created_at > bindparam("b_since", type_=UTCDateTime()))
+             .scalar_subquery())
+    return (select(*_STANDING, bought, total).where(Member.id == bindparam("b_member"))
+            .with_for_update(key_share=True, of=Member))
+
+
+# Built once, like the ledger's: building them per call cost as much as running them.
+_LOAD = {basis: _load_statement(basis) for basis in ("points", "spend")}
+_P = Purchase.__table__
+_CLAIM = {name: dialect.insert(_P).on_conflict_do_nothing(index_elements=["order_id"])
+          .returning(_P.c.id) for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))}
 
 
 async def _load(uow: UnitOfWork, programme: Programme, member_id: int,
                 now: datetime) -> _Standing:
     """The member, locked, with purchase history and tier total: one round trip."""
     ladder = programme.tiers
-    column = LedgerEntry.spend if ladder.basis == "spend" else LedgerEntry.qualifying
-    bought = select(Purchase.id).where(Purchase.member_id == Member.id).exists()
-    total = (select(func.coalesce(func.sum(column), 0))
-             .where(LedgerEntry.member_id == Member.id,
-                    LedgerEntry.created_at > now - timedelta(days=ladder.window_days))
-             .scalar_subquery())
-    row = (await uow.session.execute(
-        select(Member, bought, total).where(Member.id == member_id)
-        .with_for_update(key_share=True, of=Member)
-        .execution_options(populate_existing=True))).first()
-    if row is None:
+    row = (await uow.session.execute(_LOAD[ladder.basis], {
+        "b_member": member_id, "b_since": now - timedelta(days=ladder.window_days)})).first()
+    if row is None or row.status == "erased":
         raise PurchaseRefused("unknown_member")
-    return _Standing(row[0], bool(row[1]), int(row[2] or 0))
+    return _Standing(row, bool(row[-2]), int(row[-1] or 0))
 
 
 async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: Order,
@@ -138,26 +123,28 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
     earns = plan_for(programme, member.tier, order, first=not standing.bought, now=now)
     rules = [[e.points, e.reason, e.rule] for e in earns]
     points = sum(e.points for e in earns)
-    claimed = await uow.session.scalar(
-        _INSERT[uow.dialect](Purchase).values(
-            order_id=order.order_id, member_id=member_id, amount=order.amount,
-            currency=order.currency, items=[vars(i) for i in order.items], points=points,
-            entries=rules, refunded=0, source=order.source, created_at=now)
-        .on_conflict_do_nothing(index_elements=["order_id"]).returning(Purchase.id))
+    claimed = await uow.session.scalar(_CLAIM[uow.dialect], dict(
+        order_id=order.order_id, member_id=member_id, amount=order.amount,
+        currency=order.currency, items=[vars(i) for i in order.items], points=points,
+        entries=rules, refunded=0, source=order.source, created_at=now))
     if claimed is None:
         return await _first_result(uow, member_id, order)
     written = await ledger.post_credits(uow, earn_posts(programme, member_id, order, earns, now),
                                         now)
     balance = member.points_balance + sum(e.points for e in earns if _key(order, e) in written)
     if not standing.bought and member.referred_by_id is not None:
-        await referrals.on_first_purchase(uow, programme, member, now)
-        upgraded = await reevaluate_and_tell(uow, programme, member_id, order.order_id, now)
+        referee = await uow.session.get(Member, member_id)
+        await referrals.on_first_purchase(uow, programme, referee, now)
+        upgraded = await upgrades.reevaluate_and_tell(uow, programme, member_id,
+                                                      order.order_id, now)
         balance = await ledger.balance_of(uow, member_id)
+        tier = referee.tier
     else:
         gained = order.amount if programme.tiers.basis == "spend" and earns else points
-        upgraded = await _apply_tier(uow, programme, member, max(standing.window_total + gained,
-                                                                  0), order.order_id, now)
-    return Recorded(order.order_id, member_id, points, _rules(rules), balance, member.tier,
+        tier, upgraded = await upgrades.apply(uow, programme, member,
+                                           max(standing.window_total + gained, 0),
+                                           order.order_id, now)
+    return Recorded(order.order_id, member_id, points, _rules(rules), balance, tier,
                     upgraded, False)
 
 
@@ -183,37 +170,6 @@ def earn_posts(programme: Programme, member_id: int, order: Order, earns: list[e
         params={"order": order.order_id, **earn.params}, expires_at=expiry,
         qualifying=earn.points, spend=order.amount if i == 0 else 0)
         for i, earn in enumerate(earns)]
-
-
-async def _apply_tier(uow: UnitOfWork, programme: Programme, member: Member, total: int,
-                      cause: str, now: datetime) -> bool:
-    """tiers.reevaluate's decision, with the window total already read by `_load`."""
-    decision = tiers.evaluate(programme.tiers, total,
-                              tiers.Standing(member.tier, member.tier_valid_until),
-                              member.tier_floor, now)
-    if decision.code != member.tier:
-        uow.session.add(TierChange(member_id=member.id, from_tier=member.tier,
-                                   to_tier=decision.code, reason=decision.reason,
-                                   qualifying=total, created_at=now))
-    member.tier, member.tier_valid_until = decision.code, decision.valid_until
-    await uow.flush()
-    if decision.reason == "upgrade":
-        await _tell_upgrade(uow, member.id, decision.code, cause, now)
-    return decision.reason == "upgrade"
-
-
-async def reevaluate_and_tell(uow: UnitOfWork, programme: Programme, member_id: int,
-                              cause: str, now: datetime) -> bool:
-    decision = await tiers.reevaluate(uow, programme.tiers, member_id, now)
-    if decision.reason == "upgrade":
-        await _tell_upgrade(uow, member_id, decision.code, cause, now)
-    return decision.reason == "upgrade"
-
-
-async def _tell_upgrade(uow: UnitOfWork, member_id: int, code: str, cause: str,
-                        now: datetime) -> None:
-    await announce.tell(uow, member_id, "tier.upgraded", {"tier": {"$tier": code}},
-                        f"tier:{member_id}:{cause}", now)
 
 
 async def _first_result(uow: UnitOfWork, member_id: int, order: Order) -> Recorded:

@@ -9,7 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from domain import earning, ledger, purchases
+from domain import earning, ledger, purchases, till_members, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.models import Purchase, Refund
@@ -49,7 +49,7 @@ async def refund(uow: UnitOfWork, programme: Programme, order_id: str, amount: i
     if amount > left:
         raise PurchaseRefused("refund_too_large", left=left)
     before, after = purchase.refunded, purchase.refunded + amount
-    member = await purchases.lock_member(uow, purchase.member_id)
+    member = await till_members.lock_member(uow, purchase.member_id)
     balance = await ledger.settle(uow, member, now)
     reversed_, short, spend = 0, 0, amount
     ids = await purchases.entry_ids(uow, purchase)
@@ -69,6 +69,6 @@ async def refund(uow: UnitOfWork, programme: Programme, order_id: str, amount: i
     uow.session.add(Refund(purchase_id=purchase.id, key=key, amount=amount, points=reversed_,
                            short=short, created_at=now))
     await uow.flush()
-    await purchases.reevaluate_and_tell(uow, programme, member.id, key, now)
+    await upgrades.reevaluate_and_tell(uow, programme, member.id, key, now)
     return Refunded(order_id, amount, reversed_, short, after, balance, duplicate=False)
 

@@ -12,7 +12,7 @@ from domain import audit, members
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.errors import DomainError
-from domain.models import StaffRole
+from domain.models import Identity, StaffRole
 
 ROLES = ("owner", "admin", "operator", "staff", "moderator")
 PERMISSIONS: dict[str, frozenset[str]] = {
@@ -39,6 +39,20 @@ async def held(uow: UnitOfWork, member_id: int) -> set[str]:
     rows = await uow.session.scalars(select(StaffRole.role)
                                      .where(StaffRole.member_id == member_id))
     return set(rows)
+
+
+async def staff_accounts(uow: UnitOfWork, platform: str) -> dict[str, set[str]]:
+    """Every staff member's account on `platform`, with the permissions their roles give
+    (a platform shows these commands in staff chats only)."""
+    rows = await uow.session.execute(
+        select(Identity.external_id, StaffRole.role)
+        .join(StaffRole, StaffRole.member_id == Identity.member_id)
+        .where(Identity.platform == platform))
+    accounts: dict[str, set[str]] = {}
+    for external_id, role in rows:
+        accounts.setdefault(external_id, set()).update(
+            permission for permission, allowed in PERMISSIONS.items() if role in allowed)
+    return accounts
 
 
 async def can(uow: UnitOfWork, member_id: int, permission: str) -> bool:

@@ -73,3 +73,17 @@ def test_the_example_programme_has_earning_rules_and_a_catalogue():
     programme = config.load()
     assert programme.earning.first_purchase > 0 and programme.earning.promotions
     assert {r.kind for r in programme.rewards} >= {"free_item", "amount_off", "percent_off"}
+
+
+@given(minor=st.integers(1, 10**9))
+def test_chat_amounts_parse_to_exact_minor_units(minor):
+    from handlers.operator import parse_amount
+    assert parse_amount(f"{minor // 100}.{minor % 100:02d}", "CNY") == minor
+    assert parse_amount(f"¥{minor // 100},{minor % 100:02d}", "CNY") == minor
+
+
+def test_chat_amounts_refuse_what_is_not_money():
+    from handlers.operator import parse_amount
+    for text in ("12.345", "-5", "1e3", "abc", "0", "0.00", "99999999999", "12.5.0", ""):
+        assert parse_amount(text, "CNY") is None
+    assert parse_amount("12.5", "CNY") == 1250 and parse_amount("7", "JPY") == 7

@@ -89,3 +89,11 @@ async def test_start_up_installs_the_owner(tmp_path):
         assert await roles.held(uow, owner.id) == {"owner"}
         entry = await uow.session.scalar(select(AuditEntry))
         assert (entry.actor, entry.action) == ("settings", "role.grant")
+
+
+async def test_a_malformed_owner_stops_the_start_with_a_clear_message(tmp_path):
+    from domain.config import ConfigError
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{tmp_path}/bad.db", owner="12345")
+    with pytest.raises(ConfigError, match="MEMBERBOT_OWNER"):
+        async with lifespan(settings):
+            pass

@@ -227,3 +227,28 @@ async def _settled(api, rounds: int = 3) -> None:
                            and api.offsets[-1] >= target
                            or api.webhook is not None)
         await asyncio.sleep(0.05)
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+async def test_staff_chats_get_their_commands_and_members_do_not(api, db, programme, now,
+                                                                library):
+    from domain import members, roles
+    async with db.uow() as uow:
+        owner = (await members.register(uow, programme, "telegram", "500", now)).member
+        clerk = (await members.register(uow, programme, "telegram", "501", now)).member
+        await members.register(uow, programme, "telegram", "502", now)
+        await roles.set_owner(uow, programme, "telegram:500", now)
+        await roles.grant(uow, owner.id, "staff", clerk.id, now)
+        await uow.commit()
+    _, _, running = await started(api, db, programme, library)
+    try:
+        menus = {(scope, lang): [c["command"] for c in cmds]
+                 for (scope, lang), cmds in api.commands.items()}
+        owner_en = next(v for (s, lang), v in menus.items() if '500' in s and lang == "en")
+        clerk_zh = next(v for (s, lang), v in menus.items() if '501' in s and lang == "zh")
+        assert {"purchase", "stock", "verify", "audit", "grant", "revoke"} <= set(owner_en)
+        assert "verify" in clerk_zh and "purchase" not in clerk_zh and "grant" not in clerk_zh
+        assert not any('502' in s for s, _ in menus)
+        assert "points" in owner_en  # staff keep the member commands too
+    finally:
+        await running.__aexit__(None, None, None)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.api import openapi, parsing, signing
 from bot.api.parsing import BadRequest
 from bot.app import App
-from domain import audit, coupons, purchases, refunds
+from domain import audit, coupons, purchases, refunds, till_members
 from domain.coupons import CouponRefused
 from domain.errors import DomainError, InvalidInput
 from domain.profile import parse_phone
@@ -72,8 +72,8 @@ async def purchase(request: web.Request, data: dict[str, Any], now: datetime) ->
     for attempt in range(3):
         try:
             async with app.db.uow() as uow:
-                member = await purchases.find_member(uow, **ref)
-                done = await purchases.record(uow, app.programme, member.id, order, now)
+                member_id = await till_members.member_id_for(uow, ref)
+                done = await purchases.record(uow, app.programme, member_id, order, now)
                 await uow.commit()
             break
         except PurchaseRefused as refused:

@@ -15,7 +15,6 @@ from aiogram import Bot, Dispatcher, F, Router
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
-from aiogram.exceptions import TelegramNetworkError, TelegramServerError
 from aiogram.types import (
     BotCommand,
     BotCommandScopeUnion,
@@ -30,6 +29,7 @@ from pydantic import TypeAdapter
 from bot.ordering import ChatQueue
 from bot.telegram import commands
 from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.gateway import poll as polling
 from handlers.routing import Router as Commands
 from handlers.types import Inbound
 
@@ -113,6 +113,12 @@ async def publish_commands(bot: Bot, router: Commands, default_locale: str,
                                   scope=_SCOPES.validate_python(scope), language_code=language)
 
 
+async def forget_commands(bot: Bot, chat_id: str) -> None:
+    for language in commands.LANGUAGES.values():
+        await bot.delete_my_commands(_SCOPES.validate_python(
+            {"type": "chat", "chat_id": int(chat_id)}), language_code=language)
+
+
 async def process(bot: Bot, dp: Dispatcher, gateway: Gateway, update: Update) -> None:
     """Feed one update; whatever no handler took (edits, channel posts, stickers in
     groups, update types we do not know) is finished so it is not recovered forever."""
@@ -148,28 +154,10 @@ def chat_of(update: Update) -> str:
 
 async def poll(bot: Bot, dp: Dispatcher, gateway: Gateway, stop: asyncio.Event,
                queue: ChatQueue) -> None:
-    offset: int | None = None
-    backoff = 1.0
-    while not stop.is_set():
-        try:
-            updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT,
-                                            allowed_updates=ALLOWED,
-                                            request_timeout=POLL_TIMEOUT + 10)
-        except (TelegramNetworkError, TelegramServerError) as exc:
-            log.warning("getUpdates failed; retrying", extra={"detail": str(exc)})
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
-            continue
-        except Exception:  # noqa: BLE001 - polling must outlive any one bad answer
-            log.exception("getUpdates failed unexpectedly; retrying")
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
-            continue
-        backoff = 1.0
-        if not updates:
-            continue
-        # Recorded before the next getUpdates confirms them to Telegram.
-        await gateway.pipeline.receive([(gateway.key(u.update_id), payload(u)) for u in updates])
-        offset = updates[-1].update_id + 1
-        for update in updates:
-            await queue.put(chat_of(update), process(bot, dp, gateway, update))
+    async def fetch(offset: int | None) -> list[Update]:
+        return await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT,
+                                     allowed_updates=ALLOWED, request_timeout=POLL_TIMEOUT + 10)
+
+    await polling(gateway, queue, stop, fetch,
+                  lambda u: (u.update_id, payload(u), chat_of(u)),
+                  lambda u: process(bot, dp, gateway, u))

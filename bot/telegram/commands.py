@@ -10,12 +10,21 @@ from handlers import menu
 from handlers.routing import Router
 
 LANGUAGES = {"en": "en", "zh_Hans": "zh"}  # our locale -> Telegram's language_code
+# The staff commands each permission (domain.roles.PERMISSIONS) opens.
+STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["verify"],
+                  "audit": ["audit"], "grant": ["grant", "revoke"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 
 def listing(router: Router, locale: str, extra: Iterable[str] = ()) -> list[tuple[str, str]]:
     names = [name for name, _ in menu.commands(router, locale)] + list(extra)
     return [(name, menu.describe(name, locale)[:256]) for name in names]
+
+
+def staff_menus(accounts: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Chat id -> the staff commands to add there, in a stable order."""
+    return {chat: [c for perm in STAFF_COMMANDS if perm in perms for c in STAFF_COMMANDS[perm]]
+            for chat, perms in accounts.items() if chat.lstrip("-").isdigit()}
 
 
 def plan(router: Router, default_locale: str,

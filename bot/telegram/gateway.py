@@ -7,9 +7,13 @@ database never collides with an old one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
+from bot.ordering import ChatQueue
 from bot.pipeline import Pipeline
 from bot.telegram.sender import Sender
 from bot.telegram.transport import TelegramFailure, Transport
@@ -86,3 +90,29 @@ class Gateway:
             await self.transport.answer_callback(callback_id, text)
         except TelegramFailure as exc:  # too old to answer: the member has moved on
             log.info("callback not answered", extra={"detail": str(exc)})
+
+
+async def poll(gateway: Gateway, queue: ChatQueue, stop: asyncio.Event,
+               fetch: Callable[[int | None], Awaitable[list[Any]]],
+               describe: Callable[[Any], tuple[int, dict[str, Any], str]],
+               handle: Callable[[Any], Coroutine[Any, Any, None]]) -> None:
+    """Long polling through either library. `describe` gives an update's id, its JSON
+    and its chat; each batch is recorded before the next fetch confirms it."""
+    offset: int | None = None
+    backoff = 1.0
+    while not stop.is_set():
+        try:
+            updates = await fetch(offset)
+        except Exception:  # noqa: BLE001 - polling must outlive any one bad answer
+            log.warning("getUpdates failed; retrying", exc_info=True)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
+            continue
+        backoff = 1.0
+        if not updates:
+            continue
+        described = [describe(u) for u in updates]
+        await gateway.pipeline.receive([(gateway.key(uid), data) for uid, data, _ in described])
+        offset = described[-1][0] + 1
+        for update, (_, _, chat) in zip(updates, described, strict=True):
+            await queue.put(chat, handle(update))

@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
 from telegram import BotCommand, BotCommandScope, Update
-from telegram.error import NetworkError, TimedOut
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import App
-from bot.ordering import ChatQueue
+from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
 from bot.telegram import commands, service
 from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.gateway import poll as polling
 from bot.telegram.transport import PtbTransport
 from handlers.conversations import build_engine
 from handlers.routing import Router
@@ -116,7 +116,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     try:
         gateway = install(application, app)
         await publish_commands(application.bot, gateway.pipeline.engine.router,
-                               app.programme.default_locale)
+                               app.programme.default_locale, await service.staff_menus(app))
 
         async def feed(data: dict[str, Any]) -> None:
             await application.process_update(Update.de_json(data, application.bot))
@@ -136,38 +136,21 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         stop.set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        await cancel(tasks)
         await queue.drain()
         await application.shutdown()
 
 
 async def poll(application: Application, gateway: Gateway, stop: asyncio.Event,
                queue: ChatQueue) -> None:
-    offset: int | None = None
-    backoff = 1.0
-    while not stop.is_set():
-        try:
-            updates = await application.bot.get_updates(
-                offset=offset, timeout=service.POLL_TIMEOUT, allowed_updates=service.ALLOWED,
-                read_timeout=service.POLL_TIMEOUT + 10)
-        except Exception as exc:  # noqa: BLE001 - polling must outlive any one bad answer
-            level = logging.WARNING if isinstance(exc, NetworkError | TimedOut) else logging.ERROR
-            log.log(level, "getUpdates failed; retrying", exc_info=level == logging.ERROR)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 30.0)
-            continue
-        backoff = 1.0
-        if not updates:
-            continue
-        await gateway.pipeline.receive([(gateway.key(u.update_id), u.to_dict())
-                                        for u in updates])
-        offset = updates[-1].update_id + 1
-        for update in updates:
-            await queue.put(chat_of(update), application.process_update(update))
+    async def fetch(offset: int | None) -> tuple[Update, ...]:
+        return await application.bot.get_updates(
+            offset=offset, timeout=service.POLL_TIMEOUT, allowed_updates=service.ALLOWED,
+            read_timeout=service.POLL_TIMEOUT + 10)
+
+    await polling(gateway, queue, stop, fetch,
+                  lambda u: (u.update_id, u.to_dict(), chat_of(u)),
+                  application.process_update)
 
 
 def webhook_handler(application: Application, gateway: Gateway, queue: ChatQueue, settings):

@@ -10,19 +10,20 @@ import asyncio
 import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from pydantic import ValidationError
 
 from bot.app import App
-from bot.ordering import ChatQueue
+from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import aiogram_bot
+from bot.telegram import aiogram_bot, commands
 from bot.telegram.gateway import PLATFORM, Gateway
 from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
+from domain import roles
 from handlers.conversations import build_engine
 
 log = logging.getLogger(__name__)
@@ -52,7 +53,9 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
                           me.id, app.programme.default_locale)
         gateway.sender = sender(settings, transport, gateway)
         dp = aiogram_bot.make_dispatcher(gateway, me.username or "")
-        await aiogram_bot.publish_commands(bot, engine.router, app.programme.default_locale)
+        staff = await staff_menus(app)
+        await aiogram_bot.publish_commands(bot, engine.router, app.programme.default_locale,
+                                           staff)
 
         async def replay(data: dict) -> None:
             await aiogram_bot.process(bot, dp, gateway, aiogram_bot.restore(bot, data))
@@ -70,17 +73,37 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
             await bot.delete_webhook(drop_pending_updates=False)
             tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
+        tasks.append(asyncio.create_task(keep_staff_menus(app, bot, engine.router, staff)))
         app.pushers[PLATFORM] = pusher(gateway.sender)
         yield
     finally:
         stop.set()
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with suppress(asyncio.CancelledError):
-                await task
+        await cancel(tasks)
         await queue.drain()
         await bot.session.close()
+
+
+async def staff_menus(app: App) -> dict[str, list[str]]:
+    async with app.db.uow() as uow:
+        return commands.staff_menus(await roles.staff_accounts(uow, PLATFORM))
+
+
+async def keep_staff_menus(app: App, bot, router, shown: dict[str, list[str]],
+                           every: float = 300.0) -> None:
+    """Grants and revocations reach the "/" menus within `every` seconds."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            now = await staff_menus(app)
+            if now != shown:
+                await aiogram_bot.publish_commands(bot, router, app.programme.default_locale,
+                                                   {c: m for c, m in now.items()
+                                                    if shown.get(c) != m})
+                for chat in shown.keys() - now.keys():
+                    await aiogram_bot.forget_commands(bot, chat)
+                shown = now
+        except Exception:
+            log.exception("refreshing staff command menus failed")
 
 
 def sender(settings, transport, gateway: Gateway) -> Sender:
