@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import secrets
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -25,7 +26,7 @@ log = logging.getLogger(__name__)
 MARGIN = 300  # seconds before expiry at which a token counts as due for renewal
 
 
-class _Cached:
+class _Cached(ABC):
     def __init__(self, fetch: Fetch, clock: Callable[[], datetime], margin: float) -> None:
         self.fetch = fetch
         self.clock = clock
@@ -60,8 +61,9 @@ class _Cached:
         return (token is not None and token.fresh(self.clock(), self.margin)
                 and token.value != stale)
 
+    @abstractmethod
     async def _renew(self, stale: str | None) -> Token:
-        raise NotImplementedError
+        """Fetch a new token under the store's lock, unless another holder already did."""
 
 
 class DatabaseTokens(_Cached):
