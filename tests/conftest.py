@@ -16,6 +16,7 @@ from domain import config
 from domain.database import Database, create_engine
 from domain.models import Base
 
+pytest_plugins = ["tests.telegram_fixtures"]
 PG_URL = os.environ.get("MEMBERBOT_TEST_DATABASE_URL")
 
 

@@ -14,17 +14,6 @@ from aiohttp import ClientSession, FormData, web
 from tests.fake_telegram import FakeBotAPI, aiogram_bot, ptb_bot
 
 
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB's own opt-in; silences its warning
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
 @pytest.fixture
 async def http():
     async with ClientSession() as session:

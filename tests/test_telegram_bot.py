@@ -18,16 +18,9 @@ from bot.telegram import service
 from domain import ledger
 from domain.models import Checkin, Identity, Member
 from handlers.conversations import build_engine
-from tests.fake_telegram import FakeBotAPI
 
 ALICE = 1001
 LIBRARIES = ["aiogram", "ptb"]
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
 
 
 async def started(api, db, programme, library: str, **extra):

@@ -17,17 +17,14 @@ import pytest
 
 from bot.telegram.sender import Sender
 from bot.telegram.transport import (
-    AiogramTransport,
     FloodWait,
     Part,
-    PtbTransport,
     Rejected,
     TelegramFailure,
     TransientFailure,
     Unreachable,
 )
 from handlers.types import Rendered
-from tests.fake_telegram import FakeBotAPI, aiogram_bot, ptb_bot
 
 HI = Rendered("hi")
 
@@ -286,27 +283,6 @@ async def test_idle_chats_are_forgotten(vt, out):
 
 
 # ---------------------------------------------------------------- real libraries, real HTTP
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB's own opt-in; silences its warning
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture(params=["aiogram", "ptb"])
-async def transport(request, api):
-    if request.param == "aiogram":
-        async with aiogram_bot(api) as bot:
-            yield AiogramTransport(bot)
-    else:
-        async with ptb_bot(api) as bot:
-            yield PtbTransport(bot)
 
 
 async def test_a_429_pauses_all_later_sends(api, transport):

@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 
 from bot.telegram.transport import (
-    AiogramTransport,
     AskContact,
     FloodWait,
     Inline,
-    PtbTransport,
     Rejected,
     TransientFailure,
     Unreachable,
@@ -18,30 +16,8 @@ from bot.telegram.transport import (
     utf16_len,
 )
 from handlers.types import Rendered
-from tests.fake_telegram import FakeBotAPI, aiogram_bot, ptb_bot
 
 YES_NO = ((("Yes", "yes"), ("No", "no")),)
-
-
-@pytest.fixture(autouse=True)
-def _ptb_timedelta(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB's own opt-in; silences its warning
-
-
-@pytest.fixture
-async def api():
-    async with FakeBotAPI() as server:
-        yield server
-
-
-@pytest.fixture(params=["aiogram", "ptb"])
-async def transport(request, api):
-    if request.param == "aiogram":
-        async with aiogram_bot(api) as bot:
-            yield AiogramTransport(bot)
-    else:
-        async with ptb_bot(api) as bot:
-            yield PtbTransport(bot)
 
 
 # ---------------------------------------------------------------- plan (no network)

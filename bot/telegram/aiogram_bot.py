@@ -28,10 +28,9 @@ from pydantic import TypeAdapter
 
 from bot.ordering import ChatQueue
 from bot.telegram import commands
-from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.gateway import Gateway
 from bot.telegram.gateway import poll as polling
 from handlers.routing import Router as Commands
-from handlers.types import Inbound
 
 log = logging.getLogger(__name__)
 ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
@@ -65,45 +64,20 @@ def make_router() -> Router:
 
 
 async def private(message: Message, event_update: Update, gateway: Gateway) -> None:
-    user = message.from_user
-    contact = message.contact
-    phone = contact.phone_number if contact and contact.user_id == user.id else None
-    await gateway.inbound(Inbound(
-        platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
-        text=message.text or message.caption or "", message_id=str(message.message_id),
-        locale=user.language_code, display_name=user.full_name, phone=phone,
-        shares_contact=True, key=gateway.key(event_update.update_id)))
+    await gateway.private_message(message, event_update.update_id)
 
 
 async def group_command(message: Message, event_update: Update, gateway: Gateway,
                         username: str) -> None:
-    """Points and profiles are private: a command in a group is pointed to the chat."""
-    head = message.text.split(maxsplit=1)[0]
-    key = gateway.key(event_update.update_id)
-    if "@" in head and head.split("@", 1)[1].lower() != username:
-        await gateway.ignore(key)  # another bot's command
-        return
-    await gateway.say(key, str(message.chat.id), "telegram.private_only",
-                      message.from_user.language_code, group=True)
+    await gateway.group_message(message, event_update.update_id, username)
 
 
 async def button(query: CallbackQuery, event_update: Update, gateway: Gateway) -> None:
-    key = gateway.key(event_update.update_id)
-    message = query.message
-    if message is None or message.chat.type != "private" or not query.data:
-        await gateway.ignore(key, callback_id=query.id)
-        return
-    await gateway.inbound(Inbound(
-        platform=PLATFORM, user_id=str(query.from_user.id), chat_id=str(message.chat.id),
-        action=query.data, message_id=str(message.message_id),
-        locale=query.from_user.language_code, display_name=query.from_user.full_name,
-        shares_contact=True, key=key), callback_id=query.id)
+    await gateway.button(query, event_update.update_id)
 
 
 async def membership(update: ChatMemberUpdated, event_update: Update, gateway: Gateway) -> None:
-    status = update.new_chat_member.status
-    await gateway.reachability(gateway.key(event_update.update_id), str(update.from_user.id),
-                               reachable=status not in ("kicked", "left"))
+    await gateway.membership(update, event_update.update_id)
 
 
 async def publish_commands(bot: Bot, router: Commands, default_locale: str,

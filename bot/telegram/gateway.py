@@ -42,6 +42,46 @@ class Gateway:
     def key(self, update_id: int) -> str:
         return f"{self.bot_id}:{update_id}"
 
+    # Both libraries name Telegram's fields alike (from_user, chat.id, contact.user_id,
+    # language_code, full_name), so one mapping serves aiogram and PTB objects.
+
+    async def private_message(self, message: Any, update_id: int) -> None:
+        user, contact = message.from_user, message.contact
+        await self.inbound(Inbound(
+            platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
+            text=message.text or message.caption or "", message_id=str(message.message_id),
+            locale=user.language_code, display_name=user.full_name,
+            phone=contact.phone_number if contact and contact.user_id == user.id else None,
+            shares_contact=True, key=self.key(update_id)))
+
+    async def group_message(self, message: Any, update_id: int, username: str) -> None:
+        """Points and profiles are private: a command to us in a group is pointed to the
+        private chat; chatter and other bots' commands are left alone."""
+        text = message.text or ""
+        head = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+        if head and ("@" not in head or head.split("@", 1)[1].lower() == username):
+            await self.say(self.key(update_id), str(message.chat.id), "telegram.private_only",
+                           message.from_user.language_code, group=True)
+        else:
+            await self.ignore(self.key(update_id))
+
+    async def button(self, query: Any, update_id: int) -> None:
+        message = query.message
+        if message is None or message.chat.type != "private" or not query.data:
+            await self.ignore(self.key(update_id), callback_id=query.id)
+            return
+        user = query.from_user
+        await self.inbound(Inbound(
+            platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
+            action=query.data, message_id=str(message.message_id), locale=user.language_code,
+            display_name=user.full_name, shares_contact=True, key=self.key(update_id)),
+            callback_id=query.id)
+
+    async def membership(self, change: Any, update_id: int) -> None:
+        """A private chat's member status: "kicked" means the member blocked us."""
+        await self.reachability(self.key(update_id), str(change.from_user.id),
+                                reachable=change.new_chat_member.status not in ("kicked", "left"))
+
     async def inbound(self, inbound: Inbound, callback_id: str | None = None) -> Answer:
         async def deliver(answer: Answer) -> None:
             messages = answer.rendered()

@@ -28,7 +28,6 @@ from bot.telegram.gateway import poll as polling
 from bot.telegram.transport import PtbTransport
 from handlers.conversations import build_engine
 from handlers.routing import Router
-from handlers.types import Inbound
 
 log = logging.getLogger(__name__)
 GROUP = -100  # before a host application's own handlers
@@ -50,43 +49,19 @@ def install(application: Application, app: App) -> Gateway:
 
 async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     gateway: Gateway = context.application.bot_data[GATEWAY]
-    key = gateway.key(update.update_id)
-    username = (context.bot.username or "").lower()
-    if (message := update.message) is not None and message.from_user is not None \
-            and not message.from_user.is_bot:
-        user = message.from_user
+    uid = update.update_id
+    message, query, change = update.message, update.callback_query, update.my_chat_member
+    if message is not None and message.from_user is not None and not message.from_user.is_bot:
         if message.chat.type == "private":
-            contact = message.contact
-            await gateway.inbound(Inbound(
-                platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
-                text=message.text or message.caption or "", message_id=str(message.message_id),
-                locale=user.language_code, display_name=user.full_name,
-                phone=contact.phone_number if contact and contact.user_id == user.id else None,
-                shares_contact=True, key=key))
-            return
-        text = message.text or ""
-        head = text.split(maxsplit=1)[0] if text.startswith("/") else ""
-        if head and ("@" not in head or head.split("@", 1)[1].lower() == username):
-            await gateway.say(key, str(message.chat.id), "telegram.private_only",
-                              user.language_code, group=True)
-            return
-    elif (query := update.callback_query) is not None:
-        msg = query.message
-        if msg is None or msg.chat.type != "private" or not query.data:
-            await gateway.ignore(key, callback_id=query.id)
-            return
-        await gateway.inbound(Inbound(
-            platform=PLATFORM, user_id=str(query.from_user.id), chat_id=str(msg.chat.id),
-            action=query.data, message_id=str(msg.message_id),
-            locale=query.from_user.language_code, display_name=query.from_user.full_name,
-            shares_contact=True, key=key), callback_id=query.id)
-        return
-    elif (change := update.my_chat_member) is not None and change.chat.type == "private":
-        status = change.new_chat_member.status
-        await gateway.reachability(key, str(change.from_user.id),
-                                   reachable=status not in ("kicked", "left"))
-        return
-    await gateway.ignore(key)  # edits, channel posts, other bots, group chatter
+            await gateway.private_message(message, uid)
+        else:
+            await gateway.group_message(message, uid, (context.bot.username or "").lower())
+    elif query is not None:
+        await gateway.button(query, uid)
+    elif change is not None and change.chat.type == "private":
+        await gateway.membership(change, uid)
+    else:
+        await gateway.ignore(gateway.key(uid))  # edits, channel posts, other bots
 
 
 async def publish_commands(bot, router: Router, default_locale: str,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import os
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable
@@ -288,6 +289,10 @@ class PtbTransport(Transport):
     def __init__(self, bot: telegram.Bot) -> None:
         import telegram
         from telegram import error
+
+        # PTB 22 warns on every 429 until one opts in to RetryAfter.retry_after as a
+        # timedelta (PTB 23's behaviour); _seconds reads either form.
+        os.environ.setdefault("PTB_TIMEDELTA", "true")
 
         self.bot = bot
         self._tg = telegram
