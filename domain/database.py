@@ -1,9 +1,10 @@
 """Engines and the unit of work.
 
-SQLite is the embedded default: WAL, a busy timeout, and BEGIN IMMEDIATE so a
-transaction takes the write lock up front instead of failing half-way when it
-upgrades from reader to writer. Writers inside one process also queue on an
-asyncio lock, which is cheaper than SQLite's sleep-and-retry busy handler.
+SQLite is the embedded default: WAL, and BEGIN IMMEDIATE so a transaction takes
+the write lock up front instead of failing half-way when it upgrades from reader
+to writer. Statements run on the loop's thread (domain.sqlite_inline), waiting
+for another process's lock with asyncio.sleep for up to the busy timeout. Writers
+inside one process queue on an asyncio lock instead of polling for the file lock.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from domain import sqlite_inline
+
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Set while a task is inside a unit of work: a nested one would wait on the
 # SQLite write lock its own task holds, so it is refused instead of hanging.
@@ -32,9 +35,11 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """Create an engine for a SQLite file or PostgreSQL; nothing connects yet."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        connect_args = kwargs.pop("connect_args", {})
-        connect_args.setdefault("timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
-        engine = create_async_engine(url, connect_args=connect_args, **kwargs)
+        wait = kwargs.pop("busy_timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.creator(parsed.database or ":memory:", wait, uri),
+            **kwargs)
         _tune_sqlite(engine)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
@@ -44,11 +49,9 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
 def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
-        # Take transaction control away from the driver so BEGIN is ours.
-        dbapi_conn.isolation_level = None
+        # The connection leaves BEGIN to us and never sleeps on a lock itself.
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()

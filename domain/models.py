@@ -375,3 +375,8 @@ class ExpiryRun(Base):
     finished_at: Mapped[datetime | None]
     members: Mapped[int] = mapped_column(Integer, default=0)
     points: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# Tables of later capabilities live in their own modules; importing them here puts them
+# in Base.metadata, which migrations are checked against.
+from domain import campaign_models, scheduler_models  # noqa: E402, F401

@@ -7,8 +7,10 @@ from typing import Any
 from domain.config import Programme
 from domain.database import Database
 from handlers import (
+    campaigns,
     checkin,
     coupons,
+    jobs,
     language,
     link,
     operator,
@@ -25,7 +27,7 @@ from handlers.engine import Engine
 from handlers.routing import Router
 
 FEATURES = (start, points, tier, checkin, profile, language, link,
-            rewards, coupons, referrals, roles, staff, operator)
+            rewards, coupons, referrals, roles, staff, operator, jobs, campaigns)
 
 
 def build_router() -> Router:

@@ -2,6 +2,8 @@
 
 Catalog ids are stable keys (``points.balance``) rather than English sentences, so
 English is a catalog like any other and wording can change without code changes.
+Each locale folder may hold several catalogs (one per feature area, so features can
+be worked on apart); they are merged, and a key defined twice is an error.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
+from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_currency, format_decimal, get_currency_precision
@@ -29,16 +32,37 @@ DOMAIN = "memberbot"
 current_locale: ContextVar[str] = ContextVar("memberbot_locale", default="en")
 
 
-def catalog_text(locale: str) -> str:
-    path = resources.files("locales") / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
-    return path.read_text(encoding="utf-8")
+def catalog_texts(locale: str) -> dict[str, str]:
+    """Every catalog of a locale by file name, the main one first."""
+    folder = resources.files("locales") / locale / "LC_MESSAGES"
+    names = sorted((p.name for p in folder.iterdir() if p.name.endswith(".po")),
+                   key=lambda n: (n != f"{DOMAIN}.po", n))
+    return {name: (folder / name).read_text(encoding="utf-8") for name in names}
+
+
+def catalog(locale: str) -> Catalog:
+    """The merged catalog of a locale."""
+    merged: Catalog | None = None
+    for name, text in catalog_texts(locale).items():
+        part = read_po(io.StringIO(text), locale=locale, domain=DOMAIN)
+        if merged is None:
+            merged = part
+            continue
+        for message in part:
+            if not message.id:
+                continue
+            if merged.get(message.id) is not None:
+                raise ValueError(f"{locale}/{name}: {message.id!r} is defined twice")
+            merged[message.id] = message
+    if merged is None:
+        raise FileNotFoundError(f"no catalog for {locale}")
+    return merged
 
 
 @cache
 def translations(locale: str) -> gettext.GNUTranslations:
-    catalog = read_po(io.StringIO(catalog_text(locale)), locale=locale, domain=DOMAIN)
     buffer = io.BytesIO()
-    write_mo(buffer, catalog)
+    write_mo(buffer, catalog(locale))
     buffer.seek(0)
     return gettext.GNUTranslations(buffer)
 

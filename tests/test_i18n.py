@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import ast
-import io
 import re
 import string
 from pathlib import Path
 
 import pytest
-from babel.messages.pofile import read_po
 
 from domain.errors import InvalidInput
 from handlers import i18n
@@ -20,7 +18,7 @@ FIELD = re.compile(r"\{(\w+)\}")
 
 
 def catalog(locale: str):
-    return read_po(io.StringIO(i18n.catalog_text(locale)), locale=locale)
+    return i18n.catalog(locale)
 
 
 def messages(locale: str) -> dict[str, tuple[str, ...]]:
