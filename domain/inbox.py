@@ -3,8 +3,9 @@
 Telegram confirms a polling offset, and WeChat stops retrying, as soon as we answer;
 a process that dies after that would lose the update. So a delivery is recorded
 first (`receive`), handled in one transaction that also stores its answer (`claim`,
-`record`), and its answer is sent under a lease (`lease`, `delivered`). Whatever is
-left undelivered after a crash is found again by `unfinished`.
+`record`, for a whole batch of deliveries at once), and its answer is sent under a
+lease (`lease`, `delivered`). Whatever is left undelivered after a crash is found
+again by `unfinished`.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from domain.database import UnitOfWork
-from domain.models import InboxItem
+from domain.models import InboxItem, UTCDateTime
 
 LEASE = timedelta(seconds=30)
 _INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
@@ -43,35 +44,55 @@ async def receive(uow: UnitOfWork, platform: str, items: list[tuple[str, dict[st
     await uow.session.execute(stmt)
 
 
-async def claim(uow: UnitOfWork, platform: str, key: str,
-                now: datetime) -> dict[str, Any] | None:
-    """Lock this delivery for handling; return its stored answer if it was handled before.
+_I = InboxItem.__table__
+_AT = UTCDateTime()
+_CLAIM = (select(_I.c.key, _I.c.handled_at, _I.c.answer)
+          .where(_I.c.platform == bindparam("b_platform"),
+                 _I.c.key.in_(bindparam("b_keys", expanding=True)))
+          .order_by(_I.c.key).with_for_update())
+_RECORD = (update(_I).where(_I.c.platform == bindparam("b_platform"),
+                            _I.c.key == bindparam("b_key"))
+           .values(handled_at=bindparam("b_now", type_=_AT),
+                   answer=bindparam("b_answer", type_=_I.c.answer.type),
+                   lease_until=bindparam("b_lease", type_=_AT)))
 
-    The row lock makes a second worker with the same delivery wait for the first to
+
+async def claim(uow: UnitOfWork, platform: str, keys: list[str],
+                now: datetime) -> dict[str, dict[str, Any] | None]:
+    """Lock these deliveries for handling; the stored answer of each one handled before.
+
+    The row locks make a second worker with the same delivery wait for the first to
     commit, and then see its answer instead of acting again. Adapters record deliveries
-    first, so the row is usually there and one SELECT does.
-    """
-    for _ in range(2):
-        row = (await uow.session.execute(
-            select(InboxItem.handled_at, InboxItem.answer)
-            .where(InboxItem.platform == platform, InboxItem.key == key)
-            .with_for_update()
-        )).one_or_none()
-        if row is not None:
-            return row.answer if row.handled_at is not None else None
-        await uow.session.execute(
-            _INSERT[uow.dialect](InboxItem).values(platform=platform, key=key, received_at=now)
-            .on_conflict_do_nothing(index_elements=["platform", "key"]))
+    first, so the rows are usually there and one SELECT does for a whole batch."""
+    wanted = sorted(set(keys))
+    found: dict[str, dict[str, Any] | None] = {}
+    for attempt in range(2):
+        rows = await uow.session.execute(_CLAIM, {"b_platform": platform, "b_keys": wanted})
+        for key, handled_at, answer in rows:
+            if handled_at is not None:
+                found[key] = answer
+            else:
+                found.setdefault(key, None)
+        missing = [k for k in wanted if k not in found]
+        if not missing:
+            return found
+        if attempt == 0:
+            await uow.session.execute(
+                _INSERT[uow.dialect](InboxItem).values(
+                    [{"platform": platform, "key": k, "received_at": now} for k in missing])
+                .on_conflict_do_nothing(index_elements=["platform", "key"]))
+            wanted = missing
     raise AssertionError("an inbox row vanished while it was being claimed")
 
 
-async def record(uow: UnitOfWork, platform: str, key: str, answer: dict[str, Any],
-                 now: datetime) -> None:
-    """Store the answer, and take the lease to send it: whoever handled it sends it."""
-    await uow.session.execute(
-        update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key)
-        .values(handled_at=now, answer=answer, lease_until=now + LEASE)
-    )
+async def record(uow: UnitOfWork, platform: str,
+                 answers: list[tuple[str, dict[str, Any], datetime]]) -> None:
+    """Store each (key, answer, handled at), and take the lease to send it: whoever
+    handled a delivery sends its answer."""
+    if answers:
+        await uow.session.execute(_RECORD, [
+            {"b_platform": platform, "b_key": key, "b_now": now, "b_answer": answer,
+             "b_lease": now + LEASE} for key, answer, now in answers])
 
 
 async def lease(uow: UnitOfWork, platform: str, key: str, now: datetime) -> bool:

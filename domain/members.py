@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from domain import ledger, tiers
 from domain.config import Programme
@@ -36,11 +36,22 @@ class Registration:
     created: bool
 
 
+_BY_IDENTITY = (select(Member, Identity.external_id)
+                .join(Identity, Identity.member_id == Member.id)
+                .where(Identity.platform == bindparam("b_platform"),
+                       Identity.external_id.in_(bindparam("b_ids", expanding=True))))
+
+
 async def by_identity(uow: UnitOfWork, platform: str, external_id: str) -> Member | None:
-    return await uow.session.scalar(
-        select(Member).join(Identity, Identity.member_id == Member.id)
-        .where(Identity.platform == platform, Identity.external_id == external_id)
-    )
+    return (await by_identities(uow, platform, [external_id])).get(external_id)
+
+
+async def by_identities(uow: UnitOfWork, platform: str,
+                        external_ids: list[str]) -> dict[str, Member]:
+    """The members behind many accounts of one platform, in one query."""
+    rows = await uow.session.execute(_BY_IDENTITY, {"b_platform": platform,
+                                                    "b_ids": list(set(external_ids))})
+    return {external_id: member for member, external_id in rows}
 
 
 async def get(uow: UnitOfWork, member_id: int) -> Member:
@@ -51,9 +62,11 @@ async def get(uow: UnitOfWork, member_id: int) -> Member:
 
 
 async def register(uow: UnitOfWork, programme: Programme, platform: str, external_id: str,
-                   now: datetime, referral_code: str | None = None) -> Registration:
-    """Zero-friction sign-up: an identity we have not seen becomes a member at once."""
-    existing = await by_identity(uow, platform, external_id)
+                   now: datetime, referral_code: str | None = None,
+                   known: Member | None = None) -> Registration:
+    """Zero-friction sign-up: an identity we have not seen becomes a member at once.
+    `known`: the member already looked up for this identity (a batch loads them at once)."""
+    existing = known or await by_identity(uow, platform, external_id)
     if existing is not None:
         return Registration(existing, created=False)
     referrer = None

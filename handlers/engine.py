@@ -1,4 +1,4 @@
-"""The conversation engine: one inbound, one transaction, replies out.
+"""The conversation engine: inbounds in, replies out, one transaction per batch.
 
 Order of precedence: a /command always wins (and leaves any flow); a button goes to
 the waiting flow when it belongs to it, else to whoever registered it; free text
@@ -8,6 +8,12 @@ which is how platforms without buttons (WeChat, the console) press them.
 An inbound with a delivery key is handled at most once: the key is claimed in the
 same transaction as the effects, and a repeat gets the recorded answer back.
 A shared contact arrives as the pseudo-button CONTACT_SHARED.
+
+Inbounds that arrive together are handled together (domain.group_commit): their
+claims, members and conversation states are read with one query each, each is
+handled in turn, and one commit covers them all. Two of one member wait for the
+next batch, so each sees the other's effects. If a batch fails, its inbounds are
+handled again one by one, so one bad message only ever fails itself.
 """
 
 from __future__ import annotations
@@ -16,13 +22,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 
-from domain import inbox, members
+from domain import conversations, inbox, members
 from domain.config import Programme
+from domain.conversations import State
 from domain.database import Database, UnitOfWork
-from domain.models import Conversation
+from domain.group_commit import LATER, GroupCommit
+from domain.models import Member
 from domain.profile import NAME_MAX
 from handlers import i18n
 from handlers.render import dump, load, render
@@ -33,6 +42,7 @@ log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_ACTION = 64
 RETRIES = 3
+BATCH = 64
 CONTACT_SHARED = "contact:shared"
 
 
@@ -49,28 +59,41 @@ class Answer:
     def replayed(self) -> bool:
         return self.recorded is not None
 
-    def rendered(self) -> list[Rendered]:
+    @cached_property
+    def _messages(self) -> tuple[Rendered, ...]:
         if self.recorded is not None:
-            return list(self.recorded)
-        return [render(r, self.locale) for r in self.replies]
+            return self.recorded
+        return tuple(render(r, self.locale) for r in self.replies)
+
+    def rendered(self) -> list[Rendered]:
+        return list(self._messages)
 
     def dump(self) -> dict:
-        return {"locale": self.locale, "messages": [dump(m) for m in self.rendered()]}
+        return {"locale": self.locale, "messages": [dump(m) for m in self._messages]}
 
     @classmethod
     def load(cls, data: dict) -> Answer:
         return cls(data["locale"], [], tuple(load(m) for m in data["messages"]))
 
 
+@dataclass(frozen=True)
+class _Job:
+    inbound: Inbound
+    now: datetime
+
+
 class Engine:
     def __init__(self, db: Database, programme: Programme, router: Router,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-                 username: str | None = None) -> None:
+                 username: str | None = None, batch: int = BATCH) -> None:
         self.db = db
         self.username = username.lower() if username else None  # "/cmd@username" in groups
         self.programme = programme
         self.router = router
         self.clock = clock
+        # SQLite has one writer at a time anyway; PostgreSQL may run a few batches at once.
+        self._batches: GroupCommit[_Job, Answer] = GroupCommit(
+            self._run_batch, limit=batch, parallel=1 if db.dialect == "sqlite" else 4)
 
     async def handle(self, inbound: Inbound, now: datetime | None = None) -> Answer:
         now = now or self.clock()
@@ -81,28 +104,98 @@ class Engine:
             return refusal
         if not self._for_us(inbound.text):
             return Answer(self._locale(None, inbound.locale), [])
+        return await self._batches.submit(_Job(inbound, now))
+
+    async def _run_batch(self, jobs: list[_Job]) -> list[Answer | object]:
+        if len(jobs) > 1:
+            try:
+                return await self._together(jobs)
+            except Exception:  # noqa: BLE001 - rolled back; each is tried on its own below
+                log.info("a batch failed; handling its inbounds one by one",
+                         extra={"size": len(jobs)}, exc_info=True)
+        return [await self._alone(job) for job in jobs]
+
+    async def _alone(self, job: _Job) -> Answer:
+        inbound = job.inbound
         try:
-            return await self._handle_with_retries(inbound, now)
+            for attempt in range(1, RETRIES + 1):
+                try:
+                    (answer,) = await self._together([job])
+                    return answer  # type: ignore[return-value]
+                except IntegrityError:
+                    # Two deliveries racing (a double tap, a first message sent twice, a
+                    # second worker): the loser retries and now sees what the winner wrote.
+                    if attempt == RETRIES:
+                        raise
+                    log.info("retrying inbound after a conflict", extra={"attempt": attempt})
+            raise AssertionError("unreachable")
         except Exception:
             # The transaction rolled back, so nothing changed; say so instead of going quiet.
             log.exception("inbound failed", extra={"platform": inbound.platform,
                                                    "user_id": inbound.user_id})
             return Answer(self._locale(None, inbound.locale), [reply("error.internal")])
 
-    async def _handle_with_retries(self, inbound: Inbound, now: datetime) -> Answer:
-        for attempt in range(1, RETRIES + 1):
-            try:
-                async with self.db.uow() as uow:
-                    answer = await self._handle(uow, inbound, now)
-                    await uow.commit()
-                    return answer
-            except IntegrityError:
-                # Two deliveries racing (a double tap, a first message sent twice):
-                # the loser retries and now sees what the winner wrote.
-                if attempt == RETRIES:
-                    raise
-                log.info("retrying inbound after a conflict", extra={"attempt": attempt})
-        raise AssertionError("unreachable")
+    async def _together(self, jobs: list[_Job]) -> list[Answer | object]:
+        async with self.db.uow() as uow:
+            claimed = await self._claim(uow, jobs)
+            acting = [j.inbound for j in jobs
+                      if j.inbound.key is None or claimed[(j.inbound.platform, j.inbound.key)]
+                      is None]
+            known = await self._members(uow, acting)
+            states = await conversations.load(uow, [(i.platform, i.user_id) for i in acting])
+            results: list[Answer | object] = []
+            answered: dict[tuple[str, str], dict] = {}
+            records: dict[str, list] = {}
+            busy: set[object] = set()
+            for job in jobs:
+                inbound = job.inbound
+                key = (inbound.platform, inbound.key) if inbound.key is not None else None
+                before = claimed.get(key) if key else None
+                if key and (before is not None or key in answered):
+                    results.append(Answer.load(before if before is not None else answered[key]))
+                    continue
+                user = (inbound.platform, inbound.user_id)
+                member = known.get(user)
+                if user in busy or (member is not None and member.id in busy):
+                    results.append(LATER)
+                    continue
+                answer, member = await self._act(uow, inbound, job.now, member, states[user])
+                busy.update((user, member.id))
+                if key is not None:
+                    answer = replace(answer, leased=True)
+                    answered[key] = answer.dump()
+                    records.setdefault(inbound.platform, []).append(
+                        (inbound.key, answered[key], job.now))
+                results.append(answer)
+                await uow.flush()  # the next inbound's queries see this one's changes
+            for platform, items in records.items():
+                await inbox.record(uow, platform, items)
+            await conversations.save(uow, [s for s in states.values() if s.changed], jobs[-1].now)
+            await uow.commit()
+        return results
+
+    async def _claim(self, uow: UnitOfWork,
+                     jobs: list[_Job]) -> dict[tuple[str, str], dict | None]:
+        keys: dict[str, list[str]] = {}
+        for job in jobs:
+            if job.inbound.key is not None:
+                keys.setdefault(job.inbound.platform, []).append(job.inbound.key)
+        claimed: dict[tuple[str, str], dict | None] = {}
+        for platform, wanted in keys.items():
+            found = await inbox.claim(uow, platform, wanted, jobs[0].now)
+            claimed.update(((platform, k), v) for k, v in found.items())
+        return claimed
+
+    async def _members(self, uow: UnitOfWork,
+                       inbounds: list[Inbound]) -> dict[tuple[str, str], Member]:
+        ids: dict[str, list[str]] = {}
+        for inbound in inbounds:
+            ids.setdefault(inbound.platform, []).append(inbound.user_id)
+        known: dict[tuple[str, str], Member] = {}
+        for platform, wanted in ids.items():
+            found = await members.by_identities(uow, platform, wanted)
+            known.update(((platform, k), m) for k, m in found.items())
+        return known
 
     def _for_us(self, text: str) -> bool:
         """'/points@OtherBot' in a group is somebody else's command: leave it alone."""
@@ -120,27 +213,17 @@ class Engine:
             return Answer(locale, [reply("error.button_expired")])
         return None
 
-    async def _handle(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Answer:
-        if inbound.key is None:
-            return await self._act(uow, inbound, now)
-        recorded = await inbox.claim(uow, inbound.platform, inbound.key, now)
-        if recorded is not None:
-            return Answer.load(recorded)
-        answer = await self._act(uow, inbound, now)
-        await inbox.record(uow, inbound.platform, inbound.key, answer.dump(), now)
-        return replace(answer, leased=True)
-
-    async def _act(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Answer:
+    async def _act(self, uow: UnitOfWork, inbound: Inbound, now: datetime,
+                   known: Member | None, conv: State) -> tuple[Answer, Member]:
         command, arg = _command(inbound.text)
         registration = await members.register(
             uow, self.programme, inbound.platform, inbound.user_id, now,
-            referral_code=_payload(arg, "ref_") if command == "start" else None,
+            referral_code=_payload(arg, "ref_") if command == "start" else None, known=known,
         )
         member = registration.member
         if registration.created and inbound.display_name:
             member.display_name = inbound.display_name[:NAME_MAX]
         await members.touch(uow, member, now)
-        conv = await self._conversation(uow, inbound, now)
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
                   data=dict(conv.data or {}), created=registration.created, state=conv.state,
@@ -156,11 +239,10 @@ class Engine:
             outcome.replies.insert(0, welcome)
         state, data = outcome.state, outcome.data if outcome.state else {}
         options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
-        if (conv.state, conv.data, conv.options) != (state, data, options):
-            # Most messages leave no flow open and offer no buttons: no row write then.
-            conv.state, conv.data, conv.options, conv.updated_at = state, data, options, now
+        # Most messages leave no flow open and offer no buttons: no row write then.
+        conv.move(state, data, options)
         # A flow may have changed the language; answer in the new one.
-        return Answer(self._locale(member.locale, inbound.locale), outcome.replies)
+        return Answer(self._locale(member.locale, inbound.locale), outcome.replies), member
 
     async def _route(self, ctx: Ctx, state: str | None, command: str | None,
                      offered: list[str]) -> Outcome:
@@ -194,14 +276,6 @@ class Engine:
     async def _welcome(self, ctx: Ctx) -> Reply:
         greeting = await self.router.commands["start"](replace(ctx, arg=""))
         return greeting.replies[0]
-
-    async def _conversation(self, uow: UnitOfWork, inbound: Inbound, now: datetime) -> Conversation:
-        conv = await uow.session.get(Conversation, (inbound.platform, inbound.user_id))
-        if conv is None:
-            conv = Conversation(platform=inbound.platform, user_id=inbound.user_id, state=None,
-                                data={}, options=[], updated_at=now)
-            uow.session.add(conv)
-        return conv
 
     def _locale(self, chosen: str | None, hint: str | None) -> str:
         return i18n.negotiate(chosen, hint) or self.programme.default_locale

@@ -1,0 +1,66 @@
+"""Group commit: concurrent callers share one transaction.
+
+On SQLite every transaction queues for the one write lock, and on any backend a
+commit costs more than the few statements of a typical message. So calls that
+arrive while a batch is running wait for the next batch, and each batch is one
+`run(items)`: one transaction for all of them. Every caller still returns only
+after its own item is committed, with its own result.
+
+`run` returns one result per item, or `LATER` for an item that must wait for the
+next batch (two messages of one member in one batch would read each other's
+state from before either ran). The first item of a batch must never be LATER, so
+every batch makes progress.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+LATER = object()
+
+
+class GroupCommit(Generic[T, R]):
+    def __init__(self, run: Callable[[list[T]], Awaitable[list[R | object]]],
+                 limit: int = 128, parallel: int = 1) -> None:
+        self._run = run
+        self._limit = limit
+        self._parallel = parallel
+        self._waiting: list[tuple[T, asyncio.Future[R]]] = []
+        self._runners: set[asyncio.Task[None]] = set()
+
+    async def submit(self, item: T) -> R:
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
+        self._waiting.append((item, future))
+        if len(self._runners) < self._parallel:
+            runner = asyncio.create_task(self._drain())
+            self._runners.add(runner)
+            runner.add_done_callback(self._runners.discard)
+        # Shielded: a caller that gives up does not take its item out of a batch
+        # already in flight; the item is committed, or fails, with the others.
+        return await asyncio.shield(future)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:self._limit], self._waiting[self._limit:]
+            try:
+                results = await self._run([item for item, _ in batch])
+            except BaseException as exc:  # every waiter of this batch learns
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            if results and results[0] is LATER:
+                raise AssertionError("the first item of a batch was put off")
+            later = []
+            for (item, future), result in zip(batch, results, strict=True):
+                if result is LATER:
+                    later.append((item, future))
+                elif not future.done():
+                    future.set_result(result)  # type: ignore[arg-type]
+            self._waiting[:0] = later
