@@ -16,30 +16,42 @@ from typing import Any
 
 from domain import inbox
 from domain.database import Database
+from domain.group_commit import GroupCommit
 from handlers.engine import Answer, Engine
 from handlers.types import Inbound
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[Answer], Awaitable[None]]
 Process = Callable[[dict[str, Any]], Awaitable[None]]
+FINISH_LINGER = 0.01
 
 
 class Pipeline:
     def __init__(self, db: Database, engine: Engine, platform: str,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 linger: float = FINISH_LINGER) -> None:
         self.db = db
         self.engine = engine
         self.platform = platform
         self.clock = clock
-        self._finishing: list[str] = []
-        self._finished: asyncio.Future[None] | None = None
-        self._committing: set[asyncio.Task[None]] = set()  # held so none is collected
+        # Concurrent calls share one transaction (group commit): on SQLite every
+        # transaction queues for the one write lock. Each caller still returns only
+        # after its own rows are committed.
+        self._receiving: GroupCommit[list[tuple[str, dict[str, Any]]], None] = GroupCommit(
+            self._commit_received)
+        self._finishing: GroupCommit[str, None] = GroupCommit(self._commit_finished,
+                                                              limit=500, linger=linger)
 
     async def receive(self, items: list[tuple[str, dict[str, Any]]]) -> None:
         """Write deliveries down; only after this may the platform be told we have them."""
+        await self._receiving.submit(items)
+
+    async def _commit_received(self, batches: list[list[tuple[str, dict[str, Any]]]]) -> list:
         async with self.db.uow() as uow:
-            await inbox.receive(uow, self.platform, items, self.clock())
+            await inbox.receive(uow, self.platform, [i for b in batches for i in b],
+                                self.clock())
             await uow.commit()
+        return [None] * len(batches)
 
     async def handle(self, inbound: Inbound, deliver: Deliver) -> Answer:
         answer = await self.engine.handle(inbound)
@@ -65,30 +77,16 @@ class Pipeline:
 
     async def finish(self, key: str) -> None:
         """Mark a delivery done (also those that need no answer: a block, an edit).
+        Marks wait `linger` for company: a sent answer is already with the member,
+        and one commit then covers many. If the commit fails, the rows stay for
+        recovery."""
+        await self._finishing.submit(key)
 
-        Concurrent calls share one transaction (group commit): on SQLite every
-        transaction queues for the one write lock, so this halves the queue. Each caller
-        still returns only after its own mark is committed."""
-        self._finishing.append(key)
-        if self._finished is None:
-            self._finished = asyncio.get_running_loop().create_future()
-            task = asyncio.create_task(self._commit_finished())
-            self._committing.add(task)
-            task.add_done_callback(self._committing.discard)
-        await asyncio.shield(self._finished)
-
-    async def _commit_finished(self) -> None:
-        keys, done = self._finishing, self._finished
-        self._finishing, self._finished = [], None
-        assert done is not None
-        try:
-            async with self.db.uow() as uow:
-                await inbox.delivered(uow, self.platform, keys, self.clock())
-                await uow.commit()
-        except Exception as exc:  # every waiter learns; the rows stay for recovery
-            done.set_exception(exc)
-        else:
-            done.set_result(None)
+    async def _commit_finished(self, keys: list[str]) -> list:
+        async with self.db.uow() as uow:
+            await inbox.delivered(uow, self.platform, keys, self.clock())
+            await uow.commit()
+        return [None] * len(keys)
 
     async def recover(self, process: Process, alone: bool = False) -> int:
         """Run every unfinished delivery through `process` again; returns how many.

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import Date, bindparam, insert, select
 
 from domain import ledger, tiers
 from domain.config import CheckinRules, Programme
@@ -39,15 +39,14 @@ def streak_bonus(rules: CheckinRules, streak: int) -> int:
 async def check_in(uow: UnitOfWork, programme: Programme, member: Member,
                    now: datetime) -> CheckedIn:
     day = local_day(member, programme, now)
-    today = await _on(uow, member.id, day)
-    if today is not None:
-        raise AlreadyCheckedIn(streak=today.streak, next_day=day + timedelta(days=1))
-    yesterday = await _on(uow, member.id, day - timedelta(days=1))
-    streak = yesterday.streak + 1 if yesterday else 1
+    streaks = await _streaks(uow, member.id, day - timedelta(days=1), day)
+    if day in streaks:
+        raise AlreadyCheckedIn(streak=streaks[day], next_day=day + timedelta(days=1))
+    streak = streaks.get(day - timedelta(days=1), 0) + 1
     base, bonus = programme.checkin.base_points, streak_bonus(programme.checkin, streak)
-    uow.session.add(Checkin(member_id=member.id, day=day, streak=streak, points=base + bonus,
-                            created_at=now))
-    await uow.flush()
+    # The unique (member, day) makes a racing second check-in fail here, before any points.
+    await uow.execute(_INSERT, {"member_id": member.id, "day": day, "streak": streak,
+                                        "points": base + bonus, "created_at": now})
     balance = member.points_balance
     tier_changed = None
     if base + bonus:
@@ -62,8 +61,16 @@ async def check_in(uow: UnitOfWork, programme: Programme, member: Member,
     return CheckedIn(day, streak, base, bonus, balance, tier_changed)
 
 
-async def _on(uow: UnitOfWork, member_id: int, day: date) -> Checkin | None:
-    return await uow.session.scalar(
-        select(Checkin).where(Checkin.member_id == member_id, Checkin.day == day)
-    )
+_C = Checkin.__table__
+_INSERT = insert(_C)
+_STREAKS = select(_C.c.day, _C.c.streak).where(
+    _C.c.member_id == bindparam("b_member"),
+    _C.c.day.between(bindparam("b_from", type_=Date()), bindparam("b_to", type_=Date())))
+
+
+async def _streaks(uow: UnitOfWork, member_id: int, first: date, last: date) -> dict[date, int]:
+    """The streak on each day from `first` to `last` the member checked in."""
+    rows = await uow.execute(_STREAKS, {"b_member": member_id, "b_from": first,
+                                                "b_to": last})
+    return {day: streak for day, streak in rows}
 

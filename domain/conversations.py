@@ -54,7 +54,7 @@ async def load(uow: UnitOfWork, keys: list[tuple[str, str]]) -> dict[tuple[str, 
     for platform, user_id in found:
         by_platform.setdefault(platform, []).append(user_id)
     for platform, users in by_platform.items():
-        rows = await uow.session.execute(_LOAD, {"b_platform": platform, "b_users": users})
+        rows = await uow.execute(_LOAD, {"b_platform": platform, "b_users": users})
         for user_id, state, data, options in rows:
             found[(platform, user_id)] = State(platform, user_id, state, data or {},
                                                options or [])
@@ -64,6 +64,6 @@ async def load(uow: UnitOfWork, keys: list[tuple[str, str]]) -> dict[tuple[str, 
 async def save(uow: UnitOfWork, changed: list[State], now: datetime) -> None:
     if not changed:
         return
-    await uow.session.execute(_SAVE[uow.dialect], [
+    await uow.execute(_SAVE[uow.dialect], [
         {"platform": c.platform, "user_id": c.user_id, "state": c.state, "data": c.data,
          "options": c.options, "updated_at": now} for c in changed])

@@ -14,9 +14,10 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import Result, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -96,6 +97,7 @@ class UnitOfWork:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._committed = False
+        self._connection: AsyncConnection | None = None
 
     @property
     def dialect(self) -> str:
@@ -139,3 +141,14 @@ class UnitOfWork:
 
     async def flush(self) -> None:
         await self.session.flush()
+
+    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+        """A Core statement on this transaction's connection, past the ORM's execution
+        path, which costs as much as the statement itself on hot paths. Not for ORM
+        entities, and it does not flush pending ORM changes first."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+        return await self._connection.execute(statement, params)
+
+    async def scalar(self, statement: Executable, params: Any = None) -> Any:
+        return (await self.execute(statement, params)).scalar()

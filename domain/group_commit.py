@@ -15,6 +15,7 @@ every batch makes progress.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
@@ -25,10 +26,13 @@ LATER = object()
 
 class GroupCommit(Generic[T, R]):
     def __init__(self, run: Callable[[list[T]], Awaitable[list[R | object]]],
-                 limit: int = 128, parallel: int = 1) -> None:
+                 limit: int = 128, parallel: int = 1, linger: float = 0.0) -> None:
         self._run = run
         self._limit = limit
         self._parallel = parallel
+        # How long a batch waits for company. Zero still lets every task that is ready
+        # now join: most arrive together (one getUpdates answer, one burst of requests).
+        self._linger = linger
         self._waiting: list[tuple[T, asyncio.Future[R]]] = []
         self._runners: set[asyncio.Task[None]] = set()
 
@@ -36,7 +40,9 @@ class GroupCommit(Generic[T, R]):
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._waiting.append((item, future))
         if len(self._runners) < self._parallel:
-            runner = asyncio.create_task(self._drain())
+            # A context of its own: the first caller's (a unit of work it had open, its
+            # locale) is not every batch's.
+            runner = asyncio.create_task(self._drain(), context=contextvars.Context())
             self._runners.add(runner)
             runner.add_done_callback(self._runners.discard)
         # Shielded: a caller that gives up does not take its item out of a batch
@@ -45,6 +51,8 @@ class GroupCommit(Generic[T, R]):
 
     async def _drain(self) -> None:
         while self._waiting:
+            if len(self._waiting) < self._limit:
+                await asyncio.sleep(self._linger)
             batch, self._waiting = self._waiting[:self._limit], self._waiting[self._limit:]
             try:
                 results = await self._run([item for item, _ in batch])

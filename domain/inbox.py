@@ -23,6 +23,10 @@ from domain.models import InboxItem, UTCDateTime
 
 LEASE = timedelta(seconds=30)
 _INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+_I = InboxItem.__table__
+_AT = UTCDateTime()
+_RECEIVE = {name: insert(_I).on_conflict_do_nothing(index_elements=["platform", "key"])
+            for name, insert in _INSERT.items()}
 
 
 @dataclass(frozen=True)
@@ -35,17 +39,12 @@ class Pending:
 async def receive(uow: UnitOfWork, platform: str, items: list[tuple[str, dict[str, Any]]],
                   now: datetime) -> None:
     """Record deliveries; one already recorded is left as it is."""
-    if not items:
-        return
-    stmt = _INSERT[uow.dialect](InboxItem).values([
-        {"platform": platform, "key": key, "payload": payload, "received_at": now}
-        for key, payload in items
-    ]).on_conflict_do_nothing(index_elements=["platform", "key"])
-    await uow.session.execute(stmt)
+    if items:
+        await uow.execute(_RECEIVE[uow.dialect], [
+            {"platform": platform, "key": key, "payload": payload, "received_at": now}
+            for key, payload in items])
 
 
-_I = InboxItem.__table__
-_AT = UTCDateTime()
 _CLAIM = (select(_I.c.key, _I.c.handled_at, _I.c.answer)
           .where(_I.c.platform == bindparam("b_platform"),
                  _I.c.key.in_(bindparam("b_keys", expanding=True)))
@@ -67,7 +66,7 @@ async def claim(uow: UnitOfWork, platform: str, keys: list[str],
     wanted = sorted(set(keys))
     found: dict[str, dict[str, Any] | None] = {}
     for attempt in range(2):
-        rows = await uow.session.execute(_CLAIM, {"b_platform": platform, "b_keys": wanted})
+        rows = await uow.execute(_CLAIM, {"b_platform": platform, "b_keys": wanted})
         for key, handled_at, answer in rows:
             if handled_at is not None:
                 found[key] = answer
@@ -77,8 +76,8 @@ async def claim(uow: UnitOfWork, platform: str, keys: list[str],
         if not missing:
             return found
         if attempt == 0:
-            await uow.session.execute(
-                _INSERT[uow.dialect](InboxItem).values(
+            await uow.execute(
+                _INSERT[uow.dialect](_I).values(
                     [{"platform": platform, "key": k, "received_at": now} for k in missing])
                 .on_conflict_do_nothing(index_elements=["platform", "key"]))
             wanted = missing
@@ -90,7 +89,7 @@ async def record(uow: UnitOfWork, platform: str,
     """Store each (key, answer, handled at), and take the lease to send it: whoever
     handled a delivery sends its answer."""
     if answers:
-        await uow.session.execute(_RECORD, [
+        await uow.execute(_RECORD, [
             {"b_platform": platform, "b_key": key, "b_now": now, "b_answer": answer,
              "b_lease": now + LEASE} for key, answer, now in answers])
 
@@ -119,16 +118,18 @@ async def take_over(uow: UnitOfWork, platform: str) -> int:
     return result.rowcount
 
 
+_DELIVERED = (update(_I).where(_I.c.platform == bindparam("b_platform"),
+                               _I.c.key.in_(bindparam("b_keys", expanding=True)))
+              .values(delivered_at=bindparam("b_now", type_=_AT), lease_until=None,
+                      handled_at=func.coalesce(_I.c.handled_at, bindparam("b_now", type_=_AT))))
+
+
 async def delivered(uow: UnitOfWork, platform: str, key: str | list[str],
                     now: datetime) -> None:
     # A refusal (too long, someone else's command) is answered without a handling
     # transaction; delivering it is what finishes it.
-    await uow.session.execute(
-        update(InboxItem).where(InboxItem.platform == platform,
-                                InboxItem.key.in_([key] if isinstance(key, str) else key))
-        .values(delivered_at=now, lease_until=None,
-                handled_at=func.coalesce(InboxItem.handled_at, now))
-    )
+    await uow.execute(_DELIVERED, {"b_platform": platform, "b_now": now,
+                                           "b_keys": [key] if isinstance(key, str) else key})
 
 
 async def unfinished(uow: UnitOfWork, platform: str, now: datetime,

@@ -120,7 +120,7 @@ async def _post_debit(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
 
 
 async def _scalar(uow: UnitOfWork, stmt: Any, **params: Any) -> Any:
-    return (await uow.session.execute(stmt, params)).scalar()
+    return await uow.scalar(stmt, params)
 
 
 async def _append(uow: UnitOfWork, cmd: Post, now: datetime) -> int | None:
@@ -168,20 +168,28 @@ async def settle(uow: UnitOfWork, member: Member, now: datetime) -> int:
     return await balance_of(uow, member.id)
 
 
+_BALANCE = select(_M.c.points_balance).where(_by_member)
+_MOVEMENTS = select(_E.c.id, _E.c.delta, _E.c.created_at, _E.c.expires_at,
+                    _E.c.lot_id).where(_E.c.member_id == bindparam("b_member"))
+_COUNT = select(func.count()).select_from(_E).where(_E.c.member_id == bindparam("b_member"))
+_RECENT = (select(LedgerEntry).where(LedgerEntry.member_id == bindparam("b_member"))
+           .order_by(LedgerEntry.id.desc()).limit(bindparam("b_limit"))
+           .offset(bindparam("b_offset")))
+_PAGE = (select(LedgerEntry, func.count().over().label("total"))
+         .where(LedgerEntry.member_id == bindparam("b_member"))
+         .order_by(LedgerEntry.id.desc()).limit(bindparam("b_limit"))
+         .offset(bindparam("b_offset")))
+
+
 async def balance_of(uow: UnitOfWork, member_id: int) -> int:
-    value = await uow.session.scalar(select(Member.points_balance).where(Member.id == member_id))
+    value = await _scalar(uow, _BALANCE, b_member=member_id)
     if value is None:
         raise UnknownMember(member_id=member_id)
     return value
 
 
 async def movements(uow: UnitOfWork, member_id: int) -> list[lots.Movement]:
-    rows = await uow.session.execute(
-        select(
-            LedgerEntry.id, LedgerEntry.delta, LedgerEntry.created_at,
-            LedgerEntry.expires_at, LedgerEntry.lot_id,
-        ).where(LedgerEntry.member_id == member_id)
-    )
+    rows = await uow.execute(_MOVEMENTS, {"b_member": member_id})
     return [lots.Movement(*row) for row in rows]
 
 
@@ -216,6 +224,16 @@ class Expiring:
     on: datetime
 
 
+def may_expire_within(member: Member, now: datetime, days: int) -> bool:
+    """False when no points can expire within `days`, so the ledger need not be replayed.
+
+    `next_expiry_at` is never later than any open lot's expiry: credits lower it, debits
+    leave it, and a write-off moves it only later. So a member loaded before any credit
+    in this transaction answers safely."""
+    soonest = member.next_expiry_at
+    return soonest is not None and soonest <= now + timedelta(days=days)
+
+
 async def expiring_soon(uow: UnitOfWork, member_id: int, now: datetime,
                         days: int) -> list[Expiring]:
     """Points that will expire within `days`, grouped by moment, soonest first."""
@@ -228,26 +246,35 @@ async def expiring_soon(uow: UnitOfWork, member_id: int, now: datetime,
 
 
 async def recent(uow: UnitOfWork, member_id: int, limit: int, offset: int = 0) -> list[LedgerEntry]:
-    rows = await uow.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.member_id == member_id)
-        .order_by(LedgerEntry.id.desc()).limit(limit).offset(offset)
-    )
+    rows = await uow.session.scalars(_RECENT, {"b_member": member_id, "b_limit": limit,
+                                               "b_offset": offset})
     return list(rows)
 
 
+async def page(uow: UnitOfWork, member_id: int, limit: int,
+               offset: int = 0) -> tuple[list[LedgerEntry], int]:
+    """A page of entries, newest first, and how many there are in all: one query, as
+    a statement asks for both on every page."""
+    rows = (await uow.session.execute(_PAGE, {"b_member": member_id, "b_limit": limit,
+                                              "b_offset": offset})).all()
+    if rows:
+        return [entry for entry, _ in rows], rows[0].total
+    return [], await count(uow, member_id) if offset else 0
+
+
 async def count(uow: UnitOfWork, member_id: int) -> int:
-    return await uow.session.scalar(
-        select(func.count()).select_from(LedgerEntry).where(LedgerEntry.member_id == member_id)
-    ) or 0
+    return await _scalar(uow, _COUNT, b_member=member_id) or 0
+
+
+_QUALIFYING = {
+    basis: select(func.coalesce(func.sum(column), 0)).where(
+        _E.c.member_id == bindparam("b_member"), _E.c.created_at > bindparam("b_since", type_=_AT))
+    for basis, column in (("points", _E.c.qualifying), ("spend", _E.c.spend))
+}
 
 
 async def qualifying_total(uow: UnitOfWork, member_id: int, since: datetime, basis: str) -> int:
-    column = LedgerEntry.spend if basis == "spend" else LedgerEntry.qualifying
-    total = await uow.session.scalar(
-        select(func.coalesce(func.sum(column), 0)).where(
-            LedgerEntry.member_id == member_id, LedgerEntry.created_at > since
-        )
-    )
+    total = await _scalar(uow, _QUALIFYING[basis], b_member=member_id, b_since=since)
     # Reversals can outlive the purchase they reverse in the window; never below zero.
     return max(int(total or 0), 0)
 
@@ -286,11 +313,11 @@ async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
                  spend=c.spend) for c in cmds]
     written: dict[str, int | None]
     if fresh:
-        await uow.session.execute(_E.insert(), rows)
+        await uow.execute(_E.insert(), rows)
         written = dict.fromkeys((c.key for c in cmds), None)
     else:
         written = {key: entry_id for entry_id, key in
-                   await uow.session.execute(_INSERT_MANY[uow.dialect], rows)}
+                   await uow.execute(_INSERT_MANY[uow.dialect], rows)}
     moved: dict[int, tuple[int, datetime | None]] = {}
     for c in cmds:
         if c.key in written:
@@ -303,6 +330,6 @@ async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
             params = [{"b_member": m, "b_amount": total, "b_expires": soonest}
                       for m, (total, soonest) in moved.items() if (soonest is not None) == expiring]
             if params:
-                await uow.session.execute(stmt, params)
+                await uow.execute(stmt, params)
     return written
 

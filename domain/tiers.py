@@ -9,13 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from domain import ledger
 from domain.config import Tier, Tiers
 from domain.database import UnitOfWork
 from domain.errors import UnknownMember, UnknownTier
-from domain.models import Member, TierChange
+from domain.models import Member, TierChange, UTCDateTime
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,17 @@ class Progress:
     in_grace: bool
 
 
+_M = Member.__table__
+_SET_TIER = (update(_M).where(_M.c.id == bindparam("b_member"))
+             .values(tier=bindparam("b_tier"),
+                     tier_valid_until=bindparam("b_until", type_=UTCDateTime())))
+_RECORD_CHANGE = insert(TierChange.__table__)
+
+
 async def reevaluate(uow: UnitOfWork, tiers: Tiers, member_id: int, now: datetime) -> Decision:
+    """Written with Core, and the loaded member is kept in step without being marked
+    changed: a check-in renews the tier on every visit, and an ORM flush for that cost
+    more than the rest of the check-in."""
     member = await uow.session.get(Member, member_id)
     if member is None:
         raise UnknownMember(member_id=member_id)
@@ -91,12 +102,16 @@ async def reevaluate(uow: UnitOfWork, tiers: Tiers, member_id: int, now: datetim
     decision = evaluate(tiers, total, Standing(member.tier, member.tier_valid_until),
                         member.tier_floor, now)
     if decision.code != member.tier:
-        uow.session.add(TierChange(member_id=member_id, from_tier=member.tier,
-                                   to_tier=decision.code, reason=decision.reason,
-                                   qualifying=total, created_at=now))
-    member.tier = decision.code
-    member.tier_valid_until = decision.valid_until
-    await uow.flush()
+        await uow.execute(_RECORD_CHANGE, {
+            "member_id": member_id, "from_tier": member.tier, "to_tier": decision.code,
+            "reason": decision.reason, "qualifying": total, "created_at": now})
+    if uow.session.dirty or uow.session.new:
+        await uow.flush()  # the caller's edits (a floor, a profile) are written as before
+    if (decision.code, decision.valid_until) != (member.tier, member.tier_valid_until):
+        await uow.execute(_SET_TIER, {"b_member": member_id, "b_tier": decision.code,
+                                      "b_until": decision.valid_until})
+        set_committed_value(member, "tier", decision.code)
+        set_committed_value(member, "tier_valid_until", decision.valid_until)
     return decision
 
 

@@ -167,7 +167,8 @@ class Engine:
                     records.setdefault(inbound.platform, []).append(
                         (inbound.key, answered[key], job.now))
                 results.append(answer)
-                await uow.flush()  # the next inbound's queries see this one's changes
+                if uow.session.new or uow.session.dirty or uow.session.deleted:
+                    await uow.flush()  # the next inbound's queries see this one's changes
             for platform, items in records.items():
                 await inbox.record(uow, platform, items)
             await conversations.save(uow, [s for s in states.values() if s.changed], jobs[-1].now)

@@ -33,12 +33,14 @@ async def page(ctx: Ctx) -> Outcome:
 async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
     member_id = ctx.member.id
     balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)  # expired points first
-    total = await ledger.count(ctx.uow, member_id)
+    entries, total = await ledger.page(ctx.uow, member_id, PAGE, offset=(page - 1) * PAGE)
     pages = max(1, -(-total // PAGE))
-    page = min(page, pages)  # an old "Older" button after entries expired, or a forged one
-    entries = await ledger.recent(ctx.uow, member_id, PAGE, offset=(page - 1) * PAGE)
-    expiring = await ledger.expiring_soon(ctx.uow, member_id, ctx.now,
-                                          ctx.programme.expiry.remind_days)
+    if page > pages:  # an old "Older" button after entries expired, or a forged one
+        page = pages
+        entries, total = await ledger.page(ctx.uow, member_id, PAGE, offset=(page - 1) * PAGE)
+    days = ctx.programme.expiry.remind_days
+    expiring = (await ledger.expiring_soon(ctx.uow, member_id, ctx.now, days)
+                if ledger.may_expire_within(ctx.member, ctx.now, days) else [])
     lines: list[Text] = [_line(ctx, e) for e in entries] or [Text("points.no_movements")]
     soon = [Text("points.expiring_line", {"points": e.points, "date": ctx.local(e.on).date()})
             for e in expiring]

@@ -8,6 +8,9 @@ import string
 from pathlib import Path
 
 import pytest
+from babel.numbers import format_decimal
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from domain.errors import InvalidInput
 from handlers import i18n
@@ -118,3 +121,10 @@ def test_a_placeholder_without_a_parameter_names_the_key():
 ])
 def test_locale_negotiation(hint, expected):
     assert i18n.negotiate(hint) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.integers(min_value=-10**15, max_value=10**15),
+       locale=st.sampled_from(i18n.LOCALES))
+def test_integers_are_formatted_as_babel_formats_them(value, locale):
+    assert i18n._format(value, locale) == format_decimal(value, locale=locale)
