@@ -11,10 +11,11 @@ import asyncio
 import logging
 from typing import Any
 
-from aiogram import Bot, Dispatcher, Router
+from aiogram import Bot, Dispatcher, Router, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
     BotCommandScopeUnion,
@@ -39,11 +40,28 @@ _SCOPES = TypeAdapter(BotCommandScopeUnion)
 
 
 def make_bot(token: str, api_url: str) -> Bot:
+    _pin_response_types()
     session = AiohttpSession(api=TelegramAPIServer.from_base(api_url))
     try:
         return Bot(token, session=session)
     except TokenValidationError as exc:
         raise ValueError(f"MEMBERBOT_TELEGRAM_TOKEN is not a bot token: {exc}") from None
+
+
+_PINNED: list[type] = []
+
+
+def _pin_response_types() -> None:
+    """aiogram builds `Response[<result type>]` for every answer it parses, and pydantic
+    keeps such parametrised classes only weakly: when the garbage collector takes one,
+    the next call rebuilds it, at about 5 ms a time (a busy bot rebuilt them hundreds
+    of times a minute). Holding one of each for the life of the process stops that."""
+    if _PINNED:
+        return
+    results = {method.__returning__ for method in vars(methods).values()
+               if isinstance(method, type) and issubclass(method, methods.TelegramMethod)
+               and method is not methods.TelegramMethod}
+    _PINNED.extend(Response[result] for result in results)
 
 
 def make_dispatcher(gateway: Gateway, username: str) -> Dispatcher:
