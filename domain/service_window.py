@@ -19,21 +19,36 @@ from domain.models import ServiceWindow
 
 _INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 _W = ServiceWindow
+_T = ServiceWindow.__table__
+
+
+def _open(insert) -> object:  # noqa: ANN001 - a dialect's insert()
+    stmt = insert(_T)
+    return stmt.on_conflict_do_update(
+        index_elements=["platform", "user_id"],
+        set_={c: stmt.excluded[c] for c in ("opened_at", "closes_at", "quota", "used")},
+        # A redelivered old message must not reopen a newer window's spent quota.
+        where=_T.c.opened_at < stmt.excluded.opened_at,
+    )
+
+
+_OPEN = {name: _open(insert) for name, insert in _INSERT.items()}
 
 
 async def opened(uow: UnitOfWork, platform: str, user_id: str, now: datetime,
                  hours: int, quota: int) -> None:
     """The member wrote: a fresh window with its full quota starts now."""
-    values = {"opened_at": now, "closes_at": now + timedelta(hours=hours), "quota": quota,
-              "used": 0}
-    stmt = _INSERT[uow.dialect](ServiceWindow).values(platform=platform, user_id=user_id,
-                                                      **values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "user_id"], set_=values,
-        # A redelivered old message must not reopen a newer window's spent quota.
-        where=_W.opened_at < now,
-    )
-    await uow.session.execute(stmt)
+    await opened_many(uow, platform, [(user_id, now)], hours, quota)
+
+
+async def opened_many(uow: UnitOfWork, platform: str, writes: list[tuple[str, datetime]],
+                      hours: int, quota: int) -> None:
+    """`opened` for many (user id, when) at once, in order."""
+    if writes:
+        await uow.execute(_OPEN[uow.dialect], [
+            {"platform": platform, "user_id": user_id, "opened_at": now,
+             "closes_at": now + timedelta(hours=hours), "quota": quota, "used": 0}
+            for user_id, now in writes])
 
 
 async def reserve(uow: UnitOfWork, platform: str, user_id: str, now: datetime,

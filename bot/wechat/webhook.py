@@ -29,6 +29,7 @@ from bot.wechat.push import Pusher
 from domain import inbox, members, service_window
 from domain.config import WeChat
 from domain.database import Database
+from domain.group_commit import GroupCommit
 from handlers.engine import Answer
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,9 @@ class Webhook:
         self.deadline = deadline
         self.clock = clock
         self.tasks: set[asyncio.Task[Any]] = set()
+        # Deliveries arriving together are written down in one transaction.
+        self._recording: GroupCommit[tuple[Incoming, dict[str, Any], datetime], None] = \
+            GroupCommit(self._record_many)
 
     async def verify(self, request: web.Request) -> web.Response:
         """Server verification: echo `echostr` only to a correctly signed request."""
@@ -140,13 +144,18 @@ class Webhook:
         """Written down before WeChat hears from us: the delivery and, in the same
         transaction, the service window the member's action opens."""
         now = self.clock()
-        payload = {"fields": fields, "received": now.isoformat()}
+        await self._recording.submit((incoming, {"fields": fields, "received": now.isoformat()},
+                                      now))
+
+    async def _record_many(self, items: list[tuple[Incoming, dict[str, Any], datetime]]) -> list:
         async with self.db.uow() as uow:
-            await inbox.receive(uow, PLATFORM, [(incoming.key, payload)], now)
-            if incoming.opens_window:
-                await service_window.opened(uow, PLATFORM, incoming.openid, now,
-                                            self.config.window_hours, self.config.window_quota)
+            await inbox.receive(uow, PLATFORM, [(i.key, payload) for i, payload, _ in items],
+                                items[0][2])
+            await service_window.opened_many(
+                uow, PLATFORM, [(i.openid, now) for i, _, now in items if i.opens_window],
+                self.config.window_hours, self.config.window_quota)
             await uow.commit()
+        return [None] * len(items)
 
     async def _handle(self, incoming: Incoming, slot: Slot) -> None:
         assert incoming.inbound is not None
