@@ -44,12 +44,19 @@ class GroupCommit(Generic[T, R]):
             # locale) is not every batch's.
             runner = asyncio.create_task(self._drain(), context=contextvars.Context())
             self._runners.add(runner)
-            runner.add_done_callback(self._runners.discard)
-        # Shielded: a caller that gives up does not take its item out of a batch
-        # already in flight; the item is committed, or fails, with the others.
-        return await asyncio.shield(future)
+        # A caller that gives up cancels only its future: its item stays in its batch
+        # and is committed, or fails, with the others.
+        return await future
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_waiting()
+        finally:
+            # Leaves the set in the same step as it finds nothing waiting, so a caller
+            # that comes after either finds this runner gone or its item taken.
+            self._runners.discard(asyncio.current_task())  # type: ignore[arg-type]
+
+    async def _drain_waiting(self) -> None:
         while self._waiting:
             if len(self._waiting) < self._limit:
                 await asyncio.sleep(self._linger)

@@ -6,7 +6,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import make_transient_to_detached
 
 from domain import ledger, tiers
 from domain.config import Programme
@@ -36,6 +37,8 @@ class Registration:
     created: bool
 
 
+_NEW_MEMBER = insert(Member.__table__).returning(*Member.__table__.c)
+_NEW_IDENTITY = insert(Identity.__table__)
 _BY_IDENTITY = (select(Member, Identity.external_id)
                 .join(Identity, Identity.member_id == Member.id)
                 .where(Identity.platform == bindparam("b_platform"),
@@ -74,15 +77,19 @@ async def register(uow: UnitOfWork, programme: Programme, platform: str, externa
         referrer = await uow.session.scalar(
             select(Member.id).where(Member.referral_code == referral_code.upper())
         )
-    member = Member(joined_at=now, last_active_at=now, referral_code=new_code(8),
-                    referred_by_id=referrer, tier=programme.tiers.levels[0].code)
+    valid_until = (now + timedelta(days=programme.tiers.validity_days)
+                   if programme.tiers.mode == "up_and_down" else None)
+    # Core, with the whole new row returned: a first message of 1,000 new members at
+    # once spent most of its time in ORM flushes. The row becomes the loaded member.
+    row = (await uow.execute(_NEW_MEMBER, {
+        "joined_at": now, "last_active_at": now, "referral_code": new_code(8),
+        "referred_by_id": referrer, "tier": programme.tiers.levels[0].code,
+        "tier_valid_until": valid_until})).one()
+    await uow.execute(_NEW_IDENTITY, {"member_id": row.id, "platform": platform,
+                                      "external_id": external_id, "linked_at": now})
+    member = Member(**row._mapping)
+    make_transient_to_detached(member)
     uow.session.add(member)
-    await uow.flush()
-    uow.session.add(Identity(member_id=member.id, platform=platform, external_id=external_id,
-                             linked_at=now))
-    await uow.flush()
-    if programme.tiers.mode == "up_and_down":
-        member.tier_valid_until = now + timedelta(days=programme.tiers.validity_days)
     return Registration(member, created=True)
 
 

@@ -35,13 +35,14 @@ from handlers.engine import Answer
 log = logging.getLogger(__name__)
 DEADLINE = 4.0
 IN_FLIGHT = timedelta(seconds=60)  # younger deliveries are still being handled elsewhere
+EXPIRED = object()  # the slot's answer once the deadline passed
 
 
 @dataclass
 class Slot:
     """Where a handler leaves its passive reply while the HTTP request still waits."""
 
-    future: asyncio.Future[str | None] = field(
+    future: asyncio.Future[str | None | object] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
     closed: bool = False
 
@@ -50,6 +51,12 @@ class Slot:
             return False
         self.future.set_result(text)
         return True
+
+    def expire(self) -> None:
+        """WeChat's deadline: stop waiting for a passive reply."""
+        self.closed = True
+        if not self.future.done():
+            self.future.set_result(EXPIRED)
 
 
 def _success() -> web.Response:
@@ -109,12 +116,12 @@ class Webhook:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         task.add_done_callback(lambda _: slot.future.done() or slot.future.set_result(None))
-        try:
-            left = self.deadline - (asyncio.get_running_loop().time() - started)
-            text = await asyncio.wait_for(asyncio.shield(slot.future), max(left, 0.05))
-        except TimeoutError:
-            slot.closed = True  # the answer, when ready, goes out as a customer-service message
-            return _success()
+        left = self.deadline - (asyncio.get_running_loop().time() - started)
+        timer = asyncio.get_running_loop().call_later(max(left, 0.05), slot.expire)
+        text = await slot.future
+        timer.cancel()
+        if text is EXPIRED:
+            return _success()  # the answer, when ready, goes out as a customer-service message
         if text is None:
             return _success()  # nothing to say, or a retry whose answer another request sends
         body = render.passive(incoming.account, incoming.openid, text)
