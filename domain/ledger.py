@@ -175,9 +175,9 @@ _COUNT = select(func.count()).select_from(_E).where(_E.c.member_id == bindparam(
 _RECENT = (select(LedgerEntry).where(LedgerEntry.member_id == bindparam("b_member"))
            .order_by(LedgerEntry.id.desc()).limit(bindparam("b_limit"))
            .offset(bindparam("b_offset")))
-_PAGE = (select(LedgerEntry, func.count().over().label("total"))
-         .where(LedgerEntry.member_id == bindparam("b_member"))
-         .order_by(LedgerEntry.id.desc()).limit(bindparam("b_limit"))
+_PAGE = (select(*_E.c, func.count().over().label("total"))
+         .where(_E.c.member_id == bindparam("b_member"))
+         .order_by(_E.c.id.desc()).limit(bindparam("b_limit"))
          .offset(bindparam("b_offset")))
 
 
@@ -252,13 +252,14 @@ async def recent(uow: UnitOfWork, member_id: int, limit: int, offset: int = 0) -
 
 
 async def page(uow: UnitOfWork, member_id: int, limit: int,
-               offset: int = 0) -> tuple[list[LedgerEntry], int]:
+               offset: int = 0) -> tuple[list[Any], int]:
     """A page of entries, newest first, and how many there are in all: one query, as
-    a statement asks for both on every page."""
-    rows = (await uow.session.execute(_PAGE, {"b_member": member_id, "b_limit": limit,
-                                              "b_offset": offset})).all()
+    a statement asks for both on every page. Plain rows with the entry's fields (an
+    ORM load cost more than the query), read-only as entries are."""
+    rows = (await uow.execute(_PAGE, {"b_member": member_id, "b_limit": limit,
+                                      "b_offset": offset})).all()
     if rows:
-        return [entry for entry, _ in rows], rows[0].total
+        return list(rows), rows[0].total
     return [], await count(uow, member_id) if offset else 0
 
 

@@ -4,9 +4,9 @@ what expires soon. Older pages edit the same message instead of adding new ones.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from domain import ledger
-from domain.models import LedgerEntry
 from handlers import i18n
 from handlers.earning_words import programme_names
 from handlers.routing import Ctx, Outcome, Router
@@ -56,7 +56,7 @@ async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
     return Reply("points.statement", params, (tuple(nav),) if nav else (), edit=edit)
 
 
-def _line(ctx: Ctx, entry: LedgerEntry) -> Text:
+def _line(ctx: Ctx, entry: Any) -> Text:  # a ledger row (ledger.page)
     reason_key = f"reason.{entry.reason}"
     if not i18n.has(reason_key):
         reason = Text("reason.other", {"code": entry.reason})
@@ -66,7 +66,7 @@ def _line(ctx: Ctx, entry: LedgerEntry) -> Text:
                                 "delta": signed(entry.delta), "reason": reason})
 
 
-def _reason_params(ctx: Ctx, entry: LedgerEntry) -> dict:
+def _reason_params(ctx: Ctx, entry: Any) -> dict:
     params = dict(entry.params or {})
     if entry.reason == "checkin":
         params = {"count": int(params.get("streak", 1))}
