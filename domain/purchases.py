@@ -108,7 +108,7 @@ async def _load(uow: UnitOfWork, programme: Programme, member_id: int,
                 now: datetime) -> _Standing:
     """The member, locked, with purchase history and tier total: one round trip."""
     ladder = programme.tiers
-    row = (await uow.session.execute(_LOAD[ladder.basis], {
+    row = (await uow.execute(_LOAD[ladder.basis], {
         "b_member": member_id, "b_since": now - timedelta(days=ladder.window_days)})).first()
     if row is None or row.status == "erased":
         raise PurchaseRefused("unknown_member")
@@ -123,7 +123,7 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
     earns = plan_for(programme, member.tier, order, first=not standing.bought, now=now)
     rules = [[e.points, e.reason, e.rule] for e in earns]
     points = sum(e.points for e in earns)
-    claimed = await uow.session.scalar(_CLAIM[uow.dialect], dict(
+    claimed = await uow.scalar(_CLAIM[uow.dialect], dict(
         order_id=order.order_id, member_id=member_id, amount=order.amount,
         currency=order.currency, items=[vars(i) for i in order.items], points=points,
         entries=rules, refunded=0, source=order.source, created_at=now))

@@ -15,14 +15,16 @@ from sqlalchemy import bindparam, func, insert, select, update
 from domain import announce, tiers
 from domain.config import Programme
 from domain.database import UnitOfWork
-from domain.models import LedgerEntry, Member, TierChange
+from domain.models import LedgerEntry, Member, TierChange, UTCDateTime
 
 _M = Member.__table__
 # What tier evaluation reads of a member: plain rows, no ORM objects to build and flush.
 STANDING = (Member.id, Member.tier, Member.tier_valid_until, Member.tier_floor,
             Member.referred_by_id)
 _SET_TIER = (update(_M).where(_M.c.id == bindparam("b_member"))
-             .values(tier=bindparam("b_tier"), tier_valid_until=bindparam("b_until")))
+             .values(tier=bindparam("b_tier"),
+                     tier_valid_until=bindparam("b_until", type_=UTCDateTime())))
+_RECORD_CHANGE = insert(TierChange.__table__)
 
 
 async def apply(uow: UnitOfWork, programme: Programme, member: Any, total: int, cause: str,
@@ -32,12 +34,12 @@ async def apply(uow: UnitOfWork, programme: Programme, member: Any, total: int, 
                               tiers.Standing(member.tier, member.tier_valid_until),
                               member.tier_floor, now)
     if decision.code != member.tier:
-        await uow.session.execute(insert(TierChange.__table__).values(
+        await uow.execute(_RECORD_CHANGE, dict(
             member_id=member.id, from_tier=member.tier, to_tier=decision.code,
             reason=decision.reason, qualifying=total, created_at=now))
     if (decision.code, decision.valid_until) != (member.tier, member.tier_valid_until):
-        await uow.session.execute(_SET_TIER, {"b_member": member.id, "b_tier": decision.code,
-                                              "b_until": decision.valid_until})
+        await uow.execute(_SET_TIER, {"b_member": member.id, "b_tier": decision.code,
+                                      "b_until": decision.valid_until})
     if decision.reason == "upgrade":
         await tell_upgrade(uow, member.id, decision.code, cause, now)
     return decision.code, decision.reason == "upgrade"

@@ -210,3 +210,30 @@ async def test_oversized_bodies_are_refused_before_parsing(api, db):
             assert resp.status == 413
             raise aiohttp.ClientError("refused")
     assert await ledger_rows(db) == 0
+
+
+async def test_purchases_arriving_together_are_each_applied_or_refused_on_their_own(api, db,
+                                                                                  programme):
+    """One transaction for calls that arrive together: a refused one leaves no trace and
+    takes nobody else with it, and two orders of one member both count."""
+    async with db.uow() as uow:
+        for external_id in ("1002", "1003"):
+            await members.register(uow, programme, "telegram", external_id,
+                                   datetime.now(UTC))
+        await uow.commit()
+    calls = [order("T-1", 10_000), order("T-2", 20_000),
+             order("T-3", 1_000, member={"number": "00000002"}),
+             order("T-4", 1_000, member={"number": "00000999"}),
+             order("T-5", 1_000, member={"number": "00000003"}),
+             order("T-1", 10_000)]
+    results = await asyncio.gather(*(api.post("/api/v1/purchases", c) for c in calls))
+    statuses = [status for status, _ in results]
+    assert statuses[3] == 404 and results[3][1]["error"]["code"] == "unknown_member"
+    assert sorted(statuses[i] for i in (0, 5)) == [200, 201]
+    assert all(statuses[i] == 201 for i in (1, 2, 4))
+    async with db.uow() as uow:
+        orders = set(await uow.session.scalars(select(Purchase.order_id)))
+        balance = await uow.session.scalar(select(Member.points_balance).where(Member.id == 1))
+    assert orders == {"T-1", "T-2", "T-3", "T-5"}
+    # 100 + 200 base points, the first-purchase bonus once.
+    assert balance == 100 + 200 + 100

@@ -3,7 +3,9 @@ with no MEMBERBOT_API_KEY the service is not started at all, so the API is off.
 
 Each call is one unit of work: it commits what it did, or nothing. Refusals are JSON
 `{"error": {"code", "message"}}` with a 4xx status and change nothing, except that a
-wrong coupon code is counted against the till that tried it.
+wrong coupon code is counted against the till that tried it. Purchases arriving
+together share one transaction (domain.group_commit), each in a savepoint of its own,
+so a refused one leaves no trace and the others still commit.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ from bot.app import App
 from domain import audit, coupons, purchases, refunds, till_members
 from domain.coupons import CouponRefused
 from domain.errors import DomainError, InvalidInput
+from domain.group_commit import LATER, GroupCommit
 from domain.profile import parse_phone
 from domain.purchases import PurchaseRefused
 
 log = logging.getLogger(__name__)
 APP_KEY: web.AppKey[App] = web.AppKey("memberbot_api_app", App)
+Till = tuple[dict[str, str], purchases.Order, datetime]
+PURCHASES: web.AppKey[GroupCommit] = web.AppKey("memberbot_api_purchases", GroupCommit)
 Handler = Callable[[web.Request, dict[str, Any], datetime], Awaitable[web.Response]]
 STATUS = {"unknown_member": 404, "unknown_order": 404, "coupon_unknown": 404,
           "order_conflict": 409, "already_refunded": 409, "coupon_used": 409,
@@ -62,25 +67,17 @@ def refusal(refused: DomainError) -> web.Response:
 
 
 async def purchase(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:
-    app = request.app[APP_KEY]
     ref, order = parsing.member_ref(data), parsing.order(data)
     if "phone" in ref:
         try:
             ref["phone"] = parse_phone(ref["phone"])
         except InvalidInput:
             raise BadRequest("invalid_field", "member.phone is not a phone number") from None
-    for attempt in range(3):
-        try:
-            async with app.db.uow() as uow:
-                member_id = await till_members.member_id_for(uow, ref)
-                done = await purchases.record(uow, app.programme, member_id, order, now)
-                await uow.commit()
-            break
-        except PurchaseRefused as refused:
-            return refusal(refused)
-        except IntegrityError:  # a concurrent first call of this order won; read its result
-            if attempt == 2:
-                raise
+    done = await request.app[PURCHASES].submit((ref, order, now))
+    if isinstance(done, PurchaseRefused):
+        return refusal(done)
+    if isinstance(done, Exception):
+        raise done  # this call's own failure: a 500 for it alone
     return web.json_response({
         "order_id": done.order_id, "member": str(done.member_id).zfill(8),
         "points": done.points, "rules": done.rules, "balance": done.balance,
@@ -134,9 +131,53 @@ async def document(request: web.Request) -> web.Response:
     return web.json_response(openapi.DOCUMENT)
 
 
+def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
+    async def together(calls: list[Till]) -> list[Any]:
+        results: list[Any] = []
+        busy: set[int] = set()
+        async with app.db.uow() as uow:
+            for ref, order, now in calls:
+                try:
+                    async with uow.session.begin_nested():
+                        member_id = await till_members.member_id_for(uow, ref)
+                        if member_id in busy:  # its second order waits for the next batch
+                            results.append(LATER)
+                            continue
+                        busy.add(member_id)
+                        results.append(await purchases.record(uow, app.programme, member_id,
+                                                              order, now))
+                except PurchaseRefused as refused:
+                    results.append(refused)
+            await uow.commit()
+        return results
+
+    async def record(calls: list[Till]) -> list[Any]:
+        if len(calls) > 1:
+            try:
+                return await together(calls)
+            except Exception:  # noqa: BLE001 - rolled back; each is recorded on its own below
+                log.info("a purchase batch failed; recording one by one", exc_info=True)
+        return [await alone(call) for call in calls]
+
+    async def alone(call: Till) -> Any:
+        for attempt in range(3):
+            try:
+                (done,) = await together([call])
+                return done
+            except IntegrityError as conflict:  # a concurrent first call won; read its result
+                if attempt == 2:
+                    return conflict
+            except Exception as failure:  # noqa: BLE001 - handed to its own caller
+                return failure
+        raise AssertionError("unreachable")
+    return record
+
+
 @asynccontextmanager
 async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     web_app[APP_KEY] = app
+    web_app[PURCHASES] = GroupCommit(recorder(app), limit=64,
+                                     parallel=1 if app.db.dialect == "sqlite" else 4)
     web_app.router.add_post("/api/v1/purchases", signed(purchase))
     web_app.router.add_post("/api/v1/refunds", signed(refund))
     web_app.router.add_post("/api/v1/coupons/{code}/redeem", signed(redeem_coupon))
