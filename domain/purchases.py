@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain import earning, ledger, referrals, upgrades
+from domain import earning, ledger, lifecycle, referrals, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.errors import DomainError
@@ -129,6 +129,7 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
         entries=rules, refunded=0, source=order.source, created_at=now))
     if claimed is None:
         return await _first_result(uow, member_id, order)
+    await lifecycle.purchased(uow, {member_id: 1}, now)
     written = await ledger.post_credits(uow, earn_posts(programme, member_id, order, earns, now),
                                         now)
     balance = member.points_balance + sum(e.points for e in earns if _key(order, e) in written)
