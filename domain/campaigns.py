@@ -38,7 +38,7 @@ MAX_AHEAD = timedelta(days=90)
 ATTRIBUTION_DAYS = 7
 BUCKETS = 10_000  # assignment granularity: basis points
 HASH_MULTIPLIER = 2_654_435_761  # Knuth's multiplicative constant
-HASH_MODULUS = 4_294_967_291  # the largest prime below 2**32
+HASH_MODULUS = 4_294_967_291  # the largest prime below 2**32; products stay below 2**63
 START_BATCH = 20_000  # member ids per transaction when writing deliveries
 START_LEASE = timedelta(minutes=10)
 OPEN = ("scheduled", "starting", "running", "paused")
@@ -127,7 +127,10 @@ def shares(variants: int, split: int, holdout: int) -> Shares:
 
 
 def bucket(seed: int, member_id: int) -> int:
-    return (member_id * HASH_MULTIPLIER + seed) % HASH_MODULUS % BUCKETS
+    """0..9,999: the member's place in this campaign. Two multiplications modulo a prime,
+    the second by the campaign's own seed, so each campaign orders members its own way
+    (a shift by the seed would only rotate one order shared by every campaign)."""
+    return member_id * HASH_MULTIPLIER % HASH_MODULUS * seed % HASH_MODULUS % BUCKETS
 
 
 def assign(campaign: Campaign, member_id: int) -> str:
@@ -151,7 +154,7 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
                 for (code, share), text in zip(split.variants, draft.texts, strict=True)]
     values: dict[str, Any] = dict(
         key=key, status="scheduled", segment=draft.segment.dump(), variants=variants,
-        holdout=split.holdout, seed=secrets.randbelow(2**31), coupon_reward=draft.coupon,
+        holdout=split.holdout, seed=2 + secrets.randbelow(2**31 - 2), coupon_reward=draft.coupon,
         bonus_percent=draft.bonus_percent, bonus_days=draft.bonus_days,
         attribution_days=ATTRIBUTION_DAYS, send_at=draft.send_at or now,
         created_by=operator.member_id, created_at=now, operator_platform=operator.platform,
@@ -173,12 +176,21 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
 
 
 async def get(uow: UnitOfWork, campaign_id: int) -> Campaign | None:
-    return await uow.session.get(Campaign, campaign_id, populate_existing=True)
+    """The campaign as it is now, detached: a snapshot that stays readable after the
+    unit of work ends (changes go through `control` and the start, never the object)."""
+    found = await uow.session.get(Campaign, campaign_id, populate_existing=True)
+    return detached(uow, [found])[0] if found is not None else None
 
 
 async def recent(uow: UnitOfWork, limit: int, offset: int = 0) -> list[Campaign]:
-    return list(await uow.session.scalars(
-        select(Campaign).order_by(Campaign.id.desc()).limit(limit).offset(offset)))
+    return detached(uow, list(await uow.session.scalars(
+        select(Campaign).order_by(Campaign.id.desc()).limit(limit).offset(offset))))
+
+
+def detached(uow: UnitOfWork, found: list[Campaign]) -> list[Campaign]:
+    for campaign in found:
+        uow.session.expunge(campaign)
+    return found
 
 
 async def count(uow: UnitOfWork) -> int:
@@ -272,10 +284,9 @@ async def start(db: Database, programme: Programme, campaign_id: int, now: datet
         cursor = upto
     async with db.uow() as uow:
         counts = dict((await uow.session.execute(
-            select(Delivery.status == "holdout", func.count())
-            .where(Delivery.campaign_id == campaign_id)
-            .group_by(Delivery.status == "holdout"))).all())
-        held, total = int(counts.get(True, 0)), sum(int(n) for n in counts.values())
+            select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign_id)
+            .group_by(Delivery.status))).all())
+        held, total = int(counts.get("holdout", 0)), sum(int(n) for n in counts.values())
         values: dict[str, Any] = dict(status="running", started_at=now, start_lease_until=None,
                                       recipients=total - held, held_out=held, progress_at=None)
         if campaign.bonus_percent is not None:
@@ -294,9 +305,9 @@ async def start(db: Database, programme: Programme, campaign_id: int, now: datet
 def deliveries_statement(campaign: Campaign, programme: Programme, dialect: str) -> Any:
     """INSERT .. SELECT of the deliveries of members with ids in (b_lo, b_hi]."""
     m = Member.__table__.c
-    seed = literal(campaign.seed, BigInteger())
-    spot = (m.id * literal(HASH_MULTIPLIER, BigInteger()) + seed) \
-        % literal(HASH_MODULUS, BigInteger()) % BUCKETS
+    modulus = literal(HASH_MODULUS, BigInteger())
+    spot = (m.id * literal(HASH_MULTIPLIER, BigInteger()) % modulus
+            * literal(campaign.seed, BigInteger()) % modulus % BUCKETS)
     edge, whens = campaign.holdout, []
     for variant in campaign.variants[:-1]:
         edge += variant["share"]
@@ -308,6 +319,6 @@ def deliveries_statement(campaign: Campaign, programme: Programme, dialect: str)
     chosen = select(literal(campaign.id, BigInteger()), m.id, variant, status, literal(0)).where(
         m.id > bindparam("b_lo", type_=BigInteger()), m.id <= bindparam("b_hi", type_=BigInteger()),
         segments.clause(segment, programme, campaign.send_at))
-    return (_INSERT[dialect](Delivery)
+    return (_INSERT[dialect](Delivery.__table__)
             .from_select(["campaign_id", "member_id", "variant", "status", "attempts"], chosen)
             .on_conflict_do_nothing(index_elements=["campaign_id", "member_id"]))

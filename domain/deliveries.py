@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, update
 
-from domain import coupons
+from domain import campaigns, coupons
 from domain.campaign_models import Campaign, Delivery
 from domain.config import Programme
 from domain.database import UnitOfWork
@@ -74,11 +74,11 @@ class Progress:
 async def running(uow: UnitOfWork) -> list[Campaign]:
     """Campaigns being sent, and those whose progress message is behind
     their status (paused, resumed, finished, cancelled since it was last shown)."""
-    return list(await uow.session.scalars(
+    return campaigns.detached(uow, list(await uow.session.scalars(
         select(Campaign).where(or_(
             Campaign.status == "running",
             and_(Campaign.progress_message.is_not(None), Campaign.progress_at.is_(None))))
-        .order_by(Campaign.id)))
+        .order_by(Campaign.id))))
 
 
 def _claim_statement(status: str, dialect: str) -> Any:
