@@ -86,11 +86,8 @@ async def _act(ctx: Ctx, verb: str, name: str) -> Outcome:
     except JobRefused:
         return Outcome([reply("jobs.unknown", name=name[:32], names=", ".join(jobs.NAMES))])
     key = f"jobs.{verb}_done" if changed else f"jobs.{verb}_already"
-    replies = [reply(key, job=_title(name))]
-    if verb == "run" and not await _runner_alive(ctx):
-        replies.append(reply("jobs.no_runner"))
-    replies.append(await _page(ctx, name))
-    return Outcome(replies)
+    # The page below says whether a scheduler is there to pick the change up.
+    return Outcome([reply(key, job=_title(name)), await _page(ctx, name)])
 
 
 def _usage() -> Reply:
@@ -105,11 +102,6 @@ def _when(ctx: Ctx, moment: datetime | None) -> Text | str:
     if moment is None:
         return Text("jobs.never")
     return ctx.local(moment).strftime("%Y-%m-%d %H:%M")
-
-
-async def _runner_alive(ctx: Ctx) -> bool:
-    found = await jobs.runner(ctx.uow)
-    return found is not None and found.alive(ctx.now)
 
 
 async def _runner_line(ctx: Ctx) -> Text:
