@@ -237,6 +237,14 @@ async def _guard(ctx: Ctx) -> Outcome | None:
     return await denied(ctx, PERMISSION)
 
 
+@router.action("cnew")
+async def stale(ctx: Ctx) -> Outcome:
+    """A flow button that is not among those offered now (an older message's, or a
+    forged one): refused, and the draft so far is kept."""
+    return await _guard(ctx) or Outcome([reply("error.button_expired")], state=ctx.state,
+                                        data=ctx.data if ctx.state else {})
+
+
 @router.state(campaign_segment.STATE)
 async def segment_step(ctx: Ctx) -> Outcome:
     return await _guard(ctx) or await campaign_segment.step(ctx, _ask_text)
