@@ -15,13 +15,14 @@ from domain import campaigns, config, schema
 from domain.campaigns import Draft, Operator
 from domain.database import Database
 from domain.segments import Segment
-from tests import crowd
+from tests import crowd, test_telegram_crash
 from tests.fake_telegram import FakeBotAPI
-from tests.test_telegram_crash import BotProcess, database, scalar  # noqa: F401 - a fixture
+from tests.test_telegram_crash import BotProcess, scalar
 
 BOSS = 9000
 RECIPIENTS = 120
 TEXT = "Campaign crash test: spring tea"
+database = test_telegram_crash.database  # the fixture: a SQLite file or a PostgreSQL database
 
 
 async def prepared(url: str) -> list[str]:
@@ -47,7 +48,7 @@ def performed(api: FakeBotAPI) -> Counter:
 
 async def until(check, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a test deadline
     async with asyncio.timeout(timeout):
-        while not await check():
+        while not await check():  # noqa: ASYNC110 - it polls the database
             await asyncio.sleep(0.05)
 
 
