@@ -57,7 +57,10 @@ class Member(Base):
         CheckConstraint("points_balance >= 0", name="ck_members_balance_not_negative"),
         Index("ix_members_next_expiry_at", "next_expiry_at"),
         # Lifecycle jobs: lapse windows, birthdays, tier reviews (domain/lifecycle.py).
-        Index("ix_members_last_active_at", "last_active_at"),
+        # The lapse window is a range on last_active_at; the index also carries what the
+        # stage and win-back test per row, so a selection never visits the table.
+        Index("ix_members_lifecycle", "last_active_at", "status", "marketing_consent",
+              "joined_at", "purchase_count", "first_purchase_at", "last_purchase_at"),
         Index("ix_members_birthday", "birth_month", "birth_day"),
         Index("ix_members_tier_valid_until", "tier_valid_until"),
     )

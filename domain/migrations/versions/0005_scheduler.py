@@ -43,7 +43,9 @@ def upgrade() -> None:
     op.execute(BACKFILL)
     op.execute(ACTIVITY)
     op.create_index(op.f("ix_members_last_purchase_at"), "members", ["last_purchase_at"])
-    op.create_index("ix_members_last_active_at", "members", ["last_active_at"])
+    op.create_index("ix_members_lifecycle", "members", [
+        "last_active_at", "status", "marketing_consent", "joined_at", "purchase_count",
+        "first_purchase_at", "last_purchase_at"])
     op.create_index("ix_members_birthday", "members", ["birth_month", "birth_day"])
     op.create_index("ix_members_tier_valid_until", "members", ["tier_valid_until"])
     op.create_table(
@@ -116,7 +118,7 @@ def downgrade() -> None:
     op.drop_table("scheduler_jobs")
     op.drop_index("ix_members_tier_valid_until", table_name="members")
     op.drop_index("ix_members_birthday", table_name="members")
-    op.drop_index("ix_members_last_active_at", table_name="members")
+    op.drop_index("ix_members_lifecycle", table_name="members")
     op.drop_index(op.f("ix_members_last_purchase_at"), table_name="members")
     # SQLite (3.35 and later) drops an unindexed column in place, keeping the table
     # that identities, ledger entries and the rest refer to.
