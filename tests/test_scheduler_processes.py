@@ -1,5 +1,7 @@
-"""Two `memberbot scheduler` OS processes against one PostgreSQL: exactly one holds the
-advisory lock and runs jobs; `kill -9` it and the other takes over and runs them."""
+"""`memberbot scheduler` as real processes. Two against one PostgreSQL: exactly one
+holds the advisory lock and runs jobs; `kill -9` it and the other takes over and runs
+them. Alone on SQLite: it runs what /jobs asks and stops cleanly on SIGTERM. And
+`memberbot run` runs a scheduler beside its platforms."""
 
 from __future__ import annotations
 
@@ -14,6 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from bot import run as running
+from bot.settings import Settings
 from domain import jobs
 from domain.database import Database, create_engine
 from domain.scheduler_models import JobState
@@ -148,3 +152,72 @@ async def _is(read, suffix: str) -> bool:
 
 async def _true(value: bool) -> bool:
     return value
+
+
+async def test_alone_on_sqlite_it_runs_what_is_asked_and_stops_on_sigterm(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+    db = Database.from_url(url)
+    alone = SchedulerProcess(url, tmp_path, "alone")
+    try:
+        await alone.start()
+        await eventually(lambda: _true(alone.says("scheduler leading")))
+        asked = datetime.now(UTC)
+        async with db.uow() as uow:
+            await jobs.request_run(uow, "winback", "test", asked)
+            await uow.commit()
+
+        async def ran() -> bool:
+            async with db.uow() as uow:
+                row = await uow.session.get(JobState, "winback", populate_existing=True)
+                return row.last_finished_at is not None and row.last_finished_at >= asked
+        await eventually(ran)
+        async with db.uow() as uow:
+            row = await uow.session.get(JobState, "winback")
+            assert row.last_outcome == "ok" and row.last_runner.endswith(f":{alone.pid}")
+            assert row.last_result == {"offered": 0, "returned": 0, "won_back": 0}
+        alone.proc.terminate()
+        assert await asyncio.wait_for(alone.proc.wait(), 30) == 0
+        assert alone.says("scheduler stood down")
+    finally:
+        await alone.stop()
+        await db.dispose()
+
+
+async def test_memberbot_run_runs_a_scheduler_beside_the_platforms(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'run.db'}"
+    settings = Settings(database_url=url, api_key="k" * 32, http_host="127.0.0.1",
+                        http_port=0)
+    stop = asyncio.Event()
+    task = asyncio.create_task(running.run(settings, stop))
+    db = Database.from_url(url)
+    try:
+        async def registered() -> bool:
+            try:
+                async with db.uow() as uow:
+                    states = await jobs.states(uow, datetime.now(UTC))
+                    return all(s.next_run_at is not None for s in states)
+            except Exception:  # noqa: BLE001 - not migrated yet
+                return False
+        await eventually(registered)
+        async with db.uow() as uow:
+            assert (await jobs.runner(uow)).alive(datetime.now(UTC))
+    finally:
+        stop.set()
+        assert await asyncio.wait_for(task, 30) == 0
+        await db.dispose()
+
+
+def test_the_cli_names_the_scheduler_and_refuses_an_absurd_poll(tmp_path):
+    import subprocess
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MEMBERBOT_")},
+           "PYTHONPATH": str(ROOT)}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=60)
+
+    assert "scheduler" in cli("--help").stdout
+    assert "--poll SECONDS" in cli("scheduler", "--help").stdout
+    refused = cli("scheduler", "--poll", "0")
+    assert refused.returncode == 2 and "--poll must be between" in refused.stderr
+    assert not (tmp_path / "memberbot.db").exists()  # refused before touching anything
