@@ -17,7 +17,7 @@ import calendar
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from functools import cache
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -65,7 +65,7 @@ def due_years(month: int, day: int, rules: Birthday, zone: ZoneInfo,
             if (at := gift_moment(month, day, y, rules, zone)) is not None and since < at <= now]
 
 
-@cache
+@lru_cache(maxsize=1024)
 def zone_of(name: str | None, default: str) -> ZoneInfo:
     try:
         return ZoneInfo(name or default)

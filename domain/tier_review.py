@@ -77,10 +77,8 @@ async def review(uow: UnitOfWork, programme: Programme, member_id: int, now: dat
 async def run(db: Database, programme: Programme, now: datetime,
               batch: int = BATCH) -> dict[str, int]:
     counts: Counter[str] = Counter()
-    if programme.tiers.mode != "up_and_down":
-        return {"reviewed": 0}
     after = 0
-    while True:
+    while programme.tiers.mode == "up_and_down":
         async with db.uow() as uow:
             ids = list(await uow.session.scalars(
                 select(Member.id).where(Member.tier_valid_until <= now,
