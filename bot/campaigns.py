@@ -100,8 +100,6 @@ class Dispatcher:
         try:
             while True:
                 await self.tick()
-                if self._sending:
-                    await asyncio.wait(list(self._sending.values()))
                 await self.flush()
                 async with self.db.uow() as uow:
                     left = await deliveries.running(uow)

@@ -8,7 +8,11 @@ from typing import Any
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from domain.models import Base, Id
+from domain.models import Base, Id, Identity
+
+# A segment's platform filter looks a member's accounts up by member and platform; with
+# this index that is one exact lookup, whatever the planner's statistics say.
+Index("ix_identities_member_platform", Identity.member_id, Identity.platform)
 
 
 class MemberTag(Base):

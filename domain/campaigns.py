@@ -18,7 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, bindparam, case, func, literal, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain import audit, segments, sqlite_inline
@@ -37,8 +48,8 @@ MAX_BONUS_DAYS = 90
 MAX_AHEAD = timedelta(days=90)
 ATTRIBUTION_DAYS = 7
 BUCKETS = 10_000  # assignment granularity: basis points
-HASH_MULTIPLIER = 2_654_435_761  # Knuth's multiplicative constant
-HASH_MODULUS = 4_294_967_291  # the largest prime below 2**32; products stay below 2**63
+HASH_MULTIPLIER = 1_103_515_245
+HASH_MODULUS = 2_147_483_647  # 2**31 - 1, a prime: every product stays below 2**62
 START_BATCH = 20_000  # member ids per transaction when writing deliveries
 START_LEASE = timedelta(minutes=10)
 OPEN = ("scheduled", "starting", "running", "paused")
@@ -127,10 +138,15 @@ def shares(variants: int, split: int, holdout: int) -> Shares:
 
 
 def bucket(seed: int, member_id: int) -> int:
-    """0..9,999: the member's place in this campaign. Two multiplications modulo a prime,
-    the second by the campaign's own seed, so each campaign orders members its own way
-    (a shift by the seed would only rotate one order shared by every campaign)."""
-    return member_id * HASH_MULTIPLIER % HASH_MODULUS * seed % HASH_MODULUS % BUCKETS
+    """0..9,999: the member's place in this campaign. A step of a linear generator, then
+    two squarings, all modulo a prime and salted with the campaign's seed: the squarings
+    make it non-linear, so neighbouring member ids land far apart and each campaign
+    orders members its own way (multiplications alone would give every campaign an
+    arithmetic progression, which clumps). Integers only; SQL computes the same."""
+    x = (member_id * HASH_MULTIPLIER + seed) % HASH_MODULUS
+    x = (x * x + seed) % HASH_MODULUS
+    x = (x * x + seed) % HASH_MODULUS
+    return x % BUCKETS
 
 
 def assign(campaign: Campaign, member_id: int) -> str:
@@ -154,7 +170,8 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
                 for (code, share), text in zip(split.variants, draft.texts, strict=True)]
     values: dict[str, Any] = dict(
         key=key, status="scheduled", segment=draft.segment.dump(), variants=variants,
-        holdout=split.holdout, seed=2 + secrets.randbelow(2**31 - 2), coupon_reward=draft.coupon,
+        holdout=split.holdout, seed=1 + secrets.randbelow(HASH_MODULUS - 1),
+        coupon_reward=draft.coupon,
         bonus_percent=draft.bonus_percent, bonus_days=draft.bonus_days,
         attribution_days=ATTRIBUTION_DAYS, send_at=draft.send_at or now,
         created_by=operator.member_id, created_at=now, operator_platform=operator.platform,
@@ -305,9 +322,15 @@ async def start(db: Database, programme: Programme, campaign_id: int, now: datet
 def deliveries_statement(campaign: Campaign, programme: Programme, dialect: str) -> Any:
     """INSERT .. SELECT of the deliveries of members with ids in (b_lo, b_hi]."""
     m = Member.__table__.c
-    modulus = literal(HASH_MODULUS, BigInteger())
-    spot = (m.id * literal(HASH_MULTIPLIER, BigInteger()) % modulus
-            * literal(campaign.seed, BigInteger()) % modulus % BUCKETS)
+    modulus, seed = literal(HASH_MODULUS, BigInteger()), literal(campaign.seed, BigInteger())
+    x = (m.id * literal(HASH_MULTIPLIER, BigInteger()) + seed) % modulus
+    x = (x * x + seed) % modulus
+    x = (x * x + seed) % modulus
+    segment = Segment.load(campaign.segment)
+    picked = select(m.id.label("member_id"), (x % BUCKETS).label("spot")).where(
+        m.id > bindparam("b_lo", type_=BigInteger()), m.id <= bindparam("b_hi", type_=BigInteger()),
+        segments.clause(segment, programme, campaign.send_at)).subquery("picked")
+    spot = picked.c.spot
     edge, whens = campaign.holdout, []
     for variant in campaign.variants[:-1]:
         edge += variant["share"]
@@ -315,10 +338,9 @@ def deliveries_statement(campaign: Campaign, programme: Programme, dialect: str)
     variant = case((spot < campaign.holdout, "holdout"), *whens,
                    else_=campaign.variants[-1]["code"])
     status = case((spot < campaign.holdout, "holdout"), else_="pending")
-    segment = Segment.load(campaign.segment)
-    chosen = select(literal(campaign.id, BigInteger()), m.id, variant, status, literal(0)).where(
-        m.id > bindparam("b_lo", type_=BigInteger()), m.id <= bindparam("b_hi", type_=BigInteger()),
-        segments.clause(segment, programme, campaign.send_at))
+    # The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
+    chosen = select(literal(campaign.id, BigInteger()), picked.c.member_id, variant, status,
+                    literal(0)).where(true())
     return (_INSERT[dialect](Delivery.__table__)
             .from_select(["campaign_id", "member_id", "variant", "status", "attempts"], chosen)
             .on_conflict_do_nothing(index_elements=["campaign_id", "member_id"]))

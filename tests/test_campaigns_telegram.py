@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import replace
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot import web
 from bot.app import App
@@ -16,7 +16,7 @@ from bot.campaigns import Dispatcher
 from bot.settings import Settings
 from bot.telegram import service
 from domain import campaigns, roles
-from domain.campaign_models import Delivery
+from domain.campaign_models import Campaign, Delivery
 from domain.campaigns import Draft, Operator
 from domain.models import Member
 from domain.segments import Segment
@@ -64,13 +64,17 @@ async def test_every_recipient_gets_one_message_and_the_progress_is_edited(api, 
         made = await campaigns.create(uow, programme, Operator(1, "telegram", str(BOSS), "en"),
                                       Draft(Segment(), ("Spring tea is in!",), holdout=20),
                                       "t1", now)
+        c = made.campaign  # a seed that holds out four of them, so there is a holdout
+        c.seed = next(s for s in range(1, 10_000)
+                      if sum(campaigns.bucket(s, m) < c.holdout for m in ids) == 4)
+        await uow.session.execute(update(Campaign).values(seed=c.seed))
         await uow.commit()
-    blocked = next(m for m in ids if campaigns.assign(made.campaign, m) == "A")
+    blocked = next(m for m in ids if campaigns.assign(c, m) == "A")
     api.blocked.add(chat(blocked))
     await asyncio.wait_for(dispatcher(bot).run_until_idle(), 60)
     rows = await deliveries_of(db, made.campaign.id)
     held = {m for m, (variant, _) in rows.items() if variant == "holdout"}
-    assert sorted(rows) == ids and held and blocked not in held
+    assert sorted(rows) == ids and len(held) == 4 and blocked not in held
     for member_id in ids:
         got = [c for c in api.sent("sendMessage", chat_id=chat(member_id))
                if "Spring tea" in (c.text or "")]

@@ -19,6 +19,7 @@ ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def upgrade() -> None:
+    op.create_index("ix_identities_member_platform", "identities", ["member_id", "platform"])
     op.create_table(
         "member_tags",
         sa.Column("member_id", ID, nullable=False),
@@ -94,3 +95,4 @@ def downgrade() -> None:
     op.drop_table("campaigns")
     op.drop_index("ix_member_tags_tag", table_name="member_tags")
     op.drop_table("member_tags")
+    op.drop_index("ix_identities_member_platform", table_name="identities")
