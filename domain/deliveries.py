@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, update
 
-from domain import campaigns, coupons
+from domain import campaigns, coupons, sqlite_inline
 from domain.campaign_models import Campaign, Delivery
 from domain.config import Programme
 from domain.database import UnitOfWork
@@ -208,9 +208,11 @@ async def take_over(uow: UnitOfWork, now: datetime) -> int:
 async def progress(uow: UnitOfWork, campaign: Campaign) -> Progress:
     counts: dict[str, int] = {"sent": 0, "failed": 0, "unreachable": 0, "remaining": 0}
     held = 0
-    for status, number in await uow.session.execute(
+    with sqlite_inline.offloaded():  # a count over every delivery of the campaign
+        found = list(await uow.session.execute(
             select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign.id)
-            .group_by(Delivery.status)):
+            .group_by(Delivery.status)))
+    for status, number in found:
         if status == "holdout":
             held = int(number)
         else:
