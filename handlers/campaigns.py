@@ -3,10 +3,10 @@
 `/campaign` walks through the segment (with its size), the message, an optional offer
 (a catalogue coupon or a points multiplier), an optional A/B test and holdout, a
 preview as members will see it, now or a scheduled time, and a confirmation. The
-flow is in campaigns.mmd. `/campaign N` shows campaign N; `/campaign pause|resume|
-cancel N` and the buttons on its card and progress message control it; `/campaigns`
-lists them. Operators and up only: the role is checked at every step and on every
-button, since button data comes from the client.
+flow is in campaigns.mmd. `/campaign N` shows campaign N and `/campaign pause|resume|
+cancel N` controls it (the rest is in campaign_control.py). Operators and up only: the
+role is checked at every step and on every button, since button data comes from the
+client.
 """
 
 from __future__ import annotations
@@ -14,20 +14,22 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from domain import attribution, campaigns, deliveries, members, segments
-from domain.campaign_models import Campaign
+from domain import campaigns, members, segments
 from domain.campaigns import CampaignRefused, Draft, Operator
 from domain.segments import Segment, SegmentRefused
-from handlers import campaign_segment, tags
-from handlers.campaign_words import (
-    SAMPLE_CODE,
-    controls,
-    group_name,
-    offer_reply,
-    progress_reply,
-    results_reply,
-    segment_lines,
+from handlers import campaign_control, campaign_segment, tags
+from handlers.campaign_control import (
+    PERMISSION,
+    WHEN_FORMAT,
+    card,
+    control,
+    expired,
+    number_arg,
+    offer_text,
+    variant_lines,
+    when_text,
 )
+from handlers.campaign_words import SAMPLE_CODE, offer_reply, segment_lines
 from handlers.roles import denied
 from handlers.routing import Ctx, Outcome, Router
 from handlers.types import Button, Reply, Text, button, reply
@@ -35,26 +37,15 @@ from handlers.words import local, multiplier
 
 router = Router()
 router.include(tags.router)
-PERMISSION = "campaign"
+router.include(campaign_control.router)
 BONUSES = (50, 100, 200)
 BONUS_DAYS = (3, 7, 14, 30)
 SPLITS = (50, 70, 90)
 HOLDOUTS = (0, 5, 10, 20)
-PAGE = 5
-WHEN_FORMAT = "%Y-%m-%d %H:%M"
-
-
-def _number(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
 def _refusal(code: str) -> str:
     return "campaign.refused.segment" if code.startswith("segment") else f"campaign.refused.{code}"
-
-
-def _expired(ctx: Ctx, state: str | None = None) -> Outcome:
-    return Outcome([reply("error.button_expired")], state=state, data=ctx.data if state else {})
 
 
 # ------------------------------------------------------------------ commands
@@ -67,168 +58,11 @@ async def campaign(ctx: Ctx) -> Outcome:
     parts = ctx.arg.split()
     if not parts:
         return await campaign_segment.menu(replace(ctx, data={}), Segment())
-    if len(parts) == 1 and _number(parts[0]) is not None:
-        return await _card(ctx, _number(parts[0]) or 0)
-    if len(parts) == 2 and parts[0].lower() in campaigns.CONTROL and _number(parts[1]):
-        return await _control(ctx, parts[0].lower(), _number(parts[1]) or 0)
+    if len(parts) == 1 and number_arg(parts[0]) is not None:
+        return await card(ctx, number_arg(parts[0]) or 0)
+    if len(parts) == 2 and parts[0].lower() in campaigns.CONTROL and number_arg(parts[1]):
+        return await control(ctx, parts[0].lower(), number_arg(parts[1]) or 0)
     return Outcome([reply("campaign.usage")])
-
-
-@router.command("campaigns", listed=False)
-async def listing(ctx: Ctx) -> Outcome:
-    return await _page(ctx, 1, edit=False)
-
-
-@router.action("camp:list")
-async def list_page(ctx: Ctx) -> Outcome:
-    page = _number((ctx.action or "").rsplit(":", 1)[-1])
-    if page is None or not 1 <= page <= 100_000:
-        return _expired(ctx)
-    return await _page(ctx, page, edit=True)
-
-
-async def _page(ctx: Ctx, page: int, edit: bool) -> Outcome:
-    refusal = await denied(ctx, PERMISSION)
-    if refusal is not None:
-        return refusal
-    total = await campaigns.count(ctx.uow)
-    if not total:
-        return Outcome([reply("campaign.list_empty")])
-    pages = -(-total // PAGE)
-    page = min(page, pages)
-    shown = await campaigns.recent(ctx.uow, PAGE, offset=(page - 1) * PAGE)
-    rows: list[tuple[Button, ...]] = [tuple(
-        button("campaign.open", f"camp:show:{c.id}", number=str(c.id)) for c in shown)]
-    nav = []
-    if page > 1:
-        nav.append(button("points.newer", f"camp:list:{page - 1}"))
-    if page < pages:
-        nav.append(button("points.older", f"camp:list:{page + 1}"))
-    if nav:
-        rows.append(tuple(nav))
-    lines = [Text("campaign.list_line", {
-        "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),
-        "recipients": c.recipients, "when": _when(ctx, c.send_at)}) for c in shown]
-    return Outcome([Reply("campaign.list", {"page": page, "pages": pages, "lines": lines},
-                          tuple(rows), edit=edit)])
-
-
-# ------------------------------------------------------------------ one campaign
-
-def _when(ctx: Ctx, moment: datetime) -> str:
-    return ctx.local(moment).strftime(WHEN_FORMAT)
-
-
-def _offer(ctx: Ctx, coupon: str | None, bonus: int | None, days: int | None) -> Text:
-    item = ctx.programme.reward(coupon) if coupon else None
-    if item is not None:
-        return Text("campaign.offer.coupon", {"title": local(item.title)})
-    if bonus:
-        return Text("campaign.offer.bonus", {"times": multiplier(100 + bonus), "days": days})
-    return Text("campaign.offer.none")
-
-
-def _variant_lines(variants: list[dict], holdout: int) -> list[Text]:
-    lines = [Text("campaign.variant_line", {
-        "group": group_name(v["code"]), "share": _share(v["share"]),
-        "text": v["text"] if len(v["text"]) <= 60 else v["text"][:59] + "…"})
-        for v in variants]
-    if holdout:
-        lines.append(Text("campaign.holdout_line", {"share": _share(holdout)}))
-    return lines
-
-
-def _share(basis_points: int) -> str:
-    whole, rest = divmod(basis_points, 100)
-    return f"{whole}%" if not rest else f"{whole}.{rest:02d}".rstrip("0") + "%"
-
-
-async def _load(ctx: Ctx, number: int) -> Campaign | Outcome:
-    found = await campaigns.get(ctx.uow, number)
-    if found is None:
-        return Outcome([reply("campaign.unknown", number=str(number))])
-    return found
-
-
-async def _card(ctx: Ctx, number: int, edit: bool = False,
-                note: Reply | None = None) -> Outcome:
-    found = await _load(ctx, number)
-    if isinstance(found, Outcome):
-        return found
-    c = found
-    replies = [note] if note else []
-    if c.started_at is not None:
-        replies.append(progress_reply(c, await deliveries.progress(ctx.uow, c), None,
-                                      edit=edit))
-        edit = False
-    replies.append(Reply("campaign.card", {
-        "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),
-        "filters": segment_lines(Segment.load(c.segment), ctx.programme),
-        "variants": _variant_lines(c.variants, c.holdout),
-        "offer": _offer(ctx, c.coupon_reward, c.bonus_percent, c.bonus_days),
-        "when": _when(ctx, c.send_at)}, controls(c), edit=edit))
-    return Outcome(replies)
-
-
-@router.action("camp:show")
-async def show(ctx: Ctx) -> Outcome:
-    refusal = await denied(ctx, PERMISSION)
-    if refusal is not None:
-        return refusal
-    number = _number((ctx.action or "").rsplit(":", 1)[-1])
-    return _expired(ctx) if number is None else await _card(ctx, number)
-
-
-@router.action("camp:results")
-async def show_results(ctx: Ctx) -> Outcome:
-    refusal = await denied(ctx, PERMISSION)
-    if refusal is not None:
-        return refusal
-    number = _number((ctx.action or "").rsplit(":", 1)[-1])
-    found = await _load(ctx, number) if number is not None else None
-    if found is None:
-        return _expired(ctx)
-    if isinstance(found, Outcome):
-        return found
-    done = await attribution.results(ctx.uow, found, ctx.now)
-    return Outcome([results_reply(found, done, ctx.programme.currency, ctx.zone)])
-
-
-def _control_step(action: str):
-    async def step(ctx: Ctx) -> Outcome:
-        refusal = await denied(ctx, PERMISSION)
-        if refusal is not None:
-            return refusal
-        number = _number((ctx.action or "").rsplit(":", 1)[-1])
-        if number is None:
-            return _expired(ctx)
-        if action == "cancel_ask":
-            return Outcome([reply("campaign.cancel_confirm", (
-                button("campaign.cancel_yes", f"camp:cancel_ok:{number}"),
-                button("campaign.cancel_no", f"camp:show:{number}")), number=str(number))])
-        return await _control(ctx, "cancel" if action == "cancel_ok" else action, number,
-                              edit=True)
-    return step
-
-
-for _name, _action in (("pause", "pause"), ("resume", "resume"), ("cancel", "cancel_ask"),
-                       ("cancel_ok", "cancel_ok")):
-    router.action(f"camp:{_name}")(_control_step(_action))
-
-
-async def _control(ctx: Ctx, action: str, number: int, edit: bool = False) -> Outcome:
-    try:
-        await campaigns.control(ctx.uow, ctx.member.id, action, number, ctx.now)
-    except CampaignRefused as refused:
-        if refused.code == "unknown":
-            return Outcome([reply("campaign.unknown", number=str(number))])
-        status = refused.code.removeprefix("already_")
-        return Outcome([reply("campaign.cannot", number=str(number),
-                              action=Text(f"campaign.action.{action}"),
-                              status=Text(f"campaign.status.{status}"))])
-    return await _card(ctx, number, edit=edit,
-                       note=reply(f"campaign.{action}d" if action != "cancel"
-                                  else "campaign.cancelled", number=str(number)))
 
 
 # ------------------------------------------------------------------ the new-campaign flow
@@ -313,7 +147,7 @@ async def offer_step(ctx: Ctx) -> Outcome:
     if ctx.action is None:
         menu = _offer_menu(data)
         return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return _expired(ctx, "campaign.offer")
+    return expired(ctx, "campaign.offer")
 
 
 def _ab_menu(data: dict) -> Outcome:
@@ -336,7 +170,7 @@ async def ab_step(ctx: Ctx) -> Outcome:
     if ctx.action is None:
         menu = _ab_menu(ctx.data)
         return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return _expired(ctx, "campaign.ab")
+    return expired(ctx, "campaign.ab")
 
 
 @router.state("campaign.text_b")
@@ -360,7 +194,7 @@ async def split_step(ctx: Ctx) -> Outcome:
     if ctx.action is None:
         menu = _split_menu(ctx.data)
         return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return _expired(ctx, "campaign.split")
+    return expired(ctx, "campaign.split")
 
 
 def _holdout_menu(data: dict) -> Outcome:
@@ -382,7 +216,7 @@ async def holdout_step(ctx: Ctx) -> Outcome:
     if ctx.action is None:
         menu = _holdout_menu(ctx.data)
         return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return _expired(ctx, "campaign.holdout")
+    return expired(ctx, "campaign.holdout")
 
 
 def _previews(ctx: Ctx, data: dict) -> list[Reply]:
@@ -413,7 +247,7 @@ async def when_step(ctx: Ctx) -> Outcome:
         return await _confirm({**ctx.data, "send_at": None}, ctx)
     if ctx.action == "cnew:when:later":
         return Outcome([reply("campaign.ask_time", zone=str(ctx.zone),
-                              example=_when(ctx, ctx.now + timedelta(days=1)))],
+                              example=when_text(ctx, ctx.now + timedelta(days=1)))],
                        state="campaign.when", data={**ctx.data, "ask": "when"})
     if ctx.action is None and ctx.data.get("ask") == "when":
         try:
@@ -428,7 +262,7 @@ async def when_step(ctx: Ctx) -> Outcome:
     if ctx.action is None:
         menu = _when_menu(ctx.data)
         return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return _expired(ctx, "campaign.when")
+    return expired(ctx, "campaign.when")
 
 
 def _draft(ctx: Ctx, data: dict) -> Draft:
@@ -453,14 +287,15 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
     split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
     variants = [{"code": code, "text": text, "share": share}
                 for (code, share), text in zip(split.variants, draft.texts, strict=True)]
-    when = (Text("campaign.when.at", {"at": _when(ctx, draft.send_at)}) if draft.send_at
+    when = (Text("campaign.when.at", {"at": when_text(ctx, draft.send_at)}) if draft.send_at
             else Text("campaign.when.now"))
     nonce = members.new_code(10)
     return Outcome([reply("campaign.confirm", (button("campaign.confirm_yes", "cnew:ok"),
                                                button("campaign.confirm_no", "cnew:no")),
                           filters=segment_lines(draft.segment, ctx.programme), size=size,
-                          variants=_variant_lines(variants, split.holdout),
-                          offer=_offer(ctx, draft.coupon, draft.bonus_percent, draft.bonus_days),
+                          variants=variant_lines(variants, split.holdout),
+                          offer=offer_text(ctx, draft.coupon, draft.bonus_percent,
+                                           draft.bonus_days),
                           when=when)],
                    state="campaign.confirm", data={**data, "nonce": nonce, "ask": None})
 
@@ -476,10 +311,10 @@ async def confirm_step(ctx: Ctx) -> Outcome:
         if ctx.action is None:
             return Outcome([reply("campaign.use_buttons")], state="campaign.confirm",
                            data=ctx.data)
-        return _expired(ctx, "campaign.confirm")
+        return expired(ctx, "campaign.confirm")
     nonce = str(ctx.data.get("nonce", ""))
     if not (nonce.isascii() and nonce.isalnum()):
-        return _expired(ctx)
+        return expired(ctx)
     operator = Operator(ctx.member.id, ctx.inbound.platform, ctx.inbound.chat_id, ctx.locale)
     try:
         created = await campaigns.create(ctx.uow, ctx.programme, operator, _draft(ctx, ctx.data),
@@ -488,4 +323,4 @@ async def confirm_step(ctx: Ctx) -> Outcome:
         return Outcome([reply(_refusal(refused.code), **refused.params)])
     c = created.campaign
     key = "campaign.created_later" if c.send_at > ctx.now else "campaign.created_now"
-    return Outcome([reply(key, number=str(c.id), when=_when(ctx, c.send_at))])
+    return Outcome([reply(key, number=str(c.id), when=when_text(ctx, c.send_at))])
