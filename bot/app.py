@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bot.campaigns import Edit
 from bot.notifier import Push
 from bot.settings import Settings
 from domain import config, roles, schema
@@ -27,6 +28,8 @@ class App:
     engine: Engine
     # Each platform service registers how it pushes a notice to one of its accounts.
     pushers: dict[str, Push] = field(default_factory=dict)
+    # And, where it can, how it shows and edits a message in a chat (campaign progress).
+    editors: dict[str, Edit] = field(default_factory=dict)
 
 
 @asynccontextmanager

@@ -13,7 +13,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import console, importing, logs, operator
+from bot import console, importing, logs, operator, scheduling
 from bot import run as running
 from bot.app import lifespan
 from bot.settings import Settings, SettingsError
@@ -42,6 +42,16 @@ def parser() -> argparse.ArgumentParser:
                                      "With no platform configured, start the console chat.")
     run.add_argument("--telegram-library", choices=["aiogram", "ptb"], default="aiogram",
                      help="the Telegram library to run on (default: aiogram)")
+
+    sched = sub.add_parser("scheduler", help="run the scheduled jobs only",
+                           description="Apply migrations, then run the scheduled jobs "
+                                       "(birthdays, win-back, expiry, tier reviews, campaign "
+                                       "starts) and nothing else. On PostgreSQL one process "
+                                       "runs them and the others stand by to take over.")
+    sched.add_argument("--poll", type=float, default=scheduling.POLL_SECONDS,
+                       metavar="SECONDS",
+                       help="how often to take /jobs requests and, standing by, to try to "
+                            f"take over (default {scheduling.POLL_SECONDS:g})")
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal",
                           description="An interactive terminal chat running the same handlers "
@@ -134,6 +144,11 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await wechat_cli.run(args, settings)
     if args.command == "run":
         return await running.run(replace(settings, telegram_library=args.telegram_library))
+    if args.command == "scheduler":
+        if not 0.1 <= args.poll <= 3600:
+            print("--poll must be between 0.1 and 3600 seconds", file=sys.stderr)
+            return 2
+        return await scheduling.standalone(settings, poll=args.poll)
     return await _chat(settings, user=args.user, locale=args.locale)
 
 

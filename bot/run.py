@@ -15,8 +15,9 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
 from aiohttp import web as aioweb
 
-from bot import console, web
+from bot import console, scheduling, web
 from bot.app import App, lifespan
+from bot.campaigns import Dispatcher
 from bot.notifier import Notifier
 from bot.ordering import cancel
 from bot.settings import Settings
@@ -43,7 +44,7 @@ def services(settings: Settings) -> list[Service]:
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
     chosen = services(settings)
     if not chosen:
-        async with lifespan(settings) as app:
+        async with lifespan(settings) as app, scheduling.running(app):
             chat = console.ConsoleChat(app.engine, user="you")
             await console.run(chat, default_locale=app.programme.default_locale)
         return 0
@@ -52,9 +53,16 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
         web_app = web.build(app.db)
         for service in chosen:
             await stack.enter_async_context(service(app, web_app))
+        await stack.enter_async_context(scheduling.running(app))
         if app.pushers:
             notifier = Notifier(app.db, app.programme, app.pushers)
             stack.push_async_callback(cancel, [asyncio.create_task(notifier.run())])
+            # Alone like the inbox's poller: SQLite is one process; a long poller is the
+            # only one getUpdates lets through.
+            alone = app.db.dialect == "sqlite" or (settings.telegram
+                                                   and not settings.telegram_webhook)
+            dispatcher = Dispatcher(app.db, app.programme, app.pushers, app.editors, alone=alone)
+            stack.push_async_callback(cancel, [asyncio.create_task(dispatcher.run())])
         port = await stack.enter_async_context(
             web.serving(web_app, settings.http_host, settings.http_port))
         log.info("memberbot running", extra={"http_port": port,

@@ -84,6 +84,47 @@ class Expiry(Strict):
     policy: Literal["rolling", "end_of_next_year", "never"] = "rolling"
     months: Annotated[StrictInt, Field(ge=1, le=120)] = 12
     remind_days: Annotated[StrictInt, Field(ge=1, le=365)] = 30
+    # At most one expiry reminder per member in this many days (rolling expiry would
+    # otherwise remind a daily customer every day).
+    remind_gap_days: Annotated[StrictInt, Field(ge=1, le=365)] = 7
+
+
+class Lifecycle(Strict):
+    """Stages of a member (domain/lifecycle.py). A purchase counts as activity."""
+
+    new_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+    lapse_multiple: Annotated[StrictInt, Field(ge=1, le=100)] = 3
+    lapse_floor_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
+    churn_days: Annotated[StrictInt, Field(ge=2, le=3650)] = 180
+
+    @model_validator(mode="after")
+    def _floor_below_churn(self) -> Lifecycle:
+        if self.lapse_floor_days >= self.churn_days:
+            raise ValueError("lapse_floor_days must be less than churn_days")
+        return self
+
+
+class Birthday(Strict):
+    """A gift on the member's birthday (or days_before it), at send_hour in their zone:
+    points, a coupon for a catalogue reward, or both. Neither: no birthday job."""
+
+    points: Points = 0
+    reward: Code | None = None
+    days_before: Annotated[StrictInt, Field(ge=0, le=60)] = 0
+    send_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
+    catch_up_days: Annotated[StrictInt, Field(ge=0, le=60)] = 7
+    benefit: Code | None = None  # only members whose tier lists this benefit
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.points or self.reward)
+
+
+class WinBack(Strict):
+    """One coupon per lapse episode for members who stop coming (domain/winback.py)."""
+
+    reward: Code | None = None  # a catalogue reward; unset: no win-back coupons
+    consent_only: bool = True  # only members who agreed to marketing
 
 
 class StreakBonus(Strict):
@@ -235,6 +276,9 @@ class Programme(Strict):
     currency: Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
     tiers: Tiers
     expiry: Expiry = Expiry()
+    lifecycle: Lifecycle = Lifecycle()
+    birthday: Birthday = Birthday()
+    winback: WinBack = WinBack()
     checkin: CheckinRules = CheckinRules()
     earning: Earning = Earning()
     benefits: dict[str, LocalText] = {}
@@ -267,6 +311,12 @@ class Programme(Strict):
         for i, item in enumerate(self.rewards):
             if item.min_tier is not None and self.tiers.by_code(item.min_tier) is None:
                 raise ValueError(f"rewards.{i}.min_tier: {item.min_tier!r} is not a tier")
+        for where, code in (("birthday.reward", self.birthday.reward),
+                            ("winback.reward", self.winback.reward)):
+            if code is not None and self.reward(code) is None:
+                raise ValueError(f"{where}: {code!r} is not in [[rewards]]")
+        if self.birthday.benefit is not None and self.birthday.benefit not in self.benefits:
+            raise ValueError(f"birthday.benefit: {self.birthday.benefit!r} is not in [benefits]")
         return self
 
     def reward(self, code: str) -> RewardItem | None:

@@ -33,8 +33,10 @@ class Earn:
 
 
 def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[Item],
-         day: date, first: bool) -> list[Earn]:
-    """Every rule that pays for this purchase; rules that pay nothing are left out."""
+         day: date, first: bool, campaign_percent: int = 0) -> list[Earn]:
+    """Every rule that pays for this purchase; rules that pay nothing are left out.
+    `campaign_percent`: the extra of a campaign's points-multiplier window the member
+    is in (domain/boosts.py), on top of any promotion."""
     ppu, unit = rules.points_per_unit, rules.unit_minor
     base = amount * ppu // unit
     with_tier = amount * ppu * multiplier_percent // (unit * 100)
@@ -53,6 +55,9 @@ def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[I
     if best is not None:
         earns.append(Earn(f"promotion:{best.code}", "promotion",
                           with_tier * best.percent // 100, {"promotion": best.code}))
+    if campaign_percent:
+        earns.append(Earn("campaign", "campaign_bonus", with_tier * campaign_percent // 100,
+                          {"percent": campaign_percent}))
     if first:
         earns.append(Earn("first_purchase", "first_purchase", rules.first_purchase))
     return [e for e in earns if e.points > 0]

@@ -16,7 +16,7 @@ from datetime import datetime
 
 from sqlalchemy import insert, select
 
-from domain import ledger, purchases, referrals, upgrades
+from domain import ledger, lifecycle, purchases, referrals, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.expiry import expires_at
@@ -57,7 +57,7 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
         Purchase.member_id.in_(set(ids.values())))))
     found = {m.id: m for m in await uow.session.execute(
         select(*upgrades.STANDING).where(Member.id.in_(set(ids.values()))))}
-    cmds, values, firsts, touched = [], [], [], set()
+    cmds, values, firsts, touched = [], [], [], Counter()
     expiry = expires_at(programme.expiry, programme, now)
     for row in valid:
         member_id = ids.get(row.line)
@@ -81,18 +81,19 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
                            entries=[[e.points, e.reason, e.rule] for e in plan], refunded=0,
                            source="import", created_at=now))
         tally.points += points
-        touched.add(member_id)
+        touched[member_id] += 1
     # The orders were not there when read above; one that a till records meanwhile
     # (PostgreSQL) makes these INSERTs fail, and the caller runs the batch again.
     if values:
         await uow.session.execute(insert(Purchase.__table__), values)
     await ledger.post_credits(uow, cmds, now, fresh=True)
+    await lifecycle.purchased(uow, touched, now)
     tally.imported = len(values)
     for member_id in firsts:
         if found[member_id].referred_by_id is not None:
             member = await uow.session.get(Member, member_id)
             await referrals.on_first_purchase(uow, programme, member, now)
-    await upgrades.reevaluate_many(uow, programme, touched, now)
+    await upgrades.reevaluate_many(uow, programme, set(touched), now)
     return tally
 
 

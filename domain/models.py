@@ -56,6 +56,13 @@ class Member(Base):
     __table_args__ = (
         CheckConstraint("points_balance >= 0", name="ck_members_balance_not_negative"),
         Index("ix_members_next_expiry_at", "next_expiry_at"),
+        # Lifecycle jobs: lapse windows, birthdays, tier reviews (domain/lifecycle.py).
+        # The lapse window is a range on last_active_at; the index also carries what the
+        # stage and win-back test per row, so a selection never visits the table.
+        Index("ix_members_lifecycle", "last_active_at", "status", "marketing_consent",
+              "joined_at", "purchase_count", "first_purchase_at", "last_purchase_at"),
+        Index("ix_members_birthday", "birth_month", "birth_day"),
+        Index("ix_members_tier_valid_until", "tier_valid_until"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
@@ -80,6 +87,11 @@ class Member(Base):
     tier: Mapped[str | None] = mapped_column(String(32))
     tier_valid_until: Mapped[datetime | None]
     tier_floor: Mapped[str | None] = mapped_column(String(32))
+    # Purchase statistics, kept by domain/purchases.py and domain/imports.py (refunds
+    # leave them): the lifecycle stage reads a member's own usual purchase interval.
+    first_purchase_at: Mapped[datetime | None]
+    last_purchase_at: Mapped[datetime | None] = mapped_column(index=True)
+    purchase_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class Identity(Base):

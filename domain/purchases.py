@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain import earning, ledger, referrals, upgrades
+from domain import boosts, earning, ledger, lifecycle, referrals, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.errors import DomainError
@@ -84,6 +84,7 @@ class _Standing:
     member: Any  # a row of _STANDING
     bought: bool  # a purchase before this one
     window_total: int  # what tier evaluation counts, before this purchase
+    campaign_percent: int = 0  # a campaign's points multiplier open to the member
 
 
 def _load_statement(basis: str) -> Any:
@@ -93,7 +94,8 @@ def _load_statement(basis: str) -> Any:
              .where(LedgerEntry.member_id == Member.id,
                     LedgerEntry.created_at > bindparam("b_since", type_=UTCDateTime()))
              .scalar_subquery())
-    return (select(*_STANDING, bought, total).where(Member.id == bindparam("b_member"))
+    campaign = boosts.best_percent(Member.id, bindparam("b_now", type_=UTCDateTime()))
+    return (select(*_STANDING, campaign, bought, total).where(Member.id == bindparam("b_member"))
             .with_for_update(key_share=True, of=Member))
 
 
@@ -109,10 +111,11 @@ async def _load(uow: UnitOfWork, programme: Programme, member_id: int,
     """The member, locked, with purchase history and tier total: one round trip."""
     ladder = programme.tiers
     row = (await uow.execute(_LOAD[ladder.basis], {
-        "b_member": member_id, "b_since": now - timedelta(days=ladder.window_days)})).first()
+        "b_member": member_id, "b_since": now - timedelta(days=ladder.window_days),
+        "b_now": now})).first()
     if row is None or row.status == "erased":
         raise PurchaseRefused("unknown_member")
-    return _Standing(row, bool(row[-2]), int(row[-1] or 0))
+    return _Standing(row, bool(row[-2]), int(row[-1] or 0), int(row[-3] or 0))
 
 
 async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: Order,
@@ -120,7 +123,8 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
     check(order, programme)
     standing = await _load(uow, programme, member_id, now)
     member = standing.member
-    earns = plan_for(programme, member.tier, order, first=not standing.bought, now=now)
+    earns = plan_for(programme, member.tier, order, first=not standing.bought, now=now,
+                     campaign_percent=standing.campaign_percent)
     rules = [[e.points, e.reason, e.rule] for e in earns]
     points = sum(e.points for e in earns)
     claimed = await uow.scalar(_CLAIM[uow.dialect], dict(
@@ -129,6 +133,7 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
         entries=rules, refunded=0, source=order.source, created_at=now))
     if claimed is None:
         return await _first_result(uow, member_id, order)
+    await lifecycle.purchased(uow, {member_id: 1}, now)
     written = await ledger.post_credits(uow, earn_posts(programme, member_id, order, earns, now),
                                         now)
     balance = member.points_balance + sum(e.points for e in earns if _key(order, e) in written)
@@ -149,10 +154,10 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
 
 
 def plan_for(programme: Programme, tier_code: str | None, order: Order, first: bool,
-             now: datetime) -> list[earning.Earn]:
+             now: datetime, campaign_percent: int = 0) -> list[earning.Earn]:
     tier = programme.tiers.by_code(tier_code) or programme.tiers.levels[0]
     return earning.plan(programme.earning, tier.multiplier_percent, order.amount, order.items,
-                        now.astimezone(programme.zone).date(), first)
+                        now.astimezone(programme.zone).date(), first, campaign_percent)
 
 
 def _key(order: Order, earn: earning.Earn) -> str:

@@ -20,6 +20,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"owner", "admin"}),
     "purchase": frozenset({"owner", "admin", "operator"}),
     "stock": frozenset({"owner", "admin", "operator"}),
+    "jobs": frozenset({"owner", "admin", "operator"}),  # /jobs: see, pause, run
+    "campaign": frozenset({"owner", "admin", "operator"}),  # also segments and tags
     "verify": frozenset({"owner", "admin", "operator", "staff"}),
 }
 # Who may hand out which role. Nobody grants "owner": it comes from the settings.

@@ -1,6 +1,6 @@
 """Renders a queued notice in its member's language. Notice parameters are stored as
 JSON, so rich values travel tagged: {"$money": [minor, currency]}, {"$date": ISO},
-{"$tier": code}, {"$text": key}."""
+{"$tier": code}, {"$text": key}, {"$reward": code}."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from domain.config import Programme
 from handlers import i18n
 from handlers.render import render
 from handlers.types import Money, Rendered, Reply, Text
-from handlers.words import tier_name
+from handlers.words import local, tier_name
 
 
 def locale_for(member_locale: str | None, programme: Programme) -> str:
@@ -37,4 +37,7 @@ def _decode(value: Any, programme: Programme) -> Any:
         return tier_name(tier) if tier is not None else str(raw)
     if tag == "$text":
         return Text(str(raw))
+    if tag == "$reward":  # a catalogue reward, by its title
+        item = programme.reward(raw)
+        return local(item.title) if item is not None else str(raw)
     return value

@@ -1,4 +1,3 @@
-"""APScheduler jobs that call domain services (birthdays, expiry, tier reviews).
-
-Jobs arrive with the scheduler issue; nothing here yet, and nothing imports it.
-"""
+"""APScheduler jobs that call domain services (birthdays, win-back, expiry, tier
+reviews, campaign starts): `registry` says what runs when, `service` runs them in the
+one process that leads (`leader`)."""

@@ -12,7 +12,8 @@ from handlers.routing import Router
 LANGUAGES = {"en": "en", "zh_Hans": "zh"}  # our locale -> Telegram's language_code
 # The staff commands each permission (domain.roles.PERMISSIONS) opens.
 STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["verify"],
-                  "audit": ["audit"], "grant": ["grant", "revoke"]}
+                  "audit": ["audit"], "grant": ["grant", "revoke"],
+                  "campaign": ["campaign", "campaigns", "tag"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 

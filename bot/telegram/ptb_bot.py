@@ -108,6 +108,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
             tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
         app.pushers[PLATFORM] = service.pusher(gateway.sender)
+        app.editors[PLATFORM] = service.editor(gateway.sender)
         yield
     finally:
         stop.set()

@@ -11,6 +11,7 @@ import hmac
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -75,6 +76,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
         tasks.append(asyncio.create_task(keep_staff_menus(app, bot, engine.router, staff)))
         app.pushers[PLATFORM] = pusher(gateway.sender)
+        app.editors[PLATFORM] = editor(gateway.sender)
         yield
     finally:
         stop.set()
@@ -117,6 +119,20 @@ def pusher(sender: Sender):
         result = await sender.send(chat_id, message)
         return PUSH_OUTCOMES.get(result.status, "retry")
     return push
+
+
+def editor(sender: Sender):
+    """Campaign progress: edit the message when there is one, else (or when it can no
+    longer be edited) send a new one; the id of the message that shows it, or None."""
+    async def show(chat_id: str, message, message_id: str | None) -> str | None:
+        result = await sender.send(chat_id, replace(message, edit=message_id is not None),
+                                   edit_message_id=message_id, interactive=True)
+        if result.status == "rejected" and message_id is not None:
+            if "not modified" in result.detail:
+                return message_id
+            result = await sender.send(chat_id, replace(message, edit=False), interactive=True)
+        return result.message_id if result.status == "sent" else None
+    return show
 
 
 def webhook_path(settings) -> str:

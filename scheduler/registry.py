@@ -1,0 +1,61 @@
+"""The jobs: what each runs and when, in the programme's time zone.
+
+Each job is a domain service of (db, programme, now) returning counts for /jobs. None
+relies on running exactly on time or exactly once: they select by a window and act
+through unique keys, so a late, repeated or made-up run gives the same result.
+Member-facing jobs run in the daytime; birthdays hourly, because the gift is due at
+`send_hour` in each member's own zone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+
+from domain import birthdays, expiry_reminders, jobs, tier_review, winback, writeoffs
+from domain.config import Programme
+from domain.database import Database
+from scheduler import campaigns
+
+Run = Callable[[Database, Programme, datetime], Awaitable[dict[str, Any]]]
+HOUR = 3600
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Run
+    trigger: Callable[[Programme], BaseTrigger]
+    # How late a fire may still run (the loop was busy, the process paused); beyond it
+    # the fire is dropped, and the next one's window covers what it would have done.
+    grace_seconds: int
+
+
+async def _expiry(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
+    summary = await writeoffs.run(db, now.astimezone(programme.zone).date(), now)
+    return {"members": summary.members, "points": summary.points}
+
+
+async def _campaigns(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
+    return {"started": await campaigns.start_due(db, programme, now)}
+
+
+def _daily(hour: int, minute: int) -> Callable[[Programme], BaseTrigger]:
+    return lambda p: CronTrigger(hour=hour, minute=minute, timezone=p.zone)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("birthdays", birthdays.run, lambda p: CronTrigger(minute=5, timezone=p.zone),
+        HOUR - 60),
+    Job("winback", winback.run, _daily(10, 30), 6 * HOUR),
+    Job("expiry", _expiry, _daily(0, 10), 12 * HOUR),
+    Job("expiry_reminders", expiry_reminders.run, _daily(11, 0), 6 * HOUR),
+    Job("tier_review", tier_review.run, _daily(9, 0), 6 * HOUR),
+    Job("campaigns", _campaigns, lambda p: CronTrigger(second=0, timezone=p.zone), 50),
+)
+assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.jobs.NAMES lists every job"
