@@ -1,10 +1,12 @@
 """Updates of different chats run concurrently; updates of one chat run in the order
-they arrived, because a conversation's next step depends on the one before."""
+they arrived, because a conversation's next step depends on the one before. Also how
+background tasks are stopped."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 from collections.abc import Coroutine, Iterable
 from contextlib import suppress
 from typing import Any
@@ -51,3 +53,12 @@ async def cancel(tasks: Iterable[asyncio.Task]) -> None:
     for task in tasks:
         with suppress(asyncio.CancelledError):
             await task
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM: how a long-running command is asked to stop."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop

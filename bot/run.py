@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 
@@ -19,7 +18,7 @@ from bot import console, scheduling, web
 from bot.app import App, lifespan
 from bot.campaigns import Dispatcher
 from bot.notifier import Notifier
-from bot.ordering import cancel
+from bot.ordering import cancel, stop_on_signals
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +47,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             chat = console.ConsoleChat(app.engine, user="you")
             await console.run(chat, default_locale=app.programme.default_locale)
         return 0
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     async with lifespan(settings) as app, AsyncExitStack() as stack:
         web_app = web.build(app.db)
         for service in chosen:
@@ -69,11 +68,3 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
                                              "services": [s.__module__ for s in chosen]})
         await stop.wait()
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from bot.app import App, lifespan
-from bot.ordering import cancel
+from bot.ordering import cancel, stop_on_signals
 from bot.settings import Settings
 from scheduler.service import POLL_SECONDS, Scheduler
 
@@ -35,17 +34,9 @@ async def running(app: App, poll: float = POLL_SECONDS) -> AsyncIterator[Schedul
 async def standalone(settings: Settings, poll: float = POLL_SECONDS,
                      stop: asyncio.Event | None = None) -> int:
     """`memberbot scheduler`: the jobs and nothing else, until SIGINT or SIGTERM."""
-    stop = stop or _stop_on_signals()
+    stop = stop or stop_on_signals()
     async with lifespan(settings) as app, running(app, poll) as scheduler:
         log.info("scheduler process started", extra={"runner": scheduler.name,
                                                      "backend": app.db.dialect})
         await stop.wait()
     return 0
-
-
-def _stop_on_signals() -> asyncio.Event:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    return stop
