@@ -4,10 +4,17 @@ every outcome as it comes back, and keeps the operator's progress message curren
 
 Claims are bounded by the sends in flight, so a claimed row is sent within seconds
 and its lease (renewed while it waits, say in a long flood pause) outlives it; the
-pushers pace the sending. Outcomes are written every `flush_every` seconds in one
-transaction, so a crash can repeat at most the sends of that last moment: everything
-recorded is never sent again, and everything unrecorded is sent after the leases run
-out (at once, for a process that knows it is alone).
+pushers pace the sending. Each platform is handed at most `per_platform` messages at
+a time, the rest wait here: so a pause or a cancel, seen at the next pass, stops the
+sending within a moment, and what was claimed but not handed over is released, as
+it is when the process stops. Outcomes are written every `flush_every` seconds in
+one transaction, so a crash can repeat at most the sends of that last moment:
+everything recorded is never sent again, and everything unrecorded is sent after the
+leases run out (at once, for a process that knows it is alone).
+
+A member is sent the campaign on the first of their accounts, in the pushers' order
+of preference, on a platform the campaign is for (those its segment names, else any);
+where that platform cannot deliver (unreachable, or WeChat's window closed), the next.
 """
 
 from __future__ import annotations
@@ -35,6 +42,39 @@ log = logging.getLogger(__name__)
 Edit = Callable[[str, Rendered, str | None], Awaitable[str | None]]
 Outcome = tuple[int, str, str | None, str | None]  # delivery, outcome, platform, detail
 RATE_WINDOW = 30.0  # seconds of progress the ETA is measured over
+NO_ACCOUNT = "no account on a platform this campaign is sent on"
+PASS_ON = ("unreachable", "deferred")  # outcomes after which the next platform is tried
+
+
+class Lane:
+    """At most `size` of one platform's sends in its hands at a time. A send waiting
+    for its turn gives up as soon as `halted()` says so (its campaign was paused or
+    cancelled), not when a turn comes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.busy = 0
+        self._changed = asyncio.Condition()
+
+    async def enter(self, halted: Callable[[], bool]) -> bool:
+        """True with a turn taken (give it back with `leave`); False when halted."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.busy < self.size or halted())
+            if halted():
+                self._changed.notify()  # the turn this waiter may have been woken for
+                return False
+            self.busy += 1
+            return True
+
+    async def leave(self) -> None:
+        async with self._changed:
+            self.busy -= 1
+            self._changed.notify()
+
+    async def wake(self) -> None:
+        """Let every waiter look at whether its campaign was halted."""
+        async with self._changed:
+            self._changed.notify_all()
 
 
 class Dispatcher:
@@ -43,7 +83,7 @@ class Dispatcher:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  batch: int = 200, in_flight: int = 600, every: float = 1.0,
                  progress_every: float = 3.0, flush_every: float = 0.2,
-                 alone: bool = False) -> None:
+                 per_platform: int = 64, alone: bool = False) -> None:
         self.db = db
         self.programme = programme
         self.pushers = pushers  # in order of preference
@@ -54,7 +94,10 @@ class Dispatcher:
         self.every = every
         self.progress_every = timedelta(seconds=progress_every)
         self.flush_every = flush_every
+        self.per_platform = per_platform
         self.alone = alone
+        self._lanes: dict[str, Lane] = {}
+        self._halted: set[int] = set()  # campaigns being sent here that stopped running
         self._sending: dict[int, asyncio.Task[None]] = {}
         self._flying: dict[int, asyncio.Task[None]] = {}  # delivery id -> its send
         self._outcomes: list[Outcome] = []
@@ -85,6 +128,11 @@ class Dispatcher:
         await campaigns.start_due(self.db, self.programme, self.clock())
         async with self.db.uow() as uow:
             watched = await deliveries.running(uow)
+        halted = set(self._sending) - {c.id for c in watched if c.status == "running"}
+        newly, self._halted = halted - self._halted, halted
+        if newly:
+            for lane in self._lanes.values():
+                await lane.wake()
         for campaign in watched:
             if campaign.status == "running" and campaign.id not in self._sending:
                 self._sending[campaign.id] = asyncio.create_task(self._send(campaign))
@@ -152,27 +200,52 @@ class Dispatcher:
     async def _deliver(self, campaign: Campaign, work: Work) -> None:
         outcome: str = "unreachable"
         platform: str | None = None
-        detail: str | None = "no account on a platform we send to"
+        detail: str | None = NO_ACCOUNT
+        handed = False  # once a pusher has it, only its outcome says what happened
         try:
             coupon = work.coupon
             message = member_message(campaign, work.variant, self.programme, work.locale,
                                      coupon.code if coupon else None,
                                      coupon.expires_at if coupon else None)
-            accounts = dict(work.accounts)
-            for platform in (p for p in self.pushers if p in accounts):
-                detail = None
+            for platform, external_id in self.routes(campaign, work):
+                lane = self._lane(platform)
+                if not await lane.enter(lambda: campaign.id in self._halted):
+                    outcome, detail = deliveries.RELEASE, None
+                    break
+                handed, detail = True, None
                 try:
-                    outcome = await self.pushers[platform](accounts[platform], message)
+                    outcome = await self.pushers[platform](external_id, message)
                 except Exception as exc:  # noqa: BLE001 - a broken pusher must not stop the rest
                     log.exception("campaign push failed", extra={"delivery": work.delivery_id})
                     outcome, detail = "retry", type(exc).__name__
                     break
-                if outcome != "unreachable":
+                finally:
+                    await lane.leave()
+                if outcome not in PASS_ON:
                     break
             self._outcomes.append((work.delivery_id, outcome, platform, detail))
+        except asyncio.CancelledError:
+            if not handed:  # stopping: what never left is claimable again at once
+                self._outcomes.append((work.delivery_id, deliveries.RELEASE, None, None))
+            raise
         finally:
             self._flying.pop(work.delivery_id, None)
             self._room.set()
+
+    def routes(self, campaign: Campaign, work: Work) -> list[tuple[str, str]]:
+        """(platform, account) to try, in the pushers' order: the member's first account
+        on each platform the campaign is for."""
+        wanted = campaign.segment.get("platforms") or list(self.pushers)
+        first: dict[str, str] = {}
+        for platform, external_id in work.accounts:
+            first.setdefault(platform, external_id)
+        return [(p, first[p]) for p in self.pushers if p in first and p in wanted]
+
+    def _lane(self, platform: str) -> Lane:
+        lane = self._lanes.get(platform)
+        if lane is None:
+            lane = self._lanes[platform] = Lane(self.per_platform)
+        return lane
 
     async def flush(self) -> None:
         """Write the outcomes that came back since the last flush."""

@@ -8,7 +8,9 @@ when the lease runs out they are claimed again, so nobody is skipped. Outcomes a
 recorded as each send ends, so after a crash only the sends that were in flight can
 go again. A member who withdrew consent or became unreachable since the start is
 skipped at the claim; a coupon offer issues each member's coupon at the claim too,
-so its code can be in the message.
+so its code can be in the message. A sender that claimed rows it will not send after
+all (the campaign was paused or cancelled, or the process is stopping) releases them:
+they are pending again, as if never claimed, and their unsent coupons are withdrawn.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import Integer, and_, bindparam, case, delete, func, or_, select, update
 
 from domain import campaigns, coupons, sqlite_inline
 from domain.campaign_models import Campaign, Delivery
@@ -29,6 +31,7 @@ LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(seconds=30)
 FINAL = ("sent", "failed", "rejected", "unreachable", "deferred", "skipped")
+RELEASE = "release"  # the outcome of a claimed row that was never handed to a platform
 BUCKET = {"sent": "sent", "failed": "failed", "rejected": "failed", "unreachable": "unreachable",
           "deferred": "unreachable", "skipped": "unreachable", "pending": "remaining",
           "sending": "remaining"}
@@ -175,17 +178,36 @@ _RETRY = (update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "sending
 async def finish(uow: UnitOfWork, outcomes: list[tuple[int, str, str | None, str | None]],
                  now: datetime) -> None:
     """Record how sends ended: (delivery id, outcome, platform, detail) each, outcome one
-    of FINAL or "retry". Only rows still "sending" change, so a late or repeated
-    outcome never overwrites one already recorded."""
+    of FINAL, RELEASE (never handed to a platform) or "retry". Only rows still
+    "sending" change, so a late or repeated outcome never overwrites one recorded."""
     final = [{"b_id": d, "b_status": o, "b_platform": p, "b_detail": (x or "")[:200] or None,
               "b_sent": now if o == "sent" else None}
              for d, o, p, x in outcomes if o in FINAL]
     retry = [{"b_id": d, "b_platform": p, "b_detail": (x or "")[:200] or None,
-              "b_until": now + RETRY_AFTER} for d, o, p, x in outcomes if o not in FINAL]
+              "b_until": now + RETRY_AFTER} for d, o, p, x in outcomes
+             if o not in FINAL and o != RELEASE]
     if final:
         await uow.session.execute(_FINISH, final)
     if retry:
         await uow.session.execute(_RETRY, retry)
+    await release(uow, [d for d, o, _, _ in outcomes if o == RELEASE])
+
+
+async def release(uow: UnitOfWork, delivery_ids: list[int]) -> None:
+    """Hand claimed rows back unsent: pending again, the claim's attempt not counted,
+    and the coupon issued for the message withdrawn (nobody was told its code; the
+    next claim issues another)."""
+    if not delivery_ids:
+        return
+    mine = and_(_D.c.id.in_(delivery_ids), _D.c.status == "sending")
+    withdrawn = list(await uow.session.scalars(
+        select(_D.c.coupon_id).where(mine, _D.c.coupon_id.is_not(None))))
+    await uow.session.execute(update(_D).where(mine).values(
+        status="pending", lease_until=None, coupon_id=None,
+        attempts=case((_D.c.attempts > 0, _D.c.attempts - 1), else_=0)))
+    if withdrawn:
+        await uow.session.execute(delete(Coupon).where(Coupon.id.in_(withdrawn),
+                                                       Coupon.status == "issued"))
 
 
 async def extend(uow: UnitOfWork, delivery_ids: list[int], now: datetime) -> None:

@@ -3,8 +3,10 @@
 A segment is plain data (it is stored with its campaign as JSON) and every filter is
 optional; the filters given must all hold, and within one filter any value may match
 (tier gold or silver). Marketing consent and reachability are not filters: a member
-without consent, or one we cannot reach (`status` other than "active"), is never in a
-segment, whatever it says.
+without consent, or one we cannot reach, is never in a segment, whatever it says. We
+cannot reach a member whose `status` is not "active" (blocked the bot, unfollowed,
+erased), nor one with no account on a platform campaigns are sent on (a console
+member): counting them would promise the operator messages nobody can be sent.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from domain.errors import DomainError
 from domain.models import Identity, Member
 
 STAGES = lifecycle.STAGES
-PLATFORMS = ("telegram", "wechat")
+PLATFORMS = ("telegram", "wechat")  # where campaigns are sent
 PURCHASE = ("within", "over", "never")  # bought in the last N days; not; never at all
 MAX_DAYS = 3650
 MAX_POINTS = 1_000_000_000
@@ -100,6 +102,11 @@ def clause(segment: Segment, programme: Programme, now: datetime) -> ColumnEleme
     """The condition on `members` that picks the segment, consent and reach included."""
     m = Member.__table__.c
     parts: list[ColumnElement[bool]] = [m.marketing_consent.is_(True), m.status == "active"]
+    # An account on the platforms chosen, or on any we send on: the filter and the
+    # reach are one lookup (ix_identities_member_platform).
+    parts.append(select(Identity.id).where(
+        Identity.member_id == m.id, Identity.platform.in_(segment.platforms or PLATFORMS))
+        .exists())
     if segment.tiers:
         lowest = programme.tiers.levels[0].code
         tier = m.tier.in_(segment.tiers)
@@ -112,9 +119,6 @@ def clause(segment: Segment, programme: Programme, now: datetime) -> ColumnEleme
         chosen = m.locale.in_(segment.locales)
         parts.append(or_(chosen, m.locale.is_(None))
                      if programme.default_locale in segment.locales else chosen)
-    if segment.platforms:
-        parts.append(select(Identity.id).where(
-            Identity.member_id == m.id, Identity.platform.in_(segment.platforms)).exists())
     if segment.stages:
         parts.append(or_(*(_stage(stage, programme, now) for stage in segment.stages)))
     if segment.purchase is not None:
@@ -148,4 +152,20 @@ async def size(uow: UnitOfWork, segment: Segment, programme: Programme, now: dat
     stmt = select(func.count()).select_from(Member).where(clause(segment, programme, now))
     with sqlite_inline.offloaded():
         return int(await uow.session.scalar(stmt) or 0)
+
+
+async def by_language(uow: UnitOfWork, segment: Segment, programme: Programme,
+                      now: datetime) -> dict[str, int]:
+    """How many members the segment reaches now, per language they read (no choice
+    made: the programme's default), so a preview can be shown in each."""
+    m = Member.__table__.c
+    language = func.coalesce(m.locale, programme.default_locale)
+    stmt = (select(language, func.count()).where(clause(segment, programme, now))
+            .group_by(language))
+    with sqlite_inline.offloaded():
+        found = list(await uow.session.execute(stmt))
+    counts: dict[str, int] = {}
+    for locale, number in found:
+        counts[locale] = counts.get(locale, 0) + int(number)
+    return counts
 

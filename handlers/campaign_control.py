@@ -1,11 +1,8 @@
 """Campaigns already confirmed: `/campaigns` lists them, `/campaign N` and its buttons
 show one (with its progress), its results against the holdout, and pause, resume and
-cancel it (cancel asks first). Operators and up; the role is checked on every button.
-The wording shared with the new-campaign flow lives here too."""
+cancel it (cancel asks first). Operators and up; the role is checked on every button."""
 
 from __future__ import annotations
-
-from datetime import datetime
 
 from domain import attribution, campaigns, deliveries
 from domain.campaign_models import Campaign
@@ -13,25 +10,25 @@ from domain.campaigns import CampaignRefused
 from domain.segments import Segment
 from handlers.campaign_words import (
     controls,
-    group_name,
+    offer_text,
     progress_reply,
     results_reply,
     segment_lines,
+    variant_lines,
+    when_text,
 )
-from handlers.roles import denied
+from handlers.roles import denied, member_arg
 from handlers.routing import Ctx, Outcome, Router
 from handlers.types import Button, Reply, Text, button, reply
-from handlers.words import local, multiplier
 
 router = Router()
 PERMISSION = "campaign"
 PAGE = 5
-WHEN_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def number_arg(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+    """A campaign number as typed or in button data: "12" or "#12"."""
+    return member_arg(raw.strip().lstrip("#"))
 
 
 def expired(ctx: Ctx, state: str | None = None) -> Outcome:
@@ -72,40 +69,12 @@ async def _page(ctx: Ctx, page: int, edit: bool) -> Outcome:
         rows.append(tuple(nav))
     lines = [Text("campaign.list_line", {
         "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),
-        "recipients": c.recipients, "when": when_text(ctx, c.send_at)}) for c in shown]
+        "recipients": c.recipients, "when": when_text(ctx.zone, c.send_at)}) for c in shown]
     return Outcome([Reply("campaign.list", {"page": page, "pages": pages, "lines": lines},
                           tuple(rows), edit=edit)])
 
 
 # ------------------------------------------------------------------ one campaign
-
-def when_text(ctx: Ctx, moment: datetime) -> str:
-    return ctx.local(moment).strftime(WHEN_FORMAT)
-
-
-def offer_text(ctx: Ctx, coupon: str | None, bonus: int | None, days: int | None) -> Text:
-    item = ctx.programme.reward(coupon) if coupon else None
-    if item is not None:
-        return Text("campaign.offer.coupon", {"title": local(item.title)})
-    if bonus:
-        return Text("campaign.offer.bonus", {"times": multiplier(100 + bonus), "days": days})
-    return Text("campaign.offer.none")
-
-
-def variant_lines(variants: list[dict], holdout: int) -> list[Text]:
-    lines = [Text("campaign.variant_line", {
-        "group": group_name(v["code"]), "share": _share(v["share"]),
-        "text": v["text"] if len(v["text"]) <= 60 else v["text"][:59] + "…"})
-        for v in variants]
-    if holdout:
-        lines.append(Text("campaign.holdout_line", {"share": _share(holdout)}))
-    return lines
-
-
-def _share(basis_points: int) -> str:
-    whole, rest = divmod(basis_points, 100)
-    return f"{whole}%" if not rest else f"{whole}.{rest:02d}".rstrip("0") + "%"
-
 
 async def _load(ctx: Ctx, number: int) -> Campaign | Outcome:
     found = await campaigns.get(ctx.uow, number)
@@ -115,7 +84,7 @@ async def _load(ctx: Ctx, number: int) -> Campaign | Outcome:
 
 
 async def card(ctx: Ctx, number: int, edit: bool = False,
-                note: Reply | None = None) -> Outcome:
+               note: Reply | None = None) -> Outcome:
     found = await _load(ctx, number)
     if isinstance(found, Outcome):
         return found
@@ -129,29 +98,33 @@ async def card(ctx: Ctx, number: int, edit: bool = False,
         "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),
         "filters": segment_lines(Segment.load(c.segment), ctx.programme),
         "variants": variant_lines(c.variants, c.holdout),
-        "offer": offer_text(ctx, c.coupon_reward, c.bonus_percent, c.bonus_days),
-        "when": when_text(ctx, c.send_at)}, controls(c), edit=edit))
+        "offer": offer_text(ctx.programme, c.coupon_reward, c.bonus_percent, c.bonus_days),
+        "when": when_text(ctx.zone, c.send_at)}, controls(c), edit=edit))
     return Outcome(replies)
+
+
+async def _pressed(ctx: Ctx) -> int | Outcome:
+    """The campaign number a card's button names, once the role is checked; a
+    refusal, or "expired" for data no button of ours carries."""
+    refusal = await denied(ctx, PERMISSION)
+    if refusal is not None:
+        return refusal
+    number = number_arg((ctx.action or "").rsplit(":", 1)[-1])
+    return expired(ctx) if number is None else number
 
 
 @router.action("camp:show")
 async def show(ctx: Ctx) -> Outcome:
-    refusal = await denied(ctx, PERMISSION)
-    if refusal is not None:
-        return refusal
-    number = number_arg((ctx.action or "").rsplit(":", 1)[-1])
-    return expired(ctx) if number is None else await card(ctx, number)
+    number = await _pressed(ctx)
+    return number if isinstance(number, Outcome) else await card(ctx, number)
 
 
 @router.action("camp:results")
 async def show_results(ctx: Ctx) -> Outcome:
-    refusal = await denied(ctx, PERMISSION)
-    if refusal is not None:
-        return refusal
-    number = number_arg((ctx.action or "").rsplit(":", 1)[-1])
-    found = await _load(ctx, number) if number is not None else None
-    if found is None:
-        return expired(ctx)
+    number = await _pressed(ctx)
+    if isinstance(number, Outcome):
+        return number
+    found = await _load(ctx, number)
     if isinstance(found, Outcome):
         return found
     done = await attribution.results(ctx.uow, found, ctx.now)
@@ -160,18 +133,15 @@ async def show_results(ctx: Ctx) -> Outcome:
 
 def _control_step(action: str):
     async def step(ctx: Ctx) -> Outcome:
-        refusal = await denied(ctx, PERMISSION)
-        if refusal is not None:
-            return refusal
-        number = number_arg((ctx.action or "").rsplit(":", 1)[-1])
-        if number is None:
-            return expired(ctx)
+        number = await _pressed(ctx)
+        if isinstance(number, Outcome):
+            return number
         if action == "cancel_ask":
             return Outcome([reply("campaign.cancel_confirm", (
                 button("campaign.cancel_yes", f"camp:cancel_ok:{number}"),
                 button("campaign.cancel_no", f"camp:show:{number}")), number=str(number))])
         return await control(ctx, "cancel" if action == "cancel_ok" else action, number,
-                              edit=True)
+                             edit=True)
     return step
 
 
@@ -191,5 +161,5 @@ async def control(ctx: Ctx, action: str, number: int, edit: bool = False) -> Out
                               action=Text(f"campaign.action.{action}"),
                               status=Text(f"campaign.status.{status}"))])
     return await card(ctx, number, edit=edit,
-                       note=reply(f"campaign.{action}d" if action != "cancel"
-                                  else "campaign.cancelled", number=str(number)))
+                      note=reply(f"campaign.{action}d" if action != "cancel"
+                                 else "campaign.cancelled", number=str(number)))

@@ -1,6 +1,7 @@
 """How campaigns read: the message a member receives, the operator's progress message,
-the summary of a segment and the results. Shared by the /campaign flow and by the
-dispatcher in bot/, which renders what it sends through these."""
+the summary of a segment, of a campaign's messages and offer, and the results. Shared
+by the /campaign flow, the campaign cards and by the dispatcher in bot/, which renders
+what it sends through these."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from handlers.words import bar, local, multiplier, tier_name
 LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
 PLATFORMS = {"telegram": "Telegram", "wechat": "WeChat"}
 SAMPLE_CODE = "ABCD-EFGH-JKMN-PQRS"
-MOMENT = "%Y-%m-%d %H:%M"
+MOMENT = "%Y-%m-%d %H:%M"  # how times are shown, and how an operator types one
 
 
 def plain(name: str) -> Local:
@@ -57,6 +58,46 @@ def member_message(campaign: Campaign, variant: str, programme: Programme,
     return render(offer_reply(text, programme, campaign.coupon_reward, campaign.bonus_percent,
                               display, until, programme.zone),
                   negotiate(locale) or programme.default_locale)
+
+
+def preview(text: str, programme: Programme, coupon_reward: str | None,
+            bonus_percent: int | None, until: datetime | None, locale: str) -> Reply:
+    """The member's message in `locale` (a sample code stands in for their coupon's),
+    whatever language the operator reads: the offer's words are the member's."""
+    shown = render(offer_reply(text, programme, coupon_reward, bonus_percent, SAMPLE_CODE,
+                               until, programme.zone), locale)
+    return Reply("campaign.message", {"body": shown.text})
+
+
+# ------------------------------------------------------------------ a campaign
+
+def when_text(zone: ZoneInfo, moment: datetime) -> str:
+    return moment.astimezone(zone).strftime(MOMENT)
+
+
+def offer_text(programme: Programme, coupon: str | None, bonus: int | None,
+               days: int | None) -> Text:
+    item = programme.reward(coupon) if coupon else None
+    if item is not None:
+        return Text("campaign.offer.coupon", {"title": local(item.title)})
+    if bonus:
+        return Text("campaign.offer.bonus", {"times": multiplier(100 + bonus), "days": days})
+    return Text("campaign.offer.none")
+
+
+def variant_lines(variants: list[dict], holdout: int) -> list[Text]:
+    lines = [Text("campaign.variant_line", {
+        "group": group_name(v["code"]), "share": share_text(v["share"]),
+        "text": v["text"] if len(v["text"]) <= 60 else v["text"][:59] + "…"})
+        for v in variants]
+    if holdout:
+        lines.append(Text("campaign.holdout_line", {"share": share_text(holdout)}))
+    return lines
+
+
+def share_text(basis_points: int) -> str:
+    whole, rest = divmod(basis_points, 100)
+    return f"{whole}%" if not rest else f"{whole}.{rest:02d}".rstrip("0") + "%"
 
 
 # ------------------------------------------------------------------ segments
@@ -185,8 +226,8 @@ def results_reply(campaign: Campaign, results: Results, currency: str,
     assert results.window_start is not None and results.window_end is not None
     return Reply("campaign.results", {
         "number": str(campaign.id), "lines": lines, "days": campaign.attribution_days,
-        "start": results.window_start.astimezone(zone).strftime(MOMENT),
-        "end": results.window_end.astimezone(zone).strftime(MOMENT)},
+        "start": when_text(zone, results.window_start),
+        "end": when_text(zone, results.window_end)},
         ((button("campaign.show_button", f"camp:show:{campaign.id}"),),))
 
 

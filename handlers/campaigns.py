@@ -1,16 +1,17 @@
 """/campaign: an operator builds a broadcast in chat, step by step, and controls it.
 
 `/campaign` walks through the segment (with its size), the message, an optional offer
-(a catalogue coupon or a points multiplier), an optional A/B test and holdout, a
-preview as members will see it, now or a scheduled time, and a confirmation. The
-flow is in campaigns.mmd. `/campaign N` shows campaign N and `/campaign pause|resume|
-cancel N` controls it (the rest is in campaign_control.py). Operators and up only: the
-role is checked at every step and on every button, since button data comes from the
-client.
+(a catalogue coupon or a points multiplier), an optional A/B test and holdout, now or
+a scheduled time, and a confirmation that previews each message as members will see
+it, in each language the segment reaches. The flow is in campaigns.mmd. `/campaign N`
+shows campaign N and `/campaign pause|resume|cancel N` controls it (the rest is in
+campaign_control.py). Operators and up only: the role is checked at every step and on
+every button, since button data comes from the client.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -18,20 +19,19 @@ from domain import campaigns, members, segments
 from domain.campaigns import CampaignRefused, Draft, Operator
 from domain.segments import Segment, SegmentRefused
 from handlers import campaign_control, campaign_segment, tags
-from handlers.campaign_control import (
-    PERMISSION,
-    WHEN_FORMAT,
-    card,
-    control,
-    expired,
-    number_arg,
+from handlers.campaign_control import PERMISSION, card, control, expired, number_arg
+from handlers.campaign_words import (
+    LANGUAGES,
+    MOMENT,
     offer_text,
+    preview,
+    segment_lines,
     variant_lines,
     when_text,
 )
-from handlers.campaign_words import SAMPLE_CODE, offer_reply, segment_lines
+from handlers.i18n import negotiate
 from handlers.roles import denied
-from handlers.routing import Ctx, Outcome, Router
+from handlers.routing import Ctx, Outcome, Router, Step
 from handlers.types import Button, Reply, Text, button, reply
 from handlers.words import local, multiplier
 
@@ -44,8 +44,10 @@ SPLITS = (50, 70, 90)
 HOLDOUTS = (0, 5, 10, 20)
 
 
-def _refusal(code: str) -> str:
-    return "campaign.refused.segment" if code.startswith("segment") else f"campaign.refused.{code}"
+def _refusal(refused: CampaignRefused | SegmentRefused) -> Reply:
+    code = refused.code
+    key = "campaign.refused.segment" if code.startswith("segment") else f"campaign.refused.{code}"
+    return reply(key, **refused.params)
 
 
 # ------------------------------------------------------------------ commands
@@ -67,21 +69,46 @@ async def campaign(ctx: Ctx) -> Outcome:
 
 # ------------------------------------------------------------------ the new-campaign flow
 
-async def _guard(ctx: Ctx) -> Outcome | None:
-    return await denied(ctx, PERMISSION)
+def _step(state: str) -> Callable[[Step], Step]:
+    """Register the step waiting in `state`; the role is checked before it runs, on
+    every message and button, as it may have been revoked since the flow began."""
+    def register(step: Step) -> Step:
+        async def guarded(ctx: Ctx) -> Outcome:
+            return await denied(ctx, PERMISSION) or await step(ctx)
+        router.state(state)(guarded)
+        return step
+    return register
+
+
+def _picked(ctx: Ctx, prefix: str, allowed: Iterable[int]) -> int | None:
+    """The value of a choice button `prefix:value`, when it is one of `allowed`."""
+    action = ctx.action or ""
+    value = action.removeprefix(prefix)
+    if action.startswith(prefix) and value in {str(a) for a in allowed}:
+        return int(value)
+    return None
+
+
+def _buttons_wanted(ctx: Ctx, menu: Outcome) -> Outcome:
+    """Typed text where a button is wanted: say so and offer the buttons again. A
+    button that is not among them (an older message's, or forged): expired; the
+    draft is kept either way."""
+    if ctx.action is None:
+        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
+    return expired(ctx, menu.state)
 
 
 @router.action("cnew")
 async def stale(ctx: Ctx) -> Outcome:
     """A flow button that is not among those offered now (an older message's, or a
     forged one): refused, and the draft so far is kept."""
-    return await _guard(ctx) or Outcome([reply("error.button_expired")], state=ctx.state,
-                                        data=ctx.data if ctx.state else {})
+    return await denied(ctx, PERMISSION) or Outcome(
+        [reply("error.button_expired")], state=ctx.state, data=ctx.data if ctx.state else {})
 
 
-@router.state(campaign_segment.STATE)
+@_step(campaign_segment.STATE)
 async def segment_step(ctx: Ctx) -> Outcome:
-    return await _guard(ctx) or await campaign_segment.step(ctx, _ask_text)
+    return await campaign_segment.step(ctx, _ask_text)
 
 
 async def _ask_text(ctx: Ctx) -> Outcome:
@@ -92,7 +119,7 @@ async def _ask_text(ctx: Ctx) -> Outcome:
                    data={**ctx.data, "texts": []})
 
 
-async def _got_text(ctx: Ctx, state: str, then) -> Outcome:
+async def _got_text(ctx: Ctx, state: str, then: Callable[[dict], Outcome]) -> Outcome:
     if ctx.action is not None or not ctx.text:
         return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state=state,
                        data=ctx.data)
@@ -103,9 +130,9 @@ async def _got_text(ctx: Ctx, state: str, then) -> Outcome:
     return then({**ctx.data, "texts": [*ctx.data.get("texts", []), text]})
 
 
-@router.state("campaign.text")
+@_step("campaign.text")
 async def text_step(ctx: Ctx) -> Outcome:
-    return await _guard(ctx) or await _got_text(ctx, "campaign.text", _offer_menu)
+    return await _got_text(ctx, "campaign.text", _offer_menu)
 
 
 def _offer_menu(data: dict) -> Outcome:
@@ -116,13 +143,9 @@ def _offer_menu(data: dict) -> Outcome:
         data={**data, "coupon": None, "bonus": None, "days": None})
 
 
-@router.state("campaign.offer")
+@_step("campaign.offer")
 async def offer_step(ctx: Ctx) -> Outcome:
-    refusal = await _guard(ctx)
-    if refusal is not None:
-        return refusal
     action, data = ctx.action or "", ctx.data
-    value = action.rsplit(":", 1)[-1]
     if action == "cnew:offer:none":
         return _ab_menu(data)
     if action == "cnew:offer:coupon":
@@ -131,23 +154,22 @@ async def offer_step(ctx: Ctx) -> Outcome:
         rows = [(Button(local(r.title), f"cnew:coupon:{r.code}"),) for r in ctx.programme.rewards]
         return Outcome([Reply("campaign.ask_coupon", {}, tuple(rows))], state="campaign.offer",
                        data=data)
-    if action.startswith("cnew:coupon:") and ctx.programme.reward(value) is not None:
-        return _ab_menu({**data, "coupon": value})
+    coupon = action.removeprefix("cnew:coupon:")
+    if action.startswith("cnew:coupon:") and ctx.programme.reward(coupon) is not None:
+        return _ab_menu({**data, "coupon": coupon})
     if action == "cnew:offer:bonus":
         row = tuple(button("campaign.times", f"cnew:bonus:{b}", times=multiplier(100 + b))
                     for b in BONUSES)
         return Outcome([reply("campaign.ask_bonus", row)], state="campaign.offer", data=data)
-    if action.startswith("cnew:bonus:") and value in {str(b) for b in BONUSES}:
+    bonus = _picked(ctx, "cnew:bonus:", BONUSES)
+    if bonus is not None:
         row = tuple(button("campaign.days", f"cnew:days:{d}", count=d) for d in BONUS_DAYS)
         return Outcome([reply("campaign.ask_days", row)], state="campaign.offer",
-                       data={**data, "bonus": int(value)})
-    if (action.startswith("cnew:days:") and value in {str(d) for d in BONUS_DAYS}
-            and data.get("bonus") in BONUSES):
-        return _ab_menu({**data, "days": int(value)})
-    if ctx.action is None:
-        menu = _offer_menu(data)
-        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return expired(ctx, "campaign.offer")
+                       data={**data, "bonus": bonus})
+    days = _picked(ctx, "cnew:days:", BONUS_DAYS)
+    if days is not None and data.get("bonus") in BONUSES:
+        return _ab_menu({**data, "days": days})
+    return _buttons_wanted(ctx, _offer_menu(data))
 
 
 def _ab_menu(data: dict) -> Outcome:
@@ -156,26 +178,20 @@ def _ab_menu(data: dict) -> Outcome:
                    state="campaign.ab", data=data)
 
 
-@router.state("campaign.ab")
+@_step("campaign.ab")
 async def ab_step(ctx: Ctx) -> Outcome:
-    refusal = await _guard(ctx)
-    if refusal is not None:
-        return refusal
+    first = ctx.data.get("texts", [])[:1]
     if ctx.action == "cnew:ab:one":
-        return _holdout_menu({**ctx.data, "texts": ctx.data.get("texts", [])[:1], "split": 100})
+        return _holdout_menu({**ctx.data, "texts": first, "split": 100})
     if ctx.action == "cnew:ab:two":
         return Outcome([reply("campaign.ask_text_b", max=campaigns.MAX_TEXT)],
-                       state="campaign.text_b",
-                       data={**ctx.data, "texts": ctx.data.get("texts", [])[:1]})
-    if ctx.action is None:
-        menu = _ab_menu(ctx.data)
-        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return expired(ctx, "campaign.ab")
+                       state="campaign.text_b", data={**ctx.data, "texts": first})
+    return _buttons_wanted(ctx, _ab_menu(ctx.data))
 
 
-@router.state("campaign.text_b")
+@_step("campaign.text_b")
 async def text_b_step(ctx: Ctx) -> Outcome:
-    return await _guard(ctx) or await _got_text(ctx, "campaign.text_b", _split_menu)
+    return await _got_text(ctx, "campaign.text_b", _split_menu)
 
 
 def _split_menu(data: dict) -> Outcome:
@@ -183,18 +199,12 @@ def _split_menu(data: dict) -> Outcome:
     return Outcome([reply("campaign.ask_split", row)], state="campaign.split", data=data)
 
 
-@router.state("campaign.split")
+@_step("campaign.split")
 async def split_step(ctx: Ctx) -> Outcome:
-    refusal = await _guard(ctx)
-    if refusal is not None:
-        return refusal
-    value = (ctx.action or "").rsplit(":", 1)[-1]
-    if (ctx.action or "").startswith("cnew:split:") and value in {str(s) for s in SPLITS}:
-        return _holdout_menu({**ctx.data, "split": int(value)})
-    if ctx.action is None:
-        menu = _split_menu(ctx.data)
-        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return expired(ctx, "campaign.split")
+    split = _picked(ctx, "cnew:split:", SPLITS)
+    if split is not None:
+        return _holdout_menu({**ctx.data, "split": split})
+    return _buttons_wanted(ctx, _split_menu(ctx.data))
 
 
 def _holdout_menu(data: dict) -> Outcome:
@@ -203,55 +213,32 @@ def _holdout_menu(data: dict) -> Outcome:
     return Outcome([reply("campaign.ask_holdout", row)], state="campaign.holdout", data=data)
 
 
-@router.state("campaign.holdout")
+@_step("campaign.holdout")
 async def holdout_step(ctx: Ctx) -> Outcome:
-    refusal = await _guard(ctx)
-    if refusal is not None:
-        return refusal
-    value = (ctx.action or "").rsplit(":", 1)[-1]
-    if (ctx.action or "").startswith("cnew:holdout:") and value in {str(h) for h in HOLDOUTS}:
-        data = {**ctx.data, "holdout": int(value)}
-        return Outcome([*_previews(ctx, data), *_when_menu(data).replies],
-                       state="campaign.when", data=data)
-    if ctx.action is None:
-        menu = _holdout_menu(ctx.data)
-        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return expired(ctx, "campaign.holdout")
+    holdout = _picked(ctx, "cnew:holdout:", HOLDOUTS)
+    if holdout is not None:
+        return _when_menu({**ctx.data, "holdout": holdout})
+    return _buttons_wanted(ctx, _holdout_menu(ctx.data))
 
 
-def _previews(ctx: Ctx, data: dict) -> list[Reply]:
-    """Each variant as members will see it (a sample coupon code stands in for theirs)."""
-    out: list[Reply] = []
-    item = ctx.programme.reward(data["coupon"]) if data.get("coupon") else None
-    until = (ctx.now + timedelta(days=item.coupon_days) if item is not None
-             else ctx.now + timedelta(days=data["days"]) if data.get("bonus") else None)
-    for code, text in zip("AB", data.get("texts", []), strict=False):
-        out.append(reply("campaign.preview", variant=code))
-        out.append(offer_reply(text, ctx.programme, data.get("coupon"), data.get("bonus"),
-                               SAMPLE_CODE, until, ctx.programme.zone))
-    return out
+def _when_menu(data: dict, note: Reply | None = None) -> Outcome:
+    menu = reply("campaign.ask_when", (button("campaign.when_now", "cnew:when:now"),
+                                       button("campaign.when_later", "cnew:when:later")))
+    return Outcome([note, menu] if note else [menu], state="campaign.when",
+                   data={**data, "ask": None, "send_at": None})
 
 
-def _when_menu(data: dict) -> Outcome:
-    return Outcome([reply("campaign.ask_when", (button("campaign.when_now", "cnew:when:now"),
-                                                button("campaign.when_later", "cnew:when:later")))],
-                   state="campaign.when", data={**data, "ask": None})
-
-
-@router.state("campaign.when")
+@_step("campaign.when")
 async def when_step(ctx: Ctx) -> Outcome:
-    refusal = await _guard(ctx)
-    if refusal is not None:
-        return refusal
     if ctx.action == "cnew:when:now":
         return await _confirm({**ctx.data, "send_at": None}, ctx)
     if ctx.action == "cnew:when:later":
         return Outcome([reply("campaign.ask_time", zone=str(ctx.zone),
-                              example=when_text(ctx, ctx.now + timedelta(days=1)))],
+                              example=when_text(ctx.zone, ctx.now + timedelta(days=1)))],
                        state="campaign.when", data={**ctx.data, "ask": "when"})
     if ctx.action is None and ctx.data.get("ask") == "when":
         try:
-            local_time = datetime.strptime(ctx.text[:40], WHEN_FORMAT)
+            local_time = datetime.strptime(ctx.text[:40], MOMENT)
         except ValueError:
             return Outcome([reply("campaign.bad_time")], state="campaign.when", data=ctx.data)
         at = local_time.replace(tzinfo=ctx.zone)
@@ -259,10 +246,7 @@ async def when_step(ctx: Ctx) -> Outcome:
             return Outcome([reply("campaign.time_range", days=campaigns.MAX_AHEAD.days)],
                            state="campaign.when", data=ctx.data)
         return await _confirm({**ctx.data, "send_at": at.isoformat()}, ctx)
-    if ctx.action is None:
-        menu = _when_menu(ctx.data)
-        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return expired(ctx, "campaign.when")
+    return _buttons_wanted(ctx, _when_menu(ctx.data))
 
 
 def _draft(ctx: Ctx, data: dict) -> Draft:
@@ -277,34 +261,55 @@ def _draft(ctx: Ctx, data: dict) -> Draft:
                  send_at=datetime.fromisoformat(send_at) if send_at else None)
 
 
+def _refused(refused: CampaignRefused | SegmentRefused, data: dict) -> Outcome:
+    """A time that has passed meanwhile is asked again; anything else ends the flow."""
+    if refused.code == "send_at":
+        return _when_menu(data, note=_refusal(refused))
+    return Outcome([_refusal(refused)])
+
+
+def _previews(ctx: Ctx, draft: Draft, reach: dict[str, int]) -> list[Reply]:
+    """Each message as members will see it, in each language the segment reaches (the
+    operator's own first), with the offer's dates as they will be at the send time."""
+    start = draft.send_at or ctx.now
+    item = ctx.programme.reward(draft.coupon) if draft.coupon else None
+    until = (start + timedelta(days=item.coupon_days) if item is not None
+             else start + timedelta(days=draft.bonus_days or 0) if draft.bonus_percent
+             else None)
+    languages = {negotiate(code) or ctx.programme.default_locale for code in reach}
+    out: list[Reply] = []
+    for variant, text in zip("AB", draft.texts, strict=False):
+        for language in sorted(languages or {ctx.locale}, key=lambda c: (c != ctx.locale, c)):
+            out.append(reply("campaign.preview", variant=variant, language=LANGUAGES[language]))
+            out.append(preview(text, ctx.programme, draft.coupon, draft.bonus_percent, until,
+                               language))
+    return out
+
+
 async def _confirm(data: dict, ctx: Ctx) -> Outcome:
     ctx = replace(ctx, data=data)
     try:
         draft = campaigns.check(_draft(ctx, data), ctx.programme, ctx.now)
     except (CampaignRefused, SegmentRefused) as refused:
-        return Outcome([reply(_refusal(refused.code), **refused.params)])
-    size = await segments.size(ctx.uow, draft.segment, ctx.programme, ctx.now)
+        return _refused(refused, data)
+    reach = await segments.by_language(ctx.uow, draft.segment, ctx.programme, ctx.now)
     split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
     variants = [{"code": code, "text": text, "share": share}
                 for (code, share), text in zip(split.variants, draft.texts, strict=True)]
-    when = (Text("campaign.when.at", {"at": when_text(ctx, draft.send_at)}) if draft.send_at
-            else Text("campaign.when.now"))
+    when = (Text("campaign.when.at", {"at": when_text(ctx.zone, draft.send_at)})
+            if draft.send_at else Text("campaign.when.now"))
     nonce = members.new_code(10)
-    return Outcome([reply("campaign.confirm", (button("campaign.confirm_yes", "cnew:ok"),
-                                               button("campaign.confirm_no", "cnew:no")),
-                          filters=segment_lines(draft.segment, ctx.programme), size=size,
-                          variants=variant_lines(variants, split.holdout),
-                          offer=offer_text(ctx, draft.coupon, draft.bonus_percent,
-                                           draft.bonus_days),
-                          when=when)],
-                   state="campaign.confirm", data={**data, "nonce": nonce, "ask": None})
+    return Outcome([*_previews(ctx, draft, reach), reply(
+        "campaign.confirm", (button("campaign.confirm_yes", "cnew:ok"),
+                             button("campaign.confirm_no", "cnew:no")),
+        filters=segment_lines(draft.segment, ctx.programme), size=sum(reach.values()),
+        variants=variant_lines(variants, split.holdout),
+        offer=offer_text(ctx.programme, draft.coupon, draft.bonus_percent, draft.bonus_days),
+        when=when)], state="campaign.confirm", data={**data, "nonce": nonce, "ask": None})
 
 
-@router.state("campaign.confirm")
+@_step("campaign.confirm")
 async def confirm_step(ctx: Ctx) -> Outcome:
-    refusal = await _guard(ctx)
-    if refusal is not None:
-        return refusal
     if ctx.action == "cnew:no":
         return Outcome([reply("campaign.discarded")])
     if ctx.action != "cnew:ok":
@@ -320,7 +325,7 @@ async def confirm_step(ctx: Ctx) -> Outcome:
         created = await campaigns.create(ctx.uow, ctx.programme, operator, _draft(ctx, ctx.data),
                                          f"chat:{ctx.member.id}:{nonce}", ctx.now)
     except (CampaignRefused, SegmentRefused) as refused:
-        return Outcome([reply(_refusal(refused.code), **refused.params)])
+        return _refused(refused, ctx.data)
     c = created.campaign
     key = "campaign.created_later" if c.send_at > ctx.now else "campaign.created_now"
-    return Outcome([reply(key, number=str(c.id), when=when_text(ctx, c.send_at))])
+    return Outcome([reply(key, number=str(c.id), when=when_text(ctx.zone, c.send_at))])

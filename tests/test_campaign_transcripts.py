@@ -80,15 +80,19 @@ async def test_an_a_b_campaign_with_a_coupon_and_a_holdout_scheduled_en(db, prog
     out = await me.say("2")
     assert "[1] No holdout  [2] 5%  [3] 10%  [4] 20%" in out
     out = await me.say("3")
-    assert "Preview of variant A, as members will see it:" in out
-    assert "Spring tea has arrived, {name}!\n\n🎟 Your coupon: ¥10 off. Code ABCD-EFGH-JKMN-PQRS" \
-        in out
-    assert "Preview of variant B" in out and "[1] Now  [2] At a time…" in out
+    assert "Step 5 of 5" in out and "[1] Now  [2] At a time…" in out
     out = await me.say("2")
     assert "like 2026-03-12 09:00 (time zone Asia/Shanghai)" in out
     assert "The time must be in the future" in await me.say("2026-03-01 10:00")
     assert "Please send it like" in await me.say("tomorrow")
     out = await me.say("2026-03-12 18:30")
+    # The previews come with the confirmation, dated from the send time (a coupon is
+    # valid 30 days from then), in English only: the segment reaches no Chinese reader.
+    assert "Preview of variant A in English, as members will see it:" in out
+    assert ("Spring tea has arrived, {name}!\n\n🎟 Your coupon: ¥10 off. Code "
+            "ABCD-EFGH-JKMN-PQRS, valid until Apr 11, 2026.") in out
+    assert "Preview of variant B in English" in out and "简体中文" not in out
+    assert out.index("Preview of variant B") < out.index("Ready to send:")
     assert "Ready to send:" in out and "Members now: 4" in out
     assert "Variant A (63%): “Spring tea has arrived, {name}!”" in out
     assert "Variant B (27%): “Variant B: new leaves”" in out
@@ -128,9 +132,10 @@ async def test_a_points_multiplier_sent_now_zh(db, programme, clock):
     assert "[1] 3 天  [2] 7 天  [3] 14 天  [4] 30 天" in out
     assert "第 4 步" in await me.say("2")
     assert "是否保留对照组" in await me.say("1")
+    assert "第 5 步" in await me.say("1")
     out = await me.say("1")
-    assert "方案 A 预览" in out and "春茶上市！\n\n✨ 2026年3月18日 前消费可获得 2 倍积分。" in out
-    out = await me.say("1")
+    assert "方案 A 预览（简体中文" in out and "English" not in out
+    assert "春茶上市！\n\n✨ 2026年3月18日 前消费可获得 2 倍积分。" in out
     assert "准备发送" in out and "优惠：7 天内 2 倍积分" in out and "时间：立即" in out
     out = await me.say("1")
     assert "营销活动 #1 已确认，现在开始发送" in out
@@ -143,6 +148,41 @@ async def test_a_points_multiplier_sent_now_zh(db, programme, clock):
     out = await me.say("/campaign 1")
     assert "📣 营销活动 #1：发送中" in out and "剩余 2" in out
     assert "[1] ⏸ 暂停  [2] ✖ 取消  [3] 📊 效果" in out
+
+
+async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_asked_again(
+        db, programme, clock):
+    me = await boss(db, programme, clock)  # reads English; 4 English and 2 Chinese members
+    await me.say("/campaign")
+    assert "Step 2 of 5" in await me.say("10")  # everyone
+    await me.say("Autumn oolong is in")
+    await me.say("3")  # a points multiplier
+    await me.say("2")  # 2x
+    await me.say("2")  # for 7 days
+    await me.say("1")  # one message
+    await me.say("1")  # no holdout
+    await me.say("2")  # at a time
+    out = await me.say("2026-03-20 09:00")
+    # Each language the segment reaches, the operator's first; the window runs 7 days
+    # from the send time, not from now.
+    english, chinese = (out.index("Preview of variant A in English"),
+                        out.index("Preview of variant A in 简体中文"))
+    assert english < chinese < out.index("Ready to send:")
+    assert "Autumn oolong is in\n\n✨ 2× points on your purchases until Mar 27, 2026." in out
+    assert "Autumn oolong is in\n\n✨ 2026年3月27日 前消费可获得 2 倍积分。" in out
+    assert "Members now: 6" in out
+    clock.advance(days=9, hours=1)  # the operator confirms after the time has passed
+    out = await me.say("1")
+    assert "The time must be in the future and within 90 days." in out
+    assert "Step 5 of 5" in out and "[1] Now  [2] At a time…" in out
+    async with db.uow() as uow:
+        assert await campaigns.count(uow) == 0
+    await me.say("2")
+    assert "Ready to send:" in await me.say("2026-03-25 09:00")
+    assert "Campaign #1 is scheduled for 2026-03-25 09:00." in await me.say("1")
+    c = await the_campaign(db)
+    assert (c.bonus_percent, c.bonus_days, c.send_at) == (
+        100, 7, datetime(2026, 3, 25, 1, 0, tzinfo=UTC))
 
 
 async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programme, clock):

@@ -310,6 +310,31 @@ async def test_a_coupon_offer_issues_each_recipient_one_coupon(db, programme, no
     assert issued == len(work) == sum(1 for r in await rows(db, c.id) if r.status != "holdout")
 
 
+async def test_a_released_claim_is_as_if_never_made(db, programme, now):
+    await operator(db, now)
+    await crowd.plain(db, 3, now, first_id=2)
+    c = await started(db, programme, now, coupon="free_pot")
+    first = await claim(db, programme, c, now)
+    async with db.uow() as uow:
+        await deliveries.finish(uow, [(first[0].delivery_id, "sent", "telegram", None)], now)
+        await deliveries.finish(uow, [(w.delivery_id, deliveries.RELEASE, None, None)
+                                      for w in first], now)  # the sent one is not undone
+        await uow.commit()
+    by_id = {r.id: r for r in await rows(db, c.id)}
+    assert by_id[first[0].delivery_id].status == "sent"
+    for w in first[1:]:
+        row = by_id[w.delivery_id]
+        assert (row.status, row.attempts, row.lease_until, row.coupon_id) == (
+            "pending", 0, None, None)
+    async with db.uow() as uow:  # the released coupons are gone; the sent one stays
+        codes = set(await uow.session.scalars(select(Coupon.code)))
+    assert codes == {first[0].coupon.code}
+    again = await claim(db, programme, c, now)  # at once: no lease to wait out
+    assert {w.delivery_id for w in again} == {w.delivery_id for w in first[1:]}
+    assert not {w.coupon.code for w in again} & {w.coupon.code for w in first}
+    assert {r.attempts for r in await rows(db, c.id) if r.status == "sending"} == {1}
+
+
 async def buy(db, programme, member_id: int, order: str, amount: int, at):
     async with db.uow() as uow:
         done = await purchases.record(uow, programme, member_id,

@@ -31,10 +31,25 @@ async def size(db, programme, segment, now) -> int:
 async def test_consent_and_reach_are_required_whatever_the_segment(db, programme, now):
     ids = await crowd.add(db, [
         Person(), Person(consent=False), Person(status="unreachable"), Person(status="erased"),
-        Person(consent=False, tier="gold"), Person(tier="gold")], now)
+        Person(consent=False, tier="gold"), Person(tier="gold"),
+        # No account a campaign can be sent on: a console member, and one with none.
+        Person(tier="gold", accounts=(("console", "alice"),)), Person(accounts=())], now)
     assert await picked(db, programme, Segment(), now) == {ids[0], ids[5]}
     assert await picked(db, programme, Segment(tiers=("gold",)), now) == {ids[5]}
     assert await size(db, programme, Segment(), now) == 2
+
+
+async def test_the_size_per_language_reads_no_choice_as_the_default(db, programme, now):
+    await crowd.add(db, [Person(locale="en"), Person(locale="en"), Person(locale=None),
+                         Person(locale="zh_Hans"), Person(locale="en", consent=False)], now)
+    async with db.uow() as uow:
+        assert programme.default_locale == "zh_Hans"
+        assert await segments.by_language(uow, Segment(), programme, now) == {
+            "en": 2, "zh_Hans": 2}
+        assert await segments.by_language(uow, Segment(locales=("en",)), programme, now) == {
+            "en": 2}
+        assert await segments.by_language(uow, Segment(tags=("nobody",)), programme,
+                                          now) == {}
 
 
 async def test_each_filter(db, programme, now):
@@ -75,10 +90,11 @@ async def test_each_filter(db, programme, now):
 
 def reference(person: Person, member_id: int, segment: Segment, programme, now) -> bool:
     """What the segment means, said in Python, member by member."""
-    if not person.consent or person.status != "active":
-        return False
     platforms = {p for p, _ in (person.accounts if person.accounts is not None
                                 else (("telegram", ""),))}
+    if not person.consent or person.status != "active" or not platforms & {"telegram",
+                                                                           "wechat"}:
+        return False
     last = (now - timedelta(days=person.last_purchase_days_ago)
             if person.last_purchase_days_ago is not None else None)
     checks = [
@@ -117,7 +133,8 @@ def someone(rng: random.Random) -> Person:
         first_purchase_days_ago=first,
         last_purchase_days_ago=rng.randint(0, first) if bought else None,
         accounts=rng.choice([None, (("wechat", f"o{rng.random()}"),),
-                             (("telegram", f"{rng.random()}"), ("wechat", f"o{rng.random()}"))]),
+                             (("telegram", f"{rng.random()}"), ("wechat", f"o{rng.random()}")),
+                             (("console", f"c{rng.random()}"),)]),
         tags=tuple(rng.sample(["vip", "wholesale", "tea", "new-year"], rng.randint(0, 2))))
 
 
