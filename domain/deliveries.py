@@ -10,7 +10,10 @@ go again. A member who withdrew consent or became unreachable since the start is
 skipped at the claim; a coupon offer issues each member's coupon at the claim too,
 so its code can be in the message. A sender that claimed rows it will not send after
 all (the campaign was paused or cancelled, or the process is stopping) releases them:
-they are pending again, as if never claimed, and their unsent coupons are withdrawn.
+they are pending again, as if never claimed. A coupon whose message is known not to
+have reached its member (released, unreachable, deferred, refused) is withdrawn, so
+nobody holds an offer they were never told of; one whose send failed in a way that
+may have delivered it is kept.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ MAX_ATTEMPTS = 3
 RETRY_AFTER = timedelta(seconds=30)
 FINAL = ("sent", "failed", "rejected", "unreachable", "deferred", "skipped")
 RELEASE = "release"  # the outcome of a claimed row that was never handed to a platform
+UNSENT = ("unreachable", "deferred", "rejected")  # final, and known not to have arrived
 BUCKET = {"sent": "sent", "failed": "failed", "rejected": "failed", "unreachable": "unreachable",
           "deferred": "unreachable", "skipped": "unreachable", "pending": "remaining",
           "sending": "remaining"}
@@ -190,22 +194,32 @@ async def finish(uow: UnitOfWork, outcomes: list[tuple[int, str, str | None, str
         await uow.session.execute(_FINISH, final)
     if retry:
         await uow.session.execute(_RETRY, retry)
+    unsent = [d for d, o, _, _ in outcomes if o in UNSENT]
+    if unsent:
+        await _withdraw(uow, unsent, UNSENT)
     await release(uow, [d for d, o, _, _ in outcomes if o == RELEASE])
 
 
 async def release(uow: UnitOfWork, delivery_ids: list[int]) -> None:
     """Hand claimed rows back unsent: pending again, the claim's attempt not counted,
-    and the coupon issued for the message withdrawn (nobody was told its code; the
-    next claim issues another)."""
+    and the coupon issued for the message withdrawn (the next claim issues another)."""
     if not delivery_ids:
         return
-    mine = and_(_D.c.id.in_(delivery_ids), _D.c.status == "sending")
-    withdrawn = list(await uow.session.scalars(
-        select(_D.c.coupon_id).where(mine, _D.c.coupon_id.is_not(None))))
-    await uow.session.execute(update(_D).where(mine).values(
-        status="pending", lease_until=None, coupon_id=None,
-        attempts=case((_D.c.attempts > 0, _D.c.attempts - 1), else_=0)))
+    await uow.session.execute(
+        update(_D).where(_D.c.id.in_(delivery_ids), _D.c.status == "sending")
+        .values(status="pending", lease_until=None,
+                attempts=case((_D.c.attempts > 0, _D.c.attempts - 1), else_=0)))
+    await _withdraw(uow, delivery_ids, ("pending",))
+
+
+async def _withdraw(uow: UnitOfWork, delivery_ids: list[int], statuses: tuple[str, ...]) -> None:
+    """Take back the unused coupons of these deliveries, where they now have one of
+    `statuses` (so a late outcome for a row already sent takes nothing back)."""
+    mine = and_(_D.c.id.in_(delivery_ids), _D.c.status.in_(statuses),
+                _D.c.coupon_id.is_not(None))
+    withdrawn = list(await uow.session.scalars(select(_D.c.coupon_id).where(mine)))
     if withdrawn:
+        await uow.session.execute(update(_D).where(mine).values(coupon_id=None))
         await uow.session.execute(delete(Coupon).where(Coupon.id.in_(withdrawn),
                                                        Coupon.status == "issued"))
 

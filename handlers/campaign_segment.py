@@ -47,7 +47,7 @@ def values_of(ctx: Ctx, dimension: str) -> list[tuple[str, Any]]:
     if dimension == "locale":
         return [(code, plain(LANGUAGES[code])) for code in LOCALES]
     if dimension == "platform":
-        return [(code, plain(name)) for code, name in PLATFORMS.items()]
+        return list(PLATFORMS.items())
     return [(stage, stage_name(stage)) for stage in segments.STAGES]
 
 

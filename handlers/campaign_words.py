@@ -22,7 +22,8 @@ from handlers.types import Button, Local, Money, Rendered, Reply, Text, button
 from handlers.words import bar, local, multiplier, tier_name
 
 LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
-PLATFORMS = {"telegram": "Telegram", "wechat": "WeChat"}
+PLATFORMS = {"telegram": Local({"en": "Telegram", "zh_Hans": "Telegram"}),
+             "wechat": Local({"en": "WeChat", "zh_Hans": "微信"})}
 SAMPLE_CODE = "ABCD-EFGH-JKMN-PQRS"
 MOMENT = "%Y-%m-%d %H:%M"  # how times are shown, and how an operator types one
 
@@ -123,7 +124,7 @@ def segment_lines(segment: Segment, programme: Programme) -> list[Text]:
             "values": ", ".join(LANGUAGES[c] for c in segment.locales)}))
     if segment.platforms:
         lines.append(Text("campaign.filter.platform", {
-            "values": ", ".join(PLATFORMS[p] for p in segment.platforms)}))
+            "values": joined([PLATFORMS[p] for p in segment.platforms])}))
     if segment.stages:
         lines.append(Text("campaign.filter.stage", {
             "values": joined([stage_name(s) for s in segment.stages])}))

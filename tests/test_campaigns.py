@@ -296,7 +296,7 @@ async def test_members_who_withdrew_since_the_start_are_skipped(db, programme, n
 
 async def test_a_coupon_offer_issues_each_recipient_one_coupon(db, programme, now):
     await operator(db, now)
-    await crowd.plain(db, 4, now, first_id=2)
+    await crowd.plain(db, 24, now, first_id=2)  # half held out: some are messaged, surely
     c = await started(db, programme, now, coupon="free_pot", holdout=50)
     work = await claim(db, programme, c, now)
     assert work and all(w.coupon is not None and w.coupon.reward == "free_pot" for w in work)
@@ -333,6 +333,29 @@ async def test_a_released_claim_is_as_if_never_made(db, programme, now):
     assert {w.delivery_id for w in again} == {w.delivery_id for w in first[1:]}
     assert not {w.coupon.code for w in again} & {w.coupon.code for w in first}
     assert {r.attempts for r in await rows(db, c.id) if r.status == "sending"} == {1}
+
+
+async def test_a_coupon_whose_message_never_arrived_is_withdrawn(db, programme, now):
+    await operator(db, now)
+    await crowd.plain(db, 5, now, first_id=2)
+    c = await started(db, programme, now, coupon="ten_off")
+    work = await claim(db, programme, c, now)
+    outcomes = ["sent", "unreachable", "deferred", "rejected", "failed"]
+    async with db.uow() as uow:
+        await deliveries.finish(uow, [(w.delivery_id, o, "telegram", None)
+                                      for w, o in zip(work, outcomes, strict=True)], now)
+        # A late, contradicting outcome for the sent one takes nothing back.
+        await deliveries.finish(uow, [(work[0].delivery_id, "unreachable", "telegram", None)],
+                                now)
+        await uow.commit()
+    async with db.uow() as uow:
+        left = set(await uow.session.scalars(select(Coupon.code)))
+    # Sent: the member has it. Failed: it may have arrived, so it stays theirs.
+    assert left == {work[0].coupon.code, work[4].coupon.code}
+    statuses = {r.id: (r.status, r.coupon_id is not None) for r in await rows(db, c.id)}
+    assert [statuses[w.delivery_id] for w in work] == [
+        ("sent", True), ("unreachable", False), ("deferred", False), ("rejected", False),
+        ("failed", True)]
 
 
 async def buy(db, programme, member_id: int, order: str, amount: int, at):
