@@ -10,6 +10,7 @@ before it is kept, since button data comes from the client.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,13 @@ POINTS = re.compile(r"^(\d{1,10})?\s*-\s*(\d{1,10})?$")
 PURCHASE = re.compile(r"^([<>])\s*(\d{1,4})$")
 CLEAR = "-"
 Next = Callable[[Ctx], Awaitable[Outcome]]
+
+
+def normalized(raw: str) -> str:
+    """What an operator typed, as the parsers read it: full-width forms a Chinese
+    keyboard gives (＜３０, １００－５００, ０９：００, ，) as their ASCII ones, and the
+    enumeration comma 、 as a comma."""
+    return unicodedata.normalize("NFKC", raw).replace("、", ",").strip()
 
 
 def current(ctx: Ctx) -> Segment:
@@ -120,7 +128,7 @@ async def _toggle(ctx: Ctx, segment: Segment, action: str) -> Outcome:
 
 
 async def _typed(ctx: Ctx, segment: Segment, dimension: str) -> Outcome:
-    text = ctx.text[:200]
+    text = normalized(ctx.text[:200])
     try:
         changed = parse(dimension, text, segment)
         segments.check(changed, ctx.programme)

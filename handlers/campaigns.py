@@ -238,7 +238,7 @@ async def when_step(ctx: Ctx) -> Outcome:
                        state="campaign.when", data={**ctx.data, "ask": "when"})
     if ctx.action is None and ctx.data.get("ask") == "when":
         try:
-            local_time = datetime.strptime(ctx.text[:40], MOMENT)
+            local_time = datetime.strptime(campaign_segment.normalized(ctx.text[:40]), MOMENT)
         except ValueError:
             return Outcome([reply("campaign.bad_time")], state="campaign.when", data=ctx.data)
         at = local_time.replace(tzinfo=ctx.zone)

@@ -185,6 +185,26 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
         100, 7, datetime(2026, 3, 25, 1, 0, tzinfo=UTC))
 
 
+async def test_full_width_input_from_a_chinese_keyboard_is_understood_zh(db, programme, clock):
+    me = await boss(db, programme, clock, locale="zh_Hans", user="li")
+    await me.say("/campaign")
+    await me.say("7")  # points
+    assert "积分余额 100 至 500" in await me.say("１００－５００")
+    await me.say("8")  # birthday months
+    assert "生日月份：3, 4, 5" in await me.say("3、4，５")
+    await me.say("6")  # last purchase
+    assert "最近 30 天内有消费" in await me.say("＜３０")
+    await me.say("9")  # clear them all: everyone
+    assert "第 2 步" in await me.say("10")
+    await me.say("秋茶")
+    await me.say("1")  # no offer
+    await me.say("1")  # one message
+    await me.say("1")  # no holdout
+    await me.say("2")  # at a time
+    assert "准备发送" in await me.say("２０２６－０３－２０　１８：３０")
+    assert "已定于 2026-03-20 18:30 发送" in await me.say("1")
+
+
 async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programme, clock):
     me = await boss(db, programme, clock)
     async with db.uow() as uow:
@@ -335,5 +355,12 @@ async def test_forged_and_stale_values_in_the_flow_change_nothing(db, programme,
     assert "There is no campaign #42." in await me.say("/campaign 42")
     assert "expired" in await me.press("camp:pause:x") and "expired" in await me.press("camp:show:")
     assert "There is no campaign #7." in await me.press("camp:resume:7")
+    # /cancel leaves the flow at any step: its buttons and numbers are gone with it.
+    await me.say("/campaign")
+    await me.say("10")
+    await me.say("Hello")
+    assert "Cancelled" in await me.say("/cancel")
+    assert "Step 4 of 5" not in await me.say("1")
+    assert "expired" in await me.press("cnew:offer:none")
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Campaign)) == 0
