@@ -55,6 +55,7 @@ from typing import Any
 
 from sqlalchemy import Integer, String, case, cast, func, insert, literal, select, text
 
+from benchmarks.ledger import DEFAULT_PG_URL, pg_reachable
 from domain import campaigns, config
 from domain.campaign_models import Campaign, Delivery
 from domain.campaigns import Draft, Operator
@@ -62,8 +63,6 @@ from domain.database import Database, create_engine
 from domain.models import Base, Identity, Member, UTCDateTime
 from domain.segments import Segment
 
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-PG_CONNECT_TIMEOUT_S = 3.0
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 TARGET_START_S = 10.0
 TARGET_MEMORY_MB = 200.0
@@ -255,19 +254,6 @@ async def start_postgresql(args: argparse.Namespace, programme: config.Programme
         async with admin.begin() as conn:
             await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         await admin.dispose()
-
-
-async def pg_reachable(url: str) -> str | None:
-    engine = create_engine(url, connect_args={"timeout": PG_CONNECT_TIMEOUT_S})
-    try:
-        async with asyncio.timeout(PG_CONNECT_TIMEOUT_S + 1):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        await engine.dispose()
 
 
 # --------------------------------------------------------------------------- delivery

@@ -199,26 +199,21 @@ def _split_menu(data: dict) -> Outcome:
     return Outcome([reply("campaign.ask_split", row)], state="campaign.split", data=data)
 
 
-@_step("campaign.split")
-async def split_step(ctx: Ctx) -> Outcome:
-    split = _picked(ctx, "cnew:split:", SPLITS)
-    if split is not None:
-        return _holdout_menu({**ctx.data, "split": split})
-    return _buttons_wanted(ctx, _split_menu(ctx.data))
-
-
 def _holdout_menu(data: dict) -> Outcome:
     row = tuple(button("campaign.holdout_none" if h == 0 else "campaign.holdout",
                        f"cnew:holdout:{h}", percent=h) for h in HOLDOUTS)
     return Outcome([reply("campaign.ask_holdout", row)], state="campaign.holdout", data=data)
 
 
-@_step("campaign.holdout")
-async def holdout_step(ctx: Ctx) -> Outcome:
-    holdout = _picked(ctx, "cnew:holdout:", HOLDOUTS)
-    if holdout is not None:
-        return _when_menu({**ctx.data, "holdout": holdout})
-    return _buttons_wanted(ctx, _holdout_menu(ctx.data))
+def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
+            then: Callable[[dict], Outcome]) -> Step:
+    """The step of `menu`: one of its `cnew:KEY:VALUE` buttons sets `key`, then `then`."""
+    async def step(ctx: Ctx) -> Outcome:
+        value = _picked(ctx, f"cnew:{key}:", allowed)
+        if value is not None:
+            return then({**ctx.data, key: value})
+        return _buttons_wanted(ctx, menu(ctx.data))
+    return step
 
 
 def _when_menu(data: dict, note: Reply | None = None) -> Outcome:
@@ -247,6 +242,11 @@ async def when_step(ctx: Ctx) -> Outcome:
                            state="campaign.when", data=ctx.data)
         return await _confirm({**ctx.data, "send_at": at.isoformat()}, ctx)
     return _buttons_wanted(ctx, _when_menu(ctx.data))
+
+
+split_step = _step("campaign.split")(_choice("split", SPLITS, _split_menu, _holdout_menu))
+holdout_step = _step("campaign.holdout")(_choice("holdout", HOLDOUTS, _holdout_menu,
+                                                 _when_menu))
 
 
 def _draft(ctx: Ctx, data: dict) -> Draft:
