@@ -1,10 +1,17 @@
-"""/invite: the member's personal referral link and what it has earned."""
+"""/invite: the member's personal referral link and what it has earned.
+
+Telegram gets a deep link. Elsewhere the reply names the code and carries the
+member's referral scene (`ref_CODE`): a platform that issues QR scene codes (WeChat)
+shows the member's own QR code with the scene caption, and one that cannot (the
+console, or WeChat when its API fails) shows the code as text. The handler never
+asks a platform for anything; the adapter resolves the scene.
+"""
 
 from __future__ import annotations
 
 from domain import referrals
 from handlers.routing import Ctx, Outcome, Router
-from handlers.types import reply
+from handlers.types import Reply, Scene, Text, reply
 
 router = Router()
 
@@ -19,4 +26,5 @@ async def invite(ctx: Ctx) -> Outcome:
            if ctx.inbound.platform == "telegram" else None)
     if url is not None:
         return Outcome([reply("invite.link", link=url, **params)])
-    return Outcome([reply("invite.code", **params)])
+    scene = Scene(f"ref_{ctx.member.referral_code}", Text("invite.scene", params))
+    return Outcome([Reply("invite.code", params, scene=scene)])

@@ -20,6 +20,8 @@ def render(reply: Reply, locale: str) -> Rendered:
         file=reply.file,
         edit=reply.edit,
         key=reply.key,
+        scene=(reply.scene.payload, translate(reply.scene.caption, locale))
+        if reply.scene is not None else None,
     )
 
 
@@ -33,6 +35,8 @@ def dump(message: Rendered) -> dict[str, Any]:
         data["file"] = [message.file[0], base64.b64encode(message.file[1]).decode()]
     if message.edit:
         data["edit"] = True
+    if message.scene is not None:
+        data["scene"] = list(message.scene)
     return data
 
 
@@ -46,4 +50,5 @@ def load(data: dict[str, Any]) -> Rendered:
         file=(file[0], base64.b64decode(file[1])) if file else None,
         edit=bool(data.get("edit")),
         key=data.get("key", ""),
+        scene=tuple(data["scene"]) if "scene" in data else None,  # type: ignore[arg-type]
     )

@@ -56,6 +56,17 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Scene:
+    """A platform-issued QR code that brings a newcomer in as `/start PAYLOAD` would
+    (WeChat's scene codes). Platforms that issue them show the code as an image with
+    `caption` instead of the reply's text; the others show the reply as it is, so the
+    reply's own text must work without the image."""
+
+    payload: str
+    caption: Text
+
+
+@dataclass(frozen=True)
 class Reply:
     """What to say. Adapters render it natively: keyboards, numbered lines, plain text."""
 
@@ -65,6 +76,7 @@ class Reply:
     image: bytes | None = None
     file: tuple[str, bytes] | None = None  # (file name, content)
     edit: bool = False  # replace the message this reply answers, e.g. when paging
+    scene: Scene | None = None
 
     @property
     def actions(self) -> list[str]:
@@ -79,6 +91,7 @@ class Rendered:
     file: tuple[str, bytes] | None = None
     edit: bool = False
     key: str = ""  # the translation key it came from, so adapters can treat errors apart
+    scene: tuple[str, str] | None = None  # (payload, translated caption) of a Scene
 
 
 def reply(key: str, *rows: tuple[Button, ...] | list[Button], **params: Any) -> Reply:

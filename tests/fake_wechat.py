@@ -2,11 +2,16 @@
 signed (and, in safe mode, encrypted) callbacks to our webhook with real wechatpy.
 
 The fake is strict where WeChat is lenient: fetching a token invalidates every older
-one at once, so workers that fetch on their own fail loudly instead of by luck.
+one at once, so workers that fetch on their own fail loudly instead of by luck, and an
+image message naming a media id it never handed out is refused (40007).
+It issues QR scene codes (qrcode/create) and takes image uploads (media/upload),
+keeping what each url and media id stand for, so tests can "scan" a code and look at
+an image that was sent.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import secrets
 import time
@@ -25,7 +30,10 @@ AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 ACCOUNT = "gh_memberbot"
 POSTS = ("/cgi-bin/message/custom/send", "/cgi-bin/message/template/send",
          "/cgi-bin/message/subscribe/bizsend", "/cgi-bin/menu/create",
-         "/card/membercard/updateuser", "/card/membercard/activate")
+         "/card/membercard/updateuser", "/card/membercard/activate",
+         "/cgi-bin/qrcode/create")
+QRCODE, UPLOAD = "/cgi-bin/qrcode/create", "/cgi-bin/media/upload"
+SCENE_ACTIONS = {"QR_STR_SCENE": True, "QR_LIMIT_STR_SCENE": False}  # name -> temporary
 
 
 class FakeWeChat:
@@ -35,6 +43,10 @@ class FakeWeChat:
         self.valid: str | None = None
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.errors: dict[str, list[int]] = defaultdict(list)  # path -> errcodes to answer
+        self.broken: dict[str, int] = defaultdict(int)  # path -> next calls answered HTTP 502
+        self.delays: dict[str, float] = {}  # path -> seconds each call takes
+        self.scenes: dict[str, str] = {}  # QR content (url) -> scene_str
+        self.media: dict[str, bytes] = {}  # media id -> the uploaded bytes
         self._serial = itertools.count(1)
         self.url = ""
 
@@ -52,11 +64,28 @@ class FakeWeChat:
     def texts(self) -> list[str]:
         return [p["text"]["content"] for p in self.sent() if p.get("msgtype") == "text"]
 
+    def images(self) -> list[bytes]:
+        """The images sent as customer-service messages, in order."""
+        return [self.media[p["image"]["media_id"]] for p in self.sent()
+                if p.get("msgtype") == "image"]
+
+    def count(self, path: str) -> int:
+        return len(self.sent(path))
+
+    def scan(self, url: str) -> str:
+        """The scene a member's phone reports after scanning a QR code of `url`."""
+        return self.scenes[url]
+
+    def drop_media(self) -> None:
+        """As when WeChat's three days are over: every media id stops working."""
+        self.media.clear()
+
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_get("/cgi-bin/token", self._token)
         for path in POSTS:
             app.router.add_post(path, self._post)
+        app.router.add_post(UPLOAD, self._upload)
         return app
 
     async def _token(self, request: web.Request) -> web.Response:
@@ -67,16 +96,70 @@ class FakeWeChat:
         self.valid = f"token-{next(self._serial)}-{secrets.token_hex(4)}"
         return web.json_response({"access_token": self.valid, "expires_in": self.expires_in})
 
-    async def _post(self, request: web.Request) -> web.Response:
+    async def _refusal(self, request: web.Request) -> web.Response | None:
+        """What every API answers before looking at the body: delays, outages, token
+        checks and queued errcodes."""
+        if request.path in self.delays:
+            await asyncio.sleep(self.delays[request.path])
+        if self.broken[request.path]:
+            self.broken[request.path] -= 1
+            return web.Response(status=502, text="<html>bad gateway</html>")
         if self.valid is None or request.query.get("access_token") != self.valid:
             return web.json_response({"errcode": 40001, "errmsg": "invalid credential"})
-        payload = await request.json()
         queued = self.errors[request.path]
         if queued:
             code = queued.pop(0)
             return web.json_response({"errcode": code, "errmsg": f"fake error {code}"})
+        return None
+
+    async def _post(self, request: web.Request) -> web.Response:
+        refused = await self._refusal(request)
+        if refused is not None:
+            return refused
+        payload = await request.json()
+        if request.path == QRCODE:
+            return self._qrcode(payload)
+        if payload.get("msgtype") == "image" and \
+                payload.get("image", {}).get("media_id") not in self.media:
+            return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
         self.calls.append((request.path, payload))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
+
+    def _qrcode(self, payload: dict[str, Any]) -> web.Response:
+        temporary = SCENE_ACTIONS.get(payload.get("action_name", ""))
+        scene = payload.get("action_info", {}).get("scene", {}).get("scene_str")
+        seconds = payload.get("expire_seconds", 60)
+        if temporary is None or not isinstance(scene, str) or not 1 <= len(scene) <= 64 \
+                or (temporary and not (isinstance(seconds, int) and 0 < seconds <= 2_592_000)):
+            return web.json_response({"errcode": 40053, "errmsg": "invalid action info"})
+        self.calls.append((QRCODE, payload))
+        url = f"http://weixin.qq.com/q/{secrets.token_urlsafe(16)}"
+        self.scenes[url] = scene
+        answer: dict[str, Any] = {"ticket": secrets.token_urlsafe(48), "url": url}
+        if temporary:
+            answer["expire_seconds"] = seconds
+        return web.json_response(answer)
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        refused = await self._refusal(request)
+        if refused is not None:
+            return refused
+        if request.query.get("type") != "image":
+            return web.json_response({"errcode": 40004, "errmsg": "invalid media type"})
+        form = await request.post()
+        media = form.get("media")
+        if not isinstance(media, web.FileField) or not media.filename:
+            return web.json_response({"errcode": 41005, "errmsg": "media data missing"})
+        content = media.file.read()
+        if not content or len(content) > 2 * 1024 * 1024:
+            return web.json_response({"errcode": 40009, "errmsg": "invalid image size"})
+        media_id = f"media-{next(self._serial)}-{secrets.token_hex(6)}"
+        self.media[media_id] = content
+        self.calls.append((UPLOAD, {"media_id": media_id, "filename": media.filename,
+                                    "content_type": media.content_type,
+                                    "size": len(content)}))
+        return web.json_response({"type": "image", "media_id": media_id,
+                                  "created_at": int(time.time())})
 
     async def __aenter__(self) -> FakeWeChat:
         self._serving = serving(self.app(), "127.0.0.1", 0)
@@ -137,16 +220,30 @@ class WeChatServer:
             return resp.status, await resp.text()
 
     def open_reply(self, text: str) -> str | None:
-        """The Content of a passive reply (decrypted and signature-checked), or None
-        when the answer was 'success'."""
+        """The Content of a passive text reply (decrypted and signature-checked), or
+        None when the answer was 'success'."""
+        opened = self.open_message(text)
+        if opened is None:
+            return None
+        kind, value = opened
+        assert kind == "text", f"a passive {kind} reply, not text"
+        return value
+
+    def open_message(self, text: str) -> tuple[str, str] | None:
+        """A passive reply as ("text", content) or ("image", media id); None for
+        'success'."""
         if text == "success":
             return None
         xml = text
         if self.safe:
             xml = self.crypto.decrypt_message(text, _field(text, "MsgSignature"),
                                               _field(text, "TimeStamp"), _field(text, "Nonce"))
-        from wechatpy.parser import parse_message
-        return parse_message(xml).content
+        import xmltodict  # wechatpy parses what members send; replies nest differently
+        reply = xmltodict.parse(xml)["xml"]
+        if reply["MsgType"] == "image":
+            return "image", reply["Image"]["MediaId"]
+        assert reply["MsgType"] == "text", reply
+        return "text", reply["Content"]
 
     async def say(self, session: aiohttp.ClientSession, openid: str, content: str,
                   msg_id: int) -> str | None:
@@ -187,7 +284,10 @@ class Bot:
         from bot.wechat.api import Api, fetcher
         from bot.wechat.cards import Cards
         from bot.wechat.envelope import Envelope
+        from bot.wechat.media import Media
+        from bot.wechat.pictures import Pictures
         from bot.wechat.push import Pusher
+        from bot.wechat.scenes import SceneCodes
         from bot.wechat.tokens import DatabaseTokens
         from bot.wechat.webhook import Webhook
         from handlers.conversations import build_engine
@@ -198,14 +298,18 @@ class Bot:
                                      fetcher(self.session, self.fake.url, APP_ID, SECRET, clock))
         self.api = Api(self.session, self.fake.url, self.tokens)
         config = self.programme.wechat
-        self.pusher = Pusher(self.db, self.api, config, self.programme.default_locale)
+        name = f"wechat:{APP_ID}"
+        self.pictures = Pictures(SceneCodes(self.db, self.api, name),
+                                 Media(self.db, self.api, name), self.programme.zone)
+        self.pusher = Pusher(self.db, self.api, config, self.programme.default_locale,
+                             pictures=self.pictures)
         self.cards = Cards(self.db, self.api, self.programme) if config.card_id else None
         engine = self.engine or build_engine(self.db, self.programme)
         self.pipeline = Pipeline(self.db, engine, "wechat")
         self.webhook = Webhook(Envelope(TOKEN, APP_ID, AES_KEY if self.safe else None,
                                         self.max_age),
                                self.pipeline, self.db, self.pusher, config, self.cards,
-                               deadline=self.deadline)
+                               deadline=self.deadline, pictures=self.pictures)
         app = bot_web.build(self.db)
         app.router.add_get("/wechat", self.webhook.verify)
         app.router.add_post("/wechat", self.webhook.receive)

@@ -59,10 +59,23 @@ class Api:
 
     async def call(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """POST JSON to `path`; returns the answer or raises ApiError."""
+        return await self._call(path, {}, lambda: _json(payload))
+
+    async def upload(self, path: str, params: dict[str, str], field: str, filename: str,
+                     content: bytes, content_type: str) -> dict[str, Any]:
+        """POST one file as multipart/form-data (media/upload); same errors as `call`."""
+        def form() -> aiohttp.FormData:  # a FormData is spent by one request
+            data = aiohttp.FormData()
+            data.add_field(field, content, filename=filename, content_type=content_type)
+            return data
+        return await self._call(path, params, form)
+
+    async def _call(self, path: str, params: dict[str, str],
+                    body: Callable[[], bytes | aiohttp.FormData]) -> dict[str, Any]:
         token = await self.tokens.get()
         for attempt in (1, 2):
             data = await _request(self.session, "POST", f"{self.base_url}{path}",
-                                  params={"access_token": token}, payload=payload)
+                                  params={**params, "access_token": token}, body=body())
             code = int(data.get("errcode") or 0)
             if code in TOKEN_INVALID and attempt == 1:
                 token = await self.tokens.refresh(stale=token)
@@ -73,14 +86,20 @@ class Api:
         raise AssertionError("unreachable")
 
 
-async def _request(session: aiohttp.ClientSession, method: str, url: str, *,
-                   params: dict[str, str], payload: dict[str, Any] | None = None
-                   ) -> dict[str, Any]:
+def _json(payload: dict[str, Any]) -> bytes:
     # WeChat wants UTF-8 as it is: with \u escapes, menus and messages show the escapes.
-    body = None if payload is None else json.dumps(payload, ensure_ascii=False).encode()
+    return json.dumps(payload, ensure_ascii=False).encode()
+
+
+async def _request(session: aiohttp.ClientSession, method: str, url: str, *,
+                   params: dict[str, str], payload: dict[str, Any] | None = None,
+                   body: bytes | aiohttp.FormData | None = None) -> dict[str, Any]:
+    if payload is not None:
+        body = _json(payload)
+    headers = {"Content-Type": "application/json"} if isinstance(body, bytes) else None
     try:
         async with session.request(method, url, params=params, data=body, timeout=TIMEOUT,
-                                   headers={"Content-Type": "application/json"}) as resp:
+                                   headers=headers) as resp:
             raw = await resp.read()
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise ApiError(-2, f"unreachable: {type(exc).__name__}") from exc

@@ -4,7 +4,8 @@ A customer-service message needs an open service window (48 h after the member l
 wrote) with quota left; the window is reserved in the database before sending, so
 quota WeChat would refuse is never spent. Outside it, a configured template or
 subscribe message is used; with none, the outcome is "deferred" and the caller keeps
-the notice until the member next writes. WeChat's refusals become outcomes.
+the notice until the member next writes. WeChat's refusals become outcomes. With
+`pictures`, images go out as image messages (each one message of the quota).
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from typing import Literal
 from bot.wechat import render
 from bot.wechat.api import Api, ApiError
 from bot.wechat.messages import PLATFORM
+from bot.wechat.pictures import Pictures
+from bot.wechat.render import Image, Message
 from domain import members, service_window
 from domain.config import WeChat
 from domain.database import Database
@@ -32,7 +35,8 @@ WINDOW_CLOSED = 45015  # "response out of time limit": past the 48 hours
 QUOTA_SPENT = 45047  # "out of response count limit"
 NOT_FOLLOWING = 43004  # "require subscribe": the member unfollowed
 REFUSED_SUBSCRIBE = 43101  # the member declined this subscribe message
-RETRYABLE = {-1, -2, -3, 45009, 45011}  # busy, unreachable, rate limits: try later
+INVALID_MEDIA = 40007  # an upload WeChat no longer has: forgotten, so a retry uploads anew
+RETRYABLE = {-1, -2, -3, 45009, 45011, INVALID_MEDIA}  # busy, unreachable, rate limits
 
 
 @dataclass(frozen=True)
@@ -57,12 +61,14 @@ class PushResult:
 
 class Pusher:
     def __init__(self, db: Database, api: Api, config: WeChat, locale: str = "zh_Hans",
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 pictures: Pictures | None = None) -> None:
         self.db = db
         self.api = api
         self.config = config
         self.locale = locale  # words the "reply with a number" line of pushed messages
         self.clock = clock
+        self.pictures = pictures
 
     async def notify(self, openid: str, rendered: Rendered) -> str:
         """The notifier's pusher: a notice's translation key picks its template, if any."""
@@ -75,27 +81,33 @@ class Pusher:
     async def push(self, openid: str, rendered: Rendered, *,
                    template: Template | None = None) -> PushResult:
         """One message to a member: in the window if it is open, else by template."""
-        texts = render.split(render.as_text(rendered, self.locale))
-        result = await self.custom(openid, texts)
+        if self.pictures is not None:
+            messages = await self.pictures.compose([rendered], self.locale)
+        else:
+            messages = list(render.split(render.as_text(rendered, self.locale)))
+        result = await self.custom(openid, messages)
         if result.outcome == "deferred" and template is not None:
             return await self.template(openid, template)
         return result
 
-    async def custom(self, openid: str, texts: list[str]) -> PushResult:
-        """Customer-service text messages, if the window has room for all of them."""
-        if not texts:
+    async def custom(self, openid: str, messages: list[Message]) -> PushResult:
+        """Customer-service messages (texts and uploaded images), if the window has
+        room for all of them."""
+        if not messages:
             return PushResult("sent", "custom")
         async with self.db.uow() as uow:
             room = await service_window.reserve(uow, PLATFORM, openid, self.clock(),
-                                                len(texts))
+                                                len(messages))
             await uow.commit()
         if not room:
             return PushResult("deferred")
-        for text in texts:
+        for message in messages:
             try:
-                await self.api.call(CUSTOM_SEND, {"touser": openid, "msgtype": "text",
-                                                  "text": {"content": text}})
+                await self.api.call(CUSTOM_SEND, _custom(openid, message))
             except ApiError as exc:
+                if exc.errcode == INVALID_MEDIA and isinstance(message, Image) \
+                        and self.pictures is not None:
+                    await self.pictures.media.forget(message.media_id)
                 return await self._refused(openid, exc, "custom")
         return PushResult("sent", "custom")
 
@@ -137,3 +149,9 @@ class Pusher:
         log.warning("wechat refused a message", extra={"errcode": code, "via": via,
                                                         "errmsg": exc.errmsg})
         return PushResult("failed", via, code)
+
+
+def _custom(openid: str, message: Message) -> dict:
+    if isinstance(message, Image):
+        return {"touser": openid, "msgtype": "image", "image": {"media_id": message.media_id}}
+    return {"touser": openid, "msgtype": "text", "text": {"content": message}}

@@ -1,14 +1,18 @@
-"""Answers as WeChat text: buttons become numbered lines, long text is split.
+"""Answers as WeChat messages: buttons become numbered lines, long text is split,
+uploaded images are image messages.
 
 WeChat has no inline buttons, so options are listed "1. 积分" and the member replies
 with the number; the engine maps it back to the button. A text message holds at most
-2048 bytes, so everything said is joined and cut into pieces at line breaks: the first
-piece can be the passive reply, the rest go out as customer-service messages.
+2048 bytes, so what is said between two images is joined and cut into pieces at line
+breaks: the first message can be the passive reply, the rest go out as
+customer-service messages. Images must be uploaded first (bot/wechat/pictures.py);
+where they are not, a note says what was left out.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from handlers import i18n
 from handlers.engine import Answer
@@ -17,16 +21,50 @@ from handlers.types import Rendered, Text
 MAX_BYTES = 2048
 
 
-def as_text(message: Rendered, locale: str) -> str:
-    lines = [message.text] if message.text else []
+@dataclass(frozen=True)
+class Image:
+    """An image message: what WeChat's media upload returned for it."""
+
+    media_id: str
+
+
+Message = str | Image  # one WeChat message: a text or an uploaded image
+
+
+def as_text(message: Rendered, locale: str, *, body: str | None = None,
+            note: Text | None = None, image_shown: bool = False) -> str:
+    """The message's words (or `body` instead), its buttons as numbered lines, and
+    `note`; without a note, an image not shown or a file is said to be left out."""
+    text = message.text if body is None else body
+    lines = [text] if text else []
     labels = [label for row in message.buttons for label, _ in row]
     if labels:
         lines.append("")
         lines.extend(f"{i}. {label}" for i, label in enumerate(labels, 1))
         lines.append(i18n.translate(Text("wechat.choose"), locale))
-    if message.image is not None or message.file is not None:
-        lines.append(i18n.translate(Text("wechat.attachment_elsewhere"), locale))
+    if note is None and ((message.image is not None and not image_shown)
+                         or message.file is not None):
+        note = Text("wechat.attachment_elsewhere")
+    if note is not None:
+        lines.append(i18n.translate(note, locale))
     return "\n".join(lines)
+
+
+def join(parts: list[Message], limit: int = MAX_BYTES) -> list[Message]:
+    """Texts between images joined and split within `limit`; images kept in place."""
+    out: list[Message] = []
+    run: list[str] = []
+    for part in [*parts, None]:
+        if isinstance(part, str):
+            if part:
+                run.append(part)
+            continue
+        if run:
+            out.extend(split("\n\n".join(run), limit))
+            run = []
+        if part is not None:
+            out.append(part)
+    return out
 
 
 def pieces(answer: Answer, limit: int = MAX_BYTES) -> list[str]:
@@ -55,12 +93,18 @@ def split(text: str, limit: int = MAX_BYTES) -> list[str]:
     return out
 
 
-def passive(account: str, openid: str, content: str, now: float | None = None) -> str:
-    """A passive text reply; CDATA sections are split so no text can close them."""
+def passive(account: str, openid: str, content: Message, now: float | None = None) -> str:
+    """A passive text or image reply; CDATA sections are split so no text can close
+    them."""
+    if isinstance(content, Image):
+        body = (f"<MsgType><![CDATA[image]]></MsgType>"
+                f"<Image><MediaId>{_cdata(content.media_id)}</MediaId></Image>")
+    else:
+        body = f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(content)}</Content>"
     return (f"<xml><ToUserName>{_cdata(openid)}</ToUserName>"
             f"<FromUserName>{_cdata(account)}</FromUserName>"
             f"<CreateTime>{int(now if now is not None else time.time())}</CreateTime>"
-            f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(content)}</Content></xml>")
+            f"{body}</xml>")
 
 
 def _cdata(value: str) -> str:

@@ -19,8 +19,11 @@ from bot.settings import Settings
 from bot.wechat.api import Api, Fetch, fetcher
 from bot.wechat.cards import Cards
 from bot.wechat.envelope import Envelope
+from bot.wechat.media import Media
 from bot.wechat.messages import PLATFORM
+from bot.wechat.pictures import Pictures
 from bot.wechat.push import Pusher
+from bot.wechat.scenes import SceneCodes
 from bot.wechat.tokens import DatabaseTokens, RedisTokens
 from bot.wechat.webhook import Webhook
 from domain.database import Database
@@ -55,12 +58,15 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
                                       settings.wechat_app_secret, clock)) as tokens:
         api = Api(session, settings.wechat_api_url, tokens)
         config = app.programme.wechat
-        pusher = Pusher(app.db, api, config, app.programme.default_locale)
+        name = f"wechat:{settings.wechat_app_id}"
+        pictures = Pictures(SceneCodes(app.db, api, name), Media(app.db, api, name),
+                            app.programme.zone)
+        pusher = Pusher(app.db, api, config, app.programme.default_locale, pictures=pictures)
         cards = Cards(app.db, api, app.programme) if config.card_id else None
         pipeline = Pipeline(app.db, app.engine, PLATFORM)
         hook = Webhook(Envelope(settings.wechat_token, settings.wechat_app_id,
                                 settings.wechat_aes_key, settings.wechat_max_age),
-                       pipeline, app.db, pusher, config, cards)
+                       pipeline, app.db, pusher, config, cards, pictures=pictures)
         web_app.router.add_get("/wechat", hook.verify)
         web_app.router.add_post("/wechat", hook.receive)
         web_app[PUSHER] = pusher

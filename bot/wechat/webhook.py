@@ -6,6 +6,11 @@ then race the handling against `deadline`. In time, the answer goes back as the
 passive reply. Too slow, WeChat gets "success" and the answer follows as a
 customer-service message when ready. The pipeline's lease lets exactly one of the
 two happen, also when WeChat retries the same MsgId meanwhile.
+
+An answer with pictures (coupon QR codes, the member's scene code) is composed by
+`pictures` before its first message is offered, so uploads count against the
+deadline like handling does; the passive reply is the first message (a text or an
+image) and the rest follow as customer-service messages.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ from bot.wechat.api import ApiError
 from bot.wechat.cards import Cards
 from bot.wechat.envelope import Envelope, Refused
 from bot.wechat.messages import PLATFORM, Incoming, read
+from bot.wechat.pictures import Pictures
 from bot.wechat.push import Pusher
+from bot.wechat.render import Message
 from domain import inbox, members, service_window
 from domain.config import WeChat
 from domain.database import Database
@@ -42,14 +49,14 @@ EXPIRED = object()  # the slot's answer once the deadline passed
 class Slot:
     """Where a handler leaves its passive reply while the HTTP request still waits."""
 
-    future: asyncio.Future[str | None | object] = field(
+    future: asyncio.Future[Message | None | object] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future())
     closed: bool = False
 
-    def offer(self, text: str) -> bool:
+    def offer(self, message: Message) -> bool:
         if self.closed or self.future.done():
             return False
-        self.future.set_result(text)
+        self.future.set_result(message)
         return True
 
     def expire(self) -> None:
@@ -67,7 +74,8 @@ def _success() -> web.Response:
 class Webhook:
     def __init__(self, envelope: Envelope, pipeline: Pipeline, db: Database, pusher: Pusher,
                  config: WeChat, cards: Cards | None = None, deadline: float = DEADLINE,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 pictures: Pictures | None = None) -> None:
         self.envelope = envelope
         self.pipeline = pipeline
         self.db = db
@@ -76,6 +84,7 @@ class Webhook:
         self.cards = cards
         self.deadline = deadline
         self.clock = clock
+        self.pictures = pictures
         self.tasks: set[asyncio.Task[Any]] = set()
         # Deliveries arriving together are written down in one transaction.
         self._recording: GroupCommit[tuple[Incoming, dict[str, Any], datetime], None] = \
@@ -118,13 +127,13 @@ class Webhook:
         task.add_done_callback(lambda _: slot.future.done() or slot.future.set_result(None))
         left = self.deadline - (asyncio.get_running_loop().time() - started)
         timer = asyncio.get_running_loop().call_later(max(left, 0.05), slot.expire)
-        text = await slot.future
+        message = await slot.future
         timer.cancel()
-        if text is EXPIRED:
+        if message is EXPIRED:
             return _success()  # the answer, when ready, goes out as a customer-service message
-        if text is None:
+        if message is None:
             return _success()  # nothing to say, or a retry whose answer another request sends
-        body = render.passive(incoming.account, incoming.openid, text)
+        body = render.passive(incoming.account, incoming.openid, message)  # type: ignore[arg-type]
         return web.Response(text=self.envelope.seal(body, encrypted),
                             content_type="application/xml")
 
@@ -168,11 +177,13 @@ class Webhook:
         assert incoming.inbound is not None
 
         async def deliver(answer: Answer) -> None:
-            texts = render.pieces(answer)
-            if texts and slot.offer(texts[0]):
-                texts = texts[1:]
-            if texts:
-                await self._send_later(incoming.openid, texts)
+            messages: list[Message] = (
+                list(render.pieces(answer)) if self.pictures is None
+                else await self.pictures.compose(answer.rendered(), answer.locale))
+            if messages and slot.offer(messages[0]):
+                messages = messages[1:]
+            if messages:
+                await self._send_later(incoming.openid, messages)
 
         try:
             await self.pipeline.handle(incoming.inbound, deliver)
@@ -182,8 +193,8 @@ class Webhook:
         if self.cards is not None:
             self.cards.nudge()
 
-    async def _send_later(self, openid: str, texts: list[str]) -> None:
-        result = await self.pusher.custom(openid, texts)
+    async def _send_later(self, openid: str, messages: list[Message]) -> None:
+        result = await self.pusher.custom(openid, messages)
         if result.outcome == "sent":
             return
         if result.retryable:
