@@ -46,7 +46,8 @@ class FakeWeChat:
         self.broken: dict[str, int] = defaultdict(int)  # path -> next calls answered HTTP 502
         self.delays: dict[str, float] = {}  # path -> seconds each call takes
         self.scenes: dict[str, str] = {}  # QR content (url) -> scene_str
-        self.media: dict[str, bytes] = {}  # media id -> the uploaded bytes
+        self.media: dict[str, bytes] = {}  # media id -> the uploaded bytes, ever
+        self.dropped: set[str] = set()  # media ids WeChat no longer has
         self._serial = itertools.count(1)
         self.url = ""
 
@@ -78,7 +79,7 @@ class FakeWeChat:
 
     def drop_media(self) -> None:
         """As when WeChat's three days are over: every media id stops working."""
-        self.media.clear()
+        self.dropped.update(self.media)
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
@@ -120,7 +121,7 @@ class FakeWeChat:
         if request.path == QRCODE:
             return self._qrcode(payload)
         if payload.get("msgtype") == "image" and \
-                payload.get("image", {}).get("media_id") not in self.media:
+                payload.get("image", {}).get("media_id") not in self.media.keys() - self.dropped:
             return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
         self.calls.append((request.path, payload))
         return web.json_response({"errcode": 0, "errmsg": "ok"})
