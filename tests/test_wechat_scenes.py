@@ -383,3 +383,20 @@ async def test_without_scene_codes_invite_is_the_code_as_text(db, programme, loc
     # The scene rides along for platforms that can draw it; its caption is translated.
     assert shown.scene == (f"ref_{code}", words("invite.scene", locale, code=code,
                                                  referrer=200, referee=100, friends=0))
+
+
+async def test_workers_racing_for_a_code_converge_on_one_and_renew_only_a_due_one(db):
+    now, week = datetime(2026, 5, 1, tzinfo=UTC), timedelta(days=7)
+    first = scenes.Code("T-1", "http://weixin.qq.com/q/1", now + timedelta(days=30))
+    second = scenes.Code("T-2", "http://weixin.qq.com/q/2", now + timedelta(days=30))
+    for code in (first, second):  # two workers that both asked WeChat
+        async with db.uow() as uow:
+            kept = await scenes.keep(uow, "wechat:x", "ref_A", code, now, week)
+            await uow.commit()
+        assert kept == first
+    later = now + timedelta(days=24)  # the stored code is due now
+    third = scenes.Code("T-3", "http://weixin.qq.com/q/3", later + timedelta(days=30))
+    async with db.uow() as uow:
+        assert await scenes.keep(uow, "wechat:x", "ref_A", third, later, week) == third
+        assert await scenes.stored(uow, "wechat:x", "ref_B") is None
+        await uow.commit()
