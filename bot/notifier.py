@@ -13,7 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from domain import members, notices
+from domain import catalogue, members, notices
 from domain.config import Programme
 from domain.database import Database
 from domain.models import Notice
@@ -36,6 +36,8 @@ class Notifier:
         """Send what is due; returns how many notices were attempted."""
         async with self.db.uow() as uow:
             due = await notices.claim(uow, self.clock(), limit)
+            if due:  # a notice may name a reward, in the wording operators gave it
+                await catalogue.refresh(uow, self.programme)
             work = [(n.id, await self._targets(uow, n)) for n in due]
             await uow.commit()
         results = await asyncio.gather(*(self._send(nid, targets) for nid, targets in work))

@@ -5,13 +5,14 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -285,6 +286,8 @@ class Programme(Strict):
     menu: Annotated[tuple[MenuEntry, ...], Field(max_length=3)] = ()
     wechat: WeChat = WeChat()
     rewards: tuple[RewardItem, ...] = ()
+    # Not in the file: what domain.catalogue read of operators' edits.
+    _catalogue: Any = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -313,14 +316,32 @@ class Programme(Strict):
                 raise ValueError(f"rewards.{i}.min_tier: {item.min_tier!r} is not a tier")
         for where, code in (("birthday.reward", self.birthday.reward),
                             ("winback.reward", self.winback.reward)):
-            if code is not None and self.reward(code) is None:
+            if code is not None and self.reward_in_file(code) is None:
                 raise ValueError(f"{where}: {code!r} is not in [[rewards]]")
         if self.birthday.benefit is not None and self.birthday.benefit not in self.benefits:
             raise ValueError(f"birthday.benefit: {self.birthday.benefit!r} is not in [benefits]")
         return self
 
     def reward(self, code: str) -> RewardItem | None:
+        """The catalogue item as operators left it (domain.catalogue)."""
+        return next((r for r in self.catalogue() if r.code == code), None)
+
+    def reward_in_file(self, code: str) -> RewardItem | None:
         return next((r for r in self.rewards if r.code == code), None)
+
+    def catalogue(self) -> tuple[RewardItem, ...]:
+        """The effective catalogue: the file's items with operators' edits, and items
+        operators added, as `domain.catalogue.refresh` last read them."""
+        state = self._catalogue
+        return state.items if state is not None and state.base is self.rewards \
+            else self.rewards
+
+    @property
+    def catalogue_state(self) -> Any:
+        return self._catalogue
+
+    def keep_catalogue(self, state: Any) -> None:
+        self._catalogue = state
 
     @property
     def zone(self) -> ZoneInfo:

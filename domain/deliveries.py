@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Integer, and_, bindparam, case, delete, func, or_, select, update
 
-from domain import campaigns, coupons, sqlite_inline
+from domain import campaigns, catalogue, coupons, sqlite_inline
 from domain.campaign_models import Campaign, Delivery
 from domain.config import Programme
 from domain.database import UnitOfWork
@@ -142,8 +142,11 @@ async def claim(uow: UnitOfWork, programme: Programme, campaign: Campaign, now: 
 async def _coupons(uow: UnitOfWork, programme: Programme, campaign: Campaign, rows: list[Any],
                    now: datetime) -> dict[int, CouponInfo]:
     """Each member's coupon: issued at the first claim, found again at a retry."""
-    item = programme.reward(campaign.coupon_reward) if campaign.coupon_reward else None
-    if item is None or not rows:
+    if not campaign.coupon_reward or not rows:
+        return {}
+    await catalogue.refresh(uow, programme)  # the coupon as the catalogue has it now
+    item = programme.reward(campaign.coupon_reward)
+    if item is None:
         return {}
     found = {c.id: c for c in await uow.session.execute(
         select(Coupon.id, Coupon.code, Coupon.reward, Coupon.expires_at)

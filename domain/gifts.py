@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy import case, update
 
-from domain import coupons, rewards
+from domain import catalogue, coupons, rewards
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.models import Coupon, RewardStock
@@ -20,7 +20,7 @@ from domain.models import Coupon, RewardStock
 async def give_coupon(uow: UnitOfWork, programme: Programme, member_id: int, code: str,
                       now: datetime) -> Coupon | None:
     """The coupon given, or None when the reward is out of stock or switched off."""
-    item = programme.reward(code)
+    item = next((i for i in await catalogue.refresh(uow, programme) if i.code == code), None)
     if item is None:
         return None
     await rewards.ensure_stock(uow, item, now)

@@ -391,4 +391,9 @@ class ExpiryRun(Base):
 
 # Tables of later capabilities live in their own modules; importing them here puts them
 # in Base.metadata, which migrations are checked against.
-from domain import campaign_models, scene_models, scheduler_models  # noqa: E402, F401
+from domain import (  # noqa: E402, F401
+    campaign_models,
+    catalogue_models,
+    scene_models,
+    scheduler_models,
+)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from domain import catalogue as edits
 from domain import coupons, ledger
 from domain.config import Programme, RewardItem
 from domain.database import UnitOfWork
@@ -83,12 +84,15 @@ async def catalogue(uow: UnitOfWork, programme: Programme, member: Member, balan
                     now: datetime) -> list[Offer]:
     stock, taken = await stock_of(uow, programme), await counts(uow, member.id)
     return [judge(programme, item, member, balance, taken.get(item.code, 0),
-                  stock.get(item.code), now) for item in programme.rewards]
+                  stock.get(item.code), now) for item in await edits.refresh(uow, programme)]
 
 
 async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: str, tap: str,
-                 now: datetime) -> Redeemed:
-    item = programme.reward(code)
+                 now: datetime, cost: int | None = None) -> Redeemed:
+    """`cost`: what the member was shown; an operator's change since then is refused
+    (`changed`) rather than charged unseen. A repeated tap is answered even so."""
+    # Read in this transaction: the cost charged is the one current as it commits.
+    item = next((i for i in await edits.refresh(uow, programme) if i.code == code), None)
     if item is None:
         raise RewardRefused("unknown")
     key = f"redeem:{member_id}:{tap}"
@@ -99,6 +103,8 @@ async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: st
             .on_conflict_do_nothing(index_elements=["key"]).returning(Redemption.id))
         if claimed is None:
             return await _repeat(uow, key, member_id)
+        if cost is not None and cost != item.cost:
+            raise RewardRefused("changed", cost=item.cost)
         member = await uow.session.scalar(
             select(Member).where(Member.id == member_id).with_for_update(key_share=True)
             .execution_options(populate_existing=True))

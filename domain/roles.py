@@ -20,6 +20,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "audit": frozenset({"owner", "admin"}),
     "purchase": frozenset({"owner", "admin", "operator"}),
     "stock": frozenset({"owner", "admin", "operator"}),
+    "rewards": frozenset({"owner", "admin", "operator"}),  # /reward: edit the catalogue
     "jobs": frozenset({"owner", "admin", "operator"}),  # /jobs: see, pause, run
     "campaign": frozenset({"owner", "admin", "operator"}),  # also segments and tags
     "verify": frozenset({"owner", "admin", "operator", "staff"}),

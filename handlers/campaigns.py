@@ -149,9 +149,10 @@ async def offer_step(ctx: Ctx) -> Outcome:
     if action == "cnew:offer:none":
         return _ab_menu(data)
     if action == "cnew:offer:coupon":
-        if not ctx.programme.rewards:
+        if not ctx.programme.catalogue():
             return Outcome([reply("campaign.no_rewards")], state="campaign.offer", data=data)
-        rows = [(Button(local(r.title), f"cnew:coupon:{r.code}"),) for r in ctx.programme.rewards]
+        rows = [(Button(local(r.title), f"cnew:coupon:{r.code}"),)
+                for r in ctx.programme.catalogue()]
         return Outcome([Reply("campaign.ask_coupon", {}, tuple(rows))], state="campaign.offer",
                        data=data)
     coupon = action.removeprefix("cnew:coupon:")

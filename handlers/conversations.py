@@ -8,6 +8,7 @@ from domain.config import Programme
 from domain.database import Database
 from handlers import (
     campaigns,
+    catalogue,
     checkin,
     coupons,
     jobs,
@@ -27,7 +28,7 @@ from handlers.engine import Engine
 from handlers.routing import Router
 
 FEATURES = (start, points, tier, checkin, profile, language, link,
-            rewards, coupons, referrals, roles, staff, operator, jobs, campaigns)
+            rewards, catalogue, coupons, referrals, roles, staff, operator, jobs, campaigns)
 
 
 def build_router() -> Router:

@@ -26,7 +26,7 @@ from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 
-from domain import conversations, inbox, members
+from domain import catalogue, conversations, inbox, members
 from domain.config import Programme
 from domain.conversations import State
 from domain.database import Database, UnitOfWork
@@ -141,6 +141,8 @@ class Engine:
             acting = [j.inbound for j in jobs
                       if j.inbound.key is None or claimed[(j.inbound.platform, j.inbound.key)]
                       is None]
+            if acting:  # operators may have edited the rewards: one small query says
+                await catalogue.refresh(uow, self.programme)
             known = await self._members(uow, acting)
             states = await conversations.load(uow, [(i.platform, i.user_id) for i in acting])
             results: list[Answer | object] = []

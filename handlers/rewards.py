@@ -32,7 +32,9 @@ async def page(ctx: Ctx) -> Outcome:
 
 async def _page(ctx: Ctx, number: int, edit: bool = False) -> Reply:
     balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
-    offers = await rewards.catalogue(ctx.uow, ctx.programme, ctx.member, balance, ctx.now)
+    # Switched off ("offered: No") means not offered: it leaves the list altogether.
+    offers = [o for o in await rewards.catalogue(ctx.uow, ctx.programme, ctx.member, balance,
+                                                 ctx.now) if o.locked != "off"]
     if not offers:
         return reply("rewards.empty")
     offers.sort(key=lambda o: (o.locked is not None, o.item.cost))
@@ -79,13 +81,13 @@ async def pick(ctx: Ctx) -> Outcome:
         return Outcome([reply("error.button_expired")])
     balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
     offer = next(o for o in await rewards.catalogue(ctx.uow, ctx.programme, ctx.member,
-                                                    balance, ctx.now) if o.item is item)
+                                                    balance, ctx.now) if o.item.code == item.code)
     if offer.locked is not None:
         return Outcome([reply("rewards.refused",
                                       why=why(ctx, offer.locked, item, offer.needed))])
     tap = members.new_code(8)
     return Outcome([reply("rewards.confirm",
-                          (button("rewards.yes", f"rewards:ok:{item.code}:{tap}"),
+                          (button("rewards.yes", f"rewards:ok:{item.code}:{tap}:{item.cost}"),
                            button("rewards.no", "rewards:no")),
                           title=local(item.title), cost=item.cost, after=balance - item.cost)])
 
@@ -93,15 +95,21 @@ async def pick(ctx: Ctx) -> Outcome:
 @router.action("rewards:ok")
 async def confirm(ctx: Ctx) -> Outcome:
     parts = (ctx.action or "").split(":")
-    item = ctx.programme.reward(parts[2]) if len(parts) == 4 else None
+    item = ctx.programme.reward(parts[2]) if len(parts) in (4, 5) else None
     if item is None or not (parts[3].isascii() and parts[3].isalnum()):
+        return Outcome([reply("error.button_expired")])
+    shown = parts[4] if len(parts) == 5 else ""
+    if len(parts) == 5 and not (shown.isascii() and shown.isdigit() and len(shown) <= 10):
         return Outcome([reply("error.button_expired")])
     try:
         done = await rewards.redeem(ctx.uow, ctx.programme, ctx.member.id, item.code,
-                                    parts[3], ctx.now)
+                                    parts[3], ctx.now, cost=int(shown) if shown else None)
     except RewardRefused as refused:
         if refused.code in ("unknown", "busy"):
             return Outcome([reply("error.button_expired")])
+        if refused.code == "changed":
+            return Outcome([reply("rewards.changed", title=local(item.title),
+                                  cost=refused.params["cost"])])
         return Outcome([reply("rewards.refused", why=why(
             ctx, refused.code, item, refused.params.get("needed", 0)))])
     key = "rewards.again" if done.duplicate else "rewards.done"

@@ -41,7 +41,7 @@ async def stock(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "stock")
     if refusal is not None:
         return refusal
-    codes = ", ".join(r.code for r in ctx.programme.rewards)
+    codes = ", ".join(r.code for r in ctx.programme.catalogue())
     parts = ctx.arg.split()
     if len(parts) != 2:
         return Outcome([reply("stock.usage", codes=codes)])

@@ -13,7 +13,8 @@ LANGUAGES = {"en": "en", "zh_Hans": "zh"}  # our locale -> Telegram's language_c
 # The staff commands each permission (domain.roles.PERMISSIONS) opens.
 STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["verify"],
                   "audit": ["audit"], "grant": ["grant", "revoke"],
-                  "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"]}
+                  "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],
+                  "rewards": ["reward"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 
