@@ -15,7 +15,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Executable, event
-from sqlalchemy.engine import Result, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from domain import sqlite_inline
+from domain import sqlite_direct, sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # Set while a task is inside a unit of work: a nested one would wait on the
@@ -98,6 +98,7 @@ class UnitOfWork:
         self._db = db
         self._committed = False
         self._connection: AsyncConnection | None = None
+        self._sqlite: sqlite_inline.Connection | None = None
 
     @property
     def dialect(self) -> str:
@@ -142,12 +143,22 @@ class UnitOfWork:
     async def flush(self) -> None:
         await self.session.flush()
 
-    async def execute(self, statement: Executable, params: Any = None) -> Result[Any]:
+    async def execute(self, statement: Executable, params: Any = None) -> Any:
         """A Core statement on this transaction's connection, past the ORM's execution
-        path, which costs as much as the statement itself on hot paths. Not for ORM
-        entities, and it does not flush pending ORM changes first."""
+        path, which costs as much as the statement itself on hot paths; on SQLite a
+        repeated statement runs straight on sqlite3 (domain.sqlite_direct). Not for ORM
+        entities, and it does not flush pending ORM changes first. The result is a
+        SQLAlchemy Result or a `sqlite_direct.Rows`, which reads the same."""
         if self._connection is None:
             self._connection = await self.session.connection()
+            if self._db._write_lock is not None:  # SQLite
+                raw = (await self._connection.get_raw_connection()).driver_connection
+                if isinstance(raw, sqlite_inline.Connection):
+                    self._sqlite = raw
+        if self._sqlite is not None:
+            found = sqlite_direct.find(statement, params, self._connection.dialect)  # type: ignore[arg-type]
+            if found is not None:
+                return await sqlite_direct.run(self._sqlite, found, params)
         return await self._connection.execute(statement, params)
 
     async def scalar(self, statement: Executable, params: Any = None) -> Any:

@@ -66,10 +66,12 @@ async def get(uow: UnitOfWork, member_id: int) -> Member:
 
 async def register(uow: UnitOfWork, programme: Programme, platform: str, external_id: str,
                    now: datetime, referral_code: str | None = None,
-                   known: Member | None = None) -> Registration:
+                   known: Member | None = None, looked_up: bool = False) -> Registration:
     """Zero-friction sign-up: an identity we have not seen becomes a member at once.
-    `known`: the member already looked up for this identity (a batch loads them at once)."""
-    existing = known or await by_identity(uow, platform, external_id)
+    `known`: the member already looked up for this identity (a batch loads them at once);
+    `looked_up`: that lookup was made in this transaction, so None means nobody."""
+    existing = known if known is not None or looked_up else \
+        await by_identity(uow, platform, external_id)
     if existing is not None:
         return Registration(existing, created=False)
     referrer = None

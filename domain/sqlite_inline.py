@@ -41,6 +41,10 @@ def offloaded() -> Iterator[None]:
         _offload.reset(token)
 
 
+def is_offloaded() -> bool:
+    return _offload.get()
+
+
 def _locked(error: sqlite3.OperationalError) -> bool:
     code = getattr(error, "sqlite_errorcode", None)
     if code is not None:
@@ -48,7 +52,7 @@ def _locked(error: sqlite3.OperationalError) -> bool:
     return "locked" in str(error)
 
 
-async def _run(call: Callable[[], Any], wait: float) -> Any:
+async def retrying(call: Callable[[], Any], wait: float) -> Any:
     """Call, retrying while another connection holds the lock, for up to `wait` s."""
     deadline = None
     pause = FIRST_PAUSE
@@ -104,11 +108,11 @@ class Cursor:
         return self._cursor.lastrowid
 
     async def execute(self, sql: str, parameters: Any = ()) -> Cursor:
-        await _run(lambda: self._cursor.execute(sql, parameters), self._connection.wait)
+        await retrying(lambda: self._cursor.execute(sql, parameters), self._connection.wait)
         return self
 
     async def executemany(self, sql: str, parameters: Any) -> Cursor:
-        await _run(lambda: self._cursor.executemany(sql, parameters), self._connection.wait)
+        await retrying(lambda: self._cursor.executemany(sql, parameters), self._connection.wait)
         return self
 
     async def fetchall(self) -> list[Any]:
@@ -154,7 +158,7 @@ class Connection:
         return Cursor(self)
 
     async def commit(self) -> None:
-        await _run(self._conn.commit, self.wait)
+        await retrying(self._conn.commit, self.wait)
 
     async def rollback(self) -> None:
         self._conn.rollback()

@@ -91,6 +91,7 @@ class Engine:
         self.programme = programme
         self.router = router
         self.clock = clock
+        self._help_reply: Reply | None = None
         # SQLite has one writer at a time anyway; PostgreSQL may run a few batches at once.
         self._batches: GroupCommit[_Job, Answer] = GroupCommit(
             self._run_batch, limit=batch, parallel=1 if db.dialect == "sqlite" else 4)
@@ -222,7 +223,7 @@ class Engine:
         registration = await members.register(
             uow, self.programme, inbound.platform, inbound.user_id, now,
             referral_code=_payload(arg, "ref_") if command == "start" else None, known=known,
-        )
+            looked_up=True)
         member = registration.member
         if registration.created and inbound.display_name:
             member.display_name = inbound.display_name[:NAME_MAX]
@@ -253,12 +254,12 @@ class Engine:
         if command == "cancel":
             return Outcome([reply("cancel.done" if state else "cancel.nothing")])
         if command == "help":
-            return Outcome([_help(router)])
+            return Outcome([self._help()])
         if command is not None:
             step = router.commands.get(command)
             if step is None:
                 return Outcome([reply("error.unknown_command", command=f"/{command}"),
-                                _help(router)])
+                                self._help()])
             return await step(ctx)
         waiting = router.states.get(state) if state else None
         if ctx.action is not None:
@@ -274,11 +275,17 @@ class Engine:
             return await waiting(ctx)
         if not ctx.text:
             return Outcome([reply("error.text_only")])
-        return Outcome([reply("error.not_understood"), _help(router)])
+        return Outcome([reply("error.not_understood"), self._help()])
 
     async def _welcome(self, ctx: Ctx) -> Reply:
         greeting = await self.router.commands["start"](replace(ctx, arg=""))
         return greeting.replies[0]
+
+    def _help(self) -> Reply:
+        """The same menu every time: built once (the router is fixed at start-up)."""
+        if self._help_reply is None:
+            self._help_reply = _help(self.router)
+        return self._help_reply
 
     def _locale(self, chosen: str | None, hint: str | None) -> str:
         return i18n.negotiate(chosen, hint) or self.programme.default_locale

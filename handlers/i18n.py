@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -85,6 +85,17 @@ def translate(text: Text | Local | str, locale: str) -> str:
         return text
     if isinstance(text, Local):
         return text.values.get(locale) or text.values.get("en") or ""
+    if all(type(v) is str for v in text.params.values()):  # help lines, button labels
+        return _plain(text.key, tuple(text.params.items()), locale)
+    return _translate(text, locale)
+
+
+@lru_cache(maxsize=4096)
+def _plain(key: str, params: tuple[tuple[str, str], ...], locale: str) -> str:
+    return _translate(Text(key, dict(params)), locale)
+
+
+def _translate(text: Text, locale: str) -> str:
     params = {name: _format(value, locale) for name, value in text.params.items()}
     catalog = translations(locale)
     count = text.params.get("count")
