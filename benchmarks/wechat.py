@@ -1,7 +1,7 @@
 """WeChat passive-reply latency and throughput against a bare decrypt-and-echo handler.
 
     python -m benchmarks.wechat [--members 1000] [--messages 3] [--concurrency 200]
-                                [--warmup 100] [--database URL]
+                                [--rounds 3] [--warmup 100] [--database URL]
 
 Two servers run in turn, each in its own process on 127.0.0.1, and receive the same
 load: encrypted (safe-mode) text messages from `--members` members, `--messages`
@@ -14,7 +14,8 @@ the load generator spends little CPU while timing.
 * bare: an aiohttp handler that checks msg_signature, decrypts with wechatpy, and
   encrypts an echo of the text back; no database.
 
-Both first get the same untimed warm-up from `--warmup` other members.
+Both first get the same untimed warm-up from `--warmup` other members. `--rounds`
+pairs are measured, each with members new to the database; the median ratio counts.
 
 Prints p50/p99 latency and requests/s for both, and ours/bare throughput. Targets:
 p99 under 500 ms at 200 concurrent, ratio at least 0.3. Exit status 1 when missed.
@@ -86,8 +87,8 @@ async def serve_bare(port: int) -> None:
     await asyncio.Event().wait()
 
 
-def build_requests(members: int, messages: int,
-                   prefix: str = "oBench") -> list[tuple[dict[str, str], bytes]]:
+def build_requests(members: int, messages: int, prefix: str = "oBench",
+                   serial: int = 10_000_000) -> list[tuple[dict[str, str], bytes]]:
     """Round after round: every member's first message, then every member's second..."""
     sys.path.insert(0, str(ROOT))
     from wechatpy.crypto import WeChatCrypto
@@ -96,7 +97,6 @@ def build_requests(members: int, messages: int,
 
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
     out = []
-    serial = 10_000_000 if prefix == "oBench" else 90_000_000
     for round_ in range(messages):
         for m in range(members):
             text = "/start" if round_ == 0 else COMMANDS[(round_ - 1 + m) % len(COMMANDS)]
@@ -164,18 +164,30 @@ async def measure(kind: str, args: argparse.Namespace, port: int,
 
 
 async def main(args: argparse.Namespace) -> int:
-    print(f"building {args.members * args.messages} encrypted requests ...", flush=True)
-    requests = build_requests(args.members, args.messages)
-    warmup = build_requests(args.warmup, args.messages, prefix="oWarm")
-    bare = await measure("bare", args, 18901, requests, warmup)
-    ours = await measure("ours", args, 18902, requests, warmup)
-    for name, r in (("bare decrypt+echo", bare), ("memberbot /wechat", ours)):
-        print(f"{name:>18}: {r['n']:.0f} requests, p50 {r['p50']:7.1f} ms, "
-              f"p99 {r['p99']:7.1f} ms, {r['rps']:7.1f} req/s, not passive: {r['late']:.0f}")
-    ratio = ours["rps"] / bare["rps"]
-    print(f"concurrency {args.concurrency}; ratio ours/bare req/s = {ratio:.2f} "
-          f"(target >= 0.3); p99 target < 500 ms")
-    return 0 if ratio >= 0.3 and ours["p99"] < 500 else 1
+    """Rounds of bare-then-ours, each round with members new to the database: a
+    shared machine's speed drifts, and a ratio from one pair taken close together
+    drifts less than either figure."""
+    ratios, worst_p99 = [], 0.0
+    for round_ in range(args.rounds):
+        print(f"round {round_ + 1}: building {args.members * args.messages} encrypted "
+              "requests ...", flush=True)
+        serial = 10_000_000 * (round_ + 1)
+        requests = build_requests(args.members, args.messages, f"oB{round_}x", serial)
+        warmup = build_requests(args.warmup, args.messages, f"oW{round_}x", serial + 5_000_000)
+        bare = await measure("bare", args, 18901, requests, warmup)
+        ours = await measure("ours", args, 18902, requests, warmup)
+        for name, r in (("bare decrypt+echo", bare), ("memberbot /wechat", ours)):
+            print(f"{name:>18}: {r['n']:.0f} requests, p50 {r['p50']:7.1f} ms, "
+                  f"p99 {r['p99']:7.1f} ms, {r['rps']:7.1f} req/s, "
+                  f"not passive: {r['late']:.0f}")
+        ratios.append(ours["rps"] / bare["rps"])
+        worst_p99 = max(worst_p99, ours["p99"])
+        print(f"  ratio ours/bare req/s = {ratios[-1]:.2f}", flush=True)
+    ratio = statistics.median(ratios)
+    print(f"concurrency {args.concurrency}; median ratio ours/bare req/s over "
+          f"{args.rounds} rounds = {ratio:.2f} (target >= 0.3); worst p99 "
+          f"{worst_p99:.1f} ms (target < 500 ms)")
+    return 0 if ratio >= 0.3 and worst_p99 < 500 else 1
 
 
 def cli() -> int:
@@ -183,6 +195,7 @@ def cli() -> int:
     p.add_argument("--members", type=int, default=1000)
     p.add_argument("--messages", type=int, default=3)
     p.add_argument("--concurrency", type=int, default=200)
+    p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--warmup", type=int, default=100,
                    help="members whose messages go first, untimed (default 100)")
     p.add_argument("--database", default=None)
