@@ -73,12 +73,19 @@ class Tiers(Strict):
                 raise ValueError(f"levels: threshold of {upper.code!r} must exceed {lower.code!r}")
         return self
 
+    # Plain loops: an import asks these for every row.
     def by_code(self, code: str | None) -> Tier | None:
-        return next((t for t in self.levels if t.code == code), None)
+        for tier in self.levels:
+            if tier.code == code:
+                return tier
+        return None
 
     def rank(self, code: str | None) -> int:
         """Position in the ladder; -1 for no tier."""
-        return next((i for i, t in enumerate(self.levels) if t.code == code), -1)
+        for i, tier in enumerate(self.levels):
+            if tier.code == code:
+                return i
+        return -1
 
 
 class Expiry(Strict):

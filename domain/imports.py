@@ -39,6 +39,9 @@ class Tally:
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
 
+_NEW_PURCHASES = insert(Purchase.__table__)
+
+
 async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
                        now: datetime) -> Tally:
     tally = Tally()
@@ -85,7 +88,7 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
     # The orders were not there when read above; one that a till records meanwhile
     # (PostgreSQL) makes these INSERTs fail, and the caller runs the batch again.
     if values:
-        await uow.session.execute(insert(Purchase.__table__), values)
+        await uow.execute(_NEW_PURCHASES, values)
     await ledger.post_credits(uow, cmds, now, fresh=True)
     await lifecycle.purchased(uow, touched, now)
     tally.imported = len(values)

@@ -295,6 +295,9 @@ _CREDIT_MANY_EXPIRING = (
                                 else_=_M.c.next_expiry_at)))
 
 
+_INSERT_ROWS = _E.insert()
+
+
 async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
                        fresh: bool = False) -> dict[str, int | None]:
     """The bulk sibling of `post`, for credits only (a purchase's rules, an import): the
@@ -314,7 +317,7 @@ async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
                  spend=c.spend) for c in cmds]
     written: dict[str, int | None]
     if fresh:
-        await uow.execute(_E.insert(), rows)
+        await uow.execute(_INSERT_ROWS, rows)
         written = dict.fromkeys((c.key for c in cmds), None)
     else:
         written = {key: entry_id for entry_id, key in

@@ -143,4 +143,4 @@ async def purchased(uow: UnitOfWork, orders: dict[int, int], now: datetime) -> N
     rows = [{"b_member": member_id, "b_orders": n, "b_now": now}
             for member_id, n in orders.items()]
     if rows:
-        await uow.session.execute(PURCHASED, rows[0] if len(rows) == 1 else rows)
+        await uow.execute(PURCHASED, rows[0] if len(rows) == 1 else rows)

@@ -48,12 +48,23 @@ class UTCDateTime(TypeDecorator[datetime]):
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
 
+        last: tuple[datetime | None, str | None] = (None, None)
+
         def to_text(value: datetime | None) -> str | None:
+            nonlocal last
             if value is None:
                 return None
-            if value.tzinfo is None:
-                raise ValueError("naive datetime given to a UTC column")
-            return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+            seen = last  # one read: the pair never mixes two calls' halves
+            if seen[0] is value:  # a batch binds the same `now` on every row
+                return seen[1]
+            given = value
+            if value.tzinfo is not UTC:
+                if value.tzinfo is None:
+                    raise ValueError("naive datetime given to a UTC column")
+                value = value.astimezone(UTC)
+            text = value.replace(tzinfo=None).isoformat(" ", "microseconds")
+            last = (given, text)
+            return text
         return to_text
 
     def result_processor(self, dialect: Any, coltype: Any) -> Any:

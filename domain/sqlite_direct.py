@@ -9,8 +9,10 @@ scalar column defaults, and rows shaped like SQLAlchemy's (attributes, indexes,
 `_mapping`). Database errors are raised as SQLAlchemy's exceptions.
 
 What a plan cannot reproduce exactly keeps SQLAlchemy's path: expanding IN lists,
-context-dependent defaults, many parameter sets with RETURNING, and a statement
-object seen only once (most are built per call and would only pay for compiling).
+context-dependent defaults, and a statement object seen only once (most are built per
+call and would only pay for compiling). A few parameter sets with RETURNING run one
+by one, rows in the order given as SQLAlchemy returns them; more go to SQLAlchemy's
+multi-row VALUES batches, which are faster then.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from sqlalchemy.sql import ClauseElement
 
 from domain import sqlite_inline
 
+FEW_RETURNING = 8
 _NOT_YET = object()  # seen once: SQLAlchemy's path this time, a plan from the next
 _UNFIT = object()  # cannot be planned: always SQLAlchemy's path
 _plans: weakref.WeakKeyDictionary[ClauseElement, dict[Any, Any]] = weakref.WeakKeyDictionary()
@@ -135,7 +138,7 @@ def _row_class(names: Sequence[str]) -> type:
 
 
 def _compile(statement: ClauseElement, keys: tuple[str, ...] | None,
-             dialect: Dialect, many: bool) -> Any:
+             dialect: Dialect) -> Any:
     compiled = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
     if any(b.expanding or b.literal_execute for b in compiled.binds.values()):
         return _UNFIT
@@ -155,8 +158,6 @@ def _compile(statement: ClauseElement, keys: tuple[str, ...] | None,
     returns = bool(compiled._result_columns)
     if not returns and not (compiled.isinsert or compiled.isupdate or compiled.isdelete):
         return _UNFIT  # text() and the like: whether rows come back is not known here
-    if returns and many:
-        return _UNFIT
     procs = compiled._bind_processors
     binds = [(name, procs.get(name)) for name in compiled.positiontup or ()]
     row = results = None
@@ -171,12 +172,19 @@ def _compile(statement: ClauseElement, keys: tuple[str, ...] | None,
     return Plan(compiled, binds, defaults, row, results or [])
 
 
+def _returns(statement: ClauseElement) -> bool:
+    return bool(getattr(statement, "_returning", ())) or \
+        bool(getattr(statement, "_return_defaults", False))
+
+
 def find(statement: ClauseElement, params: Any, dialect: Dialect) -> Any:
     """A plan, or None for SQLAlchemy's path."""
     if sqlite_inline.is_offloaded():
         return None
     many = isinstance(params, list)
     if many and not params:
+        return None
+    if many and len(params) > FEW_RETURNING and _returns(statement):
         return None
     first = params[0] if many else params
     keys = tuple(first) if first else None
@@ -187,17 +195,27 @@ def find(statement: ClauseElement, params: Any, dialect: Dialect) -> Any:
     if plans is None:
         _plans[statement] = {}
         return None
-    found = plans.get((keys, many), _NOT_YET)
+    found = plans.get(keys, _NOT_YET)
     if found is _NOT_YET:
-        found = plans[(keys, many)] = _compile(statement, keys, dialect, many)
+        found = plans[keys] = _compile(statement, keys, dialect)
     return None if found is _UNFIT else found
 
 
 async def run(conn: sqlite_inline.Connection, plan: Plan, params: Any) -> Rows:
     cursor = conn._conn.cursor()
+    args: Any = None
     try:
+        if isinstance(params, list) and plan.returns:
+            rows, count = [], 0
+            for one in params:
+                args = plan.arguments(one)
+                await sqlite_inline.retrying(
+                    lambda args=args: cursor.execute(plan.sql, args), conn.wait)
+                rows.extend(plan.shape(cursor.fetchall()))
+                count += cursor.rowcount
+            return Rows(rows, count)
         if isinstance(params, list):
-            args: Any = [plan.arguments(p) for p in params]
+            args = [plan.arguments(p) for p in params]
             await sqlite_inline.retrying(lambda: cursor.executemany(plan.sql, args), conn.wait)
             return Rows([], cursor.rowcount)
         args = plan.arguments(params or {})

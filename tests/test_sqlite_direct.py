@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import DateTime, bindparam, event, insert, select, text, update
-from sqlalchemy.dialects import sqlite
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from domain.models import LedgerEntry, Member, UTCDateTime
@@ -63,6 +63,20 @@ async def test_repeated_statements_read_as_sqlalchemy_reads_them(db, now):
             [21] * 3
         assert await uow.scalar(BALANCE, {"b_member": 10_000}) is None
         await uow.commit()
+
+
+async def test_many_rows_with_returning_come_back_in_order_without_the_skipped(db, now):
+    upsert = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}[db.dialect](E)
+    statement = (upsert.on_conflict_do_nothing(index_elements=["idempotency_key"])
+                 .returning(E.c.idempotency_key))
+    async with db.uow() as uow:
+        member = await _member(uow, now, "MANY")
+        got = []
+        for round_ in range(3):
+            keys = [f"r{round_}a", "shared", f"r{round_}b"]
+            got.append((await uow.execute(statement, [_entry(member.id, k, now)
+                                                      for k in keys])).scalars().all())
+    assert got == [["r0a", "shared", "r0b"], ["r1a", "r1b"], ["r2a", "r2b"]]
 
 
 async def test_from_the_second_run_sqlalchemy_sees_no_statement(db, backend, now):
