@@ -43,6 +43,7 @@ COMMANDS = ["/points", "/checkin", "/tier", "/help"]
 async def serve_ours(port: int, database_url: str, schema: str) -> None:
     from bot import web
     from bot.app import lifespan
+    from bot.memory import freeze_start_up
     from bot.settings import Settings
     from bot.wechat import service
 
@@ -57,6 +58,7 @@ async def serve_ours(port: int, database_url: str, schema: str) -> None:
     async with lifespan(settings) as app:
         web_app = web.build(app.db)
         async with service.running(app, web_app), web.serving(web_app, "127.0.0.1", port):
+            freeze_start_up()  # as `memberbot run` does once it serves
             await asyncio.Event().wait()
 
 

@@ -17,6 +17,7 @@ from aiohttp import web as aioweb
 from bot import console, scheduling, web
 from bot.app import App, lifespan
 from bot.campaigns import Dispatcher
+from bot.memory import freeze_start_up
 from bot.notifier import Notifier
 from bot.ordering import cancel, stop_on_signals
 from bot.settings import Settings
@@ -64,6 +65,7 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             stack.push_async_callback(cancel, [asyncio.create_task(dispatcher.run())])
         port = await stack.enter_async_context(
             web.serving(web_app, settings.http_host, settings.http_port))
+        freeze_start_up()
         log.info("memberbot running", extra={"http_port": port,
                                              "services": [s.__module__ for s in chosen]})
         await stop.wait()
