@@ -40,13 +40,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib.util
-import os
 import resource
 import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,11 +53,18 @@ from typing import Any
 
 from sqlalchemy import Integer, String, case, cast, func, insert, literal, select, text
 
-from benchmarks.ledger import DEFAULT_PG_URL, pg_reachable
+from benchmarks.common import (
+    add_backend_arguments,
+    chosen_backends,
+    format_table,
+    load_average,
+    pg_database,
+    pg_reachable,
+)
 from domain import campaigns, config
 from domain.campaign_models import Campaign, Delivery
 from domain.campaigns import Draft, Operator
-from domain.database import Database, create_engine
+from domain.database import Database
 from domain.models import Base, Identity, Member, UTCDateTime
 from domain.segments import Segment
 
@@ -239,21 +244,8 @@ async def start_sqlite(args: argparse.Namespace, programme: config.Programme) ->
 
 
 async def start_postgresql(args: argparse.Namespace, programme: config.Programme) -> Start:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(args.pg_url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        db = Database.from_url(args.pg_url,
-                               connect_args={"server_settings": {"search_path": schema}})
-        try:
-            return await measure_start("postgresql", db, programme, args.members)
-        finally:
-            await db.dispose()
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with pg_database(args.pg_url) as db:
+        return await measure_start("postgresql", db, programme, args.members)
 
 
 # --------------------------------------------------------------------------- delivery
@@ -356,20 +348,8 @@ def report(starts: list[Start], delivery: Delivery_ | None) -> str:
             ("delivery: progress edits", f"{d.progress_edits}", ""),
         ]
     head = ("figure", "value", "target")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    return format_table(head, rows, left={0, 2})
 
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i != 1 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    return "\n".join([line(head), line(tuple("-" * w for w in widths)), *map(line, rows)])
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -381,18 +361,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="recipients in the delivery benchmark (default 6,000)")
     p.add_argument("--limit", type=int, default=300,
                    help="Bot API flood limit and Sender rate, msg/s (default 300)")
-    p.add_argument("--backends", default="sqlite,postgresql",
-                   help="comma-separated: sqlite, postgresql (default both)")
-    p.add_argument("--pg-url", default=os.environ.get("MEMBERBOT_TEST_DATABASE_URL",
-                                                      DEFAULT_PG_URL),
-                   help="PostgreSQL URL (default $MEMBERBOT_TEST_DATABASE_URL, else %(default)s)")
+    add_backend_arguments(p)
     p.add_argument("--no-delivery", action="store_true", help="leave out the delivery rate")
     p.add_argument("--no-lifecycle", action="store_true",
                    help="leave out benchmarks.lifecycle (birthday and win-back selection)")
     args = p.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    if set(args.backends) - {"sqlite", "postgresql"}:
-        p.error("--backends takes sqlite and postgresql")
+    args.backends = chosen_backends(p, args)
     if args.members < 10 or args.messages < 10 or args.limit < 1:
         p.error("--members and --messages must be at least 10, --limit positive")
     return args
@@ -401,7 +375,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 async def main_async(args: argparse.Namespace) -> int:
     programme = config.load()
     print(f"campaigns benchmark: start for {args.members:,} members, delivery of "
-          f"{args.messages:,} messages at {args.limit}/s; load average {_load()}", flush=True)
+          f"{args.messages:,} messages at {args.limit}/s; load average {load_average()}",
+          flush=True)
     starts: list[Start] = []
     for backend in args.backends:
         if backend == "sqlite":
@@ -415,7 +390,7 @@ async def main_async(args: argparse.Namespace) -> int:
     delivery = None if args.no_delivery else await measure_delivery(args, programme)
     print()
     print(report(starts, delivery))
-    print(f"\nload average {_load()}", flush=True)
+    print(f"\nload average {load_average()}", flush=True)
     return 0 if all(s.passed for s in starts) and (delivery is None or delivery.passed) else 1
 
 

@@ -26,31 +26,35 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from benchmarks.common import (
+    add_backend_arguments,
+    chosen_backends,
+    format_table,
+    load_average,
+    pg_database,
+    pg_reachable,
+)
 from domain import config, ledger, members
-from domain.database import Database, create_engine, is_sqlite
+from domain.database import Database, is_sqlite
 from domain.models import Base, LedgerEntry, Member
 
 TARGET_RATIO = 0.3
 CONCURRENCIES = (1, 16)
 EARN = 10
 REDEEM = 4
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
-PG_CONNECT_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -220,39 +224,13 @@ async def run_sqlite(args: argparse.Namespace, programme: config.Programme,
             await db.dispose()
 
 
-async def pg_reachable(url: str) -> str | None:
-    """None when PostgreSQL answers at `url`, else why not."""
-    engine = create_engine(url, connect_args={"timeout": PG_CONNECT_TIMEOUT_S})
-    try:
-        async with asyncio.timeout(PG_CONNECT_TIMEOUT_S + 1):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        await engine.dispose()
-
 
 async def run_postgresql(args: argparse.Namespace, programme: config.Programme,
                          now: datetime) -> list[Result]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(args.pg_url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        db = Database.from_url(args.pg_url, pool_size=args.pool_size,
-                               connect_args={"server_settings": {"search_path": schema}})
-        try:
-            bench = Bench("postgresql", db, now)
-            await bench.setup(programme, max(CONCURRENCIES))
-            return await measure(bench, args.ops, args.repeats, args.warmup)
-        finally:
-            await db.dispose()
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with pg_database(args.pg_url, pool_size=args.pool_size) as db:
+        bench = Bench("postgresql", db, now)
+        await bench.setup(programme, max(CONCURRENCIES))
+        return await measure(bench, args.ops, args.repeats, args.warmup)
 
 
 # ------------------------------------------------------------------- report
@@ -262,21 +240,8 @@ def table(results: list[Result]) -> str:
             f"target >= {TARGET_RATIO}")
     rows = [(r.backend, str(r.concurrency), f"{r.domain_ops_s:,.0f}", f"{r.bare_ops_s:,.0f}",
              f"{r.ratio:.2f}", "PASS" if r.passed else "FAIL") for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(head)]
+    return format_table(head, rows, left={0})
 
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i == 0 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    return "\n".join([line(head), line(tuple("-" * w for w in widths)), *map(line, rows)])
-
-
-def _load() -> str:
-    """Other work on the machine skews absolute figures; the paired ratio much less."""
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -288,18 +253,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="timed rounds per figure; the median is reported (default 5)")
     p.add_argument("--warmup", type=int, default=100,
                    help="untimed operations before timing (default 100)")
-    p.add_argument("--backends", default="sqlite,postgresql",
-                   help="comma-separated: sqlite, postgresql (default both)")
-    p.add_argument("--pg-url", default=os.environ.get("MEMBERBOT_TEST_DATABASE_URL",
-                                                      DEFAULT_PG_URL),
-                   help="PostgreSQL URL (default $MEMBERBOT_TEST_DATABASE_URL, else %(default)s)")
+    add_backend_arguments(p)
     p.add_argument("--pool-size", type=int, default=20,
                    help="connection pool size for both workloads (default 20)")
     args = p.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgresql"}
-    if unknown:
-        p.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    args.backends = chosen_backends(p, args)
     if args.ops < max(CONCURRENCIES) or args.repeats < 1 or args.warmup < 0:
         p.error(f"--ops must be at least {max(CONCURRENCIES)}, --repeats at least 1")
     return args
@@ -311,7 +269,7 @@ async def main_async(args: argparse.Namespace) -> int:
     results: list[Result] = []
     started = time.perf_counter()
     print(f"ledger benchmark: {args.ops} ops per round, {args.repeats} rounds, "
-          f"earn +{EARN} / redeem -{REDEEM} alternating; load average {_load()}", flush=True)
+          f"earn +{EARN} / redeem -{REDEEM} alternating; load average {load_average()}", flush=True)
     for backend in args.backends:
         if backend == "sqlite":
             results += await run_sqlite(args, programme, now)
@@ -324,7 +282,7 @@ async def main_async(args: argparse.Namespace) -> int:
     print()
     if results:
         print(table(results))
-    print(f"\ntotal {time.perf_counter() - started:.1f} s; load average {_load()}")
+    print(f"\ntotal {time.perf_counter() - started:.1f} s; load average {load_average()}")
     return 0 if all(r.passed for r in results) else 1
 
 

@@ -29,28 +29,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, event, insert, literal, or_, select, text
 
+from benchmarks.common import (
+    add_backend_arguments,
+    chosen_backends,
+    format_table,
+    load_average,
+    pg_database,
+    pg_reachable,
+)
 from domain import birthdays, config, sqlite_inline, winback
-from domain.database import Database, create_engine
+from domain.database import Database
 from domain.models import Base, Member
 from domain.scheduler_models import BirthdayGift, WinBackEpisode
 
-DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # noon in Shanghai
 TARGET_S = 1.0
 DAY_S = 86_400
-PG_CONNECT_TIMEOUT_S = 3.0
 MEMBER_INDEXES = [ix for ix in Member.__table__.indexes]
 BASELINE = "SELECT count(*) FROM members WHERE points_balance >= 0"
 
@@ -245,36 +249,11 @@ async def run_sqlite(args: argparse.Namespace, programme: config.Programme) -> l
             await db.dispose()
 
 
-async def pg_reachable(url: str) -> str | None:
-    engine = create_engine(url, connect_args={"timeout": PG_CONNECT_TIMEOUT_S})
-    try:
-        async with asyncio.timeout(PG_CONNECT_TIMEOUT_S + 1):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-        return None
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable"
-        return f"{type(exc).__name__}: {exc}".splitlines()[0]
-    finally:
-        await engine.dispose()
-
 
 async def run_postgresql(args: argparse.Namespace,
                          programme: config.Programme) -> list[Figure]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(args.pg_url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        db = Database.from_url(args.pg_url,
-                               connect_args={"server_settings": {"search_path": schema}})
-        try:
-            return await measure("postgresql", db, programme, args.members, args.repeats)
-        finally:
-            await db.dispose()
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
+    async with pg_database(args.pg_url) as db:
+        return await measure("postgresql", db, programme, args.members, args.repeats)
 
 
 # ------------------------------------------------------------------ report
@@ -286,20 +265,8 @@ def report(figures: list[Figure]) -> str:
              f"{f.seconds / f.baseline_s:.2f}" if f.baseline_s else "-",
              "-" if f.index is None else ("yes" if f.uses_index else "NO"),
              "-" if f.index is None else ("PASS" if f.passed else "FAIL")) for f in figures]
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    return format_table(head, rows, left={0, 1})
 
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i < 2 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    return "\n".join([line(head), line(tuple("-" * w for w in widths)), *map(line, rows)])
-
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -309,16 +276,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="members to generate (default 1,000,000)")
     p.add_argument("--repeats", type=int, default=5,
                    help="timed rounds per figure; the median is reported (default 5)")
-    p.add_argument("--backends", default="sqlite,postgresql",
-                   help="comma-separated: sqlite, postgresql (default both)")
-    p.add_argument("--pg-url", default=os.environ.get("MEMBERBOT_TEST_DATABASE_URL",
-                                                      DEFAULT_PG_URL),
-                   help="PostgreSQL URL (default $MEMBERBOT_TEST_DATABASE_URL, else %(default)s)")
+    add_backend_arguments(p)
     args = p.parse_args(argv)
-    args.backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    unknown = set(args.backends) - {"sqlite", "postgresql"}
-    if unknown:
-        p.error(f"unknown backend(s): {', '.join(sorted(unknown))}")
+    args.backends = chosen_backends(p, args)
     if args.members < 1000 or args.repeats < 1:
         p.error("--members must be at least 1000 and --repeats at least 1")
     return args
@@ -328,7 +288,7 @@ async def main_async(args: argparse.Namespace) -> int:
     programme = config.load()
     started = time.perf_counter()
     print(f"lifecycle selection benchmark: {args.members:,} members, {args.repeats} rounds, "
-          f"at {NOW:%Y-%m-%d %H:%M} UTC; load average {_load()}", flush=True)
+          f"at {NOW:%Y-%m-%d %H:%M} UTC; load average {load_average()}", flush=True)
     figures: list[Figure] = []
     for backend in args.backends:
         if backend == "sqlite":
@@ -346,7 +306,7 @@ async def main_async(args: argparse.Namespace) -> int:
     print()
     if figures:
         print(report(figures))
-    print(f"\ntotal {time.perf_counter() - started:.1f} s; load average {_load()}")
+    print(f"\ntotal {time.perf_counter() - started:.1f} s; load average {load_average()}")
     return 0 if all(f.passed for f in figures) else 1
 
 

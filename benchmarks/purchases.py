@@ -36,15 +36,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import insert, text
+from sqlalchemy import insert
 
-from benchmarks.ledger import DEFAULT_PG_URL, pg_reachable
+from benchmarks.common import DEFAULT_PG_URL, pg_database, pg_reachable
 from bot import importing, web
 from bot.api import service, signing
 from bot.app import App
 from bot.settings import Settings
 from domain import config, ledger, members
-from domain.database import Database, create_engine
+from domain.database import Database
 from domain.models import Base, Member
 from handlers.conversations import build_engine
 
@@ -213,18 +213,8 @@ async def main(args: argparse.Namespace) -> int:
 
 
 async def _on_postgres(args, programme, folder) -> dict[str, float]:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(args.pg_url)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        db = Database.from_url(args.pg_url, pool_size=CLIENTS, max_overflow=10,
-                               connect_args={"server_settings": {"search_path": schema}})
+    async with pg_database(args.pg_url, pool_size=CLIENTS, max_overflow=10) as db:
         return await run_backend("postgresql", db, args, programme, folder)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

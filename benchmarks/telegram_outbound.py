@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import time
 from collections import Counter
@@ -33,6 +32,7 @@ from aiogram import Bot
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 
+from benchmarks.common import format_table, load_average
 from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
 from handlers.types import Rendered
@@ -92,13 +92,7 @@ def table(figures: dict[str, Any]) -> str:
         ("not sent (Sender)", f"{figures['not_sent']}", ""),
     ]
     head = ("figure", "value", "target")
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
-
-    def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.ljust(w) if i != 1 else c.rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
-
-    return "\n".join([line(head), line(tuple("-" * w for w in widths)), *map(line, rows)])
+    return format_table(head, rows, left={0, 2})
 
 
 def passed(figures: dict[str, Any]) -> bool:
@@ -110,12 +104,6 @@ def passed(figures: dict[str, Any]) -> bool:
 def _verdict(ok: bool, target: str) -> str:
     return f"{target} {'PASS' if ok else 'FAIL'}"
 
-
-def _load() -> str:
-    try:
-        return " ".join(f"{x:.2f}" for x in os.getloadavg())
-    except OSError:
-        return "unknown"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -130,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.messages < 1 or args.chats < 1 or args.limit < 1:
         p.error("--messages, --chats and --limit must be positive")
     print(f"telegram outbound benchmark: {args.messages:,} messages to {args.chats:,} chats "
-          f"at {args.limit}/s; load average {_load()}", flush=True)
+          f"at {args.limit}/s; load average {load_average()}", flush=True)
     figures = asyncio.run(measure(args.messages, args.limit, args.chats))
     print()
     print(table(figures))
-    print(f"\nload average {_load()}")
+    print(f"\nload average {load_average()}")
     return 0 if passed(figures) else 1
 
 

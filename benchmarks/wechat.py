@@ -220,20 +220,10 @@ async def with_schema(args: argparse.Namespace) -> int:
     """On PostgreSQL the run gets its own schema, dropped at the end."""
     if not args.database.startswith("postgresql"):
         return await main(args)
-    from sqlalchemy import text
+    from benchmarks.common import pg_schema
 
-    from domain.database import create_engine
-    args.schema = f"bench_wechat_{os.getpid()}"
-    admin = create_engine(args.database)
-    try:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA "{args.schema}"'))
+    async with pg_schema(args.database, prefix="bench_wechat") as args.schema:
         return await main(args)
-    finally:
-        async with admin.begin() as conn:
-            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE'))
-        await admin.dispose()
-
 
 if __name__ == "__main__":
     raise SystemExit(cli())

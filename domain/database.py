@@ -151,7 +151,7 @@ class UnitOfWork:
         SQLAlchemy Result or a `sqlite_direct.Rows`, which reads the same."""
         if self._connection is None:
             self._connection = await self.session.connection()
-            if self._db._write_lock is not None:  # SQLite
+            if self.dialect == "sqlite":
                 raw = (await self._connection.get_raw_connection()).driver_connection
                 if isinstance(raw, sqlite_inline.Connection):
                     self._sqlite = raw
