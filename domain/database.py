@@ -27,6 +27,9 @@ from sqlalchemy.ext.asyncio import (
 from domain import sqlite_direct, sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 15_000
+# PostgreSQL's deadlock victim and serialization failure: the server rolled the
+# transaction back whole, so running it again from the start is safe.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 # Set while a task is inside a unit of work: a nested one would wait on the
 # SQLite write lock its own task holds, so it is refused instead of hanging.
 _inside: ContextVar[bool] = ContextVar("memberbot_inside_uow", default=False)
@@ -60,6 +63,11 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A conflict the database settled by aborting this transaction, not a fault."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -12,7 +12,7 @@ from domain.errors import InvalidInput
 NAME_MAX = 64
 _PHONE_SEPARATORS = re.compile(r"[\s\-().]")
 _BIRTHDAY = re.compile(
-    r"^\s*(?:(?P<y>\d{4})\s*[-/.年]\s*)?(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?\s*$"
+    r"\s*(?:(?P<y>\d{4})\s*[-/.年]\s*)?(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?\s*"
 )
 
 
@@ -47,7 +47,7 @@ class Birthday:
 
 def parse_birthday(text: str, today: date) -> Birthday:
     """MM-DD or YYYY-MM-DD (also with / . or 年月日). 29 Feb without a year is fine."""
-    match = _BIRTHDAY.match(unicodedata.normalize("NFKC", text))
+    match = _BIRTHDAY.fullmatch(unicodedata.normalize("NFKC", text))
     if not match:
         raise InvalidInput("birthday_format")
     month, day = int(match["m"]), int(match["d"])

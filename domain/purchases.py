@@ -9,7 +9,6 @@ the entries to reverse.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from domain import boosts, earning, ledger, lifecycle, referrals, upgrades
+from domain import boosts, earning, identifiers, ledger, lifecycle, referrals, upgrades
 from domain.config import Programme
 from domain.database import UnitOfWork
 from domain.errors import DomainError
@@ -27,8 +26,6 @@ from domain.models import LedgerEntry, Member, Purchase, UTCDateTime
 MAX_AMOUNT = 1_000_000_000  # minor units: ten million yuan is not a tea order
 MAX_ITEMS = 200
 MAX_QUANTITY = 100_000
-ORDER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-/#]{0,63}$")
-TEXT = re.compile(r"^[\w.:\-/# ]{0,64}$")
 
 
 class PurchaseRefused(DomainError):
@@ -60,9 +57,9 @@ class Recorded:
 
 def check(order: Order, programme: Programme) -> None:
     """Refuse what no till sends, before anything is written."""
-    if not ORDER_ID.match(order.order_id):
+    if not identifiers.valid(identifiers.ORDER_ID, order.order_id):
         raise PurchaseRefused("invalid_order_id")
-    if order.currency != programme.currency:
+    if order.currency != programme.currency:  # a well-formed code of another currency
         raise PurchaseRefused("wrong_currency", expected=programme.currency)
     if not (isinstance(order.amount, int) and 1 <= order.amount <= MAX_AMOUNT):
         raise PurchaseRefused("invalid_amount", max=MAX_AMOUNT)
@@ -70,7 +67,8 @@ def check(order: Order, programme: Programme) -> None:
         raise PurchaseRefused("too_many_items", max=MAX_ITEMS)
     for item in order.items:
         if not (1 <= item.quantity <= MAX_QUANTITY and 0 <= item.amount <= order.amount
-                and TEXT.match(item.sku) and TEXT.match(item.category)):
+                and identifiers.valid(identifiers.ITEM_TEXT, item.sku)
+                and identifiers.valid(identifiers.ITEM_TEXT, item.category)):
             raise PurchaseRefused("invalid_item")
 
 

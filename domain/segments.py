@@ -74,7 +74,7 @@ def check(segment: Segment, programme: Programme) -> Segment:
     if not set(segment.tiers) <= known:
         raise SegmentRefused("segment_tier")
     for tag in segment.tags:
-        if not tags.TAG.match(tag):
+        if not tags.TAG.fullmatch(tag):
             raise SegmentRefused("segment_tag")
     if not set(segment.locales) <= set(LOCALES):
         raise SegmentRefused("segment_locale")

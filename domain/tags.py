@@ -14,7 +14,7 @@ from domain.campaign_models import MemberTag
 from domain.database import UnitOfWork
 from domain.errors import DomainError
 
-TAG = re.compile(r"^[a-z0-9][a-z0-9_\-]{0,31}$")
+TAG = re.compile(r"[a-z0-9][a-z0-9_\-]{0,31}")  # checked whole: fullmatch
 MAX_PER_MEMBER = 30
 MAX_AT_ONCE = 10
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -29,7 +29,7 @@ class TagRefused(DomainError):
 def normalize(raw: str) -> str:
     """'#VIP' -> 'vip'; TagRefused("tag_invalid") when it cannot be a tag."""
     tag = raw.strip().lstrip("#").lower()
-    if not TAG.match(tag):
+    if not TAG.fullmatch(tag):
         raise TagRefused("tag_invalid", tag=raw.strip()[:32])
     return tag
 

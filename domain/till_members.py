@@ -36,6 +36,16 @@ async def member_id_for(uow: UnitOfWork, ref: dict[str, str]) -> int:
     return (await find_member(uow, **ref)).id
 
 
+async def lock_members(uow: UnitOfWork, member_ids: list[int]) -> None:
+    """Lock several members at once, in id order: transactions that share members then
+    queue behind one another instead of each holding one and waiting for the other
+    (PostgreSQL's deadlock). A member locked here is locked again for free later."""
+    if len(member_ids) > 1 and uow.dialect == "postgresql":
+        await uow.session.execute(
+            select(Member.id).where(Member.id.in_(sorted(set(member_ids))))
+            .order_by(Member.id).with_for_update(key_share=True))
+
+
 async def lock_member(uow: UnitOfWork, member_id: int) -> Member:
     """Serialises one member's points changes (refunds, purchases) on PostgreSQL."""
     member = await uow.session.scalar(

@@ -28,8 +28,8 @@ STATE = "campaign.segment"
 CHOICES = ("tier", "locale", "platform", "stage")
 TYPED = ("tags", "points", "purchase", "months")
 FIELD = {"tier": "tiers", "locale": "locales", "platform": "platforms", "stage": "stages"}
-POINTS = re.compile(r"^(\d{1,10})?\s*-\s*(\d{1,10})?$")
-PURCHASE = re.compile(r"^([<>])\s*(\d{1,4})$")
+POINTS = re.compile(r"(\d{1,10})?\s*-\s*(\d{1,10})?")
+PURCHASE = re.compile(r"([<>])\s*(\d{1,4})")
 CLEAR = "-"
 Next = Callable[[Ctx], Awaitable[Outcome]]
 
@@ -154,7 +154,7 @@ def parse(dimension: str, text: str, segment: Segment) -> Segment:
     if dimension == "points":
         if clear:
             return replace(segment, points_min=None, points_max=None)
-        match = POINTS.match(text)
+        match = POINTS.fullmatch(text)
         if match is None or match.group(1) is None and match.group(2) is None:
             raise SegmentRefused("segment_points")
         low, high = (int(g) if g is not None else None for g in match.groups())
@@ -163,7 +163,7 @@ def parse(dimension: str, text: str, segment: Segment) -> Segment:
         return replace(segment, purchase=None)
     if text in ("never", "从未", "没有"):
         return replace(segment, purchase=("never", 0))
-    match = PURCHASE.match(text)
+    match = PURCHASE.fullmatch(text)
     if match is None:
         raise SegmentRefused("segment_purchase")
     return replace(segment, purchase=("within" if match.group(1) == "<" else "over",

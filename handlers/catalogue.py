@@ -26,7 +26,7 @@ PERMISSION = "rewards"
 FIELDS = ("cost", "value", "min_tier", "per_member", "dates", "title", "description",
           "coupon_days")
 NONE = {"none", "-", "无", "不限"}
-NUMBER = re.compile(r"^\d{1,10}$")
+NUMBER = re.compile(r"\d{1,10}")
 SEPARATOR = re.compile(r"\s*[|｜]\s*")
 
 
@@ -161,11 +161,11 @@ def parse(field: str, text: str) -> dict[str, Any] | None:
     if not raw or len(raw) > 420:
         return None
     if field in ("cost", "value", "coupon_days"):
-        return {field: int(raw)} if NUMBER.match(raw) else None
+        return {field: int(raw)} if NUMBER.fullmatch(raw) else None
     if field == "per_member":
         if raw.lower() in NONE:
             return {field: None}
-        return {field: int(raw)} if NUMBER.match(raw) else None
+        return {field: int(raw)} if NUMBER.fullmatch(raw) else None
     if field == "min_tier":
         return {field: None if raw.lower() in NONE else raw.lower()}
     if field == "dates":
@@ -187,8 +187,8 @@ def parse(field: str, text: str) -> dict[str, Any] | None:
 
 
 async def _create(ctx: Ctx, parts: list[str]) -> Outcome:
-    if len(parts) not in (3, 4) or parts[1] not in COUPON_KINDS or not NUMBER.match(parts[2]) \
-            or (len(parts) == 4 and not NUMBER.match(parts[3])):
+    if len(parts) not in (3, 4) or parts[1] not in COUPON_KINDS or not NUMBER.fullmatch(parts[2]) \
+            or (len(parts) == 4 and not NUMBER.fullmatch(parts[3])):
         return Outcome([_usage(ctx)])
     code = parts[0].lower()
     try:

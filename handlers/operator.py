@@ -20,12 +20,12 @@ from handlers.types import Money, button, reply
 from handlers.words import number
 
 router = Router()
-AMOUNT = re.compile(r"^(\d{1,10})(?:[.,](\d{1,3}))?$")
+AMOUNT = re.compile(r"(\d{1,10})(?:[.,](\d{1,3}))?")
 
 
 def parse_amount(text: str, currency: str) -> int | None:
     """'128.50' -> 12850 minor units, with integers only; None when it is not an amount."""
-    match = AMOUNT.match(text.strip().lstrip("¥$€£"))
+    match = AMOUNT.fullmatch(text.strip().lstrip("¥$€£"))
     places = get_currency_precision(currency)
     if match is None or len(match.group(2) or "") > places:
         return None

@@ -45,3 +45,13 @@ def test_a_broken_rule_is_caught(tmp_path, where, line, contract):
     assert result.returncode != 0
     assert f"{contract} BROKEN" in result.stdout
     assert "Contracts: 1 kept, 1 broken." in result.stdout
+
+
+def test_patterns_are_checked_whole():
+    """`re.match` with a closing `$` lets a final newline through ("A-1\\n" was a second
+    order); every pattern in the code is matched with fullmatch, or searched on purpose."""
+    offenders = [f"{path.relative_to(ROOT)}:{n}"
+                 for package in PACKAGES for path in (ROOT / package).rglob("*.py")
+                 for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if ".match(" in line and "fullmatch(" not in line]
+    assert offenders == []

@@ -1,10 +1,19 @@
-"""The OpenAPI 3.1 description of the API, served at /api/v1/openapi.json."""
+"""The OpenAPI 3.1 description of the API, served at /api/v1/openapi.json.
+
+It is the contract a till is written against, so it says exactly what the server
+takes: the same identifier patterns (domain.identifiers), the same bounds, which
+fields are required, and every status each call can answer with. The suite runs
+schemathesis against the served copy to keep the two in step.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.api.signing import SIGNATURE, TIMESTAMP
+from bot.web import MAX_BODY
+from domain import identifiers as ids
+from domain.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY
 
 SIGNED = [{"timestamp": [], "signature": []}]
 
@@ -18,13 +27,87 @@ def _json(ref: str) -> dict[str, Any]:
     return {"content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
 
 
-_ERRORS = {"400": _error("Malformed JSON or a field of the wrong type"),
-           "401": _error("Missing or bad signature, or a timestamp off by over 5 minutes"),
-           "404": _error("Unknown member, order or coupon"),
-           "409": _error("Order id reused for another purchase, or already used/refunded"),
-           "422": _error("Refused by the programme's rules (amount, currency, items)")}
+def _pattern(pattern: str, **more: Any) -> dict[str, Any]:
+    return {"type": "string", "pattern": ids.anchored(pattern), **more}
+
+
+def _object(required: list[str], properties: dict[str, Any], **more: Any) -> dict[str, Any]:
+    return {"type": "object", "required": required, "properties": properties, **more}
+
+
+_ERRORS = {
+    "400": _error("The body is not a JSON object, nests deeper than 8, or a field has the "
+                  "wrong type or does not match its pattern"),
+    "401": _error("Missing or bad signature, or a timestamp off by over 5 minutes"),
+    "413": _error(f"The body is larger than {MAX_BODY} bytes"),
+}
 _INT = {"type": "integer"}
 _STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_AMOUNT = {"type": "integer", "minimum": 1, "maximum": MAX_AMOUNT,
+           "description": "minor units (fen, cents)"}
+_ORDER_ID = _pattern(ids.ORDER_ID, description="the till's order id: the idempotency key")
+_MEMBER_FORMS = [
+    _object(["number"], {"number": _pattern(ids.MEMBER_NUMBER)}, additionalProperties=False),
+    _object(["phone"], {"phone": _pattern(ids.PHONE)}, additionalProperties=False),
+    _object(["platform", "external_id"], {"platform": _pattern(ids.PLATFORM),
+                                          "external_id": _pattern(ids.EXTERNAL_ID)},
+            additionalProperties=False),
+]
+_REFUND_LINK = {"refundOrder": {
+    "operationId": "refundOrder", "requestBody": {"order_id": "$response.body#/order_id"},
+    "description": "Refund what is left of the order just recorded"}}
+
+def document(currency: str) -> dict[str, Any]:
+    """The document for a programme: its currency is the only one a purchase may name."""
+    schemas = {**SCHEMAS, "Purchase": {**SCHEMAS["Purchase"], "properties": {
+        **SCHEMAS["Purchase"]["properties"],
+        "currency": {"const": currency, "description": "the programme's currency"}}}}
+    return {**DOCUMENT, "components": {**DOCUMENT["components"], "schemas": schemas}}
+
+
+SCHEMAS: dict[str, Any] = {
+    "Error": _object(["error"], {"error": _object(["code", "message"], {
+        "code": {"type": "string", "description": "stable, for programs"},
+        "message": {"type": "string", "description": "for people"}})}),
+    "MemberRef": {"description": "exactly one of: a member number, a phone, or a platform "
+                                 "account", "oneOf": _MEMBER_FORMS},
+    "Item": _object(["sku", "category", "quantity", "amount"], {
+        "sku": _pattern(ids.ITEM_TEXT), "category": _pattern(ids.ITEM_TEXT),
+        "quantity": {"type": "integer", "minimum": 1, "maximum": MAX_QUANTITY},
+        "amount": {"type": "integer", "minimum": 0, "maximum": MAX_AMOUNT,
+                   "description": "minor units; at most the order's amount"}}),
+    "Purchase": _object(["order_id", "member", "amount", "currency"], {
+        "order_id": _ORDER_ID, "member": {"$ref": "#/components/schemas/MemberRef"},
+        "amount": _AMOUNT,
+        "currency": _pattern(ids.CURRENCY),
+        "items": {"type": "array", "maxItems": MAX_ITEMS,
+                  "items": {"$ref": "#/components/schemas/Item"}}}),
+    "Recorded": _object(
+        ["order_id", "member", "points", "rules", "balance", "tier", "tier_upgraded",
+         "duplicate"], {
+            "order_id": _STR, "member": _STR, "points": _INT, "balance": _INT,
+            "tier": {"type": ["string", "null"]}, "tier_upgraded": _BOOL, "duplicate": _BOOL,
+            "rules": {"type": "array", "items": _object(["rule", "reason", "points"], {
+                "rule": _STR, "reason": _STR, "points": _INT})}}),
+    "Refund": _object(["order_id"], {
+        "order_id": _ORDER_ID,
+        "amount": {**_AMOUNT, "description": "minor units; leave out to refund what is left"},
+        "refund_id": _pattern(ids.ORDER_ID, description=(
+            "the till's id of this refund, within its order: tells apart several partial "
+            "refunds of the same amount. Without it, the amount asked for is the key."))}),
+    "Refunded": _object(
+        ["order_id", "amount", "points_reversed", "points_unrecovered", "refunded_total",
+         "balance", "duplicate"], {
+            "order_id": _STR, "amount": _INT, "points_reversed": _INT,
+            "points_unrecovered": _INT, "refunded_total": _INT, "balance": _INT,
+            "duplicate": _BOOL}),
+    "Redeem": _object([], {"till": _pattern(ids.ORDER_ID, description=(
+        "which till; failed codes are counted per till"))}),
+    "Verified": _object(["code", "reward", "kind", "value", "member", "used_at"], {
+        "code": _STR, "reward": _STR, "kind": _STR, "value": _INT, "member": _STR,
+        "used_at": {"type": "string", "format": "date-time"}}),
+}
 
 DOCUMENT: dict[str, Any] = {
     "openapi": "3.1.0",
@@ -34,75 +117,58 @@ DOCUMENT: dict[str, Any] = {
                  "hex HMAC-SHA256 of `timestamp + \".\" + raw body`, keyed with "
                  "MEMBERBOT_API_KEY. Amounts are integers in minor units (fen, cents). "
                  "The order id is the idempotency key: repeating a call returns the first "
-                 "result with `duplicate: true`.")},
+                 "result with `duplicate: true`; a refund is keyed by its order and its "
+                 "refund id (or, without one, the amount asked for).")},
     "components": {
         "securitySchemes": {
             "timestamp": {"type": "apiKey", "in": "header", "name": TIMESTAMP},
             "signature": {"type": "apiKey", "in": "header", "name": SIGNATURE}},
-        "schemas": {
-            "Error": {"type": "object", "required": ["error"], "properties": {"error": {
-                "type": "object", "required": ["code", "message"],
-                "properties": {"code": _STR, "message": _STR}}}},
-            "MemberRef": {"type": "object", "description": "exactly one of number, phone, "
-                          "or platform with external_id",
-                          "properties": {"number": _STR, "phone": _STR, "platform": _STR,
-                                         "external_id": _STR}},
-            "Item": {"type": "object", "required": ["sku", "category", "quantity", "amount"],
-                     "properties": {"sku": _STR, "category": _STR,
-                                    "quantity": {"type": "integer", "minimum": 1},
-                                    "amount": {"type": "integer", "minimum": 0}}},
-            "Purchase": {"type": "object",
-                         "required": ["order_id", "member", "amount", "currency"],
-                         "properties": {"order_id": {"type": "string", "maxLength": 64},
-                                        "member": {"$ref": "#/components/schemas/MemberRef"},
-                                        "amount": {"type": "integer", "minimum": 1},
-                                        "currency": {"type": "string", "example": "CNY"},
-                                        "items": {"type": "array", "items": {
-                                            "$ref": "#/components/schemas/Item"}}}},
-            "Recorded": {"type": "object", "properties": {
-                "order_id": _STR, "member": _STR, "points": _INT, "balance": _INT,
-                "tier": _STR, "tier_upgraded": {"type": "boolean"},
-                "duplicate": {"type": "boolean"},
-                "rules": {"type": "array", "items": {"type": "object", "properties": {
-                    "rule": _STR, "reason": _STR, "points": _INT}}}}},
-            "Refund": {"type": "object", "required": ["order_id"], "properties": {
-                "order_id": _STR,
-                "amount": {"type": "integer", "minimum": 1,
-                           "description": "minor units; leave out to refund what is left"},
-                "refund_id": {"type": "string", "description": "tells apart several "
-                              "partial refunds of the same amount"}}},
-            "Refunded": {"type": "object", "properties": {
-                "order_id": _STR, "amount": _INT, "points_reversed": _INT,
-                "points_unrecovered": _INT, "refunded_total": _INT, "balance": _INT,
-                "duplicate": {"type": "boolean"}}},
-            "Verified": {"type": "object", "properties": {
-                "code": _STR, "reward": _STR, "kind": _STR, "value": _INT, "member": _STR,
-                "used_at": {"type": "string", "format": "date-time"}}},
-        },
+        "schemas": SCHEMAS,
     },
     "paths": {
         "/api/v1/purchases": {"post": {
+            "operationId": "recordPurchase",
             "summary": "Record a purchase and award its points", "security": SIGNED,
             "requestBody": {"required": True, **_json("Purchase")},
-            "responses": {"201": {"description": "Recorded", **_json("Recorded")},
-                          "200": {"description": "Recorded before", **_json("Recorded")},
-                          **_ERRORS}}},
+            "responses": {
+                "201": {"description": "Recorded", **_json("Recorded"), "links": _REFUND_LINK},
+                "200": {"description": "Recorded before", **_json("Recorded"),
+                        "links": _REFUND_LINK},
+                **_ERRORS,
+                "404": _error("No such member"),
+                "409": _error("The order id was used for another purchase, or the phone "
+                              "names several members"),
+                "422": _error("Refused by the programme's rules: an amount out of bounds, an "
+                              "item worth more than the order")}}},
         "/api/v1/refunds": {"post": {
+            "operationId": "refundOrder",
             "summary": "Refund an order in full or in part; its points go back in proportion",
             "security": SIGNED, "requestBody": {"required": True, **_json("Refund")},
-            "responses": {"201": {"description": "Refunded", **_json("Refunded")},
-                          "200": {"description": "Refunded before", **_json("Refunded")},
-                          **_ERRORS}}},
+            "responses": {
+                "201": {"description": "Refunded", **_json("Refunded")},
+                "200": {"description": "Refunded before", **_json("Refunded")},
+                **_ERRORS,
+                "404": _error("No such order"),
+                "409": _error("The order is refunded in full already, or this refund id was "
+                              "used with another amount"),
+                "422": _error("More than is left to refund, or an amount out of bounds")}}},
         "/api/v1/coupons/{code}/redeem": {"post": {
+            "operationId": "redeemCoupon",
             "summary": "Use a member's coupon at the till (once)", "security": SIGNED,
-            "parameters": [{"name": "code", "in": "path", "required": True, "schema": _STR}],
-            "requestBody": {"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"till": _STR}}}}},
+            "parameters": [{"name": "code", "in": "path", "required": True,
+                            "schema": _pattern(ids.COUPON_CODE, description=(
+                                "as printed; case, spaces and dashes do not matter"))}],
+            "requestBody": {"required": False, **_json("Redeem")},
             "responses": {"200": {"description": "Used now", **_json("Verified")},
+                          **_ERRORS,
+                          "404": _error("No such coupon"),
+                          "409": _error("Used already"),
                           "410": _error("Expired"),
-                          "429": _error("Too many wrong codes from this till; wait"),
-                          **_ERRORS}}},
-        "/api/v1/openapi.json": {"get": {"summary": "This document",
-                                         "responses": {"200": {"description": "OpenAPI"}}}},
+                          "429": _error("Too many wrong codes from this till; wait")}}},
+        "/api/v1/openapi.json": {"get": {
+            "operationId": "openapiDocument", "summary": "This document",
+            "responses": {"200": {"description": "OpenAPI",
+                                  "content": {"application/json": {"schema": {
+                                      "type": "object"}}}}}}},
     },
 }

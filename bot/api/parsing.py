@@ -1,13 +1,24 @@
-"""JSON bodies to domain commands. Anything off is a `BadRequest` with a code, before
-the database is touched; strict types, so 12.5 or "100" is never an amount."""
+"""JSON bodies to domain commands. Anything off is a `BadRequest` with a code and our own
+message, before the database is touched.
+
+Types are strict, so "100" is never an amount; an integral number is an integer
+whatever its spelling (1, 1.0, 1e3), as JSON Schema has it, and is read as a Decimal,
+never a float. Identifiers are checked whole against the patterns the OpenAPI
+document quotes (domain.identifiers), so the document and the server agree.
+"""
 
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
+from domain import identifiers
 from domain.earning import Item
-from domain.purchases import Order
+from domain.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, Order
+
+MAX_DIGITS = 24  # of a number in a body; ours have at most ten
+MAX_DEPTH = 8  # of a body; ours nest three deep
 
 
 class BadRequest(Exception):
@@ -17,58 +28,96 @@ class BadRequest(Exception):
         self.message = message
 
 
+def _number(text: str) -> Decimal:
+    if len(text) > MAX_DIGITS:
+        raise BadRequest("malformed_json", f"numbers have at most {MAX_DIGITS} characters")
+    return Decimal(text)
+
+
+def _constant(name: str) -> Any:
+    raise BadRequest("malformed_json", f"{name} is not a JSON number")
+
+
+def _depth(value: Any, level: int = 1) -> int:
+    children = value.values() if isinstance(value, dict) else value \
+        if isinstance(value, list) else ()
+    return max((_depth(child, level + 1) for child in children), default=level)
+
+
 def body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         return {}
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        data = json.loads(raw, parse_int=_number, parse_float=_number,
+                          parse_constant=_constant)
+    except (UnicodeDecodeError, ValueError):  # JSONDecodeError is a ValueError
         raise BadRequest("malformed_json", "the body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest("malformed_json", f"the body nests deeper than {MAX_DEPTH}") from None
     if not isinstance(data, dict):
         raise BadRequest("malformed_json", "the body must be a JSON object")
+    if _depth(data) > MAX_DEPTH:
+        raise BadRequest("malformed_json", f"the body nests deeper than {MAX_DEPTH}")
+    try:  # "\ud800" is valid JSON, but no text: no database would store it
+        json.dumps(data, ensure_ascii=False, default=str).encode()
+    except UnicodeEncodeError:
+        raise BadRequest("malformed_json", "the body holds a lone surrogate") from None
     return data
 
 
-def integer(data: dict[str, Any], name: str, required: bool = True) -> int | None:
-    value = data.get(name)
-    if value is None and not required:
+def integer(data: dict[str, Any], name: str, low: int, high: int,
+            required: bool = True) -> int | None:
+    """An integral JSON number. One far outside [low, high] (1e999999) is not built as an
+    int: it stands as the nearest value just outside, for the domain to refuse."""
+    if name not in data and not required:
         return None
-    if type(value) is not int:
-        raise BadRequest("invalid_field", f"{name} must be an integer (minor units)")
+    value = data.get(name)
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value():
+        if value > high:
+            return high + 1
+        return low - 1 if value < low else int(value)
+    raise BadRequest("invalid_field", f"{name} must be an integer (minor units)")
+
+
+def identifier(data: dict[str, Any], name: str, pattern: str,
+               required: bool = True) -> str | None:
+    if name not in data and not required:
+        return None
+    value = data.get(name)
+    if not identifiers.valid(pattern, value):
+        raise BadRequest("invalid_field", f"{name} must be a string matching "
+                                          f"{identifiers.anchored(pattern)}")
     return value
 
 
-def text(data: dict[str, Any], name: str, required: bool = True, limit: int = 64) -> str | None:
-    value = data.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value or len(value) > limit:
-        raise BadRequest("invalid_field", f"{name} must be a string of 1 to {limit} characters")
-    return value
+_MEMBER_FORMS = {frozenset({"number"}): "number", frozenset({"phone"}): "phone",
+                 frozenset({"platform", "external_id"}): "account"}
+_MEMBER_FIELDS = {"number": identifiers.MEMBER_NUMBER, "phone": identifiers.PHONE,
+                  "platform": identifiers.PLATFORM, "external_id": identifiers.EXTERNAL_ID}
 
 
 def member_ref(data: dict[str, Any]) -> dict[str, str]:
     ref = data.get("member")
-    if not isinstance(ref, dict):
-        raise BadRequest("invalid_field", "member must be an object")
-    given = {k: v for k, v in ref.items() if v is not None}
-    allowed = ({"number"}, {"phone"}, {"platform", "external_id"})
-    if set(given) not in allowed or not all(isinstance(v, str) and 0 < len(v) <= 128
-                                            for v in given.values()):
+    if not isinstance(ref, dict) or frozenset(ref) not in _MEMBER_FORMS:
         raise BadRequest("invalid_field", "member needs exactly one of: number, phone, "
-                                          "or platform with external_id (strings)")
-    return given
+                                          "or platform with external_id")
+    return {name: identifier(ref, name, _MEMBER_FIELDS[name]) for name in ref}
+
+
+def _item(raw: Any) -> Item:
+    if not isinstance(raw, dict):
+        raise BadRequest("invalid_field", "each item must be an object")
+    return Item(sku=identifier(raw, "sku", identifiers.ITEM_TEXT),
+                category=identifier(raw, "category", identifiers.ITEM_TEXT),
+                quantity=integer(raw, "quantity", 1, MAX_QUANTITY),
+                amount=integer(raw, "amount", 0, MAX_AMOUNT))
 
 
 def order(data: dict[str, Any], source: str = "api") -> Order:
     items = data.get("items", [])
-    if not isinstance(items, list):
-        raise BadRequest("invalid_field", "items must be a list")
-    parsed = []
-    for raw in items:
-        if not isinstance(raw, dict):
-            raise BadRequest("invalid_field", "each item must be an object")
-        parsed.append(Item(sku=text(raw, "sku"), category=text(raw, "category"),
-                           quantity=integer(raw, "quantity"), amount=integer(raw, "amount")))
-    return Order(order_id=text(data, "order_id"), amount=integer(data, "amount"),
-                 currency=text(data, "currency", limit=3), items=tuple(parsed), source=source)
+    if not isinstance(items, list) or len(items) > MAX_ITEMS:
+        raise BadRequest("invalid_field", f"items must be a list of at most {MAX_ITEMS}")
+    return Order(order_id=identifier(data, "order_id", identifiers.ORDER_ID),
+                 amount=integer(data, "amount", 1, MAX_AMOUNT),
+                 currency=identifier(data, "currency", identifiers.CURRENCY),
+                 items=tuple(_item(raw) for raw in items), source=source)

@@ -10,7 +10,9 @@ so a refused one leaves no trace and the others still commit.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -18,13 +20,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from bot.api import openapi, parsing, signing
 from bot.api.parsing import BadRequest
 from bot.app import App
-from domain import audit, coupons, purchases, refunds, till_members
+from bot.web import MAX_BODY
+from domain import audit, coupons, identifiers, purchases, refunds, till_members
 from domain.coupons import CouponRefused
+from domain.database import is_transient
 from domain.errors import DomainError, InvalidInput
 from domain.group_commit import LATER, GroupCommit
 from domain.profile import parse_phone
@@ -36,8 +40,9 @@ Till = tuple[dict[str, str], purchases.Order, datetime]
 PURCHASES: web.AppKey[GroupCommit] = web.AppKey("memberbot_api_purchases", GroupCommit)
 Handler = Callable[[web.Request, dict[str, Any], datetime], Awaitable[web.Response]]
 STATUS = {"unknown_member": 404, "unknown_order": 404, "coupon_unknown": 404,
-          "order_conflict": 409, "already_refunded": 409, "coupon_used": 409,
-          "coupon_expired": 410, "too_many_attempts": 429}
+          "order_conflict": 409, "refund_conflict": 409, "ambiguous_member": 409,
+          "already_refunded": 409, "coupon_used": 409, "coupon_expired": 410,
+          "too_many_attempts": 429}
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -47,7 +52,10 @@ def error(status: int, code: str, message: str) -> web.Response:
 def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def checked(request: web.Request) -> web.Response:
         app = request.app[APP_KEY]
-        raw = await request.read()
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return error(413, "body_too_large", f"the body is larger than {MAX_BODY} bytes")
         problem = signing.verify(app.settings.api_key or "", request.headers.get(signing.TIMESTAMP),
                                  request.headers.get(signing.SIGNATURE), raw, time.time())
         if problem is not None:
@@ -58,6 +66,21 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
         except BadRequest as bad:
             return error(400, bad.code, bad.message)
     return checked
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Callable[[web.Request],
+                      Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+    """Under /api/ even the web server's own refusals (no such path, wrong method) are
+    our JSON errors, as the OpenAPI document says."""
+    try:
+        return await handler(request)
+    except web.HTTPException as refused:
+        if not request.path.startswith("/api/") or refused.status < 400:
+            raise
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
+            refused.status, "refused")
+        return error(refused.status, code, code.replace("_", " "))
 
 
 def refusal(refused: DomainError) -> web.Response:
@@ -87,16 +110,20 @@ async def purchase(request: web.Request, data: dict[str, Any], now: datetime) ->
 
 async def refund(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:
     app = request.app[APP_KEY]
-    order_id = parsing.text(data, "order_id")
-    amount = parsing.integer(data, "amount", required=False)
-    refund_id = parsing.text(data, "refund_id", required=False)
-    try:
+    order_id = parsing.identifier(data, "order_id", identifiers.ORDER_ID)
+    amount = parsing.integer(data, "amount", 1, purchases.MAX_AMOUNT, required=False)
+    refund_id = parsing.identifier(data, "refund_id", identifiers.ORDER_ID, required=False)
+
+    async def attempt() -> refunds.Refunded:
         async with app.db.uow() as uow:
             done = await refunds.refund(uow, app.programme, order_id, amount, refund_id, now)
             if not done.duplicate:
                 await audit.record(uow, "api", "purchase.refund", order_id,
                                    {"amount": done.amount, "points": done.points}, now)
             await uow.commit()
+            return done
+    try:
+        done = await _again_if_transient(attempt)
     except PurchaseRefused as refused:
         return refusal(refused)
     return web.json_response({
@@ -109,11 +136,15 @@ async def refund(request: web.Request, data: dict[str, Any], now: datetime) -> w
 async def redeem_coupon(request: web.Request, data: dict[str, Any],
                         now: datetime) -> web.Response:
     app = request.app[APP_KEY]
-    till = parsing.text(data, "till", required=False) or "api"
-    actor = f"api:{till}" if till != "api" else "api"
+    code = request.match_info["code"]
+    if not identifiers.valid(identifiers.COUPON_CODE, code):
+        raise BadRequest("invalid_field", "the coupon code must match "
+                                          f"{identifiers.anchored(identifiers.COUPON_CODE)}")
+    till = parsing.identifier(data, "till", identifiers.ORDER_ID, required=False)
+    actor = f"api:{till}" if till else "api"
     async with app.db.uow() as uow:
         try:
-            coupon = await coupons.consume(uow, request.match_info["code"], actor, now)
+            coupon = await coupons.consume(uow, code, actor, now)
         except CouponRefused as refused:
             await uow.commit()  # the failed guess is counted
             return refusal(refused)
@@ -128,33 +159,40 @@ async def redeem_coupon(request: web.Request, data: dict[str, Any],
 
 
 async def document(request: web.Request) -> web.Response:
-    return web.json_response(openapi.DOCUMENT)
+    return web.json_response(openapi.document(request.app[APP_KEY].programme.currency))
 
 
 def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
     async def together(calls: list[Till]) -> list[Any]:
-        results: list[Any] = []
-        busy: set[int] = set()
+        results: list[Any] = [None] * len(calls)
+        found: dict[int, int] = {}  # call -> its member, one call per member
         async with app.db.uow() as uow:
-            for ref, order, now in calls:
+            for i, (ref, _order, _now) in enumerate(calls):
+                try:
+                    member_id = await till_members.member_id_for(uow, ref)
+                except PurchaseRefused as refused:
+                    results[i] = refused
+                    continue
+                if member_id in found.values():  # its second order waits for the next batch
+                    results[i] = LATER
+                    continue
+                found[i] = member_id
+            await till_members.lock_members(uow, list(found.values()))
+            for i, member_id in found.items():
+                _ref, order, now = calls[i]
                 try:
                     async with uow.session.begin_nested():
-                        member_id = await till_members.member_id_for(uow, ref)
-                        if member_id in busy:  # its second order waits for the next batch
-                            results.append(LATER)
-                            continue
-                        busy.add(member_id)
-                        results.append(await purchases.record(uow, app.programme, member_id,
-                                                              order, now))
+                        results[i] = await purchases.record(uow, app.programme, member_id,
+                                                            order, now)
                 except PurchaseRefused as refused:
-                    results.append(refused)
+                    results[i] = refused
             await uow.commit()
         return results
 
     async def record(calls: list[Till]) -> list[Any]:
         if len(calls) > 1:
             try:
-                return await together(calls)
+                return await _again_if_transient(lambda: together(calls))
             except Exception:  # noqa: BLE001 - rolled back; each is recorded on its own below
                 log.info("a purchase batch failed; recording one by one", exc_info=True)
         return [await alone(call) for call in calls]
@@ -162,7 +200,7 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
     async def alone(call: Till) -> Any:
         for attempt in range(3):
             try:
-                (done,) = await together([call])
+                (done,) = await _again_if_transient(lambda: together([call]))
                 return done
             except IntegrityError as conflict:  # a concurrent first call won; read its result
                 if attempt == 2:
@@ -173,9 +211,24 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
     return record
 
 
+async def _again_if_transient(attempt: Callable[[], Awaitable[Any]], tries: int = 8) -> Any:
+    """Run a whole transaction again when the database aborted it to settle a conflict
+    (a deadlock with another worker's transaction): the caller never sees it."""
+    for n in range(tries):
+        try:
+            return await attempt()
+        except DBAPIError as failure:
+            if not is_transient(failure) or n == tries - 1:
+                raise
+            log.info("a transaction lost a lock conflict; running it again")
+            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** n))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
+
+
 @asynccontextmanager
 async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     web_app[APP_KEY] = app
+    web_app.middlewares.append(json_errors)
     web_app[PURCHASES] = GroupCommit(recorder(app), limit=64,
                                      parallel=1 if app.db.dialect == "sqlite" else 4)
     web_app.router.add_post("/api/v1/purchases", signed(purchase))
