@@ -87,6 +87,17 @@ async def catalogue(uow: UnitOfWork, programme: Programme, member: Member, balan
                   stock.get(item.code), now) for item in await edits.refresh(uow, programme)]
 
 
+def redemption_key(member_id: int, code: str, tap: str) -> str:
+    """A tap is one confirmation of one item for one member: all three name it."""
+    return f"redeem:{member_id}:{code}:{tap}"
+
+
+async def tapped(uow: UnitOfWork, member_id: int, code: str, tap: str) -> bool:
+    """Whether this confirmation was redeemed already."""
+    return await uow.session.scalar(select(Redemption.id).where(
+        Redemption.key == redemption_key(member_id, code, tap))) is not None
+
+
 async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: str, tap: str,
                  now: datetime, cost: int | None = None) -> Redeemed:
     """`cost`: what the member was shown; an operator's change since then is refused
@@ -95,7 +106,7 @@ async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: st
     item = next((i for i in await edits.refresh(uow, programme) if i.code == code), None)
     if item is None:
         raise RewardRefused("unknown")
-    key = f"redeem:{member_id}:{tap}"
+    key = redemption_key(member_id, code, tap)
     async with uow.session.begin_nested():
         claimed = await uow.session.scalar(
             _INSERT[uow.dialect](Redemption).values(

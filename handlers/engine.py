@@ -231,7 +231,7 @@ class Engine:
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
                   data=dict(conv.data or {}), created=registration.created, state=conv.state,
-                  bot_username=self.username)
+                  bot_username=self.username, offered=tuple(conv.options or ()))
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or _numbered(inbound.text, conv.options))
         outcome = await self._route(ctx, conv.state, command, conv.options or [])

@@ -79,6 +79,11 @@ async def pick(ctx: Ctx) -> Outcome:
     item = ctx.programme.reward((ctx.action or "").rsplit(":", 1)[-1])
     if item is None:
         return Outcome([reply("error.button_expired")])
+    return await _ask(ctx, item)
+
+
+async def _ask(ctx: Ctx, item: RewardItem) -> Outcome:
+    """The confirmation screen, judged again; its Yes carries a fresh tap and the cost."""
     balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
     offer = next(o for o in await rewards.catalogue(ctx.uow, ctx.programme, ctx.member,
                                                     balance, ctx.now) if o.item.code == item.code)
@@ -94,16 +99,22 @@ async def pick(ctx: Ctx) -> Outcome:
 
 @router.action("rewards:ok")
 async def confirm(ctx: Ctx) -> Outcome:
+    """Only a confirmation this member was shown redeems: its button is among the last
+    ones offered, or its tap was redeemed already (a double tap, answered again). Any
+    other Yes, crafted or replaced since, gets the confirmation screen, never skips it."""
     parts = (ctx.action or "").split(":")
     item = ctx.programme.reward(parts[2]) if len(parts) in (4, 5) else None
-    if item is None or not (parts[3].isascii() and parts[3].isalnum()):
+    if item is None:
         return Outcome([reply("error.button_expired")])
-    shown = parts[4] if len(parts) == 5 else ""
-    if len(parts) == 5 and not (shown.isascii() and shown.isdigit() and len(shown) <= 10):
-        return Outcome([reply("error.button_expired")])
+    tap, shown = parts[3], parts[4] if len(parts) == 5 else ""
+    if not (len(parts) == 5 and tap.isascii() and tap.isalnum() and shown.isascii()
+            and shown.isdigit() and len(shown) <= 10) or (
+            ctx.action not in ctx.offered
+            and not await rewards.tapped(ctx.uow, ctx.member.id, item.code, tap)):
+        return await _ask(ctx, item)
     try:
         done = await rewards.redeem(ctx.uow, ctx.programme, ctx.member.id, item.code,
-                                    parts[3], ctx.now, cost=int(shown) if shown else None)
+                                    parts[3], ctx.now, cost=int(shown))
     except RewardRefused as refused:
         if refused.code in ("unknown", "busy"):
             return Outcome([reply("error.button_expired")])

@@ -32,6 +32,7 @@ class Ctx:
     created: bool = False
     state: str | None = None  # where the conversation was waiting when this arrived
     bot_username: str | None = None  # the Telegram bot's username, for deep links
+    offered: tuple[str, ...] = ()  # the buttons of the last reply that had any
 
     @property
     def text(self) -> str:

@@ -83,17 +83,26 @@ async def test_a_double_tap_redeems_once_and_a_forged_button_is_judged_again(db,
                                                                             clock):
     alice = member(db, programme, clock)
     await give_after_start(alice, db, programme, clock, 30_000)
+    # Confirmations never shown, crafted by the client, with or without the cost: an
+    # item she can afford gets its confirmation screen, one she cannot is refused.
+    for forged in ("rewards:ok:ten_off:FORGED1", "rewards:ok:ten_off:FORGED1:100",
+                   "rewards:ok:ten_off:FORGED1:200"):
+        assert "Redeem ¥10 off for 200 points?" in await alice.press(forged)
+    assert "cannot redeem this now: Gold only" in await alice.press(
+        "rewards:ok:tea_ceremony:FORGED1:3000")
+    assert "This button has expired" in await alice.press("rewards:ok:nothing:X")
     await alice.say("/rewards")
     await alice.say("2")  # a free pot of tea
+    [older, _] = await offered(db, "alice")
+    await alice.say("/points")
+    # A confirmation replaced since by other buttons or none asks again; it never redeems.
+    assert "Redeem A free pot of tea for 300 points?" in await alice.press(older)
     [yes, _] = await offered(db, "alice")
+    assert yes != older
     first = await alice.press(yes)
     again = await alice.press(yes)
     assert "Redeemed:" in first and "already redeemed" in again
     assert first.split("Code: ")[1][:19] == again.split("Code: ")[1][:19]
-    # A button for an item never offered, forged by the client: refused on its merits.
-    out = await alice.press("rewards:ok:tea_ceremony:FORGED1")
-    assert "cannot redeem this now: Gold only" in out
-    assert "This button has expired" in await alice.press("rewards:ok:nothing:X")
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Redemption)) == 1
         assert (await uow.session.get(Member, 1)).points_balance == 100
