@@ -139,14 +139,14 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
         referee = await uow.session.get(Member, member_id)
         await referrals.on_first_purchase(uow, programme, referee, now)
         upgraded = await upgrades.reevaluate_and_tell(uow, programme, member_id,
-                                                      order.order_id, now)
+                                                      f"order:{order.order_id}", now)
         balance = await ledger.balance_of(uow, member_id)
         tier = referee.tier
     else:
         gained = order.amount if programme.tiers.basis == "spend" and earns else points
         tier, upgraded = await upgrades.apply(uow, programme, member,
                                            max(standing.window_total + gained, 0),
-                                           order.order_id, now)
+                                           f"order:{order.order_id}", now)
     return Recorded(order.order_id, member_id, points, _rules(rules), balance, tier,
                     upgraded, False)
 
@@ -178,7 +178,9 @@ def earn_posts(programme: Programme, member_id: int, order: Order, earns: list[e
 async def _first_result(uow: UnitOfWork, member_id: int, order: Order) -> Recorded:
     existing = await uow.session.scalar(select(Purchase).where(
         Purchase.order_id == order.order_id))
-    if existing.member_id != member_id or existing.amount != order.amount:
+    # The order id names the order; the same id with other contents is another order.
+    if (existing.member_id, existing.amount, existing.currency, existing.items) != (
+            member_id, order.amount, order.currency, [vars(i) for i in order.items]):
         raise PurchaseRefused("order_conflict")
     member = await uow.session.get(Member, member_id)
     return Recorded(order.order_id, member_id, existing.points, _rules(existing.entries),

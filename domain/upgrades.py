@@ -55,6 +55,9 @@ async def reevaluate_and_tell(uow: UnitOfWork, programme: Programme, member_id: 
 
 async def tell_upgrade(uow: UnitOfWork, member_id: int, code: str, cause: str,
                        now: datetime) -> None:
+    """One notice per member and cause. A cause starts with its kind (`order:`,
+    `review:`, `reversal:`; an import's key says `import:`), so an order id can never
+    pass for a review's period."""
     await announce.tell(uow, member_id, "tier.upgraded", {"tier": {"$tier": code}},
                         f"tier:{member_id}:{cause}", now)
 
@@ -87,7 +90,7 @@ async def reevaluate_many(uow: UnitOfWork, programme: Programme, member_ids: set
                               reason=decision.reason, qualifying=total, created_at=now))
         if decision.reason == "upgrade":
             told.append((member.id, "tier.upgraded", {"tier": {"$tier": decision.code}},
-                         f"tier:{member.id}:{decision.code}:import:{now.isoformat()}"))
+                         f"tier:{member.id}:import:{decision.code}:{now.isoformat()}"))
     if changes:
         table = Member.__table__
         await uow.session.execute(update(table).where(table.c.id == bindparam("b_id")),

@@ -115,3 +115,31 @@ async def test_the_migration_rekeys_recorded_refunds_so_retries_still_match(back
             assert status == 200 and body["duplicate"] is True
     finally:
         await db.dispose()
+
+
+async def test_an_order_id_repeated_with_other_items_is_a_conflict_not_a_duplicate(api):
+    item = {"sku": "LONGJING-250G", "category": "tea", "quantity": 1, "amount": 5_000}
+    assert (await api.post("/api/v1/purchases", {**purchase("i-1", 10_000),
+                                                 "items": [item]}))[0] == 201
+    status, body = await api.post("/api/v1/purchases", {**purchase("i-1", 10_000),
+                                                        "items": [{**item, "quantity": 2}]})
+    assert status == 409 and body["error"]["code"] == "order_conflict"
+    status, body = await api.post("/api/v1/purchases", {**purchase("i-1", 10_000),
+                                                        "items": [item]})
+    assert status == 200 and body["duplicate"] is True
+
+
+async def test_an_order_id_shaped_like_a_tier_review_does_not_silence_its_notice(api, db):
+    """Tier notices are keyed by member and cause; an order's cause says it is an order,
+    so an order named like a review period leaves the review's own notice its key."""
+    from domain import upgrades
+    from domain.models import Notice
+    status, body = await api.post("/api/v1/purchases", purchase("review:none", 100_000))
+    assert status == 201 and body["tier_upgraded"] is True
+    async with db.uow() as uow:
+        await upgrades.tell_upgrade(uow, 1, "gold", "review:none", datetime.now(UTC))
+        await uow.commit()
+    async with db.uow() as uow:
+        told = sorted((n.params["tier"]["$tier"], n.idempotency_key)
+                      for n in await uow.session.scalars(select(Notice)))
+    assert told == [("gold", "tier:1:review:none"), ("silver", "tier:1:order:review:none")]
