@@ -1,7 +1,8 @@
 """Back-office imports of purchases, a batch per transaction.
 
 Each batch costs a handful of statements, not a handful per row: orders already
-recorded are found in one query and skipped, members in one query each way they are
+recorded are found in one query and skipped (reported as conflicts when the same id
+comes with other contents), members in one query each way they are
 named, every rule's points go through `ledger.post_credits` with the keys the API
 uses (`purchase:<order>:<rule>`), and the touched members' tiers are evaluated once.
 A bad row is reported with its reason and never stops the rest. A batch that
@@ -54,8 +55,9 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
             continue
         valid.append(row)
     ids = await _resolve(uow, valid)
-    done = set(await uow.session.scalars(select(Purchase.order_id).where(
-        Purchase.order_id.in_([r.order.order_id for r in valid]))))
+    done = {row.order_id: tuple(row[1:]) for row in await uow.session.execute(
+        select(Purchase.order_id, Purchase.member_id, Purchase.amount, Purchase.items)
+        .where(Purchase.order_id.in_([r.order.order_id for r in valid])))}
     bought = set(await uow.session.scalars(select(Purchase.member_id).distinct().where(
         Purchase.member_id.in_(set(ids.values())))))
     found = {m.id: m for m in await uow.session.execute(
@@ -67,10 +69,14 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
         if member_id is None:
             tally.rejected.append((row.line, "unknown_member"))
             continue
-        if row.order.order_id in done:
-            tally.skipped += 1
+        contents = (member_id, row.order.amount, [vars(i) for i in row.order.items])
+        if row.order.order_id in done:  # the same order again, or another under its id
+            if done[row.order.order_id] == contents:
+                tally.skipped += 1
+            else:
+                tally.rejected.append((row.line, "order_conflict"))
             continue
-        done.add(row.order.order_id)
+        done[row.order.order_id] = contents
         member, first = found[member_id], member_id not in bought
         if first:
             bought.add(member_id)

@@ -27,9 +27,10 @@ I-3,00000001,,abc,CNY,
 I-4,00000099,,100,CNY,
 I-5,00000001,,100,USD,
 I-6,,,100,CNY,
-I-1,00000001,,10000,CNY,
+I-1,00000001,,10000,CNY,LONGJING-250G|tea|2|10000
 I-7,00000002,,999999999999,CNY,
 I-8,00000001,,2500,CNY,CUP|teaware|x|5
+I-2,,+86 138 0013 8000,6000,CNY,
 """
 
 
@@ -55,12 +56,13 @@ async def test_import_reports_bad_rows_and_skips_imported_orders(db, programme, 
     report = out.getvalue()
     assert (tally.imported, tally.skipped) == (2, 1)
     for line, reason in [(4, "invalid_amount"), (5, "unknown_member"), (6, "wrong_currency"),
-                         (7, "no_member"), (9, "invalid_amount"), (10, "invalid_item")]:
+                         (7, "no_member"), (9, "invalid_amount"), (10, "invalid_item"),
+                         (11, "order_conflict")]:  # I-2 again, for another amount
         assert f"line {line}: rejected ({reason})" in report
-    assert "imported 2, skipped 1 already imported, rejected 6" in report
-    assert "9/9 rows" in err.getvalue()
+    assert "imported 2, skipped 1 already imported, rejected 7" in report
+    assert "10/10 rows" in err.getvalue()
     again = await importing.run(app, path, out=io.StringIO(), err=io.StringIO())
-    assert (again.imported, again.skipped) == (0, 3)
+    assert (again.imported, again.skipped, len(again.rejected)) == (0, 3, 7)
     async with db.uow() as uow:
         one = await uow.session.get(Member, 1)
         # 100 base + 60 for two LONGJING + 100 first purchase; member 2: 50 + 100.
