@@ -213,7 +213,9 @@ class Engine:
         locale = self._locale(None, inbound.locale)
         if len(inbound.text) > MAX_TEXT:
             return Answer(locale, [reply("error.too_long", max=MAX_TEXT)])
-        if inbound.action is not None and len(inbound.action) > MAX_ACTION:
+        if inbound.action is not None and (len(inbound.action) > MAX_ACTION
+                                           or not inbound.action.isprintable()):
+            # Our buttons carry printable ASCII; anything else was made up by a client.
             return Answer(locale, [reply("error.button_expired")])
         return None
 

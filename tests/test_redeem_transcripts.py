@@ -91,6 +91,8 @@ async def test_a_double_tap_redeems_once_and_a_forged_button_is_judged_again(db,
     assert "cannot redeem this now: Gold only" in await alice.press(
         "rewards:ok:tea_ceremony:FORGED1:3000")
     assert "This button has expired" in await alice.press("rewards:ok:nothing:X")
+    for control in ("\x00", "\n", "\x1b"):  # a NUL would be a 500 on PostgreSQL
+        assert "This button has expired" in await alice.press(f"rewards:ok:ten_off:T{control}:200")
     await alice.say("/rewards")
     await alice.say("2")  # a free pot of tea
     [older, _] = await offered(db, "alice")
