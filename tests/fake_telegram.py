@@ -421,12 +421,18 @@ class FakeBotAPI:
                 chat_type: str = "private", language_code: str | None = "en",
                 first_name: str = "Test", username: str | None = None, is_bot: bool = False,
                 contact: str | dict[str, Any] | None = None, sticker: bool = False,
-                voice: bool = False) -> dict[str, Any]:
+                voice: bool = False, topic: int | None = None) -> dict[str, Any]:
         """A user's message. A leading /command gets its bot_command entity; `contact` is a
-        phone number or a Contact dict (their own unless user_id says otherwise)."""
+        phone number or a Contact dict (their own unless user_id says otherwise); `topic`
+        is the forum topic (message_thread_id) it was written in, which makes a
+        supergroup a forum."""
         sender = self.user(user_id, first_name=first_name, username=username,
                            language_code=language_code, is_bot=is_bot)
         msg = self._user_message(sender, chat_id, chat_type)
+        if topic is not None:
+            msg.update(message_thread_id=topic, is_topic_message=True)
+            if chat_type == "supergroup":
+                msg["chat"]["is_forum"] = True
         if text:
             msg["text"] = text
             if text.startswith("/"):
@@ -679,6 +685,8 @@ class FakeBotAPI:
     def _new_message(self, chat_id: Any, params: dict[str, Any], **content: Any) -> dict:
         msg: dict[str, Any] = {"message_id": self._new_message_id(chat_id), "from": self.bot_user,
                                "date": int(time.time()), "chat": self._chat(chat_id), **content}
+        if (thread := params.get("message_thread_id")) is not None:
+            msg.update(message_thread_id=thread, is_topic_message=True)
         if (markup := self._markup(params)) is not None:
             msg["reply_markup"] = markup
         self.messages[(chat_id, msg["message_id"])] = msg

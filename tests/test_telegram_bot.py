@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import json
 from dataclasses import replace
 
 import pytest
@@ -168,6 +169,58 @@ async def test_noise_is_ignored_or_answered_politely_and_changes_nothing(api, bo
     assert await member_row(db, 7) is None
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Checkin)) == 0
+
+
+# A command typed in a forum topic, as Telegram delivers it: the topic's id is the id of
+# the service message that created it, which the message answers.
+FORUM_TOPIC_UPDATE = """{
+  "update_id": 620003,
+  "message": {
+    "message_id": 52,
+    "from": {"id": 7, "is_bot": false, "first_name": "Mei", "language_code": "en"},
+    "chat": {"id": -1001234567890, "title": "Tea House Regulars", "is_forum": true,
+             "type": "supergroup"},
+    "date": 1760000000,
+    "message_thread_id": 48,
+    "reply_to_message": {
+      "message_id": 48,
+      "from": {"id": 7, "is_bot": false, "first_name": "Mei", "language_code": "en"},
+      "chat": {"id": -1001234567890, "title": "Tea House Regulars", "is_forum": true,
+               "type": "supergroup"},
+      "date": 1759990000,
+      "message_thread_id": 48,
+      "forum_topic_created": {"name": "Points", "icon_color": 7322096},
+      "is_topic_message": true
+    },
+    "text": "/points@memberbot",
+    "entities": [{"offset": 0, "length": 17, "type": "bot_command"}],
+    "is_topic_message": true
+  }
+}"""
+
+
+async def test_replies_to_a_forum_topic_stay_in_that_topic(api, bot):
+    forum = -1001234567890
+    api.push(json.loads(FORUM_TOPIC_UPDATE))
+    (pointed,) = await api.wait_for(1, method="sendMessage", chat_id=forum)
+    assert "private chat" in pointed.text
+    assert pointed.params["message_thread_id"] == 48
+    # General has no thread id, and the reply does not invent one.
+    general = json.loads(FORUM_TOPIC_UPDATE)
+    general["update_id"] += 1
+    message = general["message"]
+    for field in ("message_thread_id", "reply_to_message", "is_topic_message"):
+        del message[field]
+    api.push(general)
+    replies = await api.wait_for(2, method="sendMessage", chat_id=forum)
+    assert "message_thread_id" not in replies[-1].params
+    # A private chat with topics: every reply goes to the topic it answers.
+    api.message(ALICE, "/start", topic=9)
+    replies = await api.wait_for(1, method="sendMessage", chat_id=ALICE)
+    assert [r.params.get("message_thread_id") for r in replies] == [9]
+    api.message(ALICE, "/checkin")
+    replies = await api.wait_for(2, method="sendMessage", chat_id=ALICE)
+    assert "message_thread_id" not in replies[-1].params
 
 
 async def test_commands_are_published_for_private_chats_in_both_languages(api, bot):

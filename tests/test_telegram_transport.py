@@ -174,3 +174,15 @@ async def test_library_errors_become_ours(api, transport):
     with pytest.raises(TransientFailure, match="(?i)disconnected"):
         await transport.deliver("8", hi)
     assert api.performed == 0
+
+
+async def test_a_topic_reply_names_its_topic_in_every_part(api, transport):
+    await transport.deliver("-1001", Rendered("card", image=b"PNG", file=("a.csv", b"1")),
+                            thread_id=48)
+    await transport.deliver("-1001", Rendered("page 2", edit=True), edit_message_id="777",
+                            thread_id=48)  # the message is gone: a new one, in the topic
+    await transport.deliver("-1001", Rendered("in General"))
+    calls = api.sent()
+    assert [(c.method, c.params.get("message_thread_id")) for c in calls] == [
+        ("sendPhoto", 48), ("sendDocument", 48), ("sendMessage", 48), ("sendMessage", None)]
+    assert api.messages[(-1001, 3)]["message_thread_id"] == 48

@@ -43,7 +43,8 @@ class Gateway:
         return f"{self.bot_id}:{update_id}"
 
     # Both libraries name Telegram's fields alike (from_user, chat.id, contact.user_id,
-    # language_code, full_name), so one mapping serves aiogram and PTB objects.
+    # language_code, full_name, is_topic_message), so one mapping serves aiogram and PTB
+    # objects.
 
     async def private_message(self, message: Any, update_id: int) -> None:
         user, contact = message.from_user, message.contact
@@ -52,7 +53,7 @@ class Gateway:
             text=message.text or message.caption or "", message_id=str(message.message_id),
             locale=user.language_code, display_name=user.full_name,
             phone=contact.phone_number if contact and contact.user_id == user.id else None,
-            shares_contact=True, key=self.key(update_id)))
+            shares_contact=True, key=self.key(update_id)), thread_id=topic(message))
 
     async def group_message(self, message: Any, update_id: int, username: str) -> None:
         """Points and profiles are private: a command to us in a group is pointed to the
@@ -61,7 +62,8 @@ class Gateway:
         head = text.split(maxsplit=1)[0] if text.startswith("/") else ""
         if head and ("@" not in head or head.split("@", 1)[1].lower() == username):
             await self.say(self.key(update_id), str(message.chat.id), "telegram.private_only",
-                           message.from_user.language_code, group=True)
+                           message.from_user.language_code, group=True,
+                           thread_id=topic(message))
         else:
             await self.ignore(self.key(update_id))
 
@@ -75,14 +77,18 @@ class Gateway:
             platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
             action=query.data, message_id=str(message.message_id), locale=user.language_code,
             display_name=user.full_name, shares_contact=True, key=self.key(update_id)),
-            callback_id=query.id)
+            callback_id=query.id, thread_id=topic(message))
 
     async def membership(self, change: Any, update_id: int) -> None:
         """A private chat's member status: "kicked" means the member blocked us."""
         await self.reachability(self.key(update_id), str(change.from_user.id),
                                 reachable=change.new_chat_member.status not in ("kicked", "left"))
 
-    async def inbound(self, inbound: Inbound, callback_id: str | None = None) -> Answer:
+    async def inbound(self, inbound: Inbound, callback_id: str | None = None,
+                      thread_id: int | None = None) -> Answer:
+        """Handle `inbound` and send its answer to the chat, in topic `thread_id` if the
+        member wrote in one. The topic stays here: conversations need not know of it,
+        and a replay maps the same update to the same topic again."""
         async def deliver(answer: Answer) -> None:
             messages = answer.rendered()
             if callback_id is not None:
@@ -95,16 +101,17 @@ class Gateway:
             for message in messages:
                 await self.sender.send(inbound.chat_id, message, interactive=True,
                                        edit_message_id=inbound.message_id if message.edit
-                                       else None)
+                                       else None, thread_id=thread_id)
 
         return await self.pipeline.handle(inbound, deliver)
 
     async def say(self, key: str, chat_id: str, reply_key: str, locale: str | None,
-                  group: bool = False) -> None:
+                  group: bool = False, thread_id: int | None = None) -> None:
         """A fixed answer that needs no member (a command typed in a group)."""
         async def send() -> None:
             message = render(Reply(reply_key), locale or self.default_locale)
-            await self.sender.send(chat_id, message, group=group, interactive=True)
+            await self.sender.send(chat_id, message, group=group, interactive=True,
+                                   thread_id=thread_id)
 
         await self.pipeline.once(key, send)
 
@@ -130,6 +137,16 @@ class Gateway:
             await self.transport.answer_callback(callback_id, text)
         except TelegramFailure as exc:  # too old to answer: the member has moved on
             log.info("callback not answered", extra={"detail": str(exc)})
+
+
+def topic(message: Any) -> int | None:
+    """The forum topic a message was written in, which replies must name to land there.
+    Only topic messages count: outside forums `message_thread_id` names a reply thread,
+    which sendMessage does not take, and General's messages carry no id at all. A button
+    under a message too old to read (InaccessibleMessage) has no topic to offer."""
+    if getattr(message, "is_topic_message", None):
+        return getattr(message, "message_thread_id", None)
+    return None
 
 
 async def poll(gateway: Gateway, queue: ChatQueue, stop: asyncio.Event,

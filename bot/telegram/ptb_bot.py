@@ -22,7 +22,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import commands, service
+from bot.telegram import commands, service, webhook
 from bot.telegram.gateway import PLATFORM, Gateway
 from bot.telegram.gateway import poll as polling
 from bot.telegram.transport import PtbTransport
@@ -130,11 +130,13 @@ async def poll(application: Application, gateway: Gateway, stop: asyncio.Event,
 
 
 def webhook_handler(application: Application, gateway: Gateway, queue: ChatQueue, settings):
-    async def take(data: dict[str, Any]) -> None:
+    def parse(data: dict[str, Any]) -> tuple[Update, dict[str, Any]]:
         update = Update.de_json(data, application.bot)
-        if update is None:
-            raise ValueError("empty update")
-        await gateway.pipeline.receive([(gateway.key(update.update_id), update.to_dict())])
+        return update, update.to_dict()  # what replays will see, so it must convert back
+
+    async def take(parsed: tuple[Update, dict[str, Any]]) -> None:
+        update, payload = parsed
+        await gateway.pipeline.receive([(gateway.key(update.update_id), payload)])
         await queue.put(chat_of(update), application.process_update(update))
 
-    return service.checked_webhook(settings.telegram_webhook_secret or "", take)
+    return webhook.checked_webhook(settings.telegram_webhook_secret or "", parse, take)

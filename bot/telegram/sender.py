@@ -173,10 +173,12 @@ class Sender:
         return self._paused_until
 
     async def send(self, chat_id: str, message: Rendered, *, group: bool = False,
-                   edit_message_id: str | None = None, interactive: bool = False) -> SendResult:
-        """Send `message`; never raises for Telegram's or the network's reasons (a reply
-        that cannot be rendered, such as an over-long button action, is a ValueError)."""
-        parts = plan(message, edit_message_id=edit_message_id)
+                   edit_message_id: str | None = None, interactive: bool = False,
+                   thread_id: int | None = None) -> SendResult:
+        """Send `message` (to forum topic `thread_id` of the chat, if given); never raises
+        for Telegram's or the network's reasons (a reply that cannot be rendered, such as
+        an over-long button action, is a ValueError). Topics share their chat's limits."""
+        parts = plan(message, edit_message_id=edit_message_id, thread_id=thread_id)
         chat = self._chats.get(chat_id) or self._chats.setdefault(chat_id, _Chat())
         chat.users += 1
         try:

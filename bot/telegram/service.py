@@ -7,20 +7,19 @@ then new updates are taken. Replies and notices go through one flood-safe Sender
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from typing import Any
 from urllib.parse import urlsplit
 
 from aiohttp import web
-from pydantic import ValidationError
 
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import aiogram_bot, commands
+from bot.telegram import aiogram_bot, commands, webhook
 from bot.telegram.gateway import PLATFORM, Gateway
 from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
@@ -28,7 +27,7 @@ from domain import roles
 from handlers.conversations import build_engine
 
 log = logging.getLogger(__name__)
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+SECRET_HEADER = webhook.SECRET_HEADER
 ALLOWED = aiogram_bot.ALLOWED
 POLL_TIMEOUT = aiogram_bot.POLL_TIMEOUT
 PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
@@ -140,29 +139,14 @@ def webhook_path(settings) -> str:
 
 
 def webhook_handler(bot, dp, gateway: Gateway, queue: ChatQueue, settings):
-    async def take(data: dict) -> None:
+    def parse(data: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
         update = aiogram_bot.restore(bot, data)
-        await gateway.pipeline.receive([(gateway.key(update.update_id),
-                                         aiogram_bot.payload(update))])
+        return update, aiogram_bot.payload(update)
+
+    async def take(parsed: tuple[Any, dict[str, Any]]) -> None:
+        update, payload = parsed
+        await gateway.pipeline.receive([(gateway.key(update.update_id), payload)])
         await queue.put(aiogram_bot.chat_of(update),
                         aiogram_bot.process(bot, dp, gateway, update))
 
-    return checked_webhook(settings.telegram_webhook_secret or "", take)
-
-
-def checked_webhook(secret: str, take: Callable[[dict], Awaitable[object]]):
-    """The secret header is compared in constant time; without it nothing is read.
-    After `take` has recorded the update, Telegram may forget it: a crash is recovered."""
-    async def handle(request: web.Request) -> web.Response:
-        given = request.headers.get(SECRET_HEADER, "")
-        if not hmac.compare_digest(given.encode(), secret.encode()):
-            return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
-        try:
-            data = await request.json()
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("not an update")
-            await take(data)
-        except (ValueError, ValidationError, TypeError, KeyError, AttributeError):
-            return web.json_response({"ok": False, "error": "malformed update"}, status=400)
-        return web.json_response({"ok": True})
-    return handle
+    return webhook.checked_webhook(settings.telegram_webhook_secret or "", parse, take)

@@ -73,22 +73,30 @@ class AskContact:
 @dataclass(frozen=True)
 class Part:
     """One Bot API call. `text` is HTML (the caption for media); `message_id` is the
-    message an edit replaces."""
+    message an edit replaces; `thread_id` the forum topic a new message goes to, since
+    without it a reply to a topic lands in the chat's General topic."""
 
     kind: Literal["text", "photo", "document", "edit"]
     text: str = ""
     keyboard: Inline | AskContact | None = None
     upload: tuple[str, bytes] | None = None
     message_id: str | None = None
+    thread_id: int | None = None
 
 
 def utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def plan(message: Rendered, *, edit_message_id: str | None = None) -> list[Part]:
-    """The calls that show `message`; buttons go on the last one. ValueError when it is
-    empty or a button's action cannot be callback data."""
+def plan(message: Rendered, *, edit_message_id: str | None = None,
+         thread_id: int | None = None) -> list[Part]:
+    """The calls that show `message` (in topic `thread_id`, if any); buttons go on the
+    last one. ValueError when it is empty or a button's action cannot be callback data."""
+    parts = _plan(message, edit_message_id)
+    return parts if thread_id is None else [replace(p, thread_id=thread_id) for p in parts]
+
+
+def _plan(message: Rendered, edit_message_id: str | None) -> list[Part]:
     keyboard = _keyboard(message.buttons)
     text = message.text
     media: list[Part] = []
@@ -179,10 +187,11 @@ class Transport(ABC):
     """Sends parts through one library; subclasses only make calls and name failures."""
 
     async def deliver(self, chat_id: str, message: Rendered, *,
-                      edit_message_id: str | None = None, paid: bool = False) -> str | None:
+                      edit_message_id: str | None = None, paid: bool = False,
+                      thread_id: int | None = None) -> str | None:
         """Send (or edit into place) every part of `message`; the last message id."""
         last = None
-        for part in plan(message, edit_message_id=edit_message_id):
+        for part in plan(message, edit_message_id=edit_message_id, thread_id=thread_id):
             last = await self.send_part(chat_id, part, paid=paid)
         return last
 
@@ -199,7 +208,7 @@ class Transport(ABC):
                     return str(part.message_id)
                 if not _edit_refused(exc.description):
                     raise
-            part = Part("text", part.text, part.keyboard)
+            part = replace(part, kind="text", message_id=None)
         return str(await self._call(self._send(chat, part, paid)))
 
     async def answer_callback(self, callback_id: str, text: str | None = None) -> None:
@@ -252,6 +261,7 @@ class AiogramTransport(Transport):
     async def _send(self, chat: int | str, part: Part, paid: bool) -> int:
         common: dict[str, Any] = {"parse_mode": "HTML",
                                   "reply_markup": self._markup(part.keyboard),
+                                  "message_thread_id": part.thread_id,
                                   "allow_paid_broadcast": True if paid else None}
         if part.kind == "text":
             msg = await self.bot.send_message(chat, part.text, **common)
@@ -313,6 +323,7 @@ class PtbTransport(Transport):
     async def _send(self, chat: int | str, part: Part, paid: bool) -> int:
         common: dict[str, Any] = {"parse_mode": "HTML",
                                   "reply_markup": self._markup(part.keyboard),
+                                  "message_thread_id": part.thread_id,
                                   "allow_paid_broadcast": True if paid else None}
         if part.kind == "text":
             msg = await self.bot.send_message(chat, part.text, **common)
