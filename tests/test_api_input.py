@@ -68,13 +68,10 @@ LONG_NUMBER = b"9" * 5_000
     ("/api/v1/purchases", DEEP),
     ("/api/v1/purchases", b'{"a":' * 50_000 + b"1" + b"}" * 50_000),
     ("/api/v1/purchases", b'{"order_id": "A-1", "member": {"number": "1"}, "currency": "CNY", '
-                          b'"amount": ' + LONG_NUMBER + b"}"),
-    ("/api/v1/purchases", b'{"order_id": "A-1", "member": {"number": "1"}, "currency": "CNY", '
                           b'"amount": NaN}'),
     ("/api/v1/purchases", b'{"order_id": "A-\\ud800", "member": {"number": "1"}, '
                           b'"currency": "CNY", "amount": 100}'),
     ("/api/v1/purchases", b'{"x": [[[[[[[[[[1]]]]]]]]]]}'),
-    ("/api/v1/refunds", b'{"order_id": "A-1", "amount": ' + LONG_NUMBER + b"}"),
     ("/api/v1/refunds", DEEP),
     ("/api/v1/coupons/ABCDEFGHJKLMNPQR/redeem", DEEP),
     ("/api/v1/purchases", b"\xff\xfe{}"),
@@ -155,12 +152,27 @@ async def test_an_integral_amount_is_an_integer_however_it_is_spelled(api, db):
 
 
 async def test_absurd_amounts_are_refused_as_out_of_bounds_without_building_them(api, db):
-    for amount in (b"1e999999999", b"-1e999999999", b"1000000001"):
+    """5,000 digits once raised int()'s ValueError, a 500."""
+    assert (await api.post("/api/v1/purchases", order("R-1", 10_000)))[0] == 201
+    before = await counts(db)
+    status, body = await api.post("/api/v1/refunds", None,
+                                  raw=b'{"order_id": "R-1", "amount": ' + LONG_NUMBER + b"}")
+    assert (status, body["error"]["code"]) == (422, "invalid_amount")
+    for amount in (b"1e999999999", b"-1e999999999", b"1000000001", LONG_NUMBER,
+                   b"-" + LONG_NUMBER):
         status, body = await api.post("/api/v1/purchases", None, raw=(
             b'{"order_id": "F-2", "member": {"number": "1"}, "currency": "CNY", "amount": '
             + amount + b"}"))
         assert (status, body["error"]["code"]) == (422, "invalid_amount")
-    assert await counts(db) == (0, 0, 0, 0)
+    assert await counts(db) == before
+
+
+async def test_an_unread_field_may_hold_any_json_number(api, db):
+    """The document lets a till add fields of its own; a long number there is no error."""
+    status, _ = await api.post("/api/v1/purchases", None, raw=(
+        b'{"order_id": "N-1", "member": {"number": "1"}, "currency": "CNY", "amount": 100, '
+        b'"note": ' + LONG_NUMBER + b"}"))
+    assert status == 201
 
 
 async def test_the_document_quotes_the_servers_own_patterns_and_bounds(api):

@@ -169,7 +169,7 @@ async def test_partial_refunds_reverse_in_proportion_and_a_full_one_reverses_all
 async def test_refund_errors_are_told_apart(api):
     await api.post("/api/v1/purchases", order(amount=5_000))
     cases = [({"order_id": "nope"}, 404, "unknown_order"),
-             ({"order_id": "A-1", "amount": 5_001}, 422, "refund_too_large"),
+             ({"order_id": "A-1", "amount": 5_001}, 409, "refund_too_large"),
              ({"order_id": "A-1", "amount": 0}, 422, "invalid_amount"),
              ({"order_id": "A-1", "amount": 1.5}, 400, "invalid_field")]
     for payload, status, code in cases:

@@ -149,9 +149,10 @@ DOCUMENT: dict[str, Any] = {
                 "200": {"description": "Refunded before", **_json("Refunded")},
                 **_ERRORS,
                 "404": _error("No such order"),
-                "409": _error("The order is refunded in full already, or this refund id was "
-                              "used with another amount"),
-                "422": _error("More than is left to refund, or an amount out of bounds")}}},
+                "409": _error("More than is left of the order to refund (all of it, when it "
+                              "is refunded in full), or this refund id was used with another "
+                              "amount"),
+                "422": _error("An amount out of bounds")}}},
         "/api/v1/coupons/{code}/redeem": {"post": {
             "operationId": "redeemCoupon",
             "summary": "Use a member's coupon at the till (once)", "security": SIGNED,

@@ -39,10 +39,11 @@ APP_KEY: web.AppKey[App] = web.AppKey("memberbot_api_app", App)
 Till = tuple[dict[str, str], purchases.Order, datetime]
 PURCHASES: web.AppKey[GroupCommit] = web.AppKey("memberbot_api_purchases", GroupCommit)
 Handler = Callable[[web.Request, dict[str, Any], datetime], Awaitable[web.Response]]
+# A refusal that depends on what is recorded (the order's state) is a conflict, 409.
 STATUS = {"unknown_member": 404, "unknown_order": 404, "coupon_unknown": 404,
           "order_conflict": 409, "refund_conflict": 409, "ambiguous_member": 409,
-          "already_refunded": 409, "coupon_used": 409, "coupon_expired": 410,
-          "too_many_attempts": 429}
+          "already_refunded": 409, "refund_too_large": 409, "coupon_used": 409,
+          "coupon_expired": 410, "too_many_attempts": 429}
 
 
 def error(status: int, code: str, message: str) -> web.Response:
