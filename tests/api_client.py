@@ -6,6 +6,7 @@ import json
 import time
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -14,6 +15,7 @@ from bot import web
 from bot.api import service, signing
 from bot.app import App
 from bot.settings import Settings
+from domain import members
 from handlers.conversations import build_engine
 
 KEY = "test-key-0123456789"
@@ -31,6 +33,24 @@ class Api:
         headers = signing.headers(key, at if at is not None else int(time.time()), body)
         async with self.session.post(self.base + path, data=body, headers=headers) as resp:
             return resp.status, await resp.json()
+
+
+def without_promotions(programme):
+    """The API stamps purchases with the real clock: no bonus-points days, so that what
+    a purchase earns does not depend on the day the tests run."""
+    return programme.model_copy(update={"earning": programme.earning.model_copy(
+        update={"promotions": ()})})
+
+
+@asynccontextmanager
+async def serving_one_member(db, programme):
+    """The API with member 00000001 registered, and no bonus-points days."""
+    plain = without_promotions(programme)
+    async with db.uow() as uow:
+        await members.register(uow, plain, "telegram", "1001", datetime.now(UTC))
+        await uow.commit()
+    async with serving(db, plain) as client:
+        yield client
 
 
 @asynccontextmanager

@@ -3,22 +3,17 @@ backends, and changes nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from sqlalchemy import func, select
 
-from domain import identifiers, members
+from domain import identifiers
 from domain.models import CouponFailure, LedgerEntry, Purchase, Refund
-from tests.api_client import serving
+from tests.api_client import serving_one_member
 
 
 @pytest.fixture
 async def api(db, programme):
-    async with db.uow() as uow:
-        await members.register(uow, programme, "telegram", "1001", datetime.now(UTC))
-        await uow.commit()
-    async with serving(db, programme) as client:
+    async with serving_one_member(db, programme) as client:
         yield client
 
 

@@ -14,19 +14,12 @@ from bot.run import services
 from bot.settings import Settings
 from domain import members
 from domain.models import LedgerEntry, Member, Notice, Purchase
-from tests.api_client import KEY, serving
+from tests.api_client import KEY, serving_one_member
 
 
 @pytest.fixture
 async def api(db, programme):
-    # The API stamps purchases with the real clock: no bonus-points days, so that what
-    # a purchase earns does not depend on the day the tests run.
-    plain = programme.model_copy(update={"earning": programme.earning.model_copy(
-        update={"promotions": ()})})
-    async with db.uow() as uow:
-        await members.register(uow, plain, "telegram", "1001", datetime.now(UTC))
-        await uow.commit()
-    async with serving(db, plain) as client:
+    async with serving_one_member(db, programme) as client:
         yield client
 
 

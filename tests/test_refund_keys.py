@@ -8,19 +8,14 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, text
 
-from domain import members, schema
+from domain import schema
 from domain.models import LedgerEntry, Member, Refund
-from tests.api_client import serving
+from tests.api_client import serving, serving_one_member
 
 
 @pytest.fixture
 async def api(db, programme):
-    plain = programme.model_copy(update={"earning": programme.earning.model_copy(
-        update={"promotions": ()})})
-    async with db.uow() as uow:
-        await members.register(uow, plain, "telegram", "1001", datetime.now(UTC))
-        await uow.commit()
-    async with serving(db, plain) as client:
+    async with serving_one_member(db, programme) as client:
         yield client
 
 
