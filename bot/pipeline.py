@@ -22,6 +22,8 @@ from handlers.types import Inbound
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[Answer], Awaitable[None]]
+# A redelivery's own way with a recorded answer; False: send it once, as usual.
+Again = Callable[[Answer], Awaitable[bool]]
 Process = Callable[[dict[str, Any]], Awaitable[None]]
 FINISH_LINGER = 0.01
 
@@ -53,14 +55,17 @@ class Pipeline:
             await uow.commit()
         return [None] * len(batches)
 
-    async def handle(self, inbound: Inbound, deliver: Deliver) -> Answer:
+    async def handle(self, inbound: Inbound, deliver: Deliver,
+                     again: Again | None = None) -> Answer:
+        """Handle once and deliver once. `again` sees a recorded answer first (a WeChat
+        retry carries one owed to a passive reply back itself, with no lease)."""
         answer = await self.engine.handle(inbound)
         if inbound.key is None:
             await deliver(answer)
         elif answer.leased:  # the handling transaction took the lease with the answer
             await deliver(answer)
             await self.finish(inbound.key)
-        else:
+        elif not (again is not None and answer.replayed and await again(answer)):
             await self.once(inbound.key, lambda: deliver(answer))
         return answer
 

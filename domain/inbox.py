@@ -6,6 +6,14 @@ first (`receive`), handled in one transaction that also stores its answer (`clai
 `record`, for a whole batch of deliveries at once), and its answer is sent under a
 lease (`lease`, `delivered`). Whatever is left undelivered after a crash is found
 again by `unfinished`.
+
+Where the platform's callback waits to carry the answer back itself (WeChat's passive
+reply), the row says so (`passive`), and a crash cannot lead to a second copy: once
+the answer is recorded, the callback is taken to have carried its first message
+(AWAITED), unless it declined first (RELEASED: it answered without it, and the whole
+answer is sent once, as usual). A platform retry of the callback carries the recorded
+answer again (GIVEN); that retry is how an answer recorded just before a crash still
+reaches the member.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from domain.database import UnitOfWork
 from domain.models import InboxItem, UTCDateTime
 
 LEASE = timedelta(seconds=30)
+AWAITED, GIVEN, RELEASED = "awaited", "given", "released"  # InboxItem.passive
 _INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 _I = InboxItem.__table__
 _AT = UTCDateTime()
@@ -37,12 +46,14 @@ class Pending:
 
 
 async def receive(uow: UnitOfWork, platform: str, items: list[tuple[str, dict[str, Any]]],
-                  now: datetime) -> None:
-    """Record deliveries; one already recorded is left as it is."""
+                  now: datetime, passive: bool = False) -> None:
+    """Record deliveries; one already recorded is left as it is. `passive`: a callback
+    waits to carry each answer back (AWAITED)."""
     if items:
+        state = AWAITED if passive else None
         await uow.execute(_RECEIVE[uow.dialect], [
-            {"platform": platform, "key": key, "payload": payload, "received_at": now}
-            for key, payload in items])
+            {"platform": platform, "key": key, "payload": payload, "received_at": now,
+             "passive": state} for key, payload in items])
 
 
 _CLAIM = (select(_I.c.key, _I.c.handled_at, _I.c.answer)
@@ -104,6 +115,41 @@ async def lease(uow: UnitOfWork, platform: str, key: str, now: datetime) -> bool
         .values(lease_until=now + LEASE)
     )
     return result.rowcount == 1
+
+
+async def decline_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
+    """The waiting callback answers without the answer: it goes as customer-service
+    messages, all of it. False if a retry's callback carried it already (GIVEN)."""
+    where = (InboxItem.platform == platform, InboxItem.key == key)
+    result = await uow.session.execute(
+        update(InboxItem).where(*where, InboxItem.passive == AWAITED)
+        .values(passive=RELEASED))
+    if result.rowcount == 1:
+        return True
+    return await uow.session.scalar(select(InboxItem.passive).where(*where)) != GIVEN
+
+
+async def take_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
+    """A platform retry of the callback carries the recorded answer as its passive reply:
+    True unless the answer goes as customer-service messages instead."""
+    result = await uow.session.execute(
+        update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key,
+                                InboxItem.passive.in_((AWAITED, GIVEN)))
+        .values(passive=GIVEN))
+    return result.rowcount == 1
+
+
+async def passive_sent(uow: UnitOfWork, platform: str, key: str) -> bool:
+    """For recovery, with no callback waiting: True if a callback carried the answer's
+    first message (or was to, just before a crash), which must not be sent again. An
+    unanswered delivery is released first, so an answer recorded from now on is sent
+    whole."""
+    where = (InboxItem.platform == platform, InboxItem.key == key)
+    await uow.session.execute(
+        update(InboxItem).where(*where, InboxItem.passive == AWAITED,
+                                InboxItem.handled_at.is_(None))
+        .values(passive=RELEASED))
+    return await uow.session.scalar(select(InboxItem.passive).where(*where)) in (AWAITED, GIVEN)
 
 
 async def take_over(uow: UnitOfWork, platform: str) -> int:

@@ -273,9 +273,11 @@ class Bot:
     """Our real aiohttp app with the WeChat routes, wired to a FakeWeChat API."""
 
     def __init__(self, db, programme, fake: FakeWeChat, *, safe: bool = True,
-                 deadline: float = 4.0, engine=None, max_age: int = 300) -> None:
+                 deadline: float = 4.0, engine=None, max_age: int = 300,
+                 clock=None) -> None:
         self.db, self.programme, self.fake = db, programme, fake
         self.safe, self.deadline, self.engine, self.max_age = safe, deadline, engine, max_age
+        self.clock = clock
 
     async def __aenter__(self) -> Bot:
         from datetime import UTC, datetime
@@ -294,7 +296,7 @@ class Bot:
         from handlers.conversations import build_engine
 
         self.session = aiohttp.ClientSession()
-        clock = lambda: datetime.now(UTC)  # noqa: E731
+        clock = self.clock or (lambda: datetime.now(UTC))
         self.tokens = DatabaseTokens(self.db, f"wechat:{APP_ID}",
                                      fetcher(self.session, self.fake.url, APP_ID, SECRET, clock))
         self.api = Api(self.session, self.fake.url, self.tokens)
@@ -305,12 +307,12 @@ class Bot:
         self.pusher = Pusher(self.db, self.api, config, self.programme.default_locale,
                              pictures=self.pictures)
         self.cards = Cards(self.db, self.api, self.programme) if config.card_id else None
-        engine = self.engine or build_engine(self.db, self.programme)
-        self.pipeline = Pipeline(self.db, engine, "wechat")
+        engine = self.engine or build_engine(self.db, self.programme, clock=clock)
+        self.pipeline = Pipeline(self.db, engine, "wechat", clock=clock)
         self.webhook = Webhook(Envelope(TOKEN, APP_ID, AES_KEY if self.safe else None,
                                         self.max_age),
                                self.pipeline, self.db, self.pusher, config, self.cards,
-                               deadline=self.deadline, pictures=self.pictures)
+                               deadline=self.deadline, clock=clock, pictures=self.pictures)
         app = bot_web.build(self.db)
         app.router.add_get("/wechat", self.webhook.verify)
         app.router.add_post("/wechat", self.webhook.receive)
@@ -324,4 +326,24 @@ class Bot:
         await self.webhook.drain(grace=2)
         await self._serving.__aexit__(None, None, None)
         await self.session.close()
+
+    async def crash(self) -> None:
+        """As `kill -9` at this instant: nothing this bot does from now on reaches the
+        database (the next write fails, like a dead process's), its tasks stop, and
+        requests still open get no reply. Leave the `async with` block afterwards."""
+        for holder in (self.webhook, self.pipeline, getattr(self.pipeline.engine, "engine",
+                                                            self.pipeline.engine)):
+            if hasattr(holder, "db"):
+                holder.db = _Dead()
+        for task in list(self.webhook.tasks):
+            task.cancel()
+
+
+class _Dead:
+    """The database as seen from a killed process."""
+
+    dialect = "sqlite"
+
+    def uow(self):
+        raise ConnectionError("this bot has crashed")
 

@@ -9,6 +9,7 @@ LOCATION reports, delivery receipts) need no answer.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,7 +28,7 @@ CARD_EVENTS = {"user_get_card", "submit_membercard_user_info"}
 @dataclass(frozen=True)
 class Incoming:
     kind: Kind
-    key: str  # MsgId, or sender + time + event: what WeChat's retries share
+    key: str  # what WeChat's retries share and other messages do not: see delivery_key
     openid: str
     account: str  # our Official Account's id, the sender of replies
     opens_window: bool
@@ -42,10 +43,8 @@ def read(fields: dict[str, str]) -> Incoming:
         raise Refused(400, "FromUserName, ToUserName and MsgType are required")
     if not created.isascii() or not created.isdigit() or len(created) > 12:
         raise Refused(400, "CreateTime must be a number")
-    event = fields.get("Event", "")
-    msg_id = fields.get("MsgId", "")
-    key = msg_id if msg_id.isascii() and msg_id.isdigit() and len(msg_id) <= 32 else \
-        f"{openid}:{created}:{event[:32]}"
+    event, event_key = fields.get("Event", ""), fields.get("EventKey", "")
+    key = delivery_key(fields)
     what = event.lower() if msg_type == "event" else msg_type
     base = {"key": key, "openid": openid, "account": account,
             "opens_window": what in OPENS_WINDOW}
@@ -54,7 +53,6 @@ def read(fields: dict[str, str]) -> Incoming:
                         **base)
     if msg_type != "event":
         return Incoming("inbound", inbound=_inbound(openid, key, ""), **base)  # text only
-    event_key = fields.get("EventKey", "")
     if what == "subscribe":
         scene = event_key.removeprefix("qrscene_")
         text = f"/start {scene}" if scene.startswith(SCENES) and _plain(scene) else "/start"
@@ -70,6 +68,22 @@ def read(fields: dict[str, str]) -> Incoming:
         return Incoming("card", card=(fields["CardId"], fields["UserCardCode"],
                                       what == "submit_membercard_user_info"), **base)
     return Incoming("ignore", **base)
+
+
+def delivery_key(fields: dict[str, str]) -> str:
+    """The inbox key of a message: (sender, MsgId) for messages, since MsgIds are only
+    WeChat's own numbering and another member's message may carry a seen one; for
+    events, which have no MsgId, sender + time + event + a digest of the event and its
+    EventKey, so two menu CLICKs in one second stay two. Spaces separate the parts (an
+    openid has none), and the digest keeps the key within the inbox's 128 characters.
+    domain/migrations/versions/0010 rekeys recorded deliveries with this same rule."""
+    openid, msg_id = fields.get("FromUserName", ""), fields.get("MsgId", "")
+    if msg_id.isascii() and msg_id.isdigit() and len(msg_id) <= 32:
+        return f"{openid} {msg_id}"
+    event = fields.get("Event", "")
+    what = "\n".join((fields.get("MsgType", ""), event, fields.get("EventKey", "")))
+    digest = hashlib.blake2b(what.encode(), digest_size=8).hexdigest()
+    return f"{openid} {fields.get('CreateTime', '')} {event[:32]} {digest}"
 
 
 def _inbound(openid: str, key: str, text: str) -> Inbound:

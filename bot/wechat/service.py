@@ -48,6 +48,16 @@ async def token_store(settings: Settings, db: Database,
         await client.aclose()
 
 
+async def _recovering(pipeline: Pipeline, hook: Webhook) -> None:
+    """What a killed predecessor left unfinished is finished at start (once past the
+    in-flight window), not only at the first pass of the loop."""
+    try:
+        await pipeline.recover(hook.process)
+    except Exception:
+        log.exception("recovery at start failed", extra={"platform": PLATFORM})
+    await pipeline.keep_recovering(hook.process)
+
+
 @asynccontextmanager
 async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     settings = app.settings
@@ -71,7 +81,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         web_app.router.add_post("/wechat", hook.receive)
         web_app[PUSHER] = pusher
         app.pushers[PLATFORM] = pusher.notify
-        jobs = [pipeline.keep_recovering(hook.process), tokens.keep_fresh()]
+        jobs = [_recovering(pipeline, hook), tokens.keep_fresh()]
         if cards is not None:
             jobs.append(cards.keep_syncing())
         tasks = [asyncio.create_task(job) for job in jobs]

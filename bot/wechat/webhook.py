@@ -4,8 +4,15 @@ POST: open the envelope (signature, timestamp, decryption; 4xx for anything forg
 stale or malformed), write the delivery down with the member's new service window,
 then race the handling against `deadline`. In time, the answer goes back as the
 passive reply. Too slow, WeChat gets "success" and the answer follows as a
-customer-service message when ready. The pipeline's lease lets exactly one of the
-two happen, also when WeChat retries the same MsgId meanwhile.
+customer-service message when ready. Exactly one of the two happens, also across a
+crash: the delivery is written down as awaiting a passive reply, and the transaction
+that records the answer thereby records it as given (no commit is added before the
+reply); a callback that answers "success" instead first declines durably, and only a
+declined answer is ever sent as customer-service messages. WeChat retries a callback
+that got no response within 5 s; a retry carries an owed answer again, from the
+inbox, so an answer recorded just before a crash still arrives. What remains: down
+for longer than WeChat's retries (about 15 s) after the answer was recorded but
+before the reply left, the member gets nothing.
 
 An answer with pictures (coupon QR codes, the member's scene code) is composed by
 `pictures` before its first message is offered, so uploads count against the
@@ -45,13 +52,22 @@ IN_FLIGHT = timedelta(seconds=60)  # younger deliveries are still being handled 
 EXPIRED = object()  # the slot's answer once the deadline passed
 
 
+def _future() -> asyncio.Future[Any]:
+    return asyncio.get_running_loop().create_future()
+
+
 @dataclass
 class Slot:
-    """Where a handler leaves its passive reply while the HTTP request still waits."""
+    """Where a handler leaves its passive reply while the HTTP request still waits, and
+    learns, if it came too late, whether the first message went passively after all."""
 
-    future: asyncio.Future[Message | None | object] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future())
+    future: asyncio.Future[Message | None | object] = field(default_factory=_future)
+    # Whether a callback carried the first message: set by the request when it answers
+    # without it, or beforehand by recovery.
+    carried: asyncio.Future[bool] = field(default_factory=_future)
     closed: bool = False
+    held: bool = False
+    due: bool = False
 
     def offer(self, message: Message) -> bool:
         if self.closed or self.future.done():
@@ -60,10 +76,31 @@ class Slot:
         return True
 
     def expire(self) -> None:
-        """WeChat's deadline: stop waiting for a passive reply."""
+        """WeChat's deadline: stop waiting for a passive reply (unless one is being
+        taken over from the inbox right now)."""
+        if self.held:
+            self.due = True
+            return
         self.closed = True
         if not self.future.done():
             self.future.set_result(EXPIRED)
+
+    def hold(self) -> bool:
+        """Keep the request waiting while a retry takes over an owed answer: once taken,
+        it must go out in this response (late, WeChat simply retries again)."""
+        if self.closed or self.future.done():
+            return False
+        self.held = True
+        return True
+
+    def unhold(self) -> None:
+        self.held = False
+        if self.due:
+            self.expire()
+
+    def settle(self, carried: bool) -> None:
+        if not self.carried.done():
+            self.carried.set_result(carried)
 
 
 def _success() -> web.Response:
@@ -129,10 +166,11 @@ class Webhook:
         timer = asyncio.get_running_loop().call_later(max(left, 0.05), slot.expire)
         message = await slot.future
         timer.cancel()
-        if message is EXPIRED:
-            return _success()  # the answer, when ready, goes out as a customer-service message
-        if message is None:
-            return _success()  # nothing to say, or a retry whose answer another request sends
+        if message is EXPIRED or message is None:
+            # Too slow (the answer follows as customer-service messages), nothing to say,
+            # or a retry whose answer another request sends.
+            return await self._decline(incoming, slot)
+        slot.settle(True)
         body = render.passive(incoming.account, incoming.openid, message)  # type: ignore[arg-type]
         return web.Response(text=self.envelope.seal(body, encrypted),
                             content_type="application/xml")
@@ -146,8 +184,12 @@ class Webhook:
         if incoming.inbound is None:
             await self._settle(incoming)
         else:
+            async with self.db.uow() as uow:
+                sent = await inbox.passive_sent(uow, PLATFORM, incoming.key)
+                await uow.commit()
             slot = Slot(closed=True)
-            await self._handle(incoming, slot)
+            slot.settle(sent)
+            await self._handle(incoming, slot, live=False)
 
     async def drain(self, grace: float = DEADLINE + 1) -> None:
         """At shutdown: let handlers finish briefly; recovery redoes the rest."""
@@ -166,27 +208,69 @@ class Webhook:
     async def _record_many(self, items: list[tuple[Incoming, dict[str, Any], datetime]]) -> list:
         async with self.db.uow() as uow:
             await inbox.receive(uow, PLATFORM, [(i.key, payload) for i, payload, _ in items],
-                                items[0][2])
+                                items[0][2], passive=True)
             await service_window.opened_many(
                 uow, PLATFORM, [(i.openid, now) for i, _, now in items if i.opens_window],
                 self.config.window_hours, self.config.window_quota)
             await uow.commit()
         return [None] * len(items)
 
-    async def _handle(self, incoming: Incoming, slot: Slot) -> None:
+    async def _decline(self, incoming: Incoming, slot: Slot) -> web.Response:
+        """Answer "success" without the answer, after writing that down: whoever sends
+        the answer then sends all of it."""
+        try:
+            async with self.db.uow() as uow:
+                declined = await inbox.decline_passive(uow, PLATFORM, incoming.key)
+                await uow.commit()
+        except Exception:
+            log.exception("cannot decline a passive reply", extra={"key": incoming.key})
+            slot.settle(True)  # still owed to a callback: a WeChat retry carries it
+            return web.Response(status=503)
+        # Not declined: a retry's callback carried it (WeChat had given up on this one).
+        slot.settle(not declined)
+        return _success()
+
+    async def _compose(self, answer: Answer) -> list[Message]:
+        if self.pictures is None:
+            return list(render.pieces(answer))
+        return await self.pictures.compose(answer.rendered(), answer.locale)
+
+    async def _handle(self, incoming: Incoming, slot: Slot, live: bool = True) -> None:
         assert incoming.inbound is not None
+        owed = True  # False once the inbox says a recorded answer goes whole, by the API
 
         async def deliver(answer: Answer) -> None:
-            messages: list[Message] = (
-                list(render.pieces(answer)) if self.pictures is None
-                else await self.pictures.compose(answer.rendered(), answer.locale))
-            if messages and slot.offer(messages[0]):
+            messages = await self._compose(answer)
+            if messages and await carried(answer, messages[0]):
                 messages = messages[1:]
             if messages:
                 await self._send_later(incoming.openid, messages)
 
+        async def carried(answer: Answer, first: Message) -> bool:
+            if (answer.leased or not answer.replayed) and slot.offer(first):
+                return True  # answered here and now: a replay is never offered unasked
+            return owed and await slot.carried
+
+        async def again(answer: Answer) -> bool:
+            """A WeChat retry: carry the recorded answer if a passive reply owes it."""
+            nonlocal owed
+            messages = await self._compose(answer)
+            if not messages:
+                return True
+            if not slot.hold():
+                return False  # too late: the request declines, or says a retry carried it
+            try:
+                async with self.db.uow() as uow:
+                    owed = await inbox.take_passive(uow, PLATFORM, incoming.key)
+                    await uow.commit()
+                if owed:
+                    slot.offer(messages[0])  # the rest is sent by the first request or recovery
+                return owed
+            finally:
+                slot.unhold()
+
         try:
-            await self.pipeline.handle(incoming.inbound, deliver)
+            await self.pipeline.handle(incoming.inbound, deliver, again if live else None)
         except Exception:
             log.exception("wechat delivery failed; recovery will retry",
                           extra={"key": incoming.key})
