@@ -89,13 +89,16 @@ async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
     Writes go through Core, so a Member already loaded in the session keeps its old
     balance: use the returned `Posted.balance`, or refresh the member.
     """
-    if cmd.delta == 0 or abs(cmd.delta) > MAX_DELTA:
+    if (cmd.delta == 0 and not (cmd.qualifying or cmd.spend)) or abs(cmd.delta) > MAX_DELTA:
         raise InvalidAmount(delta=cmd.delta)
     if cmd.delta < 0:
         return await _post_debit(uow, cmd, now)
     entry_id = await _append(uow, cmd, now)
-    if entry_id is None:
-        return Posted(None, await balance_of(uow, cmd.member_id), duplicate=True)
+    if entry_id is None or cmd.delta == 0:
+        # No points move, only what counts towards a tier: a refund of points that were
+        # spent already still takes back its qualifying points and spend.
+        return Posted(entry_id, await balance_of(uow, cmd.member_id),
+                      duplicate=entry_id is None)
     if cmd.expires_at is not None:
         balance = await _scalar(uow, CREDIT_EXPIRING, b_member=cmd.member_id,
                                 b_amount=cmd.delta, b_expires=cmd.expires_at)

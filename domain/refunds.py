@@ -75,10 +75,13 @@ async def refund(uow: UnitOfWork, programme: Programme, order_id: str, amount: i
         owed = earning.reversal(points, purchase.amount, before, after)
         take = min(owed, balance)
         short += owed - take
-        if take <= 0 or rule not in ids:
+        if rule not in ids or (owed <= 0 and spend == 0):
             continue
+        # Qualifying points and spend go back in full even when the points were spent
+        # (take 0): a refunded purchase no longer counts towards a tier.
         posted = await ledger.post(uow, ledger.Post(
-            member_id=member.id, delta=-take, kind="reverse", reason="refund",
+            member_id=member.id, delta=-take, kind="reverse",
+            reason="refund" if take else "refund_spent",
             key=f"reversal:{row.id}:{rule}", source="refund", lot_id=ids[rule],
             params={"order": order_id}, qualifying=-owed, spend=-spend), now)
         balance, reversed_, spend = posted.balance, reversed_ + take, 0

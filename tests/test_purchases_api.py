@@ -183,6 +183,48 @@ async def test_points_already_spent_are_reported_not_overdrawn(api, db):
     assert body["points_reversed"] == 10 and body["points_unrecovered"] == balance - 10
 
 
+async def qualifying_and_spend(db, member_id=1) -> tuple[int, int]:
+    async with db.uow() as uow:
+        row = (await uow.session.execute(select(
+            func.coalesce(func.sum(LedgerEntry.qualifying), 0),
+            func.coalesce(func.sum(LedgerEntry.spend), 0)).where(
+            LedgerEntry.member_id == member_id))).one()
+    return int(row[0]), int(row[1])
+
+
+async def test_a_refund_of_spent_points_still_takes_back_what_counts_for_a_tier(api, db):
+    """Buy, spend every point, refund: the points stay spent (reported unrecovered), but
+    the purchase no longer counts towards a tier, so no tier is kept for free."""
+    status, body = await api.post("/api/v1/purchases", order(amount=50_000))
+    assert status == 201 and body["tier"] == "silver"
+    async with db.uow() as uow:
+        from domain import ledger
+        await ledger.post(uow, ledger.Post(member_id=1, delta=-body["balance"], kind="redeem",
+                                           reason="redeemed", key="spent-all"),
+                          datetime.now(UTC))
+        await uow.commit()
+    assert await qualifying_and_spend(db) == (body["points"], 50_000)
+    status, refunded = await api.post("/api/v1/refunds", {"order_id": "A-1"})
+    assert status == 201 and refunded["points_reversed"] == 0
+    assert refunded["points_unrecovered"] == body["points"] and refunded["balance"] == 0
+    assert await qualifying_and_spend(db) == (0, 0)
+    async with db.uow() as uow:
+        lines = (await uow.session.execute(select(LedgerEntry.delta, LedgerEntry.reason)
+                                           .where(LedgerEntry.source == "refund"))).all()
+    assert sorted(lines) == [(0, "refund_spent")] * len(body["rules"])
+
+
+async def test_refunds_too_small_to_move_a_point_still_take_back_their_spend(api, db):
+    await api.post("/api/v1/purchases", order(amount=10_000))
+    for n in range(5):
+        status, _ = await api.post("/api/v1/refunds", {"order_id": "A-1", "amount": 1,
+                                                       "refund_id": f"cent-{n}"})
+        assert status == 201
+    assert (await qualifying_and_spend(db))[1] == 10_000 - 5
+    status, _ = await api.post("/api/v1/refunds", {"order_id": "A-1"})
+    assert status == 201 and await qualifying_and_spend(db) == (0, 0)
+
+
 async def test_the_app_serves_its_openapi_document(api):
     async with api.session.get(api.base + "/api/v1/openapi.json") as resp:
         doc = await resp.json()
