@@ -62,7 +62,7 @@ def check(order: Order, programme: Programme) -> None:
     if order.currency != programme.currency:  # a well-formed code of another currency
         raise PurchaseRefused("wrong_currency", expected=programme.currency)
     if not (isinstance(order.amount, int) and 1 <= order.amount <= MAX_AMOUNT):
-        raise PurchaseRefused("invalid_amount", max=MAX_AMOUNT)
+        raise PurchaseRefused("invalid_amount", min=1, max=MAX_AMOUNT)
     if len(order.items) > MAX_ITEMS:
         raise PurchaseRefused("too_many_items", max=MAX_ITEMS)
     for item in order.items:

@@ -42,7 +42,7 @@ async def refund(uow: UnitOfWork, programme: Programme, order_id: str, amount: i
     if not identifiers.valid(identifiers.ORDER_ID, order_id):
         raise PurchaseRefused("invalid_order_id")
     if amount is not None and not (isinstance(amount, int) and 1 <= amount <= purchases.MAX_AMOUNT):
-        raise PurchaseRefused("invalid_amount", max=purchases.MAX_AMOUNT)
+        raise PurchaseRefused("invalid_amount", min=1, max=purchases.MAX_AMOUNT)
     if refund_id is not None and not identifiers.valid(identifiers.ORDER_ID, refund_id):
         raise PurchaseRefused("invalid_refund_id")
     purchase = await uow.session.scalar(select(Purchase).where(Purchase.order_id == order_id)

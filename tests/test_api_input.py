@@ -115,8 +115,23 @@ async def test_unknown_paths_and_methods_under_the_api_answer_json(api):
     async with api.session.get(api.base + "/api/v1/nothing-here") as resp:
         assert resp.status == 404 and (await resp.json())["error"]["code"] == "not_found"
     async with api.session.get(api.base + "/api/v1/purchases") as resp:
-        assert resp.status == 405
+        assert resp.status == 405 and resp.headers["Allow"] == "POST"
         assert (await resp.json())["error"]["code"] == "method_not_allowed"
+
+
+@pytest.mark.parametrize(("path", "missing"), [
+    ("/api/v1/purchases", "order_id, member, amount, currency"),
+    ("/api/v1/refunds", "order_id")])
+async def test_an_empty_body_names_every_missing_field(api, db, path, missing):
+    status, body = await api.post(path, {})
+    assert (status, body["error"]) == (400, {"code": "missing_field",
+                                             "message": f"missing: {missing}"})
+
+
+async def test_an_amount_out_of_bounds_says_both_bounds(api):
+    status, body = await api.post("/api/v1/purchases", order(amount=0))
+    assert status == 422 and body["error"]["message"] == (
+        "invalid amount (min=1, max=1000000000)")
 
 
 @pytest.mark.parametrize(("path", "payload"), [

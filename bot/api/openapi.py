@@ -36,8 +36,8 @@ def _object(required: list[str], properties: dict[str, Any], **more: Any) -> dic
 
 
 _ERRORS = {
-    "400": _error("The body is not a JSON object, nests deeper than 8, or a field has the "
-                  "wrong type or does not match its pattern"),
+    "400": _error("The body is not a JSON object or nests deeper than 8, or a required field "
+                  "is missing, has the wrong type or does not match its pattern"),
     "401": _error("Missing or bad signature, or a timestamp off by over 5 minutes"),
     "413": _error(f"The body is larger than {MAX_BODY} bytes"),
 }
@@ -138,8 +138,9 @@ DOCUMENT: dict[str, Any] = {
                 "404": _error("No such member"),
                 "409": _error("The order id was used for another purchase, or the phone "
                               "names several members"),
-                "422": _error("Refused by the programme's rules: an amount out of bounds, an "
-                              "item worth more than the order")}}},
+                "422": _error("Refused by the programme's rules: an amount out of bounds, a "
+                              "currency other than the programme's, an item worth more "
+                              "than the order")}}},
         "/api/v1/refunds": {"post": {
             "operationId": "refundOrder",
             "summary": "Refund an order in full or in part; its points go back in proportion",

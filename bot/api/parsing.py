@@ -112,6 +112,13 @@ def _item(raw: Any) -> Item:
                 amount=integer(raw, "amount", 0, MAX_AMOUNT))
 
 
+def required(data: dict[str, Any], *names: str) -> None:
+    """Name every missing field at once, before judging any of them."""
+    missing = [name for name in names if name not in data]
+    if missing:
+        raise BadRequest("missing_field", "missing: " + ", ".join(missing))
+
+
 def order(data: dict[str, Any], source: str = "api") -> Order:
     items = data.get("items", [])
     if not isinstance(items, list) or len(items) > MAX_ITEMS:

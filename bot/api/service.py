@@ -81,7 +81,10 @@ async def json_errors(request: web.Request, handler: Callable[[web.Request],
             raise
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
             refused.status, "refused")
-        return error(refused.status, code, code.replace("_", " "))
+        answer = error(refused.status, code, code.replace("_", " "))
+        if isinstance(refused, web.HTTPMethodNotAllowed):
+            answer.headers["Allow"] = ", ".join(sorted(refused.allowed_methods))
+        return answer
 
 
 def refusal(refused: DomainError) -> web.Response:
@@ -91,6 +94,7 @@ def refusal(refused: DomainError) -> web.Response:
 
 
 async def purchase(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:
+    parsing.required(data, "order_id", "member", "amount", "currency")
     ref, order = parsing.member_ref(data), parsing.order(data)
     if "phone" in ref:
         try:
@@ -111,6 +115,7 @@ async def purchase(request: web.Request, data: dict[str, Any], now: datetime) ->
 
 async def refund(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:
     app = request.app[APP_KEY]
+    parsing.required(data, "order_id")
     order_id = parsing.identifier(data, "order_id", identifiers.ORDER_ID)
     amount = parsing.integer(data, "amount", 1, purchases.MAX_AMOUNT, required=False)
     refund_id = parsing.identifier(data, "refund_id", identifiers.ORDER_ID, required=False)
