@@ -286,7 +286,7 @@ class Dispatcher:
             return  # a platform that cannot edit hears the start and the end only
         async with self.db.uow() as uow:
             if not await deliveries.progress_turn(uow, campaign.id, self.clock(),
-                                                  self.progress_every):
+                                                  self.progress_every, campaign.status):
                 return
             progress = await deliveries.progress(uow, campaign)
             await uow.commit()

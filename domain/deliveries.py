@@ -273,12 +273,15 @@ async def complete(uow: UnitOfWork, campaign_id: int, now: datetime) -> bool:
 
 
 async def progress_turn(uow: UnitOfWork, campaign_id: int, now: datetime,
-                        every: timedelta) -> bool:
+                        every: timedelta, status: str) -> bool:
     """Whether this caller should show the progress now: one process at a time, at most
-    once per `every`, or at once after the status changed (progress_at was cleared)."""
+    once per `every`, or at once after the status changed (progress_at was cleared).
+    `status` is the one the caller read: if it has changed since (the campaign just
+    finished), the turn is left for the next look, which shows the new status, instead
+    of being spent on the old one and the end never shown."""
     taken = await uow.session.execute(
         update(Campaign.__table__).where(
-            Campaign.id == campaign_id,
+            Campaign.id == campaign_id, Campaign.status == status,
             or_(Campaign.progress_at.is_(None), Campaign.progress_at <= now - every))
         .values(progress_at=now))
     return taken.rowcount == 1

@@ -7,12 +7,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.campaigns import Dispatcher
-from domain import campaigns
+from domain import campaigns, deliveries
 from domain.campaign_models import Campaign, Delivery
 from domain.campaigns import Draft, Operator
 from domain.models import Coupon
@@ -195,3 +195,31 @@ async def test_stopping_releases_what_was_never_handed_over(db, programme):
     # The other nine were never handed over: claimable again at once, by anyone.
     assert await statuses(db, c) == {"sending": 1, "pending": 9}
     assert len(telegram.handed) == 1
+
+
+async def test_a_campaign_that_finishes_while_its_progress_is_drawn_still_shows_the_end(
+        db, programme):
+    """The progress turn is taken for the status the drawer read: when the campaign
+    finished in between, the turn is left, and the next look shows it finished (the
+    final edit was once lost this way, and the operator saw "Finishing…" for good)."""
+    now = datetime.now(UTC)
+    await crowd.add(db, [Person(consent=False, accounts=(("console", "boss"),))], now)
+    await crowd.plain(db, 1, now, first_id=2)
+    c = await make(db, programme, Draft(Segment(), ("hello",)))
+    now = datetime.now(UTC)  # its send time has come
+    await campaigns.start_due(db, programme, now)
+    async with db.uow() as uow:
+        await deliveries.shown(uow, c, "42")  # the operator's progress message
+        (seen,) = await deliveries.running(uow)  # read while running
+        assert seen.status == "running"
+        await uow.session.execute(update(Delivery).values(status="sent"))  # its last send
+        assert await deliveries.complete(uow, c, now)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert not await deliveries.progress_turn(uow, c, now, timedelta(seconds=3),
+                                                  seen.status)
+        await uow.commit()
+    async with db.uow() as uow:
+        (again,) = await deliveries.running(uow)  # still behind: it is looked at again
+        assert again.status == "done"
+        assert await deliveries.progress_turn(uow, c, now, timedelta(seconds=3), again.status)
