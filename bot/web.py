@@ -15,6 +15,12 @@ MAX_BODY = 1024 * 1024  # webhooks and API calls are small; refuse anything bigg
 DB_KEY: web.AppKey[Database] = web.AppKey("db", Database)
 
 
+def error(status: int, code: str, message: str) -> web.Response:
+    """Every refusal of the web app has this shape: a stable code for programs, words
+    of our own for people."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
 def build(db: Database) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY)
     app[DB_KEY] = db

@@ -10,12 +10,16 @@ inside one process queue on an asyncio lock instead of polling for the file lock
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from sqlalchemy import Executable, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -26,6 +30,8 @@ from sqlalchemy.ext.asyncio import (
 
 from domain import sqlite_direct, sqlite_inline
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # PostgreSQL's deadlock victim and serialization failure: the server rolled the
 # transaction back whole, so running it again from the start is safe.
@@ -68,6 +74,20 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 def is_transient(exc: BaseException) -> bool:
     """A conflict the database settled by aborting this transaction, not a fault."""
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+async def again_if_transient(attempt: Callable[[], Awaitable[T]], tries: int = 8) -> T:
+    """Run a whole transaction again when the database aborted it to settle a conflict
+    (a deadlock with another worker's transaction): the caller never sees it."""
+    for n in range(tries):
+        try:
+            return await attempt()
+        except DBAPIError as failure:
+            if not is_transient(failure) or n == tries - 1:
+                raise
+            log.info("a transaction lost a lock conflict; running it again")
+            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** n))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:

@@ -16,22 +16,16 @@ from typing import Any
 ORDER_ID = r"[A-Za-z0-9][A-Za-z0-9_.:/#-]{0,63}"  # also a refund id and a till
 MEMBER_NUMBER = r"[0-9]{1,18}"
 PLATFORM = r"[a-z][a-z0-9_]{0,15}"
-EXTERNAL_ID = r"[!-~]{1,128}"  # printable ASCII: Telegram ids, WeChat openids
+EXTERNAL_ID = r"[!-~]{1,128}"  # printable ASCII, as every platform's user ids are
 CURRENCY = r"[A-Z]{3}"
 PHONE = r"[+]?(?:[ ().-]{0,2}[0-9]){6,15}"  # 6 to 15 digits, spaced as written
 # SKUs and categories, Chinese ones too; never `|` or `;`, the import's separators.
 ITEM_TEXT = r"[^\x00-\x1f\x7f-\x9f|;]{1,64}"
 COUPON_CODE = r"[A-Za-z0-9 _-]{1,40}"  # as typed: normalized before lookup
 
-_COMPILED: dict[str, re.Pattern[str]] = {}
-
-
 def valid(pattern: str, value: Any) -> bool:
     """True when `value` is a string that `pattern` matches from end to end."""
-    compiled = _COMPILED.get(pattern)
-    if compiled is None:
-        compiled = _COMPILED.setdefault(pattern, re.compile(pattern))
-    return isinstance(value, str) and compiled.fullmatch(value) is not None
+    return isinstance(value, str) and re.fullmatch(pattern, value) is not None  # re caches
 
 
 def anchored(pattern: str) -> str:

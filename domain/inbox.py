@@ -7,7 +7,7 @@ first (`receive`), handled in one transaction that also stores its answer (`clai
 lease (`lease`, `delivered`). Whatever is left undelivered after a crash is found
 again by `unfinished`.
 
-Where the platform's callback waits to carry the answer back itself (WeChat's passive
+Where the platform's callback waits to carry the answer back itself (a passive
 reply), the row says so (`passive`), and a crash cannot lead to a second copy: once
 the answer is recorded, the callback is taken to have carried its first message
 (AWAITED), unless it declined first (RELEASED: it answered without it, and the whole

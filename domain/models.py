@@ -223,7 +223,7 @@ class InboxItem(Base):
     # Whoever holds an unexpired lease is sending the answer; nobody else may.
     lease_until: Mapped[datetime | None]
     delivered_at: Mapped[datetime | None]
-    # Whether a waiting callback carries the answer as its passive reply (WeChat):
+    # Whether a waiting callback carries the answer as its passive reply:
     # domain.inbox.AWAITED, GIVEN or RELEASED; None where no callback waits.
     passive: Mapped[str | None] = mapped_column(String(8))
 

@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,30 +17,21 @@ from sqlalchemy import text
 from bot import run as running
 from bot.settings import Settings
 from domain import jobs
-from domain.database import Database, create_engine
+from domain.database import Database
 from domain.scheduler_models import JobState
 from scheduler.leader import LOCK_CLASS
-from tests.conftest import PG_URL, require
+from tests.processes import Child, own_database
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-async def database():
-    require("postgresql")
-    name = f"sched_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
+async def database(tmp_path):
+    async with own_database("postgresql", tmp_path, "sched") as url:
+        yield url
 
 
-class SchedulerProcess:
+class SchedulerProcess(Child):
     def __init__(self, url: str, tmp: Path, tag: str) -> None:
         self.env = {**os.environ, "MEMBERBOT_DATABASE_URL": url, "PYTHONPATH": str(ROOT),
                     "MEMBERBOT_LOG_LEVEL": "INFO"}
@@ -63,19 +52,6 @@ class SchedulerProcess:
 
     def says(self, words: str) -> bool:
         return words in self.log.read_text(encoding="utf-8", errors="replace")
-
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                await self.kill()
 
 
 async def eventually(check, within: float = 60) -> None:

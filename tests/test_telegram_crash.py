@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 
 from domain.database import create_engine
-from tests.conftest import PG_URL, require
 from tests.fake_telegram import FakeBotAPI
+from tests.processes import Child, own_database, scalar
 
 ROOT = Path(__file__).resolve().parents[1]
 ALICE = 3003
 
 
-class BotProcess:
+class BotProcess(Child):
     def __init__(self, api: FakeBotAPI, url: str, library: str, tmp: Path) -> None:
         self.env = {**os.environ, "MEMBERBOT_DATABASE_URL": url,
                     "MEMBERBOT_TELEGRAM_TOKEN": api.token,
@@ -40,48 +38,11 @@ class BotProcess:
             *self.args, cwd=self.tmp, env=self.env, stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                await self.kill()
-
 
 @pytest.fixture
 async def database(request, tmp_path):
-    """A SQLite file, or a PostgreSQL database of its own (a process cannot be handed a
-    search_path through the URL)."""
-    kind = request.param
-    require(kind)
-    if kind == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        return
-    name = f"crash_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-async def scalar(url: str, sql: str):
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(text(sql))).scalar()
-    finally:
-        await engine.dispose()
+    async with own_database(request.param, tmp_path, "crash") as url:
+        yield url
 
 
 async def confirmed(api: FakeBotAPI, update: dict) -> None:

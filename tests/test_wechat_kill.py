@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import socket
 import sys
-import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import aiohttp
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 
-from domain.database import Database, create_engine
+from domain.database import Database
 from domain.models import InboxItem
-from tests.conftest import PG_URL, require
 from tests.fake_wechat import (
     AES_KEY,
     APP_ID,
@@ -39,13 +36,14 @@ from tests.fake_wechat import (
     WeChatServer,
     message_xml,
 )
+from tests.processes import Child, own_database, scalar
 
 ROOT = Path(__file__).resolve().parents[1]
 MEMBERS = 120
 KILL_AFTER = 5  # passive replies back before the kill
 
 
-class WeChatProcess:
+class WeChatProcess(Child):
     def __init__(self, api: FakeWeChat, url: str, tmp: Path) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -78,46 +76,11 @@ class WeChatProcess:
                 await asyncio.sleep(0.1)
         raise AssertionError("the bot did not come up")
 
-    async def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        await self.proc.wait()
-
-    async def stop(self) -> None:
-        if self.proc is not None and self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 15)
-            except TimeoutError:
-                await self.kill()
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database(request, tmp_path):
-    """A SQLite file, or a PostgreSQL database of its own."""
-    require(request.param)
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
-        return
-    name = f"wx_kill_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    async with admin.connect() as conn:
-        await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        async with admin.connect() as conn:
-            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-
-async def scalar(url: str, sql: str):
-    engine = create_engine(url)
-    try:
-        async with engine.connect() as conn:
-            return (await conn.execute(text(sql))).scalar()
-    finally:
-        await engine.dispose()
+    async with own_database(request.param, tmp_path, "wx_kill") as url:
+        yield url
 
 
 async def two_minutes_pass(url: str) -> None:

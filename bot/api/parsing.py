@@ -37,10 +37,24 @@ def _constant(name: str) -> Any:
     raise BadRequest("malformed_json", f"{name} is not a JSON number")
 
 
-def _depth(value: Any, level: int = 1) -> int:
-    children = value.values() if isinstance(value, dict) else value \
-        if isinstance(value, list) else ()
-    return max((_depth(child, level + 1) for child in children), default=level)
+def _plain(value: Any, level: int = 1) -> None:
+    """One walk for what json.loads lets through: nesting past MAX_DEPTH, and lone
+    surrogates ("\ud800" is valid JSON but no text, and no database stores it)."""
+    if level > MAX_DEPTH and isinstance(value, dict | list):
+        raise BadRequest("malformed_json", f"the body nests deeper than {MAX_DEPTH}")
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise BadRequest("malformed_json", "the body holds a lone surrogate") from None
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            _plain(key, level)
+            _plain(child, level + 1)
+    elif isinstance(value, list):
+        for child in value:
+            _plain(child, level + 1)
 
 
 def body(raw: bytes) -> dict[str, Any]:
@@ -55,12 +69,7 @@ def body(raw: bytes) -> dict[str, Any]:
         raise BadRequest("malformed_json", f"the body nests deeper than {MAX_DEPTH}") from None
     if not isinstance(data, dict):
         raise BadRequest("malformed_json", "the body must be a JSON object")
-    if _depth(data) > MAX_DEPTH:
-        raise BadRequest("malformed_json", f"the body nests deeper than {MAX_DEPTH}")
-    try:  # "\ud800" is valid JSON, but no text: no database would store it
-        json.dumps(data, ensure_ascii=False, default=str).encode()
-    except UnicodeEncodeError:
-        raise BadRequest("malformed_json", "the body holds a lone surrogate") from None
+    _plain(data)
     return data
 
 

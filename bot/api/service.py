@@ -10,9 +10,7 @@ so a refused one leaves no trace and the others still commit.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -20,15 +18,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from bot.api import openapi, parsing, signing
 from bot.api.parsing import BadRequest
 from bot.app import App
-from bot.web import MAX_BODY
+from bot.web import MAX_BODY, error
 from domain import audit, coupons, identifiers, purchases, refunds, till_members
 from domain.coupons import CouponRefused
-from domain.database import is_transient
+from domain.database import again_if_transient
 from domain.errors import DomainError, InvalidInput
 from domain.group_commit import LATER, GroupCommit
 from domain.profile import parse_phone
@@ -44,10 +42,6 @@ STATUS = {"unknown_member": 404, "unknown_order": 404, "coupon_unknown": 404,
           "order_conflict": 409, "refund_conflict": 409, "ambiguous_member": 409,
           "already_refunded": 409, "refund_too_large": 409, "coupon_used": 409,
           "coupon_expired": 410, "too_many_attempts": 429}
-
-
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]:
@@ -129,7 +123,7 @@ async def refund(request: web.Request, data: dict[str, Any], now: datetime) -> w
             await uow.commit()
             return done
     try:
-        done = await _again_if_transient(attempt)
+        done = await again_if_transient(attempt)
     except PurchaseRefused as refused:
         return refusal(refused)
     return web.json_response({
@@ -198,7 +192,7 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
     async def record(calls: list[Till]) -> list[Any]:
         if len(calls) > 1:
             try:
-                return await _again_if_transient(lambda: together(calls))
+                return await again_if_transient(lambda: together(calls))
             except Exception:  # noqa: BLE001 - rolled back; each is recorded on its own below
                 log.info("a purchase batch failed; recording one by one", exc_info=True)
         return [await alone(call) for call in calls]
@@ -206,7 +200,7 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
     async def alone(call: Till) -> Any:
         for attempt in range(3):
             try:
-                (done,) = await _again_if_transient(lambda: together([call]))
+                (done,) = await again_if_transient(lambda: together([call]))
                 return done
             except IntegrityError as conflict:  # a concurrent first call won; read its result
                 if attempt == 2:
@@ -215,20 +209,6 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
                 return failure
         raise AssertionError("unreachable")
     return record
-
-
-async def _again_if_transient(attempt: Callable[[], Awaitable[Any]], tries: int = 8) -> Any:
-    """Run a whole transaction again when the database aborted it to settle a conflict
-    (a deadlock with another worker's transaction): the caller never sees it."""
-    for n in range(tries):
-        try:
-            return await attempt()
-        except DBAPIError as failure:
-            if not is_transient(failure) or n == tries - 1:
-                raise
-            log.info("a transaction lost a lock conflict; running it again")
-            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** n))  # noqa: S311 - jitter
-    raise AssertionError("unreachable")
 
 
 @asynccontextmanager

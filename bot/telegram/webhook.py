@@ -21,11 +21,12 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from bot.web import MAX_BODY, error  # a real update, keyboard included, is a few KB
+
 log = logging.getLogger(__name__)
 U = TypeVar("U")
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-MAX_BODY = 1024 * 1024  # bytes; a real update, reply and keyboard included, is a few KB
 MAX_DEPTH = 32  # arrays and objects; real updates nest about ten deep
 INT_RANGE = range(-(2**63), 2**63)  # Telegram's ids and dates fit a signed 64-bit integer
 
@@ -61,11 +62,6 @@ class Refused(Exception):
         self.message = message
 
 
-def refusal(status: int, code: str, message: str) -> web.Response:
-    """The purchases API's error shape, so every refusal of the web app reads alike."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=status)
-
-
 def checked_webhook(secret: str, parse: Callable[[dict[str, Any]], U],
                     take: Callable[[U], Awaitable[object]]):
     """The secret header is compared in constant time; without it nothing is read.
@@ -76,7 +72,7 @@ def checked_webhook(secret: str, parse: Callable[[dict[str, Any]], U],
     async def handle(request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), secret.encode()):
-            return refusal(401, "unauthorized", "the secret token header is missing or wrong")
+            return error(401, "unauthorized", "the secret token header is missing or wrong")
         try:
             data = await update_json(request)
             try:
@@ -87,7 +83,7 @@ def checked_webhook(secret: str, parse: Callable[[dict[str, Any]], U],
         except Refused as refused:
             log.info("telegram webhook body refused", extra={
                 "code": refused.code, "detail": repr(refused.__cause__ or refused)[:200]})
-            return refusal(refused.status, refused.code, refused.message)
+            return error(refused.status, refused.code, refused.message)
         await take(update)
         return web.json_response({"ok": True})
     return handle
