@@ -10,7 +10,7 @@ when reachable). N members (default 100,000) are generated in one INSERT .. SELE
 with a Telegram account: three tiers, two languages, 90% with marketing consent, activity
 and purchase histories spread over the lifecycle stages. Then it times:
 
-* start: `domain.campaigns.start_due` for an A/B campaign (70/30, 10% holdout) whose
+* start: `domain.campaigns.campaigns.start_due` for an A/B campaign (70/30, 10% holdout) whose
   segment reads identities (platform Telegram), the lifecycle stage clause (new, active,
   lapsing) and the points balance; it writes one delivery per member in the segment, in
   batches of member ids (INSERT .. SELECT, one transaction each), and counts them;
@@ -23,10 +23,10 @@ Targets: the start under 10 s, peak memory under 200 MB. The ratio start / basel
 shows what the segment, the assignment and the batching cost over the bare write.
 
 Delivery (SQLite). M members (default 6,000) each in their own private chat, a campaign
-to all of them, and the real dispatcher (bot/campaigns.py): claims, rendering, the
+to all of them, and the real dispatcher (bot/campaign_dispatch.py): claims, rendering, the
 Telegram pusher through a Sender paced at L msg/s (default 300) on a real aiogram Bot,
 outcomes recorded as they come, the operator's progress message edited every 3 s; the
-local Bot API server (tests/fake_telegram.py) answers 429 above L msg/s. The baseline is
+local Bot API server (tests/support/fake_telegram.py) answers 429 above L msg/s. The baseline is
 `benchmarks.telegram_outbound.measure`: the bare Sender sending M messages at the same
 limit in the same run. Targets: achieved rate >= 95% of L; nobody lost or duplicated.
 
@@ -61,12 +61,14 @@ from benchmarks.common import (
     pg_database,
     pg_reachable,
 )
-from domain import campaigns, config
-from domain.campaign_models import Campaign, Delivery
-from domain.campaigns import Draft, Operator
-from domain.database import Database
-from domain.models import Base, Identity, Member, UTCDateTime
-from domain.segments import Segment
+from domain import config
+from domain.campaigns import campaigns
+from domain.campaigns.campaigns import Draft, Operator
+from domain.campaigns.segments import Segment
+from domain.campaigns.tables import Campaign, Delivery
+from domain.members.tables import Identity, Member
+from domain.storage.database import Database
+from domain.storage.tables import Base, UTCDateTime
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)
 TARGET_START_S = 10.0
@@ -258,11 +260,11 @@ async def measure_delivery(args: argparse.Namespace, programme: config.Programme
     from aiogram.client.telegram import TelegramAPIServer
 
     from benchmarks import telegram_outbound
-    from bot.campaigns import Dispatcher
+    from bot.campaign_dispatch import Dispatcher
     from bot.telegram import service
     from bot.telegram.sender import Sender
     from bot.telegram.transport import AiogramTransport
-    from tests.fake_telegram import FakeBotAPI
+    from tests.support.fake_telegram import FakeBotAPI
 
     bare = await telegram_outbound.measure(args.messages, args.limit, args.messages)
     print(f"  bare Sender: {bare['rate']:.1f} msg/s ({bare['ratio']:.3f} of the limit)",

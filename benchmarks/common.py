@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import text
 
-from domain.database import Database, create_engine
+from domain.storage.database import Database, create_engine
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_CONNECT_TIMEOUT_S = 3.0

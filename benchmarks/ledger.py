@@ -47,9 +47,13 @@ from benchmarks.common import (
     pg_database,
     pg_reachable,
 )
-from domain import config, ledger, members
-from domain.database import Database, is_sqlite
-from domain.models import Base, LedgerEntry, Member
+from domain import config
+from domain.members import members
+from domain.members.tables import Member
+from domain.points import ledger
+from domain.points.tables import LedgerEntry
+from domain.storage.database import Database, is_sqlite
+from domain.storage.tables import Base
 
 TARGET_RATIO = 0.3
 CONCURRENCIES = (1, 16)

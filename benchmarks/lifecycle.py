@@ -13,9 +13,9 @@ of today's) have had their gift.
 
 It then times, as the jobs run them (a unit of work, the read offloaded on SQLite):
 
-* birthday selection: `domain.birthdays.due` (the SQL over the birthday index, then
+* birthday selection: `domain.lifecycle.birthdays.due` (the SQL over the birthday index, then
   each candidate's own time zone in Python);
-* win-back selection: `domain.winback.selection`, the lapsing stage clause with the
+* win-back selection: `domain.lifecycle.winback.selection`, the lapsing stage clause with the
   consent and episode filters, every row fetched;
 * baseline: a full scan of the same table, `SELECT count(*) FROM members WHERE
   points_balance >= 0` (no index can answer it).
@@ -47,10 +47,13 @@ from benchmarks.common import (
     pg_database,
     pg_reachable,
 )
-from domain import birthdays, config, sqlite_inline, winback
-from domain.database import Database
-from domain.models import Base, Member
-from domain.scheduler_models import BirthdayGift, WinBackEpisode
+from domain import config
+from domain.lifecycle import birthdays, winback
+from domain.lifecycle.tables import BirthdayGift, WinBackEpisode
+from domain.members.tables import Member
+from domain.storage import sqlite_inline
+from domain.storage.database import Database
+from domain.storage.tables import Base
 
 NOW = datetime(2026, 6, 1, 4, 0, tzinfo=UTC)  # noon in Shanghai
 TARGET_S = 1.0

@@ -47,10 +47,13 @@ from bot import importing, web
 from bot.api import service, signing
 from bot.app import App
 from bot.settings import Settings
-from domain import config, ledger, members
-from domain.database import Database
-from domain.models import Base, Member
-from handlers.conversations import build_engine
+from domain import config
+from domain.members import members
+from domain.members.tables import Member
+from domain.points import ledger
+from domain.storage.database import Database
+from domain.storage.tables import Base
+from handlers.routers import build_engine
 
 CLIENTS = 50
 TILLS = 16  # the contended case: many tills, two members

@@ -2,7 +2,7 @@
 
     python -m benchmarks.telegram_inbound [--members 1000] [--updates 3000]
 
-Both bots poll the same local Bot API server (tests/fake_telegram.py) over HTTP with
+Both bots poll the same local Bot API server (tests/support/fake_telegram.py) over HTTP with
 real aiogram, and get the same mix of updates from `--members` members: /points,
 /checkin and a button press (Later under the greeting), a third each. memberbot runs
 its whole path: inbox, handlers, SQLite, replies through the flood-safe sender. The
@@ -33,10 +33,11 @@ from bot import web
 from bot.app import App
 from bot.settings import Settings
 from bot.telegram import aiogram_bot, service
-from domain import config, schema
-from domain.database import Database
-from handlers.conversations import build_engine
-from tests.fake_telegram import FakeBotAPI
+from domain import config
+from domain.storage import schema
+from domain.storage.database import Database
+from handlers.routers import build_engine
+from tests.support.fake_telegram import FakeBotAPI
 
 TARGET = 0.4
 CALLS = {"/points": 1, "/checkin": 1, "start:later": 2}  # Bot API calls each update makes

@@ -2,7 +2,7 @@
 
     python -m benchmarks.telegram_outbound [--messages N] [--chats C] [--limit L]
 
-A local fake Bot API server (tests/fake_telegram.py) answers 429 above `--limit`
+A local fake Bot API server (tests/support/fake_telegram.py) answers 429 above `--limit`
 messages per second (a token bucket holding one second's worth, like Telegram's). A real
 aiogram Bot, an AiogramTransport and a Sender paced at that same limit send `--messages`
 messages to `--chats` private chats, all at once (one task per message), interleaved so
@@ -35,8 +35,8 @@ from aiogram.client.telegram import TelegramAPIServer
 from benchmarks.common import format_table, load_average
 from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
-from handlers.types import Rendered
-from tests.fake_telegram import FakeBotAPI
+from handlers.engine.types import Rendered
+from tests.support.fake_telegram import FakeBotAPI
 
 TARGET_RATIO = 0.95
 TARGET_429_SHARE = 0.001

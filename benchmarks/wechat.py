@@ -51,7 +51,7 @@ async def serve_ours(port: int, database_url: str, schema: str) -> None:
                         wechat_app_secret=SECRET, wechat_token=TOKEN, wechat_aes_key=AES_KEY,
                         wechat_api_url="http://127.0.0.1:9")  # never needed when in time
     if schema:  # PostgreSQL: a throwaway schema, never the database's own tables
-        from domain import database
+        from domain.storage import database
         create = database.create_engine
         database.create_engine = lambda url, **kw: create(url, connect_args={
             "server_settings": {"search_path": schema}}, **kw)
@@ -95,7 +95,7 @@ def build_requests(members: int, messages: int, prefix: str = "oBench",
     sys.path.insert(0, str(ROOT))
     from wechatpy.crypto import WeChatCrypto
 
-    from tests.fake_wechat import message_xml, signed_query
+    from tests.support.fake_wechat import message_xml, signed_query
 
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
     out = []

@@ -8,14 +8,17 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.campaigns import Edit
+from bot import programme as programme_file
+from bot.campaign_dispatch import Edit
 from bot.notifier import Push
 from bot.settings import Settings
-from domain import config, roles, schema
+from domain import config
 from domain.config import Programme
-from domain.database import Database
-from handlers.conversations import build_engine
-from handlers.engine import Engine
+from domain.staff import roles
+from domain.storage import schema
+from domain.storage.database import Database
+from handlers.engine.engine import Engine
+from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ class App:
 @asynccontextmanager
 async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[App]:
     """Owns the database engine for the life of the process."""
-    programme = config.load(settings.programme_file)
+    programme = programme_file.load(settings.programme_file)
     db = Database.from_url(settings.database_url)
     try:
         if migrate:

@@ -13,13 +13,16 @@ from alembic.util.exc import CommandError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
-from bot import console, importing, logs, operator, scheduling
+from bot import console, importing, logs, scheduling
+from bot import member_cli as operator
+from bot import programme as programme_file
 from bot import run as running
 from bot.app import lifespan
 from bot.settings import Settings, SettingsError
 from bot.wechat import cli as wechat_cli
-from domain import config, schema
-from domain.database import Database
+from domain import config
+from domain.storage import schema
+from domain.storage.database import Database
 
 log = logging.getLogger("memberbot")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -173,7 +176,7 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _config_check(settings: Settings) -> int:
-    programme = config.load(settings.programme_file)
+    programme = programme_file.load(settings.programme_file)
     tiers = ", ".join(f"{t.code} ({t.threshold})" for t in programme.tiers.levels)
     print(f"{settings.programme_file or config.DEFAULT_FILE}: ok")
     print(f"  tiers ({programme.tiers.mode}, by {programme.tiers.basis}): {tiers}")

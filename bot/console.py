@@ -10,9 +10,9 @@ import asyncio
 import sys
 from typing import TextIO
 
-from handlers import i18n
-from handlers.engine import Engine
-from handlers.types import Inbound, Rendered, Text
+from handlers.engine import i18n
+from handlers.engine.engine import Engine
+from handlers.engine.types import Inbound, Rendered, Text
 
 PLATFORM = "console"
 

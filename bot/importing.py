@@ -21,12 +21,12 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.app import App, lifespan
 from bot.settings import Settings
-from domain import imports
-from domain.earning import Item
 from domain.errors import InvalidInput
-from domain.imports import Row, Tally
-from domain.profile import parse_phone
-from domain.purchases import Order
+from domain.members.profile import parse_phone
+from domain.points import imports
+from domain.points.earning import Item
+from domain.points.imports import Row, Tally
+from domain.points.purchases import Order
 
 BATCH = 5000
 RETRIES = 3

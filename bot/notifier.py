@@ -13,12 +13,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from domain import catalogue, members, notices
 from domain.config import Programme
-from domain.database import Database
-from domain.models import Notice
-from handlers.notices import locale_for, render_notice
-from handlers.types import Rendered
+from domain.members import members
+from domain.notices import notices
+from domain.notices.tables import Notice
+from domain.rewards import catalogue
+from domain.storage.database import Database
+from handlers.engine.types import Rendered
+from handlers.notices.notices import locale_for, render_notice
 
 log = logging.getLogger(__name__)
 Push = Callable[[str, Rendered], Awaitable[str]]

@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from domain import inbox
-from domain.database import Database
-from domain.group_commit import GroupCommit
-from handlers.engine import Answer, Engine
-from handlers.types import Inbound
+from domain.conversations import inbox
+from domain.storage.database import Database
+from domain.storage.group_commit import GroupCommit
+from handlers.engine.engine import Answer, Engine
+from handlers.engine.types import Inbound
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[Answer], Awaitable[None]]

@@ -16,7 +16,7 @@ from aiohttp import web as aioweb
 
 from bot import console, scheduling, web
 from bot.app import App, lifespan
-from bot.campaigns import Dispatcher
+from bot.campaign_dispatch import Dispatcher
 from bot.memory import freeze_start_up
 from bot.notifier import Notifier
 from bot.ordering import cancel, stop_on_signals

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from aiohttp import web
 from sqlalchemy import text
 
-from domain.database import Database
+from domain.storage.database import Database
 
 MAX_BODY = 1024 * 1024  # webhooks and API calls are small; refuse anything bigger early
 DB_KEY: web.AppKey[Database] = web.AppKey("db", Database)

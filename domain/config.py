@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -98,7 +98,7 @@ class Expiry(Strict):
 
 
 class Lifecycle(Strict):
-    """Stages of a member (domain/lifecycle.py). A purchase counts as activity."""
+    """Stages of a member (domain/lifecycle/lifecycle.py). A purchase counts as activity."""
 
     new_days: Annotated[StrictInt, Field(ge=1, le=3650)] = 30
     lapse_multiple: Annotated[StrictInt, Field(ge=1, le=100)] = 3
@@ -129,7 +129,7 @@ class Birthday(Strict):
 
 
 class WinBack(Strict):
-    """One coupon per lapse episode for members who stop coming (domain/winback.py)."""
+    """One coupon per lapse episode for members who stop coming (domain/lifecycle/winback.py)."""
 
     reward: Code | None = None  # a catalogue reward; unset: no win-back coupons
     consent_only: bool = True  # only members who agreed to marketing
@@ -229,26 +229,6 @@ class MenuEntry(Strict):
         return self
 
 
-class WeChatTemplate(Strict):
-    """A pre-approved WeChat message used when the 48-hour service window is closed,
-    keyed in [wechat.templates] by the notice it stands in for; the notice's text goes
-    into its `field`."""
-
-    id: Annotated[StrictStr, Field(min_length=1, max_length=128)]
-    kind: Literal["template", "subscribe"] = "template"
-    url: Url | None = None
-    field: Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_.]{0,31}$")] = "content"
-
-
-class WeChat(Strict):
-    """Plain data for the WeChat Official Account; secrets stay in the environment."""
-
-    card_id: Annotated[StrictStr, Field(min_length=1, max_length=64)] | None = None
-    window_hours: Annotated[StrictInt, Field(ge=1, le=48)] = 48
-    window_quota: Annotated[StrictInt, Field(ge=1, le=1000)] = 20
-    templates: dict[str, WeChatTemplate] = {}
-
-
 class RewardItem(Strict):
     """One entry of the rewards catalogue. `stock` is the starting stock; operators
     change it with /stock, and the database keeps the live figure."""
@@ -291,9 +271,8 @@ class Programme(Strict):
     earning: Earning = Earning()
     benefits: dict[str, LocalText] = {}
     menu: Annotated[tuple[MenuEntry, ...], Field(max_length=3)] = ()
-    wechat: WeChat = WeChat()
     rewards: tuple[RewardItem, ...] = ()
-    # Not in the file: what domain.catalogue read of operators' edits.
+    # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
 
     @field_validator("timezone")
@@ -330,7 +309,7 @@ class Programme(Strict):
         return self
 
     def reward(self, code: str) -> RewardItem | None:
-        """The catalogue item as operators left it (domain.catalogue)."""
+        """The catalogue item as operators left it (domain.rewards.catalogue)."""
         return next((r for r in self.catalogue() if r.code == code), None)
 
     def reward_in_file(self, code: str) -> RewardItem | None:
@@ -338,7 +317,7 @@ class Programme(Strict):
 
     def catalogue(self) -> tuple[RewardItem, ...]:
         """The effective catalogue: the file's items with operators' edits, and items
-        operators added, as `domain.catalogue.refresh` last read them."""
+        operators added, as `domain.rewards.catalogue.refresh` last read them."""
         state = self._catalogue
         return state.items if state is not None and state.base is self.rewards \
             else self.rewards
@@ -355,18 +334,23 @@ class Programme(Strict):
         return ZoneInfo(self.timezone)
 
 
-def parse(text: str, source: str = "programme") -> Programme:
+P = TypeVar("P", bound=Programme)
+
+
+def parse(text: str, source: str = "programme", model: type[P] = Programme) -> P:  # type: ignore[assignment]
+    """`model` is this Programme or the composition's, which adds the sections of the
+    platforms it serves; the file's format is the same."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
     try:
-        return Programme.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, source)) from exc
 
 
-def load(path: str | Path | None = None) -> Programme:
+def load(path: str | Path | None = None, model: type[P] = Programme) -> P:  # type: ignore[assignment]
     file = Path(path) if path else DEFAULT_FILE
     try:
         text = file.read_text(encoding="utf-8")
@@ -375,7 +359,7 @@ def load(path: str | Path | None = None) -> Programme:
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{file}: the programme file must be UTF-8 text ({exc.reason} "
                           f"at byte {exc.start})") from exc
-    return parse(text, str(file))
+    return parse(text, str(file), model)
 
 
 def _describe(exc: ValidationError, source: str) -> str:

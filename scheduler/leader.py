@@ -16,7 +16,7 @@ import logging
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from domain.database import Database
+from domain.storage.database import Database
 
 log = logging.getLogger(__name__)
 LOCK_CLASS = 0x6D62  # "mb": the first half of the advisory lock key

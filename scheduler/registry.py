@@ -17,10 +17,13 @@ from typing import Any
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
-from domain import birthdays, expiry_reminders, jobs, tier_review, winback, writeoffs
 from domain.config import Programme
-from domain.database import Database
-from scheduler import campaigns
+from domain.lifecycle import birthdays, expiry_reminders, winback
+from domain.points import writeoffs
+from domain.staff import jobs
+from domain.storage.database import Database
+from domain.tiers import tier_review
+from scheduler import campaign_starts as campaigns
 
 Run = Callable[[Database, Programme, datetime], Awaitable[dict[str, Any]]]
 HOUR = 3600
@@ -58,4 +61,4 @@ JOBS: tuple[Job, ...] = (
     Job("tier_review", tier_review.run, _daily(9, 0), 6 * HOUR),
     Job("campaigns", _campaigns, lambda p: CronTrigger(second=0, timezone=p.zone), 50),
 )
-assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.jobs.NAMES lists every job"
+assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

@@ -24,9 +24,9 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from domain import jobs
 from domain.config import Programme
-from domain.database import Database
+from domain.staff import jobs
+from domain.storage.database import Database
 from scheduler.leader import Leadership
 from scheduler.registry import JOBS, Job
 

@@ -12,11 +12,13 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import text
 
+import bot.tables  # noqa: F401  (every table, the platform state included)
+from bot import programme as programme_file
 from domain import config
-from domain.database import Database, create_engine
-from domain.models import Base
+from domain.storage.database import Database, create_engine
+from domain.storage.tables import Base
 
-pytest_plugins = ["tests.telegram_fixtures"]
+pytest_plugins = ["tests.support.telegram_fixtures"]
 PG_URL = os.environ.get("MEMBERBOT_TEST_DATABASE_URL")
 
 
@@ -46,7 +48,7 @@ BACKENDS = ["sqlite", "postgresql"]
 
 @pytest.fixture(scope="session")
 def programme() -> config.Programme:
-    return config.load()
+    return programme_file.load()  # with the platforms' sections, as `memberbot run` reads it
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from typing import Any
 from bot.api.signing import SIGNATURE, TIMESTAMP
 from bot.web import MAX_BODY
 from domain import identifiers as ids
-from domain.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY
+from domain.points.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY
 
 SIGNED = [{"timestamp": [], "signature": []}]
 

@@ -14,8 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from domain import identifiers
-from domain.earning import Item
-from domain.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, Order
+from domain.points.earning import Item
+from domain.points.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY, Order
 
 MAX_DEPTH = 8  # of a body; ours nest three deep
 

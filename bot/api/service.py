@@ -4,7 +4,7 @@ with no MEMBERBOT_API_KEY the service is not started at all, so the API is off.
 Each call is one unit of work: it commits what it did, or nothing. Refusals are JSON
 `{"error": {"code", "message"}}` with a 4xx status and change nothing, except that a
 wrong coupon code is counted against the till that tried it. Purchases arriving
-together share one transaction (domain.group_commit), each in a savepoint of its own,
+together share one transaction (domain.storage.group_commit), each in a savepoint of its own,
 so a refused one leaves no trace and the others still commit.
 """
 
@@ -24,13 +24,17 @@ from bot.api import openapi, parsing, signing
 from bot.api.parsing import BadRequest
 from bot.app import App
 from bot.web import MAX_BODY, error
-from domain import audit, coupons, identifiers, purchases, refunds, till_members
-from domain.coupons import CouponRefused
-from domain.database import again_if_transient
+from domain import identifiers
 from domain.errors import DomainError, InvalidInput
-from domain.group_commit import LATER, GroupCommit
-from domain.profile import parse_phone
-from domain.purchases import PurchaseRefused
+from domain.members import till_members
+from domain.members.profile import parse_phone
+from domain.points import purchases, refunds
+from domain.points.purchases import PurchaseRefused
+from domain.rewards import coupons
+from domain.rewards.coupons import CouponRefused
+from domain.staff import audit
+from domain.storage.database import again_if_transient
+from domain.storage.group_commit import LATER, GroupCommit
 
 log = logging.getLogger(__name__)
 APP_KEY: web.AppKey[App] = web.AppKey("memberbot_api_app", App)

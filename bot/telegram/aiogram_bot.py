@@ -31,7 +31,7 @@ from bot.ordering import ChatQueue
 from bot.telegram import commands
 from bot.telegram.gateway import Gateway
 from bot.telegram.gateway import poll as polling
-from handlers.routing import Router as Commands
+from handlers.engine.routing import Router as Commands
 
 log = logging.getLogger(__name__)
 ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]

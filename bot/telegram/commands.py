@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from handlers import menu
-from handlers.routing import Router
+from handlers.engine import menu
+from handlers.engine.routing import Router
 
 LANGUAGES = {"en": "en", "zh_Hans": "zh"}  # our locale -> Telegram's language_code
-# The staff commands each permission (domain.roles.PERMISSIONS) opens.
+# The staff commands each permission (domain.staff.roles.PERMISSIONS) opens.
 STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["verify"],
                   "audit": ["audit"], "grant": ["grant", "revoke"],
                   "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],

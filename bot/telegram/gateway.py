@@ -17,14 +17,19 @@ from bot.ordering import ChatQueue
 from bot.pipeline import Pipeline
 from bot.telegram.sender import Sender
 from bot.telegram.transport import TelegramFailure, Transport
-from domain import members
-from domain.database import Database
-from handlers.engine import Answer
-from handlers.render import render
-from handlers.types import Inbound, Reply
+from domain.members import members
+from domain.storage.database import Database
+from handlers.engine.engine import Answer
+from handlers.engine.render import render
+from handlers.engine.types import Inbound, Reply
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
+
+
+def start_link(username: str | None) -> str | None:
+    """The deep link that opens a chat with the bot and sends `/start {payload}`."""
+    return f"https://t.me/{username}?start={{payload}}" if username else None
 EXPIRED = "error.button_expired"
 
 

@@ -23,11 +23,11 @@ from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
 from bot.telegram import commands, service, webhook
-from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.gateway import poll as polling
 from bot.telegram.transport import PtbTransport
-from handlers.conversations import build_engine
-from handlers.routing import Router
+from handlers.engine.routing import Router
+from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
 GROUP = -100  # before a host application's own handlers
@@ -37,7 +37,8 @@ GATEWAY = "memberbot_gateway"
 def install(application: Application, app: App) -> Gateway:
     """Call after `await application.initialize()`, so the bot knows its username."""
     bot = application.bot
-    engine = build_engine(app.db, app.programme, username=bot.username)
+    engine = build_engine(app.db, app.programme, username=bot.username,
+                          start_link=start_link(bot.username))
     transport = PtbTransport(bot)
     gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None, bot.id,
                       app.programme.default_locale)

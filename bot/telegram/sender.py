@@ -39,7 +39,7 @@ from bot.telegram.transport import (
     Unreachable,
     plan,
 )
-from handlers.types import Rendered
+from handlers.engine.types import Rendered
 
 log = logging.getLogger(__name__)
 

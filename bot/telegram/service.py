@@ -20,11 +20,11 @@ from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
 from bot.telegram import aiogram_bot, commands, webhook
-from bot.telegram.gateway import PLATFORM, Gateway
+from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
-from domain import roles
-from handlers.conversations import build_engine
+from domain.staff import roles
+from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = webhook.SECRET_HEADER
@@ -47,7 +47,8 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     queue = ChatQueue()
     try:
         me = await bot.get_me()
-        engine = build_engine(app.db, app.programme, username=me.username)
+        engine = build_engine(app.db, app.programme, username=me.username,
+                             start_link=start_link(me.username))
         transport = AiogramTransport(bot)
         gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None,
                           me.id, app.programme.default_locale)

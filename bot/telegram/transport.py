@@ -18,7 +18,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from handlers.types import Rendered
+from handlers.engine.types import Rendered
 
 if TYPE_CHECKING:  # each library is imported only by the transport that uses it
     import aiogram

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 import aiohttp
 
-from domain.access_tokens import Token
+from bot.wechat.store.access_tokens import Token
 
 TOKEN_INVALID = {40001, 40014, 42001}
 TIMEOUT = aiohttp.ClientTimeout(total=10)

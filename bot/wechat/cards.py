@@ -16,9 +16,10 @@ from typing import Any
 
 from bot.wechat.api import Api, ApiError
 from bot.wechat.messages import PLATFORM
-from domain import member_cards, members
+from bot.wechat.store import member_cards
 from domain.config import Programme
-from domain.database import Database
+from domain.members import members
+from domain.storage.database import Database
 
 log = logging.getLogger(__name__)
 ACTIVATE = "/card/membercard/activate"

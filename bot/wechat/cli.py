@@ -11,8 +11,8 @@ import json
 import sys
 from datetime import UTC, datetime
 
+from bot import programme as programme_file
 from bot.settings import Settings
-from domain import config
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -32,7 +32,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.wechat.menu import CREATE, MenuError, build
     from bot.wechat.service import token_store
 
-    programme = config.load(settings.programme_file)
+    programme = programme_file.load(settings.programme_file)
     try:
         menu = build(programme)
     except MenuError as exc:

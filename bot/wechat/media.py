@@ -2,7 +2,7 @@
 
 A passive image reply and a customer-service image message both name a `media_id`
 from media/upload. WeChat keeps an upload three days; the id is kept in the database
-by the image's SHA-256 (domain/uploads.py), so the same QR code is uploaded once for
+by the image's SHA-256 (bot/wechat/store/uploads.py), so the same QR code is uploaded once for
 every worker, and reused only while it outlives `margin`, long enough for a late
 customer-service send.
 """
@@ -13,8 +13,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.wechat.api import Api, ApiError
-from domain import uploads
-from domain.database import Database
+from bot.wechat.store import uploads
+from domain.storage.database import Database
 
 UPLOAD = "/cgi-bin/media/upload"
 KEPT = timedelta(days=3)

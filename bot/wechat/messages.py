@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.wechat.envelope import Refused
-from handlers.types import Inbound
+from handlers.engine.types import Inbound
 
 PLATFORM = "wechat"
 Kind = Literal["inbound", "unsubscribe", "card", "ignore"]
@@ -76,7 +76,7 @@ def delivery_key(fields: dict[str, str]) -> str:
     events, which have no MsgId, sender + time + event + a digest of the event and its
     EventKey, so two menu CLICKs in one second stay two. Spaces separate the parts (an
     openid has none), and the digest keeps the key within the inbox's 128 characters.
-    domain/migrations/versions/0010 rekeys recorded deliveries with this same rule."""
+    domain/storage/migrations/versions/0010 rekeys recorded deliveries with this same rule."""
     openid, msg_id = fields.get("FromUserName", ""), fields.get("MsgId", "")
     if msg_id.isascii() and msg_id.isdigit() and len(msg_id) <= 32:
         return f"{openid} {msg_id}"

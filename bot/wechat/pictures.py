@@ -21,7 +21,7 @@ from bot.wechat.api import ApiError
 from bot.wechat.media import Media
 from bot.wechat.render import Image, Message
 from bot.wechat.scenes import SceneCodes, qr_png
-from handlers.types import Rendered, Text
+from handlers.engine.types import Rendered, Text
 
 log = logging.getLogger(__name__)
 

@@ -20,11 +20,12 @@ from bot.wechat import render
 from bot.wechat.api import Api, ApiError
 from bot.wechat.messages import PLATFORM
 from bot.wechat.pictures import Pictures
+from bot.wechat.programme import WeChat
 from bot.wechat.render import Image, Message
-from domain import members, service_window
-from domain.config import WeChat
-from domain.database import Database
-from handlers.types import Rendered
+from bot.wechat.store import service_window
+from domain.members import members
+from domain.storage.database import Database
+from handlers.engine.types import Rendered
 
 log = logging.getLogger(__name__)
 Outcome = Literal["sent", "deferred", "unreachable", "failed"]

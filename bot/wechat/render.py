@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from handlers import i18n
-from handlers.engine import Answer
-from handlers.types import Rendered, Text
+from handlers.engine import i18n
+from handlers.engine.engine import Answer
+from handlers.engine.types import Rendered, Text
 
 MAX_BYTES = 2048
 

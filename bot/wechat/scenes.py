@@ -4,7 +4,7 @@ Codes are temporary (QR_STR_SCENE) at WeChat's longest, 30 days, and renewed onc
 fewer than `renew_before` (7 days) are left, so a code handed out by /invite works
 for at least a week. Permanent codes (QR_LIMIT_STR_SCENE) are not used for members:
 an account gets 100,000 in all, ever, better kept for posters in the shop. The code
-is kept in the database (domain/scenes.py) for every worker, so repeated /invite
+is kept in the database (bot/wechat/store/scenes.py) for every worker, so repeated /invite
 asks WeChat nothing; if a renewal fails, the stored code serves while it lasts.
 
 We draw the QR image ourselves from the code's `url` (what WeChat's own image
@@ -20,8 +20,8 @@ from datetime import UTC, datetime, timedelta
 import segno
 
 from bot.wechat.api import Api, ApiError
-from domain import scenes
-from domain.database import Database
+from bot.wechat.store import scenes
+from domain.storage.database import Database
 
 CREATE = "/cgi-bin/qrcode/create"
 LONGEST = 2_592_000  # seconds: WeChat's limit for a temporary code

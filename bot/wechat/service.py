@@ -26,7 +26,7 @@ from bot.wechat.push import Pusher
 from bot.wechat.scenes import SceneCodes
 from bot.wechat.tokens import DatabaseTokens, RedisTokens
 from bot.wechat.webhook import Webhook
-from domain.database import Database
+from domain.storage.database import Database
 
 log = logging.getLogger(__name__)
 PUSHER: web.AppKey[Pusher] = web.AppKey("wechat_pusher", Pusher)

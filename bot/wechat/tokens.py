@@ -18,9 +18,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.wechat.api import Fetch
-from domain import access_tokens
-from domain.access_tokens import Token
-from domain.database import Database
+from bot.wechat.store import access_tokens
+from bot.wechat.store.access_tokens import Token
+from domain.storage.database import Database
 
 log = logging.getLogger(__name__)
 MARGIN = 300  # seconds before expiry at which a token counts as due for renewal

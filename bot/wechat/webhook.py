@@ -38,13 +38,15 @@ from bot.wechat.cards import Cards
 from bot.wechat.envelope import Envelope, Refused
 from bot.wechat.messages import PLATFORM, Incoming, read
 from bot.wechat.pictures import Pictures
+from bot.wechat.programme import WeChat
 from bot.wechat.push import Pusher
 from bot.wechat.render import Message
-from domain import inbox, members, service_window
-from domain.config import WeChat
-from domain.database import Database
-from domain.group_commit import GroupCommit
-from handlers.engine import Answer
+from bot.wechat.store import service_window
+from domain.conversations import inbox
+from domain.members import members
+from domain.storage.database import Database
+from domain.storage.group_commit import GroupCommit
+from handlers.engine.engine import Answer
 
 log = logging.getLogger(__name__)
 DEADLINE = 4.0

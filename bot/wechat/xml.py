@@ -11,7 +11,7 @@ it there, before the rest is read.
 
 Nested parts (SendPicsInfo, CopyrightCheckResult and the like) are flattened with
 dotted names; a repeated element keeps its last value. The limits come from WeChat's
-real messages (tests/wechat_fixtures/): the deepest is five levels counting the root
+real messages (tests/support/wechat_fixtures/): the deepest is five levels counting the root
 (xml/SendPicsInfo/PicList/item/PicMd5Sum, xml/CopyrightCheckResult/ResultList/item/
 ArticleIdx), and the widest, MASSSENDJOBFINISH for eight articles, has about 120
 elements.

@@ -1,0 +1,320 @@
+"""The campaign dispatcher: starts due campaigns, sends their deliveries through each
+platform's pusher (Telegram's flood-safe Sender, WeChat's window and quota), records
+every outcome as it comes back, and keeps the operator's progress message current.
+
+Claims are bounded by the sends in flight, so a claimed row is sent within seconds
+and its lease (renewed while it waits, say in a long flood pause) outlives it; the
+pushers pace the sending. Each platform is handed at most `per_platform` messages at
+a time, the rest wait here: so a pause or a cancel, seen at the next pass, stops the
+sending within a moment, and what was claimed but not handed over is released, as
+it is when the process stops. Outcomes are written every `flush_every` seconds in
+one transaction, so a crash can repeat at most the sends of that last moment:
+everything recorded is never sent again, and everything unrecorded is sent after the
+leases run out (at once, for a process that knows it is alone).
+
+A member is sent the campaign on the first of their accounts, in the pushers' order
+of preference, on a platform the campaign is for (those its segment names, else any);
+where that platform cannot deliver (unreachable, or WeChat's window closed), the next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+from bot.notifier import Push
+from domain.campaigns import campaigns, deliveries
+from domain.campaigns.deliveries import Progress, Work
+from domain.campaigns.tables import Campaign
+from domain.config import Programme
+from domain.storage.database import Database
+from handlers.campaigns.words import member_message, progress_message
+from handlers.engine.types import Rendered
+
+log = logging.getLogger(__name__)
+# Shows a message in an operator's chat: edits `message_id` when given (and still
+# editable), else sends a new one; returns the message's id, or None when not shown.
+Edit = Callable[[str, Rendered, str | None], Awaitable[str | None]]
+Outcome = tuple[int, str, str | None, str | None]  # delivery, outcome, platform, detail
+RATE_WINDOW = 30.0  # seconds of progress the ETA is measured over
+NO_ACCOUNT = "no account on a platform this campaign is sent on"
+PASS_ON = ("unreachable", "deferred")  # outcomes after which the next platform is tried
+
+
+class Lane:
+    """At most `size` of one platform's sends in its hands at a time. A send waiting
+    for its turn gives up as soon as `halted()` says so (its campaign was paused or
+    cancelled), not when a turn comes."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.busy = 0
+        self._changed = asyncio.Condition()
+
+    async def enter(self, halted: Callable[[], bool]) -> bool:
+        """True with a turn taken (give it back with `leave`); False when halted."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.busy < self.size or halted())
+            if halted():
+                self._changed.notify()  # the turn this waiter may have been woken for
+                return False
+            self.busy += 1
+            return True
+
+    async def leave(self) -> None:
+        async with self._changed:
+            self.busy -= 1
+            self._changed.notify()
+
+    async def wake(self) -> None:
+        """Let every waiter look at whether its campaign was halted."""
+        async with self._changed:
+            self._changed.notify_all()
+
+
+class Dispatcher:
+    def __init__(self, db: Database, programme: Programme, pushers: dict[str, Push],
+                 editors: dict[str, Edit] | None = None, *,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 batch: int = 200, in_flight: int = 600, every: float = 1.0,
+                 progress_every: float = 3.0, flush_every: float = 0.2,
+                 per_platform: int = 64, alone: bool = False) -> None:
+        self.db = db
+        self.programme = programme
+        self.pushers = pushers  # in order of preference
+        self.editors = editors if editors is not None else {}
+        self.clock = clock
+        self.batch = batch
+        self.in_flight = in_flight
+        self.every = every
+        self.progress_every = timedelta(seconds=progress_every)
+        self.flush_every = flush_every
+        self.per_platform = per_platform
+        self.alone = alone
+        self._lanes: dict[str, Lane] = {}
+        self._halted: set[int] = set()  # campaigns being sent here that stopped running
+        self._sending: dict[int, asyncio.Task[None]] = {}
+        self._flying: dict[int, asyncio.Task[None]] = {}  # delivery id -> its send
+        self._outcomes: list[Outcome] = []
+        self._room = asyncio.Event()
+        self._samples: dict[int, deque[tuple[float, int]]] = {}
+        self._shown: dict[int, str] = {}  # the progress text last shown, per campaign
+
+    # ------------------------------------------------------------------ the loop
+
+    async def run(self) -> None:
+        if self.alone:
+            async with self.db.uow() as uow:
+                await deliveries.take_over(uow, self.clock())
+                await uow.commit()
+        flusher = asyncio.create_task(self._keep_flushing())
+        try:
+            while True:
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("campaign dispatch pass failed")
+                await asyncio.sleep(self.every)
+        finally:
+            await self._stop(flusher)
+
+    async def tick(self) -> None:
+        """Start what is due, send what is running, show progress where it is behind."""
+        await campaigns.start_due(self.db, self.programme, self.clock())
+        async with self.db.uow() as uow:
+            watched = await deliveries.running(uow)
+        halted = set(self._sending) - {c.id for c in watched if c.status == "running"}
+        newly, self._halted = halted - self._halted, halted
+        if newly:
+            for lane in self._lanes.values():
+                await lane.wake()
+        for campaign in watched:
+            if campaign.status == "running" and campaign.id not in self._sending:
+                self._sending[campaign.id] = asyncio.create_task(self._send(campaign))
+            try:
+                await self._show(campaign)
+            except Exception:
+                log.exception("campaign progress failed", extra={"campaign": campaign.id})
+
+    async def run_until_idle(self) -> None:
+        """Tick until no campaign is left to start or send (tests and benchmarks; wrap
+        it in a timeout)."""
+        flusher = asyncio.create_task(self._keep_flushing())
+        try:
+            while True:
+                await self.tick()
+                await self.flush()
+                async with self.db.uow() as uow:
+                    left = await deliveries.running(uow)
+                if not left and not self._sending:
+                    return
+                await asyncio.sleep(self.every)
+        finally:
+            await self._stop(flusher)
+
+    async def _stop(self, flusher: asyncio.Task[None]) -> None:
+        tasks = [*self._sending.values(), *self._flying.values(), flusher]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.flush()
+
+    # ------------------------------------------------------------------ sending
+
+    async def _send(self, campaign: Campaign) -> None:
+        mine: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                free = self.in_flight - len(self._flying)
+                if free < min(self.batch, self.in_flight // 2):
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
+                async with self.db.uow() as uow:
+                    work = await deliveries.claim(uow, self.programme, campaign, self.clock(),
+                                                  min(self.batch, free))
+                    await uow.commit()
+                if not work:
+                    break
+                for item in work:
+                    task = asyncio.create_task(self._deliver(campaign, item))
+                    self._flying[item.delivery_id] = task
+                    mine.add(task)
+                    task.add_done_callback(mine.discard)
+            if mine:
+                await asyncio.wait(set(mine))
+            await self.flush()
+            async with self.db.uow() as uow:
+                await deliveries.complete(uow, campaign.id, self.clock())
+                await uow.commit()
+        finally:
+            self._sending.pop(campaign.id, None)
+
+    async def _deliver(self, campaign: Campaign, work: Work) -> None:
+        outcome: str = "unreachable"
+        platform: str | None = None
+        detail: str | None = NO_ACCOUNT
+        handed = False  # once a pusher has it, only its outcome says what happened
+        try:
+            coupon = work.coupon
+            message = member_message(campaign, work.variant, self.programme, work.locale,
+                                     coupon.code if coupon else None,
+                                     coupon.expires_at if coupon else None)
+            for platform, external_id in self.routes(campaign, work):
+                lane = self._lane(platform)
+                if not await lane.enter(lambda: campaign.id in self._halted):
+                    outcome, detail = deliveries.RELEASE, None
+                    break
+                handed, detail = True, None
+                try:
+                    outcome = await self.pushers[platform](external_id, message)
+                except Exception as exc:  # noqa: BLE001 - a broken pusher must not stop the rest
+                    log.exception("campaign push failed", extra={"delivery": work.delivery_id})
+                    outcome, detail = "retry", type(exc).__name__
+                    break
+                finally:
+                    await lane.leave()
+                if outcome not in PASS_ON:
+                    break
+            self._outcomes.append((work.delivery_id, outcome, platform, detail))
+        except asyncio.CancelledError:
+            if not handed:  # stopping: what never left is claimable again at once
+                self._outcomes.append((work.delivery_id, deliveries.RELEASE, None, None))
+            raise
+        finally:
+            self._flying.pop(work.delivery_id, None)
+            self._room.set()
+
+    def routes(self, campaign: Campaign, work: Work) -> list[tuple[str, str]]:
+        """(platform, account) to try, in the pushers' order: the member's first account
+        on each platform the campaign is for."""
+        wanted = campaign.segment.get("platforms") or list(self.pushers)
+        first: dict[str, str] = {}
+        for platform, external_id in work.accounts:
+            first.setdefault(platform, external_id)
+        return [(p, first[p]) for p in self.pushers if p in first and p in wanted]
+
+    def _lane(self, platform: str) -> Lane:
+        lane = self._lanes.get(platform)
+        if lane is None:
+            lane = self._lanes[platform] = Lane(self.per_platform)
+        return lane
+
+    async def flush(self) -> None:
+        """Write the outcomes that came back since the last flush."""
+        if not self._outcomes:
+            return
+        taken, self._outcomes = self._outcomes, []
+        try:
+            async with self.db.uow() as uow:
+                await deliveries.finish(uow, taken, self.clock())
+                await uow.commit()
+        except BaseException:
+            self._outcomes[:0] = taken  # written next time; nothing is lost
+            raise
+
+    async def _keep_flushing(self) -> None:
+        renewed = time.monotonic()
+        while True:
+            await asyncio.sleep(self.flush_every)
+            try:
+                await self.flush()
+                if time.monotonic() - renewed > deliveries.LEASE.total_seconds() / 4:
+                    renewed = time.monotonic()
+                    async with self.db.uow() as uow:
+                        await deliveries.extend(uow, list(self._flying), self.clock())
+                        await uow.commit()
+            except Exception:
+                log.exception("recording campaign outcomes failed")
+
+    # ------------------------------------------------------------------ progress
+
+    async def _show(self, campaign: Campaign) -> None:
+        platform, chat = campaign.operator_platform, campaign.operator_chat
+        editor, pusher = self.editors.get(platform), self.pushers.get(platform)
+        if editor is None and pusher is None:
+            return  # the console: /campaign N shows it
+        moving = campaign.status == "running"
+        if editor is None and moving and campaign.progress_message is not None:
+            return  # a platform that cannot edit hears the start and the end only
+        async with self.db.uow() as uow:
+            if not await deliveries.progress_turn(uow, campaign.id, self.clock(),
+                                                  self.progress_every, campaign.status):
+                return
+            progress = await deliveries.progress(uow, campaign)
+            await uow.commit()
+        eta = self._eta(campaign.id, progress) if moving else None
+        message = progress_message(campaign, progress, eta,
+                                   edit=campaign.progress_message is not None)
+        if self._shown.get(campaign.id) == message.text:
+            return
+        if editor is not None:
+            shown = await editor(chat, message, campaign.progress_message)
+        else:
+            shown = "pushed" if await pusher(chat, message) == "sent" else None
+        if shown is None:
+            return
+        self._shown[campaign.id] = message.text
+        if shown != campaign.progress_message:
+            async with self.db.uow() as uow:
+                await deliveries.shown(uow, campaign.id, shown)
+                await uow.commit()
+
+    def _eta(self, campaign_id: int, progress: Progress) -> int | None:
+        """Seconds left at the pace of the last RATE_WINDOW seconds, or None."""
+        now = time.monotonic()
+        samples = self._samples.setdefault(campaign_id, deque())
+        samples.append((now, progress.done))
+        while len(samples) > 2 and samples[0][0] < now - RATE_WINDOW:
+            samples.popleft()
+        then, before = samples[0]
+        if now - then < 1 or progress.done <= before:
+            return None
+        return int(progress.remaining * (now - then) / (progress.done - before))

@@ -1,0 +1,1 @@
+"""Campaigns: segments, deliveries, attribution and points boosts."""

@@ -1,0 +1,174 @@
+"""Segments: which members a campaign is for, as one SQL condition on `members`.
+
+A segment is plain data (it is stored with its campaign as JSON) and every filter is
+optional; the filters given must all hold, and within one filter any value may match
+(tier gold or silver). Marketing consent and reachability are not filters: a member
+without consent, or one we cannot reach, is never in a segment, whatever it says. We
+cannot reach a member whose `status` is not "active" (blocked the bot, unfollowed,
+erased), nor one with no account on a platform campaigns are sent on (a console
+member): counting them would promise the operator messages nobody can be sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from domain import identifiers
+from domain.config import LOCALES, Programme
+from domain.errors import DomainError
+from domain.lifecycle import lifecycle
+from domain.members import tags
+from domain.members.tables import Identity, Member, MemberTag
+from domain.storage.database import UnitOfWork
+
+STAGES = lifecycle.STAGES
+# Identities of the terminal chat: nothing is pushed there, so no campaign reaches them.
+TERMINAL = "console"
+PURCHASE = ("within", "over", "never")  # bought in the last N days; not; never at all
+MAX_DAYS = 3650
+MAX_POINTS = 1_000_000_000
+
+
+class SegmentRefused(DomainError):
+    def __init__(self, code: str, **params: object) -> None:
+        self.code = code
+        super().__init__(**params)
+
+
+@dataclass(frozen=True)
+class Segment:
+    tiers: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    locales: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
+    stages: tuple[str, ...] = ()
+    purchase: tuple[str, int] | None = None  # ("within", 30), ("over", 90), ("never", 0)
+    points_min: int | None = None
+    points_max: int | None = None
+    birth_months: tuple[int, ...] = ()
+
+    def dump(self) -> dict[str, Any]:
+        """JSON for the campaign row: only the filters that are set."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()
+                if v not in ((), None)}
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Segment:
+        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        try:
+            return cls(**fields)
+        except TypeError:
+            raise SegmentRefused("segment_invalid") from None
+
+    @property
+    def empty(self) -> bool:
+        return not self.dump()
+
+
+def check(segment: Segment, programme: Programme) -> Segment:
+    """The segment if every value is one we know; SegmentRefused naming the filter if not."""
+    known = {t.code for t in programme.tiers.levels}
+    if not set(segment.tiers) <= known:
+        raise SegmentRefused("segment_tier")
+    for tag in segment.tags:
+        if not tags.TAG.fullmatch(tag):
+            raise SegmentRefused("segment_tag")
+    if not set(segment.locales) <= set(LOCALES):
+        raise SegmentRefused("segment_locale")
+    if not all(identifiers.valid(identifiers.PLATFORM, p) and p != TERMINAL
+               for p in segment.platforms):
+        raise SegmentRefused("segment_platform")
+    if not set(segment.stages) <= set(STAGES):
+        raise SegmentRefused("segment_stage")
+    if segment.purchase is not None:
+        kind, days = segment.purchase
+        if kind not in PURCHASE or not isinstance(days, int) or not (
+                (kind == "never" and days == 0) or 1 <= days <= MAX_DAYS):
+            raise SegmentRefused("segment_purchase")
+    for bound in (segment.points_min, segment.points_max):
+        if bound is not None and not (isinstance(bound, int) and 0 <= bound <= MAX_POINTS):
+            raise SegmentRefused("segment_points")
+    if (segment.points_min is not None and segment.points_max is not None
+            and segment.points_min > segment.points_max):
+        raise SegmentRefused("segment_points")
+    if not all(isinstance(m, int) and 1 <= m <= 12 for m in segment.birth_months):
+        raise SegmentRefused("segment_month")
+    return segment
+
+
+def clause(segment: Segment, programme: Programme, now: datetime) -> ColumnElement[bool]:
+    """The condition on `members` that picks the segment, consent and reach included."""
+    m = Member.__table__.c
+    parts: list[ColumnElement[bool]] = [m.marketing_consent.is_(True), m.status == "active"]
+    # An account on the platforms chosen, or on any we send on: the filter and the
+    # reach are one lookup (ix_identities_member_platform).
+    reach = (Identity.platform.in_(segment.platforms) if segment.platforms
+             else Identity.platform != TERMINAL)
+    parts.append(select(Identity.id).where(Identity.member_id == m.id, reach).exists())
+    if segment.tiers:
+        lowest = programme.tiers.levels[0].code
+        tier = m.tier.in_(segment.tiers)
+        parts.append(or_(tier, m.tier.is_(None)) if lowest in segment.tiers else tier)
+    if segment.tags:
+        parts.append(select(MemberTag.member_id).where(
+            MemberTag.member_id == m.id, MemberTag.tag.in_(segment.tags)).exists())
+    if segment.locales:
+        # No choice made: the member reads the programme's default language.
+        chosen = m.locale.in_(segment.locales)
+        parts.append(or_(chosen, m.locale.is_(None))
+                     if programme.default_locale in segment.locales else chosen)
+    if segment.stages:
+        parts.append(or_(*(_stage(stage, programme, now) for stage in segment.stages)))
+    if segment.purchase is not None:
+        parts.append(_purchase(*segment.purchase, now))
+    if segment.points_min is not None:
+        parts.append(m.points_balance >= segment.points_min)
+    if segment.points_max is not None:
+        parts.append(m.points_balance <= segment.points_max)
+    if segment.birth_months:
+        parts.append(m.birth_month.in_(segment.birth_months))
+    return and_(*parts)
+
+
+def _purchase(kind: str, days: int, now: datetime) -> ColumnElement[bool]:
+    last = Member.__table__.c.last_purchase_at
+    since = now - timedelta(days=days)
+    if kind == "within":
+        return last >= since
+    if kind == "over":
+        return or_(last.is_(None), last < since)
+    return last.is_(None)
+
+
+def _stage(stage: str, programme: Programme, now: datetime) -> ColumnElement[bool]:
+    return lifecycle.stage_clause(stage, programme.lifecycle, now)  # type: ignore[arg-type]
+
+
+async def size(uow: UnitOfWork, segment: Segment, programme: Programme, now: datetime) -> int:
+    """How many members the segment reaches now. A count over every member, so on
+    SQLite it runs off the event loop."""
+    stmt = select(func.count()).select_from(Member).where(clause(segment, programme, now))
+    with uow.off_loop():
+        return int(await uow.session.scalar(stmt) or 0)
+
+
+async def by_language(uow: UnitOfWork, segment: Segment, programme: Programme,
+                      now: datetime) -> dict[str, int]:
+    """How many members the segment reaches now, per language they read (no choice
+    made: the programme's default), so a preview can be shown in each."""
+    m = Member.__table__.c
+    language = func.coalesce(m.locale, programme.default_locale)
+    stmt = (select(language, func.count()).where(clause(segment, programme, now))
+            .group_by(language))
+    with uow.off_loop():
+        found = list(await uow.session.execute(stmt))
+    counts: dict[str, int] = {}
+    for locale, number in found:
+        counts[locale] = counts.get(locale, 0) + int(number)
+    return counts
+

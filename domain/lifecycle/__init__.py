@@ -1,0 +1,1 @@
+"""Lifecycle: stages, birthday gifts, win-back coupons and expiry reminders."""

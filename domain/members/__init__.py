@@ -1,0 +1,1 @@
+"""Members: sign-up, platform identities, profile, tags and referrals."""

@@ -1,0 +1,1 @@
+"""Notices: what to tell a member outside a conversation."""

@@ -1,0 +1,78 @@
+"""Notices: what to tell a member outside a conversation, queued in the same transaction
+as the change that caused it (so a rolled-back change tells nobody) and keyed, so a
+job that runs twice queues once. The notifier in bot/ claims due notices under a lease
+and records how each ended."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from domain.notices.tables import Notice
+from domain.storage.database import UnitOfWork
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 5
+FINAL = ("sent", "unreachable", "rejected", "failed")
+_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+
+
+async def queue(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],
+                idempotency_key: str, now: datetime, not_before: datetime | None = None) -> bool:
+    """True if queued now; False if this key was queued before."""
+    stmt = _INSERT[uow.dialect](Notice).values(
+        member_id=member_id, key=key, params=params, idempotency_key=idempotency_key,
+        status="pending", created_at=now, not_before=not_before or now, attempts=0,
+    ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notice.id)
+    return (await uow.session.execute(stmt)).scalar() is not None
+
+
+async def claim(uow: UnitOfWork, now: datetime, limit: int = 100) -> list[Notice]:
+    """Take due notices for sending. SKIP LOCKED lets several workers share the queue;
+    the lease brings a notice back if its sender died."""
+    stmt = (select(Notice).where(Notice.status.in_(("pending", "sending")),
+                                 Notice.not_before <= now)
+            .order_by(Notice.not_before, Notice.id).limit(limit))
+    if uow.dialect == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    due = list(await uow.session.scalars(stmt))
+    for notice in due:
+        notice.status, notice.not_before = "sending", now + LEASE
+        notice.attempts += 1
+    await uow.flush()
+    return due
+
+
+async def finish(uow: UnitOfWork, notice_id: int, outcome: str, now: datetime,
+                 platform: str | None = None, detail: str | None = None) -> None:
+    """Record how a send ended. A transient failure is retried later, with backoff."""
+    notice = await uow.session.get(Notice, notice_id)
+    if notice is None or notice.status in FINAL:
+        return
+    notice.platform, notice.detail = platform, (detail or "")[:200] or None
+    if outcome == "retry" and notice.attempts < MAX_ATTEMPTS:
+        notice.status = "pending"
+        notice.not_before = now + timedelta(seconds=30 * 2 ** notice.attempts)
+    elif outcome == "retry":
+        notice.status = "failed"
+    else:
+        notice.status = outcome  # sent, unreachable, rejected, or deferred
+        notice.sent_at = now if outcome == "sent" else None
+
+
+async def wake(uow: UnitOfWork, member_id: int, now: datetime) -> int:
+    """The member wrote to us: what waited for a chance to reach them is due again."""
+    result = await uow.session.execute(
+        update(Notice).where(Notice.member_id == member_id, Notice.status == "deferred")
+        .values(status="pending", not_before=now)
+    )
+    return result.rowcount
+
+
+async def of_member(uow: UnitOfWork, member_id: int) -> list[Notice]:
+    return list(await uow.session.scalars(
+        select(Notice).where(Notice.member_id == member_id).order_by(Notice.id)))

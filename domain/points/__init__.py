@@ -1,0 +1,1 @@
+"""Points: the ledger and its lots, earning, check-in, purchases, refunds, imports and expiry."""

@@ -1,0 +1,1 @@
+"""Rewards: the catalogue, redemption, coupons and the coupons the programme gives away."""

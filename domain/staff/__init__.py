@@ -1,0 +1,1 @@
+"""Staff: roles, the audit log and scheduled jobs as operators steer them."""

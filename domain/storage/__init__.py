@@ -1,0 +1,3 @@
+"""Storage: engines, the unit of work, SQLite specifics, group commit and migrations.
+
+Capability packages ask the unit of work for what they need and never reach past it."""

@@ -1,0 +1,214 @@
+"""Engines and the unit of work.
+
+SQLite is the embedded default: WAL, and BEGIN IMMEDIATE so a transaction takes
+the write lock up front instead of failing half-way when it upgrades from reader
+to writer. Statements run on the loop's thread (domain.storage.sqlite_inline), waiting
+for another process's lock with asyncio.sleep for up to the busy timeout. Writers
+inside one process queue on an asyncio lock instead of polling for the file lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar
+from types import TracebackType
+from typing import Any, Self, TypeVar
+
+from sqlalchemy import Executable, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from domain.storage import sqlite_direct, sqlite_inline
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+# PostgreSQL's deadlock victim and serialization failure: the server rolled the
+# transaction back whole, so running it again from the start is safe.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+# Set while a task is inside a unit of work: a nested one would wait on the
+# SQLite write lock its own task holds, so it is refused instead of hanging.
+_inside: ContextVar[bool] = ContextVar("memberbot_inside_uow", default=False)
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """Create an engine for a SQLite file or PostgreSQL; nothing connects yet."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        wait = kwargs.pop("busy_timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
+        uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+        engine = create_async_engine(
+            url, async_creator=sqlite_inline.creator(parsed.database or ":memory:", wait, uri),
+            **kwargs)
+        _tune_sqlite(engine)
+        return engine
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def _tune_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # The connection leaves BEGIN to us and never sleeps on a lock itself.
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A conflict the database settled by aborting this transaction, not a fault."""
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+async def again_if_transient(attempt: Callable[[], Awaitable[T]], tries: int = 8) -> T:
+    """Run a whole transaction again when the database aborted it to settle a conflict
+    (a deadlock with another worker's transaction): the caller never sees it."""
+    for n in range(tries):
+        try:
+            return await attempt()
+        except DBAPIError as failure:
+            if not is_transient(failure) or n == tries - 1:
+                raise
+            log.info("a transaction lost a lock conflict; running it again")
+            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** n))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
+
+
+async def again_on_conflict(attempt: Callable[[], Awaitable[T]], tries: int) -> T:
+    """Run a whole transaction again when it lost a race on a unique key: the next try
+    reads what the winner wrote. The last failure is raised."""
+    for n in range(1, tries + 1):
+        try:
+            return await attempt()
+        except IntegrityError:
+            if n == tries:
+                raise
+            log.info("a transaction lost a race on a unique key; running it again",
+                     extra={"attempt": n})
+    raise AssertionError("unreachable")
+
+
+def is_sqlite(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+class Database:
+    """Owns the engine and hands out units of work."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> Database:
+        return cls(create_engine(url, **kwargs))
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def uow(self) -> UnitOfWork:
+        return UnitOfWork(self)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class UnitOfWork:
+    """One use case, one transaction. Leaving without commit() rolls back."""
+
+    session: AsyncSession
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+        self._committed = False
+        self._connection: AsyncConnection | None = None
+        self._sqlite: sqlite_inline.Connection | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    async def __aenter__(self) -> Self:
+        if _inside.get():
+            raise RuntimeError("a unit of work is already open in this task")
+        lock = self._db._write_lock
+        if lock is not None:
+            await lock.acquire()
+        try:
+            self.session = self._db.sessions()
+            await self.session.begin()
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        self._committed = False
+        self._token = _inside.set(True)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if not self._committed:
+                await self.session.rollback()
+            await self.session.close()
+        finally:
+            _inside.reset(self._token)
+            if self._db._write_lock is not None:
+                self._db._write_lock.release()
+
+    def off_loop(self) -> AbstractContextManager[None]:
+        """Run this block's statements away from the event loop: for a long read (a
+        selection over every member, a count over a campaign) that would otherwise hold
+        the loop. On PostgreSQL the driver already waits without holding it."""
+        return sqlite_inline.offloaded() if self._db.dialect == "sqlite" else nullcontext()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        self._committed = True
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def execute(self, statement: Executable, params: Any = None) -> Any:
+        """A Core statement on this transaction's connection, past the ORM's execution
+        path, which costs as much as the statement itself on hot paths; on SQLite a
+        repeated statement runs straight on sqlite3 (domain.storage.sqlite_direct). Not for ORM
+        entities, and it does not flush pending ORM changes first. The result is a
+        SQLAlchemy Result or a `sqlite_direct.Rows`, which reads the same."""
+        if self._connection is None:
+            self._connection = await self.session.connection()
+            if self.dialect == "sqlite":
+                raw = (await self._connection.get_raw_connection()).driver_connection
+                if isinstance(raw, sqlite_inline.Connection):
+                    self._sqlite = raw
+        if self._sqlite is not None:
+            found = sqlite_direct.find(statement, params, self._connection.dialect)  # type: ignore[arg-type]
+            if found is not None:
+                return await sqlite_direct.run(self._sqlite, found, params)
+        return await self._connection.execute(statement, params)
+
+    async def scalar(self, statement: Executable, params: Any = None) -> Any:
+        return (await self.execute(statement, params)).scalar()

@@ -1,0 +1,1 @@
+"""Campaign conversations: building, confirming and controlling a broadcast."""

@@ -1,0 +1,335 @@
+"""/campaign: an operator builds a broadcast in chat, step by step, and controls it.
+
+`/campaign` walks through the segment (with its size), the message, an optional offer
+(a catalogue coupon or a points multiplier), an optional A/B test and holdout, now or
+a scheduled time, and a confirmation that previews each message as members will see
+it, in each language the segment reaches. The flow is in flow.mmd. `/campaign N`
+shows campaign N and `/campaign pause|resume|cancel N` controls it (the rest is in
+campaign_control.py). Operators and up only: the role is checked at every step and on
+every button, since button data comes from the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from domain.campaigns import campaigns, segments
+from domain.campaigns.campaigns import CampaignRefused, Draft, Operator
+from domain.campaigns.segments import Segment, SegmentRefused
+from domain.members import members
+from handlers.campaigns import control as campaign_control
+from handlers.campaigns import segment as campaign_segment
+from handlers.campaigns.control import PERMISSION, card, control, expired, number_arg
+from handlers.campaigns.words import (
+    LANGUAGES,
+    MOMENT,
+    offer_text,
+    preview,
+    segment_lines,
+    variant_lines,
+    when_text,
+)
+from handlers.engine.i18n import negotiate
+from handlers.engine.routing import Ctx, Outcome, Router, Step
+from handlers.engine.types import Button, Reply, Text, button, reply
+from handlers.engine.words import local, multiplier
+from handlers.members import tags
+from handlers.staff.roles import denied
+
+router = Router()
+router.include(tags.router)
+router.include(campaign_control.router)
+BONUSES = (50, 100, 200)
+BONUS_DAYS = (3, 7, 14, 30)
+SPLITS = (50, 70, 90)
+HOLDOUTS = (0, 5, 10, 20)
+
+
+def _refusal(refused: CampaignRefused | SegmentRefused) -> Reply:
+    code = refused.code
+    key = "campaign.refused.segment" if code.startswith("segment") else f"campaign.refused.{code}"
+    return reply(key, **refused.params)
+
+
+# ------------------------------------------------------------------ commands
+
+@router.command("campaign", listed=False)
+async def campaign(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, PERMISSION)
+    if refusal is not None:
+        return refusal
+    parts = ctx.arg.split()
+    if not parts:
+        return await campaign_segment.menu(replace(ctx, data={}), Segment())
+    if len(parts) == 1 and number_arg(parts[0]) is not None:
+        return await card(ctx, number_arg(parts[0]) or 0)
+    if len(parts) == 2 and parts[0].lower() in campaigns.CONTROL and number_arg(parts[1]):
+        return await control(ctx, parts[0].lower(), number_arg(parts[1]) or 0)
+    return Outcome([reply("campaign.usage")])
+
+
+# ------------------------------------------------------------------ the new-campaign flow
+
+def _step(state: str) -> Callable[[Step], Step]:
+    """Register the step waiting in `state`; the role is checked before it runs, on
+    every message and button, as it may have been revoked since the flow began."""
+    def register(step: Step) -> Step:
+        async def guarded(ctx: Ctx) -> Outcome:
+            return await denied(ctx, PERMISSION) or await step(ctx)
+        router.state(state)(guarded)
+        return step
+    return register
+
+
+def _picked(ctx: Ctx, prefix: str, allowed: Iterable[int]) -> int | None:
+    """The value of a choice button `prefix:value`, when it is one of `allowed`."""
+    action = ctx.action or ""
+    value = action.removeprefix(prefix)
+    if action.startswith(prefix) and value in {str(a) for a in allowed}:
+        return int(value)
+    return None
+
+
+def _buttons_wanted(ctx: Ctx, menu: Outcome) -> Outcome:
+    """Typed text where a button is wanted: say so and offer the buttons again. A
+    button that is not among them (an older message's, or forged): expired; the
+    draft is kept either way."""
+    if ctx.action is None:
+        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
+    return expired(ctx, menu.state)
+
+
+@router.action("cnew")
+async def stale(ctx: Ctx) -> Outcome:
+    """A flow button that is not among those offered now (an older message's, or a
+    forged one): refused, and the draft so far is kept."""
+    return await denied(ctx, PERMISSION) or Outcome(
+        [reply("error.button_expired")], state=ctx.state, data=ctx.data if ctx.state else {})
+
+
+@_step(campaign_segment.STATE)
+async def segment_step(ctx: Ctx) -> Outcome:
+    return await campaign_segment.step(ctx, _ask_text)
+
+
+async def _ask_text(ctx: Ctx) -> Outcome:
+    if not ctx.data.get("size"):
+        return await campaign_segment.menu(ctx, campaign_segment.current(ctx),
+                                           note=reply("campaign.nobody"))
+    return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state="campaign.text",
+                   data={**ctx.data, "texts": []})
+
+
+async def _got_text(ctx: Ctx, state: str, then: Callable[[dict], Outcome]) -> Outcome:
+    if ctx.action is not None or not ctx.text:
+        return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state=state,
+                       data=ctx.data)
+    text = ctx.inbound.text.strip()
+    if len(text) > campaigns.MAX_TEXT:
+        return Outcome([reply("campaign.text_long", max=campaigns.MAX_TEXT)], state=state,
+                       data=ctx.data)
+    return then({**ctx.data, "texts": [*ctx.data.get("texts", []), text]})
+
+
+@_step("campaign.text")
+async def text_step(ctx: Ctx) -> Outcome:
+    return await _got_text(ctx, "campaign.text", _offer_menu)
+
+
+def _offer_menu(data: dict) -> Outcome:
+    return Outcome([reply("campaign.ask_offer", (
+        button("campaign.offer_none", "cnew:offer:none"),
+        button("campaign.offer_coupon", "cnew:offer:coupon"),
+        button("campaign.offer_bonus", "cnew:offer:bonus")))], state="campaign.offer",
+        data={**data, "coupon": None, "bonus": None, "days": None})
+
+
+@_step("campaign.offer")
+async def offer_step(ctx: Ctx) -> Outcome:
+    action, data = ctx.action or "", ctx.data
+    if action == "cnew:offer:none":
+        return _ab_menu(data)
+    if action == "cnew:offer:coupon":
+        if not ctx.programme.catalogue():
+            return Outcome([reply("campaign.no_rewards")], state="campaign.offer", data=data)
+        rows = [(Button(local(r.title), f"cnew:coupon:{r.code}"),)
+                for r in ctx.programme.catalogue()]
+        return Outcome([Reply("campaign.ask_coupon", {}, tuple(rows))], state="campaign.offer",
+                       data=data)
+    coupon = action.removeprefix("cnew:coupon:")
+    if action.startswith("cnew:coupon:") and ctx.programme.reward(coupon) is not None:
+        return _ab_menu({**data, "coupon": coupon})
+    if action == "cnew:offer:bonus":
+        row = tuple(button("campaign.times", f"cnew:bonus:{b}", times=multiplier(100 + b))
+                    for b in BONUSES)
+        return Outcome([reply("campaign.ask_bonus", row)], state="campaign.offer", data=data)
+    bonus = _picked(ctx, "cnew:bonus:", BONUSES)
+    if bonus is not None:
+        row = tuple(button("campaign.days", f"cnew:days:{d}", count=d) for d in BONUS_DAYS)
+        return Outcome([reply("campaign.ask_days", row)], state="campaign.offer",
+                       data={**data, "bonus": bonus})
+    days = _picked(ctx, "cnew:days:", BONUS_DAYS)
+    if days is not None and data.get("bonus") in BONUSES:
+        return _ab_menu({**data, "days": days})
+    return _buttons_wanted(ctx, _offer_menu(data))
+
+
+def _ab_menu(data: dict) -> Outcome:
+    return Outcome([reply("campaign.ask_ab", (button("campaign.ab_one", "cnew:ab:one"),
+                                              button("campaign.ab_two", "cnew:ab:two")))],
+                   state="campaign.ab", data=data)
+
+
+@_step("campaign.ab")
+async def ab_step(ctx: Ctx) -> Outcome:
+    first = ctx.data.get("texts", [])[:1]
+    if ctx.action == "cnew:ab:one":
+        return _holdout_menu({**ctx.data, "texts": first, "split": 100})
+    if ctx.action == "cnew:ab:two":
+        return Outcome([reply("campaign.ask_text_b", max=campaigns.MAX_TEXT)],
+                       state="campaign.text_b", data={**ctx.data, "texts": first})
+    return _buttons_wanted(ctx, _ab_menu(ctx.data))
+
+
+@_step("campaign.text_b")
+async def text_b_step(ctx: Ctx) -> Outcome:
+    return await _got_text(ctx, "campaign.text_b", _split_menu)
+
+
+def _split_menu(data: dict) -> Outcome:
+    row = tuple(button("campaign.split", f"cnew:split:{s}", a=s, b=100 - s) for s in SPLITS)
+    return Outcome([reply("campaign.ask_split", row)], state="campaign.split", data=data)
+
+
+def _holdout_menu(data: dict) -> Outcome:
+    row = tuple(button("campaign.holdout_none" if h == 0 else "campaign.holdout",
+                       f"cnew:holdout:{h}", percent=h) for h in HOLDOUTS)
+    return Outcome([reply("campaign.ask_holdout", row)], state="campaign.holdout", data=data)
+
+
+def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
+            then: Callable[[dict], Outcome]) -> Step:
+    """The step of `menu`: one of its `cnew:KEY:VALUE` buttons sets `key`, then `then`."""
+    async def step(ctx: Ctx) -> Outcome:
+        value = _picked(ctx, f"cnew:{key}:", allowed)
+        if value is not None:
+            return then({**ctx.data, key: value})
+        return _buttons_wanted(ctx, menu(ctx.data))
+    return step
+
+
+def _when_menu(data: dict, note: Reply | None = None) -> Outcome:
+    menu = reply("campaign.ask_when", (button("campaign.when_now", "cnew:when:now"),
+                                       button("campaign.when_later", "cnew:when:later")))
+    return Outcome([note, menu] if note else [menu], state="campaign.when",
+                   data={**data, "ask": None, "send_at": None})
+
+
+@_step("campaign.when")
+async def when_step(ctx: Ctx) -> Outcome:
+    if ctx.action == "cnew:when:now":
+        return await _confirm({**ctx.data, "send_at": None}, ctx)
+    if ctx.action == "cnew:when:later":
+        return Outcome([reply("campaign.ask_time", zone=str(ctx.zone),
+                              example=when_text(ctx.zone, ctx.now + timedelta(days=1)))],
+                       state="campaign.when", data={**ctx.data, "ask": "when"})
+    if ctx.action is None and ctx.data.get("ask") == "when":
+        try:
+            local_time = datetime.strptime(campaign_segment.normalized(ctx.text[:40]), MOMENT)
+        except ValueError:
+            return Outcome([reply("campaign.bad_time")], state="campaign.when", data=ctx.data)
+        at = local_time.replace(tzinfo=ctx.zone)
+        if not ctx.now < at <= ctx.now + campaigns.MAX_AHEAD:
+            return Outcome([reply("campaign.time_range", days=campaigns.MAX_AHEAD.days)],
+                           state="campaign.when", data=ctx.data)
+        return await _confirm({**ctx.data, "send_at": at.isoformat()}, ctx)
+    return _buttons_wanted(ctx, _when_menu(ctx.data))
+
+
+split_step = _step("campaign.split")(_choice("split", SPLITS, _split_menu, _holdout_menu))
+holdout_step = _step("campaign.holdout")(_choice("holdout", HOLDOUTS, _holdout_menu,
+                                                 _when_menu))
+
+
+def _draft(ctx: Ctx, data: dict) -> Draft:
+    """What the steps chose; SegmentRefused when the segment no longer fits the
+    programme (a tier removed since), rather than widening it silently."""
+    send_at = data.get("send_at")
+    segment = segments.check(Segment.load(data.get("segment") or {}), ctx.programme)
+    return Draft(segment=segment, texts=tuple(data.get("texts", [])),
+                 split=int(data.get("split", 100)), holdout=int(data.get("holdout", 0)),
+                 coupon=data.get("coupon"), bonus_percent=data.get("bonus"),
+                 bonus_days=data.get("days") if data.get("bonus") else None,
+                 send_at=datetime.fromisoformat(send_at) if send_at else None)
+
+
+def _refused(refused: CampaignRefused | SegmentRefused, data: dict) -> Outcome:
+    """A time that has passed meanwhile is asked again; anything else ends the flow."""
+    if refused.code == "send_at":
+        return _when_menu(data, note=_refusal(refused))
+    return Outcome([_refusal(refused)])
+
+
+def _previews(ctx: Ctx, draft: Draft, reach: dict[str, int]) -> list[Reply]:
+    """Each message as members will see it, in each language the segment reaches (the
+    operator's own first), with the offer's dates as they will be at the send time."""
+    start = draft.send_at or ctx.now
+    item = ctx.programme.reward(draft.coupon) if draft.coupon else None
+    until = (start + timedelta(days=item.coupon_days) if item is not None
+             else start + timedelta(days=draft.bonus_days or 0) if draft.bonus_percent
+             else None)
+    languages = {negotiate(code) or ctx.programme.default_locale for code in reach}
+    out: list[Reply] = []
+    for variant, text in zip("AB", draft.texts, strict=False):
+        for language in sorted(languages or {ctx.locale}, key=lambda c: (c != ctx.locale, c)):
+            out.append(reply("campaign.preview", variant=variant, language=LANGUAGES[language]))
+            out.append(preview(text, ctx.programme, draft.coupon, draft.bonus_percent, until,
+                               language))
+    return out
+
+
+async def _confirm(data: dict, ctx: Ctx) -> Outcome:
+    ctx = replace(ctx, data=data)
+    try:
+        draft = campaigns.check(_draft(ctx, data), ctx.programme, ctx.now)
+    except (CampaignRefused, SegmentRefused) as refused:
+        return _refused(refused, data)
+    reach = await segments.by_language(ctx.uow, draft.segment, ctx.programme, ctx.now)
+    split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
+    variants = [{"code": code, "text": text, "share": share}
+                for (code, share), text in zip(split.variants, draft.texts, strict=True)]
+    when = (Text("campaign.when.at", {"at": when_text(ctx.zone, draft.send_at)})
+            if draft.send_at else Text("campaign.when.now"))
+    nonce = members.new_code(10)
+    return Outcome([*_previews(ctx, draft, reach), reply(
+        "campaign.confirm", (button("campaign.confirm_yes", "cnew:ok"),
+                             button("campaign.confirm_no", "cnew:no")),
+        filters=segment_lines(draft.segment, ctx.programme), size=sum(reach.values()),
+        variants=variant_lines(variants, split.holdout),
+        offer=offer_text(ctx.programme, draft.coupon, draft.bonus_percent, draft.bonus_days),
+        when=when)], state="campaign.confirm", data={**data, "nonce": nonce, "ask": None})
+
+
+@_step("campaign.confirm")
+async def confirm_step(ctx: Ctx) -> Outcome:
+    if ctx.action == "cnew:no":
+        return Outcome([reply("campaign.discarded")])
+    if ctx.action != "cnew:ok":
+        if ctx.action is None:
+            return Outcome([reply("campaign.use_buttons")], state="campaign.confirm",
+                           data=ctx.data)
+        return expired(ctx, "campaign.confirm")
+    nonce = str(ctx.data.get("nonce", ""))
+    if not (nonce.isascii() and nonce.isalnum()):
+        return expired(ctx)
+    operator = Operator(ctx.member.id, ctx.inbound.platform, ctx.inbound.chat_id, ctx.locale)
+    try:
+        created = await campaigns.create(ctx.uow, ctx.programme, operator, _draft(ctx, ctx.data),
+                                         f"chat:{ctx.member.id}:{nonce}", ctx.now)
+    except (CampaignRefused, SegmentRefused) as refused:
+        return _refused(refused, ctx.data)
+    c = created.campaign
+    key = "campaign.created_later" if c.send_at > ctx.now else "campaign.created_now"
+    return Outcome([reply(key, number=str(c.id), when=when_text(ctx.zone, c.send_at))])

@@ -1,0 +1,171 @@
+"""Step 1 of /campaign: building the segment, with its size after every change.
+
+One waiting state, "campaign.segment". Its menu offers a button per filter; choice
+filters (tier, language, platform, stage) open a picker whose buttons toggle values,
+and the others ask for a line of text (tags, points range, last purchase, birthday
+months). Every value, typed or pressed, is checked against what the programme knows
+before it is kept, since button data comes from the client.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+from domain.campaigns import segments
+from domain.campaigns.segments import Segment, SegmentRefused
+from domain.config import LOCALES
+from domain.members import tags
+from domain.members.tags import TagRefused
+from handlers.campaigns.words import LANGUAGES, PLATFORMS, plain, segment_lines, stage_name
+from handlers.engine.routing import Ctx, Outcome
+from handlers.engine.types import Button, Reply, Text, button, reply
+from handlers.engine.words import tier_name
+
+STATE = "campaign.segment"
+CHOICES = ("tier", "locale", "platform", "stage")
+TYPED = ("tags", "points", "purchase", "months")
+FIELD = {"tier": "tiers", "locale": "locales", "platform": "platforms", "stage": "stages"}
+POINTS = re.compile(r"(\d{1,10})?\s*-\s*(\d{1,10})?")
+PURCHASE = re.compile(r"([<>])\s*(\d{1,4})")
+CLEAR = "-"
+Next = Callable[[Ctx], Awaitable[Outcome]]
+
+
+def normalized(raw: str) -> str:
+    """What an operator typed, as the parsers read it: full-width forms a Chinese
+    keyboard gives (＜３０, １００－５００, ０９：００, ，) as their ASCII ones, and the
+    enumeration comma 、 as a comma."""
+    return unicodedata.normalize("NFKC", raw).replace("、", ",").strip()
+
+
+def current(ctx: Ctx) -> Segment:
+    try:
+        return segments.check(Segment.load(ctx.data.get("segment") or {}), ctx.programme)
+    except SegmentRefused:
+        return Segment()
+
+
+def values_of(ctx: Ctx, dimension: str) -> list[tuple[str, Any]]:
+    """(code, label) of every value a choice filter can take."""
+    if dimension == "tier":
+        return [(t.code, tier_name(t)) for t in ctx.programme.tiers.levels]
+    if dimension == "locale":
+        return [(code, plain(LANGUAGES[code])) for code in LOCALES]
+    if dimension == "platform":
+        return list(PLATFORMS.items())
+    return [(stage, stage_name(stage)) for stage in segments.STAGES]
+
+
+async def menu(ctx: Ctx, segment: Segment, edit: bool = False,
+               note: Reply | None = None) -> Outcome:
+    size = await segments.size(ctx.uow, segment, ctx.programme, ctx.now)
+    rows = (
+        (button("campaign.dim.tier", "cnew:dim:tier"), button("campaign.dim.tags", "cnew:dim:tags"),
+         button("campaign.dim.locale", "cnew:dim:locale")),
+        (button("campaign.dim.platform", "cnew:dim:platform"),
+         button("campaign.dim.stage", "cnew:dim:stage"),
+         button("campaign.dim.purchase", "cnew:dim:purchase")),
+        (button("campaign.dim.points", "cnew:dim:points"),
+         button("campaign.dim.months", "cnew:dim:months")),
+        (button("campaign.clear", "cnew:clear"), button("campaign.next", "cnew:next")),
+    )
+    shown = Reply("campaign.segment", {"filters": segment_lines(segment, ctx.programme),
+                                       "count": size}, rows, edit=edit)
+    return Outcome([note, shown] if note else [shown], state=STATE,
+                   data={**ctx.data, "segment": segment.dump(), "ask": None, "size": size})
+
+
+def picker(ctx: Ctx, dimension: str, segment: Segment, edit: bool) -> Outcome:
+    chosen = set(getattr(segment, FIELD[dimension]))
+    rows = [(Button(Text("campaign.picked", {"label": label}) if code in chosen else label,
+                    f"cnew:set:{dimension}:{code}"),) for code, label in values_of(ctx, dimension)]
+    rows.append((button("campaign.done", "cnew:back"),))
+    return Outcome([Reply("campaign.pick", {"dimension": Text(f"campaign.dim.{dimension}")},
+                          tuple(rows), edit=edit)],
+                   state=STATE, data={**ctx.data, "segment": segment.dump(), "ask": None})
+
+
+async def step(ctx: Ctx, after: Next) -> Outcome:
+    """The waiting state's step; `after` is the next step of the flow (the message)."""
+    segment = current(ctx)
+    action = ctx.action or ""
+    if action.startswith("cnew:dim:"):
+        dimension = action.rsplit(":", 1)[1]
+        if dimension in CHOICES:
+            return picker(ctx, dimension, segment, edit=True)
+        if dimension in TYPED:
+            return Outcome([reply(f"campaign.ask.{dimension}")], state=STATE,
+                           data={**ctx.data, "ask": dimension})
+    elif action.startswith("cnew:set:"):
+        return await _toggle(ctx, segment, action)
+    elif action == "cnew:back":
+        return await menu(ctx, segment, edit=True)
+    elif action == "cnew:clear":
+        return await menu(ctx, Segment(), edit=True)
+    elif action == "cnew:next":
+        return await after(ctx)
+    elif ctx.action is None and ctx.data.get("ask") in TYPED and ctx.text:
+        return await _typed(ctx, segment, ctx.data["ask"])
+    elif ctx.action is None:
+        return await menu(ctx, segment, note=reply("campaign.use_buttons"))
+    return Outcome([reply("error.button_expired")], state=STATE, data=ctx.data)
+
+
+async def _toggle(ctx: Ctx, segment: Segment, action: str) -> Outcome:
+    parts = action.split(":")
+    if len(parts) != 4 or parts[2] not in CHOICES:
+        return Outcome([reply("error.button_expired")], state=STATE, data=ctx.data)
+    dimension, code = parts[2], parts[3]
+    if code not in {c for c, _ in values_of(ctx, dimension)}:
+        return Outcome([reply("error.button_expired")], state=STATE, data=ctx.data)
+    field = FIELD[dimension]
+    chosen = list(getattr(segment, field))
+    chosen = [c for c in chosen if c != code] if code in chosen else [*chosen, code]
+    return picker(ctx, dimension, replace(segment, **{field: tuple(chosen)}), edit=True)
+
+
+async def _typed(ctx: Ctx, segment: Segment, dimension: str) -> Outcome:
+    text = normalized(ctx.text[:200])
+    try:
+        changed = parse(dimension, text, segment)
+        segments.check(changed, ctx.programme)
+    except (SegmentRefused, TagRefused):
+        return Outcome([reply(f"campaign.bad.{dimension}"), reply(f"campaign.ask.{dimension}")],
+                       state=STATE, data=ctx.data)
+    return await menu(ctx, changed)
+
+
+def parse(dimension: str, text: str, segment: Segment) -> Segment:
+    """The segment with one typed filter set; "-" clears it."""
+    text = text.strip().lower()
+    clear = text == CLEAR
+    if dimension == "tags":
+        return replace(segment, tags=() if clear else tags.parse(text.replace(",", " ").split()))
+    if dimension == "months":
+        if clear:
+            return replace(segment, birth_months=())
+        raw = text.replace(",", " ").split()
+        if not raw or not all(r.isascii() and r.isdigit() and len(r) <= 2 for r in raw):
+            raise SegmentRefused("segment_month")
+        return replace(segment, birth_months=tuple(sorted({int(r) for r in raw})))
+    if dimension == "points":
+        if clear:
+            return replace(segment, points_min=None, points_max=None)
+        match = POINTS.fullmatch(text)
+        if match is None or match.group(1) is None and match.group(2) is None:
+            raise SegmentRefused("segment_points")
+        low, high = (int(g) if g is not None else None for g in match.groups())
+        return replace(segment, points_min=low, points_max=high)
+    if clear:
+        return replace(segment, purchase=None)
+    if text in ("never", "从未", "没有"):
+        return replace(segment, purchase=("never", 0))
+    match = PURCHASE.fullmatch(text)
+    if match is None:
+        raise SegmentRefused("segment_purchase")
+    return replace(segment, purchase=("within" if match.group(1) == "<" else "over",
+                                      int(match.group(2))))

@@ -1,0 +1,314 @@
+"""The conversation engine: inbounds in, replies out, one transaction per batch.
+
+Order of precedence: a /command always wins (and leaves any flow); a button goes to
+the waiting flow when it belongs to it, else to whoever registered it; free text
+goes to the waiting flow, else gets help. A digit answers the last offered buttons,
+which is how platforms without buttons (WeChat, the console) press them.
+
+An inbound with a delivery key is handled at most once: the key is claimed in the
+same transaction as the effects, and a repeat gets the recorded answer back.
+A shared contact arrives as the pseudo-button CONTACT_SHARED.
+
+Inbounds that arrive together are handled together (domain.storage.group_commit): their
+claims, members and conversation states are read with one query each, each is
+handled in turn, and one commit covers them all. Two of one member wait for the
+next batch, so each sees the other's effects. If a batch fails, its inbounds are
+handled again one by one, so one bad message only ever fails itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cached_property
+
+from domain.config import Programme
+from domain.conversations import conversations, inbox
+from domain.conversations.conversations import State
+from domain.members import members
+from domain.members.profile import NAME_MAX
+from domain.members.tables import Member
+from domain.rewards import catalogue
+from domain.storage.database import Database, UnitOfWork, again_on_conflict
+from domain.storage.group_commit import LATER, GroupCommit
+from handlers.engine import i18n
+from handlers.engine.render import dump, load, render
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Inbound, Rendered, Reply, Text, reply
+
+log = logging.getLogger(__name__)
+MAX_TEXT = 4096
+MAX_ACTION = 64
+RETRIES = 3
+BATCH = 64
+CONTACT_SHARED = "contact:shared"
+
+
+@dataclass(frozen=True)
+class Answer:
+    locale: str
+    replies: list[Reply]
+    # Set when the delivery was handled before: what was said then, word for word.
+    recorded: tuple[Rendered, ...] | None = None
+    # Handled now and recorded with its delivery, whose lease to send it this caller holds.
+    leased: bool = False
+
+    @property
+    def replayed(self) -> bool:
+        return self.recorded is not None
+
+    @cached_property
+    def _messages(self) -> tuple[Rendered, ...]:
+        if self.recorded is not None:
+            return self.recorded
+        return tuple(render(r, self.locale) for r in self.replies)
+
+    def rendered(self) -> list[Rendered]:
+        return list(self._messages)
+
+    def dump(self) -> dict:
+        return {"locale": self.locale, "messages": [dump(m) for m in self._messages]}
+
+    @classmethod
+    def load(cls, data: dict) -> Answer:
+        return cls(data["locale"], [], tuple(load(m) for m in data["messages"]))
+
+
+@dataclass(frozen=True)
+class _Job:
+    inbound: Inbound
+    now: datetime
+
+
+class Engine:
+    def __init__(self, db: Database, programme: Programme, router: Router,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 username: str | None = None, batch: int = BATCH,
+                 start_link: str | None = None) -> None:
+        self.db = db
+        self.username = username.lower() if username else None  # "/cmd@username" in groups
+        self.programme = programme
+        self.start_link = start_link
+        self.router = router
+        self.clock = clock
+        self._help_reply: Reply | None = None
+        # SQLite has one writer at a time anyway; PostgreSQL may run a few batches at once.
+        self._batches: GroupCommit[_Job, Answer] = GroupCommit(
+            self._run_batch, limit=batch, parallel=1 if db.dialect == "sqlite" else 4)
+
+    async def handle(self, inbound: Inbound, now: datetime | None = None) -> Answer:
+        now = now or self.clock()
+        # PostgreSQL refuses NUL in text; no member means to send one.
+        inbound = replace(inbound, text=inbound.text.replace("\x00", ""))
+        refusal = self._refuse(inbound)
+        if refusal is not None:
+            return refusal
+        if not self._for_us(inbound.text):
+            return Answer(self._locale(None, inbound.locale), [])
+        return await self._batches.submit(_Job(inbound, now))
+
+    async def _run_batch(self, jobs: list[_Job]) -> list[Answer | object]:
+        if len(jobs) > 1:
+            try:
+                return await self._together(jobs)
+            except Exception:  # noqa: BLE001 - rolled back; each is tried on its own below
+                log.info("a batch failed; handling its inbounds one by one",
+                         extra={"size": len(jobs)}, exc_info=True)
+        return [await self._alone(job) for job in jobs]
+
+    async def _alone(self, job: _Job) -> Answer:
+        inbound = job.inbound
+        try:
+            # Two deliveries racing (a double tap, a first message sent twice, a second
+            # worker): the loser runs again and now sees what the winner wrote.
+            (answer,) = await again_on_conflict(lambda: self._together([job]), RETRIES)
+            return answer  # type: ignore[return-value]
+        except Exception:
+            # The transaction rolled back, so nothing changed; say so instead of going quiet.
+            log.exception("inbound failed", extra={"platform": inbound.platform,
+                                                   "user_id": inbound.user_id})
+            return Answer(self._locale(None, inbound.locale), [reply("error.internal")])
+
+    async def _together(self, jobs: list[_Job]) -> list[Answer | object]:
+        async with self.db.uow() as uow:
+            claimed = await self._claim(uow, jobs)
+            acting = [j.inbound for j in jobs
+                      if j.inbound.key is None or claimed[(j.inbound.platform, j.inbound.key)]
+                      is None]
+            if acting:  # operators may have edited the rewards: one small query says
+                await catalogue.refresh(uow, self.programme)
+            known = await self._members(uow, acting)
+            states = await conversations.load(uow, [(i.platform, i.user_id) for i in acting])
+            results: list[Answer | object] = []
+            answered: dict[tuple[str, str], dict] = {}
+            records: dict[str, list] = {}
+            busy: set[object] = set()
+            for job in jobs:
+                inbound = job.inbound
+                key = (inbound.platform, inbound.key) if inbound.key is not None else None
+                before = claimed.get(key) if key else None
+                if key and (before is not None or key in answered):
+                    results.append(Answer.load(before if before is not None else answered[key]))
+                    continue
+                user = (inbound.platform, inbound.user_id)
+                member = known.get(user)
+                if user in busy or (member is not None and member.id in busy):
+                    results.append(LATER)
+                    continue
+                answer, member = await self._act(uow, inbound, job.now, member, states[user])
+                busy.update((user, member.id))
+                if key is not None:
+                    answer = replace(answer, leased=True)
+                    answered[key] = answer.dump()
+                    records.setdefault(inbound.platform, []).append(
+                        (inbound.key, answered[key], job.now))
+                results.append(answer)
+                if uow.session.new or uow.session.dirty or uow.session.deleted:
+                    await uow.flush()  # the next inbound's queries see this one's changes
+            for platform, items in records.items():
+                await inbox.record(uow, platform, items)
+            await conversations.save(uow, [s for s in states.values() if s.changed], jobs[-1].now)
+            await uow.commit()
+        return results
+
+    async def _claim(self, uow: UnitOfWork,
+                     jobs: list[_Job]) -> dict[tuple[str, str], dict | None]:
+        keys: dict[str, list[str]] = {}
+        for job in jobs:
+            if job.inbound.key is not None:
+                keys.setdefault(job.inbound.platform, []).append(job.inbound.key)
+        claimed: dict[tuple[str, str], dict | None] = {}
+        for platform, wanted in keys.items():
+            found = await inbox.claim(uow, platform, wanted, jobs[0].now)
+            claimed.update(((platform, k), v) for k, v in found.items())
+        return claimed
+
+    async def _members(self, uow: UnitOfWork,
+                       inbounds: list[Inbound]) -> dict[tuple[str, str], Member]:
+        ids: dict[str, list[str]] = {}
+        for inbound in inbounds:
+            ids.setdefault(inbound.platform, []).append(inbound.user_id)
+        known: dict[tuple[str, str], Member] = {}
+        for platform, wanted in ids.items():
+            found = await members.by_identities(uow, platform, wanted)
+            known.update(((platform, k), m) for k, m in found.items())
+        return known
+
+    def _for_us(self, text: str) -> bool:
+        """'/points@OtherBot' in a group is somebody else's command: leave it alone."""
+        head = text.strip().split(" ", 1)[0]
+        if not head.startswith("/") or "@" not in head or self.username is None:
+            return True
+        return head.split("@", 1)[1].lower() == self.username
+
+    def _refuse(self, inbound: Inbound) -> Answer | None:
+        """Bad input is answered before anything is opened or written."""
+        locale = self._locale(None, inbound.locale)
+        if len(inbound.text) > MAX_TEXT:
+            return Answer(locale, [reply("error.too_long", max=MAX_TEXT)])
+        if inbound.action is not None and (len(inbound.action) > MAX_ACTION
+                                           or not inbound.action.isprintable()):
+            # Our buttons carry printable ASCII; anything else was made up by a client.
+            return Answer(locale, [reply("error.button_expired")])
+        return None
+
+    async def _act(self, uow: UnitOfWork, inbound: Inbound, now: datetime,
+                   known: Member | None, conv: State) -> tuple[Answer, Member]:
+        command, arg = _command(inbound.text)
+        registration = await members.register(
+            uow, self.programme, inbound.platform, inbound.user_id, now,
+            referral_code=_payload(arg, "ref_") if command == "start" else None, known=known,
+            looked_up=True)
+        member = registration.member
+        if registration.created and inbound.display_name:
+            member.display_name = inbound.display_name[:NAME_MAX]
+        await members.touch(uow, member, now)
+        ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
+                  locale=self._locale(member.locale, inbound.locale), arg=arg,
+                  data=dict(conv.data or {}), created=registration.created, state=conv.state,
+                  start_link=self.start_link, offered=tuple(conv.options or ()))
+        ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
+                      or _numbered(inbound.text, conv.options))
+        outcome = await self._route(ctx, conv.state, command, conv.options or [])
+        if registration.created and command != "start":
+            welcome = await self._welcome(ctx)
+            if any(r.buttons for r in outcome.replies):
+                # Numbers may answer one set of buttons only: the command's own.
+                welcome = replace(welcome, buttons=())
+            outcome.replies.insert(0, welcome)
+        state, data = outcome.state, outcome.data if outcome.state else {}
+        options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
+        # Most messages leave no flow open and offer no buttons: no row write then.
+        conv.move(state, data, options)
+        # A flow may have changed the language; answer in the new one.
+        return Answer(self._locale(member.locale, inbound.locale), outcome.replies), member
+
+    async def _route(self, ctx: Ctx, state: str | None, command: str | None,
+                     offered: list[str]) -> Outcome:
+        router = self.router
+        if command == "cancel":
+            return Outcome([reply("cancel.done" if state else "cancel.nothing")])
+        if command == "help":
+            return Outcome([self._help()])
+        if command is not None:
+            step = router.commands.get(command)
+            if step is None:
+                return Outcome([reply("error.unknown_command", command=f"/{command}"),
+                                self._help()])
+            return await step(ctx)
+        waiting = router.states.get(state) if state else None
+        if ctx.action is not None:
+            # The waiting step gets only the buttons it offered; an older button of the
+            # same feature (an earlier summary's "edit phone") starts its own action.
+            if waiting is not None and ctx.action in offered:
+                return await waiting(ctx)
+            step = router.find_action(ctx.action)
+            if step is None:
+                return Outcome([reply("error.button_expired")])
+            return await step(ctx)
+        if waiting is not None:
+            return await waiting(ctx)
+        if not ctx.text:
+            return Outcome([reply("error.text_only")])
+        return Outcome([reply("error.not_understood"), self._help()])
+
+    async def _welcome(self, ctx: Ctx) -> Reply:
+        greeting = await self.router.commands["start"](replace(ctx, arg=""))
+        return greeting.replies[0]
+
+    def _help(self) -> Reply:
+        """The same menu every time: built once (the router is fixed at start-up)."""
+        if self._help_reply is None:
+            self._help_reply = _help(self.router)
+        return self._help_reply
+
+    def _locale(self, chosen: str | None, hint: str | None) -> str:
+        return i18n.negotiate(chosen, hint) or self.programme.default_locale
+
+
+def _help(router: Router) -> Reply:
+    lines = [Text(f"command.{name}", {"command": f"/{name}"})
+             for name in [*router.menu, "help", "cancel"]]
+    return reply("help.menu", commands=lines)
+
+
+def _command(text: str) -> tuple[str | None, str]:
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) == 1:
+        return None, ""
+    head, _, arg = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()  # "/points@memberbot" in groups
+    return name, arg.strip()
+
+
+def _payload(arg: str, prefix: str) -> str | None:
+    return arg[len(prefix):] if arg.startswith(prefix) else None
+
+
+def _numbered(text: str, options: list[str] | None) -> str | None:
+    stripped = text.strip()
+    if options and stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
+        return options[int(stripped) - 1]
+    return None

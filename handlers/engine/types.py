@@ -1,0 +1,102 @@
+"""The values that cross the line between adapters and conversations."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One thing a user did: typed text, pressed a button, or both absent (a join)."""
+
+    platform: str
+    user_id: str
+    chat_id: str
+    text: str = ""
+    action: str | None = None
+    message_id: str | None = None
+    locale: str | None = None  # the platform's language hint, e.g. Telegram's language_code
+    display_name: str | None = None
+    # The platform's delivery id (Telegram update, WeChat MsgId): the same key twice is
+    # one delivery, handled once and answered with the recorded reply.
+    key: str | None = None
+    phone: str | None = None  # a phone number the platform vouches for (a shared contact)
+    shares_contact: bool = False  # the platform can offer a "share my number" button
+
+
+@dataclass(frozen=True)
+class Text:
+    """A translation key and its parameters; rendered per locale by handlers.engine.render."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Local:
+    """Wording that the programme file owns (tier and benefit names), per locale."""
+
+    values: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class Money:
+    """An amount in minor units (fen, cents) and its ISO 4217 currency."""
+
+    minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class Button:
+    label: Text | Local
+    action: str
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A platform-issued QR code that brings a newcomer in as `/start PAYLOAD` would
+    (WeChat's scene codes). Platforms that issue them show the code as an image with
+    `caption` instead of the reply's text; the others show the reply as it is, so the
+    reply's own text must work without the image."""
+
+    payload: str
+    caption: Text
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to say. Adapters render it natively: keyboards, numbered lines, plain text."""
+
+    key: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    image: bytes | None = None
+    file: tuple[str, bytes] | None = None  # (file name, content)
+    edit: bool = False  # replace the message this reply answers, e.g. when paging
+    scene: Scene | None = None
+
+    @property
+    def actions(self) -> list[str]:
+        return [b.action for row in self.buttons for b in row]
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    buttons: tuple[tuple[tuple[str, str], ...], ...] = ()  # rows of (label, action)
+    image: bytes | None = None
+    file: tuple[str, bytes] | None = None
+    edit: bool = False
+    key: str = ""  # the translation key it came from, so adapters can treat errors apart
+    scene: tuple[str, str] | None = None  # (payload, translated caption) of a Scene
+
+
+def reply(key: str, *rows: tuple[Button, ...] | list[Button], **params: Any) -> Reply:
+    return Reply(key, params, tuple(tuple(r) for r in rows))
+
+
+def button(key: str, action: str, **params: Any) -> Button:
+    return Button(Text(key, params), action)

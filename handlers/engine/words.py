@@ -1,0 +1,40 @@
+"""Small pieces of wording shared by several flows."""
+
+from __future__ import annotations
+
+from domain.config import LocalText, Tier
+from domain.members.members import member_number
+from handlers.engine.types import Local, Text
+
+BAR_CELLS = 10
+
+
+def local(text: LocalText) -> Local:
+    return Local(text.model_dump())
+
+
+def tier_name(tier: Tier) -> Local:
+    return local(tier.name)
+
+
+def number(member_id: int) -> str:
+    return member_number(member_id)
+
+
+def bar(percent: int) -> str:
+    filled = max(0, min(BAR_CELLS, percent * BAR_CELLS // 100))
+    return "▓" * filled + "░" * (BAR_CELLS - filled)
+
+
+def signed(delta: int) -> str:
+    return f"{delta:+,}"
+
+
+def yes_no(value: bool) -> Text:
+    return Text("word.yes" if value else "word.no")
+
+
+def multiplier(percent: int) -> str:
+    """150 -> '1.5', 100 -> '1', 125 -> '1.25', with integer arithmetic only."""
+    whole, frac = divmod(percent, 100)
+    return f"{whole}.{frac:02d}".rstrip("0").rstrip(".")

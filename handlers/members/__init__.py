@@ -1,0 +1,1 @@
+"""Member conversations: /start, /profile, /link, /language, /invite and operators' /tag."""

@@ -1,0 +1,159 @@
+"""/profile: complete or edit name, phone, birthday and consent.
+
+Every step can be skipped, bad values are explained and asked again, and finishing
+the profile for the first time earns the programme's completion points. The flow is
+drawn in profile.mmd beside this file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from domain.errors import InvalidInput
+from domain.members import members
+from domain.members.profile import parse_birthday, parse_name, parse_phone
+from handlers.engine.engine import CONTACT_SHARED
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Reply, Text, button, reply
+from handlers.engine.words import yes_no
+
+router = Router()
+FIELDS = ("name", "phone", "birthday", "consent")
+
+
+@router.command("profile")
+async def profile(ctx: Ctx) -> Outcome:
+    return Outcome([_summary(ctx)])
+
+
+@router.action("profile:walk")
+async def walk(ctx: Ctx) -> Outcome:
+    """Ask for what is missing, in order; if nothing is, go through everything."""
+    todo = [f for f in FIELDS if not _filled(ctx, f)] or list(FIELDS)
+    return _ask(ctx, todo[0], {"todo": todo[1:]})
+
+
+@router.action("profile:edit")
+async def edit(ctx: Ctx) -> Outcome:
+    field = (ctx.action or "").rsplit(":", 1)[-1]
+    if field not in FIELDS:
+        return Outcome([reply("error.button_expired")])
+    return _ask(ctx, field, {"todo": []})
+
+
+@router.action("profile:done")
+async def done(ctx: Ctx) -> Outcome:
+    return Outcome([reply("profile.closed")])
+
+
+@router.action(CONTACT_SHARED)
+async def contact(ctx: Ctx) -> Outcome:
+    """A contact the platform vouches for: the phone is saved as verified, mid-walk or not."""
+    try:
+        ctx.member.phone = parse_phone(ctx.inbound.phone or "")
+    except InvalidInput as bad:
+        return Outcome([reply(f"profile.invalid.{bad.code}", **bad.params)])
+    ctx.member.phone_verified = True
+    said = [reply("profile.saved_phone_verified")]
+    if ctx.state == "profile.phone":
+        return await _next(ctx, said)
+    return Outcome([*said, _summary(ctx)])
+
+
+def _ask(ctx: Ctx, field: str, data: dict) -> Outcome:
+    rows = [(button("profile.skip", "profile:skip"),)]
+    if field == "phone" and ctx.inbound.shares_contact:
+        rows = [(button("profile.share_phone", "contact:request"),), *rows]
+    if field == "consent":
+        rows = [(button("word.yes", "profile:consent:yes"),
+                 button("word.no", "profile:consent:no")),
+                (button("profile.skip", "profile:skip"),)]
+    return Outcome([reply(f"profile.ask_{field}", *rows)], state=f"profile.{field}", data=data)
+
+
+async def _next(ctx: Ctx, said: list[Reply]) -> Outcome:
+    bonus = await members.award_profile_completion(ctx.uow, ctx.programme, ctx.member, ctx.now)
+    if bonus:
+        said.append(reply("profile.completed_bonus", points=bonus))
+    todo = list(ctx.data.get("todo", []))
+    if todo:
+        asked = _ask(ctx, todo[0], {"todo": todo[1:]})
+        return Outcome(said + asked.replies, asked.state, asked.data)
+    return Outcome([*said, _summary(ctx)])
+
+
+def _step(field: str, apply: Callable[[Ctx], Awaitable[None]]) -> None:
+    @router.state(f"profile.{field}")
+    async def step(ctx: Ctx) -> Outcome:
+        if ctx.action == "profile:skip":
+            return await _next(ctx, [])
+        try:
+            await apply(ctx)
+        except InvalidInput as bad:
+            again = _ask(ctx, field, ctx.data)
+            return Outcome([reply(f"profile.invalid.{bad.code}", **bad.params),
+                            *again.replies], again.state, again.data)
+        return await _next(ctx, [reply(f"profile.saved_{field}")])
+
+
+async def _set_name(ctx: Ctx) -> None:
+    _need_text(ctx)
+    ctx.member.display_name = parse_name(ctx.text)
+
+
+async def _set_phone(ctx: Ctx) -> None:
+    _need_text(ctx)
+    ctx.member.phone = parse_phone(ctx.text)
+    ctx.member.phone_verified = False
+
+
+async def _set_birthday(ctx: Ctx) -> None:
+    _need_text(ctx)
+    members.set_birthday(ctx.member, parse_birthday(ctx.text, ctx.local(ctx.now).date()))
+
+
+async def _set_consent(ctx: Ctx) -> None:
+    answer = {"profile:consent:yes": True, "profile:consent:no": False}.get(ctx.action or "")
+    if answer is None:
+        raise InvalidInput("consent_use_buttons")
+    members.set_consent(ctx.member, answer, ctx.now)
+
+
+def _need_text(ctx: Ctx) -> None:
+    if ctx.action is not None or not ctx.text:
+        raise InvalidInput("text_expected")
+
+
+_step("name", _set_name)
+_step("phone", _set_phone)
+_step("birthday", _set_birthday)
+_step("consent", _set_consent)
+
+
+def _filled(ctx: Ctx, field: str) -> bool:
+    m = ctx.member
+    return {"name": bool(m.display_name), "phone": bool(m.phone),
+            "birthday": m.birth_month is not None, "consent": m.consent_at is not None}[field]
+
+
+def _summary(ctx: Ctx) -> Reply:
+    m = ctx.member
+    unset = Text("profile.unset")
+    birthday: Text | str = unset
+    if m.birth_month:
+        birthday = (f"{m.birth_year:04d}-{m.birth_month:02d}-{m.birth_day:02d}" if m.birth_year
+                    else f"{m.birth_month:02d}-{m.birth_day:02d}")
+    rows = [
+        (button("profile.field_name", "profile:edit:name"),
+         button("profile.field_phone", "profile:edit:phone")),
+        (button("profile.field_birthday", "profile:edit:birthday"),
+         button("profile.field_consent", "profile:edit:consent")),
+    ]
+    if not members.profile_complete(m):
+        rows.append((button("profile.fill_missing", "profile:walk"),
+                     button("profile.done", "profile:done")))
+    else:
+        rows.append((button("profile.done", "profile:done"),))
+    return reply("profile.summary", *rows, name=m.display_name or unset, phone=m.phone or unset,
+                 birthday=birthday,
+                 consent=yes_no(m.marketing_consent) if m.consent_at else unset)

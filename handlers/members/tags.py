@@ -1,0 +1,49 @@
+"""/tag NUMBER [tag ...] [-tag ...]: an operator labels members for campaign segments.
+`/tag 00000042` lists the member's tags; `vip` adds one, `-vip` takes it away. Every
+change is in the audit log."""
+
+from __future__ import annotations
+
+from domain.members import tags
+from domain.members.tables import Member
+from domain.members.tags import TagRefused
+from domain.staff import audit
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Text, reply
+from handlers.engine.words import number
+from handlers.staff.roles import denied, member_arg
+
+router = Router()
+
+
+@router.command("tag", listed=False)
+async def tag(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "campaign")
+    if refusal is not None:
+        return refusal
+    parts = ctx.arg.split()
+    target = member_arg(parts[0]) if parts else None
+    if target is None:
+        return Outcome([reply("tag.usage")])
+    found = await ctx.uow.session.get(Member, target)
+    if found is None or found.status == "erased":
+        return Outcome([reply("tag.unknown_member", number=number(target))])
+    words = parts[1:]
+    try:
+        adding = tags.parse(w for w in words if not w.startswith("-"))
+        removing = tags.parse(w[1:] for w in words if w.startswith("-"))
+    except TagRefused as refused:
+        return Outcome([reply(f"tag.{refused.code}", **refused.params)])
+    actor = audit.member_actor(ctx.member.id)
+    try:
+        added = await tags.add(ctx.uow, target, adding, ctx.now)
+    except TagRefused as refused:
+        return Outcome([reply(f"tag.{refused.code}", **refused.params)])
+    removed = await tags.remove(ctx.uow, target, removing)
+    for action, changed in (("tag.add", added), ("tag.remove", removed)):
+        if changed:
+            await audit.record(ctx.uow, actor, action, audit.member_actor(target),
+                               {"tags": changed}, ctx.now)
+    held = await tags.of_member(ctx.uow, target)
+    shown = ", ".join(held) if held else Text("tag.none")
+    return Outcome([reply("tag.list", number=number(target), tags=shown)])

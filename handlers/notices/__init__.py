@@ -1,0 +1,1 @@
+"""Rendering queued notices in their member's language."""

@@ -1,0 +1,43 @@
+"""Renders a queued notice in its member's language. Notice parameters are stored as
+JSON, so rich values travel tagged: {"$money": [minor, currency]}, {"$date": ISO},
+{"$tier": code}, {"$text": key}, {"$reward": code}."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from domain.config import Programme
+from handlers.engine import i18n
+from handlers.engine.render import render
+from handlers.engine.types import Money, Rendered, Reply, Text
+from handlers.engine.words import local, tier_name
+
+
+def locale_for(member_locale: str | None, programme: Programme) -> str:
+    return i18n.negotiate(member_locale) or programme.default_locale
+
+
+def render_notice(key: str, params: dict[str, Any], locale: str,
+                  programme: Programme) -> Rendered:
+    values = {name: _decode(value, programme) for name, value in params.items()}
+    return render(Reply(key, values), locale)
+
+
+def _decode(value: Any, programme: Programme) -> Any:
+    if not isinstance(value, dict) or len(value) != 1:
+        return value
+    (tag, raw), = value.items()
+    if tag == "$money":
+        return Money(int(raw[0]), str(raw[1]))
+    if tag == "$date":
+        return date.fromisoformat(raw)
+    if tag == "$tier":
+        tier = programme.tiers.by_code(raw)
+        return tier_name(tier) if tier is not None else str(raw)
+    if tag == "$text":
+        return Text(str(raw))
+    if tag == "$reward":  # a catalogue reward, by its title
+        item = programme.reward(raw)
+        return local(item.title) if item is not None else str(raw)
+    return value

@@ -1,0 +1,1 @@
+"""Points conversations: /points, /checkin and operators' /purchase."""

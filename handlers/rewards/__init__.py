@@ -1,0 +1,1 @@
+"""Reward conversations: /rewards, /coupons, the catalogue editor and the counter."""

@@ -1,0 +1,69 @@
+"""Staff at the counter: /verify CODE uses a member's coupon; /stock changes a reward's
+live stock. Both check the role first and write the audit log."""
+
+from __future__ import annotations
+
+from domain.rewards import coupons, rewards
+from domain.rewards.coupons import CouponRefused
+from domain.staff import audit
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Text, reply
+from handlers.engine.words import local, number, yes_no
+from handlers.staff.roles import denied
+
+router = Router()
+MAX_STOCK = 1_000_000_000
+
+
+@router.command("verify", listed=False)
+async def verify(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "verify")
+    if refusal is not None:
+        return refusal
+    if not ctx.arg:
+        return Outcome([reply("verify.usage")])
+    actor = audit.member_actor(ctx.member.id)
+    try:
+        coupon = await coupons.consume(ctx.uow, ctx.arg[:64], actor, ctx.now)
+    except CouponRefused as refused:
+        params = {k: ctx.local(v).date() for k, v in refused.params.items() if k != "minutes"}
+        if "minutes" in refused.params:
+            params["minutes"] = refused.params["minutes"]
+        return Outcome([reply(f"verify.{refused.code}", **params)])
+    await audit.record(ctx.uow, actor, "coupon.verify", coupon.code,
+                       {"reward": coupon.reward, "member": number(coupon.member_id)}, ctx.now)
+    item = ctx.programme.reward(coupon.reward)
+    title = local(item.title) if item is not None else coupon.reward
+    return Outcome([reply("verify.ok", title=title, number=number(coupon.member_id))])
+
+
+@router.command("stock", listed=False)
+async def stock(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "stock")
+    if refusal is not None:
+        return refusal
+    codes = ", ".join(r.code for r in ctx.programme.catalogue())
+    parts = ctx.arg.split()
+    if len(parts) != 2:
+        return Outcome([reply("stock.usage", codes=codes)])
+    item = ctx.programme.reward(parts[0].lower())
+    if item is None:
+        return Outcome([reply("stock.unknown", code=parts[0][:32], codes=codes)])
+    current = (await rewards.stock_of(ctx.uow, ctx.programme)).get(item.code)
+    remaining = current.remaining if current is not None else item.stock
+    enabled = current.enabled if current is not None else True
+    value = parts[1].lower()
+    if value in ("on", "off"):
+        enabled = value == "on"
+    elif value == "unlimited":
+        remaining = None
+    elif value.isascii() and value.isdigit() and int(value) <= MAX_STOCK:
+        remaining = int(value)
+    else:
+        return Outcome([reply("stock.usage", codes=codes)])
+    await rewards.set_stock(ctx.uow, item, remaining, enabled, ctx.now)
+    await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "reward.stock", item.code,
+                       {"remaining": remaining, "enabled": enabled}, ctx.now)
+    shown = Text("stock.unlimited") if remaining is None else remaining
+    return Outcome([reply("stock.done", title=local(item.title), stock=shown,
+                          enabled=yes_no(enabled))])

@@ -1,0 +1,135 @@
+"""/rewards: the catalogue, page by page, with why a locked item is locked; a tap asks
+for confirmation, and the confirmation redeems. Every step judges again, since a
+button may be old or forged; the confirmation carries a nonce, so a double tap is
+one redemption."""
+
+from __future__ import annotations
+
+from domain.config import RewardItem
+from domain.members import members
+from domain.points import ledger
+from domain.rewards import rewards
+from domain.rewards.rewards import Offer, RewardRefused
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Button, Reply, Text, button, reply
+from handlers.engine.words import local, tier_name
+from handlers.rewards.coupons import card
+
+router = Router()
+PAGE = 3
+
+
+@router.command("rewards")
+async def catalogue(ctx: Ctx) -> Outcome:
+    return Outcome([await _page(ctx, 1)])
+
+
+@router.action("rewards:page")
+async def page(ctx: Ctx) -> Outcome:
+    raw = (ctx.action or "").rsplit(":", 1)[-1]
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 1000:
+        return Outcome([reply("error.button_expired")])
+    return Outcome([await _page(ctx, int(raw), edit=True)])
+
+
+async def _page(ctx: Ctx, number: int, edit: bool = False) -> Reply:
+    balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
+    # Switched off ("offered: No") means not offered: it leaves the list altogether.
+    offers = [o for o in await rewards.catalogue(ctx.uow, ctx.programme, ctx.member, balance,
+                                                 ctx.now) if o.locked != "off"]
+    if not offers:
+        return reply("rewards.empty")
+    offers.sort(key=lambda o: (o.locked is not None, o.item.cost))
+    pages = -(-len(offers) // PAGE)
+    number = min(number, pages)
+    shown = offers[(number - 1) * PAGE:number * PAGE]
+    rows: list[tuple[Button, ...]] = [
+        (Button(local(o.item.title), f"rewards:pick:{o.item.code}"),)
+        for o in shown if o.locked is None]
+    nav = []
+    if number > 1:
+        nav.append(button("points.newer", f"rewards:page:{number - 1}"))
+    if number < pages:
+        nav.append(button("points.older", f"rewards:page:{number + 1}"))
+    if nav:
+        rows.append(tuple(nav))
+    return Reply("rewards.list", {"balance": balance, "page": number, "pages": pages,
+                                  "lines": [_line(ctx, o) for o in shown]},
+                 tuple(rows), edit=edit)
+
+
+def _line(ctx: Ctx, offer: Offer) -> Text:
+    params = {"title": local(offer.item.title), "cost": offer.item.cost,
+              "description": local(offer.item.description)}
+    if offer.locked is None:
+        return Text("rewards.line_open", params)
+    return Text("rewards.line_locked", {**params, "why": why(ctx, offer.locked, offer.item,
+                                                              offer.needed)})
+
+
+def why(ctx: Ctx, locked: str, item: RewardItem, needed: int) -> Text:
+    if locked == "tier" and item.min_tier:
+        return Text("rewards.why.tier",
+                    {"tier": tier_name(ctx.programme.tiers.by_code(item.min_tier))})
+    if locked == "points":
+        return Text("rewards.why.points", {"needed": needed})
+    return Text(f"rewards.why.{locked if locked in ('stock', 'limit') else 'dates'}")
+
+
+@router.action("rewards:pick")
+async def pick(ctx: Ctx) -> Outcome:
+    item = ctx.programme.reward((ctx.action or "").rsplit(":", 1)[-1])
+    if item is None:
+        return Outcome([reply("error.button_expired")])
+    return await _ask(ctx, item)
+
+
+async def _ask(ctx: Ctx, item: RewardItem) -> Outcome:
+    """The confirmation screen, judged again; its Yes carries a fresh tap and the cost."""
+    balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
+    offer = next(o for o in await rewards.catalogue(ctx.uow, ctx.programme, ctx.member,
+                                                    balance, ctx.now) if o.item.code == item.code)
+    if offer.locked is not None:
+        return Outcome([reply("rewards.refused",
+                                      why=why(ctx, offer.locked, item, offer.needed))])
+    tap = members.new_code(8)
+    return Outcome([reply("rewards.confirm",
+                          (button("rewards.yes", f"rewards:ok:{item.code}:{tap}:{item.cost}"),
+                           button("rewards.no", "rewards:no")),
+                          title=local(item.title), cost=item.cost, after=balance - item.cost)])
+
+
+@router.action("rewards:ok")
+async def confirm(ctx: Ctx) -> Outcome:
+    """Only a confirmation this member was shown redeems: its button is among the last
+    ones offered, or its tap was redeemed already (a double tap, answered again). Any
+    other Yes, crafted or replaced since, gets the confirmation screen, never skips it."""
+    parts = (ctx.action or "").split(":")
+    item = ctx.programme.reward(parts[2]) if len(parts) in (4, 5) else None
+    if item is None:
+        return Outcome([reply("error.button_expired")])
+    tap, shown = parts[3], parts[4] if len(parts) == 5 else ""
+    if not (len(parts) == 5 and tap.isascii() and tap.isalnum() and shown.isascii()
+            and shown.isdigit() and len(shown) <= 10) or (
+            ctx.action not in ctx.offered
+            and not await rewards.tapped(ctx.uow, ctx.member.id, item.code, tap)):
+        return await _ask(ctx, item)
+    try:
+        done = await rewards.redeem(ctx.uow, ctx.programme, ctx.member.id, item.code,
+                                    parts[3], ctx.now, cost=int(shown))
+    except RewardRefused as refused:
+        if refused.code in ("unknown", "busy"):
+            return Outcome([reply("error.button_expired")])
+        if refused.code == "changed":
+            return Outcome([reply("rewards.changed", title=local(item.title),
+                                  cost=refused.params["cost"])])
+        return Outcome([reply("rewards.refused", why=why(
+            ctx, refused.code, item, refused.params.get("needed", 0)))])
+    key = "rewards.again" if done.duplicate else "rewards.done"
+    return Outcome([reply(key, title=local(item.title), balance=done.balance),
+                    card(ctx, done.coupon)])
+
+
+@router.action("rewards:no")
+async def decline(ctx: Ctx) -> Outcome:
+    return Outcome([reply("rewards.cancelled")])

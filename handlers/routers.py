@@ -1,0 +1,32 @@
+"""Composes every feature's router into the one the engine runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.config import Programme
+from domain.storage.database import Database
+from handlers.campaigns import flow as campaigns
+from handlers.engine.engine import Engine
+from handlers.engine.routing import Router
+from handlers.members import language, link, profile, referrals, start
+from handlers.points import checkin, points
+from handlers.points import purchase as operator
+from handlers.rewards import catalogue, coupons, rewards
+from handlers.rewards import counter as staff
+from handlers.staff import jobs, roles
+from handlers.tiers import tier
+
+FEATURES = (start, points, tier, checkin, profile, language, link,
+            rewards, catalogue, coupons, referrals, roles, staff, operator, jobs, campaigns)
+
+
+def build_router() -> Router:
+    root = Router()
+    for feature in FEATURES:
+        root.include(feature.router)
+    return root
+
+
+def build_engine(db: Database, programme: Programme, **options: Any) -> Engine:
+    return Engine(db, programme, build_router(), **options)

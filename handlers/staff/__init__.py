@@ -1,0 +1,1 @@
+"""Staff conversations: roles, the audit log and scheduled jobs."""

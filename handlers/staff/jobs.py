@@ -1,0 +1,159 @@
+"""/jobs: the scheduled jobs, their next and last runs, and pause / resume / run now.
+
+`/jobs` lists every job with a button each; a job's page offers Run now and Pause or
+Resume. The same by command: `/jobs NAME`, `/jobs pause|resume|run NAME`. The state
+lives in the database, so this works on any worker; the scheduling process picks a
+change up within seconds. Operators and up only, checked on every command and every
+button; every change is audited (domain/staff/jobs.py). Flow: handlers/staff/jobs.mmd.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.lifecycle import winback
+from domain.staff import audit, jobs
+from domain.staff.jobs import JobRefused
+from domain.staff.tables import JobState
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Reply, Text, button, reply
+from handlers.staff.roles import denied
+
+router = Router()
+# What each job's counts are called in its result line (jobs.result.NAME).
+RESULT_FIELDS = {
+    "birthdays": ("given",),
+    "winback": ("offered", "returned", "won_back"),
+    "expiry": ("members", "points"),
+    "expiry_reminders": ("reminded",),
+    "tier_review": ("reviewed", "downgraded", "in_grace", "renewed", "upgraded"),
+    "campaigns": ("started",),
+}
+VERBS = ("pause", "resume", "run")
+
+
+@router.command("jobs", listed=False)
+async def jobs_command(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "jobs")
+    if refusal is not None:
+        return refusal
+    parts = ctx.arg.lower().split()
+    if not parts:
+        return Outcome([await _listing(ctx)])
+    if len(parts) == 1 and parts[0] in jobs.NAMES:
+        return Outcome([await _page(ctx, parts[0])])
+    if len(parts) == 2 and parts[0] in VERBS:
+        return await _act(ctx, parts[0], parts[1])
+    return Outcome([_usage()])
+
+
+@router.action("jobs:list")
+async def list_button(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "jobs")
+    if refusal is not None:
+        return refusal
+    return Outcome([await _listing(ctx, edit=True)])
+
+
+@router.action("jobs:show")
+async def show_button(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "jobs")
+    if refusal is not None:
+        return refusal
+    name = (ctx.action or "").split(":")[-1]
+    if name not in jobs.NAMES:
+        return Outcome([reply("error.button_expired")])
+    return Outcome([await _page(ctx, name, edit=True)])
+
+
+@router.action("jobs:do")
+async def act_button(ctx: Ctx) -> Outcome:
+    refusal = await denied(ctx, "jobs")
+    if refusal is not None:
+        return refusal
+    parts = (ctx.action or "").split(":")
+    if len(parts) != 4 or parts[2] not in VERBS or parts[3] not in jobs.NAMES:
+        return Outcome([reply("error.button_expired")])
+    return await _act(ctx, parts[2], parts[3])
+
+
+async def _act(ctx: Ctx, verb: str, name: str) -> Outcome:
+    actor = audit.member_actor(ctx.member.id)
+    try:
+        if verb == "run":
+            changed = await jobs.request_run(ctx.uow, name, actor, ctx.now)
+        else:
+            changed = await jobs.set_paused(ctx.uow, name, verb == "pause", actor, ctx.now)
+    except JobRefused:
+        return Outcome([reply("jobs.unknown", name=name[:32], names=", ".join(jobs.NAMES))])
+    key = f"jobs.{verb}_done" if changed else f"jobs.{verb}_already"
+    # The page below says whether a scheduler is there to pick the change up.
+    return Outcome([reply(key, job=_title(name)), await _page(ctx, name)])
+
+
+def _usage() -> Reply:
+    return reply("jobs.usage", names=", ".join(jobs.NAMES))
+
+
+def _title(name: str) -> Text:
+    return Text(f"jobs.name.{name}")
+
+
+def _when(ctx: Ctx, moment: datetime | None) -> Text | str:
+    if moment is None:
+        return Text("jobs.never")
+    return ctx.local(moment).strftime("%Y-%m-%d %H:%M")
+
+
+async def _runner_line(ctx: Ctx) -> Text:
+    found = await jobs.runner(ctx.uow)
+    if found is None or not found.alive(ctx.now):
+        return Text("jobs.no_runner")
+    return Text("jobs.runner", {"holder": found.holder, "seen": _when(ctx, found.seen_at)})
+
+
+def _last(ctx: Ctx, job: JobState) -> Text:
+    if job.last_started_at is None:
+        return Text("jobs.last_never")
+    outcome = job.last_outcome or "running"
+    if outcome == "ok":
+        counts = job.last_result or {}
+        detail = Text(f"jobs.result.{job.name}",
+                      {f: int(counts.get(f, 0)) for f in RESULT_FIELDS[job.name]})
+    else:
+        detail = Text("jobs.error", {"error": job.last_error or "-"})
+    return Text("jobs.last", {"when": _when(ctx, job.last_started_at),
+                              "outcome": Text(f"jobs.outcome.{outcome}"), "detail": detail})
+
+
+async def _listing(ctx: Ctx, edit: bool = False) -> Reply:
+    states = await jobs.states(ctx.uow, ctx.now)
+    lines = [Text("jobs.line", {
+        "job": _title(s.name),
+        "next": Text("jobs.paused") if s.paused else _when(ctx, s.next_run_at),
+        "last": _last(ctx, s)}) for s in states]
+    buttons = [button(f"jobs.name.{s.name}", f"jobs:show:{s.name}") for s in states]
+    rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
+    return Reply("jobs.list", {"runner": await _runner_line(ctx), "lines": lines},
+                 tuple(rows), edit=edit)
+
+
+async def _page(ctx: Ctx, name: str, edit: bool = False) -> Reply:
+    job = next(s for s in await jobs.states(ctx.uow, ctx.now) if s.name == name)
+    toggle = (button("jobs.resume", f"jobs:do:resume:{name}") if job.paused
+              else button("jobs.pause", f"jobs:do:pause:{name}"))
+    extra: list[Text] = []
+    if name == "winback":
+        so_far = await winback.results(ctx.uow)
+        extra.append(Text("jobs.winback_results", {
+            "coupons": so_far.coupons, "returned": so_far.returned,
+            "won_back": so_far.won_back}))
+    if job.run_requested_at is not None:
+        extra.append(Text("jobs.requested", {"when": _when(ctx, job.run_requested_at)}))
+    return Reply("jobs.page", {
+        "job": _title(name), "about": Text(f"jobs.about.{name}"),
+        "status": Text("jobs.status_paused" if job.paused else "jobs.status_active"),
+        "next": Text("jobs.paused") if job.paused else _when(ctx, job.next_run_at),
+        "last": _last(ctx, job), "details": [await _runner_line(ctx), *extra]},
+        ((button("jobs.run", f"jobs:do:run:{name}"), toggle),
+         (button("jobs.back", "jobs:list"),)), edit=edit)

@@ -1,0 +1,97 @@
+"""Operator roles in chat: /grant, /revoke and the audit log (/audit).
+
+Every staff step starts with `denied(ctx, permission)`: roles are read from the
+database on every command and every button, because a button's data comes from the
+client and a role may have been revoked since it was shown.
+"""
+
+from __future__ import annotations
+
+from domain.errors import UnknownMember
+from domain.staff import audit, roles
+from domain.staff.roles import RoleRefused
+from domain.staff.tables import AuditEntry
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Reply, Text, button, reply
+
+router = Router()
+PAGE = 10
+
+
+async def denied(ctx: Ctx, permission: str) -> Outcome | None:
+    if await roles.can(ctx.uow, ctx.member.id, permission):
+        return None
+    return Outcome([reply("staff.denied")])
+
+
+def member_arg(raw: str) -> int | None:
+    raw = raw.strip()
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
+
+
+@router.command("grant", listed=False)
+async def grant(ctx: Ctx) -> Outcome:
+    return await _change(ctx, roles.grant, "roles.granted", "roles.already")
+
+
+@router.command("revoke", listed=False)
+async def revoke(ctx: Ctx) -> Outcome:
+    return await _change(ctx, roles.revoke, "roles.revoked", "roles.not_held")
+
+
+async def _change(ctx: Ctx, change, done: str, unchanged: str) -> Outcome:
+    refusal = await denied(ctx, "grant")
+    if refusal is not None:
+        return refusal
+    parts = ctx.arg.split()
+    target = member_arg(parts[1]) if len(parts) == 2 else None
+    if target is None:
+        return Outcome([reply("roles.usage")])
+    role, number = parts[0].lower(), str(target).zfill(8)
+    try:
+        changed = await change(ctx.uow, ctx.member.id, role, target, ctx.now)
+    except RoleRefused as refused:
+        return Outcome([reply(f"roles.{refused.code}", role=role[:16])])
+    except UnknownMember:
+        return Outcome([reply("roles.unknown_member", number=number)])
+    return Outcome([reply(done if changed else unchanged, role=role, number=number)])
+
+
+@router.command("audit", listed=False)
+async def audit_log(ctx: Ctx) -> Outcome:
+    return await _page(ctx, 1, edit=False)
+
+
+@router.action("audit:page")
+async def audit_page(ctx: Ctx) -> Outcome:
+    raw = (ctx.action or "").rsplit(":", 1)[-1]
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= 100_000:
+        return Outcome([reply("error.button_expired")])
+    return await _page(ctx, int(raw), edit=True)
+
+
+async def _page(ctx: Ctx, page: int, edit: bool) -> Outcome:
+    refusal = await denied(ctx, "audit")
+    if refusal is not None:
+        return refusal
+    total = await audit.count(ctx.uow)
+    if not total:
+        return Outcome([reply("audit.empty")])
+    pages = -(-total // PAGE)
+    page = min(page, pages)
+    entries = await audit.recent(ctx.uow, PAGE, offset=(page - 1) * PAGE)
+    nav = []
+    if page > 1:
+        nav.append(button("points.newer", f"audit:page:{page - 1}"))
+    if page < pages:
+        nav.append(button("points.older", f"audit:page:{page + 1}"))
+    return Outcome([Reply("audit.list", {"page": page, "pages": pages,
+                                         "lines": [_line(ctx, e) for e in entries]},
+                          (tuple(nav),) if nav else (), edit=edit)])
+
+
+def _line(ctx: Ctx, entry: AuditEntry) -> Text:
+    details = " ".join(f"{k}={v}" for k, v in sorted((entry.params or {}).items()))
+    return Text("audit.line", {"when": ctx.local(entry.created_at).strftime("%Y-%m-%d %H:%M"),
+                               "actor": entry.actor, "action": entry.action,
+                               "target": entry.target, "details": details})

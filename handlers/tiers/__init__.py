@@ -1,0 +1,1 @@
+"""Tier conversations: /tier."""

@@ -1,0 +1,43 @@
+"""Transcript helpers: say a line as a member, read what the console would print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.console import ConsoleChat
+from handlers.engine.types import Inbound
+from handlers.routers import build_engine
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Member:
+    chat: ConsoleChat
+    said: list[str] = field(default_factory=list)
+
+    async def press(self, action: str) -> str:
+        """Press a button by its action, as Telegram sends callback data (even forged)."""
+        answer = await self.chat.engine.handle(Inbound(
+            platform="console", user_id=self.chat.user, chat_id=self.chat.user, action=action,
+            locale=self.chat.locale))
+        return "\n\n".join(r.text for r in answer.rendered())
+
+    async def say(self, line: str) -> str:
+        out = "\n\n".join(await self.chat.say(line))
+        self.said.append(out)
+        return out
+
+
+def member(db, programme, clock: Clock, user: str = "alice", locale: str | None = "en") -> Member:
+    return Member(ConsoleChat(build_engine(db, programme, clock=clock), user=user, locale=locale))
