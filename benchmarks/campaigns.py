@@ -261,7 +261,7 @@ async def measure_delivery(args: argparse.Namespace, programme: config.Programme
 
     from benchmarks import telegram_outbound
     from bot.campaign_dispatch import Dispatcher
-    from bot.telegram import service
+    from bot.telegram import wiring
     from bot.telegram.sender import Sender
     from bot.telegram.transport import AiogramTransport
     from tests.support.fake_telegram import FakeBotAPI
@@ -287,8 +287,8 @@ async def measure_delivery(args: argparse.Namespace, programme: config.Programme
                 bot = Bot(api.token, session=session)
                 try:
                     sender = Sender(AiogramTransport(bot), rate=args.limit)
-                    dispatcher = Dispatcher(db, programme, {"telegram": service.pusher(sender)},
-                                            {"telegram": service.editor(sender)}, every=0.2)
+                    dispatcher = Dispatcher(db, programme, {"telegram": wiring.pusher(sender)},
+                                            {"telegram": wiring.editor(sender)}, every=0.2)
                     started = api.clock()
                     await dispatcher.run_until_idle()
                 finally:

@@ -31,11 +31,10 @@ from bot.ordering import ChatQueue
 from bot.telegram import commands
 from bot.telegram.gateway import Gateway
 from bot.telegram.gateway import poll as polling
+from bot.telegram.wiring import ALLOWED, POLL_TIMEOUT
 from handlers.engine.routing import Router as Commands
 
 log = logging.getLogger(__name__)
-ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
-POLL_TIMEOUT = 25
 _SCOPES = TypeAdapter(BotCommandScopeUnion)
 
 

@@ -22,7 +22,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import commands, service, webhook
+from bot.telegram import commands, webhook, wiring
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.gateway import poll as polling
 from bot.telegram.transport import PtbTransport
@@ -42,7 +42,7 @@ def install(application: Application, app: App) -> Gateway:
     transport = PtbTransport(bot)
     gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None, bot.id,
                       app.programme.default_locale)
-    gateway.sender = service.sender(app.settings, transport, gateway)
+    gateway.sender = wiring.sender(app.settings, transport, gateway)
     application.bot_data[GATEWAY] = gateway
     application.add_handler(TypeHandler(Update, on_update), group=GROUP)
     return gateway
@@ -92,7 +92,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     try:
         gateway = install(application, app)
         await publish_commands(application.bot, gateway.pipeline.engine.router,
-                               app.programme.default_locale, await service.staff_menus(app))
+                               app.programme.default_locale, await wiring.staff_menus(app))
 
         async def feed(data: dict[str, Any]) -> None:
             await application.process_update(Update.de_json(data, application.bot))
@@ -101,15 +101,15 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         if settings.telegram_webhook_url:
             await application.bot.set_webhook(settings.telegram_webhook_url,
                                               secret_token=settings.telegram_webhook_secret,
-                                              allowed_updates=service.ALLOWED)
-            web_app.router.add_post(service.webhook_path(settings),
+                                              allowed_updates=wiring.ALLOWED)
+            web_app.router.add_post(wiring.webhook_path(settings),
                                     webhook_handler(application, gateway, queue, settings))
         else:
             await application.bot.delete_webhook(drop_pending_updates=False)
             tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
-        app.pushers[PLATFORM] = service.pusher(gateway.sender)
-        app.editors[PLATFORM] = service.editor(gateway.sender)
+        app.pushers[PLATFORM] = wiring.pusher(gateway.sender)
+        app.editors[PLATFORM] = wiring.editor(gateway.sender)
         yield
     finally:
         stop.set()
@@ -122,8 +122,8 @@ async def poll(application: Application, gateway: Gateway, stop: asyncio.Event,
                queue: ChatQueue) -> None:
     async def fetch(offset: int | None) -> tuple[Update, ...]:
         return await application.bot.get_updates(
-            offset=offset, timeout=service.POLL_TIMEOUT, allowed_updates=service.ALLOWED,
-            read_timeout=service.POLL_TIMEOUT + 10)
+            offset=offset, timeout=wiring.POLL_TIMEOUT, allowed_updates=wiring.ALLOWED,
+            read_timeout=wiring.POLL_TIMEOUT + 10)
 
     await polling(gateway, queue, stop, fetch,
                   lambda u: (u.update_id, u.to_dict(), chat_of(u)),

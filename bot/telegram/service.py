@@ -10,27 +10,21 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
-from urllib.parse import urlsplit
 
 from aiohttp import web
 
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import aiogram_bot, commands, webhook
+from bot.telegram import aiogram_bot, webhook
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
-from bot.telegram.sender import Sender
 from bot.telegram.transport import AiogramTransport
-from domain.staff import roles
+from bot.telegram.wiring import ALLOWED, editor, pusher, sender, staff_menus, webhook_path
 from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = webhook.SECRET_HEADER
-ALLOWED = aiogram_bot.ALLOWED
-POLL_TIMEOUT = aiogram_bot.POLL_TIMEOUT
-PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
 
 
 @asynccontextmanager
@@ -67,7 +61,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         if settings.telegram_webhook_url:
             await bot.set_webhook(settings.telegram_webhook_url,
                                   secret_token=settings.telegram_webhook_secret,
-                                  allowed_updates=aiogram_bot.ALLOWED)
+                                  allowed_updates=ALLOWED)
             web_app.router.add_post(webhook_path(settings),
                                     webhook_handler(bot, dp, gateway, queue, settings))
         else:
@@ -83,11 +77,6 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         await cancel(tasks)
         await queue.drain()
         await bot.session.close()
-
-
-async def staff_menus(app: App) -> dict[str, list[str]]:
-    async with app.db.uow() as uow:
-        return commands.staff_menus(await roles.staff_accounts(uow, PLATFORM))
 
 
 async def keep_staff_menus(app: App, bot, router, shown: dict[str, list[str]],
@@ -106,37 +95,6 @@ async def keep_staff_menus(app: App, bot, router, shown: dict[str, list[str]],
                 shown = now
         except Exception:
             log.exception("refreshing staff command menus failed")
-
-
-def sender(settings, transport, gateway: Gateway) -> Sender:
-    return Sender(transport, rate=settings.telegram_rate, paid_rate=settings.telegram_paid_rate,
-                  paid_budget=settings.telegram_paid_budget,
-                  on_unreachable=gateway.unreachable)
-
-
-def pusher(sender: Sender):
-    async def push(chat_id: str, message) -> str:
-        result = await sender.send(chat_id, message)
-        return PUSH_OUTCOMES.get(result.status, "retry")
-    return push
-
-
-def editor(sender: Sender):
-    """Campaign progress: edit the message when there is one, else (or when it can no
-    longer be edited) send a new one; the id of the message that shows it, or None."""
-    async def show(chat_id: str, message, message_id: str | None) -> str | None:
-        result = await sender.send(chat_id, replace(message, edit=message_id is not None),
-                                   edit_message_id=message_id, interactive=True)
-        if result.status == "rejected" and message_id is not None:
-            if "not modified" in result.detail:
-                return message_id
-            result = await sender.send(chat_id, replace(message, edit=False), interactive=True)
-        return result.message_id if result.status == "sent" else None
-    return show
-
-
-def webhook_path(settings) -> str:
-    return urlsplit(settings.telegram_webhook_url).path or "/"
 
 
 def webhook_handler(bot, dp, gateway: Gateway, queue: ChatQueue, settings):
