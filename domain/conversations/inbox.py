@@ -18,13 +18,13 @@ reaches the member.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import CursorResult, and_, bindparam, delete, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.conversations.tables import InboxItem
 from domain.storage.database import UnitOfWork
@@ -32,7 +32,8 @@ from domain.storage.tables import UTCDateTime
 
 LEASE = timedelta(seconds=30)
 AWAITED, GIVEN, RELEASED = "awaited", "given", "released"  # InboxItem.passive
-_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _I = InboxItem.__table__
 _AT = UTCDateTime()
 _RECEIVE = {name: insert(_I).on_conflict_do_nothing(index_elements=["platform", "key"])
@@ -115,6 +116,7 @@ async def lease(uow: UnitOfWork, platform: str, key: str, now: datetime) -> bool
                or_(InboxItem.lease_until.is_(None), InboxItem.lease_until <= now))
         .values(lease_until=now + LEASE)
     )
+    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     return result.rowcount == 1
 
 
@@ -125,6 +127,7 @@ async def decline_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
     result = await uow.session.execute(
         update(InboxItem).where(*where, InboxItem.passive == AWAITED)
         .values(passive=RELEASED))
+    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     if result.rowcount == 1:
         return True
     return await uow.session.scalar(select(InboxItem.passive).where(*where)) != GIVEN
@@ -137,6 +140,7 @@ async def take_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
         update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key,
                                 InboxItem.passive.in_((AWAITED, GIVEN)))
         .values(passive=GIVEN))
+    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     return result.rowcount == 1
 
 
@@ -163,6 +167,7 @@ async def take_over(uow: UnitOfWork, platform: str) -> int:
                                 InboxItem.lease_until.is_not(None))
         .values(lease_until=None)
     )
+    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     return result.rowcount
 
 
@@ -198,4 +203,5 @@ async def prune(uow: UnitOfWork, before: datetime) -> int:
         delete(InboxItem).where(and_(InboxItem.delivered_at.is_not(None),
                                      InboxItem.delivered_at < before))
     )
+    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     return result.rowcount

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import CursorResult, bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from domain.config import Programme
@@ -198,6 +198,7 @@ async def link(uow: UnitOfWork, code: str, platform: str, external_id: str,
         update(LinkCode).where(LinkCode.code == link_code.code, LinkCode.used_at.is_(None))
         .values(used_at=now)
     )
+    assert isinstance(spent, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     if spent.rowcount != 1:
         raise LinkRefused("link_used")
     if current is None:

@@ -4,7 +4,7 @@ campaigns can pick them out. A tag is lower-case letters, digits, "_" and "-".""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
@@ -17,7 +17,8 @@ from domain.storage.database import UnitOfWork
 TAG = re.compile(r"[a-z0-9][a-z0-9_\-]{0,31}")  # checked whole: fullmatch
 MAX_PER_MEMBER = 30
 MAX_AT_ONCE = 10
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class TagRefused(DomainError):

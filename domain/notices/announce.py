@@ -3,6 +3,7 @@ queued in the transaction that caused it. The one place that calls the notice qu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,8 @@ from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.storage.database import UnitOfWork
 
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 async def tell(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],

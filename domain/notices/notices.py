@@ -5,12 +5,12 @@ and records how each ended."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import CursorResult, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.notices.tables import Notice
 from domain.storage.database import UnitOfWork
@@ -18,7 +18,8 @@ from domain.storage.database import UnitOfWork
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 FINAL = ("sent", "unreachable", "rejected", "failed")
-_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 async def queue(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],
@@ -70,6 +71,7 @@ async def wake(uow: UnitOfWork, member_id: int, now: datetime) -> int:
         update(Notice).where(Notice.member_id == member_id, Notice.status == "deferred")
         .values(status="pending", not_before=now)
     )
+    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
     return result.rowcount
 
 

@@ -47,10 +47,10 @@ def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[I
         earns.append(Earn(f"category:{bonus.category}", "category_bonus",
                           spent * ppu * bonus.percent // (unit * 100),
                           {"category": bonus.category}))
-    for bonus in rules.sku_bonuses if items else ():
-        quantity = sum(i.quantity for i in items if i.sku == bonus.sku)
-        earns.append(Earn(f"sku:{bonus.sku}", "sku_bonus", quantity * bonus.points,
-                          {"sku": bonus.sku, "quantity": quantity}))
+    for sku_bonus in rules.sku_bonuses if items else ():
+        quantity = sum(i.quantity for i in items if i.sku == sku_bonus.sku)
+        earns.append(Earn(f"sku:{sku_bonus.sku}", "sku_bonus", quantity * sku_bonus.points,
+                          {"sku": sku_bonus.sku, "quantity": quantity}))
     best = best_promotion(rules, day)
     if best is not None:
         earns.append(Earn(f"promotion:{best.code}", "promotion",
@@ -70,8 +70,8 @@ def best_promotion(rules: Earning, day: date) -> Promotion | None:
 
 @lru_cache(maxsize=64)  # keyed by a tuple of frozen promotions: cheap to hash, exact
 def _best(promotions: tuple[Promotion, ...], day: date) -> Promotion | None:
-    return max((p for p in promotions if p.applies(day)), key=lambda p: p.percent,
-               default=None)
+    applying = [p for p in promotions if p.applies(day)]
+    return max(applying, key=lambda p: p.percent) if applying else None
 
 
 def reversal(points: int, amount: int, refunded_before: int, refunded_after: int) -> int:

@@ -150,6 +150,8 @@ async def _debit(uow: UnitOfWork, member_id: int, amount: int, now: datetime) ->
         if balance is not None:
             return balance
         member = await _lock(uow, member_id)
+        if member is None:
+            return None
     raise InsufficientPoints(balance=member.points_balance, needed=amount)
 
 

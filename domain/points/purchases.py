@@ -144,6 +144,7 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
     balance = member.points_balance + sum(e.points for e in earns if _key(order, e) in written)
     if not standing.bought and member.referred_by_id is not None:
         referee = await uow.session.get(Member, member_id)
+        assert referee is not None  # _load found it and holds its lock
         await referrals.on_first_purchase(uow, programme, referee, now)
         upgraded = await upgrades.reevaluate_and_tell(uow, programme, member_id,
                                                       f"order:{order.order_id}", now)
@@ -185,6 +186,7 @@ def earn_posts(programme: Programme, member_id: int, order: Order, earns: list[e
 async def _first_result(uow: UnitOfWork, member_id: int, order: Order) -> Recorded:
     existing = await uow.session.scalar(select(Purchase).where(
         Purchase.order_id == order.order_id))
+    assert existing is not None  # the claim conflicted on it; purchases are never deleted
     # The order id names the order; the same id with other contents is another order.
     if (existing.member_id, existing.amount, existing.currency, existing.items) != (
             member_id, order.amount, order.currency, [vars(i) for i in order.items]):

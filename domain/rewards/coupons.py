@@ -65,9 +65,10 @@ def usable(coupon: Coupon, now: datetime) -> bool:
 
 async def consume(uow: UnitOfWork, text: str, actor: str, now: datetime) -> Coupon:
     """Use a coupon once. The caller commits even on refusal, so failures are counted."""
-    failures = await uow.session.scalar(
+    failures = (await uow.session.execute(
         select(func.count()).select_from(CouponFailure).where(
-            CouponFailure.actor == actor, CouponFailure.created_at > now - GUESS_WINDOW))
+            CouponFailure.actor == actor, CouponFailure.created_at > now - GUESS_WINDOW)
+    )).scalar_one()
     if failures >= GUESSES:
         raise CouponRefused("too_many_attempts", minutes=GUESS_WINDOW.seconds // 60)
     code = normalize(text)
@@ -78,6 +79,7 @@ async def consume(uow: UnitOfWork, text: str, actor: str, now: datetime) -> Coup
             .values(status="used", used_at=now, used_by=actor[:64]).returning(Coupon.id))
         if used is not None:
             coupon = await uow.session.get(Coupon, used, populate_existing=True)
+            assert coupon is not None  # this transaction's UPDATE just returned its id
             return coupon
         found = await uow.session.scalar(select(Coupon).where(Coupon.code == code))
         if found is not None and found.status == "used":

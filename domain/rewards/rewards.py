@@ -8,6 +8,7 @@ coupon the first one issued.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.config import Programme, RewardItem
-from domain.errors import DomainError
+from domain.errors import DomainError, UnknownMember
 from domain.members.tables import Member
 from domain.points import ledger
 from domain.rewards import catalogue as edits
@@ -24,7 +25,8 @@ from domain.rewards import coupons
 from domain.rewards.tables import Coupon, Redemption, RewardStock
 from domain.storage.database import UnitOfWork
 
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class RewardRefused(DomainError):
@@ -57,7 +59,7 @@ async def counts(uow: UnitOfWork, member_id: int) -> dict[str, int]:
     rows = await uow.session.execute(
         select(Redemption.reward, func.count()).where(Redemption.member_id == member_id)
         .group_by(Redemption.reward))
-    return dict(rows.all())
+    return dict(rows.tuples().all())
 
 
 def judge(programme: Programme, item: RewardItem, member: Member, balance: int,
@@ -121,6 +123,8 @@ async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: st
         member = await uow.session.scalar(
             select(Member).where(Member.id == member_id).with_for_update(key_share=True)
             .execution_options(populate_existing=True))
+        if member is None:
+            raise UnknownMember(member_id=member_id)
         balance = await ledger.settle(uow, member, now)
         await ensure_stock(uow, item, now)
         taken = (await counts(uow, member_id)).get(code, 0) - 1  # less this one

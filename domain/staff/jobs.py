@@ -8,6 +8,7 @@ audited here, so chat and any other caller leave the same trail.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,7 +25,8 @@ NAMES = ("birthdays", "winback", "expiry", "expiry_reminders", "tier_review", "c
 RUNNER = "scheduler"
 # A scheduler says it is alive at least this often; older means none is running.
 HEARTBEAT = timedelta(seconds=60)
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
+    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class JobRefused(DomainError):
@@ -65,7 +67,9 @@ async def states(uow: UnitOfWork, now: datetime) -> list[JobState]:
 
 async def state(uow: UnitOfWork, name: str, now: datetime) -> JobState:
     await ensure(uow, (known(name),), now)
-    return await uow.session.get(JobState, name, populate_existing=True)
+    job = await uow.session.get(JobState, name, populate_existing=True)
+    assert job is not None  # ensure() just wrote it if it was missing
+    return job
 
 
 async def set_paused(uow: UnitOfWork, name: str, paused: bool, actor: str,

@@ -4,13 +4,14 @@ read alike."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
     Integer,
+    Table,
 )
 from sqlalchemy.ext.asyncio import AsyncAttrs
 from sqlalchemy.orm import DeclarativeBase
@@ -71,6 +72,7 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class Base(AsyncAttrs, DeclarativeBase):
+    __table__: ClassVar[Table]  # every model here maps a plain Table
     type_annotation_map = {
         datetime: UTCDateTime(),
         dict[str, Any]: JSON(),

@@ -47,7 +47,7 @@ def evaluate(tiers: Tiers, total: int, current: Standing, floor: str | None,
     earned = qualified_for(tiers, total).code
     rank = tiers.rank
     if tiers.mode == "only_up":
-        target = max((earned, current.code), key=rank)
+        target = max((earned, current.code or earned), key=rank)
         valid_until = None
     elif rank(earned) >= rank(current.code):
         target, valid_until = earned, now + timedelta(days=tiers.validity_days)
