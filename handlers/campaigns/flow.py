@@ -5,7 +5,7 @@
 a scheduled time, and a confirmation that previews each message as members will see
 it, in each language the segment reaches. The flow is in flow.mmd. `/campaign N`
 shows campaign N and `/campaign pause|resume|cancel N` controls it (the rest is in
-campaign_control.py). Operators and up only: the role is checked at every step and on
+control.py). Operators and up only: the role is checked at every step and on
 every button, since button data comes from the client.
 """
 
@@ -32,13 +32,24 @@ from handlers.campaigns.words import (
     when_text,
 )
 from handlers.engine.i18n import negotiate
-from handlers.engine.routing import Ctx, Outcome, Router, Step
+from handlers.engine.routing import Ctx, Flow, Outcome, Router, Step
 from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import local, multiplier
 from handlers.members import tags
 from handlers.staff.roles import denied
 
-router = Router()
+SEGMENT = campaign_segment.STATE
+TEXT = "campaign.text"
+OFFER = "campaign.offer"
+AB = "campaign.ab"
+TEXT_B = "campaign.text_b"
+SPLIT = "campaign.split"
+HOLDOUT = "campaign.holdout"
+WHEN = "campaign.when"
+CONFIRM = "campaign.confirm"
+FLOW = Flow.beside(__file__, "flow.mmd", SEGMENT, TEXT, OFFER, AB, TEXT_B, SPLIT, HOLDOUT, WHEN,
+                   CONFIRM)
+router = Router(flows=[FLOW])
 router.include(tags.router)
 router.include(campaign_control.router)
 BONUSES = (50, 100, 200)
@@ -109,7 +120,7 @@ async def stale(ctx: Ctx) -> Outcome:
         [reply("error.button_expired")], state=ctx.state, data=ctx.data if ctx.state else {})
 
 
-@_step(campaign_segment.STATE)
+@_step(SEGMENT)
 async def segment_step(ctx: Ctx) -> Outcome:
     return await campaign_segment.step(ctx, _ask_text)
 
@@ -118,7 +129,7 @@ async def _ask_text(ctx: Ctx) -> Outcome:
     if not ctx.data.get("size"):
         return await campaign_segment.menu(ctx, campaign_segment.current(ctx),
                                            note=reply("campaign.nobody"))
-    return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state="campaign.text",
+    return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state=TEXT,
                    data={**ctx.data, "texts": []})
 
 
@@ -133,30 +144,32 @@ async def _got_text(ctx: Ctx, state: str, then: Callable[[dict], Outcome]) -> Ou
     return then({**ctx.data, "texts": [*ctx.data.get("texts", []), text]})
 
 
-@_step("campaign.text")
+@_step(TEXT)
 async def text_step(ctx: Ctx) -> Outcome:
-    return await _got_text(ctx, "campaign.text", _offer_menu)
+    return await _got_text(ctx, TEXT, _offer_menu)
 
 
 def _offer_menu(data: dict) -> Outcome:
     return Outcome([reply("campaign.ask_offer", (
         button("campaign.offer_none", "cnew:offer:none"),
         button("campaign.offer_coupon", "cnew:offer:coupon"),
-        button("campaign.offer_bonus", "cnew:offer:bonus")))], state="campaign.offer",
+        button("campaign.offer_bonus", "cnew:offer:bonus")))], state=OFFER,
         data={**data, "coupon": None, "bonus": None, "days": None})
 
 
-@_step("campaign.offer")
+@_step(OFFER)
 async def offer_step(ctx: Ctx) -> Outcome:
     action, data = ctx.action or "", ctx.data
     if action == "cnew:offer:none":
         return _ab_menu(data)
     if action == "cnew:offer:coupon":
         if not ctx.programme.catalogue():
-            return Outcome([reply("campaign.no_rewards")], state="campaign.offer", data=data)
+            # Nothing to make a coupon of: say so and offer the other choices again.
+            menu = _offer_menu(data)
+            return Outcome([reply("campaign.no_rewards"), *menu.replies], menu.state, menu.data)
         rows = [(Button(local(r.title), f"cnew:coupon:{r.code}"),)
                 for r in ctx.programme.catalogue()]
-        return Outcome([Reply("campaign.ask_coupon", {}, tuple(rows))], state="campaign.offer",
+        return Outcome([Reply("campaign.ask_coupon", {}, tuple(rows))], state=OFFER,
                        data=data)
     coupon = action.removeprefix("cnew:coupon:")
     if action.startswith("cnew:coupon:") and ctx.programme.reward(coupon) is not None:
@@ -164,11 +177,11 @@ async def offer_step(ctx: Ctx) -> Outcome:
     if action == "cnew:offer:bonus":
         row = tuple(button("campaign.times", f"cnew:bonus:{b}", times=multiplier(100 + b))
                     for b in BONUSES)
-        return Outcome([reply("campaign.ask_bonus", row)], state="campaign.offer", data=data)
+        return Outcome([reply("campaign.ask_bonus", row)], state=OFFER, data=data)
     bonus = _picked(ctx, "cnew:bonus:", BONUSES)
     if bonus is not None:
         row = tuple(button("campaign.days", f"cnew:days:{d}", count=d) for d in BONUS_DAYS)
-        return Outcome([reply("campaign.ask_days", row)], state="campaign.offer",
+        return Outcome([reply("campaign.ask_days", row)], state=OFFER,
                        data={**data, "bonus": bonus})
     days = _picked(ctx, "cnew:days:", BONUS_DAYS)
     if days is not None and data.get("bonus") in BONUSES:
@@ -179,34 +192,34 @@ async def offer_step(ctx: Ctx) -> Outcome:
 def _ab_menu(data: dict) -> Outcome:
     return Outcome([reply("campaign.ask_ab", (button("campaign.ab_one", "cnew:ab:one"),
                                               button("campaign.ab_two", "cnew:ab:two")))],
-                   state="campaign.ab", data=data)
+                   state=AB, data=data)
 
 
-@_step("campaign.ab")
+@_step(AB)
 async def ab_step(ctx: Ctx) -> Outcome:
     first = ctx.data.get("texts", [])[:1]
     if ctx.action == "cnew:ab:one":
         return _holdout_menu({**ctx.data, "texts": first, "split": 100})
     if ctx.action == "cnew:ab:two":
         return Outcome([reply("campaign.ask_text_b", max=campaigns.MAX_TEXT)],
-                       state="campaign.text_b", data={**ctx.data, "texts": first})
+                       state=TEXT_B, data={**ctx.data, "texts": first})
     return _buttons_wanted(ctx, _ab_menu(ctx.data))
 
 
-@_step("campaign.text_b")
+@_step(TEXT_B)
 async def text_b_step(ctx: Ctx) -> Outcome:
-    return await _got_text(ctx, "campaign.text_b", _split_menu)
+    return await _got_text(ctx, TEXT_B, _split_menu)
 
 
 def _split_menu(data: dict) -> Outcome:
     row = tuple(button("campaign.split", f"cnew:split:{s}", a=s, b=100 - s) for s in SPLITS)
-    return Outcome([reply("campaign.ask_split", row)], state="campaign.split", data=data)
+    return Outcome([reply("campaign.ask_split", row)], state=SPLIT, data=data)
 
 
 def _holdout_menu(data: dict) -> Outcome:
     row = tuple(button("campaign.holdout_none" if h == 0 else "campaign.holdout",
                        f"cnew:holdout:{h}", percent=h) for h in HOLDOUTS)
-    return Outcome([reply("campaign.ask_holdout", row)], state="campaign.holdout", data=data)
+    return Outcome([reply("campaign.ask_holdout", row)], state=HOLDOUT, data=data)
 
 
 def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
@@ -223,34 +236,33 @@ def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
 def _when_menu(data: dict, note: Reply | None = None) -> Outcome:
     menu = reply("campaign.ask_when", (button("campaign.when_now", "cnew:when:now"),
                                        button("campaign.when_later", "cnew:when:later")))
-    return Outcome([note, menu] if note else [menu], state="campaign.when",
+    return Outcome([note, menu] if note else [menu], state=WHEN,
                    data={**data, "ask": None, "send_at": None})
 
 
-@_step("campaign.when")
+@_step(WHEN)
 async def when_step(ctx: Ctx) -> Outcome:
     if ctx.action == "cnew:when:now":
         return await _confirm({**ctx.data, "send_at": None}, ctx)
     if ctx.action == "cnew:when:later":
         return Outcome([reply("campaign.ask_time", zone=str(ctx.zone),
                               example=when_text(ctx.zone, ctx.now + timedelta(days=1)))],
-                       state="campaign.when", data={**ctx.data, "ask": "when"})
+                       state=WHEN, data={**ctx.data, "ask": "when"})
     if ctx.action is None and ctx.data.get("ask") == "when":
         try:
             local_time = datetime.strptime(campaign_segment.normalized(ctx.text[:40]), MOMENT)
         except ValueError:
-            return Outcome([reply("campaign.bad_time")], state="campaign.when", data=ctx.data)
+            return Outcome([reply("campaign.bad_time")], state=WHEN, data=ctx.data)
         at = local_time.replace(tzinfo=ctx.zone)
         if not ctx.now < at <= ctx.now + campaigns.MAX_AHEAD:
             return Outcome([reply("campaign.time_range", days=campaigns.MAX_AHEAD.days)],
-                           state="campaign.when", data=ctx.data)
+                           state=WHEN, data=ctx.data)
         return await _confirm({**ctx.data, "send_at": at.isoformat()}, ctx)
     return _buttons_wanted(ctx, _when_menu(ctx.data))
 
 
-split_step = _step("campaign.split")(_choice("split", SPLITS, _split_menu, _holdout_menu))
-holdout_step = _step("campaign.holdout")(_choice("holdout", HOLDOUTS, _holdout_menu,
-                                                 _when_menu))
+split_step = _step(SPLIT)(_choice("split", SPLITS, _split_menu, _holdout_menu))
+holdout_step = _step(HOLDOUT)(_choice("holdout", HOLDOUTS, _holdout_menu, _when_menu))
 
 
 def _draft(ctx: Ctx, data: dict) -> Draft:
@@ -309,18 +321,18 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
         filters=segment_lines(draft.segment, ctx.programme), size=sum(reach.values()),
         variants=variant_lines(variants, split.holdout),
         offer=offer_text(ctx.programme, draft.coupon, draft.bonus_percent, draft.bonus_days),
-        when=when)], state="campaign.confirm", data={**data, "nonce": nonce, "ask": None})
+        when=when)], state=CONFIRM, data={**data, "nonce": nonce, "ask": None})
 
 
-@_step("campaign.confirm")
+@_step(CONFIRM)
 async def confirm_step(ctx: Ctx) -> Outcome:
     if ctx.action == "cnew:no":
         return Outcome([reply("campaign.discarded")])
     if ctx.action != "cnew:ok":
         if ctx.action is None:
-            return Outcome([reply("campaign.use_buttons")], state="campaign.confirm",
+            return Outcome([reply("campaign.use_buttons")], state=CONFIRM,
                            data=ctx.data)
-        return expired(ctx, "campaign.confirm")
+        return expired(ctx, CONFIRM)
     nonce = str(ctx.data.get("nonce", ""))
     if not (nonce.isascii() and nonce.isalnum()):
         return expired(ctx)

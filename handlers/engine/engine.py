@@ -222,23 +222,26 @@ class Engine:
             referral_code=_payload(arg, "ref_") if command == "start" else None, known=known,
             looked_up=True)
         member = registration.member
+        # A state saved before an upgrade that removed its flow waits for nothing now.
+        waiting = conv.state if conv.state in self.router.states else None
         if registration.created and inbound.display_name:
             member.display_name = inbound.display_name[:NAME_MAX]
         await members.touch(uow, member, now)
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
-                  data=dict(conv.data or {}), created=registration.created, state=conv.state,
+                  data=dict(conv.data or {}), created=registration.created, state=waiting,
                   start_link=self.start_link, offered=tuple(conv.options or ()))
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or _numbered(inbound.text, conv.options))
-        outcome = await self._route(ctx, conv.state, command, conv.options or [])
+        outcome = await self._route(ctx, waiting, command, conv.options or [])
         if registration.created and command != "start":
             welcome = await self._welcome(ctx)
             if any(r.buttons for r in outcome.replies):
                 # Numbers may answer one set of buttons only: the command's own.
                 welcome = replace(welcome, buttons=())
             outcome.replies.insert(0, welcome)
-        state, data = outcome.state, outcome.data if outcome.state else {}
+        state = self.router.waiting(outcome)  # a state without a step is a bug: refused
+        data = outcome.data if state else {}
         options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
         # Most messages leave no flow open and offer no buttons: no row write then.
         conv.move(state, data, options)

@@ -1,7 +1,9 @@
 """Routers: each feature module owns one and the engine composes them.
 
 A step is an async function of the context that returns an Outcome. Commands start
-flows, actions answer buttons, states receive what a member types mid-flow.
+flows, actions answer buttons, states receive what a member types mid-flow. A state
+belongs to a declared Flow, so a misspelt one fails when the router is built instead
+of leaving a member "not understood".
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -57,12 +60,39 @@ class Outcome:
 Step = Callable[[Ctx], Awaitable[Outcome]]
 
 
+class UnknownState(LookupError):
+    """A step returned a state no step waits in: a bug, refused rather than saved."""
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A multi-step flow's waiting states in one table, its diagram beside it.
+
+    As in python-telegram-bot's conversationbot (one table of states, its .mmd beside
+    it). The module names each state once as a constant, lists them here, and both
+    registers and returns those constants. In the diagram a waiting state is a node of
+    class `state` whose label starts with its name: `member["purchase.member: ..."]:::state`.
+    tests/handlers/test_flows.py holds the diagram and this table to the same set.
+    """
+
+    diagram: Path
+    states: tuple[str, ...]
+
+    @classmethod
+    def beside(cls, module: str, diagram: str, *states: str) -> Flow:
+        """`Flow.beside(__file__, "purchase.mmd", MEMBER, AMOUNT)`."""
+        if len(set(states)) != len(states):
+            raise ValueError(f"a state is listed twice in {diagram}: {states}")
+        return cls(Path(module).with_name(diagram), states)
+
+
 @dataclass
 class Router:
     commands: dict[str, Step] = field(default_factory=dict)
     actions: dict[str, Step] = field(default_factory=dict)
     states: dict[str, Step] = field(default_factory=dict)
     menu: list[str] = field(default_factory=list)  # commands listed in /help, in order
+    flows: list[Flow] = field(default_factory=list)
 
     def command(self, name: str, listed: bool = True) -> Callable[[Step], Step]:
         def register(step: Step) -> Step:
@@ -79,12 +109,22 @@ class Router:
         return register
 
     def state(self, name: str) -> Callable[[Step], Step]:
+        if not any(name in flow.states for flow in self.flows):
+            raise ValueError(f"state {name!r} is in none of this router's flows")
+
         def register(step: Step) -> Step:
             self.states[name] = step
             return step
         return register
 
+    def check(self) -> None:
+        """Every declared state has its step; found when the router is included."""
+        missing = {s for flow in self.flows for s in flow.states} - self.states.keys()
+        if missing:
+            raise ValueError(f"states declared without a step: {sorted(missing)}")
+
     def include(self, other: Router) -> None:
+        other.check()
         for kind in ("commands", "actions", "states"):
             mine, theirs = getattr(self, kind), getattr(other, kind)
             clash = mine.keys() & theirs.keys()
@@ -92,6 +132,13 @@ class Router:
                 raise ValueError(f"{kind} registered twice: {sorted(clash)}")
             mine.update(theirs)
         self.menu.extend(other.menu)
+        self.flows.extend(other.flows)
+
+    def waiting(self, outcome: Outcome) -> str | None:
+        """The state `outcome` leaves the conversation in, once known to have a step."""
+        if outcome.state is not None and outcome.state not in self.states:
+            raise UnknownState(f"no step waits in state {outcome.state!r}")
+        return outcome.state
 
     def find_action(self, action: str) -> Step | None:
         """Longest registered prefix of `action` (split on ':')."""

@@ -13,12 +13,14 @@ from domain.errors import InvalidInput
 from domain.members import members
 from domain.members.profile import parse_birthday, parse_name, parse_phone
 from handlers.engine.engine import CONTACT_SHARED
-from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
 from handlers.engine.words import yes_no
 
-router = Router()
 FIELDS = ("name", "phone", "birthday", "consent")
+ASKING = {field: f"profile.{field}" for field in FIELDS}  # the state asking each field
+FLOW = Flow.beside(__file__, "profile.mmd", *ASKING.values())
+router = Router(flows=[FLOW])
 
 
 @router.command("profile")
@@ -55,7 +57,7 @@ async def contact(ctx: Ctx) -> Outcome:
         return Outcome([reply(f"profile.invalid.{bad.code}", **bad.params)])
     ctx.member.phone_verified = True
     said = [reply("profile.saved_phone_verified")]
-    if ctx.state == "profile.phone":
+    if ctx.state == ASKING["phone"]:
         return await _next(ctx, said)
     return Outcome([*said, _summary(ctx)])
 
@@ -68,7 +70,7 @@ def _ask(ctx: Ctx, field: str, data: dict) -> Outcome:
         rows = [(button("word.yes", "profile:consent:yes"),
                  button("word.no", "profile:consent:no")),
                 (button("profile.skip", "profile:skip"),)]
-    return Outcome([reply(f"profile.ask_{field}", *rows)], state=f"profile.{field}", data=data)
+    return Outcome([reply(f"profile.ask_{field}", *rows)], state=ASKING[field], data=data)
 
 
 async def _next(ctx: Ctx, said: list[Reply]) -> Outcome:
@@ -83,7 +85,7 @@ async def _next(ctx: Ctx, said: list[Reply]) -> Outcome:
 
 
 def _step(field: str, apply: Callable[[Ctx], Awaitable[None]]) -> None:
-    @router.state(f"profile.{field}")
+    @router.state(ASKING[field])
     async def step(ctx: Ctx) -> Outcome:
         if ctx.action == "profile:skip":
             return await _next(ctx, [])

@@ -2,7 +2,8 @@
 
 `/purchase 00000042 128.50` goes straight to the confirmation; `/purchase` alone asks
 for the member and then the amount. The order id is fixed when the confirmation is
-shown, so a double tap records one purchase. The role is checked at every step.
+shown, so a double tap records one purchase. The role is checked at every step. The
+flow is drawn in purchase.mmd beside this file.
 """
 
 from __future__ import annotations
@@ -16,18 +17,21 @@ from domain.members.tables import Member
 from domain.points import purchases
 from domain.points.purchases import Order, PurchaseRefused
 from domain.staff import audit
-from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Money, button, reply
 from handlers.engine.words import number
 from handlers.staff.roles import denied, member_arg
 
-router = Router()
-AMOUNT = re.compile(r"(\d{1,10})(?:[.,](\d{1,3}))?")
+MEMBER = "purchase.member"
+AMOUNT = "purchase.amount"
+FLOW = Flow.beside(__file__, "purchase.mmd", MEMBER, AMOUNT)
+router = Router(flows=[FLOW])
+AMOUNT_TEXT = re.compile(r"(\d{1,10})(?:[.,](\d{1,3}))?")
 
 
 def parse_amount(text: str, currency: str) -> int | None:
     """'128.50' -> 12850 minor units, with integers only; None when it is not an amount."""
-    match = AMOUNT.fullmatch(text.strip().lstrip("¥$€£"))
+    match = AMOUNT_TEXT.fullmatch(text.strip().lstrip("¥$€£"))
     places = get_currency_precision(currency)
     if match is None or len(match.group(2) or "") > places:
         return None
@@ -43,25 +47,25 @@ async def start(ctx: Ctx) -> Outcome:
         return refusal
     parts = ctx.arg.split()
     if not parts:
-        return Outcome([reply("purchase.ask_member")], state="purchase.member")
+        return Outcome([reply("purchase.ask_member")], state=MEMBER)
     if len(parts) != 2:
         return Outcome([reply("purchase.usage")])
     return await _confirm(ctx, parts[0], parts[1])
 
 
-@router.state("purchase.member")
+@router.state(MEMBER)
 async def got_member(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "purchase")
     if refusal is not None:
         return refusal
     target = member_arg(ctx.text)
     if target is None or await ctx.uow.session.get(Member, target) is None:
-        return Outcome([reply("purchase.bad_member")], state="purchase.member")
+        return Outcome([reply("purchase.bad_member")], state=MEMBER)
     return Outcome([reply("purchase.ask_amount", number=number(target))],
-                   state="purchase.amount", data={"member": target})
+                   state=AMOUNT, data={"member": target})
 
 
-@router.state("purchase.amount")
+@router.state(AMOUNT)
 async def got_amount(ctx: Ctx) -> Outcome:
     return await _confirm(ctx, str(ctx.data.get("member", "")), ctx.text)
 
@@ -72,11 +76,11 @@ async def _confirm(ctx: Ctx, who: str, amount_text: str) -> Outcome:
         return refusal
     target = member_arg(who)
     if target is None or await ctx.uow.session.get(Member, target) is None:
-        return Outcome([reply("purchase.bad_member")], state="purchase.member")
+        return Outcome([reply("purchase.bad_member")], state=MEMBER)
     currency = ctx.programme.currency
     amount = parse_amount(amount_text, currency)
     if amount is None:
-        return Outcome([reply("purchase.bad_amount")], state="purchase.amount",
+        return Outcome([reply("purchase.bad_amount")], state=AMOUNT,
                        data={"member": target})
     order = f"chat-{members.new_code(10)}"
     return Outcome([reply("purchase.confirm",

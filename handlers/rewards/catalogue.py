@@ -17,12 +17,15 @@ from domain.config import RewardItem
 from domain.rewards import catalogue, rewards
 from domain.rewards.catalogue import COUPON_KINDS, EditRefused
 from domain.staff import audit
-from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Button, Text, button, reply
 from handlers.engine.words import local, tier_name
 from handlers.staff.roles import denied
 
-router = Router()
+VALUE = "catalogue.value"
+CONFIRM = "catalogue.confirm"
+FLOW = Flow.beside(__file__, "catalogue.mmd", VALUE, CONFIRM)
+router = Router(flows=[FLOW])
 PERMISSION = "rewards"
 FIELDS = ("cost", "value", "min_tier", "per_member", "dates", "title", "description",
           "coupon_days")
@@ -63,11 +66,11 @@ async def pressed(ctx: Ctx) -> Outcome:
     if parts[1] == "edit" and len(parts) == 4 and parts[3] in FIELDS:
         return Outcome([reply(f"catalogue.ask.{parts[3]}", code=item.code,
                               now=shown(ctx, item, parts[3]), **_hints(ctx))],
-                       state="catalogue.value", data={"code": item.code, "field": parts[3]})
+                       state=VALUE, data={"code": item.code, "field": parts[3]})
     return Outcome([reply("error.button_expired")])
 
 
-@router.state("catalogue.value")
+@router.state(VALUE)
 async def typed(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, PERMISSION)
     if refusal is not None:
@@ -80,23 +83,23 @@ async def typed(ctx: Ctx) -> Outcome:
     if changes is None:
         return Outcome([reply(f"catalogue.ask.{field}", code=code, now=shown(ctx, item, field),
                               **_hints(ctx)), reply("catalogue.unreadable")],
-                       state="catalogue.value", data=ctx.data)
+                       state=VALUE, data=ctx.data)
     try:
         after = catalogue.validated(ctx.programme, {**item.model_dump(mode="json"), **changes})
     except EditRefused as refused:
         return Outcome([reply("catalogue.invalid", field=Text(f"catalogue.field.{field}"),
                               detail=str(refused.params.get("detail", ""))[:200])],
-                       state="catalogue.value", data=ctx.data)
+                       state=VALUE, data=ctx.data)
     return Outcome([reply("catalogue.confirm",
                           (button("catalogue.save", "rwd:save"),
                            button("catalogue.discard", "rwd:discard")),
                           title=local(item.title), field=Text(f"catalogue.field.{field}"),
                           before=shown(ctx, item, field), after=shown(ctx, after, field))],
-                   state="catalogue.confirm", data={"code": code, "field": field,
+                   state=CONFIRM, data={"code": code, "field": field,
                                                     "changes": changes})
 
 
-@router.state("catalogue.confirm")
+@router.state(CONFIRM)
 async def confirmed(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, PERMISSION)
     if refusal is not None:
@@ -104,7 +107,7 @@ async def confirmed(ctx: Ctx) -> Outcome:
     if ctx.action == "rwd:discard":
         return Outcome([reply("catalogue.discarded")])
     if ctx.action != "rwd:save":
-        return Outcome([reply("catalogue.use_buttons")], state="catalogue.confirm",
+        return Outcome([reply("catalogue.use_buttons")], state=CONFIRM,
                        data=ctx.data)
     try:
         item = await catalogue.change(ctx.uow, ctx.programme, str(ctx.data.get("code")),
