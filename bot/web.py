@@ -46,7 +46,7 @@ async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[i
     try:
         site = web.TCPSite(runner, host, port)
         await site.start()
-        sockets = site._server.sockets if site._server else ()  # noqa: SLF001
-        yield sockets[0].getsockname()[1] if sockets else port
+        addresses = runner.addresses
+        yield addresses[0][1] if addresses else port
     finally:
         await runner.cleanup()

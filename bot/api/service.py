@@ -194,12 +194,10 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
         return results
 
     async def record(calls: list[Till]) -> list[Any]:
-        if len(calls) > 1:
-            try:
-                return await again_if_transient(lambda: together(calls))
-            except Exception:  # noqa: BLE001 - rolled back; each is recorded on its own below
-                log.info("a purchase batch failed; recording one by one", exc_info=True)
-        return [await alone(call) for call in calls]
+        # A failed batch comes back one call at a time (GroupCommit).
+        if len(calls) == 1:
+            return [await alone(calls[0])]
+        return await again_if_transient(lambda: together(calls))
 
     async def alone(call: Till) -> Any:
         for attempt in range(3):

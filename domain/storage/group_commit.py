@@ -10,18 +10,23 @@ after its own item is committed, with its own result.
 next batch (two messages of one member in one batch would read each other's
 state from before either ran). The first item of a batch must never be LATER, so
 every batch makes progress.
+
+A batch that fails rolled back whole, so each of its items is run again on its own:
+one bad item fails only its own caller, whoever the user of the batch is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
 LATER = object()
+log = logging.getLogger(__name__)
 
 
 class GroupCommit(Generic[T, R]):
@@ -62,16 +67,23 @@ class GroupCommit(Generic[T, R]):
                 await asyncio.sleep(self._linger)
             batch, self._waiting = self._waiting[:self._limit], self._waiting[self._limit:]
             try:
-                results = await self._run([item for item, _ in batch])
-            except BaseException as exc:  # every waiter of this batch learns
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
+                results = _checked(await self._run([item for item, _ in batch]), len(batch))
+            except Exception as exc:
+                if len(batch) == 1:
+                    _fail(batch, exc)
+                    continue
+                log.info("a batch failed; running its items one by one",
+                         extra={"size": len(batch)}, exc_info=True)
+                try:
+                    for one in batch:
+                        await self._alone(one)
+                except BaseException as exc:  # cancelled mid-way: the rest learn it
+                    _fail(batch, exc)
                     raise
                 continue
-            if results and results[0] is LATER:
-                raise AssertionError("the first item of a batch was put off")
+            except BaseException as exc:  # cancelled: every waiter of this batch learns
+                _fail(batch, exc)
+                raise
             later = []
             for (item, future), result in zip(batch, results, strict=True):
                 if result is LATER:
@@ -79,3 +91,28 @@ class GroupCommit(Generic[T, R]):
                 elif not future.done():
                     future.set_result(result)  # type: ignore[arg-type]
             self._waiting[:0] = later
+
+    async def _alone(self, entry: tuple[T, asyncio.Future[R]]) -> None:
+        item, future = entry
+        try:
+            (result,) = _checked(await self._run([item]), 1)
+        except Exception as exc:
+            _fail([entry], exc)
+        else:
+            if not future.done():
+                future.set_result(result)  # type: ignore[arg-type]
+
+
+def _checked(results: list[R | object], size: int) -> list[R | object]:
+    """A run that breaks its contract fails its callers instead of stranding them."""
+    if len(results) != size:
+        raise AssertionError(f"{len(results)} results for a batch of {size}")
+    if results and results[0] is LATER:
+        raise AssertionError("the first item of a batch was put off")
+    return results
+
+
+def _fail(batch: list[tuple[T, asyncio.Future[R]]], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

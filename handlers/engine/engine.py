@@ -110,13 +110,11 @@ class Engine:
         return await self._batches.submit(_Job(inbound, now))
 
     async def _run_batch(self, jobs: list[_Job]) -> list[Answer | object]:
-        if len(jobs) > 1:
-            try:
-                return await self._together(jobs)
-            except Exception:  # noqa: BLE001 - rolled back; each is tried on its own below
-                log.info("a batch failed; handling its inbounds one by one",
-                         extra={"size": len(jobs)}, exc_info=True)
-        return [await self._alone(job) for job in jobs]
+        # A failed batch comes back one job at a time (GroupCommit), and a job alone is
+        # always answered: with an apology when it fails.
+        if len(jobs) == 1:
+            return [await self._alone(jobs[0])]
+        return await self._together(jobs)
 
     async def _alone(self, job: _Job) -> Answer:
         inbound = job.inbound
