@@ -125,7 +125,8 @@ async def _toggle(ctx: Ctx, segment: Segment, action: str) -> Outcome:
     field = FIELD[dimension]
     chosen = list(getattr(segment, field))
     chosen = [c for c in chosen if c != code] if code in chosen else [*chosen, code]
-    return picker(ctx, dimension, replace(segment, **{field: tuple(chosen)}), edit=True)
+    changed: dict[str, Any] = {field: tuple(chosen)}
+    return picker(ctx, dimension, replace(segment, **changed), edit=True)
 
 
 async def _typed(ctx: Ctx, segment: Segment, dimension: str) -> Outcome:

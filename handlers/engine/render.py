@@ -50,5 +50,5 @@ def load(data: dict[str, Any]) -> Rendered:
         file=(file[0], base64.b64decode(file[1])) if file else None,
         edit=bool(data.get("edit")),
         key=data.get("key", ""),
-        scene=tuple(data["scene"]) if "scene" in data else None,  # type: ignore[arg-type]
+        scene=tuple(data["scene"]) if "scene" in data else None,
     )

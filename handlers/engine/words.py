@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from domain.config import LocalText, Tier
+from domain.config import LocalText, Tier, Tiers
 from domain.members.members import member_number
 from handlers.engine.types import Local, Text
 
@@ -15,6 +15,13 @@ def local(text: LocalText) -> Local:
 
 def tier_name(tier: Tier) -> Local:
     return local(tier.name)
+
+
+def tier_called(ladder: Tiers, code: str) -> Local | str:
+    """A tier's name by its code; the code itself for a tier the ladder no longer has
+    (the programme file was edited since it was recorded)."""
+    tier = ladder.by_code(code)
+    return tier_name(tier) if tier is not None else code
 
 
 def number(member_id: int) -> str:

@@ -14,7 +14,7 @@ from domain.members import members
 from domain.members.profile import parse_birthday, parse_name, parse_phone
 from handlers.engine.engine import CONTACT_SHARED
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Reply, Text, button, reply
+from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import yes_no
 
 FIELDS = ("name", "phone", "birthday", "consent")
@@ -63,7 +63,7 @@ async def contact(ctx: Ctx) -> Outcome:
 
 
 def _ask(ctx: Ctx, field: str, data: dict) -> Outcome:
-    rows = [(button("profile.skip", "profile:skip"),)]
+    rows: list[tuple[Button, ...]] = [(button("profile.skip", "profile:skip"),)]
     if field == "phone" and ctx.inbound.shares_contact:
         rows = [(button("profile.share_phone", "contact:request"),), *rows]
     if field == "consent":
@@ -145,7 +145,7 @@ def _summary(ctx: Ctx) -> Reply:
     if m.birth_month:
         birthday = (f"{m.birth_year:04d}-{m.birth_month:02d}-{m.birth_day:02d}" if m.birth_year
                     else f"{m.birth_month:02d}-{m.birth_day:02d}")
-    rows = [
+    rows: list[tuple[Button, ...]] = [
         (button("profile.field_name", "profile:edit:name"),
          button("profile.field_phone", "profile:edit:phone")),
         (button("profile.field_birthday", "profile:edit:birthday"),

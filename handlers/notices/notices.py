@@ -11,7 +11,7 @@ from domain.config import Programme
 from handlers.engine import i18n
 from handlers.engine.render import render
 from handlers.engine.types import Money, Rendered, Reply, Text
-from handlers.engine.words import local, tier_name
+from handlers.engine.words import local, tier_called
 
 
 def locale_for(member_locale: str | None, programme: Programme) -> str:
@@ -33,8 +33,7 @@ def _decode(value: Any, programme: Programme) -> Any:
     if tag == "$date":
         return date.fromisoformat(raw)
     if tag == "$tier":
-        tier = programme.tiers.by_code(raw)
-        return tier_name(tier) if tier is not None else str(raw)
+        return tier_called(programme.tiers, str(raw))
     if tag == "$text":
         return Text(str(raw))
     if tag == "$reward":  # a catalogue reward, by its title

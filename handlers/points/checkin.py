@@ -6,7 +6,7 @@ from domain.errors import AlreadyCheckedIn
 from domain.points import checkin
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, reply
-from handlers.engine.words import tier_name
+from handlers.engine.words import tier_called
 
 router = Router()
 
@@ -26,5 +26,5 @@ async def check_in(ctx: Ctx) -> Outcome:
         ladder = ctx.programme.tiers
         up = ladder.rank(done.tier_changed) > ladder.rank(before)
         replies.append(reply("tier.upgraded" if up else "tier.downgraded",
-                             tier=tier_name(ladder.by_code(done.tier_changed))))
+                             tier=tier_called(ladder, done.tier_changed)))
     return Outcome(replies)

@@ -12,7 +12,7 @@ from domain.rewards import rewards
 from domain.rewards.rewards import Offer, RewardRefused
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
-from handlers.engine.words import local, tier_name
+from handlers.engine.words import local, tier_called
 from handlers.rewards.coupons import card
 
 router = Router()
@@ -70,7 +70,7 @@ def _line(ctx: Ctx, offer: Offer) -> Text:
 def why(ctx: Ctx, locked: str, item: RewardItem, needed: int) -> Text:
     if locked == "tier" and item.min_tier:
         return Text("rewards.why.tier",
-                    {"tier": tier_name(ctx.programme.tiers.by_code(item.min_tier))})
+                    {"tier": tier_called(ctx.programme.tiers, item.min_tier)})
     if locked == "points":
         return Text("rewards.why.points", {"needed": needed})
     return Text(f"rewards.why.{locked if locked in ('stock', 'limit') else 'dates'}")

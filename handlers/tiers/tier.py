@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from domain.tiers import tiers
 from handlers.engine.routing import Ctx, Outcome, Router
-from handlers.engine.types import Money, Reply, Text, reply
+from handlers.engine.types import Local, Money, Reply, Text, reply
 from handlers.engine.words import bar, local, multiplier, tier_name
 
 router = Router()
@@ -20,7 +20,8 @@ async def tier(ctx: Ctx) -> Outcome:
     def amount(value: int) -> int | Money:
         return Money(value, ctx.programme.currency) if by_spend else value
 
-    benefits = [local(ctx.programme.benefits[code]) for code in progress.tier.benefits]
+    benefits: list[Local | Text] = [local(ctx.programme.benefits[code])
+                                    for code in progress.tier.benefits]
     replies: list[Reply] = [reply(
         "tier.current", tier=tier_name(progress.tier),
         multiplier=multiplier(progress.tier.multiplier_percent),
