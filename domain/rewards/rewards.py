@@ -59,7 +59,7 @@ async def counts(uow: UnitOfWork, member_id: int) -> dict[str, int]:
     rows = await uow.session.execute(
         select(Redemption.reward, func.count()).where(Redemption.member_id == member_id)
         .group_by(Redemption.reward))
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 def judge(programme: Programme, item: RewardItem, member: Member, balance: int,

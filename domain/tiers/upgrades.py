@@ -77,7 +77,7 @@ async def reevaluate_many(uow: UnitOfWork, programme: Programme, member_ids: set
         select(LedgerEntry.member_id, func.coalesce(func.sum(column), 0)).where(
             LedgerEntry.member_id.in_(member_ids),
             LedgerEntry.created_at > now - timedelta(days=ladder.window_days))
-        .group_by(LedgerEntry.member_id))).tuples().all())
+        .group_by(LedgerEntry.member_id))).all())
     changes, moves, told = [], [], []
     for member in await uow.session.execute(select(*STANDING).where(
             Member.id.in_(member_ids))):
