@@ -2,7 +2,8 @@
 time by writing one delivery row per member, then sent by the dispatcher in bot/.
 
 Starting is resumable and never holds the members in memory: deliveries are written
-by `INSERT .. SELECT` over one range of member ids per transaction, and the range
+by `INSERT .. SELECT` over one range of member ids per short transaction (ranges
+sized to the time they take), and the range
 reached is committed with them (`start_cursor`), under a lease, so a start cut short
 by a crash goes on from there and two starters never both write.
 
@@ -14,6 +15,7 @@ reproducible: the same campaign puts the same member in the same group every tim
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +41,7 @@ from domain.config import Programme
 from domain.errors import DomainError
 from domain.members.tables import Member
 from domain.staff import audit
+from domain.storage import turns
 from domain.storage.database import Database, UnitOfWork
 from domain.storage.tables import UTCDateTime
 
@@ -52,7 +55,10 @@ ATTRIBUTION_DAYS = 7
 BUCKETS = 10_000  # assignment granularity: basis points
 HASH_MULTIPLIER = 1_103_515_245
 HASH_MODULUS = 2_147_483_647  # 2**31 - 1, a prime: every product stays below 2**62
-START_BATCH = 20_000  # member ids per transaction when writing deliveries
+START_BATCH = 20_000  # member ids per transaction when writing deliveries, at most
+# The first range; later ones are sized to what fits in a short transaction (on SQLite
+# the write lock is held while the range is written, so members wait that long).
+START_FIRST = 1_000
 START_LEASE = timedelta(minutes=10)
 OPEN = ("scheduled", "starting", "running", "paused")
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -287,12 +293,15 @@ async def start(db: Database, programme: Programme, campaign_id: int, now: datet
         top = await uow.session.scalar(select(func.max(Member.id))) or 0
     assert campaign is not None
     stmt = deliveries_statement(campaign, programme, db.dialect)
-    cursor = campaign.start_cursor
+    cursor, span = campaign.start_cursor, START_FIRST
     while cursor < top:
-        upto = min(cursor + START_BATCH, top)
+        upto = min(cursor + span, top)
         async with db.uow() as uow:
+            began = time.perf_counter()
             with uow.off_loop():
                 await uow.session.execute(stmt, {"b_lo": cursor, "b_hi": upto})
+            span = turns.resized(span, time.perf_counter() - began, db.dialect,
+                                 START_FIRST, START_BATCH)
             moved = await uow.session.execute(
                 update(_C).where(_C.c.id == campaign_id, _C.c.status == "starting",
                                  _C.c.start_cursor == cursor)

@@ -8,7 +8,8 @@ second run, a double fire or a second scheduler give nothing more.
 
 Selection reads only members whose birthday is near: (birth_month, birth_day) is
 indexed, and the window is a handful of days, widened by one on each side because at
-any moment the calendar date differs by up to a day across the world's zones.
+any moment the calendar date differs by up to a day across the world's zones. Gifts
+are given in short transactions (Database.in_turns), so members are answered meanwhile.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from domain.notices import announce
 from domain.points import ledger
 from domain.points.expiry import expires_at
 from domain.rewards import gifts
+from domain.storage import turns
 from domain.storage.database import Database, UnitOfWork
 
 BATCH = 200
@@ -118,7 +120,7 @@ async def due(db: Database, programme: Programme, now: datetime) -> list[Due]:
         with uow.off_loop():
             rows = (await uow.session.execute(selection(programme, now))).all()
     out = []
-    for member_id, month, day, zone in rows:
+    async for member_id, month, day, zone in turns.paced(rows):
         for year in due_years(month, day, programme.birthday,
                               zone_of(zone, programme.timezone), now):
             out.append(Due(member_id, year))
@@ -163,10 +165,6 @@ async def run(db: Database, programme: Programme, now: datetime,
     if not programme.birthday.enabled:
         return {"given": 0}
     pending = await due(db, programme, now)
-    given = 0
-    for start in range(0, len(pending), batch):
-        async with db.uow() as uow:
-            for gift in pending[start:start + batch]:
-                given += await give(uow, programme, gift, now)
-            await uow.commit()
-    return {"given": given}
+    given = await db.in_turns(pending, lambda uow, gift: give(uow, programme, gift, now),
+                              most=batch)
+    return {"given": sum(given)}

@@ -7,7 +7,8 @@ sent when a lot expiring beyond it comes within `remind_days`, and then covers e
 up to the latest one in the window, so no moment is announced twice. Rolling expiry
 gives a daily customer a new moment every day, so reminders are at least
 `remind_gap_days` apart. The notice key is the new reach, so a run repeated or racing
-another queues nothing twice.
+another queues nothing twice. A batch's transaction stops once it has run its slice
+(domain/storage/turns.py), so members are answered while the job runs.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from domain.points.tables import LedgerEntry
 from domain.storage.database import Database, UnitOfWork
 
 BATCH = 200
+STEP = 8  # members whose ledgers are replayed together
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
@@ -92,9 +94,15 @@ async def run(db: Database, programme: Programme, now: datetime,
                     Member.next_expiry_at > now, Member.next_expiry_at <= horizon,
                     Member.status == "active", Member.id > after)
                 .order_by(Member.id).limit(batch))).all()
-            if rows:
-                reminded += await remind_batch(uow, programme, rows, now)
+            # A few members at a time, until the transaction has run its slice.
+            taken = 0
+            while taken < len(rows):
+                step = rows[taken:taken + STEP]
+                reminded += await remind_batch(uow, programme, step, now)
+                taken += len(step)
+                if uow.time_up():
+                    break
             await uow.commit()
-        if len(rows) < batch:
+        if taken == len(rows) < batch:
             return {"reminded": reminded}
-        after = rows[-1].id
+        after = rows[taken - 1].id

@@ -29,6 +29,7 @@ from domain.rewards.tables import Coupon
 from domain.storage.database import Database, UnitOfWork
 
 BATCH = 200
+STEP = 4  # members looked at again together (an offer costs a few ms)
 # A coupon that expired longer ago than this can no longer turn up used.
 SETTLE_HORIZON = timedelta(days=7)
 _INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
@@ -93,14 +94,21 @@ async def run(db: Database, programme: Programme, now: datetime,
         async with db.uow() as uow:
             with uow.off_loop():
                 lapsing = (await uow.session.execute(selection(programme, now))).all()
-        for start in range(0, len(lapsing), batch):
-            chunk = dict(lapsing[start:start + batch])
+        start = 0
+        while start < len(lapsing):
             async with db.uow() as uow:
-                # Still lapsing, still the same lapse, now that this transaction looks.
-                still = await uow.session.execute(selection(programme, now).where(
-                    Member.id.in_(chunk)))
-                for member_id, idle_since in still:
-                    offered += await offer(uow, programme, member_id, idle_since, now)
+                # A few members at a time, until the transaction has run its slice.
+                end = min(start + batch, len(lapsing))
+                while True:
+                    chunk = dict(lapsing[start:min(start + STEP, end)])
+                    start += len(chunk)
+                    # Still lapsing, still the same lapse, now that this transaction looks.
+                    still = await uow.session.execute(selection(programme, now).where(
+                        Member.id.in_(chunk)))
+                    for member_id, idle_since in still:
+                        offered += await offer(uow, programme, member_id, idle_since, now)
+                    if start >= end or uow.time_up():
+                        break
                 await uow.commit()
     return {"offered": offered, "returned": returned, "won_back": won}
 

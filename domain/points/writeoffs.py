@@ -1,7 +1,9 @@
 """The daily expiry batch: write off expired points for every member who has some due.
 
 `members.next_expiry_at` is indexed, so finding who is due reads only them. Each
-batch of members is its own transaction, and `ledger.write_off` is keyed per lot,
+batch of members is its own short transaction (it stops early once its slice is spent,
+domain/storage/turns.py, so members are answered meanwhile), and `ledger.write_off` is
+keyed per lot,
 so a run that dies half-way is finished by the next one. A day's run is recorded;
 running the same day again returns what it did without doing it twice.
 """
@@ -44,14 +46,18 @@ async def run(db: Database, day: date, now: datetime, batch: int = BATCH) -> Sum
             due = list(await uow.session.scalars(
                 select(Member.id).where(Member.next_expiry_at <= now, Member.id > after)
                 .order_by(Member.id).limit(batch)))
+            taken = 0
             for member_id in due:
                 expired = await ledger.write_off(uow, member_id, now)
                 members += 1 if expired else 0
                 points += expired
+                taken += 1
+                if uow.time_up():
+                    break
             await uow.commit()
-        if len(due) < batch:
+        if taken == len(due) < batch:
             break
-        after = due[-1]
+        after = due[taken - 1]
     async with db.uow() as uow:
         record = await uow.session.get(ExpiryRun, day)
         record.finished_at = now

@@ -8,7 +8,7 @@ promise. sqlite_inline runs statements on the loop's own thread in place of aios
 worker thread, which costs more per statement than SQLite's own work; sqlite_direct runs
 a repeated Core statement straight on sqlite3, past SQLAlchemy's execution path. They
 earn their place (measured with benchmarks/):
-- inbound Telegram updates, as a ratio of a bare aiogram echo bot's rate: 0.54-0.56
+- inbound chat updates, as a ratio of a bare echo bot's rate: 0.54-0.56
   with the shims, 0.38-0.48 on stock aiosqlite;
 - the expiry job over 3,000 members: 2.4 s inline, with the loop held all the while,
   against 9.2 s on stock aiosqlite (worst loop lag 7.5 ms). Holding the loop is the price,

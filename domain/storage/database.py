@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from types import TracebackType
@@ -29,10 +30,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from domain.storage import sqlite_direct, sqlite_inline
+from domain.storage import sqlite_direct, sqlite_inline, turns
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+R = TypeVar("R")
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 # PostgreSQL's deadlock victim and serialization failure: the server rolled the
 # transaction back whole, so running it again from the start is safe.
@@ -40,6 +42,8 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 # Set while a task is inside a unit of work: a nested one would wait on the
 # SQLite write lock its own task holds, so it is refused instead of hanging.
 _inside: ContextVar[bool] = ContextVar("memberbot_inside_uow", default=False)
+# Set while a snapshot's SQLite transaction begins: a reader's BEGIN, not the writer's.
+_snapshot: ContextVar[bool] = ContextVar("memberbot_snapshot", default=False)
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -69,7 +73,7 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN" if _snapshot.get() else "BEGIN IMMEDIATE")
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -128,12 +132,46 @@ class Database:
     def uow(self) -> UnitOfWork:
         return UnitOfWork(self)
 
+    def snapshot(self) -> Snapshot:
+        """A read-only unit of work for a long read (a selection over every member, the
+        counts of a campaign). On SQLite it takes no write lock and reads on a worker
+        thread (WAL readers never wait for the writer, nor it for them), so members'
+        transactions go on while it reads; it sees what was committed when it began."""
+        return Snapshot(self)
+
+    async def in_turns(self, items: Iterable[T],
+                       work: Callable[[UnitOfWork, T], Awaitable[R]],
+                       most: int | None = None) -> list[R]:
+        """`work` for each item, in as many short transactions as it takes: each takes
+        items until its slice is spent (or `most` of them) and commits, and the loop
+        and other transactions get their turn before the next one. So `work` must be
+        safe to run again for an item whose transaction failed."""
+        results: list[R] = []
+        pending = iter(items)
+        item = next(pending, _END)
+        while item is not _END:
+            async with self.uow() as uow:
+                taken = 0
+                while item is not _END:
+                    results.append(await work(uow, item))  # type: ignore[arg-type]
+                    taken += 1
+                    item = next(pending, _END)
+                    if uow.time_up() or (most is not None and taken >= most):
+                        break
+                await uow.commit()
+        return results
+
     async def dispose(self) -> None:
         await self.engine.dispose()
 
 
+_END = object()
+
+
 class UnitOfWork:
-    """One use case, one transaction. Leaving without commit() rolls back."""
+    """One use case, one transaction. Leaving without commit() rolls back. Leaving gives
+    the event loop a turn: a job's next transaction then queues behind the members'
+    transactions that waited for this one, instead of going first again."""
 
     session: AsyncSession
 
@@ -162,6 +200,7 @@ class UnitOfWork:
             raise
         self._committed = False
         self._token = _inside.set(True)
+        self._began = time.perf_counter()
         return self
 
     async def __aexit__(
@@ -178,6 +217,14 @@ class UnitOfWork:
             _inside.reset(self._token)
             if self._db._write_lock is not None:
                 self._db._write_lock.release()
+        if exc is None:
+            await asyncio.sleep(0)
+
+    def time_up(self) -> bool:
+        """Whether this transaction has run its slice (domain.storage.turns): a long job
+        commits here and goes on in a new one, so that on SQLite neither the loop nor
+        the write lock is held for long."""
+        return time.perf_counter() - self._began >= turns.slice_for(self.dialect)
 
     def off_loop(self) -> AbstractContextManager[None]:
         """Run this block's statements away from the event loop: for a long read (a
@@ -212,3 +259,39 @@ class UnitOfWork:
 
     async def scalar(self, statement: Executable, params: Any = None) -> Any:
         return (await self.execute(statement, params)).scalar()
+
+
+class Snapshot(UnitOfWork):
+    """Reads only: nothing it does is kept (domain.storage.database.Database.snapshot)."""
+
+    async def __aenter__(self) -> Self:
+        self._offload = sqlite_inline.offloaded()
+        self._offload.__enter__()
+        try:
+            self.session = self._db.sessions()
+            await self.session.begin()
+            token = _snapshot.set(True)
+            try:
+                await self.session.connection()  # BEGIN now, as a reader
+            finally:
+                _snapshot.reset(token)
+        except BaseException:
+            self._offload.__exit__(None, None, None)
+            raise
+        self._began = time.perf_counter()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.rollback()
+            await self.session.close()
+        finally:
+            self._offload.__exit__(None, None, None)
+
+    async def commit(self) -> None:
+        raise RuntimeError("a snapshot only reads")

@@ -7,7 +7,8 @@ Every change is told, with what it takes to keep or regain the tier. Notices are
 by the period that ended, and a member's period moves on once reviewed, so running
 again tells nobody twice.
 
-Members whose period has ended are found through the index on `tier_valid_until`.
+Members whose period has ended are found through the index on `tier_valid_until`, a
+batch per short transaction (one stops early once it has run its slice).
 """
 
 from __future__ import annotations
@@ -86,12 +87,16 @@ async def run(db: Database, programme: Programme, now: datetime,
                 select(Member.id).where(Member.tier_valid_until <= now,
                                         Member.status != "erased", Member.id > after)
                 .order_by(Member.id).limit(batch)))
+            taken = 0
             for member_id in ids:
                 counts[await review(uow, programme, member_id, now)] += 1
+                taken += 1
+                if uow.time_up():  # the rest in the next transaction
+                    break
             await uow.commit()
-        if len(ids) < batch:
+        if taken == len(ids) < batch:
             break
-        after = ids[-1]
+        after = ids[taken - 1]
     return {"reviewed": sum(counts.values()), "downgraded": counts["downgrade"],
             "in_grace": counts["grace"], "renewed": counts["renewed"],
             "upgraded": counts["upgrade"]}
