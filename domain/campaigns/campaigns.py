@@ -32,7 +32,6 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.campaigns import segments
 from domain.campaigns.segments import Segment
@@ -42,7 +41,7 @@ from domain.errors import DomainError
 from domain.members.tables import Member
 from domain.staff import audit
 from domain.storage import turns
-from domain.storage.database import Database, UnitOfWork
+from domain.storage.database import Database, UnitOfWork, upsert
 from domain.storage.tables import UTCDateTime
 
 MAX_TEXT = 1000
@@ -61,7 +60,6 @@ START_BATCH = 20_000  # member ids per transaction when writing deliveries, at m
 START_FIRST = 1_000
 START_LEASE = timedelta(minutes=10)
 OPEN = ("scheduled", "starting", "running", "paused")
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class CampaignRefused(DomainError):
@@ -186,10 +184,11 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
         operator_chat=operator.chat[:128], operator_locale=operator.locale, start_cursor=0,
         recipients=0, held_out=0)
     new_id = await uow.session.scalar(
-        _INSERT[uow.dialect](Campaign).values(**values)
+        uow.upsert(Campaign).values(**values)
         .on_conflict_do_nothing(index_elements=["key"]).returning(Campaign.id))
     if new_id is None:
         existing = await uow.session.scalar(select(Campaign).where(Campaign.key == key))
+        assert existing is not None  # the key's conflict was this row
         return Created(existing, duplicate=True)
     await audit.record(uow, audit.member_actor(operator.member_id), "campaign.create",
                        f"campaign:{new_id}", {
@@ -197,7 +196,9 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
                            "split": draft.split, "holdout": draft.holdout,
                            "coupon": draft.coupon, "bonus": draft.bonus_percent,
                            "send_at": (draft.send_at or now).isoformat()}, now)
-    return Created(await get(uow, new_id), duplicate=False)
+    created = await get(uow, new_id)
+    assert created is not None  # inserted by this transaction
+    return Created(created, duplicate=False)
 
 
 async def get(uow: UnitOfWork, campaign_id: int) -> Campaign | None:
@@ -302,11 +303,11 @@ async def start(db: Database, programme: Programme, campaign_id: int, now: datet
                 await uow.session.execute(stmt, {"b_lo": cursor, "b_hi": upto})
             span = turns.resized(span, time.perf_counter() - began, db.dialect,
                                  START_FIRST, START_BATCH)
-            moved = await uow.session.execute(
+            moved = await uow.changed(
                 update(_C).where(_C.c.id == campaign_id, _C.c.status == "starting",
                                  _C.c.start_cursor == cursor)
                 .values(start_cursor=upto, start_lease_until=now + START_LEASE))
-            if moved.rowcount != 1:
+            if moved != 1:
                 return 0
             await uow.commit()
         cursor = upto
@@ -317,11 +318,11 @@ async def start(db: Database, programme: Programme, campaign_id: int, now: datet
         held, total = int(counts.get("holdout", 0)), sum(int(n) for n in counts.values())
         values: dict[str, Any] = dict(status="running", started_at=now, start_lease_until=None,
                                       recipients=total - held, held_out=held, progress_at=None)
-        if campaign.bonus_percent is not None:
+        if campaign.bonus_percent is not None and campaign.bonus_days is not None:
             values.update(bonus_starts=now, bonus_ends=now + timedelta(days=campaign.bonus_days))
-        moved = await uow.session.execute(
+        moved = await uow.changed(
             update(_C).where(_C.c.id == campaign_id, _C.c.status == "starting").values(**values))
-        if moved.rowcount != 1:
+        if moved != 1:
             return 0
         await audit.record(uow, audit.member_actor(campaign.created_by), "campaign.send",
                            f"campaign:{campaign_id}",
@@ -352,6 +353,6 @@ def deliveries_statement(campaign: Campaign, programme: Programme, dialect: str)
     # The WHERE keeps SQLite from reading ON CONFLICT as a join's ON.
     chosen = select(literal(campaign.id, BigInteger()), picked.c.member_id, variant, status,
                     literal(0)).where(true())
-    return (_INSERT[dialect](Delivery.__table__)
+    return (upsert(dialect, Delivery.__table__)
             .from_select(["campaign_id", "member_id", "variant", "status", "attempts"], chosen)
             .on_conflict_do_nothing(index_elements=["campaign_id", "member_id"]))

@@ -223,7 +223,7 @@ async def _withdraw(uow: UnitOfWork, delivery_ids: list[int], statuses: tuple[st
     `statuses` (so a late outcome for a row already sent takes nothing back)."""
     mine = and_(_D.c.id.in_(delivery_ids), _D.c.status.in_(statuses),
                 _D.c.coupon_id.is_not(None))
-    withdrawn = list(await uow.session.scalars(select(_D.c.coupon_id).where(mine)))
+    withdrawn: list[int] = list(await uow.session.scalars(select(_D.c.coupon_id).where(mine)))
     if withdrawn:
         await uow.session.execute(update(_D).where(mine).values(coupon_id=None))
         await uow.session.execute(delete(Coupon).where(Coupon.id.in_(withdrawn),
@@ -241,10 +241,9 @@ async def extend(uow: UnitOfWork, delivery_ids: list[int], now: datetime) -> Non
 async def take_over(uow: UnitOfWork, now: datetime) -> int:
     """Void the leases of rows in flight. Only for a process that knows it is alone, so
     what a dead one left resumes at once instead of when its leases run out."""
-    result = await uow.session.execute(
+    return await uow.changed(
         update(_D).where(_D.c.status == "sending", _D.c.lease_until > now)
         .values(lease_until=now))
-    return result.rowcount
 
 
 async def progress(uow: UnitOfWork, campaign: Campaign) -> Progress:
@@ -268,11 +267,10 @@ async def complete(uow: UnitOfWork, campaign_id: int, now: datetime) -> bool:
     caller that did."""
     left = select(Delivery.id).where(Delivery.campaign_id == campaign_id,
                                      Delivery.status.in_(("pending", "sending"))).exists()
-    done = await uow.session.execute(
+    return await uow.changed(
         update(Campaign.__table__).where(Campaign.id == campaign_id,
                                          Campaign.status == "running", ~left)
-        .values(status="done", finished_at=now, progress_at=None))
-    return done.rowcount == 1
+        .values(status="done", finished_at=now, progress_at=None)) == 1
 
 
 async def progress_turn(uow: UnitOfWork, campaign_id: int, now: datetime,
@@ -282,12 +280,11 @@ async def progress_turn(uow: UnitOfWork, campaign_id: int, now: datetime,
     `status` is the one the caller read: if it has changed since (the campaign just
     finished), the turn is left for the next look, which shows the new status, instead
     of being spent on the old one and the end never shown."""
-    taken = await uow.session.execute(
+    return await uow.changed(
         update(Campaign.__table__).where(
             Campaign.id == campaign_id, Campaign.status == status,
             or_(Campaign.progress_at.is_(None), Campaign.progress_at <= now - every))
-        .values(progress_at=now))
-    return taken.rowcount == 1
+        .values(progress_at=now)) == 1
 
 
 async def shown(uow: UnitOfWork, campaign_id: int, message_id: str | None) -> None:

@@ -59,7 +59,8 @@ class Segment:
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> Segment:
-        fields = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        fields: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v
+                                  for k, v in data.items()}
         try:
             return cls(**fields)
         except TypeError:

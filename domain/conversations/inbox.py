@@ -18,26 +18,22 @@ reaches the member.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, delete, func, or_, select, update
 
 from domain.conversations.tables import InboxItem
-from domain.storage.database import UnitOfWork
+from domain.storage.database import DIALECTS, UnitOfWork, upsert
 from domain.storage.tables import UTCDateTime
 
 LEASE = timedelta(seconds=30)
 AWAITED, GIVEN, RELEASED = "awaited", "given", "released"  # InboxItem.passive
-_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 _I = InboxItem.__table__
 _AT = UTCDateTime()
-_RECEIVE = {name: insert(_I).on_conflict_do_nothing(index_elements=["platform", "key"])
-            for name, insert in _INSERT.items()}
+_RECEIVE = {name: upsert(name, _I).on_conflict_do_nothing(index_elements=["platform", "key"])
+            for name in DIALECTS}
 
 
 @dataclass(frozen=True)
@@ -90,7 +86,7 @@ async def claim(uow: UnitOfWork, platform: str, keys: list[str],
             return found
         if attempt == 0:
             await uow.execute(
-                _INSERT[uow.dialect](_I).values(
+                uow.upsert(_I).values(
                     [{"platform": platform, "key": k, "received_at": now} for k in missing])
                 .on_conflict_do_nothing(index_elements=["platform", "key"]))
             wanted = missing
@@ -109,26 +105,23 @@ async def record(uow: UnitOfWork, platform: str,
 
 async def lease(uow: UnitOfWork, platform: str, key: str, now: datetime) -> bool:
     """Win the right to send this delivery's answer; False if it was sent or is being sent."""
-    result = await uow.session.execute(
+    return await uow.changed(
         update(InboxItem)
         .where(InboxItem.platform == platform, InboxItem.key == key,
                InboxItem.delivered_at.is_(None),
                or_(InboxItem.lease_until.is_(None), InboxItem.lease_until <= now))
         .values(lease_until=now + LEASE)
-    )
-    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    return result.rowcount == 1
+    ) == 1
 
 
 async def decline_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
     """The waiting callback answers without the answer: it goes as customer-service
     messages, all of it. False if a retry's callback carried it already (GIVEN)."""
     where = (InboxItem.platform == platform, InboxItem.key == key)
-    result = await uow.session.execute(
+    result = await uow.changed(
         update(InboxItem).where(*where, InboxItem.passive == AWAITED)
         .values(passive=RELEASED))
-    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    if result.rowcount == 1:
+    if result == 1:
         return True
     return await uow.session.scalar(select(InboxItem.passive).where(*where)) != GIVEN
 
@@ -136,12 +129,10 @@ async def decline_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
 async def take_passive(uow: UnitOfWork, platform: str, key: str) -> bool:
     """A platform retry of the callback carries the recorded answer as its passive reply:
     True unless the answer goes as customer-service messages instead."""
-    result = await uow.session.execute(
+    return await uow.changed(
         update(InboxItem).where(InboxItem.platform == platform, InboxItem.key == key,
                                 InboxItem.passive.in_((AWAITED, GIVEN)))
-        .values(passive=GIVEN))
-    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    return result.rowcount == 1
+        .values(passive=GIVEN)) == 1
 
 
 async def passive_sent(uow: UnitOfWork, platform: str, key: str) -> bool:
@@ -161,14 +152,12 @@ async def take_over(uow: UnitOfWork, platform: str) -> int:
     """Void every lease on undelivered rows. Only for a process that knows it is alone
     (a long poller, which the platform serves one at a time), after its predecessor
     died sending."""
-    result = await uow.session.execute(
+    return await uow.changed(
         update(InboxItem).where(InboxItem.platform == platform,
                                 InboxItem.delivered_at.is_(None),
                                 InboxItem.lease_until.is_not(None))
         .values(lease_until=None)
     )
-    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    return result.rowcount
 
 
 _DELIVERED = (update(_I).where(_I.c.platform == bindparam("b_platform"),
@@ -199,9 +188,7 @@ async def unfinished(uow: UnitOfWork, platform: str, now: datetime,
 
 async def prune(uow: UnitOfWork, before: datetime) -> int:
     """Forget deliveries sent before `before`; platforms stop redelivering within hours."""
-    result = await uow.session.execute(
+    return await uow.changed(
         delete(InboxItem).where(and_(InboxItem.delivered_at.is_not(None),
                                      InboxItem.delivered_at < before))
     )
-    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    return result.rowcount

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
@@ -23,7 +24,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import and_, exists, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.config import Birthday, Programme
 from domain.lifecycle.tables import BirthdayGift
@@ -36,7 +36,6 @@ from domain.storage import turns
 from domain.storage.database import Database, UnitOfWork
 
 BATCH = 200
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def gift_day(month: int, day: int, year: int) -> date | None:
@@ -118,7 +117,8 @@ class Due:
 async def due(db: Database, programme: Programme, now: datetime) -> list[Due]:
     async with db.uow() as uow:
         with uow.off_loop():
-            rows = (await uow.session.execute(selection(programme, now))).all()
+            # Any: mypy 1.11 cannot see through a Row's variadic type when paced.
+            rows: Sequence[Any] = (await uow.session.execute(selection(programme, now))).all()
     out = []
     async for member_id, month, day, zone in turns.paced(rows):
         for year in due_years(month, day, programme.birthday,
@@ -131,7 +131,7 @@ async def give(uow: UnitOfWork, programme: Programme, gift: Due, now: datetime) 
     """The gift and its greeting, once per (member, year). False if given before."""
     rules = programme.birthday
     claimed = await uow.session.scalar(
-        _INSERT[uow.dialect](BirthdayGift).values(
+        uow.upsert(BirthdayGift).values(
             member_id=gift.member_id, year=gift.year, points=rules.points, given_at=now)
         .on_conflict_do_nothing(index_elements=["member_id", "year"])
         .returning(BirthdayGift.member_id))

@@ -14,10 +14,10 @@ another queues nothing twice. A batch's transaction stops once it has run its sl
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, select
 
 from domain.config import Programme
 from domain.lifecycle.birthdays import zone_of
@@ -30,18 +30,17 @@ from domain.storage.database import Database, UnitOfWork
 
 BATCH = 200
 STEP = 8  # members whose ledgers are replayed together
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 async def _expiring(uow: UnitOfWork, member_ids: list[int], now: datetime,
                     horizon: datetime) -> dict[int, dict[datetime, int]]:
     """Member -> {expiry moment: points still in lots expiring then}, within the window."""
     moves: dict[int, list[lots.Movement]] = defaultdict(list)
-    for member_id, *movement in await uow.session.execute(
+    for member_id, entry, delta, created_at, expires_at, lot_id in await uow.session.execute(
             select(LedgerEntry.member_id, LedgerEntry.id, LedgerEntry.delta,
                    LedgerEntry.created_at, LedgerEntry.expires_at, LedgerEntry.lot_id)
             .where(LedgerEntry.member_id.in_(member_ids))):
-        moves[member_id].append(lots.Movement(*movement))
+        moves[member_id].append(lots.Movement(entry, delta, created_at, expires_at, lot_id))
     out: dict[int, dict[datetime, int]] = {}
     for member_id, entries in moves.items():
         soon: dict[datetime, int] = defaultdict(int)
@@ -53,7 +52,8 @@ async def _expiring(uow: UnitOfWork, member_ids: list[int], now: datetime,
     return out
 
 
-async def remind_batch(uow: UnitOfWork, programme: Programme, rows: list, now: datetime) -> int:
+async def remind_batch(uow: UnitOfWork, programme: Programme,
+                       rows: Sequence[Row[int, str | None]], now: datetime) -> int:
     rules = programme.expiry
     horizon = now + timedelta(days=rules.remind_days)
     ids = [r.id for r in rows]
@@ -75,7 +75,7 @@ async def remind_batch(uow: UnitOfWork, programme: Programme, rows: list, now: d
                             f"expiry-reminder:{row.id}:{covered.isoformat()}", now)
         values = dict(covered_until=covered, reminded_at=now)
         await uow.session.execute(
-            _INSERT[uow.dialect](ExpiryReminder).values(member_id=row.id, **values)
+            uow.upsert(ExpiryReminder).values(member_id=row.id, **values)
             .on_conflict_do_update(index_elements=["member_id"], set_=values))
         sent += 1
     return sent

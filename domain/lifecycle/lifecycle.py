@@ -63,11 +63,11 @@ def stage_of(member: Activity, rules: Lifecycle, now: datetime) -> Stage:
         return "new"
     if member.last_active_at < now - timedelta(days=rules.churn_days):
         return "churned"
+    first, last = member.first_purchase_at, member.last_purchase_at
     if member.last_active_at < now - timedelta(days=rules.lapse_floor_days) and (
-            usual_interval(member) is None
+            member.purchase_count < 2 or first is None or last is None  # no usual interval
             or (seconds(now) - seconds(member.last_active_at)) * (member.purchase_count - 1)
-            > rules.lapse_multiple * (seconds(member.last_purchase_at)
-                                      - seconds(member.first_purchase_at))):
+            > rules.lapse_multiple * (seconds(last) - seconds(first))):
         return "lapsing"
     return "active"
 

@@ -6,7 +6,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import CursorResult, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
 
 from domain.config import Programme
@@ -194,12 +194,11 @@ async def link(uow: UnitOfWork, code: str, platform: str, external_id: str,
         raise LinkRefused("link_platform_taken", platform=platform)
     if current is not None and (await ledger.count(uow, current.id) or current.points_balance):
         raise LinkRefused("link_has_history")
-    spent = await uow.session.execute(
+    spent = await uow.changed(
         update(LinkCode).where(LinkCode.code == link_code.code, LinkCode.used_at.is_(None))
         .values(used_at=now)
     )
-    assert isinstance(spent, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    if spent.rowcount != 1:
+    if spent != 1:
         raise LinkRefused("link_used")
     if current is None:
         uow.session.add(Identity(member_id=target.id, platform=platform, external_id=external_id,

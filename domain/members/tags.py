@@ -4,11 +4,10 @@ campaigns can pick them out. A tag is lower-case letters, digits, "_" and "-".""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.errors import DomainError
 from domain.members.tables import MemberTag
@@ -17,8 +16,6 @@ from domain.storage.database import UnitOfWork
 TAG = re.compile(r"[a-z0-9][a-z0-9_\-]{0,31}")  # checked whole: fullmatch
 MAX_PER_MEMBER = 30
 MAX_AT_ONCE = 10
-_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
-    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class TagRefused(DomainError):
@@ -57,7 +54,7 @@ async def add(uow: UnitOfWork, member_id: int, tags: Iterable[str], now: datetim
         raise TagRefused("tag_limit", max=MAX_PER_MEMBER)
     if wanted:
         await uow.session.execute(
-            _INSERT[uow.dialect](MemberTag).on_conflict_do_nothing(
+            uow.upsert(MemberTag).on_conflict_do_nothing(
                 index_elements=["member_id", "tag"]),
             [{"member_id": member_id, "tag": t, "created_at": now} for t in wanted])
     return wanted

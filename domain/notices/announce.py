@@ -3,18 +3,12 @@ queued in the transaction that caused it. The one place that calls the notice qu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.storage.database import UnitOfWork
-
-_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
-    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 async def tell(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],
@@ -29,6 +23,6 @@ async def tell_many(uow: UnitOfWork, items: list[tuple[int, str, dict[str, Any],
     if not items:
         return
     await uow.session.execute(
-        _INSERT[uow.dialect](Notice).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+        uow.upsert(Notice).on_conflict_do_nothing(index_elements=["idempotency_key"]),
         [dict(member_id=m, key=k, params=p, idempotency_key=i, status="pending",
               created_at=now, not_before=now, attempts=0) for m, k, p, i in items])

@@ -5,12 +5,10 @@ and records how each ended."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import select, update
 
 from domain.notices.tables import Notice
 from domain.storage.database import UnitOfWork
@@ -18,14 +16,12 @@ from domain.storage.database import UnitOfWork
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 FINAL = ("sent", "unreachable", "rejected", "failed")
-_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
-    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 async def queue(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],
                 idempotency_key: str, now: datetime, not_before: datetime | None = None) -> bool:
     """True if queued now; False if this key was queued before."""
-    stmt = _INSERT[uow.dialect](Notice).values(
+    stmt = uow.upsert(Notice).values(
         member_id=member_id, key=key, params=params, idempotency_key=idempotency_key,
         status="pending", created_at=now, not_before=not_before or now, attempts=0,
     ).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(Notice.id)
@@ -67,12 +63,10 @@ async def finish(uow: UnitOfWork, notice_id: int, outcome: str, now: datetime,
 
 async def wake(uow: UnitOfWork, member_id: int, now: datetime) -> int:
     """The member wrote to us: what waited for a chance to reach them is due again."""
-    result = await uow.session.execute(
+    return await uow.changed(
         update(Notice).where(Notice.member_id == member_id, Notice.status == "deferred")
         .values(status="pending", not_before=now)
     )
-    assert isinstance(result, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    return result.rowcount
 
 
 async def of_member(uow: UnitOfWork, member_id: int) -> list[Notice]:

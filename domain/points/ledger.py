@@ -19,7 +19,7 @@ from domain.errors import InsufficientPoints, InvalidAmount, UnknownMember
 from domain.members.tables import Member
 from domain.points import lots
 from domain.points.tables import LedgerEntry
-from domain.storage.database import UnitOfWork
+from domain.storage.database import DIALECTS, UnitOfWork, upsert
 from domain.storage.tables import UTCDateTime
 
 Kind = Literal["earn", "redeem", "expire", "adjust", "reverse"]
@@ -288,9 +288,9 @@ async def qualifying_total(uow: UnitOfWork, member_id: int, since: datetime, bas
 
 
 _INSERT_MANY = {
-    name: dialect.insert(_E).on_conflict_do_nothing(index_elements=["idempotency_key"])
+    dialect: upsert(dialect, _E).on_conflict_do_nothing(index_elements=["idempotency_key"])
     .returning(_E.c.id, _E.c.idempotency_key)
-    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+    for dialect in DIALECTS
 }
 _CREDIT_MANY = (update(_M).where(_M.c.id == bindparam("b_member"))
                 .values(points_balance=_M.c.points_balance + _amount))

@@ -59,7 +59,7 @@ async def run(db: Database, day: date, now: datetime, batch: int = BATCH) -> Sum
             break
         after = due[taken - 1]
     async with db.uow() as uow:
-        record = await uow.session.get(ExpiryRun, day)
+        record = await uow.session.get_one(ExpiryRun, day)  # written by the first step
         record.finished_at = now
         record.members += members
         record.points += points

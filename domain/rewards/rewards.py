@@ -8,13 +8,11 @@ coupon the first one issued.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.config import Programme, RewardItem
 from domain.errors import DomainError, UnknownMember
@@ -24,9 +22,6 @@ from domain.rewards import catalogue as edits
 from domain.rewards import coupons
 from domain.rewards.tables import Coupon, Redemption, RewardStock
 from domain.storage.database import UnitOfWork
-
-_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
-    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class RewardRefused(DomainError):
@@ -113,7 +108,7 @@ async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: st
     key = redemption_key(member_id, code, tap)
     async with uow.session.begin_nested():
         claimed = await uow.session.scalar(
-            _INSERT[uow.dialect](Redemption).values(
+            uow.upsert(Redemption).values(
                 key=key, member_id=member_id, reward=code, cost=item.cost, created_at=now)
             .on_conflict_do_nothing(index_elements=["key"]).returning(Redemption.id))
         if claimed is None:
@@ -151,7 +146,7 @@ async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: st
 async def ensure_stock(uow: UnitOfWork, item: RewardItem, now: datetime) -> None:
     """The live stock row starts from the programme's figure the first time it is needed."""
     await uow.session.execute(
-        _INSERT[uow.dialect](RewardStock).values(
+        uow.upsert(RewardStock).values(
             code=item.code, remaining=item.stock, enabled=True, updated_at=now)
         .on_conflict_do_nothing(index_elements=["code"]))
 

@@ -8,13 +8,11 @@ audited here, so chat and any other caller leave the same trail.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.errors import DomainError
 from domain.staff import audit
@@ -25,8 +23,6 @@ NAMES = ("birthdays", "winback", "expiry", "expiry_reminders", "tier_review", "c
 RUNNER = "scheduler"
 # A scheduler says it is alive at least this often; older means none is running.
 HEARTBEAT = timedelta(seconds=60)
-_INSERT: dict[str, Callable[..., postgresql.Insert | sqlite.Insert]] = {
-    "sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 class JobRefused(DomainError):
@@ -53,7 +49,7 @@ def known(name: str) -> str:
 
 async def ensure(uow: UnitOfWork, names: tuple[str, ...], now: datetime) -> None:
     await uow.session.execute(
-        _INSERT[uow.dialect](JobState).on_conflict_do_nothing(index_elements=["name"]),
+        uow.upsert(JobState).on_conflict_do_nothing(index_elements=["name"]),
         [dict(name=n, paused=False, last_result={}, updated_at=now) for n in names])
 
 
@@ -139,7 +135,7 @@ async def beat(uow: UnitOfWork, holder: str, started_at: datetime, now: datetime
     """The scheduling process is alive (and which one it is)."""
     values = dict(holder=holder[:64], started_at=started_at, seen_at=now)
     await uow.session.execute(
-        _INSERT[uow.dialect](SchedulerRunner).values(name=RUNNER, **values)
+        uow.upsert(SchedulerRunner).values(name=RUNNER, **values)
         .on_conflict_do_update(index_elements=["name"], set_=values))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import delete, select
 
 from domain.config import Programme
 from domain.errors import DomainError
@@ -100,10 +100,9 @@ async def revoke(uow: UnitOfWork, actor_id: int, role: str, target_id: int,
                  now: datetime) -> bool:
     """False when the target did not hold the role."""
     await _may_hand_out(uow, actor_id, role)
-    gone = await uow.session.execute(delete(StaffRole).where(
+    gone = await uow.changed(delete(StaffRole).where(
         StaffRole.member_id == target_id, StaffRole.role == role))
-    assert isinstance(gone, CursorResult)  # DML: typed as Result in SQLAlchemy 2.1
-    if gone.rowcount != 1:
+    if gone != 1:
         return False
     await audit.record(uow, audit.member_actor(actor_id), "role.revoke",
                        audit.member_actor(target_id), {"role": role}, now)

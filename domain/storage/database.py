@@ -19,7 +19,8 @@ from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import Executable, event
+from sqlalchemy import CursorResult, Executable, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -107,6 +108,18 @@ async def again_on_conflict(attempt: Callable[[], Awaitable[T]], tries: int) -> 
             log.info("a transaction lost a race on a unique key; running it again",
                      extra={"attempt": n})
     raise AssertionError("unreachable")
+
+
+Upsert = postgresql.Insert | sqlite.Insert
+_UPSERTS: dict[str, Callable[..., Upsert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
+DIALECTS = tuple(_UPSERTS)
+
+
+def upsert(dialect: str, table: Any) -> Upsert:
+    """An INSERT that can say what happens on a conflict (`on_conflict_do_nothing`,
+    `on_conflict_do_update`), which each backend spells in its own dialect."""
+    return _UPSERTS[dialect](table)
 
 
 def is_sqlite(engine: AsyncEngine) -> bool:
@@ -226,6 +239,10 @@ class UnitOfWork:
         the write lock is held for long."""
         return time.perf_counter() - self._began >= turns.slice_for(self.dialect)
 
+    def upsert(self, table: Any) -> Upsert:
+        """An INSERT for this backend that can say what happens on a conflict."""
+        return upsert(self.dialect, table)
+
     def off_loop(self) -> AbstractContextManager[None]:
         """Run this block's statements away from the event loop: for a long read (a
         selection over every member, a count over a campaign) that would otherwise hold
@@ -259,6 +276,13 @@ class UnitOfWork:
 
     async def scalar(self, statement: Executable, params: Any = None) -> Any:
         return (await self.execute(statement, params)).scalar()
+
+    async def changed(self, statement: Executable, params: Any = None) -> int:
+        """Run an UPDATE or DELETE in this transaction: how many rows it changed, the
+        answer to "did this conditional update win?"."""
+        result = await self.session.execute(statement, params)
+        assert isinstance(result, CursorResult)  # DML; typed as a plain Result
+        return result.rowcount
 
 
 class Snapshot(UnitOfWork):

@@ -59,7 +59,9 @@ class GroupCommit(Generic[T, R]):
         finally:
             # Leaves the set in the same step as it finds nothing waiting, so a caller
             # that comes after either finds this runner gone or its item taken.
-            self._runners.discard(asyncio.current_task())  # type: ignore[arg-type]
+            task = asyncio.current_task()
+            if task is not None:
+                self._runners.discard(task)
 
     async def _drain_waiting(self) -> None:
         while self._waiting:

@@ -12,13 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.wechat.store.tables import AccessToken
 from domain.storage.database import UnitOfWork
 
-_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -41,7 +38,7 @@ async def read(uow: UnitOfWork, name: str) -> Token | None:
 async def locked(uow: UnitOfWork, name: str) -> Token:
     """Hold this token's lock until the unit of work ends; returns what is stored."""
     await uow.session.execute(
-        _INSERT[uow.dialect](AccessToken).values(name=name, value="", expires_at=_NEVER)
+        uow.upsert(AccessToken).values(name=name, value="", expires_at=_NEVER)
         .on_conflict_do_nothing(index_elements=["name"]))
     row = (await uow.session.execute(
         select(AccessToken.value, AccessToken.expires_at).where(AccessToken.name == name)

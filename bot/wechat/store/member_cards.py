@@ -69,12 +69,12 @@ async def due(uow: UnitOfWork, now: datetime, limit: int = 100) -> list[CardUpda
     )).all()
     found = []
     for card, balance, tier, entry_id, change_id in rows:
-        leased = await uow.session.execute(
+        leased = await uow.changed(
             update(MemberCard).where(
                 MemberCard.card_id == card.card_id, MemberCard.code == card.code,
                 or_(MemberCard.lease_until.is_(None), MemberCard.lease_until <= now))
             .values(lease_until=now + LEASE))
-        if leased.rowcount != 1:
+        if leased != 1:
             continue  # another worker took it between our read and our update
         added = None if card.synced_bonus is None else balance - card.synced_bonus
         found.append(CardUpdate(card.card_id, card.code, card.member_id, balance, added, tier,

@@ -13,13 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.wechat.store.tables import SceneCode
 from domain.storage.database import UnitOfWork
 
-_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 _T = SceneCode.__table__
 
 
@@ -43,7 +40,7 @@ async def keep(uow: UnitOfWork, app: str, scene: str, code: Code, now: datetime,
                renew_before: timedelta) -> Code:
     """Store `code` unless a code that is not yet due is stored already; returns the
     stored one, which every worker then uses."""
-    await uow.execute(_INSERT[uow.dialect](_T).values(
+    await uow.execute(uow.upsert(_T).values(
         app=app, scene=scene, ticket=code.ticket, url=code.url, expires_at=code.expires_at,
         created_at=now).on_conflict_do_nothing(index_elements=["app", "scene"]))
     await uow.execute(update(_T).where(

@@ -11,19 +11,16 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.wechat.store.tables import ServiceWindow
-from domain.storage.database import UnitOfWork
+from domain.storage.database import DIALECTS, UnitOfWork, upsert
 
-_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 _W = ServiceWindow
 _T = ServiceWindow.__table__
 
 
-def _open(insert) -> object:  # noqa: ANN001 - a dialect's insert()
-    stmt = insert(_T)
+def _open(dialect: str) -> object:
+    stmt = upsert(dialect, _T)
     return stmt.on_conflict_do_update(
         index_elements=["platform", "user_id"],
         set_={c: stmt.excluded[c] for c in ("opened_at", "closes_at", "quota", "used")},
@@ -32,7 +29,7 @@ def _open(insert) -> object:  # noqa: ANN001 - a dialect's insert()
     )
 
 
-_OPEN = {name: _open(insert) for name, insert in _INSERT.items()}
+_OPEN = {dialect: _open(dialect) for dialect in DIALECTS}
 
 
 async def opened(uow: UnitOfWork, platform: str, user_id: str, now: datetime,
@@ -55,13 +52,12 @@ async def reserve(uow: UnitOfWork, platform: str, user_id: str, now: datetime,
                   count: int = 1) -> bool:
     """Spend `count` messages of the open window, all or none; False when it is closed
     or has fewer left."""
-    result = await uow.session.execute(
+    return await uow.changed(
         update(ServiceWindow)
         .where(_W.platform == platform, _W.user_id == user_id, _W.closes_at > now,
                _W.used + count <= _W.quota)
         .values(used=_W.used + count)
-    )
-    return result.rowcount == 1
+    ) == 1
 
 
 async def exhaust(uow: UnitOfWork, platform: str, user_id: str) -> None:

@@ -8,13 +8,10 @@ import hashlib
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.wechat.store.tables import UploadedMedia
 from domain.storage.database import UnitOfWork
 
-_INSERT = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 _T = UploadedMedia.__table__
 
 
@@ -32,7 +29,7 @@ async def known(uow: UnitOfWork, app: str, key: str, now: datetime,
 async def remember(uow: UnitOfWork, app: str, key: str, media_id: str,
                    expires_at: datetime, now: datetime) -> None:
     """Keep the newest upload of these bytes, and drop uploads the platform has let go."""
-    stmt = _INSERT[uow.dialect](_T).values(app=app, digest=key, media_id=media_id,
+    stmt = uow.upsert(_T).values(app=app, digest=key, media_id=media_id,
                                            expires_at=expires_at)
     await uow.execute(stmt.on_conflict_do_update(
         index_elements=["app", "digest"],

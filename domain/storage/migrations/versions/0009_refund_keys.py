@@ -43,7 +43,7 @@ def upgrade() -> None:
                         .where(_REFUNDS.c.key.not_like("%|%"))).all()
     for refund_id, key, order_id in rows:
         conn.execute(_REFUNDS.update().where(_REFUNDS.c.id == refund_id)
-                     .values(key=_new_key(key, order_id)))
+                     .values(key=_new_key(str(key), str(order_id))))
 
 
 def downgrade() -> None:
