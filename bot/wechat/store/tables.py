@@ -16,6 +16,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+# The tables this one's foreign keys name, so the metadata can resolve them.
+from domain.members import tables as _members  # noqa: F401
 from domain.storage.tables import Base, Id
 
 

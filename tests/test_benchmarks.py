@@ -1,0 +1,22 @@
+"""The benchmarks are not run by the suite (they measure, they don't assert), but each
+must at least import: a restructure once broke one unnoticed."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+MODULES = sorted(f"benchmarks.{path.stem}" for path in (ROOT / "benchmarks").glob("*.py")
+                 if path.stem != "__init__")
+
+
+def test_the_benchmarks_are_found():
+    assert "benchmarks.loop_lag" in MODULES and "benchmarks.purchases" in MODULES
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_a_benchmark_imports(module):
+    assert importlib.import_module(module).__name__ == module
