@@ -63,7 +63,7 @@ from benchmarks.common import (
 )
 from domain import config
 from domain.campaigns import campaigns
-from domain.campaigns.campaigns import Draft, Operator
+from domain.campaigns.campaigns import Author, Draft
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign, Delivery
 from domain.members.tables import Identity, Member
@@ -182,7 +182,7 @@ async def fresh(db: Database) -> None:
 async def campaign(db: Database, programme: config.Programme, key: str, draft: Draft,
                    platform: str = "console") -> int:
     async with db.uow() as uow:
-        made = await campaigns.create(uow, programme, Operator(1, platform, str(OPERATOR_CHAT),
+        made = await campaigns.create(uow, programme, Author(1, platform, str(OPERATOR_CHAT),
                                                                "en"), draft, key, NOW)
         await uow.commit()
     return made.campaign.id

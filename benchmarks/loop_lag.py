@@ -47,6 +47,7 @@ from benchmarks.common import DEFAULT_PG_URL, load_average, pg_database, pg_reac
 from bot import importing
 from bot import programme as programme_file
 from bot.app import App
+from bot.memory import freeze_start_up
 from bot.settings import Settings
 from domain import config
 from domain.campaigns import attribution, campaigns, deliveries, segments
@@ -59,6 +60,8 @@ from domain.points.tables import LedgerEntry
 from domain.storage.database import Database
 from domain.storage.tables import UTCDateTime
 from domain.tiers import tier_review
+from handlers.campaigns import control, segment
+from handlers.engine.routing import Ctx
 from handlers.engine.types import Inbound
 from handlers.routers import build_engine
 
@@ -70,6 +73,8 @@ TARGET_P99_MS = 250.0
 JOBS = ("expiry", "reminders", "tier_review", "birthdays", "winback", "campaign_start",
         "campaign_reads", "import", "selection")
 MEMBER = Inbound(platform="console", user_id="lag-probe", chat_id="lag-probe", text="/points")
+OPERATOR = Inbound(platform="console", user_id="lag-operator", chat_id="lag-operator",
+                   text="/campaign")
 
 
 @dataclass
@@ -183,6 +188,12 @@ def write_csv(path: Path, members: int) -> None:
 
 # ------------------------------------------------------------------ jobs
 
+def _operator(uow: Any, programme: config.Programme) -> Ctx:
+    """The context a handler gets for an operator's message in the engine's batch."""
+    return Ctx(inbound=OPERATOR, uow=uow, programme=programme, member=Member(id=1),
+               now=NOW, locale=programme.default_locale)
+
+
 async def run_job(job: str, db: Database, programme: config.Programme, folder: Path) -> None:
     if job == "expiry":
         await writeoffs.run(db, NOW.date(), NOW)
@@ -197,18 +208,30 @@ async def run_job(job: str, db: Database, programme: config.Programme, folder: P
     elif job == "campaign_start":
         assert await campaigns.start_due(db, programme, NOW) == 1
     elif job == "campaign_reads":
-        async with db.snapshot() as uow:
+        # An operator's /campaign card, then its results: each in the message's own
+        # transaction, reading as the handlers do (through a snapshot).
+        async with db.uow() as uow:
             campaign = (await campaigns.recent(uow, 1))[0]
-            await deliveries.progress(uow, campaign)
-            await attribution.results(uow, campaign, NOW)
+            await control.card(_operator(uow, programme), campaign.id)
+            await uow.commit()
+        async with db.uow() as uow:
+            async with uow.snapshot() as snapshot:
+                await attribution.results(snapshot, campaign, NOW)
+            await uow.commit()
     elif job == "import":
         app = App(Settings(), programme, db, build_engine(db, programme))
         quiet = io.StringIO()
         await importing.run(app, folder / "purchases.csv", out=quiet, err=quiet)
     elif job == "selection":
-        async with db.snapshot() as uow:
-            await segments.size(uow, Segment(), programme, NOW)
-            await segments.by_language(uow, Segment(), programme, NOW)
+        # An operator's segment menu (its count), then the confirmation's count per
+        # language: each in the message's own transaction, as the handlers read them.
+        async with db.uow() as uow:
+            await segment.menu(_operator(uow, programme), Segment())
+            await uow.commit()
+        async with db.uow() as uow:
+            async with uow.snapshot() as snapshot:
+                await segments.by_language(snapshot, Segment(), programme, NOW)
+            await uow.commit()
     else:
         raise ValueError(job)
 
@@ -253,6 +276,7 @@ async def measure(job: str, backend: str, fresh: Callable[[], Any],
                                     chat_id="lag-probe", text="/start"))
         for _ in range(5):  # the first answers compile statements and load texts
             await engine.handle(MEMBER)
+        freeze_start_up()  # as `memberbot run` does once it serves
         stop, lags = asyncio.Event(), []
         ticker = asyncio.create_task(_ticker(stop, lags))
         member = asyncio.create_task(_member(engine, stop, figures.replies))

@@ -288,8 +288,9 @@ class Dispatcher:
             if not await deliveries.progress_turn(uow, campaign.id, self.clock(),
                                                   self.progress_every, campaign.status):
                 return
-            progress = await deliveries.progress(uow, campaign)
             await uow.commit()
+        async with self.db.snapshot() as snapshot:  # a count over every delivery
+            progress = await deliveries.progress(snapshot, campaign)
         eta = self._eta(campaign.id, progress) if moving else None
         message = progress_message(campaign, progress, eta,
                                    edit=campaign.progress_message is not None)

@@ -5,6 +5,10 @@ units), currency, and the member as one of: member (number), phone, or platform 
 external_id. An optional items column holds `sku|category|quantity|amount` entries
 separated by `;`. Orders already recorded are skipped, so an interrupted import is
 simply run again; bad rows are listed with the reason and the rest go on.
+
+It runs beside the bot and the scheduler, so it works in short transactions: each
+batch is sized to what fits the backend's slice (domain.storage.turns), and on SQLite
+members' messages take the write lock between two batches.
 """
 
 from __future__ import annotations
@@ -12,8 +16,11 @@ from __future__ import annotations
 import asyncio
 import csv
 import sys
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
 from typing import TextIO
 
@@ -27,8 +34,11 @@ from domain.points import imports
 from domain.points.earning import Item
 from domain.points.imports import Row, Tally
 from domain.points.purchases import Order
+from domain.storage import turns
 
-BATCH = 5000
+BATCH = 5000  # rows a batch may hold at most
+FIRST = 50  # the first batch's rows, before we know how long one takes
+LEAST = 10
 RETRIES = 3
 REQUIRED = {"order_id", "amount", "currency"}
 
@@ -66,27 +76,66 @@ def parse(line: int, record: dict[str, str]) -> Row | Bad:
                            source="import"), member)
 
 
-async def _batch(app: App, rows: list[Row], now: datetime) -> Tally:
+async def _batch(app: App, rows: list[Row], now: datetime) -> tuple[Tally, float]:
+    """The batch's tally, and how long its transaction ran (not counting the wait for
+    the write lock)."""
     for attempt in range(1, RETRIES + 1):
         try:
             async with app.db.uow() as uow:
+                began = time.perf_counter()
                 done = await imports.import_batch(uow, app.programme, rows, now)
                 await uow.commit()
-                return done
+                return done, time.perf_counter() - began
         except IntegrityError:  # a till recorded one of these orders meanwhile: again
             if attempt == RETRIES:
                 raise
     raise AssertionError("unreachable")
 
 
-def read(path: Path) -> list[tuple[int, dict[str, str]]]:
-    """(line number, row) for every data row; line 1 is the header."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
+class Source:
+    """The file's data rows as (line number, row), read on a worker thread a block at a
+    time: the whole file never sits in memory, where every full garbage collection on
+    the loop would walk it again. Line 1 is the header."""
+
+    AHEAD = 2000  # rows read per trip to the thread
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.total = 0
+        self._buffer: list[tuple[int, dict[str, str]]] = []
+        self._handle: TextIO | None = None
+        self._rows: Iterator[tuple[int, dict[str, str]]] = iter(())
+
+    def _open(self) -> None:
+        self._handle = self.path.open(newline="", encoding="utf-8-sig")
+        # Counted first, for the progress bar; a bad byte or quote is found now.
+        self.total = max(sum(1 for row in csv.reader(self._handle) if row) - 1, 0)
+        self._handle.seek(0)
+        reader = csv.DictReader(self._handle)
         missing = REQUIRED - set(reader.fieldnames or ())
         if missing:
-            raise ValueError(f"{path}: the header lacks {', '.join(sorted(missing))}")
-        return list(enumerate(reader, start=2))
+            raise ValueError(f"{self.path}: the header lacks {', '.join(sorted(missing))}")
+        self._rows = enumerate(reader, start=2)
+
+    async def __aenter__(self) -> Source:
+        try:
+            await asyncio.to_thread(self._open)
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._handle is not None:
+            self._handle.close()
+
+    async def take(self, count: int) -> list[tuple[int, dict[str, str]]]:
+        """Up to `count` more rows; none at the end."""
+        if len(self._buffer) < count:
+            self._buffer += await asyncio.to_thread(
+                list, islice(self._rows, max(count, self.AHEAD)))
+        out, self._buffer = self._buffer[:count], self._buffer[count:]
+        return out
 
 
 class Progress:
@@ -114,14 +163,23 @@ class Progress:
 async def run(app: App, path: Path, out: TextIO | None = None, err: TextIO | None = None,
               batch: int = BATCH) -> Tally:
     out, err = out or sys.stdout, err or sys.stderr
-    records = await asyncio.to_thread(read, path)
-    tally, progress = Tally(), Progress(len(records), err)
+    async with Source(path) as source:
+        return await _run(app, source, out, err, batch)
+
+
+async def _run(app: App, source: Source, out: TextIO, err: TextIO, batch: int) -> Tally:
+    tally, progress = Tally(), Progress(source.total, err)
     now = datetime.now(UTC)  # one import, one moment: tiers are renewed once, not per batch
-    for start in range(0, len(records), batch):
-        parsed = [parse(line, record) for line, record in records[start:start + batch]]
+    size = min(FIRST, batch)
+    while records := await source.take(size):
+        parsed = [parse(line, record) for line, record in records]
         tally.rejected.extend((p.line, p.reason) for p in parsed if isinstance(p, Bad))
         rows = [p for p in parsed if isinstance(p, Row)]
-        done = await _batch(app, rows, now)
+        if not rows:
+            progress.advance(len(parsed))
+            continue
+        done, took = await _batch(app, rows, now)
+        size = turns.resized(len(parsed), took, app.db.dialect, min(LEAST, batch), batch)
         tally.imported += done.imported
         tally.skipped += done.skipped
         tally.points += done.points

@@ -84,8 +84,9 @@ class Draft:
 
 
 @dataclass(frozen=True)
-class Operator:
-    """Who confirmed it, and the chat where its progress is shown."""
+class Author:
+    """Who confirmed it (any staff member allowed to), and the chat where its progress
+    is shown. Stored in the campaign's operator_* columns."""
 
     member_id: int
     platform: str
@@ -167,7 +168,7 @@ def assign(campaign: Campaign, member_id: int) -> str:
     return campaign.variants[-1]["code"]
 
 
-async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draft: Draft,
+async def create(uow: UnitOfWork, programme: Programme, author: Author, draft: Draft,
                  key: str, now: datetime) -> Created:
     """Write the campaign, scheduled for its time (now: the next start pass)."""
     check(draft, programme, now)
@@ -180,8 +181,8 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
         coupon_reward=draft.coupon,
         bonus_percent=draft.bonus_percent, bonus_days=draft.bonus_days,
         attribution_days=ATTRIBUTION_DAYS, send_at=draft.send_at or now,
-        created_by=operator.member_id, created_at=now, operator_platform=operator.platform,
-        operator_chat=operator.chat[:128], operator_locale=operator.locale, start_cursor=0,
+        created_by=author.member_id, created_at=now, operator_platform=author.platform,
+        operator_chat=author.chat[:128], operator_locale=author.locale, start_cursor=0,
         recipients=0, held_out=0)
     new_id = await uow.session.scalar(
         uow.upsert(Campaign).values(**values)
@@ -190,7 +191,7 @@ async def create(uow: UnitOfWork, programme: Programme, operator: Operator, draf
         existing = await uow.session.scalar(select(Campaign).where(Campaign.key == key))
         assert existing is not None  # the key's conflict was this row
         return Created(existing, duplicate=True)
-    await audit.record(uow, audit.member_actor(operator.member_id), "campaign.create",
+    await audit.record(uow, audit.member_actor(author.member_id), "campaign.create",
                        f"campaign:{new_id}", {
                            "segment": draft.segment.dump(), "variants": len(draft.texts),
                            "split": draft.split, "holdout": draft.holdout,

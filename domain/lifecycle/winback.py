@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import exists, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.config import Programme
 from domain.lifecycle.lifecycle import stage_clause
@@ -28,11 +27,9 @@ from domain.rewards import gifts
 from domain.rewards.tables import Coupon
 from domain.storage.database import Database, UnitOfWork
 
-BATCH = 200
-STEP = 4  # members looked at again together (an offer costs a few ms)
+BATCH = 1000  # member ids read at a time
 # A coupon that expired longer ago than this can no longer turn up used.
 SETTLE_HORIZON = timedelta(days=7)
-_INSERT = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 _E = WinBackEpisode
 
 
@@ -46,16 +43,16 @@ def selection(programme: Programme, now: datetime):
     return stmt
 
 
-async def offer(uow: UnitOfWork, programme: Programme, member_id: int, idle_since: datetime,
-                now: datetime) -> bool:
+async def offer(uow: UnitOfWork, programme: Programme, reward: str, member_id: int,
+                idle_since: datetime, now: datetime) -> bool:
     """Open the episode and give its coupon; False when the episode exists already."""
     episode = await uow.session.scalar(
-        _INSERT[uow.dialect](_E).values(member_id=member_id, idle_since=idle_since,
+        uow.upsert(_E).values(member_id=member_id, idle_since=idle_since,
                                         detected_at=now)
         .on_conflict_do_nothing(index_elements=["member_id", "idle_since"]).returning(_E.id))
     if episode is None:
         return False
-    coupon = await gifts.give_coupon(uow, programme, member_id, programme.winback.reward, now)
+    coupon = await gifts.give_coupon(uow, programme, member_id, reward, now)
     if coupon is None:  # out of stock: the episode stays, without a coupon
         return True
     await uow.session.execute(update(_E).where(_E.id == episode).values(
@@ -71,17 +68,17 @@ async def offer(uow: UnitOfWork, programme: Programme, member_id: int, idle_sinc
 async def settle(uow: UnitOfWork, now: datetime) -> tuple[int, int]:
     """Mark episodes whose member came back, and coupons that won them back."""
     member = select(Member.last_active_at).where(Member.id == _E.member_id)
-    returned = await uow.session.execute(
+    returned = await uow.changed(
         update(_E).where(_E.returned_at.is_(None),
                          exists().where(Member.id == _E.member_id,
                                         Member.last_active_at > _E.idle_since))
         .values(returned_at=member.scalar_subquery()))
     used = select(Coupon.used_at).where(Coupon.id == _E.coupon_id)
-    won = await uow.session.execute(
+    won = await uow.changed(
         update(_E).where(_E.won_back_at.is_(None), _E.coupon_expires_at > now - SETTLE_HORIZON,
                          exists().where(Coupon.id == _E.coupon_id, Coupon.status == "used"))
         .values(won_back_at=used.scalar_subquery()))
-    return returned.rowcount, won.rowcount
+    return returned, won
 
 
 async def run(db: Database, programme: Programme, now: datetime,
@@ -90,26 +87,30 @@ async def run(db: Database, programme: Programme, now: datetime,
         returned, won = await settle(uow, now)
         await uow.commit()
     offered = 0
-    if programme.winback.reward is not None:
-        async with db.uow() as uow:
-            with uow.off_loop():
-                lapsing = (await uow.session.execute(selection(programme, now))).all()
-        start = 0
-        while start < len(lapsing):
-            async with db.uow() as uow:
-                # A few members at a time, until the transaction has run its slice.
-                end = min(start + batch, len(lapsing))
-                while True:
-                    chunk = dict(lapsing[start:min(start + STEP, end)])
-                    start += len(chunk)
-                    # Still lapsing, still the same lapse, now that this transaction looks.
-                    still = await uow.session.execute(selection(programme, now).where(
-                        Member.id.in_(chunk)))
-                    for member_id, idle_since in still:
-                        offered += await offer(uow, programme, member_id, idle_since, now)
-                    if start >= end or uow.time_up():
-                        break
-                await uow.commit()
+    reward = programme.winback.reward
+    if reward is None:
+        return {"offered": offered, "returned": returned, "won_back": won}
+
+    async def one(uow: UnitOfWork, member_id: int) -> bool:
+        # Still lapsing, still the same lapse, now that this transaction looks.
+        still = (await uow.session.execute(selection(programme, now).where(
+            Member.id == member_id))).first()
+        return still is not None and await offer(uow, programme, reward, member_id,
+                                                 still.last_active_at, now)
+
+    after = 0
+    while True:
+        # Ids only, a page at a time, from a snapshot: the read holds neither the loop
+        # nor the write lock, and the job never holds many rows in memory.
+        async with db.snapshot() as snap:
+            page: list[int] = list((await snap.session.execute(
+                selection(programme, now).with_only_columns(Member.id)
+                .where(Member.id > after).order_by(Member.id).limit(batch))).scalars())
+        if not page:
+            break
+        after = page[-1]
+        # A member at a time (an offer costs a few ms), committing once the slice is run.
+        offered += sum(await db.in_turns(page, one))
     return {"offered": offered, "returned": returned, "won_back": won}
 
 

@@ -1,5 +1,8 @@
 """Back-office imports of purchases, a batch per transaction.
 
+The caller sizes batches so each transaction fits the backend's slice
+(domain.storage.turns): on SQLite a batch holds the loop and the file's write lock.
+
 Each batch costs a handful of statements, not a handful per row: orders already
 recorded are found in one query and skipped (reported as conflicts when the same id
 comes with other contents), members in one query each way they are
@@ -12,6 +15,7 @@ races a till for one of its orders fails whole (IntegrityError) and is run again
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,6 +29,7 @@ from domain.points import ledger, purchases
 from domain.points.expiry import expires_at
 from domain.points.purchases import Order, PurchaseRefused
 from domain.points.tables import Purchase
+from domain.storage import turns
 from domain.storage.database import UnitOfWork
 from domain.tiers import upgrades
 
@@ -47,7 +52,7 @@ class Tally:
 _NEW_PURCHASES = insert(Purchase.__table__)
 
 
-async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
+async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row],
                        now: datetime) -> Tally:
     tally = Tally()
     valid: list[Row] = []
@@ -66,9 +71,12 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
         Purchase.member_id.in_(set(ids.values())))))
     found = {m.id: m for m in await uow.session.execute(
         select(*upgrades.STANDING).where(Member.id.in_(set(ids.values()))))}
-    cmds, values, firsts, touched = [], [], [], Counter()
+    cmds: list[ledger.Post] = []
+    values: list[dict] = []
+    firsts: list[int] = []
+    touched: Counter[int] = Counter()
     expiry = expires_at(programme.expiry, programme, now)
-    for row in valid:
+    async for row in turns.paced(valid):  # on PostgreSQL a batch may be large
         member_id = ids.get(row.line)
         if member_id is None:
             tally.rejected.append((row.line, "unknown_member"))
@@ -81,11 +89,11 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
                 tally.rejected.append((row.line, "order_conflict"))
             continue
         done[row.order.order_id] = contents
-        member, first = found[member_id], member_id not in bought
+        standing, first = found[member_id], member_id not in bought
         if first:
             bought.add(member_id)
             firsts.append(member_id)
-        plan = purchases.plan_for(programme, member.tier, row.order, first, now)
+        plan = purchases.plan_for(programme, standing.tier, row.order, first, now)
         cmds.extend(purchases.earn_posts(programme, member_id, row.order, plan, now, expiry))
         points = sum(e.points for e in plan)
         values.append(dict(order_id=row.order.order_id, member_id=member_id,
@@ -105,6 +113,7 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: list[Row],
     for member_id in firsts:
         if found[member_id].referred_by_id is not None:
             member = await uow.session.get(Member, member_id)
+            assert member is not None  # found above, in this transaction
             await referrals.on_first_purchase(uow, programme, member, now)
     await upgrades.reevaluate_many(uow, programme, set(touched), now)
     return tally
@@ -119,13 +128,13 @@ async def _resolve(uow: UnitOfWork, rows: list[Row]) -> dict[int, int]:
     live = Member.status != "erased"
     by_number = set(await uow.session.scalars(select(Member.id).where(
         Member.id.in_(numbers), live)))
-    by_phone = Counter()
-    phone_ids = {}
+    by_phone: Counter[str | None] = Counter()
+    phone_ids: dict[str | None, int] = {}
     for member_id, phone in await uow.session.execute(select(Member.id, Member.phone).where(
             Member.phone.in_(phones), live)):
         by_phone[phone] += 1
         phone_ids[phone] = member_id
-    out = {}
+    out: dict[int, int] = {}
     for row in rows:
         ref = row.member
         if "number" in ref and ref["number"].isdigit() and int(ref["number"]) in by_number:

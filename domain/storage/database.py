@@ -179,6 +179,7 @@ class Database:
 
 
 _END = object()
+_TURN_S = 1e-6  # any positive delay: the loop polls I/O and runs due timers first
 
 
 class UnitOfWork:
@@ -231,7 +232,10 @@ class UnitOfWork:
             if self._db._write_lock is not None:
                 self._db._write_lock.release()
         if exc is None:
-            await asyncio.sleep(0)
+            # Through the timer queue, not sleep(0): that lets only the callbacks already
+            # queued run first, and a task whose timer or I/O fell due meanwhile would
+            # wake after the job's next transaction (or the one after).
+            await asyncio.sleep(_TURN_S)
 
     def time_up(self) -> bool:
         """Whether this transaction has run its slice (domain.storage.turns): a long job
@@ -242,6 +246,12 @@ class UnitOfWork:
     def upsert(self, table: Any) -> Upsert:
         """An INSERT for this backend that can say what happens on a conflict."""
         return upsert(self.dialect, table)
+
+    def snapshot(self) -> Snapshot:
+        """A snapshot of this unit of work's database (Database.snapshot), for a long
+        read in the middle of a use case: it sees what was committed, not this
+        transaction's own changes."""
+        return Snapshot(self._db)
 
     def off_loop(self) -> AbstractContextManager[None]:
         """Run this block's statements away from the event loop: for a long read (a

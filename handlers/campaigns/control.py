@@ -91,8 +91,9 @@ async def card(ctx: Ctx, number: int, edit: bool = False,
     c = found
     replies = [note] if note else []
     if c.started_at is not None:
-        replies.append(progress_reply(c, await deliveries.progress(ctx.uow, c), None,
-                                      edit=edit))
+        async with ctx.uow.snapshot() as snapshot:  # a count over its deliveries
+            done = await deliveries.progress(snapshot, c)
+        replies.append(progress_reply(c, done, None, edit=edit))
         edit = False
     replies.append(Reply("campaign.card", {
         "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),
@@ -127,7 +128,8 @@ async def show_results(ctx: Ctx) -> Outcome:
     found = await _load(ctx, number)
     if isinstance(found, Outcome):
         return found
-    done = await attribution.results(ctx.uow, found, ctx.now)
+    async with ctx.uow.snapshot() as snapshot:  # counts over its deliveries
+        done = await attribution.results(snapshot, found, ctx.now)
     return Outcome([results_reply(found, done, ctx.programme.currency, ctx.zone)])
 
 

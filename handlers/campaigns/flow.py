@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from domain.campaigns import campaigns, segments
-from domain.campaigns.campaigns import CampaignRefused, Draft, Operator
+from domain.campaigns.campaigns import Author, CampaignRefused, Draft
 from domain.campaigns.segments import Segment, SegmentRefused
 from domain.members import members
 from handlers.campaigns import control as campaign_control
@@ -308,7 +308,8 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
         draft = campaigns.check(_draft(ctx, data), ctx.programme, ctx.now)
     except (CampaignRefused, SegmentRefused) as refused:
         return _refused(refused, data)
-    reach = await segments.by_language(ctx.uow, draft.segment, ctx.programme, ctx.now)
+    async with ctx.uow.snapshot() as snapshot:  # a count over every member
+        reach = await segments.by_language(snapshot, draft.segment, ctx.programme, ctx.now)
     split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
     variants = [{"code": code, "text": text, "share": share}
                 for (code, share), text in zip(split.variants, draft.texts, strict=True)]
@@ -336,7 +337,7 @@ async def confirm_step(ctx: Ctx) -> Outcome:
     nonce = str(ctx.data.get("nonce", ""))
     if not (nonce.isascii() and nonce.isalnum()):
         return expired(ctx)
-    operator = Operator(ctx.member.id, ctx.inbound.platform, ctx.inbound.chat_id, ctx.locale)
+    operator = Author(ctx.member.id, ctx.inbound.platform, ctx.inbound.chat_id, ctx.locale)
     try:
         created = await campaigns.create(ctx.uow, ctx.programme, operator, _draft(ctx, ctx.data),
                                          f"chat:{ctx.member.id}:{nonce}", ctx.now)

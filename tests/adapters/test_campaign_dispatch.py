@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from bot.campaign_dispatch import Dispatcher
 from domain.campaigns import campaigns, deliveries
-from domain.campaigns.campaigns import Draft, Operator
+from domain.campaigns.campaigns import Author, Draft
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign, Delivery
 from domain.rewards.tables import Coupon
@@ -51,7 +51,7 @@ class Platform:
 async def make(db, programme, draft: Draft, key: str = "d") -> int:
     now = datetime.now(UTC)
     async with db.uow() as uow:
-        made = await campaigns.create(uow, programme, Operator(1, "console", "boss", "en"),
+        made = await campaigns.create(uow, programme, Author(1, "console", "boss", "en"),
                                       draft, key, now)
         await uow.commit()
     return made.campaign.id

@@ -213,7 +213,7 @@ async def test_full_width_input_from_a_chinese_keyboard_is_understood_zh(db, pro
 async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programme, clock):
     me = await boss(db, programme, clock)
     async with db.uow() as uow:
-        made = await campaigns.create(uow, programme, campaigns.Operator(1, "console", "boss",
+        made = await campaigns.create(uow, programme, campaigns.Author(1, "console", "boss",
                                                                          "en"),
                                       campaigns.Draft(campaigns.Segment(), ("Hello",),
                                                       holdout=20, coupon="free_pot"),
@@ -297,7 +297,7 @@ BUTTONS = ["camp:show:1", "camp:pause:1", "camp:resume:1", "camp:cancel:1", "cam
 async def test_every_command_and_button_is_for_operators_and_up(db, programme, clock, role):
     await boss(db, programme, clock)
     async with db.uow() as uow:
-        await campaigns.create(uow, programme, campaigns.Operator(1, "console", "boss", "en"),
+        await campaigns.create(uow, programme, campaigns.Author(1, "console", "boss", "en"),
                                campaigns.Draft(campaigns.Segment(), ("Hello",)), "p", clock.now)
         await uow.commit()
     who = member(db, programme, clock, user="sam")

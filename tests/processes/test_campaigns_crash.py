@@ -13,7 +13,7 @@ import pytest
 
 from domain import config
 from domain.campaigns import campaigns
-from domain.campaigns.campaigns import Draft, Operator
+from domain.campaigns.campaigns import Author, Draft
 from domain.campaigns.segments import Segment
 from domain.storage import schema
 from domain.storage.database import Database
@@ -37,7 +37,7 @@ async def prepared(url: str) -> list[str]:
         await crowd.plain(db, 1, now, consent=False, accounts=(("telegram", str(BOSS)),))
         ids = await crowd.plain(db, RECIPIENTS, now, first_id=2)
         async with db.uow() as uow:
-            await campaigns.create(uow, config.load(), Operator(1, "telegram", str(BOSS), "en"),
+            await campaigns.create(uow, config.load(), Author(1, "telegram", str(BOSS), "en"),
                                    Draft(Segment(), (TEXT,)), "crash", now)
             await uow.commit()
     finally:

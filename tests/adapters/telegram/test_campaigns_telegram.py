@@ -16,7 +16,7 @@ from bot.campaign_dispatch import Dispatcher
 from bot.settings import Settings
 from bot.telegram import service
 from domain.campaigns import campaigns
-from domain.campaigns.campaigns import Draft, Operator
+from domain.campaigns.campaigns import Author, Draft
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign, Delivery
 from domain.members.tables import Member
@@ -62,7 +62,7 @@ async def test_every_recipient_gets_one_message_and_the_progress_is_edited(api, 
                                                                           programme, now):
     ids = await crowd.plain(db, 24, now, first_id=FIRST)
     async with db.uow() as uow:
-        made = await campaigns.create(uow, programme, Operator(1, "telegram", str(BOSS), "en"),
+        made = await campaigns.create(uow, programme, Author(1, "telegram", str(BOSS), "en"),
                                       Draft(Segment(), ("Spring tea is in!",), holdout=20),
                                       "t1", now)
         c = made.campaign  # a seed that holds out four of them, so there is a holdout

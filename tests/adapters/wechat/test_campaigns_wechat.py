@@ -19,7 +19,7 @@ from bot.wechat.push import Pusher
 from bot.wechat.store import service_window
 from bot.wechat.tokens import DatabaseTokens
 from domain.campaigns import campaigns
-from domain.campaigns.campaigns import Draft, Operator
+from domain.campaigns.campaigns import Author, Draft
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Delivery
 from domain.members.tables import Identity
@@ -39,7 +39,7 @@ async def test_open_windows_are_sent_and_closed_ones_deferred(db, programme):
     async with db.uow() as uow:
         for openid in ("oBoss", "o0", "o1"):
             await service_window.opened(uow, "wechat", openid, now, 48, 20)
-        made = await campaigns.create(uow, programme, Operator(1, "wechat", "oBoss", "zh_Hans"),
+        made = await campaigns.create(uow, programme, Author(1, "wechat", "oBoss", "zh_Hans"),
                                       Draft(Segment(platforms=("wechat",)), ("新茶到店",)), "w",
                                       now)
         await uow.commit()

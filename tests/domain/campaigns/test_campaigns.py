@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from domain.campaigns import attribution, campaigns, deliveries
-from domain.campaigns.campaigns import CampaignRefused, Draft, Operator
+from domain.campaigns.campaigns import Author, CampaignRefused, Draft
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign, Delivery
 from domain.members.tables import Member
@@ -27,14 +27,14 @@ from tests.support import crowd
 OPERATOR_ID = 1
 
 
-async def operator(db, now) -> Operator:
+async def operator(db, now) -> Author:
     await crowd.plain(db, 1, now, consent=False)  # member 1 runs the campaigns
-    return Operator(OPERATOR_ID, "console", "boss", "en")
+    return Author(OPERATOR_ID, "console", "boss", "en")
 
 
 async def create(db, programme, now, draft: Draft, key: str = "k1") -> Campaign:
     async with db.uow() as uow:
-        made = await campaigns.create(uow, programme, Operator(OPERATOR_ID, "console", "boss",
+        made = await campaigns.create(uow, programme, Author(OPERATOR_ID, "console", "boss",
                                                                "en"), draft, key, now)
         await uow.commit()
     return made.campaign
@@ -82,7 +82,7 @@ async def test_the_same_confirmation_creates_one_campaign_and_it_is_audited(db, 
     await operator(db, now)
     first = await create(db, programme, now, draft())
     async with db.uow() as uow:
-        again = await campaigns.create(uow, programme, Operator(1, "console", "boss", "en"),
+        again = await campaigns.create(uow, programme, Author(1, "console", "boss", "en"),
                                        draft(), "k1", now)
         await uow.commit()
     assert again.duplicate and again.campaign.id == first.id

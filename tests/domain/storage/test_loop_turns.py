@@ -5,14 +5,19 @@ the job would hold the loop from its first statement to its last."""
 from __future__ import annotations
 
 import asyncio
+import io
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, insert, select
 
-from domain.lifecycle import birthdays
+from bot import importing
+from bot.app import App
+from bot.settings import Settings
+from domain.lifecycle import birthdays, winback
+from domain.lifecycle.tables import WinBackEpisode
 from domain.members.tables import Member
 from domain.points import writeoffs
-from domain.points.tables import LedgerEntry
+from domain.points.tables import LedgerEntry, Purchase
 from handlers.engine.types import Inbound
 from handlers.routers import build_engine
 
@@ -21,12 +26,12 @@ DUE = 2000
 PROBE = Inbound(platform="console", user_id="probe", chat_id="probe", text="/points")
 
 
-async def crowd(db, expires: datetime | None = None, **values) -> None:
-    """DUE members, each with 100 points expiring at `expires` (when given)."""
+async def crowd(db, expires: datetime | None = None, due: int = DUE, **values) -> None:
+    """`due` members, each with 100 points expiring at `expires` (when given)."""
     month_ago = NOW - timedelta(days=30)
-    rows = [dict(id=n, referral_code=f"L{n}", joined_at=month_ago, last_active_at=month_ago,
-                 status="active", points_balance=100 if expires else 0,
-                 next_expiry_at=expires, **values) for n in range(1000, 1000 + DUE)]
+    rows = [{**dict(id=n, referral_code=f"L{n}", joined_at=month_ago, last_active_at=month_ago,
+                    status="active", points_balance=100 if expires else 0,
+                    next_expiry_at=expires), **values} for n in range(1000, 1000 + due)]
     async with db.uow() as uow:
         await uow.session.execute(insert(Member), rows)
         if expires is not None:
@@ -73,6 +78,53 @@ async def test_a_member_is_answered_while_birthday_gifts_go_out(db, programme):
     assert await answered_while(job, engine)
 
 
+async def test_a_member_is_answered_while_a_purchases_file_is_imported(db, programme, tmp_path):
+    engine = build_engine(db, programme, clock=lambda: NOW)
+    await engine.handle(Inbound(platform="console", user_id="probe", chat_id="probe",
+                                text="/start"))
+    await crowd(db)
+    path = tmp_path / "purchases.csv"
+    path.write_text("order_id,amount,currency,member\n" + "".join(
+        f"o{n},{1000 + n},{programme.currency},{n}\n" for n in range(1000, 1000 + DUE)))
+    under_way = asyncio.Event()
+
+    class Bar(io.StringIO):
+        """The progress bar's terminal: it is drawn once the first batch is in."""
+
+        def isatty(self) -> bool:
+            return True
+
+        def write(self, text: str) -> int:
+            under_way.set()
+            return super().write(text)
+
+    app = App(Settings(), programme, db, engine)
+    running = asyncio.create_task(importing.run(app, path, out=io.StringIO(), err=Bar()))
+    await under_way.wait()
+    answer = await engine.handle(PROBE)
+    assert answer.replies and not running.done()
+    tally = await running
+    assert tally.imported == DUE and not tally.rejected
+    async with db.uow() as uow:  # every order, once
+        assert await uow.scalar(select(func.count()).select_from(Purchase)) == DUE
+
+
+async def test_a_member_is_answered_while_win_back_coupons_go_out(db, programme):
+    engine = build_engine(db, programme, clock=lambda: NOW)
+    await engine.handle(Inbound(platform="console", user_id="probe", chat_id="probe",
+                                text="/start"))
+    rules = programme.lifecycle
+    lapsing = 300  # an offer costs a few ms: fewer of them make as long a job
+    await crowd(db, due=lapsing, joined_at=NOW - timedelta(days=rules.churn_days * 2),
+                last_active_at=NOW - timedelta(days=(rules.lapse_floor_days
+                                                     + rules.churn_days) // 2),
+                marketing_consent=True)
+    job = winback.run(db, programme, NOW)
+    assert await answered_while(job, engine)
+    async with db.uow() as uow:
+        assert await uow.scalar(select(func.count()).select_from(WinBackEpisode)) == lapsing
+
+
 async def test_in_turns_commits_each_turn_and_gives_every_result(db):
     seen: list[int] = []
 
@@ -94,3 +146,15 @@ async def test_a_snapshot_reads_without_holding_writers_back(db):
             await uow.commit()
     async with db.uow() as uow:
         assert await uow.scalar(select(func.count()).select_from(Member)) == DUE + 1
+
+
+async def test_a_handler_reads_through_a_snapshot_of_its_own_database(db):
+    """What the campaign handlers do for their counts: inside the message's transaction,
+    a snapshot sees what was committed, not this transaction's own changes."""
+    await crowd(db, due=3)
+    async with db.uow() as uow:
+        await uow.session.execute(insert(Member).values(
+            id=1, referral_code="W1", joined_at=NOW, last_active_at=NOW, status="active"))
+        async with uow.snapshot() as snapshot:
+            assert await snapshot.scalar(select(func.count()).select_from(Member)) == 3
+        await uow.commit()
