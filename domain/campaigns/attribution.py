@@ -43,22 +43,21 @@ async def results(uow: UnitOfWork, campaign: Campaign, now: datetime) -> Results
     start = campaign.started_at
     end = min(start + timedelta(days=campaign.attribution_days), now)
     mine = Delivery.campaign_id == campaign.id
-    with uow.off_loop():
-        base = {v: (int(n), int(sent or 0)) for v, n, sent in await uow.session.execute(
-            select(Delivery.variant, func.count(),
-                   func.sum(case((Delivery.status == "sent", 1), else_=0).cast(Integer)))
-            .where(mine).group_by(Delivery.variant))}
-        used = dict((await uow.session.execute(
-            select(Delivery.variant, func.count())
-            .join(Coupon, Coupon.id == Delivery.coupon_id)
-            .where(mine, Coupon.status == "used")
-            .group_by(Delivery.variant))).all())
-        bought = {v: (int(b), int(o), int(s or 0)) for v, b, o, s in await uow.session.execute(
-            select(Delivery.variant, func.count(distinct(Purchase.member_id)), func.count(),
-                   func.sum(Purchase.amount - Purchase.refunded))
-            .join(Purchase, Purchase.member_id == Delivery.member_id)
-            .where(mine, Purchase.created_at >= start, Purchase.created_at < end)
-            .group_by(Delivery.variant))}
+    base = {v: (int(n), int(sent or 0)) for v, n, sent in await uow.session.execute(
+        select(Delivery.variant, func.count(),
+               func.sum(case((Delivery.status == "sent", 1), else_=0).cast(Integer)))
+        .where(mine).group_by(Delivery.variant))}
+    used = dict((await uow.session.execute(
+        select(Delivery.variant, func.count())
+        .join(Coupon, Coupon.id == Delivery.coupon_id)
+        .where(mine, Coupon.status == "used")
+        .group_by(Delivery.variant))).all())
+    bought = {v: (int(b), int(o), int(s or 0)) for v, b, o, s in await uow.session.execute(
+        select(Delivery.variant, func.count(distinct(Purchase.member_id)), func.count(),
+               func.sum(Purchase.amount - Purchase.refunded))
+        .join(Purchase, Purchase.member_id == Delivery.member_id)
+        .where(mine, Purchase.created_at >= start, Purchase.created_at < end)
+        .group_by(Delivery.variant))}
     order = [v["code"] for v in campaign.variants] + ["holdout"]
     groups = [Group(v, base[v][0], base[v][1], int(used.get(v, 0)), *bought.get(v, (0, 0, 0)))
               for v in order if v in base]

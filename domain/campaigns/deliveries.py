@@ -249,10 +249,9 @@ async def take_over(uow: UnitOfWork, now: datetime) -> int:
 async def progress(uow: UnitOfWork, campaign: Campaign) -> Progress:
     counts: dict[str, int] = {"sent": 0, "failed": 0, "unreachable": 0, "remaining": 0}
     held = 0
-    with uow.off_loop():  # a count over every delivery of the campaign
-        found = list(await uow.session.execute(
-            select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign.id)
-            .group_by(Delivery.status)))
+    found = list(await uow.session.execute(
+        select(Delivery.status, func.count()).where(Delivery.campaign_id == campaign.id)
+        .group_by(Delivery.status)))
     for status, number in found:
         if status == "holdout":
             held = int(number)

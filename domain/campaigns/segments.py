@@ -151,11 +151,11 @@ def _stage(stage: str, programme: Programme, now: datetime) -> ColumnElement[boo
 
 
 async def size(uow: UnitOfWork, segment: Segment, programme: Programme, now: datetime) -> int:
-    """How many members the segment reaches now. A count over every member, so on
-    SQLite it runs off the event loop."""
+    """How many members the segment reaches now. A count over every member: read it
+    through a snapshot (Database.snapshot), which holds no write lock and, on SQLite,
+    reads off the event loop."""
     stmt = select(func.count()).select_from(Member).where(clause(segment, programme, now))
-    with uow.off_loop():
-        return int(await uow.session.scalar(stmt) or 0)
+    return int(await uow.session.scalar(stmt) or 0)
 
 
 async def by_language(uow: UnitOfWork, segment: Segment, programme: Programme,
@@ -166,8 +166,7 @@ async def by_language(uow: UnitOfWork, segment: Segment, programme: Programme,
     language = func.coalesce(m.locale, programme.default_locale)
     stmt = (select(language, func.count()).where(clause(segment, programme, now))
             .group_by(language))
-    with uow.off_loop():
-        found = list(await uow.session.execute(stmt))
+    found = list(await uow.session.execute(stmt))
     counts: dict[str, int] = {}
     for locale, number in found:
         counts[locale] = counts.get(locale, 0) + int(number)
