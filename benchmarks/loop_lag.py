@@ -8,9 +8,10 @@ schema, when reachable) it generates the members (benchmarks.campaigns.generate)
 makes every one of them due for the job: points expiring (expiry) or about to
 (reminders), a tier period that ended (tier_review), a birthday yesterday (birthdays),
 a lapse (winback), a campaign to all of them (campaign_start; campaign_reads then
-counts its progress and attribution), a CSV of one purchase each (import, with the
-code behind `memberbot import`), and N members for a segment count and its count per
-language (selection, default 1,000,000). The job runs once alone (T0) and once, on a
+has an operator open its card and results, through the engine), a CSV of one purchase
+each (import, with the code behind `memberbot import`), and N members for an operator
+who builds a campaign for everyone through the engine: the segment's count, then its
+count per language (selection, default 1,000,000). The job runs once alone (T0) and once, on a
 second identical seed, while a simulated member sends "/points" through the real
 handlers engine every 50 ms and a ticker sleeping 5 ms records how late it wakes.
 One line per job:
@@ -35,7 +36,7 @@ import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -50,18 +51,16 @@ from bot.app import App
 from bot.memory import freeze_start_up
 from bot.settings import Settings
 from domain import config
-from domain.campaigns import attribution, campaigns, deliveries, segments
+from domain.campaigns import campaigns, deliveries
 from domain.campaigns.campaigns import Draft
-from domain.campaigns.segments import Segment
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.members.tables import Member
 from domain.points import writeoffs
 from domain.points.tables import LedgerEntry
+from domain.staff import roles
 from domain.storage.database import Database
 from domain.storage.tables import UTCDateTime
 from domain.tiers import tier_review
-from handlers.campaigns import control, segment
-from handlers.engine.routing import Ctx
 from handlers.engine.types import Inbound
 from handlers.routers import build_engine
 
@@ -74,7 +73,9 @@ JOBS = ("expiry", "reminders", "tier_review", "birthdays", "winback", "campaign_
         "campaign_reads", "import", "selection")
 MEMBER = Inbound(platform="console", user_id="lag-probe", chat_id="lag-probe", text="/points")
 OPERATOR = Inbound(platform="console", user_id="lag-operator", chat_id="lag-operator",
-                   text="/campaign")
+                   text="/campaign", locale="en")
+# After the segment menu: everyone, a text, no offer, one message, no holdout.
+SELECTION_STEPS = ("10", "Spring tea is here", "1", "1", "1")
 
 
 @dataclass
@@ -188,10 +189,12 @@ def write_csv(path: Path, members: int) -> None:
 
 # ------------------------------------------------------------------ jobs
 
-def _operator(uow: Any, programme: config.Programme) -> Ctx:
-    """The context a handler gets for an operator's message in the engine's batch."""
-    return Ctx(inbound=OPERATOR, uow=uow, programme=programme, member=Member(id=1),
-               now=NOW, locale=programme.default_locale)
+async def _operator_says(engine: Any, text: str, expect: str | None = None,
+                         action: str | None = None) -> None:
+    answer = await engine.handle(replace(OPERATOR, text=text, action=action), NOW)
+    keys = [r.key for r in answer.replies]
+    if expect is not None and expect not in keys:
+        raise AssertionError(f"the operator said {text or action!r} and got {keys}")
 
 
 async def run_job(job: str, db: Database, programme: config.Programme, folder: Path) -> None:
@@ -208,30 +211,25 @@ async def run_job(job: str, db: Database, programme: config.Programme, folder: P
     elif job == "campaign_start":
         assert await campaigns.start_due(db, programme, NOW) == 1
     elif job == "campaign_reads":
-        # An operator's /campaign card, then its results: each in the message's own
-        # transaction, reading as the handlers do (through a snapshot).
+        # An operator's /campaign card (its progress), then its results button, through
+        # the real engine: each read runs before the operator's batch (Ctx.read).
+        engine = build_engine(db, programme)
         async with db.uow() as uow:
-            campaign = (await campaigns.recent(uow, 1))[0]
-            await control.card(_operator(uow, programme), campaign.id)
-            await uow.commit()
-        async with db.uow() as uow:
-            async with uow.snapshot() as snapshot:
-                await attribution.results(snapshot, campaign, NOW)
-            await uow.commit()
+            number = (await campaigns.recent(uow, 1))[0].id
+        await _operator_says(engine, f"/campaign {number}", "campaign.card")
+        await _operator_says(engine, "", "campaign.results", action=f"camp:results:{number}")
     elif job == "import":
         app = App(Settings(), programme, db, build_engine(db, programme))
         quiet = io.StringIO()
         await importing.run(app, folder / "purchases.csv", out=quiet, err=quiet)
     elif job == "selection":
-        # An operator's segment menu (its count), then the confirmation's count per
-        # language: each in the message's own transaction, as the handlers read them.
-        async with db.uow() as uow:
-            await segment.menu(_operator(uow, programme), Segment())
-            await uow.commit()
-        async with db.uow() as uow:
-            async with uow.snapshot() as snapshot:
-                await segments.by_language(snapshot, Segment(), programme, NOW)
-            await uow.commit()
+        # An operator builds a campaign for everyone through the real engine: the
+        # segment menu's count, then the confirmation's count per language.
+        engine = build_engine(db, programme)
+        await _operator_says(engine, "/campaign", "campaign.segment")
+        for said in SELECTION_STEPS:
+            await _operator_says(engine, said)
+        await _operator_says(engine, "1", "campaign.confirm")  # now: the confirmation
     else:
         raise ValueError(job)
 
@@ -303,6 +301,9 @@ def _seeder(backend: str, job: str, members: int, programme: config.Programme,
         await seeding.fresh(db)
         await seeding.generate(db, members)
         await SEEDS[job](db, programme)
+        async with db.uow() as uow:  # the operator of the selection and the reads
+            await roles.set_owner(uow, programme, f"console:{OPERATOR.user_id}", NOW)
+            await uow.commit()
         if db.dialect == "postgresql":
             async with db.engine.connect() as conn:
                 await conn.execute(text("ANALYZE"))

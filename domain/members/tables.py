@@ -31,6 +31,8 @@ class Member(Base):
               "joined_at", "purchase_count", "first_purchase_at", "last_purchase_at"),
         Index("ix_members_birthday", "birth_month", "birth_day"),
         Index("ix_members_tier_valid_until", "tier_valid_until"),
+        # Tills and the CSV import find members by phone.
+        Index("ix_members_phone", "phone"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

@@ -130,10 +130,11 @@ async def _resolve(uow: UnitOfWork, rows: list[Row]) -> dict[int, int]:
         Member.id.in_(numbers), live)))
     by_phone: Counter[str | None] = Counter()
     phone_ids: dict[str | None, int] = {}
-    for member_id, phone in await uow.session.execute(select(Member.id, Member.phone).where(
-            Member.phone.in_(phones), live)):
-        by_phone[phone] += 1
-        phone_ids[phone] = member_id
+    if phones:
+        for member_id, phone in await uow.session.execute(
+                select(Member.id, Member.phone).where(Member.phone.in_(phones), live)):
+            by_phone[phone] += 1
+            phone_ids[phone] = member_id
     out: dict[int, int] = {}
     for row in rows:
         ref = row.member

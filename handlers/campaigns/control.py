@@ -91,8 +91,8 @@ async def card(ctx: Ctx, number: int, edit: bool = False,
     c = found
     replies = [note] if note else []
     if c.started_at is not None:
-        async with ctx.uow.snapshot() as snapshot:  # a count over its deliveries
-            done = await deliveries.progress(snapshot, c)
+        done = await ctx.read(f"campaign.progress:{c.id}",  # a count over its deliveries
+                              lambda snapshot: deliveries.progress(snapshot, c))
         replies.append(progress_reply(c, done, None, edit=edit))
         edit = False
     replies.append(Reply("campaign.card", {
@@ -128,8 +128,8 @@ async def show_results(ctx: Ctx) -> Outcome:
     found = await _load(ctx, number)
     if isinstance(found, Outcome):
         return found
-    async with ctx.uow.snapshot() as snapshot:  # counts over its deliveries
-        done = await attribution.results(snapshot, found, ctx.now)
+    done = await ctx.read(f"campaign.results:{found.id}",  # counts over its deliveries
+                          lambda snapshot: attribution.results(snapshot, found, ctx.now))
     return Outcome([results_reply(found, done, ctx.programme.currency, ctx.zone)])
 
 

@@ -308,8 +308,9 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
         draft = campaigns.check(_draft(ctx, data), ctx.programme, ctx.now)
     except (CampaignRefused, SegmentRefused) as refused:
         return _refused(refused, data)
-    async with ctx.uow.snapshot() as snapshot:  # a count over every member
-        reach = await segments.by_language(snapshot, draft.segment, ctx.programme, ctx.now)
+    reach = await ctx.read(  # a count over every member
+        f"segment.by_language:{draft.segment!r}",
+        lambda snapshot: segments.by_language(snapshot, draft.segment, ctx.programme, ctx.now))
     split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
     variants = [{"code": code, "text": text, "share": share}
                 for (code, share), text in zip(split.variants, draft.texts, strict=True)]

@@ -62,8 +62,9 @@ def values_of(ctx: Ctx, dimension: str) -> list[tuple[str, Any]]:
 
 async def menu(ctx: Ctx, segment: Segment, edit: bool = False,
                note: Reply | None = None) -> Outcome:
-    async with ctx.uow.snapshot() as snapshot:  # a count over every member
-        size = await segments.size(snapshot, segment, ctx.programme, ctx.now)
+    size = await ctx.read(f"segment.size:{segment!r}",  # a count over every member
+                          lambda snapshot: segments.size(snapshot, segment, ctx.programme,
+                                                         ctx.now))
     rows = (
         (button("campaign.dim.tier", "cnew:dim:tier"), button("campaign.dim.tags", "cnew:dim:tags"),
          button("campaign.dim.locale", "cnew:dim:locale")),

@@ -14,13 +14,20 @@ claims, members and conversation states are read with one query each, each is
 handled in turn, and one commit covers them all. Two of one member wait for the
 next batch, so each sees the other's effects. If a batch fails, its inbounds are
 handled again one by one, so one bad message only ever fails itself.
+
+A staff member's message may need a long read (Ctx.read: a count over a million
+members). Inside the batch that read would hold every message waiting for the next
+one, and on SQLite the write lock too. So a staff message runs in a savepoint; when
+its step asks for a read, the message is rolled back, the read runs outside any
+batch, and the message comes back with its figure (READ_PASSES times at most, then
+it reads in place).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 
@@ -31,17 +38,19 @@ from domain.members import members
 from domain.members.profile import NAME_MAX
 from domain.members.tables import Member
 from domain.rewards import catalogue
+from domain.staff import roles
 from domain.storage.database import Database, UnitOfWork, again_on_conflict
 from domain.storage.group_commit import LATER, GroupCommit
 from handlers.engine import i18n
 from handlers.engine.render import dump, load, render
-from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.routing import Ctx, Outcome, ReadFirst, Router
 from handlers.engine.types import Inbound, Rendered, Reply, Text, reply
 
 log = logging.getLogger(__name__)
 MAX_TEXT = 4096
 MAX_ACTION = 64
 RETRIES = 3
+READ_PASSES = 3
 BATCH = 64
 CONTACT_SHARED = "contact:shared"
 
@@ -80,6 +89,8 @@ class Answer:
 class _Job:
     inbound: Inbound
     now: datetime
+    reads: Mapping[str, object] = field(default_factory=dict)  # done before (Ctx.read)
+    read_first: bool = True
 
 
 class Engine:
@@ -95,7 +106,7 @@ class Engine:
         self.clock = clock
         self._help_reply: Reply | None = None
         # SQLite has one writer at a time anyway; PostgreSQL may run a few batches at once.
-        self._batches: GroupCommit[_Job, Answer] = GroupCommit(
+        self._batches: GroupCommit[_Job, Answer | ReadFirst] = GroupCommit(
             self._run_batch, limit=batch, parallel=1 if db.dialect == "sqlite" else 4)
 
     async def handle(self, inbound: Inbound, now: datetime | None = None) -> Answer:
@@ -107,16 +118,32 @@ class Engine:
             return refusal
         if not self._for_us(inbound.text):
             return Answer(self._locale(None, inbound.locale), [])
-        return await self._batches.submit(_Job(inbound, now))
+        job = _Job(inbound, now)
+        for passes in range(1, READ_PASSES + 1):
+            result = await self._batches.submit(job)
+            if not isinstance(result, ReadFirst):
+                return result
+            try:
+                async with self.db.snapshot() as snapshot:
+                    figure = await result.read(snapshot)
+            except Exception:
+                log.exception("a read before a message failed",
+                              extra={"platform": inbound.platform, "user_id": inbound.user_id})
+                return Answer(self._locale(None, inbound.locale), [reply("error.internal")])
+            job = replace(job, reads={**job.reads, result.key: figure},
+                          read_first=passes < READ_PASSES)
+        answer = await self._batches.submit(job)  # reads in place: never ReadFirst
+        assert isinstance(answer, Answer)
+        return answer
 
-    async def _run_batch(self, jobs: list[_Job]) -> list[Answer | object]:
+    async def _run_batch(self, jobs: list[_Job]) -> list[Answer | ReadFirst | object]:
         # A failed batch comes back one job at a time (GroupCommit), and a job alone is
         # always answered: with an apology when it fails.
         if len(jobs) == 1:
             return [await self._alone(jobs[0])]
         return await self._together(jobs)
 
-    async def _alone(self, job: _Job) -> Answer:
+    async def _alone(self, job: _Job) -> Answer | ReadFirst:
         inbound = job.inbound
         try:
             # Two deliveries racing (a double tap, a first message sent twice, a second
@@ -129,7 +156,7 @@ class Engine:
                                                    "user_id": inbound.user_id})
             return Answer(self._locale(None, inbound.locale), [reply("error.internal")])
 
-    async def _together(self, jobs: list[_Job]) -> list[Answer | object]:
+    async def _together(self, jobs: list[_Job]) -> list[Answer | ReadFirst | object]:
         async with self.db.uow() as uow:
             claimed = await self._claim(uow, jobs)
             acting = [j.inbound for j in jobs
@@ -138,8 +165,9 @@ class Engine:
             if acting:  # operators may have edited the rewards: one small query says
                 await catalogue.refresh(uow, self.programme)
             known = await self._members(uow, acting)
+            staff = await roles.among(uow, [m.id for m in known.values()])
             states = await conversations.load(uow, [(i.platform, i.user_id) for i in acting])
-            results: list[Answer | object] = []
+            results: list[Answer | ReadFirst | object] = []
             answered: dict[tuple[str, str], dict] = {}
             records: dict[str, list] = {}
             busy: set[object] = set()
@@ -155,7 +183,18 @@ class Engine:
                 if user in busy or (member is not None and member.id in busy):
                     results.append(LATER)
                     continue
-                answer, member = await self._act(uow, inbound, job.now, member, states[user])
+                if member is not None and member.id in staff:
+                    busy.update((user, member.id))
+                    try:
+                        async with uow.session.begin_nested():
+                            await uow.session.connection()  # SAVEPOINT now, not lazily
+                            answer, member = await self._act(uow, job, member, states[user],
+                                                             ahead=job.read_first)
+                    except ReadFirst as wanted:
+                        results.append(wanted)
+                        continue
+                else:
+                    answer, member = await self._act(uow, job, member, states[user])
                 busy.update((user, member.id))
                 if key is not None:
                     answer = replace(answer, leased=True)
@@ -212,8 +251,10 @@ class Engine:
             return Answer(locale, [reply("error.button_expired")])
         return None
 
-    async def _act(self, uow: UnitOfWork, inbound: Inbound, now: datetime,
-                   known: Member | None, conv: State) -> tuple[Answer, Member]:
+    async def _act(self, uow: UnitOfWork, job: _Job, known: Member | None,
+                   conv: State, ahead: bool = False) -> tuple[Answer, Member]:
+        """`ahead`: a long read is asked of the engine (ReadFirst), not read here."""
+        inbound, now = job.inbound, job.now
         command, arg = _command(inbound.text)
         registration = await members.register(
             uow, self.programme, inbound.platform, inbound.user_id, now,
@@ -228,7 +269,8 @@ class Engine:
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
                   data=dict(conv.data or {}), created=registration.created, state=waiting,
-                  start_link=self.start_link, offered=tuple(conv.options or ()))
+                  start_link=self.start_link, offered=tuple(conv.options or ()),
+                  reads=dict(job.reads), read_first=ahead)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or _numbered(inbound.text, conv.options))
         outcome = await self._route(ctx, waiting, command, conv.options or [])

@@ -12,13 +12,25 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from domain.config import Programme
 from domain.members.tables import Member
 from domain.storage.database import UnitOfWork
 from handlers.engine.types import Inbound, Reply
+
+T = TypeVar("T")
+Read = Callable[[UnitOfWork], Awaitable[Any]]
+
+
+class ReadFirst(Exception):  # noqa: N818 - a request to the engine, not a failure
+    """A staff message's step wants a long read before it can go on (Ctx.read)."""
+
+    def __init__(self, key: str, read: Read) -> None:
+        super().__init__(key)
+        self.key = key
+        self.read = read
 
 
 @dataclass
@@ -37,6 +49,25 @@ class Ctx:
     # The adapter's link that opens a chat with the bot and sends `/start {payload}`.
     start_link: str | None = None
     offered: tuple[str, ...] = ()  # the buttons of the last reply that had any
+    # Long reads done before this pass (Ctx.read), and whether one not done yet is
+    # asked of the engine (ReadFirst) rather than read here.
+    reads: dict[str, Any] = field(default_factory=dict)
+    read_first: bool = False
+
+    async def read(self, key: str, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
+        """A long read (a count over every member or over a campaign's deliveries).
+
+        It goes through a snapshot: no write lock, committed data only. Inside the
+        batch it would still hold every message that waits for the batch, so in a
+        staff member's message the engine rolls the message back, reads while other
+        messages go on, and runs the step again, which then finds the figure here by
+        `key`. The key names everything the figure depends on."""
+        if key in self.reads:
+            return cast(T, self.reads[key])
+        if self.read_first:
+            raise ReadFirst(key, read)
+        async with self.uow.snapshot() as snapshot:
+            return await read(snapshot)
 
     @property
     def text(self) -> str:
