@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 
 from domain.config import Programme
 from domain.errors import DomainError
@@ -46,13 +46,16 @@ async def held(uow: UnitOfWork, member_id: int) -> set[str]:
     return set(rows)
 
 
+_AMONG = (select(StaffRole.__table__.c.member_id).distinct()
+          .where(StaffRole.__table__.c.member_id.in_(bindparam("b_ids", expanding=True))))
+
+
 async def among(uow: UnitOfWork, member_ids: list[int]) -> set[int]:
-    """Which of these members hold a role: one query for a whole batch of messages."""
+    """Which of these members hold a role: one query for a whole batch of messages, on
+    every batch, so it takes the Core path (UnitOfWork.execute)."""
     if not member_ids:
         return set()
-    rows = await uow.session.scalars(select(StaffRole.member_id).distinct()
-                                     .where(StaffRole.member_id.in_(member_ids)))
-    return set(rows)
+    return {row[0] for row in await uow.execute(_AMONG, {"b_ids": member_ids})}
 
 
 async def staff_accounts(uow: UnitOfWork, platform: str) -> dict[str, set[str]]:

@@ -13,13 +13,14 @@ import asyncio
 import logging
 import random
 import time
+import weakref
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
 
-from sqlalchemy import CursorResult, Executable, event
+from sqlalchemy import CursorResult, Engine, Executable, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -32,6 +33,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from domain.storage import sqlite_direct, sqlite_inline, turns
+from domain.storage.sqlite_checkpoints import Checkpoints
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -45,6 +47,8 @@ TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
 _inside: ContextVar[bool] = ContextVar("memberbot_inside_uow", default=False)
 # Set while a snapshot's SQLite transaction begins: a reader's BEGIN, not the writer's.
 _snapshot: ContextVar[bool] = ContextVar("memberbot_snapshot", default=False)
+# Each SQLite file engine's checkpoints (domain.storage.sqlite_checkpoints).
+_CHECKPOINTS: weakref.WeakKeyDictionary[Engine, Checkpoints] = weakref.WeakKeyDictionary()
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -53,16 +57,19 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         wait = kwargs.pop("busy_timeout", SQLITE_BUSY_TIMEOUT_MS / 1000)
         uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
+        path = parsed.database or ":memory:"
+        checkpoints = None if uri or path == ":memory:" else Checkpoints(path)
         engine = create_async_engine(
-            url, async_creator=sqlite_inline.creator(parsed.database or ":memory:", wait, uri),
-            **kwargs)
-        _tune_sqlite(engine)
+            url, async_creator=sqlite_inline.creator(path, wait, uri, checkpoints), **kwargs)
+        _tune_sqlite(engine, checkpoints is not None)
+        if checkpoints is not None:
+            _CHECKPOINTS[engine.sync_engine] = checkpoints
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
 
 
-def _tune_sqlite(engine: AsyncEngine) -> None:
+def _tune_sqlite(engine: AsyncEngine, checkpoints_apart: bool) -> None:
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # The connection leaves BEGIN to us and never sleeps on a lock itself.
@@ -70,6 +77,8 @@ def _tune_sqlite(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if checkpoints_apart:  # a worker thread checkpoints (sqlite_checkpoints)
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -133,6 +142,7 @@ class Database:
         self.engine = engine
         self.sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._write_lock = asyncio.Lock() if is_sqlite(engine) else None
+        self.checkpoints = _CHECKPOINTS.get(engine.sync_engine)
 
     @classmethod
     def from_url(cls, url: str, **kwargs: Any) -> Database:
@@ -175,6 +185,8 @@ class Database:
         return results
 
     async def dispose(self) -> None:
+        if self.checkpoints is not None:
+            await self.checkpoints.settled()
         await self.engine.dispose()
 
 

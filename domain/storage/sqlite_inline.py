@@ -26,6 +26,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from domain.storage.sqlite_checkpoints import Checkpoints
+
 _offload: ContextVar[bool] = ContextVar("memberbot_sqlite_offload", default=False)
 FIRST_PAUSE = 0.001
 LONGEST_PAUSE = 0.05
@@ -141,10 +143,12 @@ class Cursor:
 class Connection:
     """One sqlite3 connection, used by one SQLAlchemy connection at a time."""
 
-    def __init__(self, conn: sqlite3.Connection, wait: float) -> None:
+    def __init__(self, conn: sqlite3.Connection, wait: float,
+                 checkpoints: Checkpoints | None = None) -> None:
         self._conn = conn
         self._tx = _Queue()
         self.wait = wait
+        self._checkpoints = checkpoints
 
     @property
     def _connection(self) -> sqlite3.Connection | None:
@@ -159,6 +163,8 @@ class Connection:
 
     async def commit(self) -> None:
         await retrying(self._conn.commit, self.wait)
+        if self._checkpoints is not None:
+            self._checkpoints.committed()
 
     async def rollback(self) -> None:
         self._conn.rollback()
@@ -173,12 +179,14 @@ class Connection:
         self._conn.close()
 
 
-def creator(path: str, wait: float, uri: bool = False) -> Callable[[], Any]:
+def creator(path: str, wait: float, uri: bool = False,
+            checkpoints: Checkpoints | None = None) -> Callable[[], Any]:
     """An `async_creator` for create_async_engine. Transaction control is ours (no
-    implicit BEGIN), and SQLite itself never sleeps on a lock."""
+    implicit BEGIN), and SQLite itself never sleeps on a lock. With `checkpoints`, the
+    connections leave WAL checkpoints to it (domain.storage.sqlite_checkpoints)."""
     async def connect() -> Connection:
         conn = await asyncio.to_thread(
             sqlite3.connect, path, timeout=0, isolation_level=None,
             check_same_thread=False, uri=uri)
-        return Connection(conn, wait)
+        return Connection(conn, wait, checkpoints)
     return connect
