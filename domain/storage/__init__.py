@@ -1,5 +1,6 @@
 """Storage: engines and the unit of work (database), SQLite shims (sqlite_inline,
-sqlite_direct), long work in short turns (turns), group commit, schema and migrations.
+sqlite_direct), WAL checkpoints off the loop (sqlite_checkpoints), long work in short
+turns (turns), group commit, schema and migrations.
 
 Capability packages ask the unit of work for what they need and never reach past it.
 
