@@ -184,15 +184,13 @@ class Engine:
                     results.append(LATER)
                     continue
                 if member is not None and member.id in staff:
-                    busy.update((user, member.id))
-                    try:
-                        async with uow.session.begin_nested():
-                            await uow.session.connection()  # SAVEPOINT now, not lazily
-                            answer, member = await self._act(uow, job, member, states[user],
-                                                             ahead=job.read_first)
-                    except ReadFirst as wanted:
-                        results.append(wanted)
+                    member_id = member.id  # rolled back, the member is expired: read now
+                    acted = await self._act_staff(uow, job, member, states[user])
+                    if isinstance(acted, ReadFirst):
+                        busy.update((user, member_id))  # its next message waits its turn
+                        results.append(acted)
                         continue
+                    answer, member = acted
                 else:
                     answer, member = await self._act(uow, job, member, states[user])
                 busy.update((user, member.id))
@@ -250,6 +248,17 @@ class Engine:
             # Our buttons carry printable ASCII; anything else was made up by a client.
             return Answer(locale, [reply("error.button_expired")])
         return None
+
+    async def _act_staff(self, uow: UnitOfWork, job: _Job, known: Member,
+                         conv: State) -> tuple[Answer, Member] | ReadFirst:
+        """A staff message, in a savepoint: a step that asks for a long read first
+        (Ctx.read) leaves nothing of this pass behind."""
+        try:
+            async with uow.session.begin_nested():
+                await uow.session.connection()  # SAVEPOINT now, not lazily
+                return await self._act(uow, job, known, conv, ahead=job.read_first)
+        except ReadFirst as wanted:
+            return wanted
 
     async def _act(self, uow: UnitOfWork, job: _Job, known: Member | None,
                    conv: State, ahead: bool = False) -> tuple[Answer, Member]:
