@@ -156,8 +156,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _chat(settings: Settings, user: str, locale: str | None) -> int:
-    async with lifespan(settings) as app:
-        chat = console.ConsoleChat(app.engine, user=user, locale=locale)
+    async with lifespan(settings) as app, console.session(app, user=user, locale=locale) as chat:
         await console.run(chat, default_locale=app.programme.default_locale)
     return 0
 

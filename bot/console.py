@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import TextIO
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, TextIO
 
 from handlers.engine import i18n
 from handlers.engine.engine import Engine
 from handlers.engine.types import Inbound, Rendered, Text
+
+if TYPE_CHECKING:
+    from bot.app import App
 
 PLATFORM = "console"
 
@@ -29,6 +34,12 @@ class ConsoleChat:
             platform=PLATFORM, user_id=self.user, chat_id=self.user, text=line,
             locale=self.locale))
         return [format_reply(r, answer.locale) for r in answer.rendered()]
+
+
+@asynccontextmanager
+async def session(app: App, user: str, locale: str | None = None) -> AsyncIterator[ConsoleChat]:
+    """A console chat as `user`, with what runs beside it for as long as it lasts."""
+    yield ConsoleChat(app.engine, user=user, locale=locale)
 
 
 def format_reply(rendered: Rendered, locale: str) -> str:

@@ -45,8 +45,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
     chosen = services(settings)
     if not chosen:
         async with lifespan(settings) as app, scheduling.running(app):
-            chat = console.ConsoleChat(app.engine, user="you")
-            await console.run(chat, default_locale=app.programme.default_locale)
+            async with console.session(app, user="you") as chat:
+                await console.run(chat, default_locale=app.programme.default_locale)
         return 0
     stop = stop or stop_on_signals()
     async with lifespan(settings) as app, AsyncExitStack() as stack:
