@@ -13,6 +13,7 @@ from bot.campaign_dispatch import Edit
 from bot.notifier import Push
 from bot.settings import Settings
 from domain import config
+from domain.campaigns import segments
 from domain.config import Programme
 from domain.staff import roles
 from domain.storage import schema
@@ -39,6 +40,7 @@ class App:
 async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[App]:
     """Owns the database engine for the life of the process."""
     programme = programme_file.load(settings.programme_file)
+    programme.keep_reach(reach(settings))
     db = Database.from_url(settings.database_url)
     try:
         if migrate:
@@ -56,3 +58,9 @@ async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[Ap
         yield App(settings, programme, db, build_engine(db, programme))
     finally:
         await db.dispose()
+
+
+def reach(settings: Settings) -> segments.Reach:
+    """Which accounts campaigns are sent to: console members too when the console is
+    the only chat, or when MEMBERBOT_CONSOLE_REACHABLE says so."""
+    return segments.EVERY_ACCOUNT if settings.console_reached else segments.Reach()

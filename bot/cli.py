@@ -5,27 +5,68 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from alembic.util.exc import CommandError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
-from bot import console, importing, logs, scheduling
+from bot import console, importing, logs, scheduling, web
 from bot import member_cli as operator
 from bot import programme as programme_file
 from bot import run as running
 from bot.app import lifespan
-from bot.settings import Settings, SettingsError
+from bot.settings import Settings, SettingsError, shown_url
 from bot.wechat import cli as wechat_cli
 from domain import config
 from domain.storage import schema
 from domain.storage.database import Database
+from handlers.engine import i18n
 
 log = logging.getLogger("memberbot")
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+MAX_USER = 64  # characters of a console member's name
+SIGPIPE_EXIT = 141  # 128 + SIGPIPE, what a shell shows for a reader that went away
+
+
+def member_name(value: str) -> str:
+    """`--user`: the console member's name, which becomes their identity."""
+    name = value.strip()
+    if not name:
+        raise argparse.ArgumentTypeError("a member name cannot be empty")
+    odd = next((c for c in name if unicodedata.category(c)[0] == "C"
+                or unicodedata.category(c) in ("Zl", "Zp")), None)
+    if odd is not None:
+        raise argparse.ArgumentTypeError(f"a member name cannot hold control characters "
+                                         f"(found U+{ord(odd):04X})")
+    if len(name) > MAX_USER:
+        raise argparse.ArgumentTypeError(f"a member name can have at most {MAX_USER} "
+                                         f"characters, not {len(name)}")
+    return name
+
+
+def terminal_locale(env: Mapping[str, str] | None = None) -> str | None:
+    """The console's language hint from the terminal's locale, the way programs pick
+    their messages' language: LC_ALL, else LC_MESSAGES, else LANG. `C`/`POSIX` and
+    languages we do not speak give none (the programme's default then applies)."""
+    env = os.environ if env is None else env
+    value = next((env[name] for name in ("LC_ALL", "LC_MESSAGES", "LANG") if env.get(name)),
+                 "")
+    language = value.split(".")[0].split("@")[0]
+    if language in ("", "C", "POSIX"):
+        return None
+    return i18n.negotiate(language)
+
+
+def _console_options(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--user", default="you", type=member_name,
+                         help="name of the simulated member (default: you)")
+    command.add_argument("--locale", choices=["en", "zh_Hans"], default=None,
+                         help="language hint, as a platform would give it (default: from "
+                              "the terminal's LC_ALL, LC_MESSAGES or LANG)")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -42,9 +83,12 @@ def parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="start every configured platform; the console chat when "
                                      "none is",
                          description="Apply migrations, then start every configured platform. "
-                                     "With no platform configured, start the console chat.")
+                                     "With no chat platform configured, start the console "
+                                     "chat (beside the purchases API only when stdin is a "
+                                     "terminal). A banner first says what runs and where.")
     run.add_argument("--telegram-library", choices=["aiogram", "ptb"], default="aiogram",
                      help="the Telegram library to run on (default: aiogram)")
+    _console_options(run)
 
     sched = sub.add_parser("scheduler", help="run the scheduled jobs only",
                            description="Apply migrations, then run the scheduled jobs "
@@ -60,9 +104,7 @@ def parser() -> argparse.ArgumentParser:
                           description="An interactive terminal chat running the same handlers "
                                       "as Telegram and WeChat. Reads a script when stdin is "
                                       "not a terminal.")
-    chat.add_argument("--user", default="you", help="name of the simulated member (default: you)")
-    chat.add_argument("--locale", choices=["en", "zh_Hans"], default=None,
-                      help="language hint, as a platform would give it")
+    _console_options(chat)
 
     db = sub.add_parser("db", help="database schema",
                         description="Manage the database schema (Alembic migrations).")
@@ -91,12 +133,21 @@ def parser() -> argparse.ArgumentParser:
                          description="Batch back-office imports. Already imported orders "
                                      "are skipped; bad rows are reported and the rest go on.")
     imp_sub = imp.add_subparsers(dest="import_command", required=True, metavar="WHAT")
-    imp_sub.add_parser("purchases", help="order_id, amount, currency and member columns; "
-                                         "see bot/importing.py").add_argument("file")
+    imp_sub.add_parser("purchases", help="till orders from a CSV file (columns: see its --help)",
+                       description=importing.HELP,
+                       formatter_class=argparse.RawDescriptionHelpFormatter,
+                       ).add_argument("file", help="the CSV file")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _reader_gone()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
@@ -106,28 +157,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     if settings.log_level is not None and settings.log_level not in LEVELS:
         print(f"MEMBERBOT_LOG_LEVEL must be one of {', '.join(LEVELS)}", file=sys.stderr)
         return 2
-    quiet = "WARNING" if args.command in ("chat", "run") else "INFO"
+    quiet = "WARNING" if args.command in ("chat", "run", "import") else "INFO"
     logs.configure(args.log_level or settings.log_level or quiet)
     try:
         return asyncio.run(_dispatch(args, settings))
-    except config.ConfigError as exc:
+    except (config.ConfigError, SettingsError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     except CommandError as exc:
         print(f"migration: {exc}", file=sys.stderr)
         return 2
-    except (SQLAlchemyError, OSError) as exc:
-        print(f"database {_safe_url(settings.database_url)}: {_first_line(exc)}", file=sys.stderr)
+    except web.ListenError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        if exc.filename:  # a file's problem, not the database's
+            print(f"{exc.filename}: {exc.strerror or _first_line(exc)}", file=sys.stderr)
+        else:
+            print(f"database {shown_url(settings.database_url)}: {_first_line(exc)}",
+                  file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"database {shown_url(settings.database_url)}: {_first_line(exc)}",
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
 
 
-def _safe_url(url: str) -> str:
+def _reader_gone() -> int:
+    """Whoever read our output (`memberbot chat | head`) has stopped: end quietly, and
+    point stdout at /dev/null so flushing it at exit raises nothing more."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return repr(url)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return SIGPIPE_EXIT
 
 
 def _first_line(exc: BaseException) -> str:
@@ -146,13 +214,14 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "wechat":
         return await wechat_cli.run(args, settings)
     if args.command == "run":
-        return await running.run(replace(settings, telegram_library=args.telegram_library))
+        return await running.run(replace(settings, telegram_library=args.telegram_library),
+                                 user=args.user, locale=args.locale or terminal_locale())
     if args.command == "scheduler":
         if not 0.1 <= args.poll <= 3600:
             print("--poll must be between 0.1 and 3600 seconds", file=sys.stderr)
             return 2
         return await scheduling.standalone(settings, poll=args.poll)
-    return await _chat(settings, user=args.user, locale=args.locale)
+    return await _chat(settings, user=args.user, locale=args.locale or terminal_locale())
 
 
 async def _chat(settings: Settings, user: str, locale: str | None) -> int:
@@ -175,12 +244,17 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _config_check(settings: Settings) -> int:
+    """The programme file, and the settings (already checked as they were read)."""
     programme = programme_file.load(settings.programme_file)
     tiers = ", ".join(f"{t.code} ({t.threshold})" for t in programme.tiers.levels)
     print(f"{settings.programme_file or config.DEFAULT_FILE}: ok")
     print(f"  tiers ({programme.tiers.mode}, by {programme.tiers.basis}): {tiers}")
     print(f"  expiry: {programme.expiry.policy}; default locale: {programme.default_locale}; "
           f"time zone: {programme.timezone}")
+    platforms = ", ".join(running.chat_platforms(settings)) or "none (the console)"
+    print("settings: ok")
+    print(f"  platforms: {platforms}; purchases API: {'on' if settings.api_key else 'off'}; "
+          f"database: {shown_url(settings.database_url)}")
     return 0
 
 

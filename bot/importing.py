@@ -1,10 +1,8 @@
 """`memberbot import purchases FILE.csv`: the back office's batch of till orders.
 
-Columns (a header row names them, in any order): order_id, amount (integer minor
-units), currency, and the member as one of: member (number), phone, or platform with
-external_id. An optional items column holds `sku|category|quantity|amount` entries
-separated by `;`. Orders already recorded are skipped, so an interrupted import is
-simply run again; bad rows are listed with the reason and the rest go on.
+HELP below is what `--help` shows: the columns, encodings and separators. Orders
+already recorded are skipped, so an interrupted import is simply run again; bad rows
+are listed with the reason in a sentence and the rest go on.
 
 It runs beside the bot and the scheduler, so it works in short transactions: each
 batch is sized to what fits the backend's slice (domain.storage.turns), and on SQLite
@@ -13,67 +11,194 @@ members' messages take the write lock between two batches.
 
 from __future__ import annotations
 
-import asyncio
-import csv
+import re
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+import unicodedata
 from datetime import UTC, datetime
-from itertools import islice
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App, lifespan
+from bot.csv_file import CsvFile, Unreadable
 from bot.settings import Settings
+from domain import identifiers
 from domain.errors import InvalidInput
-from domain.members.profile import parse_phone
+from domain.members.profile import parse_phone, phone_spellings
 from domain.points import imports
 from domain.points.earning import Item
-from domain.points.imports import Row, Tally
-from domain.points.purchases import Order
+from domain.points.imports import Rejection, Row, Tally
+from domain.points.purchases import MAX_ITEMS, MAX_QUANTITY, Order
 from domain.storage import turns
 
 BATCH = 5000  # rows a batch may hold at most
 FIRST = 50  # the first batch's rows, before we know how long one takes
 LEAST = 10
 RETRIES = 3
-REQUIRED = {"order_id", "amount", "currency"}
+REQUIRED = ("order_id", "amount", "currency")
+MEMBER = ("member", "phone", "platform", "external_id")
+KNOWN = frozenset((*REQUIRED, *MEMBER, "items"))
+
+HELP = """\
+Import till orders from a CSV file, in batches. A header row names the columns, in
+any order (case, spaces and extra columns do not matter):
+
+  order_id   the till's order id: letters, digits and _ . : / # -. An order already
+             imported is skipped, so an interrupted import is simply run again.
+  amount     the order's total in minor units, a whole number: for CNY in fen, so
+             12.50 yuan is 1250.
+  currency   the programme's currency, such as CNY (any case).
+  the member, one of:
+    member   the member number, such as 00000042
+    phone    the phone the member gave; one without a country code is taken to be in
+             the programme's phone_country_code (138 0013 8000 finds +86 138 0013 8000)
+    platform and external_id
+             an account, such as telegram and its user id
+  items      optional: sku|category|quantity|amount entries separated by ;
+             such as LONGJING-250G|tea|2|10000;CUP|teaware|1|2500
+
+The file may be UTF-8 (with or without a byte order mark), GB18030/GBK as Chinese
+Excel saves it, or UTF-16; its cells separated by commas, semicolons or tabs.
+Bad rows are listed with the reason and the rest go on. Exit status: 0 when every
+row was imported or already there, 1 when some were rejected, 2 when the file cannot
+be read.
+"""
+
+# Names of the programme currency's units, for sentences about amounts.
+_UNITS = {"CNY": ("yuan", "fen"), "HKD": ("dollars", "cents"), "USD": ("dollars", "cents"),
+          "EUR": ("euros", "cents"), "GBP": ("pounds", "pence"), "SGD": ("dollars", "cents")}
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+\.[0-9]{1,2}")
 
 
-@dataclass(frozen=True)
-class Bad:
-    line: int
-    reason: str
-
-
-def parse(line: int, record: dict[str, str]) -> Row | Bad:
+def parse(line: int, record: dict[str, str]) -> Row | Rejection:
+    """A row of the file as an order for the domain, or why it is not one."""
     def cell(name: str) -> str:
-        return (record.get(name) or "").strip()
-    raw_amount = cell("amount")
-    if not (raw_amount.isascii() and raw_amount.isdigit() and len(raw_amount) <= 12):
-        return Bad(line, "invalid_amount")
+        return unicodedata.normalize("NFKC", record.get(name) or "").strip()
+
+    def bad(code: str, **params: Any) -> Rejection:
+        return Rejection(line, code, {"order_id": cell("order_id"), **params})
+
+    for column in REQUIRED:
+        if not cell(column):
+            return bad("missing", column=column)
+    amount = _integer(cell("amount"))
+    if amount is None:
+        return bad("not_whole_amount", got=cell("amount"))
     if cell("member"):
+        if not identifiers.valid(identifiers.MEMBER_NUMBER, cell("member")):
+            return bad("invalid_member", got=cell("member"))
         member = {"number": cell("member")}
     elif cell("phone"):
         try:
             member = {"phone": parse_phone(cell("phone"))}
         except InvalidInput:
-            return Bad(line, "invalid_phone")
+            return bad("invalid_phone", got=cell("phone"))
     elif cell("platform") and cell("external_id"):
-        member = {"platform": cell("platform"), "external_id": cell("external_id")}
+        member = {"platform": cell("platform").lower(), "external_id": cell("external_id")}
     else:
-        return Bad(line, "no_member")
+        return bad("no_member")
+    entries = [part for part in cell("items").split(";") if part.strip()]
+    if len(entries) > MAX_ITEMS:
+        return bad("too_many_items", max=MAX_ITEMS, got=len(entries))
     items = []
-    for part in filter(None, cell("items").split(";")):
-        fields = part.split("|")
-        if len(fields) != 4 or not all(f.strip().isdigit() for f in fields[2:]):
-            return Bad(line, "invalid_item")
-        items.append(Item(fields[0].strip(), fields[1].strip(), int(fields[2]), int(fields[3])))
-    return Row(line, Order(cell("order_id"), int(raw_amount), cell("currency"), tuple(items),
+    for entry, part in enumerate(entries, start=1):
+        item = _item(part, amount)
+        if isinstance(item, dict):
+            return bad(item.pop("code"), entry=entry, **item)
+        items.append(item)
+    return Row(line, Order(cell("order_id"), amount, cell("currency").upper(), tuple(items),
                            source="import"), member)
+
+
+def _integer(text: str) -> int | None:
+    return int(text) if _INTEGER.fullmatch(text) and len(text) <= 19 else None
+
+
+def _item(part: str, order_amount: int) -> Item | dict[str, Any]:
+    fields = [f.strip() for f in part.split("|")]
+    if len(fields) != 4:
+        return {"code": "item_format", "got": part.strip()}
+    sku, category, quantity, amount = fields[0], fields[1], _integer(fields[2]), \
+        _integer(fields[3])
+    for name, text in (("sku", sku), ("category", category)):
+        if not identifiers.valid(identifiers.ITEM_TEXT, text):
+            return {"code": "item_text", "field": name, "got": text}
+    if quantity is None or not 1 <= quantity <= MAX_QUANTITY:
+        return {"code": "item_quantity", "sku": sku, "got": fields[2]}
+    if amount is None or not 0 <= amount <= order_amount:
+        return {"code": "item_amount", "sku": sku, "got": fields[3], "max": order_amount}
+    return Item(sku, category, quantity, amount)
+
+
+_SAID = {
+    "invalid_amount": "amount must be from 1 to {max} {units}, got {got}",
+    "wrong_currency": "currency {expected} expected, got {got}",
+    "invalid_order_id": "order_id must be up to 64 letters, digits and _ . : / # - "
+                        "(starting with a letter or digit), got {got}",
+    "invalid_member": "member must be a member number such as 00000042, got {got}",
+    "invalid_phone": "phone must be 6 to 15 digits, with + and a country code or "
+                     "without, got {got}",
+    "no_member": "no member given: fill in member, phone, or platform and external_id",
+    "too_many_items": "an order may have at most {max} items, got {got}",
+    "item_format": "items entry {entry} must be sku|category|quantity|amount, got {got}",
+    "item_text": "items entry {entry}: {field} must be 1 to 64 characters without | or ;, "
+                 "got {got}",
+    "item_quantity": "items entry {entry} ({sku}): quantity must be a whole number from 1 "
+                     "to " + str(MAX_QUANTITY) + ", got {got}",
+    "item_amount": "items entry {entry} ({sku}): amount must be a whole number of {units} "
+                   "from 0 to the order's {max}, got {got}",
+    "invalid_item": "an item's quantity, amount, sku or category is out of range",
+    "shared_phone": "{members} members gave phone {phone}: name the member by number instead",
+    "order_conflict": "order {order_id} is already recorded with another member, amount or "
+                      "items",
+}
+
+
+def reason(rejection: Rejection, currency: str, country_code: int) -> str:
+    """A rejection as a sentence that says what was expected and what was found."""
+    p = {k: _shown(v) for k, v in rejection.params.items()}
+    unit = _UNITS.get(currency, ("", ""))[1]
+    p["units"] = f"minor units ({unit})" if unit else "minor units"
+    if p.get("got") == "":
+        p["got"] = "nothing"
+    code = rejection.code
+    if code == "missing":
+        expected = f" ({currency} expected)" if p["column"] == "currency" else ""
+        return f"{p['column']} is empty{expected}"
+    if code == "not_whole_amount":
+        return (f"amount must be a whole number of {p['units']}, got {p['got']}"
+                + _hint(p["got"], currency))
+    if code == "unknown_member":
+        return _unknown(rejection.params, country_code)
+    return _SAID[code].format(**p) if code in _SAID else code.replace("_", " ")
+
+
+def _shown(value: Any) -> str:
+    """A value from the file as it can be read in a terminal line."""
+    text = str(value)
+    text = text if len(text) <= 40 else text[:39] + "…"
+    return text if text.isprintable() else repr(text)
+
+
+def _hint(got: str, currency: str) -> str:
+    names = _UNITS.get(currency)
+    if not names or not _DECIMAL.fullmatch(got):
+        return ""
+    whole, _, part = got.partition(".")
+    return f" ({got} {names[0]} is {int(whole) * 100 + int(part.ljust(2, '0'))} {names[1]})"
+
+
+def _unknown(member: dict[str, Any], country_code: int) -> str:
+    if "number" in member:
+        return f"there is no member {member['number']}"
+    if "phone" in member:
+        full = phone_spellings(member["phone"], country_code)[0]
+        also = f" (looked up as {full} too)" if full != member["phone"] else ""
+        return f"no member gave phone {member['phone']}{also}"
+    return f"no member has the {member['platform']} account {member['external_id']}"
 
 
 async def _batch(app: App, rows: list[Row], now: datetime) -> tuple[Tally, float]:
@@ -92,50 +217,22 @@ async def _batch(app: App, rows: list[Row], now: datetime) -> tuple[Tally, float
     raise AssertionError("unreachable")
 
 
-class Source:
-    """The file's data rows as (line number, row), read on a worker thread a block at a
-    time: the whole file never sits in memory, where every full garbage collection on
-    the loop would walk it again. Line 1 is the header."""
-
-    AHEAD = 2000  # rows read per trip to the thread
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.total = 0
-        self._buffer: list[tuple[int, dict[str, str]]] = []
-        self._handle: TextIO | None = None
-        self._rows: Iterator[tuple[int, dict[str, str]]] = iter(())
-
-    def _open(self) -> None:
-        self._handle = self.path.open(newline="", encoding="utf-8-sig")
-        # Counted first, for the progress bar; a bad byte or quote is found now.
-        self.total = max(sum(1 for row in csv.reader(self._handle) if row) - 1, 0)
-        self._handle.seek(0)
-        reader = csv.DictReader(self._handle)
-        missing = REQUIRED - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{self.path}: the header lacks {', '.join(sorted(missing))}")
-        self._rows = enumerate(reader, start=2)
-
-    async def __aenter__(self) -> Source:
-        try:
-            await asyncio.to_thread(self._open)
-        except BaseException:
-            await self.__aexit__()
-            raise
-        return self
-
-    async def __aexit__(self, *_: object) -> None:
-        if self._handle is not None:
-            self._handle.close()
-
-    async def take(self, count: int) -> list[tuple[int, dict[str, str]]]:
-        """Up to `count` more rows; none at the end."""
-        if len(self._buffer) < count:
-            self._buffer += await asyncio.to_thread(
-                list, islice(self._rows, max(count, self.AHEAD)))
-        out, self._buffer = self._buffer[:count], self._buffer[count:]
-        return out
+def checked(source: CsvFile) -> CsvFile:
+    """The file, if its header names the columns an order needs."""
+    columns = source.columns
+    missing = [c for c in REQUIRED if c not in columns]
+    has_member = "member" in columns or "phone" in columns or (
+        "platform" in columns and "external_id" in columns)
+    if not has_member:
+        missing.append("a member column (member, phone, or platform and external_id)")
+    if missing:
+        found = ", ".join(c for c in columns if c) or "nothing"
+        raise Unreadable(f"the header lacks {', '.join(missing)}; it has {found} "
+                         f"({source.described})")
+    twice = sorted({c for c in columns if c in KNOWN and columns.count(c) > 1})
+    if twice:
+        raise Unreadable(f"the header names {', '.join(twice)} more than once")
+    return source
 
 
 class Progress:
@@ -163,17 +260,19 @@ class Progress:
 async def run(app: App, path: Path, out: TextIO | None = None, err: TextIO | None = None,
               batch: int = BATCH) -> Tally:
     out, err = out or sys.stdout, err or sys.stderr
-    async with Source(path) as source:
-        return await _run(app, source, out, err, batch)
+    async with CsvFile(path, KNOWN) as source:
+        return await _run(app, checked(source), out, err, batch)
 
 
-async def _run(app: App, source: Source, out: TextIO, err: TextIO, batch: int) -> Tally:
+async def _run(app: App, source: CsvFile, out: TextIO, err: TextIO, batch: int) -> Tally:
+    rows = "1 row" if source.total == 1 else f"{source.total} rows"
+    print(f"{source.path}: {rows}, {source.described}", file=out)
     tally, progress = Tally(), Progress(source.total, err)
     now = datetime.now(UTC)  # one import, one moment: tiers are renewed once, not per batch
     size = min(FIRST, batch)
     while records := await source.take(size):
         parsed = [parse(line, record) for line, record in records]
-        tally.rejected.extend((p.line, p.reason) for p in parsed if isinstance(p, Bad))
+        tally.rejected.extend(p for p in parsed if isinstance(p, Rejection))
         rows = [p for p in parsed if isinstance(p, Row)]
         if not rows:
             progress.advance(len(parsed))
@@ -186,21 +285,41 @@ async def _run(app: App, source: Source, out: TextIO, err: TextIO, batch: int) -
         tally.rejected.extend(done.rejected)
         progress.advance(len(parsed))
     progress.close()
-    for line, reason in sorted(tally.rejected):
-        print(f"line {line}: rejected ({reason})", file=out)
+    for bad in sorted(tally.rejected, key=lambda r: r.line):
+        order = bad.params.get("order_id") or ""
+        where = f"line {bad.line}" + (f" (order {_shown(order)})" if order else "")
+        sentence = reason(bad, app.programme.currency, app.programme.phone_country_code)
+        print(f"{where}: {sentence}", file=out)
     print(f"imported {tally.imported}, skipped {tally.skipped} already imported, "
-          f"rejected {len(tally.rejected)}; {tally.points} points awarded", file=out)
+          f"rejected {len(tally.rejected)}; {tally.points} "
+          f"point{'' if tally.points == 1 else 's'} awarded", file=out)
+    if tally.rejected:
+        print("Correct the rejected lines and import the file again: the orders already "
+              "imported are skipped.", file=out)
     return tally
 
 
 async def command(file: str, settings: Settings) -> int:
-    async with lifespan(settings) as app:
-        try:
-            tally = await run(app, Path(file))
-        except OSError as exc:
-            print(f"{file}: {exc.strerror}", file=sys.stderr)
-            return 2
-        except (ValueError, UnicodeDecodeError, csv.Error) as exc:
-            print(f"{file}: {exc}", file=sys.stderr)
-            return 2
+    """The file is read and checked before the database is opened, so a wrong file
+    changes nothing and says why in one line."""
+    source = CsvFile(Path(file), KNOWN)
+    try:
+        await source.open()
+        checked(source)
+        async with lifespan(settings) as app:
+            tally = await _run(app, source, sys.stdout, sys.stderr, BATCH)
+    except Unreadable as exc:
+        print(f"{file}: {exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError:  # the count read it whole: it changed since
+        print(f"{file}: the file changed while it was imported; run the import again "
+              "(imported orders are skipped)", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.filename not in (file, str(source.path)):  # the database's: cli.main says
+            raise
+        print(f"{file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        await source.close()
     return 1 if tally.rejected else 0

@@ -54,8 +54,7 @@ async def _act(args: argparse.Namespace, app: App) -> int:
 async def _show(uow, member: Member, now: datetime) -> None:
     accounts = ", ".join(f"{i.platform}:{i.external_id}"
                          for i in await members.identities(uow, member.id))
-    birthday = (f"{member.birth_month:02d}-{member.birth_day:02d}" if member.birth_month
-                else "-")
+    birthday = birthday_text(member)
     print(f"member {members.member_number(member.id)} ({member.status})")
     print(f"  name: {member.display_name or '-'}  phone: {member.phone or '-'}  "
           f"birthday: {birthday}  consent: {member.marketing_consent}")
@@ -66,3 +65,11 @@ async def _show(uow, member: Member, now: datetime) -> None:
     for change in await tiers.history(uow, member.id, limit=5):
         print(f"  tier {change.from_tier} -> {change.to_tier} ({change.reason}) "
               f"on {change.created_at:%Y-%m-%d}")
+
+
+def birthday_text(member: Member) -> str:
+    """As /profile shows it: 1990-05-17, or 05-17 when the member gave no year."""
+    if not member.birth_month or not member.birth_day:
+        return "-"
+    day = f"{member.birth_month:02d}-{member.birth_day:02d}"
+    return f"{member.birth_year:04d}-{day}" if member.birth_year else day

@@ -63,7 +63,8 @@ class Notifier:
         if member.status in ("erased", "unreachable"):
             return []
         message = render_notice(notice.key, notice.params,
-                                locale_for(member.locale, self.programme), self.programme)
+                                locale_for(member.locale, self.programme, member.language_hint),
+                                self.programme)
         accounts = {i.platform: i.external_id for i in await members.identities(uow, member.id)}
         return [(p, accounts[p], message) for p in self.pushers if p in accounts]
 

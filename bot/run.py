@@ -1,16 +1,21 @@
 """`memberbot run`: every configured platform in one process, on one web app.
 
 A service is an async context manager factory `running(app, web_app)`: it adds its
-routes and starts its tasks on entry, and stops them on exit. With no platform
-configured, the console chat runs instead.
+routes and starts its tasks on entry, and stops them on exit. With no chat platform
+configured, the console chat runs too (always with nothing else to serve; beside the
+purchases API when stdin is a terminal). Every run starts with a banner saying what
+it serves and where.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import socket
+import sys
+from collections.abc import Callable, Coroutine
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from typing import Any, TextIO
 
 from aiohttp import web as aioweb
 
@@ -20,7 +25,7 @@ from bot.campaign_dispatch import Dispatcher
 from bot.memory import freeze_start_up
 from bot.notifier import Notifier
 from bot.ordering import cancel, stop_on_signals
-from bot.settings import Settings
+from bot.settings import Settings, shown_url
 
 log = logging.getLogger(__name__)
 Service = Callable[[App, aioweb.Application], AbstractAsyncContextManager[None]]
@@ -41,18 +46,108 @@ def services(settings: Settings) -> list[Service]:
     return found
 
 
-async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
+def chat_platforms(settings: Settings) -> list[str]:
+    return [name for name, on in (("telegram", settings.telegram),
+                                  ("wechat", settings.wechat)) if on]
+
+
+def console_absence(settings: Settings, stdin: TextIO) -> str | None:
+    """Why the console chat does not start, or None when it does."""
+    if chat_platforms(settings):
+        return "a chat platform is configured"
+    if settings.api_key and not stdin.isatty():
+        return "stdin is not a terminal"
+    return None
+
+
+def banner(settings: Settings, address: str | None, console_off: str | None, user: str,
+           locale: str | None) -> str:
+    """What this process serves and where, in a few lines, before anything starts."""
+    platforms = []
+    if settings.telegram:
+        how = (f"webhook {settings.telegram_webhook_url}" if settings.telegram_webhook
+               else "long polling")
+        platforms.append(f"telegram ({settings.telegram_library}, {how})")
+    if settings.wechat:
+        platforms.append("wechat (callbacks at /wechat)")
+    if console_off is None:
+        platforms.append("console")
+    hint = f"language hint {locale}" if locale else "no language hint: the programme's default"
+    rows = [
+        ("platforms", ", ".join(platforms) or "none"),
+        ("web app", address or "none (nothing to serve on the web)"),
+        ("purchases API", "on, at /api/v1" if settings.api_key
+         else "off (set MEMBERBOT_API_KEY to turn it on)"),
+        ("database", shown_url(settings.database_url)),
+        ("scheduler", "on, in this process"),
+        ("console", f"chatting as {user} ({hint})" if console_off is None
+         else f"not started ({console_off})"),
+    ]
+    return "\n".join(["memberbot run"] + [f"  {name + ':':<15}{value}" for name, value in rows])
+
+
+async def run(settings: Settings, stop: asyncio.Event | None = None, *, user: str = "you",
+              locale: str | None = None, stdin: TextIO | None = None,
+              stdout: TextIO | None = None) -> int:
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
     chosen = services(settings)
-    if not chosen:
-        async with lifespan(settings) as app, scheduling.running(app):
-            async with console.session(app, user="you") as chat:
-                await console.run(chat, default_locale=app.programme.default_locale)
+    console_off = console_absence(settings, stdin)
+    # Bound now: a busy port stops the start at once, and the banner shows the real port.
+    sock = web.listen(settings.http_host, settings.http_port) if chosen else None
+    try:
+        print(banner(settings, _address(sock), console_off, user, locale), file=stdout,
+              flush=True)
+        chat = None
+        if console_off is None:
+            async def chat(app: App) -> None:
+                async with console.session(app, user=user, locale=locale) as session:
+                    await console.run(session, stdin=stdin, stdout=stdout,
+                                      default_locale=app.programme.default_locale)
+        if not chosen:
+            assert chat is not None
+            async with lifespan(settings) as app, scheduling.running(app):
+                await chat(app)
+            return 0
+        assert sock is not None
+        return await _until_stopped(stop or stop_on_signals(),
+                                    lambda started, stop: _serve(settings, chosen, sock, chat,
+                                                                 started, stop))
+    finally:
+        if sock is not None:
+            sock.close()
+
+
+async def _until_stopped(stop: asyncio.Event,
+                         body: Callable[[asyncio.Event, asyncio.Event],
+                                        Coroutine[Any, Any, None]]) -> int:
+    """Run `body` until it ends. A stop asked for while it is still starting (waiting
+    for Telegram, say) cancels it; once started, it sees `stop` and ends by itself."""
+    started = asyncio.Event()
+    task = asyncio.create_task(body(started, stop))
+    stopping = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait([task, stopping], return_when=asyncio.FIRST_COMPLETED)
+        if not task.done() and not started.is_set():
+            task.cancel()
+        await asyncio.wait([task])
+        if not task.cancelled():
+            task.result()  # its error, if any
         return 0
-    stop = stop or stop_on_signals()
+    finally:
+        await cancel([stopping])
+        if not task.done():
+            await cancel([task])
+
+
+async def _serve(settings: Settings, chosen: list[Service], sock: socket.socket,
+                 chat: Callable[[App], Coroutine[Any, Any, None]] | None,
+                 started: asyncio.Event, stop: asyncio.Event) -> None:
     async with lifespan(settings) as app, AsyncExitStack() as stack:
         web_app = web.build(app.db)
         for service in chosen:
             await stack.enter_async_context(service(app, web_app))
+        console.register(app)  # after the platforms: a member's other account comes first
         await stack.enter_async_context(scheduling.running(app))
         if app.pushers:
             notifier = Notifier(app.db, app.programme, app.pushers)
@@ -64,9 +159,26 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> int:
             dispatcher = Dispatcher(app.db, app.programme, app.pushers, app.editors, alone=alone)
             stack.push_async_callback(cancel, [asyncio.create_task(dispatcher.run())])
         port = await stack.enter_async_context(
-            web.serving(web_app, settings.http_host, settings.http_port))
+            web.serving(web_app, settings.http_host, settings.http_port, sock=sock))
         freeze_start_up()
         log.info("memberbot running", extra={"http_port": port,
                                              "services": [s.__module__ for s in chosen]})
-        await stop.wait()
-    return 0
+        started.set()
+        if chat is None:
+            await stop.wait()
+            return
+        chatting = asyncio.create_task(chat(app))
+        stopping = asyncio.create_task(stop.wait())
+        try:  # the console's end of input ends the run, as it does with nothing else
+            await asyncio.wait([chatting, stopping], return_when=asyncio.FIRST_COMPLETED)
+            if chatting.done():
+                chatting.result()
+        finally:
+            await cancel([chatting, stopping])
+
+
+def _address(sock: socket.socket | None) -> str | None:
+    if sock is None:
+        return None
+    host, port = sock.getsockname()[:2]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"

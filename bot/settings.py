@@ -7,12 +7,17 @@ file, so the programme can be shared and reviewed.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///memberbot.db"
 TELEGRAM_API_URL = "https://api.telegram.org"
 WECHAT_API_URL = "https://api.weixin.qq.com"
+BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{1,200}")  # the bot's id, ":", its secret
 
 
 class SettingsError(ValueError):
@@ -43,6 +48,8 @@ class Settings:
     api_key: str | None = None
     owner: str | None = None  # "telegram:12345": the programme's owner, a platform identity
     redis_url: str | None = None
+    # Campaigns reach console members: None (unset) when the console is the only chat.
+    console_reachable: bool | None = None
 
     @property
     def telegram(self) -> bool:
@@ -55,6 +62,17 @@ class Settings:
     @property
     def wechat(self) -> bool:
         return bool(self.wechat_app_id and self.wechat_app_secret and self.wechat_token)
+
+    @property
+    def console_only(self) -> bool:
+        """No chat platform but the terminal: the console is where members are."""
+        return not (self.telegram or self.wechat)
+
+    @property
+    def console_reached(self) -> bool:
+        """Whether campaigns are sent to console members: as asked, else when the
+        console is the only chat."""
+        return self.console_only if self.console_reachable is None else self.console_reachable
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -83,11 +101,16 @@ class Settings:
             api_key=env.get("MEMBERBOT_API_KEY"),
             owner=env.get("MEMBERBOT_OWNER"),
             redis_url=env.get("MEMBERBOT_REDIS_URL"),
+            console_reachable=_switch(env, "MEMBERBOT_CONSOLE_REACHABLE"),
         )
         settings.validate()
         return settings
 
     def validate(self) -> None:
+        if self.telegram_token is not None and not BOT_TOKEN.fullmatch(self.telegram_token):
+            raise SettingsError("MEMBERBOT_TELEGRAM_TOKEN is not a bot token: @BotFather gives "
+                                "one like 123456789:AAH4k..., the bot's number, a colon and "
+                                "letters, digits, _ or -")
         if self.telegram_webhook_url and not self.telegram_webhook_secret:
             raise SettingsError("MEMBERBOT_TELEGRAM_WEBHOOK_URL needs "
                                 "MEMBERBOT_TELEGRAM_WEBHOOK_SECRET: without it anyone could "
@@ -100,6 +123,25 @@ class Settings:
         if self.wechat_aes_key is not None and len(self.wechat_aes_key) != 43:
             raise SettingsError("MEMBERBOT_WECHAT_AES_KEY must be the 43-character "
                                 "EncodingAESKey")
+
+
+def shown_url(url: str) -> str:
+    """A database URL fit to print: the password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return repr(url)
+
+
+def _switch(env: dict[str, str], name: str) -> bool | None:
+    raw = env.get(name)
+    if raw is None:
+        return None
+    if raw.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if raw.strip().lower() in ("0", "false", "no", "off"):
+        return False
+    raise SettingsError(f"{name} must be 1 or 0, not {raw!r}")
 
 
 def _number(env: dict[str, str], name: str, kind: type, default: float, low: float,

@@ -3,6 +3,9 @@ share one port. Each service adds its own routes before the app starts."""
 
 from __future__ import annotations
 
+import errno
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -13,6 +16,34 @@ from domain.storage.database import Database
 
 MAX_BODY = 1024 * 1024  # webhooks and API calls are small; refuse anything bigger early
 DB_KEY: web.AppKey[Database] = web.AppKey("db", Database)
+_WHAT_TO_SET = {errno.EADDRINUSE: "address already in use; set MEMBERBOT_HTTP_PORT",
+                errno.EACCES: "permission denied (ports below 1024 need privileges); "
+                              "set MEMBERBOT_HTTP_PORT",
+                errno.EADDRNOTAVAIL: "this machine has no such address; "
+                                     "set MEMBERBOT_HTTP_HOST"}
+
+
+class ListenError(Exception):
+    """The web app cannot have its address; the message says why and what to set."""
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The web app's listening socket, bound now, so that a busy port stops a start at
+    once, before migrations and platforms, and the port (0 picks one) is known early."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        return socket.create_server(address, family=family)
+    except OSError as exc:
+        raise _cannot_listen(host, port, exc) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> ListenError:
+    if isinstance(exc, socket.gaierror):
+        why = "no such host; set MEMBERBOT_HTTP_HOST"
+    else:
+        why = _WHAT_TO_SET.get(exc.errno or 0) or os.strerror(exc.errno or 0).lower()
+    return ListenError(f"cannot listen on {host}:{port}: {why}")
 
 
 def error(status: int, code: str, message: str) -> web.Response:
@@ -39,13 +70,18 @@ async def health(request: web.Request) -> web.Response:
 
 
 @asynccontextmanager
-async def serving(app: web.Application, host: str, port: int) -> AsyncIterator[int]:
-    """Serve until the block ends; yields the bound port (useful when port is 0)."""
+async def serving(app: web.Application, host: str, port: int,
+                  sock: socket.socket | None = None) -> AsyncIterator[int]:
+    """Serve until the block ends, on `sock` if given (see `listen`); yields the bound
+    port (useful when port is 0)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
+        site = web.SockSite(runner, sock) if sock else web.TCPSite(runner, host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise _cannot_listen(host, port, exc) from None
         addresses = runner.addresses
         yield addresses[0][1] if addresses else port
     finally:

@@ -262,6 +262,7 @@ class Programme(Strict):
     default_locale: Literal["en", "zh_Hans"] = "zh_Hans"
     timezone: StrictStr = "Asia/Shanghai"
     currency: Annotated[StrictStr, Field(pattern=r"^[A-Z]{3}$")] = "CNY"
+    phone_country_code: Annotated[StrictInt, Field(ge=1, le=999)] = 86
     tiers: Tiers
     expiry: Expiry = Expiry()
     lifecycle: Lifecycle = Lifecycle()
@@ -274,6 +275,9 @@ class Programme(Strict):
     rewards: tuple[RewardItem, ...] = ()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
+    # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),
+    # as the composition root decided from the process's settings.
+    _reach: Any = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -328,6 +332,13 @@ class Programme(Strict):
 
     def keep_catalogue(self, state: Any) -> None:
         self._catalogue = state
+
+    @property
+    def reach(self) -> Any:
+        return self._reach
+
+    def keep_reach(self, reach: Any) -> None:
+        self._reach = reach
 
     @property
     def zone(self) -> ZoneInfo:

@@ -9,7 +9,7 @@ from domain.storage.database import Database
 from handlers.campaigns import flow as campaigns
 from handlers.engine.engine import Engine
 from handlers.engine.routing import Router
-from handlers.members import language, link, profile, referrals, start
+from handlers.members import home, language, link, profile, referrals, rules, start
 from handlers.points import checkin, points
 from handlers.points import purchase as operator
 from handlers.rewards import catalogue, coupons, rewards
@@ -17,7 +17,7 @@ from handlers.rewards import counter as staff
 from handlers.staff import jobs, roles
 from handlers.tiers import tier
 
-FEATURES = (start, points, tier, checkin, profile, language, link,
+FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, roles, staff, operator, jobs, campaigns)
 
 

@@ -44,6 +44,26 @@ if PG_URL and PG_PROBLEM and os.environ.get("MEMBERBOT_REQUIRE_POSTGRES"):
 BACKENDS = ["sqlite", "postgresql"]
 
 
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """Skips counted by reason, one line each: without PostgreSQL a few hundred cases
+    skip for the same reason, and a line per case would bury the failures above.
+    (`-rs` or `-ra` asks pytest for its own line per skip instead.)"""
+    if set(config.option.reportchars or "") & {"s", "a", "A"}:
+        return
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        longrepr = report.longrepr
+        reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if not reasons:
+        return
+    terminalreporter.section("skipped, by reason")
+    for reason, count in sorted(reasons.items(), key=lambda item: (-item[1], item[0])):
+        tests = "test" if count == 1 else "tests"
+        terminalreporter.write_line(f"SKIPPED {count} {tests}: {reason}")
+
+
 
 
 @pytest.fixture(scope="session")

@@ -9,12 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiogram import Bot, Dispatcher, Router, methods
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.dispatcher.event.bases import UNHANDLED
+from aiogram.exceptions import (
+    ClientDecodeError,
+    TelegramAPIError,
+    TelegramNetworkError,
+    TelegramNotFound,
+    TelegramRetryAfter,
+    TelegramServerError,
+    TelegramUnauthorizedError,
+)
 from aiogram.methods.base import Response
 from aiogram.types import (
     BotCommand,
@@ -28,7 +38,8 @@ from aiogram.utils.token import TokenValidationError
 from pydantic import TypeAdapter
 
 from bot.ordering import ChatQueue
-from bot.telegram import commands
+from bot.settings import SettingsError
+from bot.telegram import commands, wiring
 from bot.telegram.gateway import Gateway
 from bot.telegram.gateway import poll as polling
 from bot.telegram.wiring import ALLOWED, POLL_TIMEOUT
@@ -36,6 +47,7 @@ from handlers.engine.routing import Router as Commands
 
 log = logging.getLogger(__name__)
 _SCOPES = TypeAdapter(BotCommandScopeUnion)
+T = TypeVar("T")
 
 
 def make_bot(token: str, api_url: str) -> Bot:
@@ -44,7 +56,24 @@ def make_bot(token: str, api_url: str) -> Bot:
     try:
         return Bot(token, session=session)
     except TokenValidationError as exc:
-        raise ValueError(f"MEMBERBOT_TELEGRAM_TOKEN is not a bot token: {exc}") from None
+        raise SettingsError(f"MEMBERBOT_TELEGRAM_TOKEN is not a bot token: {exc}") from None
+
+
+async def contact(call: Callable[[], Awaitable[T]]) -> T:
+    """A start-up call, its failures in our words (see wiring.reach)."""
+    try:
+        return await call()
+    except (TelegramNetworkError, TelegramServerError, TelegramRetryAfter) as exc:
+        raise wiring.Unreachable(wiring.network_reason(exc, exc.message)) from None
+    except ClientDecodeError:
+        raise wiring.Unreachable("the answer was not the Bot API's") from None
+    except TelegramUnauthorizedError:
+        raise wiring.token_refused() from None
+    except TelegramNotFound as exc:
+        raise wiring.refused(exc.method.__api_method__, f"{exc.message}; is "
+                             "MEMBERBOT_TELEGRAM_API_URL right?") from None
+    except TelegramAPIError as exc:
+        raise wiring.refused(exc.method.__api_method__, exc.message) from None
 
 
 _PINNED: list[type] = []

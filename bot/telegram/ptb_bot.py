@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 from telegram import BotCommand, BotCommandScope, Update
+from telegram.error import BadRequest, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
 from bot.app import App
@@ -32,6 +33,7 @@ from handlers.routers import build_engine
 log = logging.getLogger(__name__)
 GROUP = -100  # before a host application's own handlers
 GATEWAY = "memberbot_gateway"
+T = TypeVar("T")
 
 
 def install(application: Application, app: App) -> Gateway:
@@ -88,24 +90,29 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
     queue = ChatQueue()
-    await application.initialize()
+
+    def reach(call):
+        return wiring.reach(lambda: contact(call), settings.telegram_api_url)
+
     try:
+        await reach(application.initialize)
         gateway = install(application, app)
-        await publish_commands(application.bot, gateway.pipeline.engine.router,
-                               app.programme.default_locale, await wiring.staff_menus(app))
+        staff = await wiring.staff_menus(app)
+        await reach(lambda: publish_commands(application.bot, gateway.pipeline.engine.router,
+                                             app.programme.default_locale, staff))
 
         async def feed(data: dict[str, Any]) -> None:
             await application.process_update(Update.de_json(data, application.bot))
 
         await gateway.pipeline.recover(feed, alone=not settings.telegram_webhook_url)
         if settings.telegram_webhook_url:
-            await application.bot.set_webhook(settings.telegram_webhook_url,
-                                              secret_token=settings.telegram_webhook_secret,
-                                              allowed_updates=wiring.ALLOWED)
+            await reach(lambda: application.bot.set_webhook(
+                settings.telegram_webhook_url, secret_token=settings.telegram_webhook_secret,
+                allowed_updates=wiring.ALLOWED))
             web_app.router.add_post(wiring.webhook_path(settings),
                                     webhook_handler(application, gateway, queue, settings))
         else:
-            await application.bot.delete_webhook(drop_pending_updates=False)
+            await reach(lambda: application.bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
         app.pushers[PLATFORM] = wiring.pusher(gateway.sender)
@@ -116,6 +123,26 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         await cancel(tasks)
         await queue.drain()
         await application.shutdown()
+        await application.bot.shutdown()  # its HTTP clients, when initialize never finished
+
+
+async def contact(call: Callable[[], Awaitable[T]]) -> T:
+    """A start-up call, its failures in our words (see wiring.reach)."""
+    try:
+        return await call()
+    except InvalidToken as exc:
+        said = str(exc.__cause__ or exc)  # the outer message quotes the token itself
+        if isinstance(exc.__cause__, TelegramError) and exc.__cause__.__cause__ is not None:
+            raise wiring.Unreachable("the answer was not the Bot API's") from None
+        if said.startswith("Unauthorized"):
+            raise wiring.token_refused() from None
+        raise wiring.refused(None, f"{said}; is MEMBERBOT_TELEGRAM_API_URL right?") from None
+    except BadRequest as exc:  # a NetworkError to PTB, but Telegram did answer
+        raise wiring.refused(None, exc.message) from None
+    except (NetworkError, RetryAfter) as exc:  # TimedOut is a NetworkError
+        raise wiring.Unreachable(wiring.network_reason(exc, exc.message)) from None
+    except TelegramError as exc:
+        raise wiring.refused(None, exc.message) from None
 
 
 async def poll(application: Application, gateway: Gateway, stop: asyncio.Event,

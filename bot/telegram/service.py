@@ -1,5 +1,8 @@
 """Telegram inside `memberbot run`: long polling, or a webhook on the shared web app.
 
+Telegram out of reach at start is waited for (wiring.reach); a token it refuses stops
+the start with one line.
+
 On start, whatever the last process left unfinished in the inbox is finished first,
 then new updates are taken. Replies and notices go through one flood-safe Sender.
 """
@@ -17,7 +20,7 @@ from aiohttp import web
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import aiogram_bot, webhook
+from bot.telegram import aiogram_bot, webhook, wiring
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.transport import AiogramTransport
 from bot.telegram.wiring import ALLOWED, editor, pusher, sender, staff_menus, webhook_path
@@ -39,8 +42,12 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
     queue = ChatQueue()
+
+    def reach(call):
+        return wiring.reach(lambda: aiogram_bot.contact(call), settings.telegram_api_url)
+
     try:
-        me = await bot.get_me()
+        me = await reach(bot.get_me)
         engine = build_engine(app.db, app.programme, username=me.username,
                              start_link=start_link(me.username))
         transport = AiogramTransport(bot)
@@ -49,8 +56,8 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         gateway.sender = sender(settings, transport, gateway)
         dp = aiogram_bot.make_dispatcher(gateway, me.username or "")
         staff = await staff_menus(app)
-        await aiogram_bot.publish_commands(bot, engine.router, app.programme.default_locale,
-                                           staff)
+        await reach(lambda: aiogram_bot.publish_commands(
+            bot, engine.router, app.programme.default_locale, staff))
 
         async def replay(data: dict) -> None:
             await aiogram_bot.process(bot, dp, gateway, aiogram_bot.restore(bot, data))
@@ -59,13 +66,13 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
             replay, alone=not settings.telegram_webhook_url)
         log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
         if settings.telegram_webhook_url:
-            await bot.set_webhook(settings.telegram_webhook_url,
-                                  secret_token=settings.telegram_webhook_secret,
-                                  allowed_updates=ALLOWED)
+            await reach(lambda: bot.set_webhook(settings.telegram_webhook_url,
+                                                secret_token=settings.telegram_webhook_secret,
+                                                allowed_updates=ALLOWED))
             web_app.router.add_post(webhook_path(settings),
                                     webhook_handler(bot, dp, gateway, queue, settings))
         else:
-            await bot.delete_webhook(drop_pending_updates=False)
+            await reach(lambda: bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
         tasks.append(asyncio.create_task(keep_staff_menus(app, bot, engine.router, staff)))

@@ -3,6 +3,11 @@
 Commands become CLICK buttons whose key is the command itself ("/points"), so a menu
 pushed by an older programme file still means the same thing; urls become VIEW
 buttons. Labels are in the programme's default language, within WeChat's limits.
+
+The menu always leads to the member's home card (/menu), as the greeting does on
+every platform: a programme menu that has no entry for it gets one, at the top level
+when there is room, else first in a group that has room (a full menu is left as the
+owner wrote it). A programme without a menu gets the card alone.
 """
 
 from __future__ import annotations
@@ -10,9 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 from domain.config import MenuEntry, Programme
+from handlers.engine.i18n import translate
+from handlers.engine.types import Text
 
 TOP_BYTES, SUB_BYTES, KEY_BYTES = 16, 60, 128
+TOP_COUNT, SUB_COUNT = 3, 5  # WeChat's most buttons at the top level, and in a group
 CREATE = "/cgi-bin/menu/create"
+CARD = "/menu"  # the home card
+HOME = {CARD, "/start"}  # entries that already show it
 
 
 class MenuError(ValueError):
@@ -20,11 +30,28 @@ class MenuError(ValueError):
 
 
 def build(programme: Programme) -> dict[str, Any]:
-    if not programme.menu:
-        raise MenuError("the programme file has no [[menu]] entries")
     locale = programme.default_locale
-    return {"button": [_button(entry, locale, TOP_BYTES, f"menu.{i}")
-                       for i, entry in enumerate(programme.menu)]}
+    buttons = [_button(entry, locale, TOP_BYTES, f"menu.{i}")
+               for i, entry in enumerate(programme.menu)]
+    if not any(_home(entry) or any(_home(item) for item in entry.items)
+               for entry in programme.menu):
+        _add_card(buttons, locale)
+    return {"button": buttons}
+
+
+def _home(entry: MenuEntry) -> bool:
+    return (entry.command or "").split(" ", 1)[0] in HOME
+
+
+def _add_card(buttons: list[dict[str, Any]], locale: str) -> None:
+    card = {"type": "click", "name": translate(Text("home.menu_button"), locale), "key": CARD}
+    if len(buttons) < TOP_COUNT:
+        buttons.append(card)
+        return
+    group = next((b for b in buttons if len(b.get("sub_button", ())) in range(1, SUB_COUNT)),
+                 None)
+    if group is not None:
+        group["sub_button"].insert(0, card)
 
 
 def _button(entry: MenuEntry, locale: str, limit: int, where: str) -> dict[str, Any]:

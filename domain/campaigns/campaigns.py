@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,7 +37,7 @@ from sqlalchemy import (
 from domain.campaigns import segments
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign, Delivery
-from domain.config import Programme
+from domain.config import LOCALES, Programme
 from domain.errors import DomainError
 from domain.members.tables import Member
 from domain.staff import audit
@@ -68,13 +69,18 @@ class CampaignRefused(DomainError):
         super().__init__(**params)
 
 
+# A variant's words: one text for every member, or a text per language ({"en": ..}).
+Words = str | Mapping[str, str]
+
+
 @dataclass(frozen=True)
 class Draft:
-    """What the operator chose. One text, or two for an A/B test split `split`:100-split;
-    `holdout` percent of the segment is kept back and sent nothing."""
+    """What the operator chose. One message, or two for an A/B test split
+    `split`:100-split, each one text or a text per language; `holdout` percent of the
+    segment is kept back and sent nothing."""
 
     segment: Segment
-    texts: tuple[str, ...]
+    texts: tuple[Words, ...]
     split: int = 100
     holdout: int = 0
     coupon: str | None = None  # a reward code of the catalogue
@@ -110,11 +116,15 @@ def check(draft: Draft, programme: Programme, now: datetime) -> Draft:
     segments.check(draft.segment, programme)
     if not 1 <= len(draft.texts) <= 2:
         raise CampaignRefused("variants")
-    for text in draft.texts:
-        if not text.strip():
-            raise CampaignRefused("text_empty")
-        if len(text) > MAX_TEXT:
-            raise CampaignRefused("text_long", max=MAX_TEXT)
+    for words in draft.texts:
+        texts = [words] if isinstance(words, str) else list(words.values())
+        if not isinstance(words, str) and (not texts or not set(words) <= set(LOCALES)):
+            raise CampaignRefused("variants")
+        for text in texts:
+            if not isinstance(text, str) or not text.strip():
+                raise CampaignRefused("text_empty")
+            if len(text) > MAX_TEXT:
+                raise CampaignRefused("text_long", max=MAX_TEXT)
     if len(draft.texts) == 1 and draft.split != 100 or (
             len(draft.texts) == 2 and draft.split not in SPLITS):
         raise CampaignRefused("split")
@@ -132,6 +142,39 @@ def check(draft: Draft, programme: Programme, now: datetime) -> Draft:
     if draft.send_at is not None and not now < draft.send_at <= now + MAX_AHEAD:
         raise CampaignRefused("send_at", days=MAX_AHEAD.days)
     return draft
+
+
+def stored_variant(code: str, words: Words, share: int, programme: Programme) -> dict[str, Any]:
+    """A variant as its campaign stores it: "text", what goes to a member whose language
+    has no text of its own (the default language's, else the first), and "texts" by
+    language; or "text" alone, for every member."""
+    if isinstance(words, str):
+        return {"code": code, "text": words, "share": share}
+    texts = {c: words[c] for c in LOCALES if c in words}
+    return {"code": code, "text": texts[fallback(texts, programme.default_locale)],
+            "texts": texts, "share": share}
+
+
+def languages(texts: tuple[Words, ...]) -> list[str]:
+    """The languages written for, in any variant; none when one text goes to all."""
+    return [c for c in LOCALES if any(not isinstance(w, str) and c in w for w in texts)]
+
+
+def fallback(texts: Mapping[str, str], default: str) -> str:
+    return default if default in texts else next(c for c in LOCALES if c in texts)
+
+
+def text_for(stored: Mapping[str, Any], language: str, default: str) -> tuple[str, str]:
+    """The words of a stored variant for a member who reads `language`, and the language
+    the whole message is then in: their own text, else the fallback text in its own
+    language (so the offer below it reads the same); one text for all speaks theirs."""
+    texts: Mapping[str, str] = stored.get("texts") or {}
+    if not texts:
+        return stored["text"], language
+    if language in texts:
+        return texts[language], language
+    shown = fallback(texts, default)
+    return texts[shown], shown
 
 
 def shares(variants: int, split: int, holdout: int) -> Shares:
@@ -173,8 +216,8 @@ async def create(uow: UnitOfWork, programme: Programme, author: Author, draft: D
     """Write the campaign, scheduled for its time (now: the next start pass)."""
     check(draft, programme, now)
     split = shares(len(draft.texts), draft.split, draft.holdout)
-    variants = [{"code": code, "text": text, "share": share}
-                for (code, share), text in zip(split.variants, draft.texts, strict=True)]
+    variants = [stored_variant(code, words, share, programme)
+                for (code, share), words in zip(split.variants, draft.texts, strict=True)]
     values: dict[str, Any] = dict(
         key=key, status="scheduled", segment=draft.segment.dump(), variants=variants,
         holdout=split.holdout, seed=1 + secrets.randbelow(HASH_MODULUS - 1),
@@ -194,6 +237,7 @@ async def create(uow: UnitOfWork, programme: Programme, author: Author, draft: D
     await audit.record(uow, audit.member_actor(author.member_id), "campaign.create",
                        f"campaign:{new_id}", {
                            "segment": draft.segment.dump(), "variants": len(draft.texts),
+                           "languages": languages(draft.texts),
                            "split": draft.split, "holdout": draft.holdout,
                            "coupon": draft.coupon, "bonus": draft.bonus_percent,
                            "send_at": (draft.send_at or now).isoformat()}, now)

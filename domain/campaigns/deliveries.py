@@ -27,6 +27,7 @@ from sqlalchemy import Integer, and_, bindparam, case, delete, func, or_, select
 from domain.campaigns import campaigns
 from domain.campaigns.tables import Campaign, Delivery
 from domain.config import Programme
+from domain.members import members
 from domain.members.tables import Identity, Member
 from domain.rewards import catalogue, coupons
 from domain.rewards.tables import Coupon
@@ -58,7 +59,7 @@ class Work:
     delivery_id: int
     member_id: int
     variant: str
-    locale: str | None
+    locale: str  # the language the member reads (members.language)
     accounts: tuple[tuple[str, str], ...]  # (platform, external id), oldest link first
     coupon: CouponInfo | None = None
 
@@ -124,8 +125,8 @@ async def claim(uow: UnitOfWork, programme: Programme, campaign: Campaign, now: 
                                       "b_until": now + LEASE})
     ids = [r.member_id for r in rows]
     people = {m.id: m for m in await uow.session.execute(
-        select(Member.id, Member.locale, Member.status, Member.marketing_consent)
-        .where(Member.id.in_(ids)))}
+        select(Member.id, members.language_column(programme).label("language"), Member.status,
+               Member.marketing_consent).where(Member.id.in_(ids)))}
     accounts: dict[int, list[tuple[str, str]]] = {}
     for member_id, platform, external_id in await uow.session.execute(
             select(Identity.member_id, Identity.platform, Identity.external_id)
@@ -138,7 +139,7 @@ async def claim(uow: UnitOfWork, programme: Programme, campaign: Campaign, now: 
         await finish(uow, [(d, outcome, None, "at claim") for d, outcome in gone.items()], now)
     live = [r for r in rows if r.id not in gone]
     issued = await _coupons(uow, programme, campaign, live, now)
-    return [Work(r.id, r.member_id, r.variant, people[r.member_id].locale,
+    return [Work(r.id, r.member_id, r.variant, people[r.member_id].language,
                  tuple(accounts.get(r.member_id, ())), issued.get(r.id)) for r in live]
 
 

@@ -5,8 +5,10 @@ optional; the filters given must all hold, and within one filter any value may m
 (tier gold or silver). Marketing consent and reachability are not filters: a member
 without consent, or one we cannot reach, is never in a segment, whatever it says. We
 cannot reach a member whose `status` is not "active" (blocked the bot, unfollowed,
-erased), nor one with no account on a platform campaigns are sent on (a console
-member): counting them would promise the operator messages nobody can be sent.
+erased), nor one with no account on a platform campaigns are sent on: counting them
+would promise the operator messages nobody can be sent. Which platforms those are is
+the deployment's to say (`Reach`, handed in with the programme by the composition
+root): every one but the terminal's, unless the terminal is where members are.
 """
 
 from __future__ import annotations
@@ -22,16 +24,34 @@ from domain import identifiers
 from domain.config import LOCALES, Programme
 from domain.errors import DomainError
 from domain.lifecycle import lifecycle
-from domain.members import tags
+from domain.members import members, tags
 from domain.members.tables import Identity, Member, MemberTag
 from domain.storage.database import UnitOfWork
 
 STAGES = lifecycle.STAGES
-# Identities of the terminal chat: nothing is pushed there, so no campaign reaches them.
+# Identities of the terminal chat: unless the deployment says otherwise (Reach), nothing
+# is pushed there, so no campaign reaches them.
 TERMINAL = "console"
 PURCHASE = ("within", "over", "never")  # bought in the last N days; not; never at all
 MAX_DAYS = 3650
 MAX_POINTS = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class Reach:
+    """The platforms whose accounts campaigns are never sent to in this deployment.
+    The composition root decides it from its settings (Programme.keep_reach); a
+    programme it never told reaches every account but the terminal's."""
+
+    unsent: frozenset[str] = frozenset({TERMINAL})
+
+
+EVERY_ACCOUNT = Reach(frozenset())
+
+
+def reach(programme: Programme) -> Reach:
+    told = programme.reach
+    return told if isinstance(told, Reach) else Reach()
 
 
 class SegmentRefused(DomainError):
@@ -77,11 +97,12 @@ def check(segment: Segment, programme: Programme) -> Segment:
     if not set(segment.tiers) <= known:
         raise SegmentRefused("segment_tier")
     for tag in segment.tags:
-        if not tags.TAG.fullmatch(tag):
+        if not tags.valid(tag):
             raise SegmentRefused("segment_tag")
     if not set(segment.locales) <= set(LOCALES):
         raise SegmentRefused("segment_locale")
-    if not all(identifiers.valid(identifiers.PLATFORM, p) and p != TERMINAL
+    unsent = reach(programme).unsent
+    if not all(identifiers.valid(identifiers.PLATFORM, p) and p not in unsent
                for p in segment.platforms):
         raise SegmentRefused("segment_platform")
     if not set(segment.stages) <= set(STAGES):
@@ -108,9 +129,13 @@ def clause(segment: Segment, programme: Programme, now: datetime) -> ColumnEleme
     parts: list[ColumnElement[bool]] = [m.marketing_consent.is_(True), m.status == "active"]
     # An account on the platforms chosen, or on any we send on: the filter and the
     # reach are one lookup (ix_identities_member_platform).
-    reach = (Identity.platform.in_(segment.platforms) if segment.platforms
-             else Identity.platform != TERMINAL)
-    parts.append(select(Identity.id).where(Identity.member_id == m.id, reach).exists())
+    unsent = reach(programme).unsent
+    account = [Identity.member_id == m.id]
+    if segment.platforms:
+        account.append(Identity.platform.in_([p for p in segment.platforms if p not in unsent]))
+    elif unsent:
+        account.append(Identity.platform.not_in(sorted(unsent)))
+    parts.append(select(Identity.id).where(*account).exists())
     if segment.tiers:
         lowest = programme.tiers.levels[0].code
         tier = m.tier.in_(segment.tiers)
@@ -118,11 +143,8 @@ def clause(segment: Segment, programme: Programme, now: datetime) -> ColumnEleme
     if segment.tags:
         parts.append(select(MemberTag.member_id).where(
             MemberTag.member_id == m.id, MemberTag.tag.in_(segment.tags)).exists())
-    if segment.locales:
-        # No choice made: the member reads the programme's default language.
-        chosen = m.locale.in_(segment.locales)
-        parts.append(or_(chosen, m.locale.is_(None))
-                     if programme.default_locale in segment.locales else chosen)
+    if segment.locales:  # the language they read: chosen, else hinted, else the default
+        parts.append(members.language_column(programme).in_(segment.locales))
     if segment.stages:
         parts.append(or_(*(_stage(stage, programme, now) for stage in segment.stages)))
     if segment.purchase is not None:
@@ -160,10 +182,10 @@ async def size(uow: UnitOfWork, segment: Segment, programme: Programme, now: dat
 
 async def by_language(uow: UnitOfWork, segment: Segment, programme: Programme,
                       now: datetime) -> dict[str, int]:
-    """How many members the segment reaches now, per language they read (no choice
-    made: the programme's default), so a preview can be shown in each."""
-    m = Member.__table__.c
-    language = func.coalesce(m.locale, programme.default_locale)
+    """How many members the segment reaches now, per language they read (their choice,
+    else their platform's hint, else the programme's default), so the message can be
+    written and previewed in each."""
+    language = members.language_column(programme)
     stmt = (select(language, func.count()).where(clause(segment, programme, now))
             .group_by(language))
     found = list(await uow.session.execute(stmt))

@@ -37,7 +37,9 @@ class Campaign(Base):
     # scheduled -> starting -> running -> done; paused and cancelled from any before done.
     status: Mapped[str] = mapped_column(String(12))
     segment: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    variants: Mapped[list[Any]] = mapped_column(JSON, default=list)  # [{"code", "text", "share"}]
+    # [{"code", "text", "share"}], and "texts" ({"en": .., "zh_Hans": ..}) when the
+    # operator wrote the message per language; "text" then goes to any other language.
+    variants: Mapped[list[Any]] = mapped_column(JSON, default=list)
     holdout: Mapped[int] = mapped_column(Integer, default=0)  # basis points of the segment
     seed: Mapped[int] = mapped_column(BigInteger)
     coupon_reward: Mapped[str | None] = mapped_column(String(32))

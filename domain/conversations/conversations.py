@@ -22,6 +22,9 @@ _LOAD = (select(_C.c.user_id, _C.c.state, _C.c.data, _C.c.options)
          .where(_C.c.platform == bindparam("b_platform"),
                 _C.c.user_id.in_(bindparam("b_users", expanding=True))))
 
+_KNOWN = select(_C.c.user_id).where(_C.c.platform == bindparam("b_platform"),
+                                    _C.c.user_id == bindparam("b_user"))
+
 
 def _upsert(dialect: Any) -> Any:
     stmt = dialect.insert(_C)
@@ -67,3 +70,10 @@ async def save(uow: UnitOfWork, changed: list[State], now: datetime) -> None:
     await uow.execute(_SAVE[uow.dialect], [
         {"platform": c.platform, "user_id": c.user_id, "state": c.state, "data": c.data,
          "options": c.options, "updated_at": now} for c in changed])
+
+
+async def known(uow: UnitOfWork, platform: str, user_id: str) -> bool:
+    """Whether this chat account has talked with us: its first answer wrote its row,
+    since a greeting always offers buttons. A member made before writing (the owner,
+    from the settings) has none yet, and is greeted as new."""
+    return await uow.scalar(_KNOWN, {"b_platform": platform, "b_user": user_id}) is not None

@@ -6,10 +6,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.sql.elements import ColumnElement
 
-from domain.config import Programme
+from domain.config import LOCALES, Programme
 from domain.errors import LinkRefused, UnknownMember
 from domain.members.profile import Birthday
 from domain.members.tables import Identity, LinkCode, Member
@@ -99,13 +100,30 @@ async def register(uow: UnitOfWork, programme: Programme, platform: str, externa
 ACTIVITY_GRAIN = timedelta(minutes=1)
 
 
-async def touch(uow: UnitOfWork, member: Member, now: datetime) -> None:
+async def touch(uow: UnitOfWork, member: Member, now: datetime,
+                hint: str | None = None) -> None:
     """Activity is kept to the minute: lapse detection thinks in days, and skipping the
-    write spares a row update on most messages of a conversation."""
+    write spares a row update on most messages of a conversation. `hint`: the language
+    the message's platform suggests (a code we speak, else ignored), kept when it
+    changed, so campaigns and notices sent later speak it too."""
     if now - member.last_active_at >= ACTIVITY_GRAIN or now < member.last_active_at:
         member.last_active_at = now
     if member.status == "unreachable":
         member.status = "active"
+    if hint in LOCALES and member.language_hint != hint:
+        member.language_hint = hint
+
+
+def language(member: Member, programme: Programme) -> str:
+    """The language a member reads: their choice, else their platform's hint, else the
+    programme's default. `language_column` is the same rule in SQL."""
+    return member.locale or member.language_hint or programme.default_locale
+
+
+def language_column(programme: Programme) -> ColumnElement[str]:
+    """`language` as a column of `members`, for segments and counts."""
+    m = Member.__table__.c
+    return func.coalesce(m.locale, m.language_hint, programme.default_locale)
 
 
 async def set_reachable(uow: UnitOfWork, platform: str, external_id: str, reachable: bool,

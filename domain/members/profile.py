@@ -38,6 +38,30 @@ def parse_phone(text: str) -> str:
     return ("+" if raw.startswith("+") else "") + digits
 
 
+def phone_spellings(phone: str, country_code: int) -> tuple[str, ...]:
+    """Every way a number that `parse_phone` kept may sit on a member, its international
+    form first: /profile keeps it as typed, local ("13800138000", "013800138000") or
+    international ("+8613800138000", "008613800138000"), and a platform may share a
+    contact without its plus ("8613800138000"). A local number is in `country_code`;
+    one that starts with that code may also be the code without its plus, so both
+    readings are given (a lookup that finds two members must say so, not pick one)."""
+    code = str(country_code)
+    if phone.startswith("+"):
+        readings = [phone[1:]]
+    elif phone.startswith("00"):
+        readings = [phone[2:]]
+    else:
+        readings = [code + phone.removeprefix("0")]
+        if phone.startswith(code) and len(phone) - len(code) >= 6:
+            readings.append(phone)
+    forms: list[str] = []
+    for full in readings:
+        forms += [f"+{full}", full, f"00{full}"]
+        if full.startswith(code) and len(full) > len(code):
+            forms += [full[len(code):], f"0{full[len(code):]}"]
+    return tuple(dict.fromkeys(forms))
+
+
 @dataclass(frozen=True)
 class Birthday:
     month: int

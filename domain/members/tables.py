@@ -42,7 +42,10 @@ class Member(Base):
     birth_month: Mapped[int | None]
     birth_day: Mapped[int | None]
     birth_year: Mapped[int | None]
+    # The language the member chose (/language); else the one their platform last
+    # hinted (a phone's language, one we speak), else the programme's default.
     locale: Mapped[str | None] = mapped_column(String(16))
+    language_hint: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str | None] = mapped_column(String(64))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None]

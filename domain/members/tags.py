@@ -1,9 +1,16 @@
-"""Member tags: short labels operators put on members ("vip", "wholesale") so that
-campaigns can pick them out. A tag is lower-case letters, digits, "_" and "-"."""
+"""Member tags: short labels operators put on members ("vip", "老客户", "tea lover") so
+that campaigns can pick them out.
+
+A tag is letters and digits of any script, with "-", "_" and single spaces between
+them, up to 32 characters, stored in one normal form (NFKC, lower case), so "VIP",
+"ｖｉｐ" and "#vip" are one tag and a segment finds it on SQLite and PostgreSQL alike
+(both compare the stored text exactly). A leading "-" means "take it away" on a
+command line, so no tag starts with one. Refusals say which rule was broken.
+"""
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -13,9 +20,12 @@ from domain.errors import DomainError
 from domain.members.tables import MemberTag
 from domain.storage.database import UnitOfWork
 
-TAG = re.compile(r"[a-z0-9][a-z0-9_\-]{0,31}")  # checked whole: fullmatch
+MAX_LENGTH = 32  # member_tags.tag is String(32)
 MAX_PER_MEMBER = 30
 MAX_AT_ONCE = 10
+MARKS = ("-", "_")
+# Quotes a phone may type, opening -> closing (iOS and Chinese keyboards curl them).
+QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』", "＂": "＂"}
 
 
 class TagRefused(DomainError):
@@ -24,12 +34,49 @@ class TagRefused(DomainError):
         super().__init__(**params)
 
 
+def _allowed(char: str) -> bool:
+    """Letters (with their accents and vowel signs) and digits of any script."""
+    return unicodedata.category(char)[0] in "LMN"
+
+
+def valid(tag: object) -> bool:
+    """Whether `tag` is a tag in its normal form, checked whole (a segment's stored
+    filter is checked with this before it reaches SQL)."""
+    if not isinstance(tag, str) or not 0 < len(tag) <= MAX_LENGTH:
+        return False
+    return tag == _normal(tag) and not tag.startswith("-") and all(
+        _allowed(c) or c in MARKS or c == " " for c in tag)
+
+
+def _normal(raw: str) -> str:
+    folded = unicodedata.normalize("NFKC", raw).lower()
+    return " ".join(folded.split())
+
+
 def normalize(raw: str) -> str:
-    """'#VIP' -> 'vip'; TagRefused("tag_invalid") when it cannot be a tag."""
-    tag = raw.strip().lstrip("#").lower()
-    if not TAG.fullmatch(tag):
-        raise TagRefused("tag_invalid", tag=raw.strip()[:32])
+    """'#VIP' -> 'vip', ' Tea   lover ' -> 'tea lover'; TagRefused naming the rule when
+    it cannot be a tag: tag_empty, tag_control, tag_dash, tag_too_long, tag_char."""
+    shown = _shown(raw)
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")
+           and c not in " \t" for c in raw):
+        raise TagRefused("tag_control", tag=shown)
+    tag = _normal(raw).lstrip("#").strip()
+    if not tag:
+        raise TagRefused("tag_empty")
+    if tag.startswith("-"):
+        raise TagRefused("tag_dash", tag=shown)
+    if len(tag) > MAX_LENGTH:
+        raise TagRefused("tag_too_long", tag=shown, max=MAX_LENGTH, length=len(tag))
+    bad = next((c for c in tag if not (_allowed(c) or c in MARKS or c == " ")), None)
+    if bad is not None:
+        raise TagRefused("tag_char", tag=shown, char=bad)
     return tag
+
+
+def _shown(raw: str) -> str:
+    """The word as it can be quoted back: no control characters, not too long."""
+    text = "".join(c for c in raw.strip() if unicodedata.category(c)[0] != "C")
+    return text if len(text) <= MAX_LENGTH + 8 else text[:MAX_LENGTH + 7] + "…"
 
 
 def parse(raw: Iterable[str]) -> tuple[str, ...]:
@@ -38,6 +85,36 @@ def parse(raw: Iterable[str]) -> tuple[str, ...]:
     if len(tags) > MAX_AT_ONCE:
         raise TagRefused("tag_too_many", max=MAX_AT_ONCE)
     return tags
+
+
+def split(line: str) -> list[str]:
+    """A command line in words, as a shell splits it: quotes keep spaces inside a word
+    (`vip "tea lover" -'old tag'`), straight or curly. TagRefused("tag_quote") when a
+    quote is left open."""
+    words: list[str] = []
+    word: list[str] = []
+    started = False  # a word has begun (even an empty quoted one)
+    closing: str | None = None
+    for char in line:
+        if closing is not None:
+            if char == closing:
+                closing = None
+            else:
+                word.append(char)
+        elif char in QUOTES:
+            closing, started = QUOTES[char], True
+        elif char.isspace():
+            if started:
+                words.append("".join(word))
+            word, started = [], False
+        else:
+            word.append(char)
+            started = True
+    if closing is not None:
+        raise TagRefused("tag_quote", quote=closing)
+    if started:
+        words.append("".join(word))
+    return words
 
 
 async def of_member(uow: UnitOfWork, member_id: int) -> list[str]:

@@ -8,7 +8,9 @@ recorded are found in one query and skipped (reported as conflicts when the same
 comes with other contents), members in one query each way they are
 named, every rule's points go through `ledger.post_credits` with the keys the API
 uses (`purchase:<order>:<rule>`), and the touched members' tiers are evaluated once.
-A bad row is reported with its reason and never stops the rest. A batch that
+A bad row is reported with a code and the values behind it (the caller words them)
+and never stops the rest. A phone finds its member however it was stored (local or
+international, see `profile.phone_spellings`); one that names two members is refused. A batch that
 races a till for one of its orders fails whole (IntegrityError) and is run again.
 """
 
@@ -18,12 +20,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import insert, select
 
 from domain.config import Programme
 from domain.lifecycle import lifecycle
 from domain.members import referrals
+from domain.members.profile import phone_spellings
 from domain.members.tables import Identity, Member
 from domain.points import ledger, purchases
 from domain.points.expiry import expires_at
@@ -41,12 +45,25 @@ class Row:
     member: dict[str, str]  # {"number": ...} | {"phone": ...} | {"platform", "external_id"}
 
 
+@dataclass(frozen=True)
+class Rejection:
+    line: int
+    code: str  # what is wrong
+    params: dict[str, Any] = field(default_factory=dict)  # expected and found values
+
+
 @dataclass
 class Tally:
     imported: int = 0
     skipped: int = 0
     points: int = 0
-    rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+# What `purchases.check` found, for each refusal: reported beside what it expected.
+_FOUND = {"invalid_order_id": "order_id", "wrong_currency": "currency",
+          "invalid_amount": "amount", "too_many_items": "items"}
+_CHUNK = 1000  # values per IN (...): well under every backend's parameter limit
 
 
 _NEW_PURCHASES = insert(Purchase.__table__)
@@ -60,10 +77,14 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
         try:
             purchases.check(row.order, programme)
         except PurchaseRefused as refused:
-            tally.rejected.append((row.line, refused.code))
+            got = getattr(row.order, _FOUND.get(refused.code, ""), None)
+            if isinstance(got, tuple):  # the items: how many
+                got = len(got)
+            tally.rejected.append(Rejection(row.line, refused.code, {
+                "order_id": row.order.order_id, **refused.params, "got": got}))
             continue
         valid.append(row)
-    ids = await _resolve(uow, valid)
+    ids, shared = await _resolve(uow, programme, valid)
     done = {row.order_id: tuple(row[1:]) for row in await uow.session.execute(
         select(Purchase.order_id, Purchase.member_id, Purchase.amount, Purchase.items)
         .where(Purchase.order_id.in_([r.order.order_id for r in valid])))}
@@ -79,14 +100,20 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
     async for row in turns.paced(valid):  # on PostgreSQL a batch may be large
         member_id = ids.get(row.line)
         if member_id is None:
-            tally.rejected.append((row.line, "unknown_member"))
+            params = {"order_id": row.order.order_id, **row.member}
+            if row.line in shared:
+                tally.rejected.append(Rejection(row.line, "shared_phone", {
+                    **params, "members": shared[row.line]}))
+            else:
+                tally.rejected.append(Rejection(row.line, "unknown_member", params))
             continue
         contents = (member_id, row.order.amount, [vars(i) for i in row.order.items])
         if row.order.order_id in done:  # the same order again, or another under its id
             if done[row.order.order_id] == contents:
                 tally.skipped += 1
             else:
-                tally.rejected.append((row.line, "order_conflict"))
+                tally.rejected.append(Rejection(row.line, "order_conflict",
+                                                {"order_id": row.order.order_id}))
             continue
         done[row.order.order_id] = contents
         standing, first = found[member_id], member_id not in bought
@@ -119,33 +146,45 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
     return tally
 
 
-async def _resolve(uow: UnitOfWork, rows: list[Row]) -> dict[int, int]:
-    """Line -> member id, for the rows whose member exists and is not erased."""
+async def _resolve(uow: UnitOfWork, programme: Programme,
+                   rows: list[Row]) -> tuple[dict[int, int], dict[int, int]]:
+    """Line -> member id, for the rows whose member exists and is not erased; and line
+    -> how many members, for the rows whose phone more than one member gave."""
     numbers = {int(r.member["number"]) for r in rows if "number" in r.member
                and r.member["number"].isascii() and r.member["number"].isdigit()
                and len(r.member["number"]) <= 18}
-    phones = {r.member["phone"] for r in rows if "phone" in r.member}
+    spellings = {r.line: phone_spellings(r.member["phone"], programme.phone_country_code)
+                 for r in rows if "phone" in r.member}
     live = Member.status != "erased"
-    by_number = set(await uow.session.scalars(select(Member.id).where(
-        Member.id.in_(numbers), live)))
-    by_phone: Counter[str | None] = Counter()
-    phone_ids: dict[str | None, int] = {}
-    if phones:
+    by_number: set[int] = set()
+    for chunk in _chunks(sorted(numbers)):
+        by_number.update(await uow.session.scalars(select(Member.id).where(
+            Member.id.in_(chunk), live)))
+    by_phone: dict[str | None, set[int]] = {}
+    for chunk in _chunks(sorted({s for forms in spellings.values() for s in forms})):
         for member_id, phone in await uow.session.execute(
-                select(Member.id, Member.phone).where(Member.phone.in_(phones), live)):
-            by_phone[phone] += 1
-            phone_ids[phone] = member_id
+                select(Member.id, Member.phone).where(Member.phone.in_(chunk), live)):
+            by_phone.setdefault(phone, set()).add(member_id)
     out: dict[int, int] = {}
+    shared: dict[int, int] = {}
     for row in rows:
         ref = row.member
         if "number" in ref and ref["number"].isdigit() and int(ref["number"]) in by_number:
             out[row.line] = int(ref["number"])
-        elif "phone" in ref and by_phone[ref["phone"]] == 1:
-            out[row.line] = phone_ids[ref["phone"]]
+        elif "phone" in ref:
+            owners = set().union(*(by_phone.get(s, set()) for s in spellings[row.line]))
+            if len(owners) == 1:
+                out[row.line] = owners.pop()
+            elif owners:
+                shared[row.line] = len(owners)
         elif "platform" in ref:
             found = await uow.session.scalar(select(Identity.member_id).where(
                 Identity.platform == ref["platform"],
                 Identity.external_id == ref["external_id"]))
             if found is not None:
                 out[row.line] = found
-    return out
+    return out, shared
+
+
+def _chunks(values: list[Any]) -> list[list[Any]]:
+    return [values[i:i + _CHUNK] for i in range(0, len(values), _CHUNK)]

@@ -60,6 +60,9 @@ class Recorded:
     tier: str | None
     upgraded: bool
     duplicate: bool
+    # Points the member's first purchase paid them for joining through a friend
+    # (referrals), beside `points`, which the order's own rules earned.
+    referral: int = 0
 
 
 def check(order: Order, programme: Programme) -> None:
@@ -148,15 +151,17 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
         await referrals.on_first_purchase(uow, programme, referee, now)
         upgraded = await upgrades.reevaluate_and_tell(uow, programme, member_id,
                                                       f"order:{order.order_id}", now)
-        balance = await ledger.balance_of(uow, member_id)
+        before, balance = balance, await ledger.balance_of(uow, member_id)
+        referral = balance - before  # the member's lock is held: nothing else moved it
         tier = referee.tier
     else:
+        referral = 0
         gained = order.amount if programme.tiers.basis == "spend" and earns else points
         tier, upgraded = await upgrades.apply(uow, programme, member,
                                            max(standing.window_total + gained, 0),
                                            f"order:{order.order_id}", now)
     return Recorded(order.order_id, member_id, points, _rules(rules), balance, tier,
-                    upgraded, False)
+                    upgraded, False, referral)
 
 
 def plan_for(programme: Programme, tier_code: str | None, order: Order, first: bool,
@@ -194,7 +199,19 @@ async def _first_result(uow: UnitOfWork, member_id: int, order: Order) -> Record
     member = await uow.session.get(Member, member_id)
     return Recorded(order.order_id, member_id, existing.points, _rules(existing.entries),
                     await ledger.balance_of(uow, member_id), member.tier if member else None,
-                    False, True)
+                    False, True, await _referral_paid_with(uow, existing))
+
+
+async def _referral_paid_with(uow: UnitOfWork, purchase: Purchase) -> int:
+    """The referral welcome a member's first purchase paid them (domain.members.referrals
+    keys it by the member), so a repeated order tells the same parts as the first time."""
+    earlier = await uow.session.scalar(select(Purchase.id).where(
+        Purchase.member_id == purchase.member_id, Purchase.id < purchase.id).limit(1))
+    if earlier is not None:
+        return 0
+    paid = await uow.session.scalar(select(LedgerEntry.delta).where(
+        LedgerEntry.idempotency_key == f"referral:referee:{purchase.member_id}"))
+    return int(paid or 0)
 
 
 async def entry_ids(uow: UnitOfWork, purchase: Purchase) -> dict[str, int]:

@@ -9,20 +9,22 @@ own transaction, so it charges the cost that is current when it commits.
 
 An edit is validated exactly as the programme file is (the same pydantic model, the
 same tier check), so nothing an operator types can produce an item the file could
-not hold.
+not hold. A refusal is a code with the field, the rule and its bounds (taken from
+the model itself), never the validator's English: handlers word it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+from datetime import date, datetime
+from typing import Any, get_args
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy import func, select
 
-from domain.config import Programme, RewardItem
+from domain.config import LOCALES, LocalText, Programme, RewardItem
 from domain.errors import DomainError
 from domain.rewards.tables import RewardEdit
 from domain.staff import audit
@@ -32,6 +34,10 @@ log = logging.getLogger(__name__)
 EDITABLE = ("cost", "value", "min_tier", "per_member", "starts", "ends", "title",
             "description", "coupon_days")
 COUPON_KINDS = ("amount_off", "percent_off", "free_item", "gift", "goods", "experience")
+NUMBERS = ("cost", "value", "per_member", "coupon_days")
+WORDING = ("title", "description")
+CODE_LENGTH = 32  # domain.config.Code: a lower-case letter, then up to 31 of [a-z0-9_]
+PERCENT = (1, 100)  # a percent_off item's value (RewardItem._value_fits)
 _T = RewardEdit.__table__
 _REVISION = select(func.coalesce(func.sum(_T.c.revision), 0), func.count()).select_from(_T)
 _ALL = select(_T.c.code, _T.c.fields, _T.c.created).order_by(_T.c.code)
@@ -86,21 +92,100 @@ def _usable(programme: Programme, data: dict[str, Any]) -> RewardItem | None:
         return validated(programme, data)
     except EditRefused as refused:
         log.warning("a catalogue edit no longer fits the programme; ignored",
-                    extra={"reward": data.get("code"), "why": refused.params.get("detail")})
+                    extra={"reward": data.get("code"), "field": refused.params.get("field"),
+                           "rule": refused.params.get("rule")})
         return None
 
 
 def validated(programme: Programme, data: dict[str, Any]) -> RewardItem:
-    """`data` as a catalogue item, checked as the programme file's items are."""
+    """`data` as a catalogue item, checked as the programme file's items are;
+    EditRefused("invalid", field=, rule=, ...) naming the first thing wrong."""
     try:
         item = RewardItem.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first.get("loc") else ""
-        raise EditRefused("invalid", field=field, detail=first["msg"]) from None
+        raise _refusal(data, exc.errors()[0]) from None
     if item.min_tier is not None and programme.tiers.by_code(item.min_tier) is None:
-        raise EditRefused("invalid", field="min_tier", detail="not a tier")
+        raise EditRefused("invalid", field="min_tier", rule="tier", tier=item.min_tier[:32])
     return item
+
+
+def bounds(model: type[Any], name: str) -> tuple[int | None, int | None]:
+    """The least and greatest value (or length) the model allows for a field, read
+    from its own constraints, so a refusal states the rule the model applies."""
+    found: dict[str, int] = {}
+
+    def visit(items: Any) -> None:
+        for item in items:
+            for attr in ("ge", "le", "min_length", "max_length"):
+                value = getattr(item, attr, None)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    found.setdefault(attr, value)
+            visit(getattr(item, "metadata", None) or ())
+            visit(get_args(item))
+
+    info = model.model_fields[name]
+    visit(info.metadata)
+    visit(get_args(info.annotation))
+    return (found.get("ge", found.get("min_length")), found.get("le", found.get("max_length")))
+
+
+def value_bounds(kind: str) -> tuple[int | None, int | None]:
+    """What `value` may be for an item of this kind."""
+    low, high = bounds(RewardItem, "value")
+    if kind == "percent_off":
+        return PERCENT
+    return (1, high) if kind == "amount_off" else (low, high)
+
+
+def out_of_range(field: str, kind: str = "") -> EditRefused:
+    """The refusal for a number field given something that is not a number in range."""
+    low, high = value_bounds(kind) if field == "value" else bounds(RewardItem, field)
+    return EditRefused("invalid", field=field, rule="range", low=low, high=high, kind=kind)
+
+
+def unworded(item: RewardItem) -> list[tuple[str, str]]:
+    """(field, locale) of the wording still reading as the item's code, as a new item
+    starts: members must not see it so (a switched-on item shows it)."""
+    return [(field, locale) for field in WORDING for locale in LOCALES
+            if getattr(item, field).get(locale).strip() == item.code]
+
+
+def _refusal(data: dict[str, Any], error: ErrorDetails) -> EditRefused:
+    loc = error.get("loc") or ()
+    field = str(loc[0]) if loc else ""
+    kind = str(data.get("kind", ""))
+    if not field:  # the model's own rules: the value for the kind, the date order
+        low, high = value_bounds(kind)
+        value = data.get("value", 0)
+        if isinstance(value, int) and low is not None and high is not None \
+                and not low <= value <= high:
+            return out_of_range("value", kind)
+        if _day(data.get("starts")) and _day(data.get("ends")):
+            return EditRefused("invalid", field="ends", rule="order")
+        return EditRefused("invalid", field="", rule="other")
+    if field in NUMBERS:
+        return out_of_range(field, kind)
+    if field in WORDING:
+        language = str(loc[1]) if len(loc) > 1 and loc[1] in LOCALES else ""
+        low, high = bounds(LocalText, language or "en")
+        return EditRefused("invalid", field=field, rule="length", language=language,
+                           low=low, high=high)
+    if field == "code":
+        return EditRefused("invalid", field=field, rule="code", high=CODE_LENGTH)
+    if field in ("starts", "ends"):
+        return EditRefused("invalid", field=field, rule="date")
+    if field == "min_tier":
+        return EditRefused("invalid", field=field, rule="tier", tier="")
+    return EditRefused("invalid", field=field, rule="other")
+
+
+def _day(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 async def change(uow: UnitOfWork, programme: Programme, code: str, changes: dict[str, Any],
@@ -108,7 +193,7 @@ async def change(uow: UnitOfWork, programme: Programme, code: str, changes: dict
     """Apply an operator's changes to one item, audited with what it was before."""
     if not changes or any(name not in EDITABLE for name in changes):
         raise EditRefused("invalid", field=",".join(sorted(set(changes) - set(EDITABLE))),
-                          detail="not editable")
+                          rule="not_editable")
     current = _find(await refresh(uow, programme), code)
     before = current.model_dump(mode="json")
     item = validated(programme, {**before, **changes})

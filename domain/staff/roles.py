@@ -72,6 +72,12 @@ async def staff_accounts(uow: UnitOfWork, platform: str) -> dict[str, set[str]]:
     return accounts
 
 
+def least(permission: str) -> str:
+    """The least role that has `permission`: each permission belongs to a role and every
+    role above it in ROLES (a test keeps it so), so this one role says who may."""
+    return [role for role in ROLES if role in PERMISSIONS[permission]][-1]
+
+
 async def can(uow: UnitOfWork, member_id: int, permission: str) -> bool:
     return bool(await held(uow, member_id) & PERMISSIONS[permission])
 

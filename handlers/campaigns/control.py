@@ -35,7 +35,7 @@ def expired(ctx: Ctx, state: str | None = None) -> Outcome:
     return Outcome([reply("error.button_expired")], state=state, data=ctx.data if state else {})
 
 
-@router.command("campaigns", listed=False)
+@router.command("campaigns", role="operator")
 async def listing(ctx: Ctx) -> Outcome:
     return await _page(ctx, 1, edit=False)
 

@@ -1,6 +1,7 @@
 """/campaign: an operator builds a broadcast in chat, step by step, and controls it.
 
-`/campaign` walks through the segment (with its size), the message, an optional offer
+`/campaign` walks through the segment (with its size), the message (written once for
+each language the segment's members read, or once for all), an optional offer
 (a catalogue coupon or a points multiplier), an optional A/B test and holdout, now or
 a scheduled time, and a confirmation that previews each message as members will see
 it, in each language the segment reaches. The flow is in flow.mmd. `/campaign N`
@@ -31,7 +32,7 @@ from handlers.campaigns.words import (
     variant_lines,
     when_text,
 )
-from handlers.engine.i18n import negotiate
+from handlers.engine.i18n import LOCALES, negotiate
 from handlers.engine.routing import Ctx, Flow, Outcome, Router, Step
 from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import local, multiplier
@@ -66,7 +67,7 @@ def _refusal(refused: CampaignRefused | SegmentRefused) -> Reply:
 
 # ------------------------------------------------------------------ commands
 
-@router.command("campaign", listed=False)
+@router.command("campaign", role="operator")
 async def campaign(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, PERMISSION)
     if refusal is not None:
@@ -125,23 +126,79 @@ async def segment_step(ctx: Ctx) -> Outcome:
     return await campaign_segment.step(ctx, _ask_text)
 
 
+async def _reach(ctx: Ctx, segment: Segment) -> dict[str, int]:
+    """How many of the segment read each language, the operator's first, then in the
+    programme's order; only languages somebody reads."""
+    found = await ctx.read(  # a count over every member
+        f"segment.by_language:{segment!r}",
+        lambda snapshot: segments.by_language(snapshot, segment, ctx.programme, ctx.now))
+    counts: dict[str, int] = {}
+    for code, number in found.items():
+        language = negotiate(code) or ctx.programme.default_locale
+        counts[language] = counts.get(language, 0) + number
+    order = sorted(counts, key=lambda c: (c != ctx.locale, LOCALES.index(c)))
+    return {c: counts[c] for c in order if counts[c]}
+
+
 async def _ask_text(ctx: Ctx) -> Outcome:
-    if not ctx.data.get("size"):
-        return await campaign_segment.menu(ctx, campaign_segment.current(ctx),
-                                           note=reply("campaign.nobody"))
-    return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state=TEXT,
-                   data={**ctx.data, "texts": []})
+    segment = campaign_segment.current(ctx)
+    reach = await _reach(ctx, segment)
+    if not reach:
+        return await campaign_segment.menu(ctx, segment, note=reply("campaign.nobody"))
+    return _ask({**ctx.data, "reach": reach, "texts": [], "writing": {}}, TEXT)
+
+
+async def _reached(ctx: Ctx) -> dict:
+    """The flow's data with the languages to write in; counted again for a draft
+    begun before they were kept with it."""
+    if ctx.data.get("reach"):
+        return ctx.data
+    segment = campaign_segment.current(ctx)
+    return {**ctx.data, "reach": await _reach(ctx, segment) or {ctx.locale: 0}}
+
+
+def _ask(data: dict, state: str) -> Outcome:
+    """Ask for the words of the variant being written, in the next language it lacks:
+    the first plainly, each further one with "same text for all" beside it."""
+    reach: dict[str, int] = data["reach"]
+    written: dict[str, str] = data.get("writing") or {}
+    waiting = [c for c in reach if c not in written]
+    language, later = waiting[0], waiting[1:]
+    params = {"language": LANGUAGES[language], "count": reach[language],
+              "max": campaigns.MAX_TEXT}
+    b = "_b" if state == TEXT_B else ""
+    if written:
+        return Outcome([reply(f"campaign.ask_text{b}_more",
+                              (button("campaign.same_text", "cnew:same"),), **params)],
+                       state=state, data=data)
+    then = Text("campaign.text_then", {"language": ", ".join(LANGUAGES[c] for c in later),
+                                       "count": sum(reach[c] for c in later)}) if later else ""
+    return Outcome([reply(f"campaign.ask_text{b}", then=then, **params)], state=state,
+                   data=data)
 
 
 async def _got_text(ctx: Ctx, state: str, then: Callable[[dict], Outcome]) -> Outcome:
+    """One language's words of the variant being written; when every language the
+    segment reaches has its words (or "same text for all" was pressed after the first),
+    the variant is done."""
+    data = await _reached(ctx)
+    written: dict[str, str] = dict(data.get("writing") or {})
+    if ctx.action == "cnew:same" and written:
+        words: str | dict[str, str] = (next(iter(written.values())) if len(written) == 1
+                                       else written)
+        return then({**data, "texts": [*data.get("texts", []), words], "writing": {}})
     if ctx.action is not None or not ctx.text:
-        return Outcome([reply("campaign.ask_text", max=campaigns.MAX_TEXT)], state=state,
-                       data=ctx.data)
+        return _ask(data, state)
     text = ctx.inbound.text.strip()
     if len(text) > campaigns.MAX_TEXT:
-        return Outcome([reply("campaign.text_long", max=campaigns.MAX_TEXT)], state=state,
-                       data=ctx.data)
-    return then({**ctx.data, "texts": [*ctx.data.get("texts", []), text]})
+        again = _ask(data, state)
+        return Outcome([reply("campaign.text_long", max=campaigns.MAX_TEXT), *again.replies],
+                       state=state, data=data)
+    language = next(c for c in data["reach"] if c not in written)
+    written[language] = text
+    if len(written) < len(data["reach"]):
+        return _ask({**data, "writing": written}, state)
+    return then({**data, "texts": [*data.get("texts", []), written], "writing": {}})
 
 
 @_step(TEXT)
@@ -201,8 +258,7 @@ async def ab_step(ctx: Ctx) -> Outcome:
     if ctx.action == "cnew:ab:one":
         return _holdout_menu({**ctx.data, "texts": first, "split": 100})
     if ctx.action == "cnew:ab:two":
-        return Outcome([reply("campaign.ask_text_b", max=campaigns.MAX_TEXT)],
-                       state=TEXT_B, data={**ctx.data, "texts": first})
+        return _ask({**await _reached(ctx), "texts": first, "writing": {}}, TEXT_B)
     return _buttons_wanted(ctx, _ab_menu(ctx.data))
 
 
@@ -284,7 +340,8 @@ def _refused(refused: CampaignRefused | SegmentRefused, data: dict) -> Outcome:
     return Outcome([_refusal(refused)])
 
 
-def _previews(ctx: Ctx, draft: Draft, reach: dict[str, int]) -> list[Reply]:
+def _previews(ctx: Ctx, draft: Draft, variants: list[dict],
+              reach: dict[str, int]) -> list[Reply]:
     """Each message as members will see it, in each language the segment reaches (the
     operator's own first), with the offer's dates as they will be at the send time."""
     start = draft.send_at or ctx.now
@@ -292,13 +349,13 @@ def _previews(ctx: Ctx, draft: Draft, reach: dict[str, int]) -> list[Reply]:
     until = (start + timedelta(days=item.coupon_days) if item is not None
              else start + timedelta(days=draft.bonus_days or 0) if draft.bonus_percent
              else None)
-    languages = {negotiate(code) or ctx.programme.default_locale for code in reach}
     out: list[Reply] = []
-    for variant, text in zip("AB", draft.texts, strict=False):
-        for language in sorted(languages or {ctx.locale}, key=lambda c: (c != ctx.locale, c)):
-            out.append(reply("campaign.preview", variant=variant, language=LANGUAGES[language]))
-            out.append(preview(text, ctx.programme, draft.coupon, draft.bonus_percent, until,
-                               language))
+    for variant in variants:
+        for language in reach or [ctx.locale]:
+            out.append(reply("campaign.preview", variant=variant["code"],
+                             language=LANGUAGES[language]))
+            out.append(preview(variant, ctx.programme, draft.coupon, draft.bonus_percent,
+                               until, language))
     return out
 
 
@@ -308,16 +365,14 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
         draft = campaigns.check(_draft(ctx, data), ctx.programme, ctx.now)
     except (CampaignRefused, SegmentRefused) as refused:
         return _refused(refused, data)
-    reach = await ctx.read(  # a count over every member
-        f"segment.by_language:{draft.segment!r}",
-        lambda snapshot: segments.by_language(snapshot, draft.segment, ctx.programme, ctx.now))
+    reach = await _reach(ctx, draft.segment)
     split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
-    variants = [{"code": code, "text": text, "share": share}
-                for (code, share), text in zip(split.variants, draft.texts, strict=True)]
+    variants = [campaigns.stored_variant(code, words, share, ctx.programme)
+                for (code, share), words in zip(split.variants, draft.texts, strict=True)]
     when = (Text("campaign.when.at", {"at": when_text(ctx.zone, draft.send_at)})
             if draft.send_at else Text("campaign.when.now"))
     nonce = members.new_code(10)
-    return Outcome([*_previews(ctx, draft, reach), reply(
+    return Outcome([*_previews(ctx, draft, variants, reach), reply(
         "campaign.confirm", (button("campaign.confirm_yes", "cnew:ok"),
                              button("campaign.confirm_no", "cnew:no")),
         filters=segment_lines(draft.segment, ctx.programme), size=sum(reach.values()),

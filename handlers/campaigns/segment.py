@@ -147,7 +147,8 @@ def parse(dimension: str, text: str, segment: Segment) -> Segment:
     text = text.strip().lower()
     clear = text == CLEAR
     if dimension == "tags":
-        return replace(segment, tags=() if clear else tags.parse(text.replace(",", " ").split()))
+        typed = () if clear else tags.parse(tags.split(text.replace(",", " ")))
+        return replace(segment, tags=typed)
     if dimension == "months":
         if clear:
             return replace(segment, birth_months=())

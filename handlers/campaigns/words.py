@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from domain.campaigns import campaigns
 from domain.campaigns.attribution import Group, Results
 from domain.campaigns.deliveries import Progress
 from domain.campaigns.segments import Segment
@@ -53,20 +54,25 @@ def offer_reply(text: str, programme: Programme, coupon_reward: str | None,
 def member_message(campaign: Campaign, variant: str, programme: Programme,
                    locale: str | None, code: str | None = None,
                    coupon_until: datetime | None = None) -> Rendered:
-    text = next(v["text"] for v in campaign.variants if v["code"] == variant)
+    """The message of `variant` for a member who reads `locale`: the operator's words
+    for that language (campaigns.text_for), with the offer in the same language."""
+    stored = next(v for v in campaign.variants if v["code"] == variant)
+    text, language = campaigns.text_for(stored, negotiate(locale) or programme.default_locale,
+                                        programme.default_locale)
     until = coupon_until if campaign.coupon_reward else campaign.bonus_ends
     display = coupons.display(code) if code else None
     return render(offer_reply(text, programme, campaign.coupon_reward, campaign.bonus_percent,
-                              display, until, programme.zone),
-                  negotiate(locale) or programme.default_locale)
+                              display, until, programme.zone), language)
 
 
-def preview(text: str, programme: Programme, coupon_reward: str | None,
+def preview(stored: dict[str, Any], programme: Programme, coupon_reward: str | None,
             bonus_percent: int | None, until: datetime | None, locale: str) -> Reply:
-    """The member's message in `locale` (a sample code stands in for their coupon's),
-    whatever language the operator reads: the offer's words are the member's."""
+    """The message of a variant (as campaigns.stored_variant keeps it) as a member who
+    reads `locale` gets it (a sample code stands in for their coupon's), whatever
+    language the operator reads."""
+    text, language = campaigns.text_for(stored, locale, programme.default_locale)
     shown = render(offer_reply(text, programme, coupon_reward, bonus_percent, SAMPLE_CODE,
-                               until, programme.zone), locale)
+                               until, programme.zone), language)
     return Reply("campaign.message", {"body": shown.text})
 
 
@@ -87,13 +93,32 @@ def offer_text(programme: Programme, coupon: str | None, bonus: int | None,
 
 
 def variant_lines(variants: list[dict], holdout: int) -> list[Text]:
+    """A line per variant with its words, shortened; written per language, one
+    language's words after another."""
     lines = [Text("campaign.variant_line", {
         "group": group_name(v["code"]), "share": share_text(v["share"]),
-        "text": v["text"] if len(v["text"]) <= 60 else v["text"][:59] + "…"})
-        for v in variants]
+        "text": _words(v)}) for v in variants]
     if holdout:
         lines.append(Text("campaign.holdout_line", {"share": share_text(holdout)}))
     return lines
+
+
+def _words(stored: dict) -> Any:
+    texts: dict[str, str] = stored.get("texts") or {}
+    if len(texts) < 2:
+        return Text("campaign.quoted", {"text": _short(stored["text"], 60)})
+    return Text("campaign.comma_join", {"first": _in(*next(iter(texts.items()))),
+                                        "rest": _rest([_in(c, t) for c, t in
+                                                       list(texts.items())[1:]])})
+
+
+def _in(language: str, text: str) -> Text:
+    return Text("campaign.quoted_in", {"language": LANGUAGES[language],
+                                       "text": _short(text, 40)})
+
+
+def _short(text: str, most: int) -> str:
+    return text if len(text) <= most else text[:most - 1] + "…"
 
 
 def share_text(basis_points: int) -> str:

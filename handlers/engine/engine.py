@@ -2,8 +2,10 @@
 
 Order of precedence: a /command always wins (and leaves any flow); a button goes to
 the waiting flow when it belongs to it, else to whoever registered it; free text
-goes to the waiting flow, else gets help. A digit answers the last offered buttons,
-which is how platforms without buttons (WeChat, the console) press them.
+goes to the waiting flow, else opens the home card when it is a greeting, else gets
+help. A typed number answers the last offered buttons, which is how platforms without
+buttons (WeChat, the console) press them, and "yes"/"是" or "no"/"否" a confirmation's
+(handlers.engine.answers). The last set stays answerable until another replaces it.
 
 An inbound with a delivery key is handled at most once: the key is claimed in the
 same transaction as the effects, and a repeat gets the recorded answer back.
@@ -26,7 +28,7 @@ it reads in place).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
@@ -41,9 +43,9 @@ from domain.rewards import catalogue
 from domain.staff import roles
 from domain.storage.database import Database, UnitOfWork, again_on_conflict
 from domain.storage.group_commit import LATER, GroupCommit
-from handlers.engine import i18n
+from handlers.engine import answers, i18n
 from handlers.engine.render import dump, load, render
-from handlers.engine.routing import Ctx, Outcome, ReadFirst, Router
+from handlers.engine.routing import Arrival, Arrived, Ctx, Outcome, ReadFirst, Router
 from handlers.engine.types import Inbound, Rendered, Reply, Text, reply
 
 log = logging.getLogger(__name__)
@@ -53,6 +55,7 @@ RETRIES = 3
 READ_PASSES = 3
 BATCH = 64
 CONTACT_SHARED = "contact:shared"
+KINDS = "~kinds"  # in a conversation's data: which offered buttons are Yes and No
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ class Engine:
         self.start_link = start_link
         self.router = router
         self.clock = clock
-        self._help_reply: Reply | None = None
+        self._help_replies: dict[frozenset[str], Reply] = {}
         # SQLite has one writer at a time anyway; PostgreSQL may run a few batches at once.
         self._batches: GroupCommit[_Job, Answer | ReadFirst] = GroupCommit(
             self._run_batch, limit=batch, parallel=1 if db.dialect == "sqlite" else 4)
@@ -193,7 +196,7 @@ class Engine:
                     answer, member = acted
                 else:
                     answer, member = await self._act(uow, job, member, states[user])
-                busy.update((user, member.id))
+                busy.update((user, member.id) if member is not None else (user,))
                 if key is not None:
                     answer = replace(answer, leased=True)
                     answered[key] = answer.dump()
@@ -250,21 +253,29 @@ class Engine:
         return None
 
     async def _act_staff(self, uow: UnitOfWork, job: _Job, known: Member,
-                         conv: State) -> tuple[Answer, Member] | ReadFirst:
+                         conv: State) -> tuple[Answer, Member | None] | ReadFirst:
         """A staff message, in a savepoint: a step that asks for a long read first
         (Ctx.read) leaves nothing of this pass behind."""
         try:
             async with uow.session.begin_nested():
                 await uow.session.connection()  # SAVEPOINT now, not lazily
-                return await self._act(uow, job, known, conv, ahead=job.read_first)
+                return await self._act(uow, job, known, conv, ahead=job.read_first,
+                                       staff=True)
         except ReadFirst as wanted:
             return wanted
 
     async def _act(self, uow: UnitOfWork, job: _Job, known: Member | None,
-                   conv: State, ahead: bool = False) -> tuple[Answer, Member]:
-        """`ahead`: a long read is asked of the engine (ReadFirst), not read here."""
+                   conv: State, ahead: bool = False,
+                   staff: bool = False) -> tuple[Answer, Member | None]:
+        """`ahead`: a long read is asked of the engine (ReadFirst), not read here.
+        `staff`: the member holds a role (their /help lists what it allows)."""
         inbound, now = job.inbound, job.now
         command, arg = _command(inbound.text)
+        arrived = await self._arrive(uow, job, command, arg) if known is None else None
+        if arrived is not None:
+            if arrived.member is None:  # nothing done and nobody made: say why, and only that
+                return Answer(self._locale(None, inbound.locale), arrived.replies), None
+            known = arrived.member  # the account joined a member: no new one is made
         registration = await members.register(
             uow, self.programme, inbound.platform, inbound.user_id, now,
             referral_code=_payload(arg, "ref_") if command == "start" else None, known=known,
@@ -274,36 +285,85 @@ class Engine:
         waiting = conv.state if conv.state in self.router.states else None
         if registration.created and inbound.display_name:
             member.display_name = inbound.display_name[:NAME_MAX]
-        await members.touch(uow, member, now)
+        await members.touch(uow, member, now, hint=i18n.negotiate(inbound.locale))
+        data = dict(conv.data or {})
+        kinds: dict[str, int] = data.pop(KINDS, None) or {}  # the offered Yes/No, by kind
+        offered = list(conv.options or [])
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
-                  data=dict(conv.data or {}), created=registration.created, state=waiting,
-                  start_link=self.start_link, offered=tuple(conv.options or ()),
+                  data=data, created=registration.created, state=waiting,
+                  start_link=self.start_link, offered=tuple(offered),
                   reads=dict(job.reads), read_first=ahead)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
-                      or _numbered(inbound.text, conv.options))
-        outcome = await self._route(ctx, waiting, command, conv.options or [])
-        if registration.created and command != "start":
-            welcome = await self._welcome(ctx)
+                      or answers.pressed(inbound.text, offered, kinds))
+        if (command is None and ctx.action is None and waiting is None
+                and answers.greeting(inbound.text)):
+            command, ctx.arg = self._home(), ""
+        if registration.created and command == "menu":
+            command = "start"  # a newcomer's home card is the welcome itself
+        welcome = None
+        if arrived is not None:
+            outcome = Outcome(list(arrived.replies))
+        else:
+            # The card as it was when they arrived, before the command changes anything.
+            welcome = await self._welcome(ctx) if registration.created and command != "start" \
+                else None
+            outcome = await self._route(ctx, waiting, command, offered, kinds, staff)
+        if welcome is not None:
             if any(r.buttons for r in outcome.replies):
                 # Numbers may answer one set of buttons only: the command's own.
                 welcome = replace(welcome, buttons=())
             outcome.replies.insert(0, welcome)
         state = self.router.waiting(outcome)  # a state without a step is a bug: refused
+        options, kinds = self._offer(outcome, offered, kinds, moved=state != waiting,
+                                     other=command is not None or ctx.action is not None)
         data = outcome.data if state else {}
-        options = next((r.actions for r in reversed(outcome.replies) if r.buttons), [])
-        # Most messages leave no flow open and offer no buttons: no row write then.
+        if kinds:
+            data = {**data, KINDS: kinds}
+        # Most messages leave no flow open and offer no new buttons: no row write then.
         conv.move(state, data, options)
         # A flow may have changed the language; answer in the new one.
         return Answer(self._locale(member.locale, inbound.locale), outcome.replies), member
 
+    async def _arrive(self, uow: UnitOfWork, job: _Job, command: str | None,
+                      arg: str) -> Arrived | None:
+        """A newcomer's first command that acts before any member is made (Router.arrival)."""
+        step = self.router.arrivals.get(command) if command is not None else None
+        if step is None:
+            return None
+        return await step(Arrival(job.inbound, uow, self.programme, job.now, arg))
+
+    @staticmethod
+    def _offer(outcome: Outcome, offered: list[str], kinds: dict[str, int], moved: bool,
+               other: bool) -> tuple[list[str], dict[str, int]]:
+        """The buttons a typed number or yes/no answers next, and which are Yes and No.
+
+        A new set replaces the last; without one the last stays answerable, except when
+        the conversation moved into a flow step that waits for typed text (a digit is an
+        amount or a phone there) or out of the flow that offered them. A confirmation
+        (a set with Yes/No) is answered next or not at all: a command or a button
+        (its own, or another) `other`, leaves it behind, since its figures were as of
+        then; text it cannot place ("hmm", a wrong number) leaves it standing."""
+        shown = next((r for r in reversed(outcome.replies) if r.buttons), None)
+        if shown is not None:
+            return shown.actions, answers.kinds(shown)
+        if moved or (kinds and other):
+            return [], {}
+        return offered, kinds
+
+    def _home(self) -> str:
+        """What a greeting opens: the home card when there is one, else /start."""
+        return "menu" if "menu" in self.router.commands else "start"
+
     async def _route(self, ctx: Ctx, state: str | None, command: str | None,
-                     offered: list[str]) -> Outcome:
+                     offered: list[str], kinds: dict[str, int], staff: bool) -> Outcome:
         router = self.router
         if command == "cancel":
-            return Outcome([reply("cancel.done" if state else "cancel.nothing")])
+            # A flow that waits, or a confirmation on screen: both are left unanswered.
+            return Outcome([reply("cancel.done" if state or kinds else "cancel.nothing")])
         if command == "help":
-            return Outcome([self._help()])
+            held = await roles.held(ctx.uow, ctx.member.id) if staff else set()
+            return Outcome([self._help(held)])
         if command is not None:
             step = router.commands.get(command)
             if step is None:
@@ -324,26 +384,41 @@ class Engine:
             return await waiting(ctx)
         if not ctx.text:
             return Outcome([reply("error.text_only")])
+        if offered and answers.number(ctx.text) is not None:  # a number past the buttons
+            return Outcome([reply("buttons.choose_one") if len(offered) == 1
+                            else reply("buttons.choose", last=len(offered))])
         return Outcome([reply("error.not_understood"), self._help()])
 
     async def _welcome(self, ctx: Ctx) -> Reply:
         greeting = await self.router.commands["start"](replace(ctx, arg=""))
         return greeting.replies[0]
 
-    def _help(self) -> Reply:
-        """The same menu every time: built once (the router is fixed at start-up)."""
-        if self._help_reply is None:
-            self._help_reply = _help(self.router)
-        return self._help_reply
+    def _help(self, held: Set[str] = frozenset()) -> Reply:
+        """The members' commands, then those of each role held and the roles below it.
+        Built once per set of roles (the router is fixed at start-up)."""
+        key = frozenset(held)
+        if key not in self._help_replies:
+            self._help_replies[key] = help_menu(self.router, key)
+        return self._help_replies[key]
 
     def _locale(self, chosen: str | None, hint: str | None) -> str:
         return i18n.negotiate(chosen, hint) or self.programme.default_locale
 
 
-def _help(router: Router) -> Reply:
-    lines = [Text(f"command.{name}", {"command": f"/{name}"})
-             for name in [*router.menu, "help", "cancel"]]
+def help_menu(router: Router, held: Set[str] = frozenset()) -> Reply:
+    """/help: the members' commands, then a group per staff role, lowest first, of the
+    commands that role is the least to use (the owner sees every group)."""
+    lines: list[Text | str] = [_line(name) for name in [*router.menu, "help", "cancel"]]
+    ranks = [roles.ROLES.index(r) for r in held if r in roles.ROLES]
+    for role in reversed(roles.ROLES):  # moderator, staff, operator, admin, owner
+        names = [name for name, least in router.roles.items() if least == role]
+        if names and ranks and min(ranks) <= roles.ROLES.index(role):
+            lines += ["", Text(f"help.role.{role}"), *map(_line, names)]
     return reply("help.menu", commands=lines)
+
+
+def _line(name: str) -> Text:
+    return Text(f"command.{name}", {"command": f"/{name}"})
 
 
 def _command(text: str) -> tuple[str | None, str]:
@@ -357,10 +432,3 @@ def _command(text: str) -> tuple[str | None, str]:
 
 def _payload(arg: str, prefix: str) -> str | None:
     return arg[len(prefix):] if arg.startswith(prefix) else None
-
-
-def _numbered(text: str, options: list[str] | None) -> str | None:
-    stripped = text.strip()
-    if options and stripped.isascii() and stripped.isdigit() and 1 <= int(stripped) <= len(options):
-        return options[int(stripped) - 1]
-    return None

@@ -22,6 +22,7 @@ def render(reply: Reply, locale: str) -> Rendered:
         key=reply.key,
         scene=(reply.scene.payload, translate(reply.scene.caption, locale))
         if reply.scene is not None else None,
+        qr=reply.qr,
     )
 
 
@@ -37,6 +38,8 @@ def dump(message: Rendered) -> dict[str, Any]:
         data["edit"] = True
     if message.scene is not None:
         data["scene"] = list(message.scene)
+    if message.qr is not None:
+        data["qr"] = message.qr
     return data
 
 
@@ -51,4 +54,5 @@ def load(data: dict[str, Any]) -> Rendered:
         edit=bool(data.get("edit")),
         key=data.get("key", ""),
         scene=tuple(data["scene"]) if "scene" in data else None,
+        qr=data.get("qr"),
     )

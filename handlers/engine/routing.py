@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from domain.config import Programme
 from domain.members.tables import Member
+from domain.staff.roles import ROLES
 from domain.storage.database import UnitOfWork
 from handlers.engine.types import Inbound, Reply
 
@@ -118,18 +119,62 @@ class Flow:
 
 
 @dataclass
+class Arrival:
+    """A first message from an account we have no member for yet, before one is made."""
+
+    inbound: Inbound
+    uow: UnitOfWork
+    programme: Programme
+    now: datetime
+    arg: str
+
+
+@dataclass
+class Arrived:
+    """What an arrival step did: the member the account belongs to now (None: still
+    nobody, and nobody is made), and what to say."""
+
+    member: Member | None
+    replies: list[Reply]
+
+
+# Returns None when the message is for the usual path (a member is made, then routed).
+ArrivalStep = Callable[[Arrival], Awaitable[Arrived | None]]
+
+
+@dataclass
 class Router:
     commands: dict[str, Step] = field(default_factory=dict)
     actions: dict[str, Step] = field(default_factory=dict)
     states: dict[str, Step] = field(default_factory=dict)
-    menu: list[str] = field(default_factory=list)  # commands listed in /help, in order
+    menu: list[str] = field(default_factory=list)  # members' commands in /help, in order
     flows: list[Flow] = field(default_factory=list)
+    # Staff commands and the least role that may use them (domain.staff.roles.ROLES), in
+    # the order registered: /help lists them to those who hold the role. Informative
+    # only: each step still checks the permission itself.
+    roles: dict[str, str] = field(default_factory=dict)
+    # Commands that may act for an account before it becomes a member (a newcomer's
+    # `/link CODE` joins an existing member instead of making a new one).
+    arrivals: dict[str, ArrivalStep] = field(default_factory=dict)
 
-    def command(self, name: str, listed: bool = True) -> Callable[[Step], Step]:
+    def command(self, name: str, listed: bool = True,
+                role: str | None = None) -> Callable[[Step], Step]:
+        """`role`: a staff command, listed in /help for that role and those above it."""
+        if role is not None and role not in ROLES:
+            raise ValueError(f"command /{name}: unknown role {role!r}")
+
         def register(step: Step) -> Step:
             self.commands[name] = step
-            if listed:
+            if role is not None:
+                self.roles[name] = role
+            elif listed:
                 self.menu.append(name)
+            return step
+        return register
+
+    def arrival(self, command: str) -> Callable[[ArrivalStep], ArrivalStep]:
+        def register(step: ArrivalStep) -> ArrivalStep:
+            self.arrivals[command] = step
             return step
         return register
 
@@ -156,13 +201,14 @@ class Router:
 
     def include(self, other: Router) -> None:
         other.check()
-        for kind in ("commands", "actions", "states"):
+        for kind in ("commands", "actions", "states", "arrivals"):
             mine, theirs = getattr(self, kind), getattr(other, kind)
             clash = mine.keys() & theirs.keys()
             if clash:
                 raise ValueError(f"{kind} registered twice: {sorted(clash)}")
             mine.update(theirs)
         self.menu.extend(other.menu)
+        self.roles.update(other.roles)
         self.flows.extend(other.flows)
 
     def waiting(self, outcome: Outcome) -> str | None:

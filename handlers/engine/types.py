@@ -49,10 +49,14 @@ class Money:
     currency: str
 
 
+YES, NO = "yes", "no"  # a Button's kind: what typed "yes"/"是" or "no"/"否" presses
+
+
 @dataclass(frozen=True)
 class Button:
     label: Text | Local
     action: str
+    kind: str | None = None  # YES or NO for the two answers of a confirmation
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class Reply:
     file: tuple[str, bytes] | None = None  # (file name, content)
     edit: bool = False  # replace the message this reply answers, e.g. when paging
     scene: Scene | None = None
+    qr: str | None = None  # what `image` encodes when it is a QR code: a terminal draws it
 
     @property
     def actions(self) -> list[str]:
@@ -92,11 +97,19 @@ class Rendered:
     edit: bool = False
     key: str = ""  # the translation key it came from, so adapters can treat errors apart
     scene: tuple[str, str] | None = None  # (payload, translated caption) of a Scene
+    qr: str | None = None  # what `image` encodes when it is a QR code
 
 
 def reply(key: str, *rows: tuple[Button, ...] | list[Button], **params: Any) -> Reply:
     return Reply(key, params, tuple(tuple(r) for r in rows))
 
 
+# A confirmation's buttons are found by their wording key, so every flow's Yes/No is
+# answerable by typing without each flow saying so: `word.yes`, `purchase.no`,
+# `campaign.confirm_yes`, `catalogue.save`, `catalogue.discard`.
+KIND_ENDINGS = {"yes": YES, "save": YES, "no": NO, "discard": NO}
+
+
 def button(key: str, action: str, **params: Any) -> Button:
-    return Button(Text(key, params), action)
+    ending = key.rsplit(".", 1)[-1].rsplit("_", 1)[-1]
+    return Button(Text(key, params), action, KIND_ENDINGS.get(ending))

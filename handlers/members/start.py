@@ -1,13 +1,18 @@
-"""/start: zero-friction sign-up (0元入会) and the greeting."""
+"""/start: zero-friction sign-up (0元入会), the greeting and the home card.
+
+`/start ref_CODE` (an invitation link) says whether the invitation counted; it never
+stands in the way of joining. `/start link_CODE` links this account to a member.
+"""
 
 from __future__ import annotations
 
+from domain.conversations import conversations
 from domain.members import members
 from domain.points import ledger
 from handlers.engine.routing import Ctx, Outcome, Router
-from handlers.engine.types import button, reply
-from handlers.engine.words import local, number, tier_name
-from handlers.members import link
+from handlers.engine.types import Text, reply
+from handlers.engine.words import local, number
+from handlers.members import home, link
 
 router = Router()
 
@@ -17,17 +22,43 @@ async def start(ctx: Ctx) -> Outcome:
     if ctx.arg.startswith("link_"):
         return await link.use_code(ctx, ctx.arg[len("link_"):])
     member = ctx.member
-    tier = ctx.programme.tiers.by_code(member.tier) or ctx.programme.tiers.levels[0]
-    rows = []
-    if not members.profile_complete(member):
-        rows = [(button("start.complete_profile", "profile:walk"),
-                 button("start.later", "start:later"))]
-    key = "start.welcome" if ctx.created else "start.welcome_back"
-    points = await ledger.settle(ctx.uow, member, ctx.now)
-    return Outcome([reply(key, *rows, programme=local(ctx.programme.name),
-                          number=number(member.id), tier=tier_name(tier), points=points)])
+    first = ctx.created or await _never_seen(ctx)
+    programme = local(ctx.programme.name)
+    head = [Text("start.first" if first else "start.back", {"programme": programme})]
+    if ctx.arg.startswith("ref_"):
+        head.append(await _invitation(ctx, ctx.arg[len("ref_"):]))
+    if first and not members.profile_complete(member):
+        head.append(Text("start.profile_nudge"))
+    return Outcome([await home.card(ctx, head)])
+
+
+async def _never_seen(ctx: Ctx) -> bool:
+    """A member made before their first message (the owner, from the settings) is new
+    to us all the same, until this account has talked with us; an account linked to a
+    member with a history is not."""
+    if await conversations.known(ctx.uow, ctx.inbound.platform, ctx.inbound.user_id):
+        return False
+    return not await ledger.count(ctx.uow, ctx.member.id)
+
+
+async def _invitation(ctx: Ctx, code: str) -> Text:
+    """Whether the invitation counted. It counts only for a member it brought in: the
+    engine recorded the inviter when this message made the member."""
+    member = ctx.member
+    inviter = (await members.get(ctx.uow, member.referred_by_id)
+               if member.referred_by_id is not None else None)
+    if inviter is not None and (ctx.created or inviter.referral_code == code.strip().upper()):
+        if inviter.display_name:
+            return Text("start.invited_by", {"name": inviter.display_name})
+        return Text("start.invited_by_number", {"number": number(inviter.id)})
+    if ctx.created:
+        return Text("start.invite_unknown")
+    if code.strip().upper() == member.referral_code:
+        return Text("start.invite_own")
+    return Text("start.invite_member")
 
 
 @router.action("start:later")
 async def later(ctx: Ctx) -> Outcome:
+    """Answers the "Later" of greetings sent before the home card."""
     return Outcome([reply("start.later_ok")])

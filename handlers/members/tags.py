@@ -1,6 +1,7 @@
 """/tag NUMBER [tag ...] [-tag ...]: an operator labels members for campaign segments.
-`/tag 00000042` lists the member's tags; `vip` adds one, `-vip` takes it away. Every
-change is in the audit log."""
+`/tag 00000042` lists the member's tags; `vip` adds one, `-vip` takes it away, and a
+quoted `"tea lover"` (or “tea lover”) is one tag with a space. Every change is in the
+audit log."""
 
 from __future__ import annotations
 
@@ -9,19 +10,22 @@ from domain.members.tables import Member
 from domain.members.tags import TagRefused
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Outcome, Router
-from handlers.engine.types import Text, reply
+from handlers.engine.types import Reply, Text, reply
 from handlers.engine.words import number
 from handlers.staff.roles import denied, member_arg
 
 router = Router()
 
 
-@router.command("tag", listed=False)
+@router.command("tag", role="operator")
 async def tag(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "campaign")
     if refusal is not None:
         return refusal
-    parts = ctx.arg.split()
+    try:
+        parts = tags.split(ctx.arg)
+    except TagRefused as refused:
+        return Outcome([_refused(refused)])
     target = member_arg(parts[0]) if parts else None
     if target is None:
         return Outcome([reply("tag.usage")])
@@ -32,13 +36,10 @@ async def tag(ctx: Ctx) -> Outcome:
     try:
         adding = tags.parse(w for w in words if not w.startswith("-"))
         removing = tags.parse(w[1:] for w in words if w.startswith("-"))
-    except TagRefused as refused:
-        return Outcome([reply(f"tag.{refused.code}", **refused.params)])
-    actor = audit.member_actor(ctx.member.id)
-    try:
         added = await tags.add(ctx.uow, target, adding, ctx.now)
     except TagRefused as refused:
-        return Outcome([reply(f"tag.{refused.code}", **refused.params)])
+        return Outcome([_refused(refused)])
+    actor = audit.member_actor(ctx.member.id)
     removed = await tags.remove(ctx.uow, target, removing)
     for action, changed in (("tag.add", added), ("tag.remove", removed)):
         if changed:
@@ -47,3 +48,8 @@ async def tag(ctx: Ctx) -> Outcome:
     held = await tags.of_member(ctx.uow, target)
     shown = ", ".join(held) if held else Text("tag.none")
     return Outcome([reply("tag.list", number=number(target), tags=shown)])
+
+
+def _refused(refused: TagRefused) -> Reply:
+    """Why a word is no tag, then nothing was changed (the whole line is refused)."""
+    return reply("tag.refused", why=Text(f"tag.{refused.code}", refused.params))

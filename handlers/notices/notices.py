@@ -14,8 +14,11 @@ from handlers.engine.types import Money, Rendered, Reply, Text
 from handlers.engine.words import local, tier_called
 
 
-def locale_for(member_locale: str | None, programme: Programme) -> str:
-    return i18n.negotiate(member_locale) or programme.default_locale
+def locale_for(member_locale: str | None, programme: Programme,
+               hint: str | None = None) -> str:
+    """The language a member reads: their choice, else the hint their platform last gave
+    (`Member.language_hint`), else the programme's default (as members.language)."""
+    return i18n.negotiate(member_locale, hint) or programme.default_locale
 
 
 def render_notice(key: str, params: dict[str, Any], locale: str,

@@ -1,9 +1,10 @@
 """/points: the balance, a statement that says why each movement happened, and
-what expires soon. Older pages edit the same message instead of adding new ones."""
+when the next points expire (day by day when that is soon). Older pages edit the
+same message instead of adding new ones."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from domain.points import ledger
@@ -15,6 +16,8 @@ from handlers.points.earning_words import programme_names
 
 router = Router()
 PAGE = 5
+# Far enough to see any expiry: the longest policy (120 months) with room to spare.
+FOREVER_DAYS = 100 * 366
 
 
 @router.command("points")
@@ -38,22 +41,52 @@ async def _statement(ctx: Ctx, page: int, edit: bool = False) -> Reply:
     if page > pages:  # an old "Older" button after entries expired, or a forged one
         page = pages
         entries, total = await ledger.page(ctx.uow, member_id, PAGE, offset=(page - 1) * PAGE)
-    days = ctx.programme.expiry.remind_days
-    expiring = (await ledger.expiring_soon(ctx.uow, member_id, ctx.now, days)
-                if ledger.may_expire_within(ctx.member, ctx.now, days) else [])
     lines: list[Text] = [_line(ctx, e) for e in entries] or [Text("points.no_movements")]
-    soon = [Text("points.expiring_line", {"points": e.points, "date": ctx.local(e.on).date()})
-            for e in expiring]
     nav = []
     if page > 1:
         nav.append(button("points.newer", f"points:page:{page - 1}"))
     if page * PAGE < total:
         nav.append(button("points.older", f"points:page:{page + 1}"))
     params = {"balance": balance, "lines": lines, "page": page, "pages": pages}
+    rows = (tuple(nav),) if nav else ()
+    expiry = await _expiry(ctx)
+    if expiry is not None:
+        return Reply("points.statement_expiring", {**params, "expiry": expiry}, rows, edit=edit)
+    return Reply("points.statement", params, rows, edit=edit)
+
+
+async def expiring_days(ctx: Ctx) -> list[tuple[date, int]]:
+    """Points still to expire, summed per day in the member's zone, soonest first: with
+    rolling expiry every check-in expires at its own moment, but members think in days."""
+    if not ledger.may_expire_within(ctx.member, ctx.now, FOREVER_DAYS):
+        return []  # nothing can expire: no need to replay the ledger
+    by_day: dict[date, int] = {}
+    for lot in await ledger.expiring_soon(ctx.uow, ctx.member.id, ctx.now, FOREVER_DAYS):
+        day = ctx.local(lot.on).date()
+        by_day[day] = by_day.get(day, 0) + lot.points
+    return sorted(by_day.items())
+
+
+async def next_expiry(ctx: Ctx) -> tuple[date, int] | None:
+    """The next day points expire and how many, however far off."""
+    days = await expiring_days(ctx)
+    return days[0] if days else None
+
+
+async def _expiry(ctx: Ctx) -> Text | list[Text] | None:
+    """Points expiring within the reminder window, day by day; else the next expiry,
+    however far off; None when nothing will expire."""
+    days = await expiring_days(ctx)
+    if not days:
+        return None
+    horizon = ctx.local(ctx.now + timedelta(days=ctx.programme.expiry.remind_days)).date()
+    soon = [(day, points) for day, points in days if day <= horizon]
     if soon:
-        return Reply("points.statement_expiring", {**params, "expiring": soon},
-                     (tuple(nav),) if nav else (), edit=edit)
-    return Reply("points.statement", params, (tuple(nav),) if nav else (), edit=edit)
+        return [Text("points.expiring_soon"),
+                *(Text("points.expiring_line", {"points": points, "date": day})
+                  for day, points in soon)]
+    day, points = days[0]
+    return Text("points.next_expiry", {"count": points, "date": day})
 
 
 def _line(ctx: Ctx, entry: Any) -> Text:  # a ledger row (ledger.page)

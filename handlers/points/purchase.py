@@ -1,9 +1,11 @@
 """/purchase: an operator records a till purchase in chat, confirmed before it counts.
 
 `/purchase 00000042 128.50` goes straight to the confirmation; `/purchase` alone asks
-for the member and then the amount. The order id is fixed when the confirmation is
-shown, so a double tap records one purchase. The role is checked at every step. The
-flow is drawn in purchase.mmd beside this file.
+for the member and then the amount, and either answer may carry both (`00000042
+128.50`). The order id is fixed when the confirmation is shown, so a double tap
+records one purchase. The role is checked at every step. The reply shows every part
+of what was earned: each rule, and a friend's referral welcome. The flow is drawn in
+purchase.mmd beside this file.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from babel.numbers import get_currency_precision
 from domain.members import members
 from domain.members.tables import Member
 from domain.points import purchases
-from domain.points.purchases import Order, PurchaseRefused
+from domain.points.purchases import Order, PurchaseRefused, Recorded
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Money, button, reply
-from handlers.engine.words import number
+from handlers.engine.types import Local, Money, Text, button, reply
+from handlers.engine.words import local, number
 from handlers.staff.roles import denied, member_arg
 
 MEMBER = "purchase.member"
@@ -40,7 +42,7 @@ def parse_amount(text: str, currency: str) -> int | None:
     return minor if 1 <= minor <= purchases.MAX_AMOUNT else None
 
 
-@router.command("purchase", listed=False)
+@router.command("purchase", role="operator")
 async def start(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "purchase")
     if refusal is not None:
@@ -48,9 +50,9 @@ async def start(ctx: Ctx) -> Outcome:
     parts = ctx.arg.split()
     if not parts:
         return Outcome([reply("purchase.ask_member")], state=MEMBER)
-    if len(parts) != 2:
+    if len(parts) > 2:
         return Outcome([reply("purchase.usage")])
-    return await _confirm(ctx, parts[0], parts[1])
+    return await _member_then_amount(ctx, parts)
 
 
 @router.state(MEMBER)
@@ -58,15 +60,40 @@ async def got_member(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "purchase")
     if refusal is not None:
         return refusal
-    target = member_arg(ctx.text)
-    if target is None or await ctx.uow.session.get(Member, target) is None:
-        return Outcome([reply("purchase.bad_member")], state=MEMBER)
+    parts = ctx.text.split()
+    if not 1 <= len(parts) <= 2:
+        return Outcome([reply("purchase.member_or_both")], state=MEMBER)
+    return await _member_then_amount(ctx, parts)
+
+
+async def _member_then_amount(ctx: Ctx, parts: list[str]) -> Outcome:
+    """The member number, and the amount when it came too; else the amount is asked."""
+    if len(parts) == 2:
+        return await _confirm(ctx, parts[0], parts[1])
+    target, refusal = await _member(ctx, parts[0])
+    if target is None:
+        return refusal
     return Outcome([reply("purchase.ask_amount", number=number(target))],
                    state=AMOUNT, data={"member": target})
 
 
+async def _member(ctx: Ctx, typed: str) -> tuple[int | None, Outcome]:
+    """The member a typed number names, or why not (asking for it again)."""
+    target = member_arg(typed.lstrip("#"))
+    if target is None:
+        return None, Outcome([reply("purchase.not_a_number")], state=MEMBER)
+    found = await ctx.uow.session.get(Member, target)
+    if found is None or found.status == "erased":
+        return None, Outcome([reply("purchase.bad_member", number=number(target))],
+                             state=MEMBER)
+    return target, Outcome([])
+
+
 @router.state(AMOUNT)
 async def got_amount(ctx: Ctx) -> Outcome:
+    parts = ctx.text.split()
+    if len(parts) == 2:  # the member again, with the amount: another member, perhaps
+        return await _confirm(ctx, parts[0], parts[1])
     return await _confirm(ctx, str(ctx.data.get("member", "")), ctx.text)
 
 
@@ -74,9 +101,9 @@ async def _confirm(ctx: Ctx, who: str, amount_text: str) -> Outcome:
     refusal = await denied(ctx, "purchase")
     if refusal is not None:
         return refusal
-    target = member_arg(who)
-    if target is None or await ctx.uow.session.get(Member, target) is None:
-        return Outcome([reply("purchase.bad_member")], state=MEMBER)
+    target, unknown = await _member(ctx, who)
+    if target is None:
+        return unknown
     currency = ctx.programme.currency
     amount = parse_amount(amount_text, currency)
     if amount is None:
@@ -107,8 +134,38 @@ async def record(ctx: Ctx) -> Outcome:
         await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "purchase.record",
                            order_id, {"member": number(target), "amount": amount}, ctx.now)
     return Outcome([reply("purchase.again" if done.duplicate else "purchase.done",
-                          order=order_id, number=number(target), points=done.points,
-                          balance=done.balance)])
+                          order=order_id, number=number(target),
+                          points=done.points + done.referral, balance=done.balance,
+                          parts=breakdown(ctx, done))])
+
+
+REASONS = ("purchase", "tier_bonus", "category_bonus", "sku_bonus", "promotion",
+           "campaign_bonus", "first_purchase")
+
+
+def breakdown(ctx: Ctx, done: Recorded) -> list[Text]:
+    """One line per rule that paid (`category:teaware` names its category), then the
+    referral welcome: together they add up to what the reply says was earned."""
+    lines = []
+    for rule in done.rules:
+        reason, detail = str(rule["reason"]), str(rule["rule"]).partition(":")[2]
+        if reason in REASONS:
+            lines.append(Text(f"purchase.part.{reason}", {
+                "points": rule["points"], "name": _named(ctx, reason, detail)}))
+        else:
+            lines.append(Text("purchase.part.other", {"code": reason, "points": rule["points"]}))
+    if done.referral:
+        lines.append(Text("purchase.part.referral_welcome", {"points": done.referral}))
+    return lines
+
+
+def _named(ctx: Ctx, reason: str, detail: str) -> Local | str:
+    """A promotion by the name the programme gives it now; a category or SKU as coded."""
+    if reason == "promotion":
+        promotion = next((p for p in ctx.programme.earning.promotions if p.code == detail), None)
+        if promotion is not None:
+            return local(promotion.name)
+    return detail
 
 
 @router.action("purchase:no")

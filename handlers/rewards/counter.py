@@ -3,7 +3,7 @@ live stock. Both check the role first and write the audit log."""
 
 from __future__ import annotations
 
-from domain.rewards import coupons, rewards
+from domain.rewards import catalogue, coupons, rewards
 from domain.rewards.coupons import CouponRefused
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Outcome, Router
@@ -15,7 +15,7 @@ router = Router()
 MAX_STOCK = 1_000_000_000
 
 
-@router.command("verify", listed=False)
+@router.command("verify", role="staff")
 async def verify(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "verify")
     if refusal is not None:
@@ -37,7 +37,7 @@ async def verify(ctx: Ctx) -> Outcome:
     return Outcome([reply("verify.ok", title=title, number=number(coupon.member_id))])
 
 
-@router.command("stock", listed=False)
+@router.command("stock", role="operator")
 async def stock(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "stock")
     if refusal is not None:
@@ -53,6 +53,14 @@ async def stock(ctx: Ctx) -> Outcome:
     remaining = current.remaining if current is not None else item.stock
     enabled = current.enabled if current is not None else True
     value = parts[1].lower()
+    missing = catalogue.unworded(item)
+    if value == "on" and missing:
+        # A new item's wording is its code until it is worded (README): members would
+        # read "cake — 100 积分 / cake". Say what is missing and where to word it.
+        return Outcome([reply("stock.unworded", code=item.code, missing=[
+            Text("stock.missing", {"field": Text(f"catalogue.field.{field}"),
+                                   "language": Text(f"wording.language.{locale}")})
+            for field, locale in missing])])
     if value in ("on", "off"):
         enabled = value == "on"
     elif value == "unlimited":

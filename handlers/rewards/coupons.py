@@ -19,7 +19,7 @@ SHOWN_WITH_QR = 5
 
 def qr_png(code: str) -> bytes:
     buffer = io.BytesIO()
-    segno.make(code, error="m").save(buffer, kind="png", scale=6, border=2)
+    segno.make_qr(code, error="m").save(buffer, kind="png", scale=6, border=2)
     return buffer.getvalue()
 
 
@@ -32,7 +32,7 @@ def card(ctx: Ctx, coupon: Coupon) -> Reply:
     return Reply("coupons.card", {"title": title(ctx, coupon),
                                   "code": coupons.display(coupon.code),
                                   "until": ctx.local(coupon.expires_at).date()},
-                 image=qr_png(coupon.code))
+                 image=qr_png(coupon.code), qr=coupon.code)
 
 
 @router.command("coupons")

@@ -48,9 +48,9 @@ async def _page(ctx: Ctx, number: int, edit: bool = False) -> Reply:
         for o in shown if o.locked is None]
     nav = []
     if number > 1:
-        nav.append(button("points.newer", f"rewards:page:{number - 1}"))
+        nav.append(button("page.previous", f"rewards:page:{number - 1}"))
     if number < pages:
-        nav.append(button("points.older", f"rewards:page:{number + 1}"))
+        nav.append(button("page.next", f"rewards:page:{number + 1}"))
     if nav:
         rows.append(tuple(nav))
     return Reply("rewards.list", {"balance": balance, "page": number, "pages": pages,

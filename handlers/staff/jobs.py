@@ -17,6 +17,7 @@ from domain.staff.jobs import JobRefused
 from domain.staff.tables import JobState
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
+from handlers.engine.words import clock, zone_label
 from handlers.staff.roles import denied
 
 router = Router()
@@ -32,7 +33,7 @@ RESULT_FIELDS = {
 VERBS = ("pause", "resume", "run")
 
 
-@router.command("jobs", listed=False)
+@router.command("jobs", role="operator")
 async def jobs_command(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "jobs")
     if refusal is not None:
@@ -100,9 +101,14 @@ def _title(name: str) -> Text:
 
 
 def _when(ctx: Ctx, moment: datetime | None) -> Text | str:
+    """In the programme's zone, the scheduler's, whoever asks; the screen names it."""
     if moment is None:
         return Text("jobs.never")
-    return ctx.local(moment).strftime("%Y-%m-%d %H:%M")
+    return clock(moment, ctx.programme.zone)
+
+
+def _zone(ctx: Ctx) -> str:
+    return zone_label(ctx.programme.zone, ctx.now)
 
 
 async def _runner_line(ctx: Ctx) -> Text:
@@ -134,7 +140,8 @@ async def _listing(ctx: Ctx, edit: bool = False) -> Reply:
         "last": _last(ctx, s)}) for s in states]
     buttons = [button(f"jobs.name.{s.name}", f"jobs:show:{s.name}") for s in states]
     rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
-    return Reply("jobs.list", {"runner": await _runner_line(ctx), "lines": lines},
+    return Reply("jobs.list", {"runner": await _runner_line(ctx), "lines": lines,
+                               "zone": _zone(ctx)},
                  tuple(rows), edit=edit)
 
 
@@ -154,6 +161,7 @@ async def _page(ctx: Ctx, name: str, edit: bool = False) -> Reply:
         "job": _title(name), "about": Text(f"jobs.about.{name}"),
         "status": Text("jobs.status_paused" if job.paused else "jobs.status_active"),
         "next": Text("jobs.paused") if job.paused else _when(ctx, job.next_run_at),
-        "last": _last(ctx, job), "details": [await _runner_line(ctx), *extra]},
+        "last": _last(ctx, job), "details": [await _runner_line(ctx), *extra],
+        "zone": _zone(ctx)},
         ((button("jobs.run", f"jobs:do:run:{name}"), toggle),
          (button("jobs.back", "jobs:list"),)), edit=edit)

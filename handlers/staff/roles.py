@@ -10,18 +10,36 @@ from __future__ import annotations
 from domain.errors import UnknownMember
 from domain.staff import audit, roles
 from domain.staff.roles import RoleRefused
-from domain.staff.tables import AuditEntry
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
+from handlers.engine.words import zone_label
+from handlers.staff import audit as audit_words
 
 router = Router()
 PAGE = 10
+# The command a refusal names when the step was a button or a typed answer.
+COMMAND = {"grant": "/grant", "audit": "/audit", "purchase": "/purchase", "stock": "/stock",
+           "rewards": "/reward", "jobs": "/jobs", "campaign": "/campaign",
+           "verify": "/verify"}
 
 
 async def denied(ctx: Ctx, permission: str) -> Outcome | None:
+    """None when the member may; else a refusal naming the command and who may use it
+    ("/audit is for the owner and admins"), so nobody is told a role they hold is
+    not enough without being told which one is."""
     if await roles.can(ctx.uow, ctx.member.id, permission):
         return None
-    return Outcome([reply("staff.denied")])
+    return Outcome([reply("staff.denied", command=_command(ctx, permission),
+                          roles=Text(f"staff.needs.{roles.least(permission)}"))])
+
+
+def _command(ctx: Ctx, permission: str) -> str:
+    words = ctx.inbound.text.split(maxsplit=1) if ctx.action is None else []
+    typed = words[0].split("@")[0].lower() if words else ""
+    if typed.startswith("/") and typed[1:].isascii() and typed[1:].isalnum() \
+            and len(typed) <= 33:
+        return typed
+    return COMMAND.get(permission, f"/{permission}")
 
 
 def member_arg(raw: str) -> int | None:
@@ -29,12 +47,12 @@ def member_arg(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
-@router.command("grant", listed=False)
+@router.command("grant", role="admin")
 async def grant(ctx: Ctx) -> Outcome:
     return await _change(ctx, roles.grant, "roles.granted", "roles.already")
 
 
-@router.command("revoke", listed=False)
+@router.command("revoke", role="admin")
 async def revoke(ctx: Ctx) -> Outcome:
     return await _change(ctx, roles.revoke, "roles.revoked", "roles.not_held")
 
@@ -57,7 +75,7 @@ async def _change(ctx: Ctx, change, done: str, unchanged: str) -> Outcome:
     return Outcome([reply(done if changed else unchanged, role=role, number=number)])
 
 
-@router.command("audit", listed=False)
+@router.command("audit", role="admin")
 async def audit_log(ctx: Ctx) -> Outcome:
     return await _page(ctx, 1, edit=False)
 
@@ -85,13 +103,7 @@ async def _page(ctx: Ctx, page: int, edit: bool) -> Outcome:
         nav.append(button("points.newer", f"audit:page:{page - 1}"))
     if page < pages:
         nav.append(button("points.older", f"audit:page:{page + 1}"))
-    return Outcome([Reply("audit.list", {"page": page, "pages": pages,
-                                         "lines": [_line(ctx, e) for e in entries]},
-                          (tuple(nav),) if nav else (), edit=edit)])
-
-
-def _line(ctx: Ctx, entry: AuditEntry) -> Text:
-    details = " ".join(f"{k}={v}" for k, v in sorted((entry.params or {}).items()))
-    return Text("audit.line", {"when": ctx.local(entry.created_at).strftime("%Y-%m-%d %H:%M"),
-                               "actor": entry.actor, "action": entry.action,
-                               "target": entry.target, "details": details})
+    return Outcome([Reply("audit.list", {
+        "page": page, "pages": pages, "zone": zone_label(ctx.programme.zone, ctx.now),
+        "lines": [audit_words.line(ctx, e) for e in entries]},
+        (tuple(nav),) if nav else (), edit=edit)])

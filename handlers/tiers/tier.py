@@ -1,13 +1,17 @@
-"""/tier: where the member stands, what the next tier needs, and the benefits."""
+"""/tier: where the member stands, what the next tier needs, and the benefits; a
+button opens the programme's rules (/rules)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from domain.tiers import tiers
 from handlers.engine.routing import Ctx, Outcome, Router
-from handlers.engine.types import Local, Money, Reply, Text, reply
+from handlers.engine.types import Local, Money, Reply, Text, button, reply
 from handlers.engine.words import bar, local, multiplier, tier_name
 
 router = Router()
+RULES = "rules:show"  # handlers/members/rules.py answers it
 
 
 @router.command("tier")
@@ -35,10 +39,13 @@ async def tier(ctx: Ctx) -> Outcome:
                              needed=amount(progress.needed), unit=unit,
                              bar=bar(progress.percent),
                              percent=progress.percent))
-    if ladder.mode == "up_and_down" and progress.valid_until is not None:
+    # The lowest tier cannot be lost, so how long it lasts means nothing.
+    lowest = progress.tier.code == ladder.levels[0].code
+    if ladder.mode == "up_and_down" and progress.valid_until is not None and not lowest:
         until = ctx.local(progress.valid_until).date()
         if progress.in_grace:
             replies.append(reply("tier.grace", until=until, days=ladder.grace_days))
         else:
             replies.append(reply("tier.valid_until", until=until))
+    replies[-1] = replace(replies[-1], buttons=((button("rules.button", RULES),),))
     return Outcome(replies)

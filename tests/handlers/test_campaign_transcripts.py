@@ -17,7 +17,7 @@ from domain.rewards.tables import Coupon
 from domain.staff import roles
 from domain.staff.tables import AuditEntry
 from tests.support import crowd
-from tests.support.transcript import Clock, member
+from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)  # a Wednesday, 09:00 in Shanghai
 
@@ -29,11 +29,7 @@ def clock() -> Clock:
 
 async def boss(db, programme, clock, locale="en", user="boss"):
     """The owner (member 1) in the console, and 6 members who may be messaged (2-7)."""
-    chat = member(db, programme, clock, user=user, locale=locale)
-    await chat.say("/start")
-    async with db.uow() as uow:
-        await roles.set_owner(uow, programme, f"console:{user}", clock.now)
-        await uow.commit()
+    chat = await owner(db, programme, clock, user=user, locale=locale)
     await crowd.plain(db, 4, clock.now, first_id=2, tier="gold", locale="en")
     await crowd.plain(db, 2, clock.now, first_id=6, tier="silver", locale="zh_Hans")
     return chat
@@ -159,8 +155,13 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
         db, programme, clock):
     me = await boss(db, programme, clock)  # reads English; 4 English and 2 Chinese members
     await me.say("/campaign")
-    assert "Step 2 of 5" in await me.say("10")  # everyone
-    await me.say("Autumn oolong is in")
+    out = await me.say("10")  # everyone
+    assert "Step 2 of 5 — write the message for 4 members who read English" in out
+    assert "Then you write it for 2 members who read 简体中文, or send them the same." in out
+    out = await me.say("Autumn oolong is in")
+    assert "Now write the message for 2 members who read 简体中文" in out
+    assert "[1] Same text for all" in out
+    await me.say("秋季乌龙上市")
     await me.say("3")  # a points multiplier
     await me.say("2")  # 2x
     await me.say("2")  # for 7 days
@@ -174,7 +175,9 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
                         out.index("Preview of variant A in 简体中文"))
     assert english < chinese < out.index("Ready to send:")
     assert "Autumn oolong is in\n\n✨ 2× points on your purchases until Mar 27, 2026." in out
-    assert "Autumn oolong is in\n\n✨ 2026年3月27日 前消费可获得 2 倍积分。" in out
+    assert "秋季乌龙上市\n\n✨ 2026年3月27日 前消费可获得 2 倍积分。" in out
+    assert "Autumn oolong is in\n\n✨ 2026年" not in out
+    assert "Variant A (100%): English “Autumn oolong is in”, 简体中文 “秋季乌龙上市”" in out
     assert "Members now: 6" in out
     clock.advance(days=9, hours=1)  # the operator confirms after the time has passed
     out = await me.say("1")
@@ -201,7 +204,8 @@ async def test_full_width_input_from_a_chinese_keyboard_is_understood_zh(db, pro
     assert "最近 30 天内有消费" in await me.say("＜３０")
     await me.say("9")  # clear them all: everyone
     assert "第 2 步" in await me.say("10")
-    await me.say("秋茶")
+    assert "使用English的 4 位会员" in await me.say("秋茶")
+    await me.say("1")  # the same text for all
     await me.say("1")  # no offer
     await me.say("1")  # one message
     await me.say("1")  # no holdout
@@ -307,13 +311,13 @@ async def test_every_command_and_button_is_for_operators_and_up(db, programme, c
             await roles.grant(uow, 1, role, 8, clock.now)
             await uow.commit()
     for line in COMMANDS:
-        assert "for staff only" in await who.say(line), line
+        assert "is for the owner, admins and operators." in await who.say(line), line
     for action in BUTTONS:
-        assert "for staff only" in await who.press(action), action
+        assert "is for the owner, admins and operators." in await who.press(action), action
     # Buttons of the new-campaign flow, pressed without it (forged): refused as well.
     for action in ("cnew:next", "cnew:ok", "cnew:dim:tier"):
         out = await who.press(action)
-        assert "for staff only" in out or "expired" in out
+        assert "is for the owner, admins and operators." in out or "expired" in out
     c = await the_campaign(db)
     assert c.status == "scheduled"
     async with db.uow() as uow:
@@ -335,7 +339,7 @@ async def test_a_role_revoked_mid_flow_stops_the_next_step(db, programme, clock)
     assert "Step 2 of 5" in await op.say("10")
     assert "Member 00000008 no longer has the role operator." in await me.say(
         "/revoke operator 00000008")
-    assert "for staff only" in await op.say("Hello everyone")
+    assert "is for the owner, admins and operators." in await op.say("Hello everyone")
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Campaign)) == 0
 
@@ -346,8 +350,8 @@ async def test_forged_and_stale_values_in_the_flow_change_nothing(db, programme,
     await me.say("1")  # the tier picker; its buttons are the offered ones now
     for forged in ("cnew:set:tier:platinum", "cnew:set:colour:red", "cnew:set:tier"):
         assert "expired" in await me.press(forged)
-    out = await me.say("4")  # the picker's numbers went with the refusal: the menu again
-    assert "Please choose with the buttons" in out
+    out = await me.say("4")  # the picker's numbers outlast the refusal: [4] Done
+    assert "Please choose with the buttons" not in out
     assert "Everyone" in out and "This reaches 6 members" in out
     assert "Step 2 of 5" in await me.say("10")
     await me.say("Hello")

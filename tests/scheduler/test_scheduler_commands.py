@@ -46,10 +46,10 @@ async def audited(db, action: str) -> int:
 
 
 @pytest.mark.parametrize(("role", "locale", "refusal"), [
-    (None, "en", "Sorry, that is for staff only."),
-    (None, "zh_Hans", "抱歉，该功能仅限工作人员使用。"),
-    ("staff", "en", "Sorry, that is for staff only."),
-    ("moderator", "zh_Hans", "抱歉，该功能仅限工作人员使用。"),
+    (None, "en", "Sorry, /jobs is for the owner, admins and operators."),
+    (None, "zh_Hans", "抱歉，/jobs 仅限店主、管理员和运营人员使用。"),
+    ("staff", "en", "Sorry, /jobs is for the owner, admins and operators."),
+    ("moderator", "zh_Hans", "抱歉，/jobs 仅限店主、管理员和运营人员使用。"),
 ])
 async def test_below_operator_every_command_and_button_is_refused(db, programme, clock, role,
                                                                    locale, refusal):
@@ -68,12 +68,14 @@ async def test_an_operator_sees_pauses_resumes_and_runs_jobs_en(db, programme, c
     await make(db, programme, "olga", "operator")
     olga = member(db, programme, clock, user="olga")
     out = await olga.say("/jobs")
-    assert out.startswith("Scheduled jobs\nNo scheduler is running right now")
+    assert out.startswith("Scheduled jobs (times in Asia/Shanghai, UTC+8)\n"
+                          "No scheduler is running right now")
     assert "• Birthday gifts — next: not scheduled yet\n   last: not run yet" in out
     assert "[1] Birthday gifts  [2] Win-back coupons  [3] Points expiry" in out
     out = await olga.say("1")
     assert out.startswith("Birthday gifts\nEvery hour:")
     assert "Status: active" in out and "[1] Run now  [2] Pause  [3] « All jobs" in out
+    assert "Times in Asia/Shanghai, UTC+8." in out
     out = await olga.say("2")
     assert "Birthday gifts is paused." in out and "Status: paused" in out
     assert "[1] Run now  [2] Resume" in out
@@ -90,8 +92,8 @@ async def test_an_operator_sees_pauses_resumes_and_runs_jobs_en(db, programme, c
     assert rows["tier_review"].requested_by == "member:00000002"
     assert (await audited(db, "job.pause"), await audited(db, "job.resume"),
             await audited(db, "job.run")) == (1, 1, 1)
-    out = await olga.say("/audit")
-    assert "Sorry" in out  # an operator does not read the audit log; owners do
+    out = await olga.say("/audit")  # an operator does not read the audit log; owners do
+    assert "Sorry, /audit is for the owner and admins." in out
 
 
 async def test_what_the_scheduler_wrote_shows_in_chinese(db, programme, clock):
@@ -107,7 +109,8 @@ async def test_what_the_scheduler_wrote_shows_in_chinese(db, programme, clock):
         await uow.commit()
     boss = member(db, programme, clock, user="boss", locale="zh_Hans")
     out = await boss.say("/jobs")
-    assert out.startswith("定时任务\n调度进程：worker-a:4242，最近一次心跳 2026-03-10 17:29。")
+    assert out.startswith("定时任务（时区：Asia/Shanghai, UTC+8）\n"
+                          "调度进程：worker-a:4242，最近一次心跳 2026-03-10 17:29。")
     assert ("• 生日礼物 — 下次：2026-03-10 18:05\n"
             "   上次：2026-03-10 17:05，完成：已发放礼物：3") in out
     assert "活动启动 — 下次：尚未排期\n   上次：2026-03-10 17:30，失败：RuntimeError: boom" in out
@@ -136,5 +139,5 @@ async def test_a_revoked_operator_is_refused_at_the_next_button(db, programme, c
     async with db.uow() as uow:
         await roles.revoke(uow, 1, "operator", 2, T0)
         await uow.commit()
-    assert "for staff only" in await olga.say("1")
+    assert "/jobs is for the owner, admins and operators." in await olga.say("1")
     assert await job_rows(db) == {}

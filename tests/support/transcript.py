@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.console import ConsoleChat
+from domain.staff import roles
 from handlers.engine.types import Inbound
 from handlers.routers import build_engine
 
@@ -41,3 +42,14 @@ class Member:
 
 def member(db, programme, clock: Clock, user: str = "alice", locale: str | None = "en") -> Member:
     return Member(ConsoleChat(build_engine(db, programme, clock=clock), user=user, locale=locale))
+
+
+async def owner(db, programme, clock: Clock, user: str = "olga",
+                locale: str | None = "en") -> Member:
+    """The programme's owner chatting in the console: member 1 when they come first."""
+    chat = member(db, programme, clock, user=user, locale=locale)
+    await chat.say("/start")
+    async with db.uow() as uow:
+        await roles.set_owner(uow, programme, f"console:{user}", clock.now)
+        await uow.commit()
+    return chat

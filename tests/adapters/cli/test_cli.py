@@ -13,9 +13,16 @@ from domain.storage import schema
 ROOT = Path(__file__).resolve().parents[3]
 
 
+LOCALE_VARIABLES = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
+
+
 def memberbot(*args: str, cwd: Path, stdin: str = "", env: dict | None = None):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("MEMBERBOT_")}
+    """A real `memberbot` process, with no MEMBERBOT_* settings but `env`'s and a
+    terminal locale (C.UTF-8: no language hint) that does not depend on the machine."""
+    environ = {k: v for k, v in os.environ.items()
+               if not k.startswith("MEMBERBOT_") and k not in LOCALE_VARIABLES}
     environ["PYTHONPATH"] = str(ROOT)
+    environ["LANG"] = "C.UTF-8"
     environ.update(env or {})
     return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=cwd, input=stdin,
                           capture_output=True, text=True, timeout=120, env=environ)
@@ -31,13 +38,13 @@ def test_help_names_every_command(tmp_path):
 
 
 def test_chat_reads_a_script_from_stdin_and_keeps_data_in_a_local_sqlite_file(tmp_path):
-    script = "/start\n2\n/checkin\n/points\n"
+    script = "/start\n5\n/checkin\n/points\n"
     result = memberbot("chat", "--user", "alice", "--locale", "en", cwd=tmp_path, stdin=script)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "chatting as alice" in out
     assert "> /start" in out and "Member number: 00000001" in out
-    assert "Send /profile whenever you like." in out
+    assert "Your tier: Member" in out  # [5] Tier & rules on the card
     assert "Points balance: 5" in out
     assert (tmp_path / "memberbot.db").exists()
     again = memberbot("chat", "--user", "alice", "--locale", "en", cwd=tmp_path,

@@ -56,7 +56,8 @@ async def test_start_greets_with_buttons_and_a_button_press_is_answered(api, bot
     (welcome,) = await api.wait_for(1, method="sendMessage", chat_id=ALICE)
     assert "Welcome to Tea House Club!" in welcome.text
     labels = [b["text"] for row in welcome.params["reply_markup"]["inline_keyboard"] for b in row]
-    assert labels == ["Complete profile", "Later"]
+    assert labels == ["Check in", "Points", "Rewards", "Coupons", "Tier & rules",
+                      "Invite friends", "Complete profile"]
     api.callback(ALICE, "profile:walk", int(welcome.result["message_id"]))
     await api.wait_for(1, method="answerCallbackQuery")
     asked = await api.wait_for(2, method="sendMessage", chat_id=ALICE)
@@ -230,7 +231,7 @@ async def test_commands_are_published_for_private_chats_in_both_languages(api, b
     private = '{"type": "all_private_chats"}'
     key_en = next(k for k in scopes if "all_private_chats" in k[0] and k[1] == "en")
     key_zh = next(k for k in scopes if "all_private_chats" in k[0] and k[1] == "zh")
-    assert scopes[key_en][:4] == ["start", "points", "tier", "checkin"]
+    assert scopes[key_en][:6] == ["start", "menu", "points", "tier", "rules", "checkin"]
     assert scopes[key_en] == scopes[key_zh] and private
     zh = next(c for c in api.commands[key_zh] if c["command"] == "points")
     assert zh["description"] == "积分余额与明细"

@@ -94,7 +94,7 @@ def modules(png: bytes, count: int) -> list[list[bool]]:
 
 
 def encodes(png: bytes, content: str) -> bool:
-    wanted = [[bool(v) for v in row] for row in segno.make(content, error="m").matrix]
+    wanted = [[bool(v) for v in row] for row in segno.make_qr(content, error="m").matrix]
     return modules(png, len(wanted)) == wanted
 
 
@@ -327,7 +327,7 @@ async def test_an_upload_wechat_has_dropped_is_forgotten_and_uploaded_again(db, 
 def segno_png(content: str) -> bytes:
     import io
     buffer = io.BytesIO()
-    segno.make(content, error="m").save(buffer, kind="png", scale=4)
+    segno.make_qr(content, error="m").save(buffer, kind="png", scale=4)
     return buffer.getvalue()
 
 

@@ -43,8 +43,8 @@ async def test_a_text_gets_a_passive_reply_and_numbers_press_buttons(bot, fake):
     async with aiohttp.ClientSession() as http:
         first = await bot.server.say(http, "oUser1", "/start", 1001)
         assert first is not None and "1. " in first and "2. " in first
-        later = await bot.server.say(http, "oUser1", "2", 1002)  # "later" on the welcome
-        assert later and "1. " not in later
+        checked = await bot.server.say(http, "oUser1", "1", 1002)  # "check in" on the card
+        assert checked and "+5" in checked
         points = await bot.server.say(http, "oUser1", "/points", 1003)
         assert points
     assert fake.texts() == []  # everything went back as passive replies
