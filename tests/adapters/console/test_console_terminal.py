@@ -43,6 +43,13 @@ class Screen:
         return found
 
 
+def _as_a_shell_starts_it() -> None:
+    """Ctrl-C as a shell leaves it to a program it starts: delivered and not ignored.
+    A test runner's process may block or ignore SIGINT, and a child inherits both."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_ctrl_c_at_the_prompt_ends_the_chat_without_waiting_for_enter(tmp_path: Path):
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("MEMBERBOT_") and k not in LOCALE_VARIABLES}
@@ -51,7 +58,8 @@ def test_ctrl_c_at_the_prompt_ends_the_chat_without_waiting_for_enter(tmp_path: 
     leader, follower = pty.openpty()
     proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "chat", "--user", "ann"],
                             stdin=follower, stdout=follower, stderr=follower, cwd=tmp_path,
-                            env=env, start_new_session=True)
+                            env=env, start_new_session=True,
+                            preexec_fn=_as_a_shell_starts_it)
     os.close(follower)
     try:
         screen = Screen(leader)
