@@ -37,14 +37,16 @@ class App:
 
 
 @asynccontextmanager
-async def lifespan(settings: Settings, migrate: bool = True) -> AsyncIterator[App]:
-    """Owns the database engine for the life of the process."""
-    programme = programme_file.load(settings.programme_file)
+async def lifespan(settings: Settings, migrate: bool = True,
+                   programme: programme_file.Programme | None = None) -> AsyncIterator[App]:
+    """Owns the database engine for the life of the process. `programme`: the file as
+    the caller already loaded it (`memberbot run` checks it before its banner)."""
+    programme = programme or programme_file.load(settings.programme_file)
     programme.keep_reach(reach(settings))
     db = Database.from_url(settings.database_url)
     try:
         if migrate:
-            await schema.upgrade(db.engine)
+            await schema.upgrade(db.engine, phone_country_code=programme.phone_country_code)
             log.info("database ready", extra={"backend": db.dialect,
                                               "revision": await schema.current(db.engine)})
             if settings.owner:  # the owner follows the settings at every start

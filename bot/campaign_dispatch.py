@@ -15,6 +15,7 @@ leases run out (at once, for a process that knows it is alone).
 A member is sent the campaign on the first of their accounts, in the pushers' order
 of preference, on a platform the campaign is for (those its segment names, else any);
 where that platform cannot deliver (unreachable, or WeChat's window closed), the next.
+A campaign sent on a platform still connecting (Telegram at start) waits until it is.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
-from bot.notifier import Push
+from bot.notifier import Push, connecting
 from domain.campaigns import campaigns, deliveries
 from domain.campaigns.deliveries import Progress, Work
 from domain.campaigns.tables import Campaign
@@ -134,7 +135,8 @@ class Dispatcher:
             for lane in self._lanes.values():
                 await lane.wake()
         for campaign in watched:
-            if campaign.status == "running" and campaign.id not in self._sending:
+            if campaign.status == "running" and campaign.id not in self._sending \
+                    and not self._waiting(campaign):
                 self._sending[campaign.id] = asyncio.create_task(self._send(campaign))
             try:
                 await self._show(campaign)
@@ -241,6 +243,12 @@ class Dispatcher:
             first.setdefault(platform, external_id)
         return [(p, first[p]) for p in self.pushers if p in first and p in wanted]
 
+    def _waiting(self, campaign: Campaign) -> bool:
+        """Whether a platform the campaign is sent on is still connecting (Telegram at
+        start): the campaign waits for it, rather than pass its members over."""
+        wanted = campaign.segment.get("platforms") or list(self.pushers)
+        return any(self.pushers.get(p) is connecting for p in wanted)
+
     def _lane(self, platform: str) -> Lane:
         lane = self._lanes.get(platform)
         if lane is None:
@@ -279,8 +287,8 @@ class Dispatcher:
     async def _show(self, campaign: Campaign) -> None:
         platform, chat = campaign.operator_platform, campaign.operator_chat
         editor, pusher = self.editors.get(platform), self.pushers.get(platform)
-        if editor is None and pusher is None:
-            return  # the console: /campaign N shows it
+        if editor is None and (pusher is None or pusher is connecting):
+            return  # the console: /campaign N shows it; or the platform is connecting
         moving = campaign.status == "running"
         if editor is None and moving and campaign.progress_message is not None:
             return  # a platform that cannot edit hears the start and the end only

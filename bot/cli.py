@@ -233,8 +233,9 @@ async def _chat(settings: Settings, user: str, locale: str | None) -> int:
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
     db = Database.from_url(settings.database_url)
     try:
-        if args.db_command == "upgrade":
-            await schema.upgrade(db.engine)
+        if args.db_command == "upgrade":  # 0013 reads stored phones in the programme's country
+            programme = programme_file.load(settings.programme_file)
+            await schema.upgrade(db.engine, phone_country_code=programme.phone_country_code)
         elif args.db_command == "downgrade":
             await schema.downgrade(db.engine, args.revision)
         print(f"revision: {await schema.current(db.engine) or 'none'} (head: {schema.head()})")

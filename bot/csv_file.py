@@ -5,7 +5,8 @@ Excel's "CSV"), or UTF-16 ("Unicode text"); and commas, semicolons (European Exc
 tabs. The encoding is settled over the whole file by the pass that counts its rows for
 the progress bar, so a GBK byte far into the file is found before any row is used; the
 separator is the one that splits the header into the most known column names.
-Only a block of rows is in memory at a time.
+Only a block of rows is in memory at a time. A row with more cells than the header
+keeps them (`Record.extra`): the caller says what to do, nothing is cut off unseen.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 from collections.abc import Iterator
 from itertools import islice
 from pathlib import Path
-from typing import TextIO
+from typing import NamedTuple, TextIO
 
 SAMPLE = 64 * 1024  # bytes read to recognise the file and its separator
 SEPARATORS = {",": "commas", ";": "semicolons", "\t": "tabs"}
@@ -25,7 +26,13 @@ ENCODINGS = {"utf-8-sig": "UTF-8", "gb18030": "GB18030", "utf-16": "UTF-16"}
 _WORKBOOKS = (b"PK\x03\x04", b"\xd0\xcf\x11\xe0")  # .xlsx (a zip) and old .xls
 _SPACES = re.compile(r"[\s-]+")
 
-Row = tuple[int, dict[str, str]]  # the row's line in the file, its cells by column
+
+class Record(NamedTuple):
+    """A row of the file."""
+
+    line: int  # where the row ends in the file
+    cells: dict[str, str]  # by column name
+    extra: tuple[str, ...]  # cells past the header's last column, but trailing blank ones
 
 
 class Unreadable(Exception):
@@ -40,8 +47,8 @@ def column_name(text: str) -> str:
 
 class CsvFile:
     """Open with `async with`; then `columns`, `total` (data rows), `encoding`,
-    `separator`, and `take(count)` for the next rows (line number, cells by column).
-    Rows whose cells are all blank are left out, as spreadsheets end with them."""
+    `separator`, and `take(count)` for the next rows (Records). Rows whose cells are all
+    blank are left out, as spreadsheets end with them."""
 
     AHEAD = 2000  # rows read per trip to the worker thread
 
@@ -51,8 +58,8 @@ class CsvFile:
         self.columns: tuple[str, ...] = ()
         self.total = 0
         self._handle: TextIO | None = None
-        self._rows: Iterator[Row] = iter(())
-        self._buffer: list[Row] = []
+        self._rows: Iterator[Record] = iter(())
+        self._buffer: list[Record] = []
 
     async def __aenter__(self) -> CsvFile:
         await self.open()
@@ -74,7 +81,7 @@ class CsvFile:
         if self._handle is not None:
             self._handle.close()
 
-    async def take(self, count: int) -> list[Row]:
+    async def take(self, count: int) -> list[Record]:
         """Up to `count` more rows; none at the end."""
         if len(self._buffer) < count:
             self._buffer += await asyncio.to_thread(
@@ -112,7 +119,9 @@ class CsvFile:
         self._handle = self._text()
         rows = self._lines(self._handle)
         next(rows)  # the header, read by the count
-        self._rows = ((line, dict(zip(self.columns, cells, strict=False)))
+        width = len(self.columns)
+        self._rows = (Record(line, dict(zip(self.columns, cells, strict=False)),
+                             _filled(cells[width:]))
                       for line, cells in rows)
 
     def _text(self, encoding: str | None = None) -> TextIO:
@@ -155,6 +164,14 @@ class CsvFile:
             return csv.Sniffer().sniff(sample, delimiters="".join(SEPARATORS)).delimiter
         except csv.Error:
             return ","
+
+
+def _filled(cells: list[str]) -> tuple[str, ...]:
+    """The cells up to the last one that is not blank: a trailing separator (some
+    exports end every row with one) adds a blank cell, which holds nothing to lose."""
+    while cells and not cells[-1].strip():
+        cells = cells[:-1]
+    return tuple(cells)
 
 
 def _undecodable_line(path: Path, encoding: str) -> int:

@@ -2,7 +2,8 @@
 
 HELP below is what `--help` shows: the columns, encodings and separators. Orders
 already recorded are skipped, so an interrupted import is simply run again; bad rows
-are listed with the reason in a sentence and the rest go on.
+are listed with the reason in a sentence and the rest go on. A row is never cut short:
+one with more cells than the header (an unquoted separator inside a cell) is rejected.
 
 It runs beside the bot and the scheduler, so it works in short transactions: each
 batch is sized to what fits the backend's slice (domain.storage.turns), and on SQLite
@@ -22,11 +23,11 @@ from typing import Any, TextIO
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App, lifespan
-from bot.csv_file import CsvFile, Unreadable
+from bot.csv_file import SEPARATORS, CsvFile, Record, Unreadable
 from bot.settings import Settings
 from domain import identifiers
 from domain.errors import InvalidInput
-from domain.members.profile import parse_phone, phone_spellings
+from domain.members.profile import parse_phone
 from domain.points import imports
 from domain.points.earning import Item
 from domain.points.imports import Rejection, Row, Tally
@@ -52,8 +53,9 @@ any order (case, spaces and extra columns do not matter):
   currency   the programme's currency, such as CNY (any case).
   the member, one of:
     member   the member number, such as 00000042
-    phone    the phone the member gave; one without a country code is taken to be in
-             the programme's phone_country_code (138 0013 8000 finds +86 138 0013 8000)
+    phone    the phone the member gave, written any usual way; one without a country
+             code is in the programme's phone_country_code (with 86, 138 0013 8000
+             finds the member who gave +86 138 0013 8000)
     platform and external_id
              an account, such as telegram and its user id
   items      optional: sku|category|quantity|amount entries separated by ;
@@ -61,6 +63,10 @@ any order (case, spaces and extra columns do not matter):
 
 The file may be UTF-8 (with or without a byte order mark), GB18030/GBK as Chinese
 Excel saves it, or UTF-16; its cells separated by commas, semicolons or tabs.
+A cell holding the file's separator must be in double quotes, as Excel writes it: in
+a file separated by semicolons, items with several entries are written
+"LONGJING-250G|tea|2|10000;CUP|teaware|1|2500". A row with more cells than the
+header is rejected, never cut short.
 Bad rows are listed with the reason and the rest go on. Exit status: 0 when every
 row was imported or already there, 1 when some were rejected, 2 when the file cannot
 be read.
@@ -73,8 +79,23 @@ _INTEGER = re.compile(r"[+-]?[0-9]+")
 _DECIMAL = re.compile(r"[0-9]+\.[0-9]{1,2}")
 
 
-def parse(line: int, record: dict[str, str]) -> Row | Rejection:
-    """A row of the file as an order for the domain, or why it is not one."""
+def too_wide(record: Record, columns: tuple[str, ...], separator: str) -> Rejection | None:
+    """A row with more cells than the header: a cell holds the separator unquoted, so
+    every cell after it moved. Refused whole rather than read with cells lost."""
+    if not record.extra:
+        return None
+    params: dict[str, Any] = {
+        "order_id": unicodedata.normalize("NFKC", record.cells.get("order_id") or "").strip(),
+        "cells": len(columns) + len(record.extra), "columns": len(columns),
+        "separator": SEPARATORS[separator].removesuffix("s")}
+    if columns[-1:] == ("items",):  # the items, as they were likely meant: quoted
+        params["items"] = separator.join((record.cells.get("items", ""), *record.extra))
+    return Rejection(record.line, "extra_cells", params)
+
+
+def parse(line: int, record: dict[str, str], country_code: int) -> Row | Rejection:
+    """A row of the file as an order for the domain, or why it is not one. A phone is
+    normalised as /profile stores it (E.164, local numbers in `country_code`)."""
     def cell(name: str) -> str:
         return unicodedata.normalize("NFKC", record.get(name) or "").strip()
 
@@ -93,7 +114,7 @@ def parse(line: int, record: dict[str, str]) -> Row | Rejection:
         member = {"number": cell("member")}
     elif cell("phone"):
         try:
-            member = {"phone": parse_phone(cell("phone"))}
+            member = {"phone": parse_phone(cell("phone"), country_code)}
         except InvalidInput:
             return bad("invalid_phone", got=cell("phone"))
     elif cell("platform") and cell("external_id"):
@@ -139,15 +160,15 @@ _SAID = {
     "invalid_order_id": "order_id must be up to 64 letters, digits and _ . : / # - "
                         "(starting with a letter or digit), got {got}",
     "invalid_member": "member must be a member number such as 00000042, got {got}",
-    "invalid_phone": "phone must be 6 to 15 digits, with + and a country code or "
-                     "without, got {got}",
+    "invalid_phone": "phone must be a phone number, with + and its country code or, for "
+                     "one in +{country_code}, without; got {got}",
     "no_member": "no member given: fill in member, phone, or platform and external_id",
     "too_many_items": "an order may have at most {max} items, got {got}",
     "item_format": "items entry {entry} must be sku|category|quantity|amount, got {got}",
     "item_text": "items entry {entry}: {field} must be 1 to 64 characters without | or ;, "
                  "got {got}",
     "item_quantity": "items entry {entry} ({sku}): quantity must be a whole number from 1 "
-                     "to " + str(MAX_QUANTITY) + ", got {got}",
+                     f"to {MAX_QUANTITY:,}, got {{got}}",
     "item_amount": "items entry {entry} ({sku}): amount must be a whole number of {units} "
                    "from 0 to the order's {max}, got {got}",
     "invalid_item": "an item's quantity, amount, sku or category is out of range",
@@ -162,6 +183,7 @@ def reason(rejection: Rejection, currency: str, country_code: int) -> str:
     p = {k: _shown(v) for k, v in rejection.params.items()}
     unit = _UNITS.get(currency, ("", ""))[1]
     p["units"] = f"minor units ({unit})" if unit else "minor units"
+    p["country_code"] = str(country_code)
     if p.get("got") == "":
         p["got"] = "nothing"
     code = rejection.code
@@ -172,14 +194,20 @@ def reason(rejection: Rejection, currency: str, country_code: int) -> str:
         return (f"amount must be a whole number of {p['units']}, got {p['got']}"
                 + _hint(p["got"], currency))
     if code == "unknown_member":
-        return _unknown(rejection.params, country_code)
+        return _unknown(rejection.params)
+    if code == "extra_cells":
+        return _too_wide(p, _shown(rejection.params["items"], 80)
+                         if "items" in rejection.params else None)
     return _SAID[code].format(**p) if code in _SAID else code.replace("_", " ")
 
 
-def _shown(value: Any) -> str:
-    """A value from the file as it can be read in a terminal line."""
+def _shown(value: Any, limit: int = 40) -> str:
+    """A value as it can be read in a terminal line: a number we worked out with
+    thousands separators, text from the file as written (cut short if long)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
     text = str(value)
-    text = text if len(text) <= 40 else text[:39] + "…"
+    text = text if len(text) <= limit else text[:limit - 1] + "…"
     return text if text.isprintable() else repr(text)
 
 
@@ -191,13 +219,19 @@ def _hint(got: str, currency: str) -> str:
     return f" ({got} {names[0]} is {int(whole) * 100 + int(part.ljust(2, '0'))} {names[1]})"
 
 
-def _unknown(member: dict[str, Any], country_code: int) -> str:
+def _too_wide(p: dict[str, str], items: str | None) -> str:
+    said = (f"{p['cells']} cells, but the header names {p['columns']} columns: a cell "
+            f"holds a {p['separator']}, the file's separator, without double quotes around it")
+    if items is not None:
+        return said + f'; if the items are meant, write them in double quotes: "{items}"'
+    return said + "; put that cell in double quotes"
+
+
+def _unknown(member: dict[str, Any]) -> str:
     if "number" in member:
         return f"there is no member {member['number']}"
-    if "phone" in member:
-        full = phone_spellings(member["phone"], country_code)[0]
-        also = f" (looked up as {full} too)" if full != member["phone"] else ""
-        return f"no member gave phone {member['phone']}{also}"
+    if "phone" in member:  # as it was looked up: normalised, the country code shown
+        return f"no member gave phone {member['phone']}"
     return f"no member has the {member['platform']} account {member['external_id']}"
 
 
@@ -240,8 +274,8 @@ class Progress:
     except for the final line."""
 
     def __init__(self, total: int, out: TextIO) -> None:
-        self.total, self.out, self.done = max(total, 1), out, 0
-        self.live = out.isatty()
+        self.total, self.out, self.done = total, out, 0
+        self.live = out.isatty() and total > 0
 
     def advance(self, count: int) -> None:
         self.done += count
@@ -251,10 +285,11 @@ class Progress:
 
     def line(self) -> str:
         filled = self.done * 30 // self.total
-        return f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} rows"
+        return f"[{'#' * filled}{'.' * (30 - filled)}] {self.done:,}/{self.total:,} rows"
 
     def close(self) -> None:
-        self.out.write(("\r" if self.live else "") + self.line() + "\n")
+        if self.total:  # a file of only its header has no rows to show progress through
+            self.out.write(("\r" if self.live else "") + self.line() + "\n")
 
 
 async def run(app: App, path: Path, out: TextIO | None = None, err: TextIO | None = None,
@@ -265,13 +300,17 @@ async def run(app: App, path: Path, out: TextIO | None = None, err: TextIO | Non
 
 
 async def _run(app: App, source: CsvFile, out: TextIO, err: TextIO, batch: int) -> Tally:
-    rows = "1 row" if source.total == 1 else f"{source.total} rows"
-    print(f"{source.path}: {rows}, {source.described}", file=out)
+    counted = ("1 row" if source.total == 1 else f"{source.total:,} rows" if source.total
+               else "no rows under the header")
+    print(f"{source.path}: {counted}, {source.described}", file=out)
     tally, progress = Tally(), Progress(source.total, err)
     now = datetime.now(UTC)  # one import, one moment: tiers are renewed once, not per batch
     size = min(FIRST, batch)
+    country, columns, separator = (app.programme.phone_country_code, source.columns,
+                                   source.separator)
     while records := await source.take(size):
-        parsed = [parse(line, record) for line, record in records]
+        parsed = [too_wide(r, columns, separator) or parse(r.line, r.cells, country)
+                  for r in records]
         tally.rejected.extend(p for p in parsed if isinstance(p, Rejection))
         rows = [p for p in parsed if isinstance(p, Row)]
         if not rows:
@@ -290,8 +329,8 @@ async def _run(app: App, source: CsvFile, out: TextIO, err: TextIO, batch: int) 
         where = f"line {bad.line}" + (f" (order {_shown(order)})" if order else "")
         sentence = reason(bad, app.programme.currency, app.programme.phone_country_code)
         print(f"{where}: {sentence}", file=out)
-    print(f"imported {tally.imported}, skipped {tally.skipped} already imported, "
-          f"rejected {len(tally.rejected)}; {tally.points} "
+    print(f"imported {tally.imported:,}, skipped {tally.skipped:,} already imported, "
+          f"rejected {len(tally.rejected):,}; {tally.points:,} "
           f"point{'' if tally.points == 1 else 's'} awarded", file=out)
     if tally.rejected:
         print("Correct the rejected lines and import the file again: the orders already "

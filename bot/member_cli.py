@@ -42,7 +42,7 @@ async def _act(args: argparse.Namespace, app: App) -> int:
                 return 0
             await _show(uow, member, now)
         except UnknownMember:
-            print(f"no member {args.number}", file=sys.stderr)
+            print(f"no member {members.member_number(int(args.number))}", file=sys.stderr)
             return 1
         except UnknownTier:
             codes = ", ".join(t.code for t in app.programme.tiers.levels)
@@ -57,7 +57,7 @@ async def _show(uow, member: Member, now: datetime) -> None:
     birthday = birthday_text(member)
     print(f"member {members.member_number(member.id)} ({member.status})")
     print(f"  name: {member.display_name or '-'}  phone: {member.phone or '-'}  "
-          f"birthday: {birthday}  consent: {member.marketing_consent}")
+          f"birthday: {birthday}  marketing consent: {'yes' if member.marketing_consent else 'no'}")
     until = f"{member.tier_valid_until:%Y-%m-%d}" if member.tier_valid_until else "-"
     print(f"  points: {await ledger.balance_of(uow, member.id)}  tier: {member.tier} "
           f"(floor: {member.tier_floor or 'none'}, valid until: {until})")

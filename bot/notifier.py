@@ -2,8 +2,9 @@
 
 A pusher per platform sends one rendered message to one account and says how it
 went: "sent", "unreachable" (blocked, unfollowed: try the member's next account),
-"rejected" (the platform refused this message), "retry" (a passing failure) or
-"deferred" (WeChat's window is closed: wait until the member writes).
+"rejected" (the platform refused this message), "retry" (a passing failure),
+"deferred" (WeChat's window is closed: wait until the member writes) or "wait" (the
+platform is still connecting: try again shortly, no attempt counted).
 """
 
 from __future__ import annotations
@@ -24,6 +25,14 @@ from handlers.notices.notices import locale_for, render_notice
 
 log = logging.getLogger(__name__)
 Push = Callable[[str, Rendered], Awaitable[str]]
+WAIT = "wait"
+
+
+async def connecting(external_id: str, message: Rendered) -> str:
+    """The pusher of a platform still connecting (Telegram while its Bot API is out of
+    reach at start), in its place among the pushers until the real one comes: it sends
+    nothing, and what would go through it waits for it."""
+    return WAIT
 
 
 class Notifier:

@@ -1,10 +1,13 @@
 """`memberbot run`: every configured platform in one process, on one web app.
 
 A service is an async context manager factory `running(app, web_app)`: it adds its
-routes and starts its tasks on entry, and stops them on exit. With no chat platform
-configured, the console chat runs too (always with nothing else to serve; beside the
-purchases API when stdin is a terminal). Every run starts with a banner saying what
-it serves and where.
+routes and starts its tasks on entry, and stops them on exit. What it yields is None,
+or a task that ends once the service is up: Telegram connects in the background, so
+that a Bot API out of reach holds up neither WeChat nor the purchases API (its error,
+a refused token, ends the run). With no chat platform configured, the console chat
+runs too (always with nothing else to serve; beside the purchases API when stdin is
+a terminal). Every run starts with a banner saying what it serves and where, once
+the configuration (settings and programme file) is known to be valid.
 """
 
 from __future__ import annotations
@@ -20,15 +23,19 @@ from typing import Any, TextIO
 from aiohttp import web as aioweb
 
 from bot import console, scheduling, web
+from bot import programme as programme_file
 from bot.app import App, lifespan
 from bot.campaign_dispatch import Dispatcher
 from bot.memory import freeze_start_up
 from bot.notifier import Notifier
 from bot.ordering import cancel, stop_on_signals
+from bot.programme import Programme
 from bot.settings import Settings, shown_url
 
 log = logging.getLogger(__name__)
-Service = Callable[[App, aioweb.Application], AbstractAsyncContextManager[None]]
+# None: up on entry; a task: up when it ends (its exception: it cannot start at all).
+Service = Callable[[App, aioweb.Application],
+                   AbstractAsyncContextManager["asyncio.Task[None] | None"]]
 
 
 def services(settings: Settings) -> list[Service]:
@@ -36,7 +43,7 @@ def services(settings: Settings) -> list[Service]:
     found: list[Service] = []
     if settings.telegram:
         from bot.telegram import service as telegram
-        found.append(telegram.running)
+        found.append(telegram.connecting)
     if settings.wechat:
         from bot.wechat import service as wechat
         found.append(wechat.running)
@@ -61,8 +68,9 @@ def console_absence(settings: Settings, stdin: TextIO) -> str | None:
 
 
 def banner(settings: Settings, address: str | None, console_off: str | None, user: str,
-           locale: str | None) -> str:
-    """What this process serves and where, in a few lines, before anything starts."""
+           locale: str | None, busy: web.ListenError | None = None) -> str:
+    """What this process serves and where, in a few lines, before anything starts.
+    `busy`: the web app's address cannot be had (the run stops after the banner)."""
     platforms = []
     if settings.telegram:
         how = (f"webhook {settings.telegram_webhook_url}" if settings.telegram_webhook
@@ -75,7 +83,8 @@ def banner(settings: Settings, address: str | None, console_off: str | None, use
     hint = f"language hint {locale}" if locale else "no language hint: the programme's default"
     rows = [
         ("platforms", ", ".join(platforms) or "none"),
-        ("web app", address or "none (nothing to serve on the web)"),
+        ("web app", f"none: cannot listen on {busy.address} ({busy.reason})" if busy
+         else address or "none (nothing to serve on the web)"),
         ("purchases API", "on, at /api/v1" if settings.api_key
          else "off (set MEMBERBOT_API_KEY to turn it on)"),
         ("database", shown_url(settings.database_url)),
@@ -91,13 +100,24 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, user: st
               stdout: TextIO | None = None) -> int:
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
+    # An invalid programme file is the one refusal that comes before the banner (the
+    # settings were checked as they were read): the configuration is not what it says.
+    programme = programme_file.load(settings.programme_file)
     chosen = services(settings)
     console_off = console_absence(settings, stdin)
-    # Bound now: a busy port stops the start at once, and the banner shows the real port.
-    sock = web.listen(settings.http_host, settings.http_port) if chosen else None
+    # Bound now: a busy port stops the start at once, before migrating anything, and
+    # the banner shows the real port, or why there is none.
+    sock, busy = None, None
+    if chosen:
+        try:
+            sock = web.listen(settings.http_host, settings.http_port)
+        except web.ListenError as exc:
+            busy = exc
     try:
-        print(banner(settings, _address(sock), console_off, user, locale), file=stdout,
+        print(banner(settings, _address(sock), console_off, user, locale, busy), file=stdout,
               flush=True)
+        if busy is not None:
+            raise busy
         chat = None
         if console_off is None:
             async def chat(app: App) -> None:
@@ -106,13 +126,14 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, user: st
                                       default_locale=app.programme.default_locale)
         if not chosen:
             assert chat is not None
-            async with lifespan(settings) as app, scheduling.running(app):
+            async with lifespan(settings, programme=programme) as app, \
+                    scheduling.running(app):
                 await chat(app)
             return 0
         assert sock is not None
         return await _until_stopped(stop or stop_on_signals(),
-                                    lambda started, stop: _serve(settings, chosen, sock, chat,
-                                                                 started, stop))
+                                    lambda started, stop: _serve(settings, programme, chosen,
+                                                                 sock, chat, started, stop))
     finally:
         if sock is not None:
             sock.close()
@@ -121,8 +142,8 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, user: st
 async def _until_stopped(stop: asyncio.Event,
                          body: Callable[[asyncio.Event, asyncio.Event],
                                         Coroutine[Any, Any, None]]) -> int:
-    """Run `body` until it ends. A stop asked for while it is still starting (waiting
-    for Telegram, say) cancels it; once started, it sees `stop` and ends by itself."""
+    """Run `body` until it ends. A stop asked for while it is still starting (migrating
+    the database, say) cancels it; once started, it sees `stop` and ends by itself."""
     started = asyncio.Event()
     task = asyncio.create_task(body(started, stop))
     stopping = asyncio.create_task(stop.wait())
@@ -140,14 +161,19 @@ async def _until_stopped(stop: asyncio.Event,
             await cancel([task])
 
 
-async def _serve(settings: Settings, chosen: list[Service], sock: socket.socket,
-                 chat: Callable[[App], Coroutine[Any, Any, None]] | None,
+async def _serve(settings: Settings, programme: Programme, chosen: list[Service],
+                 sock: socket.socket, chat: Callable[[App], Coroutine[Any, Any, None]] | None,
                  started: asyncio.Event, stop: asyncio.Event) -> None:
-    async with lifespan(settings) as app, AsyncExitStack() as stack:
+    async with lifespan(settings, programme=programme) as app, AsyncExitStack() as stack:
         web_app = web.build(app.db)
+        arriving = []  # services still connecting (Telegram), served meanwhile
         for service in chosen:
-            await stack.enter_async_context(service(app, web_app))
-        console.register(app)  # after the platforms: a member's other account comes first
+            coming = await stack.enter_async_context(service(app, web_app))
+            if coming is not None:
+                arriving.append(coming)
+        # After the platforms, Telegram's stand-in included: a member's other account
+        # comes first.
+        console.register(app)
         await stack.enter_async_context(scheduling.running(app))
         if app.pushers:
             notifier = Notifier(app.db, app.programme, app.pushers)
@@ -164,17 +190,30 @@ async def _serve(settings: Settings, chosen: list[Service], sock: socket.socket,
         log.info("memberbot running", extra={"http_port": port,
                                              "services": [s.__module__ for s in chosen]})
         started.set()
-        if chat is None:
-            await stop.wait()
-            return
-        chatting = asyncio.create_task(chat(app))
-        stopping = asyncio.create_task(stop.wait())
-        try:  # the console's end of input ends the run, as it does with nothing else
-            await asyncio.wait([chatting, stopping], return_when=asyncio.FIRST_COMPLETED)
-            if chatting.done():
-                chatting.result()
-        finally:
-            await cancel([chatting, stopping])
+        await _until_done(stop, asyncio.create_task(chat(app)) if chat else None, arriving)
+
+
+async def _until_done(stop: asyncio.Event, chatting: asyncio.Task[None] | None,
+                      arriving: list[asyncio.Task[None]]) -> None:
+    """Serve until stopped, or until the console's input ends (as it ends a run with
+    nothing else). A service still arriving that cannot start after all (Telegram
+    refusing the token) ends the run with its error."""
+    stopping = asyncio.create_task(stop.wait())
+    ends: set[asyncio.Task[Any]] = {stopping} if chatting is None else {stopping, chatting}
+    pending = set(arriving)
+    try:
+        while True:
+            done, _ = await asyncio.wait(ends | pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done & pending:
+                pending.discard(task)
+                if not task.cancelled():
+                    task.result()  # its error, if any
+            if done & ends:
+                if chatting is not None and chatting.done():
+                    chatting.result()
+                return
+    finally:
+        await cancel(ends)
 
 
 def _address(sock: socket.socket | None) -> str | None:

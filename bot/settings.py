@@ -120,6 +120,9 @@ class Settings:
                            and all(c.isascii() and (c.isalnum() or c in "_-") for c in secret)):
             raise SettingsError("MEMBERBOT_TELEGRAM_WEBHOOK_SECRET must be 1-256 characters "
                                 "of A-Z, a-z, 0-9, _ and -")
+        if self.owner is not None and not all(self.owner.partition(":")[::2]):
+            raise SettingsError("MEMBERBOT_OWNER must look like platform:id, e.g. "
+                                "telegram:12345")
         if self.wechat_aes_key is not None and len(self.wechat_aes_key) != 43:
             raise SettingsError("MEMBERBOT_WECHAT_AES_KEY must be the 43-character "
                                 "EncodingAESKey")

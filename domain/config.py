@@ -153,17 +153,21 @@ class CheckinRules(Strict):
 
 
 class CategoryBonus(Strict):
-    """Extra points on the items of one category, as a percentage of their base points."""
+    """Extra points on the items of one category, as a percentage of their base points.
+    `name` is what members read (/rules, the statement); without it, the code."""
 
     category: Code
     percent: Annotated[StrictInt, Field(ge=1, le=1000)]
+    name: LocalText | None = None
 
 
 class SkuBonus(Strict):
-    """Flat extra points for each unit of one product bought."""
+    """Flat extra points for each unit of one product bought. `name` is what members
+    read (/rules, the statement); without it, the SKU as the till writes it."""
 
     sku: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     points: Points
+    name: LocalText | None = None
 
 
 class Promotion(Strict):

@@ -2,7 +2,8 @@
 with no MEMBERBOT_API_KEY the service is not started at all, so the API is off.
 
 Each call is one unit of work: it commits what it did, or nothing. Refusals are JSON
-`{"error": {"code", "message"}}` with a 4xx status and change nothing, except that a
+`{"error": {"code", "message"}}` with a 4xx status (the web app's middleware gives the
+web server's own refusals the same shape, see bot.web) and change nothing, except that a
 wrong coupon code is counted against the till that tried it. Purchases arriving
 together share one transaction (domain.storage.group_commit), each in a savepoint of its own,
 so a refused one leaves no trace and the others still commit.
@@ -67,24 +68,6 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
     return checked
 
 
-@web.middleware
-async def json_errors(request: web.Request, handler: Callable[[web.Request],
-                      Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-    """Under /api/ even the web server's own refusals (no such path, wrong method) are
-    our JSON errors, as the OpenAPI document says."""
-    try:
-        return await handler(request)
-    except web.HTTPException as refused:
-        if not request.path.startswith("/api/") or refused.status < 400:
-            raise
-        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large"}.get(
-            refused.status, "refused")
-        answer = error(refused.status, code, code.replace("_", " "))
-        if isinstance(refused, web.HTTPMethodNotAllowed):
-            answer.headers["Allow"] = ", ".join(sorted(refused.allowed_methods))
-        return answer
-
-
 def refusal(refused: DomainError) -> web.Response:
     detail = ", ".join(f"{k}={v}" for k, v in refused.params.items())
     return error(STATUS.get(refused.code, 422), refused.code,
@@ -94,11 +77,14 @@ def refusal(refused: DomainError) -> web.Response:
 async def purchase(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:
     parsing.required(data, "order_id", "member", "amount", "currency")
     ref, order = parsing.member_ref(data), parsing.order(data)
-    if "phone" in ref:
+    if "phone" in ref:  # found by an exact match on the stored form, E.164
+        country = request.app[APP_KEY].programme.phone_country_code
         try:
-            ref["phone"] = parse_phone(ref["phone"])
-        except InvalidInput:
-            raise BadRequest("invalid_field", "member.phone is not a phone number") from None
+            ref["phone"] = parse_phone(ref["phone"], country)
+        except InvalidInput:  # well formed, so no member can have given it: not found
+            return error(404, "unknown_member", "no member gave this phone: it is not a "
+                         "possible phone number (give it with + and its country code, or "
+                         f"without one for a number in +{country})")
     done = await request.app[PURCHASES].submit((ref, order, now))
     if isinstance(done, PurchaseRefused):
         return refusal(done)
@@ -216,7 +202,6 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
 @asynccontextmanager
 async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     web_app[APP_KEY] = app
-    web_app.middlewares.append(json_errors)
     web_app[PURCHASES] = GroupCommit(recorder(app), limit=64,
                                      parallel=1 if app.db.dialect == "sqlite" else 4)
     web_app.router.add_post("/api/v1/purchases", signed(purchase))

@@ -2,7 +2,7 @@
 
 `install(application, app)` adds memberbot to a PTB Application a team already runs:
 one TypeHandler maps every update to the same Gateway the aiogram adapter uses.
-`running(app, web_app)` is `memberbot run --telegram-library ptb`: like the aiogram
+`connecting(app, web_app)` is `memberbot run --telegram-library ptb`: like the aiogram
 service it polls with the library's Bot itself, recording each batch in the inbox
 before the next getUpdates confirms it.
 """
@@ -81,7 +81,9 @@ def chat_of(update: Update) -> str:
 
 
 @asynccontextmanager
-async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
+async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asyncio.Task[None]]:
+    """`memberbot run --telegram-library ptb`: connects in the background (see
+    wiring.connecting); yields the task that ends once it is connected."""
     settings = app.settings
     application = (ApplicationBuilder().token(settings.telegram_token or "")
                    .base_url(f"{settings.telegram_api_url}/bot")
@@ -94,7 +96,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     def reach(call):
         return wiring.reach(lambda: contact(call), settings.telegram_api_url)
 
-    try:
+    async def connect(door: wiring.Door) -> None:
         await reach(application.initialize)
         gateway = install(application, app)
         staff = await wiring.staff_menus(app)
@@ -104,20 +106,23 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         async def feed(data: dict[str, Any]) -> None:
             await application.process_update(Update.de_json(data, application.bot))
 
-        await gateway.pipeline.recover(feed, alone=not settings.telegram_webhook_url)
+        recovered = await gateway.pipeline.recover(feed, alone=not settings.telegram_webhook_url)
         if settings.telegram_webhook_url:
+            door.open(webhook_handler(application, gateway, queue, settings))
             await reach(lambda: application.bot.set_webhook(
                 settings.telegram_webhook_url, secret_token=settings.telegram_webhook_secret,
                 allowed_updates=wiring.ALLOWED))
-            web_app.router.add_post(wiring.webhook_path(settings),
-                                    webhook_handler(application, gateway, queue, settings))
         else:
             await reach(lambda: application.bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
-        app.pushers[PLATFORM] = wiring.pusher(gateway.sender)
-        app.editors[PLATFORM] = wiring.editor(gateway.sender)
-        yield
+        wiring.ready(app, gateway.sender)
+        log.info("telegram ready", extra={"bot": application.bot.username,
+                                          "recovered": recovered})
+
+    try:
+        async with wiring.connecting(app, web_app, connect) as connected:
+            yield connected
     finally:
         stop.set()
         await cancel(tasks)

@@ -1,7 +1,7 @@
 """Telegram inside `memberbot run`: long polling, or a webhook on the shared web app.
 
-Telegram out of reach at start is waited for (wiring.reach); a token it refuses stops
-the start with one line.
+Telegram out of reach at start is waited for (wiring.reach) in the background, while
+the rest of the web app serves; a token it refuses stops the run with one line.
 
 On start, whatever the last process left unfinished in the inbox is finished first,
 then new updates are taken. Replies and notices go through one flood-safe Sender.
@@ -23,7 +23,7 @@ from bot.pipeline import Pipeline
 from bot.telegram import aiogram_bot, webhook, wiring
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.transport import AiogramTransport
-from bot.telegram.wiring import ALLOWED, editor, pusher, sender, staff_menus, webhook_path
+from bot.telegram.wiring import ALLOWED, sender, staff_menus
 from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
@@ -32,10 +32,20 @@ SECRET_HEADER = webhook.SECRET_HEADER
 
 @asynccontextmanager
 async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
+    """Telegram, connected on entry: for tests, benchmarks and programs of their own."""
+    async with connecting(app, web_app) as connected:
+        await connected
+        yield
+
+
+@asynccontextmanager
+async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asyncio.Task[None]]:
+    """Telegram in `memberbot run`: connects in the background (see wiring.connecting);
+    yields the task that ends once it is connected."""
     if app.settings.telegram_library == "ptb":
         from bot.telegram import ptb_bot
-        async with ptb_bot.running(app, web_app):
-            yield
+        async with ptb_bot.connecting(app, web_app) as connected:
+            yield connected
         return
     settings = app.settings
     bot = aiogram_bot.make_bot(settings.telegram_token or "", settings.telegram_api_url)
@@ -46,10 +56,10 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     def reach(call):
         return wiring.reach(lambda: aiogram_bot.contact(call), settings.telegram_api_url)
 
-    try:
+    async def connect(door: wiring.Door) -> None:
         me = await reach(bot.get_me)
         engine = build_engine(app.db, app.programme, username=me.username,
-                             start_link=start_link(me.username))
+                              start_link=start_link(me.username))
         transport = AiogramTransport(bot)
         gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None,
                           me.id, app.programme.default_locale)
@@ -64,21 +74,22 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
 
         recovered = await gateway.pipeline.recover(
             replay, alone=not settings.telegram_webhook_url)
-        log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
         if settings.telegram_webhook_url:
+            door.open(webhook_handler(bot, dp, gateway, queue, settings))
             await reach(lambda: bot.set_webhook(settings.telegram_webhook_url,
                                                 secret_token=settings.telegram_webhook_secret,
                                                 allowed_updates=ALLOWED))
-            web_app.router.add_post(webhook_path(settings),
-                                    webhook_handler(bot, dp, gateway, queue, settings))
         else:
             await reach(lambda: bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
         tasks.append(asyncio.create_task(keep_staff_menus(app, bot, engine.router, staff)))
-        app.pushers[PLATFORM] = pusher(gateway.sender)
-        app.editors[PLATFORM] = editor(gateway.sender)
-        yield
+        wiring.ready(app, gateway.sender)
+        log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
+
+    try:
+        async with wiring.connecting(app, web_app, connect) as connected:
+            yield connected
     finally:
         stop.set()
         await cancel(tasks)

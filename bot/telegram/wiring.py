@@ -1,24 +1,32 @@
-"""What the aiogram and python-telegram-bot services share: the updates asked for, the
-flood-safe sender, pushing and editing for notices and campaigns, and staff menus. Kept
-apart so that each library's service imports it rather than the other service."""
+"""What the aiogram and python-telegram-bot services share: connecting in the
+background, the updates asked for, the flood-safe sender, pushing and editing for
+notices and campaigns, and staff menus. Kept apart so that each library's service
+imports it rather than the other service."""
 
 from __future__ import annotations
 
+import asyncio
+import hmac
 import os
 import socket
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from contextlib import asynccontextmanager
 from dataclasses import replace
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from aiohttp import web
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_exponential
 
 from bot.app import App
+from bot.notifier import connecting as stand_in
 from bot.settings import SettingsError
 from bot.telegram import commands
 from bot.telegram.gateway import PLATFORM, Gateway
 from bot.telegram.sender import Sender
+from bot.telegram.webhook import SECRET_HEADER
+from bot.web import error
 from domain.staff import roles
 
 T = TypeVar("T")
@@ -27,6 +35,62 @@ ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_ch
 POLL_TIMEOUT = 25
 PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
 MAX_WAIT = 60  # seconds between start-up attempts, at most
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Door:
+    """The webhook's route, there from the start (the web app's routes are fixed once
+    it serves): until Telegram is connected it answers 503, which Telegram delivers
+    again later, so no update is lost while the Bot API is out of reach. The secret
+    is checked first all the same."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self.handler: Handler | None = None
+
+    def open(self, handler: Handler) -> None:
+        self.handler = handler
+
+    async def answer(self, request: web.Request) -> web.StreamResponse:
+        if self.handler is not None:
+            return await self.handler(request)
+        given = request.headers.get(SECRET_HEADER, "")
+        if not hmac.compare_digest(given.encode(), self.secret.encode()):
+            return error(401, "unauthorized", "the secret token header is missing or wrong")
+        answer = error(503, "starting", "the bot is still connecting to the Bot API; "
+                                        "deliver the update again later")
+        answer.headers["Retry-After"] = "5"
+        return answer
+
+
+@asynccontextmanager
+async def connecting(app: App, web_app: web.Application,
+                     connect: Callable[[Door], Coroutine[Any, Any, None]]
+                     ) -> AsyncIterator[asyncio.Task[None]]:
+    """Telegram connecting in the background, so that the rest of the web app (WeChat,
+    the purchases API) serves meanwhile: at once, the webhook's route (webhook mode) and
+    a stand-in pusher that keeps Telegram's place among the pushers (notices and
+    campaigns for Telegram accounts wait for it; see bot.notifier.connecting). Yields
+    the task running `connect(door)`, which ends when Telegram is ready (it opens the
+    door and calls `ready`) or raises why it cannot start (SettingsError: the token
+    was refused). Leaving the block stops it."""
+    door = Door(app.settings.telegram_webhook_secret or "")
+    if app.settings.telegram_webhook_url:
+        web_app.router.add_post(webhook_path(app.settings), door.answer)
+    app.pushers[PLATFORM] = stand_in
+    task = asyncio.create_task(connect(door), name="telegram connecting")
+    try:
+        yield task
+    finally:
+        task.cancel()
+        await asyncio.wait([task])  # its error, if any, is for whoever awaits it
+
+
+def ready(app: App, sender: Sender | None) -> None:
+    """Telegram is connected: notices and campaigns go through its sender from now on."""
+    assert sender is not None
+    app.pushers[PLATFORM] = pusher(sender)  # in the stand-in's place
+    app.editors[PLATFORM] = editor(sender)
 
 
 class Unreachable(Exception):

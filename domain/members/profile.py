@@ -7,10 +7,15 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date
 
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
+
 from domain.errors import InvalidInput
 
 NAME_MAX = 64
-_PHONE_SEPARATORS = re.compile(r"[\s\-().]")
+# ASCII digits (after NFKC: full-width ones too) spaced as people write them, and a
+# leading plus; no letters (phonenumbers would read 1-800-FLOWERS, or "ext. 12").
+_PHONE_TYPED = re.compile(r"[\s(]*\+?[\s().\-\u2010-\u2015]*[0-9][0-9\s().\-\u2010-\u2015]*")
 _BIRTHDAY = re.compile(
     r"\s*(?:(?P<y>\d{4})\s*[-/.年]\s*)?(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*日?\s*"
 )
@@ -27,39 +32,43 @@ def parse_name(text: str) -> str:
     return name
 
 
-def parse_phone(text: str) -> str:
-    """Accept local or international numbers; keep '+' and digits only."""
-    raw = _PHONE_SEPARATORS.sub("", unicodedata.normalize("NFKC", text.strip()))
-    digits = raw[1:] if raw.startswith("+") else raw
-    if not digits.isascii() or not digits.isdigit():
+def parse_phone(text: str, country_code: int, *, international: bool = False) -> str:
+    """A phone in the one form every phone is stored and looked up in, E.164
+    ("+8613800138000"), however it was written: spaced, dashed, full-width, "+" or "00"
+    and a country code, or none and then in the programme's `country_code`.
+    `international` is for a contact a platform shares: it carries its country code,
+    with or without the plus. A number phonenumbers does not think possible (too short,
+    too long, no such country) is refused, and so is one that can only be dialled
+    locally (missing its area code), whose E.164 form would name another line."""
+    typed = unicodedata.normalize("NFKC", text).strip()
+    if not _PHONE_TYPED.fullmatch(typed):
         raise InvalidInput("phone_not_digits")
-    if not 6 <= len(digits) <= 15:
-        raise InvalidInput("phone_length", min=6, max=15)
-    return ("+" if raw.startswith("+") else "") + digits
+    if international and "+" not in typed:
+        typed = "+" + typed
+    try:
+        number = phonenumbers.parse(typed, phone_region(country_code))
+    except NumberParseException:
+        raise InvalidInput("phone_impossible") from None
+    if phonenumbers.is_possible_number_with_reason(number) != ValidationResult.IS_POSSIBLE:
+        raise InvalidInput("phone_impossible")
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 
-def phone_spellings(phone: str, country_code: int) -> tuple[str, ...]:
-    """Every way a number that `parse_phone` kept may sit on a member, its international
-    form first: /profile keeps it as typed, local ("13800138000", "013800138000") or
-    international ("+8613800138000", "008613800138000"), and a platform may share a
-    contact without its plus ("8613800138000"). A local number is in `country_code`;
-    one that starts with that code may also be the code without its plus, so both
-    readings are given (a lookup that finds two members must say so, not pick one)."""
-    code = str(country_code)
-    if phone.startswith("+"):
-        readings = [phone[1:]]
-    elif phone.startswith("00"):
-        readings = [phone[2:]]
-    else:
-        readings = [code + phone.removeprefix("0")]
-        if phone.startswith(code) and len(phone) - len(code) >= 6:
-            readings.append(phone)
-    forms: list[str] = []
-    for full in readings:
-        forms += [f"+{full}", full, f"00{full}"]
-        if full.startswith(code) and len(full) > len(code):
-            forms += [full[len(code):], f"0{full[len(code):]}"]
-    return tuple(dict.fromkeys(forms))
+def phone_region(country_code: int) -> str | None:
+    """The region phonenumbers reads local numbers in (86 -> "CN"); None for a code no
+    country has, when only numbers with their country code can be read."""
+    region = phonenumbers.region_code_for_country_code(country_code)
+    return None if region == phonenumbers.UNKNOWN_REGION else region
+
+
+def shown_phone(phone: str) -> str:
+    """A stored phone grouped for reading ("+86 138 0013 8000"); one stored before
+    phones were normalised, that cannot be read, as it is."""
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(phone, None),
+                                          PhoneNumberFormat.INTERNATIONAL)
+    except NumberParseException:
+        return phone
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,11 @@ that campaigns can pick them out.
 A tag is letters and digits of any script, with "-", "_" and single spaces between
 them, up to 32 characters, stored in one normal form (NFKC, lower case), so "VIP",
 "ｖｉｐ" and "#vip" are one tag and a segment finds it on SQLite and PostgreSQL alike
-(both compare the stored text exactly). A leading "-" means "take it away" on a
-command line, so no tag starts with one. Refusals say which rule was broken.
+(both compare the stored text exactly). A leading "#" is a hashtag's mark, never part
+of the tag, wherever a tag is typed (/tag, a campaign's segment); "#" anywhere else is
+refused like any other mark. A leading "-" means "take it away" on a command line, so
+no tag starts with one. Tags are separated by spaces: a comma is refused as such.
+Refusals say which rule was broken.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ MAX_LENGTH = 32  # member_tags.tag is String(32)
 MAX_PER_MEMBER = 30
 MAX_AT_ONCE = 10
 MARKS = ("-", "_")
+HASH = "#"
+# Marks that separate words in a list: typed between tags, they mean a space was meant.
+SEPARATORS = frozenset(",，、;；")
 # Quotes a phone may type, opening -> closing (iOS and Chinese keyboards curl them).
 QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "「": "」", "『": "』", "＂": "＂"}
 
@@ -55,12 +61,13 @@ def _normal(raw: str) -> str:
 
 def normalize(raw: str) -> str:
     """'#VIP' -> 'vip', ' Tea   lover ' -> 'tea lover'; TagRefused naming the rule when
-    it cannot be a tag: tag_empty, tag_control, tag_dash, tag_too_long, tag_char."""
+    it cannot be a tag: tag_empty, tag_control, tag_dash, tag_too_long, tag_separator
+    (a comma where a space was meant), tag_char."""
     shown = _shown(raw)
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")
            and c not in " \t" for c in raw):
         raise TagRefused("tag_control", tag=shown)
-    tag = _normal(raw).lstrip("#").strip()
+    tag = _normal(raw).lstrip(HASH).strip()
     if not tag:
         raise TagRefused("tag_empty")
     if tag.startswith("-"):
@@ -68,9 +75,16 @@ def normalize(raw: str) -> str:
     if len(tag) > MAX_LENGTH:
         raise TagRefused("tag_too_long", tag=shown, max=MAX_LENGTH, length=len(tag))
     bad = next((c for c in tag if not (_allowed(c) or c in MARKS or c == " ")), None)
+    if bad in SEPARATORS:
+        raise TagRefused("tag_separator", tag=shown, char=bad)
     if bad is not None:
         raise TagRefused("tag_char", tag=shown, char=bad)
     return tag
+
+
+def hashtag(raw: str) -> bool:
+    """Whether a word was typed as a hashtag ("#vip"), whose "#" the tag drops."""
+    return _normal(raw).startswith(HASH)
 
 
 def _shown(raw: str) -> str:

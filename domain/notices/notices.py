@@ -15,6 +15,7 @@ from domain.storage.database import UnitOfWork
 
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
+WAIT_AGAIN = timedelta(seconds=15)  # "wait": the member's platform is still connecting
 FINAL = ("sent", "unreachable", "rejected", "failed")
 
 
@@ -46,12 +47,16 @@ async def claim(uow: UnitOfWork, now: datetime, limit: int = 100) -> list[Notice
 
 async def finish(uow: UnitOfWork, notice_id: int, outcome: str, now: datetime,
                  platform: str | None = None, detail: str | None = None) -> None:
-    """Record how a send ended. A transient failure is retried later, with backoff."""
+    """Record how a send ended. A transient failure is retried later, with backoff;
+    "wait" (the member's platform is still connecting) comes back shortly, uncounted."""
     notice = await uow.session.get(Notice, notice_id)
     if notice is None or notice.status in FINAL:
         return
     notice.platform, notice.detail = platform, (detail or "")[:200] or None
-    if outcome == "retry" and notice.attempts < MAX_ATTEMPTS:
+    if outcome == "wait":  # not an attempt: nothing was tried
+        notice.status, notice.attempts = "pending", notice.attempts - 1
+        notice.not_before = now + WAIT_AGAIN
+    elif outcome == "retry" and notice.attempts < MAX_ATTEMPTS:
         notice.status = "pending"
         notice.not_before = now + timedelta(seconds=30 * 2 ** notice.attempts)
     elif outcome == "retry":

@@ -9,9 +9,10 @@ comes with other contents), members in one query each way they are
 named, every rule's points go through `ledger.post_credits` with the keys the API
 uses (`purchase:<order>:<rule>`), and the touched members' tiers are evaluated once.
 A bad row is reported with a code and the values behind it (the caller words them)
-and never stops the rest. A phone finds its member however it was stored (local or
-international, see `profile.phone_spellings`); one that names two members is refused. A batch that
-races a till for one of its orders fails whole (IntegrityError) and is run again.
+and never stops the rest. A phone comes normalised (E.164, `profile.parse_phone`), as
+members' phones are stored, so it is found by an exact match on the members.phone index;
+one that two members gave is refused. A batch that races a till for one of its orders
+fails whole (IntegrityError) and is run again.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from sqlalchemy import insert, select
 from domain.config import Programme
 from domain.lifecycle import lifecycle
 from domain.members import referrals
-from domain.members.profile import phone_spellings
 from domain.members.tables import Identity, Member
 from domain.points import ledger, purchases
 from domain.points.expiry import expires_at
@@ -42,7 +42,8 @@ from domain.tiers import upgrades
 class Row:
     line: int
     order: Order
-    member: dict[str, str]  # {"number": ...} | {"phone": ...} | {"platform", "external_id"}
+    # {"number": ...} | {"phone": E.164} | {"platform": ..., "external_id": ...}
+    member: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
                 "order_id": row.order.order_id, **refused.params, "got": got}))
             continue
         valid.append(row)
-    ids, shared = await _resolve(uow, programme, valid)
+    ids, shared = await _resolve(uow, valid)
     done = {row.order_id: tuple(row[1:]) for row in await uow.session.execute(
         select(Purchase.order_id, Purchase.member_id, Purchase.amount, Purchase.items)
         .where(Purchase.order_id.in_([r.order.order_id for r in valid])))}
@@ -146,22 +147,20 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
     return tally
 
 
-async def _resolve(uow: UnitOfWork, programme: Programme,
-                   rows: list[Row]) -> tuple[dict[int, int], dict[int, int]]:
+async def _resolve(uow: UnitOfWork, rows: list[Row]) -> tuple[dict[int, int], dict[int, int]]:
     """Line -> member id, for the rows whose member exists and is not erased; and line
     -> how many members, for the rows whose phone more than one member gave."""
     numbers = {int(r.member["number"]) for r in rows if "number" in r.member
                and r.member["number"].isascii() and r.member["number"].isdigit()
                and len(r.member["number"]) <= 18}
-    spellings = {r.line: phone_spellings(r.member["phone"], programme.phone_country_code)
-                 for r in rows if "phone" in r.member}
+    phones = {r.member["phone"] for r in rows if "phone" in r.member}
     live = Member.status != "erased"
     by_number: set[int] = set()
     for chunk in _chunks(sorted(numbers)):
         by_number.update(await uow.session.scalars(select(Member.id).where(
             Member.id.in_(chunk), live)))
     by_phone: dict[str | None, set[int]] = {}
-    for chunk in _chunks(sorted({s for forms in spellings.values() for s in forms})):
+    for chunk in _chunks(sorted(phones)):
         for member_id, phone in await uow.session.execute(
                 select(Member.id, Member.phone).where(Member.phone.in_(chunk), live)):
             by_phone.setdefault(phone, set()).add(member_id)
@@ -172,7 +171,7 @@ async def _resolve(uow: UnitOfWork, programme: Programme,
         if "number" in ref and ref["number"].isdigit() and int(ref["number"]) in by_number:
             out[row.line] = int(ref["number"])
         elif "phone" in ref:
-            owners = set().union(*(by_phone.get(s, set()) for s in spellings[row.line]))
+            owners = set(by_phone.get(ref["phone"], ()))
             if len(owners) == 1:
                 out[row.line] = owners.pop()
             elif owners:

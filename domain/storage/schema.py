@@ -20,8 +20,9 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def _run(engine: AsyncEngine, action: Any, *args: Any) -> None:
+async def _run(engine: AsyncEngine, action: Any, *args: Any, **attributes: Any) -> None:
     cfg = alembic_config()
+    cfg.attributes.update(attributes)  # what a migration needs from the programme
 
     def run(connection: Any) -> None:
         cfg.attributes["connection"] = connection
@@ -31,8 +32,10 @@ async def _run(engine: AsyncEngine, action: Any, *args: Any) -> None:
         await conn.run_sync(run)
 
 
-async def upgrade(engine: AsyncEngine, revision: str = "head") -> None:
-    await _run(engine, command.upgrade, revision)
+async def upgrade(engine: AsyncEngine, revision: str = "head", *,
+                  phone_country_code: int | None = None) -> None:
+    """`phone_country_code` is the programme's: 0013 reads stored local phones in it."""
+    await _run(engine, command.upgrade, revision, phone_country_code=phone_country_code)
 
 
 async def downgrade(engine: AsyncEngine, revision: str) -> None:

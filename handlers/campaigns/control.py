@@ -93,7 +93,7 @@ async def card(ctx: Ctx, number: int, edit: bool = False,
     if c.started_at is not None:
         done = await ctx.read(f"campaign.progress:{c.id}",  # a count over its deliveries
                               lambda snapshot: deliveries.progress(snapshot, c))
-        replies.append(progress_reply(c, done, None, edit=edit))
+        replies.append(progress_reply(c, done, None, edit=edit, buttons=False))
         edit = False
     replies.append(Reply("campaign.card", {
         "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),

@@ -26,12 +26,15 @@ from handlers.campaigns.control import PERMISSION, card, control, expired, numbe
 from handlers.campaigns.words import (
     LANGUAGES,
     MOMENT,
+    example_time,
+    joined,
     offer_text,
     preview,
     segment_lines,
     variant_lines,
     when_text,
 )
+from handlers.engine import answers
 from handlers.engine.i18n import LOCALES, negotiate
 from handlers.engine.routing import Ctx, Flow, Outcome, Router, Step
 from handlers.engine.types import Button, Reply, Text, button, reply
@@ -171,7 +174,7 @@ def _ask(data: dict, state: str) -> Outcome:
         return Outcome([reply(f"campaign.ask_text{b}_more",
                               (button("campaign.same_text", "cnew:same"),), **params)],
                        state=state, data=data)
-    then = Text("campaign.text_then", {"language": ", ".join(LANGUAGES[c] for c in later),
+    then = Text("campaign.text_then", {"language": joined([LANGUAGES[c] for c in later]),
                                        "count": sum(reach[c] for c in later)}) if later else ""
     return Outcome([reply(f"campaign.ask_text{b}", then=then, **params)], state=state,
                    data=data)
@@ -302,13 +305,14 @@ async def when_step(ctx: Ctx) -> Outcome:
         return await _confirm({**ctx.data, "send_at": None}, ctx)
     if ctx.action == "cnew:when:later":
         return Outcome([reply("campaign.ask_time", zone=str(ctx.zone),
-                              example=when_text(ctx.zone, ctx.now + timedelta(days=1)))],
+                              example=example_time(ctx.zone, ctx.now))],
                        state=WHEN, data={**ctx.data, "ask": "when"})
     if ctx.action is None and ctx.data.get("ask") == "when":
         try:
             local_time = datetime.strptime(campaign_segment.normalized(ctx.text[:40]), MOMENT)
         except ValueError:
-            return Outcome([reply("campaign.bad_time")], state=WHEN, data=ctx.data)
+            return Outcome([reply("campaign.bad_time", example=example_time(ctx.zone, ctx.now))],
+                           state=WHEN, data=ctx.data)
         at = local_time.replace(tzinfo=ctx.zone)
         if not ctx.now < at <= ctx.now + campaigns.MAX_AHEAD:
             return Outcome([reply("campaign.time_range", days=campaigns.MAX_AHEAD.days)],
@@ -353,7 +357,8 @@ def _previews(ctx: Ctx, draft: Draft, variants: list[dict],
     for variant in variants:
         for language in reach or [ctx.locale]:
             out.append(reply("campaign.preview", variant=variant["code"],
-                             language=LANGUAGES[language]))
+                             language=LANGUAGES[language]) if len(variants) > 1
+                       else reply("campaign.preview_single", language=LANGUAGES[language]))
             out.append(preview(variant, ctx.programme, draft.coupon, draft.bonus_percent,
                                until, language))
     return out
@@ -386,9 +391,8 @@ async def confirm_step(ctx: Ctx) -> Outcome:
     if ctx.action == "cnew:no":
         return Outcome([reply("campaign.discarded")])
     if ctx.action != "cnew:ok":
-        if ctx.action is None:
-            return Outcome([reply("campaign.use_buttons")], state=CONFIRM,
-                           data=ctx.data)
+        if ctx.action is None:  # text is answered by the engine; this is a guard
+            return Outcome([answers.again(ctx.offered)], state=CONFIRM, data=ctx.data)
         return expired(ctx, CONFIRM)
     nonce = str(ctx.data.get("nonce", ""))
     if not (nonce.isascii() and nonce.isalnum()):

@@ -20,7 +20,7 @@ from domain.campaigns.segments import Segment, SegmentRefused
 from domain.config import LOCALES
 from domain.members import tags
 from domain.members.tags import TagRefused
-from handlers.campaigns.words import LANGUAGES, PLATFORMS, plain, segment_lines, stage_name
+from handlers.campaigns.words import LANGUAGES, PLATFORMS, segment_lines, stage_name
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import tier_name
@@ -54,7 +54,7 @@ def values_of(ctx: Ctx, dimension: str) -> list[tuple[str, Any]]:
     if dimension == "tier":
         return [(t.code, tier_name(t)) for t in ctx.programme.tiers.levels]
     if dimension == "locale":
-        return [(code, plain(LANGUAGES[code])) for code in LOCALES]
+        return [(code, LANGUAGES[code]) for code in LOCALES]
     if dimension == "platform":
         return list(PLATFORMS.items())
     return [(stage, stage_name(stage)) for stage in segments.STAGES]

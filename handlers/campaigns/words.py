@@ -5,7 +5,7 @@ what it sends through these."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from fractions import Fraction
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -15,22 +15,33 @@ from domain.campaigns.attribution import Group, Results
 from domain.campaigns.deliveries import Progress
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign
-from domain.config import Programme
+from domain.config import LOCALES, Programme
 from domain.rewards import coupons
 from handlers.engine.i18n import negotiate
 from handlers.engine.render import render
 from handlers.engine.types import Button, Local, Money, Rendered, Reply, Text, button
 from handlers.engine.words import bar, local, multiplier, tier_name
 
-LANGUAGES = {"en": "English", "zh_Hans": "简体中文"}
+# A language as the operator reads its name: "English", "Chinese"; "英语", "中文".
+LANGUAGES = {code: Text(f"campaign.language.{code}") for code in LOCALES}
 PLATFORMS = {"telegram": Local({"en": "Telegram", "zh_Hans": "Telegram"}),
              "wechat": Local({"en": "WeChat", "zh_Hans": "微信"})}
 SAMPLE_CODE = "ABCD-EFGH-JKMN-PQRS"
 MOMENT = "%Y-%m-%d %H:%M"  # how times are shown, and how an operator types one
 
 
-def plain(name: str) -> Local:
-    return Local({"en": name, "zh_Hans": name})
+def example_time(zone: ZoneInfo, now: datetime) -> str:
+    """A time to show as the example of one to type: this hour tomorrow, in `zone`,
+    so the example is always a time that may be chosen."""
+    tomorrow = (now + timedelta(days=1)).astimezone(zone)
+    return tomorrow.replace(minute=0, second=0, microsecond=0).strftime(MOMENT)
+
+
+def joined(values: list[Any]) -> Any:
+    """Values in one line, joined the way the reader's language joins them."""
+    if len(values) == 1:
+        return values[0]
+    return Text("campaign.comma_join", {"first": values[0], "rest": _rest(values[1:])})
 
 
 # ------------------------------------------------------------------ the member's message
@@ -94,10 +105,14 @@ def offer_text(programme: Programme, coupon: str | None, bonus: int | None,
 
 def variant_lines(variants: list[dict], holdout: int) -> list[Text]:
     """A line per variant with its words, shortened; written per language, one
-    language's words after another."""
+    language's words after another. One message is "Message", not "Variant A":
+    there is no A/B test to name it in; its share is said only beside a holdout."""
+    if len(variants) == 1 and not holdout:
+        return [Text("campaign.single_line", {"text": _words(variants[0])})]
     lines = [Text("campaign.variant_line", {
-        "group": group_name(v["code"]), "share": share_text(v["share"]),
-        "text": _words(v)}) for v in variants]
+        "group": (Text("campaign.group.message") if len(variants) == 1
+                  else group_name(v["code"])),
+        "share": share_text(v["share"]), "text": _words(v)}) for v in variants]
     if holdout:
         lines.append(Text("campaign.holdout_line", {"share": share_text(holdout)}))
     return lines
@@ -135,10 +150,6 @@ def stage_name(stage: str) -> Text:
 def segment_lines(segment: Segment, programme: Programme) -> list[Text]:
     """One line per filter set, or one saying everybody (who may be messaged)."""
     lines: list[Text] = []
-
-    def joined(values: list[Any]) -> Text:
-        return Text("campaign.comma_join", {"first": values[0], "rest": _rest(values[1:])})
-
     if segment.tiers:
         names = [tier_name(t) for t in programme.tiers.levels if t.code in segment.tiers]
         lines.append(Text("campaign.filter.tier", {"values": joined(names)}))
@@ -146,7 +157,7 @@ def segment_lines(segment: Segment, programme: Programme) -> list[Text]:
         lines.append(Text("campaign.filter.tags", {"values": ", ".join(segment.tags)}))
     if segment.locales:
         lines.append(Text("campaign.filter.locale", {
-            "values": ", ".join(LANGUAGES[c] for c in segment.locales)}))
+            "values": joined([LANGUAGES[c] for c in segment.locales])}))
     if segment.platforms:
         lines.append(Text("campaign.filter.platform", {
             "values": joined([PLATFORMS[p] for p in segment.platforms])}))
@@ -193,14 +204,16 @@ def eta_text(progress: Progress, eta_seconds: int | None, status: str) -> Text:
 
 
 def progress_reply(campaign: Campaign, progress: Progress, eta_seconds: int | None,
-                   edit: bool = False) -> Reply:
+                   edit: bool = False, buttons: bool = True) -> Reply:
+    """`buttons`: False where the campaign's card follows with the same controls, so
+    they are offered once."""
     return Reply("campaign.progress", {
         "number": str(campaign.id), "status": Text(f"campaign.status.{campaign.status}"),
         "bar": bar(progress.percent), "percent": progress.percent, "total": progress.total,
         "sent": progress.sent, "failed": progress.failed, "unreachable": progress.unreachable,
         "remaining": progress.remaining, "held_out": progress.held_out,
         "eta": eta_text(progress, eta_seconds, campaign.status)},
-        controls(campaign), edit=edit)
+        controls(campaign) if buttons else (), edit=edit)
 
 
 def progress_message(campaign: Campaign, progress: Progress, eta_seconds: int | None,
@@ -237,9 +250,12 @@ def percent_text(value: Fraction, signed: bool = False) -> str:
     return f"{sign}{rounded // 10}.{rounded % 10}"
 
 
-def group_name(variant: str) -> Text:
+def group_name(variant: str, single: bool = False) -> Text:
+    """"Variant A" in an A/B test; the one message's recipients otherwise."""
     if variant == "holdout":
         return Text("campaign.group.holdout")
+    if single:
+        return Text("campaign.group.single")
     return Text("campaign.group.variant", {"variant": variant})
 
 
@@ -248,7 +264,8 @@ def results_reply(campaign: Campaign, results: Results, currency: str,
     if not results.groups:
         return Reply("campaign.results_none", {"number": str(campaign.id)})
     holdout = results.group("holdout")
-    lines = [_result_line(g, holdout, currency) for g in results.groups]
+    single = len(campaign.variants) == 1
+    lines = [_result_line(g, holdout, currency, single) for g in results.groups]
     assert results.window_start is not None and results.window_end is not None
     return Reply("campaign.results", {
         "number": str(campaign.id), "lines": lines, "days": campaign.attribution_days,
@@ -257,10 +274,10 @@ def results_reply(campaign: Campaign, results: Results, currency: str,
         ((button("campaign.show_button", f"camp:show:{campaign.id}"),),))
 
 
-def _result_line(group: Group, holdout: Group | None, currency: str) -> Text:
+def _result_line(group: Group, holdout: Group | None, currency: str, single: bool) -> Text:
     conversion = rate(group.buyers, group.members)
     params: dict[str, Any] = {
-        "group": group_name(group.variant), "members": group.members,
+        "group": group_name(group.variant, single), "members": group.members,
         "delivered": group.delivered, "coupons": group.coupons_used, "buyers": group.buyers,
         "rate": percent_text(conversion), "orders": group.orders,
         "spend": Money(group.spend, currency), "uplift": ""}

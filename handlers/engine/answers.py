@@ -11,7 +11,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from handlers.engine.types import NO, YES, Reply
+from handlers.engine.types import NO, YES, Reply, reply
 
 FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")  # a Chinese keyboard's
 WORDS: Mapping[str, frozenset[str]] = {
@@ -67,6 +67,17 @@ def kinds(reply: Reply) -> dict[str, int]:
         if b.kind is not None:
             found.setdefault(b.kind, []).append(index)
     return {kind: at[0] for kind, at in found.items() if len(at) == 1}
+
+
+def confirming(answers: Mapping[str, int]) -> bool:
+    """Whether the offered set is a confirmation: it has a Yes or a No button."""
+    return bool(answers)
+
+
+def again(offered: Sequence[str]) -> Reply:
+    """What text a confirmation cannot place gets, whichever flow asked: how to answer
+    it. The confirmation stays answerable."""
+    return reply("buttons.confirm", last=len(offered))
 
 
 def pressed(text: str, offered: Sequence[str], answers: Mapping[str, int]) -> str | None:

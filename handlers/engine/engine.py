@@ -6,6 +6,9 @@ goes to the waiting flow, else opens the home card when it is a greeting, else g
 help. A typed number answers the last offered buttons, which is how platforms without
 buttons (WeChat, the console) press them, and "yes"/"是" or "no"/"否" a confirmation's
 (handlers.engine.answers). The last set stays answerable until another replaces it.
+While a confirmation (a set with a Yes or No button) is showing, text that answers
+nothing gets one sentence on how to answer it, in every flow alike, and it stays
+answerable.
 
 An inbound with a delivery key is handled at most once: the key is claimed in the
 same transaction as the effects, and a repeat gets the recorded answer back.
@@ -297,7 +300,7 @@ class Engine:
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or answers.pressed(inbound.text, offered, kinds))
         if (command is None and ctx.action is None and waiting is None
-                and answers.greeting(inbound.text)):
+                and not answers.confirming(kinds) and answers.greeting(inbound.text)):
             command, ctx.arg = self._home(), ""
         if registration.created and command == "menu":
             command = "start"  # a newcomer's home card is the welcome itself
@@ -316,7 +319,8 @@ class Engine:
             outcome.replies.insert(0, welcome)
         state = self.router.waiting(outcome)  # a state without a step is a bug: refused
         options, kinds = self._offer(outcome, offered, kinds, moved=state != waiting,
-                                     other=command is not None or ctx.action is not None)
+                                     other=command is not None or ctx.action is not None,
+                                     cancelled=command == "cancel")
         data = outcome.data if state else {}
         if kinds:
             data = {**data, KINDS: kinds}
@@ -335,19 +339,21 @@ class Engine:
 
     @staticmethod
     def _offer(outcome: Outcome, offered: list[str], kinds: dict[str, int], moved: bool,
-               other: bool) -> tuple[list[str], dict[str, int]]:
+               other: bool, cancelled: bool = False) -> tuple[list[str], dict[str, int]]:
         """The buttons a typed number or yes/no answers next, and which are Yes and No.
 
         A new set replaces the last; without one the last stays answerable, except when
         the conversation moved into a flow step that waits for typed text (a digit is an
-        amount or a phone there) or out of the flow that offered them. A confirmation
-        (a set with Yes/No) is answered next or not at all: a command or a button
-        (its own, or another) `other`, leaves it behind, since its figures were as of
-        then; text it cannot place ("hmm", a wrong number) leaves it standing."""
+        amount or a phone there) or out of the flow that offered them, after /cancel,
+        and when a message was edited into one without buttons (the message that held
+        them is gone). A confirmation (a set with Yes/No) is answered next or not at
+        all: a command or a button (its own, or another) `other`, leaves it behind,
+        since its figures were as of then; text it cannot place ("hmm", a wrong number)
+        leaves it standing."""
         shown = next((r for r in reversed(outcome.replies) if r.buttons), None)
         if shown is not None:
             return shown.actions, answers.kinds(shown)
-        if moved or (kinds and other):
+        if moved or cancelled or (kinds and other) or any(r.edit for r in outcome.replies):
             return [], {}
         return offered, kinds
 
@@ -362,14 +368,17 @@ class Engine:
             # A flow that waits, or a confirmation on screen: both are left unanswered.
             return Outcome([reply("cancel.done" if state or kinds else "cancel.nothing")])
         if command == "help":
-            held = await roles.held(ctx.uow, ctx.member.id) if staff else set()
-            return Outcome([self._help(held)])
+            return Outcome([await self._help_for(ctx, staff)])
         if command is not None:
             step = router.commands.get(command)
             if step is None:
                 return Outcome([reply("error.unknown_command", command=f"/{command}"),
-                                self._help()])
+                                await self._help_for(ctx, staff)])
             return await step(ctx)
+        if ctx.action is None and answers.confirming(kinds):
+            # Text a confirmation cannot place ("maybe", "12,5", a wrong number), in any
+            # flow: how to answer it. A flow that waits keeps waiting, as it was.
+            return Outcome([answers.again(offered)], state=state, data=ctx.data)
         waiting = router.states.get(state) if state else None
         if ctx.action is not None:
             # The waiting step gets only the buttons it offered; an older button of the
@@ -384,14 +393,23 @@ class Engine:
             return await waiting(ctx)
         if not ctx.text:
             return Outcome([reply("error.text_only")])
-        if offered and answers.number(ctx.text) is not None:  # a number past the buttons
+        chosen = answers.number(ctx.text)
+        if offered and chosen is not None:  # a number past the buttons
             return Outcome([reply("buttons.choose_one") if len(offered) == 1
                             else reply("buttons.choose", last=len(offered))])
-        return Outcome([reply("error.not_understood"), self._help()])
+        if not offered and (chosen is not None or answers.yes_no(ctx.text) is not None):
+            # An answer to buttons no longer offered (after /cancel, say): nothing to pick.
+            return Outcome([reply("buttons.none", menu=f"/{self._home()}")])
+        return Outcome([reply("error.not_understood"), await self._help_for(ctx, staff)])
 
     async def _welcome(self, ctx: Ctx) -> Reply:
         greeting = await self.router.commands["start"](replace(ctx, arg=""))
         return greeting.replies[0]
+
+    async def _help_for(self, ctx: Ctx, staff: bool) -> Reply:
+        """The asker's own /help: with the sections of the roles they hold."""
+        held = await roles.held(ctx.uow, ctx.member.id) if staff else set()
+        return self._help(held)
 
     def _help(self, held: Set[str] = frozenset()) -> Reply:
         """The members' commands, then those of each role held and the roles below it.

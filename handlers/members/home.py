@@ -86,18 +86,29 @@ async def home(ctx: Ctx) -> Outcome:
 def screen(outcome: Outcome) -> Outcome:
     """A screen shown in the card's message: its leading text replies become that one
     message, with a way home. Images and QR codes follow as messages of their own; an
-    error stays as it is (a stale button is answered with a notice, not an edit)."""
+    error stays as it is (a stale button is answered with a notice, not an edit). A
+    screen that opens with a picture (the invite's QR code) cannot replace the card's
+    text: it comes as it is, its last message carrying the way home. Every screen has
+    one, so a typed number answers the screen, never the card behind it."""
     replies = outcome.replies
     plain = 0
     while plain < len(replies) and _plain(replies[plain]):
         plain += 1
-    if plain == 0 or replies[0].key.startswith("error."):
+    if not replies or replies[0].key.startswith("error."):
         return outcome
+    home = (button("home.back", HOME),)
+    if plain == 0:
+        if outcome.state is not None:
+            return outcome
+        last = replies[-1]
+        kept = tuple(tuple(_kept(b) for b in row) for row in last.buttons)
+        return Outcome([*replies[:-1], replace(last, buttons=(*kept, home))],
+                       outcome.state, outcome.data)
     shown = replies[:plain]
     rows = [tuple(_kept(b) for b in row) for r in shown for row in r.buttons]
     if outcome.state is None:
         # Not while a flow waits: its step takes only its own buttons.
-        rows.append((button("home.back", HOME),))
+        rows.append(home)
     if len(shown) == 1:
         body = shown[0]
         merged = Reply(body.key, body.params, tuple(rows), edit=True)

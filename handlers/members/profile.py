@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from domain.errors import InvalidInput
 from domain.members import members
-from domain.members.profile import parse_birthday, parse_name, parse_phone
+from domain.members.profile import parse_birthday, parse_name, parse_phone, shown_phone
 from handlers.engine.engine import CONTACT_SHARED
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
@@ -50,9 +50,11 @@ async def done(ctx: Ctx) -> Outcome:
 
 @router.action(CONTACT_SHARED)
 async def contact(ctx: Ctx) -> Outcome:
-    """A contact the platform vouches for: the phone is saved as verified, mid-walk or not."""
+    """A contact the platform vouches for: the phone is saved as verified, mid-walk or not.
+    It carries its country code (Telegram leaves out the plus)."""
     try:
-        ctx.member.phone = parse_phone(ctx.inbound.phone or "")
+        ctx.member.phone = parse_phone(ctx.inbound.phone or "", ctx.programme.phone_country_code,
+                                       international=True)
     except InvalidInput as bad:
         return Outcome([reply(f"profile.invalid.{bad.code}", **bad.params)])
     ctx.member.phone_verified = True
@@ -105,7 +107,7 @@ async def _set_name(ctx: Ctx) -> None:
 
 async def _set_phone(ctx: Ctx) -> None:
     _need_text(ctx)
-    ctx.member.phone = parse_phone(ctx.text)
+    ctx.member.phone = parse_phone(ctx.text, ctx.programme.phone_country_code)
     ctx.member.phone_verified = False
 
 
@@ -156,6 +158,6 @@ def _summary(ctx: Ctx) -> Reply:
                      button("profile.done", "profile:done")))
     else:
         rows.append((button("profile.done", "profile:done"),))
-    return reply("profile.summary", *rows, name=m.display_name or unset, phone=m.phone or unset,
-                 birthday=birthday,
+    return reply("profile.summary", *rows, name=m.display_name or unset,
+                 phone=shown_phone(m.phone) if m.phone else unset, birthday=birthday,
                  consent=yes_no(m.marketing_consent) if m.consent_at else unset)

@@ -12,6 +12,7 @@ from domain.config import Programme, Promotion
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Local, Money, Reply, Text, reply
 from handlers.engine.words import local, multiplier, tier_name
+from handlers.points.earning_words import category_name, sku_name
 
 router = Router()
 SHOW = "rules:show"  # the button under /tier
@@ -50,9 +51,10 @@ def _earning(programme: Programme, today: date) -> list[Text]:
         lines.append(Text("rules.streak_cycle", {"days": _days(checkin.cycle_days)})
                      if checkin.cycle_days else Text("rules.streak_once"))
     lines += [_promotion(p) for p in rules.promotions if not _over(p, today)]
-    lines += [Text("rules.category", {"category": b.category, "percent": b.percent})
+    lines += [Text("rules.category", {"category": category_name(rules, b.category),
+                                      "percent": b.percent})
               for b in rules.category_bonuses]
-    lines += [Text("rules.sku", {"sku": b.sku, "points": b.points})
+    lines += [Text("rules.sku", {"sku": sku_name(rules, b.sku), "points": b.points})
               for b in rules.sku_bonuses if b.points]
     if rules.referrer or rules.referee:
         referral = {"referrer": rules.referrer, "referee": rules.referee}

@@ -1,7 +1,8 @@
 """/tag NUMBER [tag ...] [-tag ...]: an operator labels members for campaign segments.
 `/tag 00000042` lists the member's tags; `vip` adds one, `-vip` takes it away, and a
-quoted `"tea lover"` (or “tea lover”) is one tag with a space. Every change is in the
-audit log."""
+quoted `"tea lover"` (or “tea lover”) is one tag with a space. `#vip` is `vip` (a
+hashtag's mark is dropped, and the reply says so); a tag to take away that the member
+did not have is named. Every change is in the audit log."""
 
 from __future__ import annotations
 
@@ -34,7 +35,8 @@ async def tag(ctx: Ctx) -> Outcome:
         return Outcome([reply("tag.unknown_member", number=number(target))])
     words = parts[1:]
     try:
-        adding = tags.parse(w for w in words if not w.startswith("-"))
+        typed = [w for w in words if not w.startswith("-")]
+        adding = tags.parse(typed)
         removing = tags.parse(w[1:] for w in words if w.startswith("-"))
         added = await tags.add(ctx.uow, target, adding, ctx.now)
     except TagRefused as refused:
@@ -47,7 +49,14 @@ async def tag(ctx: Ctx) -> Outcome:
                                {"tags": changed}, ctx.now)
     held = await tags.of_member(ctx.uow, target)
     shown = ", ".join(held) if held else Text("tag.none")
-    return Outcome([reply("tag.list", number=number(target), tags=shown)])
+    listed = Text("tag.list", {"number": number(target), "tags": shown})
+    notes = [Text("tag.hashtag", {"typed": w, "tag": tags.normalize(w)})
+             for w in dict.fromkeys(w.strip() for w in typed) if w and tags.hashtag(w)]
+    notes += [Text("tag.not_held", {"tag": t, "number": number(target)})
+              for t in removing if t not in removed]
+    if not notes:
+        return Outcome([reply("tag.list", **listed.params)])
+    return Outcome([reply("tag.noted", listed=listed, notes=notes)])
 
 
 def _refused(refused: TagRefused) -> Reply:

@@ -12,7 +12,7 @@ from handlers.engine import i18n
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
 from handlers.engine.words import signed
-from handlers.points.earning_words import programme_names
+from handlers.points.earning_words import programme_names, tier_bonus_params
 
 router = Router()
 PAGE = 5
@@ -103,8 +103,10 @@ def _reason_params(ctx: Ctx, entry: Any) -> dict:
     params = dict(entry.params or {})
     if entry.reason == "checkin":
         params = {"count": int(params.get("streak", 1))}
-    elif entry.reason in ("redeemed", "promotion"):
+    elif entry.reason in ("redeemed", "promotion", "category_bonus", "sku_bonus"):
         params = programme_names(ctx.programme, params)  # the programme's own wording
+    elif entry.reason == "tier_bonus":
+        params = tier_bonus_params(params)
     elif entry.reason == "expired":
         earned = datetime.fromisoformat(str(params.get("earned_at")))
         params = {"earned_on": ctx.local(earned).date()}

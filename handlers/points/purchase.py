@@ -22,24 +22,45 @@ from domain.staff import audit
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Local, Money, Text, button, reply
 from handlers.engine.words import local, number
+from handlers.points.earning_words import category_name, sku_name
 from handlers.staff.roles import denied, member_arg
 
 MEMBER = "purchase.member"
 AMOUNT = "purchase.amount"
 FLOW = Flow.beside(__file__, "purchase.mmd", MEMBER, AMOUNT)
 router = Router(flows=[FLOW])
-AMOUNT_TEXT = re.compile(r"(\d{1,10})(?:[.,](\d{1,3}))?")
+AMOUNT_TEXT = re.compile(r"(\d{1,100})(?:[.,](\d{1,3}))?")
+SYMBOLS = "¥$€£"
+MINUS = ("-", "−")
 
 
-def parse_amount(text: str, currency: str) -> int | None:
-    """'128.50' -> 12850 minor units, with integers only; None when it is not an amount."""
-    match = AMOUNT_TEXT.fullmatch(text.strip().lstrip("¥$€£"))
+def read_amount(text: str, currency: str) -> int | None:
+    """'128.50' -> 12850 minor units, '-5' -> -500, with integers only; None when the
+    text is not written as an amount at all (whether it is allowed is asked apart)."""
+    body = text.strip()
+    negative = body.startswith(MINUS)
+    body = body[1:] if negative else body
+    body = body.lstrip(SYMBOLS)
+    if not negative and body.startswith(MINUS):  # "¥-5"
+        negative, body = True, body[1:]
+    match = AMOUNT_TEXT.fullmatch(body)
     places = get_currency_precision(currency)
     if match is None or len(match.group(2) or "") > places:
         return None
     minor = int(match.group(1)) * 10 ** places + int((match.group(2) or "").ljust(places, "0")
                                                      or 0)
-    return minor if 1 <= minor <= purchases.MAX_AMOUNT else None
+    return -minor if negative else minor
+
+
+def parse_amount(text: str, currency: str) -> int | None:
+    """An amount a purchase may have, in minor units; None when it is not one."""
+    minor = read_amount(text, currency)
+    return minor if minor is not None and allowed(minor) else None
+
+
+def allowed(minor: int) -> bool:
+    """The domain's range for an order amount (the API's schema says the same)."""
+    return 1 <= minor <= purchases.MAX_AMOUNT
 
 
 @router.command("purchase", role="operator")
@@ -105,10 +126,14 @@ async def _confirm(ctx: Ctx, who: str, amount_text: str) -> Outcome:
     if target is None:
         return unknown
     currency = ctx.programme.currency
-    amount = parse_amount(amount_text, currency)
+    amount = read_amount(amount_text, currency)
     if amount is None:
         return Outcome([reply("purchase.bad_amount")], state=AMOUNT,
                        data={"member": target})
+    if not allowed(amount):  # 0, -5, or more than any till takes: the range, not the format
+        return Outcome([reply("purchase.amount_range", low=Money(1, currency),
+                              high=Money(purchases.MAX_AMOUNT, currency))],
+                       state=AMOUNT, data={"member": target})
     order = f"chat-{members.new_code(10)}"
     return Outcome([reply("purchase.confirm",
                           (button("purchase.yes", f"purchase:ok:{target}:{amount}:{order}"),
@@ -160,7 +185,11 @@ def breakdown(ctx: Ctx, done: Recorded) -> list[Text]:
 
 
 def _named(ctx: Ctx, reason: str, detail: str) -> Local | str:
-    """A promotion by the name the programme gives it now; a category or SKU as coded."""
+    """A promotion, category or SKU by the name the programme gives it now."""
+    if reason == "category_bonus":
+        return category_name(ctx.programme.earning, detail)
+    if reason == "sku_bonus":
+        return sku_name(ctx.programme.earning, detail)
     if reason == "promotion":
         promotion = next((p for p in ctx.programme.earning.promotions if p.code == detail), None)
         if promotion is not None:

@@ -4,24 +4,25 @@
 typing its new value, shown before and after, and saved only when confirmed.
 `/reward new CODE KIND COST [VALUE]` adds an item; it starts switched off (its
 wording is its code), and /stock turns it on only once it is worded in both languages.
+Values read and are typed as fields.py says (money as at the till, not in fen).
 A value refused is answered in our own words, naming the field and its range.
 The role is checked at every step, buttons included.
 """
 
 from __future__ import annotations
 
-import re
-from datetime import date
 from typing import Any
 
-from domain.config import LocalText, RewardItem
+from domain.config import RewardItem
 from domain.rewards import catalogue, rewards
 from domain.rewards.catalogue import COUPON_KINDS, EditRefused
 from domain.rewards.tables import RewardStock
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Button, Reply, Text, button, reply
-from handlers.engine.words import local, tier_name
+from handlers.engine.types import Button, Money, Reply, Text, button, reply
+from handlers.engine.words import local
+from handlers.rewards import fields
+from handlers.rewards.fields import editable, parse, shown
 from handlers.staff.roles import denied
 
 VALUE = "catalogue.value"
@@ -31,12 +32,6 @@ router = Router(flows=[FLOW])
 PERMISSION = "rewards"
 FIELDS = ("cost", "value", "min_tier", "per_member", "dates", "title", "description",
           "coupon_days")
-NONE = {"none", "-", "无", "不限"}
-# A whole number as typed: 1500, 1,500 or 1，500 (any script's digits); its size is the
-# model's to judge, so a long one is refused with the range, not as unreadable.
-NUMBER = re.compile(r"\d{1,30}|\d{1,3}(?:[,，]\d{3}){1,9}")
-SEPARATOR = re.compile(r"\s*[|｜]\s*")
-MAX_TYPED = 420  # two wordings of 200 characters and the separator, with room
 # How a refusal (domain.rewards.catalogue._refusal) is worded, by field and rule.
 RANGE_WORDS = {"cost": "cost", "per_member": "per_member", "coupon_days": "coupon_days",
                "value": "value"}
@@ -55,7 +50,7 @@ async def command(ctx: Ctx) -> Outcome:
         return await _create(ctx, parts[1:])
     item = ctx.programme.reward(parts[0].lower())
     if item is None or len(parts) != 1:
-        return Outcome([reply("catalogue.unknown", code=parts[0][:32]), _usage(ctx)])
+        return Outcome([reply("catalogue.unknown", code=parts[0][:32]), _usage()])
     return Outcome([await card(ctx, item)])
 
 
@@ -72,9 +67,8 @@ async def pressed(ctx: Ctx) -> Outcome:
         return Outcome([reply("error.button_expired")])
     if parts[1] == "open" and len(parts) == 3:
         return Outcome([await card(ctx, item)])
-    if parts[1] == "edit" and len(parts) == 4 and parts[3] in FIELDS:
-        return Outcome([reply(f"catalogue.ask.{parts[3]}", code=item.code,
-                              now=shown(ctx, item, parts[3]), **_hints(ctx))],
+    if parts[1] == "edit" and len(parts) == 4 and parts[3] in editable(item):
+        return Outcome([ask(ctx, item, parts[3])],
                        state=VALUE, data={"code": item.code, "field": parts[3]})
     return Outcome([reply("error.button_expired")])
 
@@ -86,25 +80,28 @@ async def typed(ctx: Ctx) -> Outcome:
         return refusal
     code, field = str(ctx.data.get("code", "")), str(ctx.data.get("field", ""))
     item = ctx.programme.reward(code)
-    if item is None or field not in FIELDS:
+    if item is None or field not in editable(item):
         return Outcome([reply("error.button_expired")])
     try:
-        changes = parse(field, ctx.text, item.kind)
+        changes = parse(ctx.programme, field, ctx.text, item.kind)
         if changes is None:
-            return Outcome([reply(f"catalogue.ask.{field}", code=code,
-                                  now=shown(ctx, item, field), **_hints(ctx)),
-                            reply("catalogue.unreadable")], state=VALUE, data=ctx.data)
+            return Outcome([ask(ctx, item, field), reply("catalogue.unreadable")],
+                           state=VALUE, data=ctx.data)
         after = catalogue.validated(ctx.programme, {**item.model_dump(mode="json"), **changes})
     except EditRefused as refused:
         return Outcome([refusal_reply(ctx, refused, "catalogue.refused_edit")],
                        state=VALUE, data=ctx.data)
+    if after == item:  # nothing to confirm: say so, and wait for another value
+        return Outcome([reply("catalogue.unchanged", field=Text(f"catalogue.named.{field}"),
+                              now=shown(ctx.programme, item, field))],
+                       state=VALUE, data=ctx.data)
     return Outcome([reply("catalogue.confirm",
                           (button("catalogue.save", "rwd:save"),
                            button("catalogue.discard", "rwd:discard")),
-                          title=local(item.title), field=Text(f"catalogue.field.{field}"),
-                          before=shown(ctx, item, field), after=shown(ctx, after, field))],
-                   state=CONFIRM, data={"code": code, "field": field,
-                                                    "changes": changes})
+                          title=local(item.title), field=Text(f"catalogue.named.{field}"),
+                          before=shown(ctx.programme, item, field),
+                          after=shown(ctx.programme, after, field))],
+                   state=CONFIRM, data={"code": code, "field": field, "changes": changes})
 
 
 @router.state(CONFIRM)
@@ -125,7 +122,11 @@ async def confirmed(ctx: Ctx) -> Outcome:
         if refused.code == "unknown":
             return Outcome([reply("error.button_expired")])
         return Outcome([refusal_reply(ctx, refused, "catalogue.refused_save")])
-    return Outcome([reply("catalogue.saved", title=local(item.title)), await card(ctx, item)])
+    live = (await rewards.stock_of(ctx.uow, ctx.programme)).get(item.code)
+    # Members see nothing of an item that is off: say so, and how to turn it on.
+    on = live.enabled if live is not None else True
+    saved = reply("catalogue.saved") if on else reply("catalogue.saved_off", code=item.code)
+    return Outcome([saved, await card(ctx, item)])
 
 
 @router.action("rwd:save")
@@ -139,15 +140,38 @@ async def stale_discard(ctx: Ctx) -> Outcome:
     return Outcome([reply("error.button_expired")])
 
 
+def ask(ctx: Ctx, item: RewardItem, field: str) -> Reply:
+    """What a field holds now, and how to type its new value."""
+    key = f"catalogue.ask.{field}"
+    if field == "value":
+        key = {"percent_off": "catalogue.ask.value_percent",
+               "amount_off": "catalogue.ask.value_amount"}.get(item.kind, key)
+    low, high = catalogue.PERCENT
+    return reply(key, code=item.code, now=shown(ctx.programme, item, field),
+                 example=Money(fields.EXAMPLE, ctx.programme.currency), low=low, high=high,
+                 tiers=fields.tiers_hint(ctx.programme.tiers))
+
+
 async def card(ctx: Ctx, item: RewardItem) -> Reply:
+    names = editable(item)
     rows = [tuple(button(f"catalogue.field.{f}", f"rwd:edit:{item.code}:{f}")
-                  for f in FIELDS[i:i + 2]) for i in range(0, len(FIELDS), 2)]
+                  for f in names[i:i + 2]) for i in range(0, len(names), 2)]
     rows.append((button("catalogue.back", "rwd:list"),))
     live = (await rewards.stock_of(ctx.uow, ctx.programme)).get(item.code)
+    value = fields.value(ctx.programme, item)
+
+    def line(field: str, now: Any) -> Text:
+        return Text(f"catalogue.card.{field}", {"now": now})
+
+    lines = [line("kind", Text(f"catalogue.kind.{item.kind}")),
+             line("cost", shown(ctx.programme, item, "cost")),
+             *([line("value", value)] if value is not None else []),
+             *(line(f, shown(ctx.programme, item, f))
+               for f in ("min_tier", "per_member", "dates", "coupon_days")),
+             Text("catalogue.card.stock", {"stock": _stock(item, live),
+                                           "state": _state(item, live)})]
     return reply("catalogue.card", *rows, code=item.code, title=local(item.title),
-                 description=local(item.description), kind=Text(f"catalogue.kind.{item.kind}"),
-                 stock=_stock(item, live), state=_state(item, live),
-                 **{f: shown(ctx, item, f) for f in FIELDS if f not in ("title", "description")})
+                 description=local(item.description), lines=lines)
 
 
 def refusal_reply(ctx: Ctx, refused: EditRefused, then: str) -> Reply:
@@ -156,14 +180,18 @@ def refusal_reply(ctx: Ctx, refused: EditRefused, then: str) -> Reply:
     return reply(then, why=reason(ctx, refused))
 
 
-def reason(ctx: Ctx, refused: EditRefused) -> Text:
+def reason(ctx: Any, refused: EditRefused) -> Text:
     params = refused.params
     field, rule = str(params.get("field", "")), str(params.get("rule", ""))
-    bounds = {"low": params.get("low"), "high": params.get("high")}
+    bounds: dict[str, Any] = {"low": params.get("low"), "high": params.get("high")}
     if rule == "range" and field in RANGE_WORDS:
-        key = VALUE_WORDS.get(str(params.get("kind")), "value") if field == "value" \
-            else RANGE_WORDS[field]
-        return Text(f"catalogue.refused.{key}", bounds)
+        kind = str(params.get("kind"))
+        if field != "value":
+            return Text(f"catalogue.refused.{RANGE_WORDS[field]}", bounds)
+        if kind != "percent_off":  # money: its range as money, typed as at the till
+            currency = ctx.programme.currency
+            bounds = {name: Money(int(bound or 0), currency) for name, bound in bounds.items()}
+        return Text(f"catalogue.refused.{VALUE_WORDS.get(kind, 'value')}", bounds)
     if rule == "length" and field in ("title", "description"):
         language = str(params.get("language") or "")
         return Text(f"catalogue.refused.{field}", {
@@ -175,12 +203,12 @@ def reason(ctx: Ctx, refused: EditRefused) -> Text:
         return Text("catalogue.refused.date")
     if rule == "tier":
         return Text("catalogue.refused.tier", {"tier": str(params.get("tier", "")),
-                                               **_hints(ctx)})
+                                               "tiers": fields.tiers_hint(ctx.programme.tiers)})
     if rule == "code":
         return Text("catalogue.refused.code", {"high": bounds["high"]})
     named = {"starts": "dates", "ends": "dates"}.get(field, field)
     if named in (*FIELDS, "code", "kind"):
-        return Text("catalogue.refused.other", {"field": Text(f"catalogue.field.{named}")})
+        return Text("catalogue.refused.other", {"field": Text(f"catalogue.named.{named}")})
     return Text("catalogue.refused.unknown")
 
 
@@ -197,72 +225,17 @@ def _state(item: RewardItem, live: RewardStock | None) -> Text:
     return Text("catalogue.state.on" if on else "catalogue.state.off")
 
 
-def shown(ctx: Ctx, item: RewardItem, field: str) -> Any:
-    """A field's value as the operator reads (and would type) it."""
-    none = Text("catalogue.none")
-    if field == "dates":
-        if item.starts is None and item.ends is None:
-            return none
-        return f"{item.starts or '-'} {item.ends or '-'}"
-    if field in ("title", "description"):
-        text = getattr(item, field)
-        return f"{text.en} | {text.zh_Hans}"
-    if field == "min_tier":
-        tier = ctx.programme.tiers.by_code(item.min_tier) if item.min_tier else None
-        return tier_name(tier) if tier is not None else none
-    value = getattr(item, field)
-    return none if value is None else value
-
-
-def parse(field: str, text: str, kind: str = "") -> dict[str, Any] | None:
-    """What the operator typed as the file's fields, or None when it does not read.
-    A number field given something else is refused with its range (EditRefused)."""
-    raw = text.strip()
-    if not raw:
-        return None
-    if field in ("cost", "value", "coupon_days", "per_member"):
-        if field == "per_member" and raw.lower() in NONE:
-            return {field: None}
-        return {field: number(raw, field, kind)}
-    if len(raw) > MAX_TYPED:
-        if field in ("title", "description"):
-            high = catalogue.bounds(LocalText, "en")[1]
-            raise EditRefused("invalid", field=field, rule="length", language="", high=high)
-        return None
-    if field == "min_tier":
-        return {field: None if raw.lower() in NONE else raw.lower()}
-    if field == "dates":
-        if raw.lower() in NONE:
-            return {"starts": None, "ends": None}
-        ends = raw.split()
-        if len(ends) != 2:
-            return None
-        try:
-            starts, until = (None if e == "-" else date.fromisoformat(e).isoformat()
-                             for e in ends)
-        except ValueError:
-            return None
-        return {"starts": starts, "ends": until}
-    halves = SEPARATOR.split(raw)
-    if len(halves) != 2 or not all(halves):
-        return None
-    return {field: {"en": halves[0], "zh_Hans": halves[1]}}
-
-
-def number(raw: str, field: str, kind: str = "") -> int:
-    """A whole number as typed; EditRefused with the field's range when it is not one."""
-    if not NUMBER.fullmatch(raw):
-        raise catalogue.out_of_range(field, kind)
-    return int(raw.replace(",", "").replace("，", ""))
-
-
 async def _create(ctx: Ctx, parts: list[str]) -> Outcome:
-    if len(parts) not in (3, 4) or parts[1].lower() not in COUPON_KINDS:
-        return Outcome([_usage(ctx)])
+    if len(parts) >= 2 and parts[1].lower() not in COUPON_KINDS:
+        return Outcome([reply("catalogue.bad_kind", kind=parts[1][:32], kinds=_kinds())])
+    if len(parts) not in (3, 4):
+        return Outcome([_usage()])
     code, kind = parts[0].lower()[:64], parts[1].lower()
+    if kind == "free_item" and len(parts) == 4:
+        return Outcome([reply("catalogue.refused_new", why=Text("catalogue.refused.value_free"))])
     try:
-        cost = number(parts[2], "cost", kind)
-        value = number(parts[3], "value", kind) if len(parts) == 4 else 0
+        cost = fields.number(parts[2], "cost", kind)
+        value = fields.amount(ctx.programme, parts[3], kind) if len(parts) == 4 else 0
         item = await catalogue.create(ctx.uow, ctx.programme, code, kind, cost, value,
                                       audit.member_actor(ctx.member.id), ctx.now)
     except EditRefused as refused:
@@ -282,12 +255,18 @@ async def _list(ctx: Ctx) -> Outcome:
         "stock": _stock(i, live.get(i.code)), "state": _state(i, live.get(i.code))})
         for i in items] or [Text("catalogue.empty")]
     rows = [(Button(local(i.title), f"rwd:open:{i.code}"),) for i in items[:20]]
-    return Outcome([reply("catalogue.list", *rows, lines=lines), _usage(ctx)])
+    return Outcome([reply("catalogue.list", *rows, lines=lines), _usage()])
 
 
-def _usage(ctx: Ctx) -> Any:
-    return reply("catalogue.usage", kinds=", ".join(COUPON_KINDS))
+def _usage() -> Reply:
+    return reply("catalogue.usage", kinds=_kinds())
 
 
-def _hints(ctx: Ctx) -> dict[str, Any]:
-    return {"tiers": ", ".join(t.code for t in ctx.programme.tiers.levels)}
+def _kinds() -> Any:
+    """Every kind as it is typed, with its name: "amount_off (money off), …"."""
+    out: Any = Text("catalogue.kind_listed", {"code": COUPON_KINDS[-1],
+                                              "name": Text(f"catalogue.kind.{COUPON_KINDS[-1]}")})
+    for kind in reversed(COUPON_KINDS[:-1]):
+        out = Text("rules.list", {"first": Text("catalogue.kind_listed", {
+            "code": kind, "name": Text(f"catalogue.kind.{kind}")}), "rest": out})
+    return out

@@ -1,4 +1,4 @@
-"""Staff at the counter: /verify CODE uses a member's coupon; /stock changes a reward's
+"""Staff at the till: /verify CODE uses a member's coupon; /stock changes a reward's
 live stock. Both check the role first and write the audit log."""
 
 from __future__ import annotations

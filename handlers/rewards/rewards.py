@@ -1,7 +1,7 @@
-"""/rewards: the catalogue, page by page, with why a locked item is locked; a tap asks
-for confirmation, and the confirmation redeems. Every step judges again, since a
-button may be old or forged; the confirmation carries a nonce, so a double tap is
-one redemption."""
+"""/rewards: the catalogue, page by page, with why a locked item is locked (a tier
+means that tier and those above it); a tap asks for confirmation, and the
+confirmation redeems. Every step judges again, since a button may be old or forged;
+the confirmation carries a nonce, so a double tap is one redemption."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from domain.rewards import rewards
 from domain.rewards.rewards import Offer, RewardRefused
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
-from handlers.engine.words import local, tier_called
+from handlers.engine.words import local
 from handlers.rewards.coupons import card
+from handlers.rewards.fields import floor
 
 router = Router()
 PAGE = 3
@@ -68,9 +69,8 @@ def _line(ctx: Ctx, offer: Offer) -> Text:
 
 
 def why(ctx: Ctx, locked: str, item: RewardItem, needed: int) -> Text:
-    if locked == "tier" and item.min_tier:
-        return Text("rewards.why.tier",
-                    {"tier": tier_called(ctx.programme.tiers, item.min_tier)})
+    if locked == "tier" and item.min_tier:  # "Silver and above": higher tiers may too
+        return floor(ctx.programme.tiers, item.min_tier)
     if locked == "points":
         return Text("rewards.why.points", {"needed": needed})
     return Text(f"rewards.why.{locked if locked in ('stock', 'limit') else 'dates'}")

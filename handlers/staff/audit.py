@@ -1,9 +1,12 @@
 """The audit log as staff read it (/audit, registered in roles.py).
 
-The log keeps what each action recorded, as recorded: amounts in minor units, lists,
-before-and-after dicts, moments in UTC. Here they become words: money in the
-programme's currency, lists joined, changes as "before → after", and every time in
-the programme's zone, which the page names once.
+The log keeps what each action recorded, as recorded: action keys ("tag.add"), actor
+labels ("member:00000042", "settings", "api:till-3"), codes (a role, a reward kind, a
+language), amounts in minor units, lists, before-and-after dicts, moments in UTC.
+Here they become words: "member 00000042 tagged member 00000007: tags vip", codes by
+their names, money in the programme's currency, lists joined, changes as
+"before → after", and every time in the programme's zone, which the page names once.
+Anything the log holds that we have no words for is shown as recorded.
 """
 
 from __future__ import annotations
@@ -11,30 +14,91 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.staff import roles
 from domain.staff.tables import AuditEntry
 from handlers.engine import i18n
 from handlers.engine.routing import Ctx
 from handlers.engine.types import Local, Money, Text
-from handlers.engine.words import clock, number, yes_no
+from handlers.engine.words import clock, local, multiplier, number, tier_called, yes_no
 
 MONEY = ("amount",)  # minor units of the programme's currency
 SWITCHES = {"enabled": ("audit.on", "audit.off")}
+ACTORS = {"settings": "audit.actor.settings", "api": "audit.actor.api",
+          "cli": "audit.actor.cli"}
+# Parameters whose value is a code with a catalog name: the key's prefix.
+CODES = {"role": "role.name", "kind": "catalogue.kind", "status": "campaign.status",
+         "locales": "campaign.language", "languages": "campaign.language",
+         "stages": "campaign.stage"}
+PLATFORMS = {"telegram": Local({"en": "Telegram", "zh_Hans": "Telegram"}),
+             "wechat": Local({"en": "WeChat", "zh_Hans": "微信"}),
+             "console": Local({"en": "console", "zh_Hans": "控制台"})}
 
 
 def line(ctx: Ctx, entry: AuditEntry) -> Text:
-    params = entry.params or {}
+    params = dict(entry.params or {})
+    action = _action(ctx, entry, params)
+    if entry.action == "campaign.create" and params.get("variants") == 1:
+        del params["variants"]  # one message: no A/B test, so no variants or split
+        params.pop("split", None)
+    money = MONEY + (("value",) if _amount_off(ctx, entry, params) else ())
     if set(params) >= {"before", "after"} and all(
             isinstance(params[k], dict) for k in ("before", "after")):
-        details: list[Any] = [_change(ctx, name, params["before"].get(name), value)
+        details: list[Any] = [_change(ctx, name, params["before"].get(name), value, money)
                               for name, value in params["after"].items()]
-        details += [_pair(ctx, k, v) for k, v in sorted(params.items())
+        details += [_pair(ctx, k, v, money) for k, v in sorted(params.items())
                     if k not in ("before", "after")]
+    elif entry.action.startswith("tag.") and set(params) == {"tags"}:
+        details = [_value(ctx, "tags", params["tags"])]  # "tagged member 7: vip, tea lover"
     else:
-        details = [_pair(ctx, k, v) for k, v in sorted(params.items())]
+        details = [_pair(ctx, k, v, money) for k, v in sorted(params.items())]
     return Text("audit.line", {
-        "when": clock(entry.created_at, ctx.programme.zone), "actor": entry.actor,
-        "action": entry.action, "target": entry.target,
+        "when": clock(entry.created_at, ctx.programme.zone), "actor": actor(entry.actor),
+        "action": action,
         "details": Text("audit.details", {"items": _joined(details)}) if details else ""})
+
+
+def actor(label: str) -> Text | str:
+    """Who did it, in words: "member 00000042", "the settings (MEMBERBOT_OWNER)"."""
+    kind, _, rest = label.partition(":")
+    if kind == "member" and rest:
+        return Text("audit.actor.member", {"number": rest})
+    if kind == "api" and rest:
+        return Text("audit.actor.api_till", {"till": rest})
+    return Text(ACTORS[label]) if label in ACTORS else label
+
+
+def _target(ctx: Ctx, entry: AuditEntry) -> Text | str:
+    kind, _, rest = entry.target.partition(":")
+    if kind == "member" and rest:
+        return Text("audit.actor.member", {"number": rest})
+    if kind == "campaign" and rest:
+        return Text("audit.target.campaign", {"number": rest})
+    if entry.action.startswith("job.") and i18n.has(f"jobs.name.{entry.target}", ctx.locale):
+        return Text(f"jobs.name.{entry.target}")
+    return entry.target
+
+
+def _action(ctx: Ctx, entry: AuditEntry, params: dict[str, Any]) -> Text:
+    """What was done to what, as one phrase; a role granted or revoked is named in it
+    (and so left out of the details)."""
+    key = f"audit.action.{entry.action}"
+    target = _target(ctx, entry)
+    if not i18n.has(key, ctx.locale):
+        return Text("audit.action.other", {"action": entry.action, "target": target})
+    if entry.action.startswith("role."):
+        role = params.pop("role", "")
+        return Text(key, {"target": target, "role": _code(ctx, "role", role)})
+    return Text(key, {"target": target})
+
+
+def _amount_off(ctx: Ctx, entry: AuditEntry, params: dict[str, Any]) -> bool:
+    """Whether a reward's `value` is money (an amount off, in minor units)."""
+    if not entry.action.startswith("reward."):
+        return False
+    if params.get("kind") == "amount_off":
+        return True
+    item = ctx.programme.reward(entry.target)
+    return item is not None and item.kind == "amount_off"
 
 
 def _joined(parts: list[Any]) -> Any:
@@ -50,24 +114,30 @@ def _label(ctx: Ctx, name: str) -> Text | str:
     return Text(key) if i18n.has(key, ctx.locale) else name
 
 
-def _pair(ctx: Ctx, name: str, value: Any) -> Text:
-    return Text("audit.pair", {"name": _label(ctx, name), "value": _value(ctx, name, value)})
+def _pair(ctx: Ctx, name: str, value: Any, money: tuple[str, ...] = MONEY) -> Text:
+    return Text("audit.pair", {"name": _label(ctx, name),
+                               "value": _value(ctx, name, value, money)})
 
 
-def _change(ctx: Ctx, name: str, before: Any, after: Any) -> Text:
-    return Text("audit.change", {"name": _label(ctx, name), "before": _value(ctx, name, before),
-                                 "after": _value(ctx, name, after)})
+def _change(ctx: Ctx, name: str, before: Any, after: Any, money: tuple[str, ...]) -> Text:
+    return Text("audit.change", {"name": _label(ctx, name),
+                                 "before": _value(ctx, name, before, money),
+                                 "after": _value(ctx, name, after, money)})
 
 
-def _value(ctx: Ctx, name: str, value: Any) -> Any:
+def _value(ctx: Ctx, name: str, value: Any, money: tuple[str, ...] = MONEY) -> Any:
     if value is None:
         return Text("audit.unlimited" if name == "remaining" else "audit.none")
     if isinstance(value, bool):
         on, off = SWITCHES.get(name, ("", ""))
         return Text(on if value else off) if on else yes_no(value)
     if isinstance(value, int):
-        if name in MONEY:
+        if name in money:
             return Money(value, ctx.programme.currency)
+        if name in ("split", "holdout"):
+            return f"{value}%"
+        if name == "bonus":
+            return f"×{multiplier(100 + value)}"
         return number(value) if name == "member" else value
     if isinstance(value, list | tuple):
         return ", ".join(str(_plain(ctx, name, v)) for v in value) or Text("audit.none")
@@ -75,7 +145,7 @@ def _value(ctx: Ctx, name: str, value: Any) -> Any:
         if set(value) == set(i18n.LOCALES):  # programme wording, e.g. a reward's title
             return Local(value)
         return Text("audit.nested", {"items": _joined(
-            [_pair(ctx, k, v) for k, v in sorted(value.items())])}) if value \
+            [_pair(ctx, k, v, money) for k, v in sorted(value.items())])}) if value \
             else Text("audit.none")
     if isinstance(value, str) and name.endswith("_at"):
         try:
@@ -83,10 +153,30 @@ def _value(ctx: Ctx, name: str, value: Any) -> Any:
         except ValueError:
             return value
         return clock(moment, ctx.programme.zone) if moment.tzinfo is not None else value
+    if isinstance(value, str):
+        return _code(ctx, name, value)
+    return value
+
+
+def _code(ctx: Ctx, name: str, value: str) -> Any:
+    """A code by the name it has for staff: a role, a reward kind, a tier, a reward, a
+    language, a platform; the code itself when it has none."""
+    if name in ("tiers", "min_tier"):
+        return tier_called(ctx.programme.tiers, value)
+    if name in ("reward", "coupon"):
+        item = ctx.programme.reward(value)
+        return local(item.title) if item is not None else value
+    if name == "platforms" and value in PLATFORMS:
+        return PLATFORMS[value]
+    prefix = CODES.get(name)
+    if prefix is not None and (name != "role" or value in roles.ROLES) \
+            and i18n.has(f"{prefix}.{value}", ctx.locale):
+        return Text(f"{prefix}.{value}")
     return value
 
 
 def _plain(ctx: Ctx, name: str, value: Any) -> Any:
-    """An item of a list: lists of words or numbers, joined as they are."""
-    return value if isinstance(value, str | int) else i18n.translate(
-        _value(ctx, name, value), ctx.locale)
+    """An item of a list, as words: lists of codes, tags or numbers, joined."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return i18n.translate(_value(ctx, name, value), ctx.locale)

@@ -111,11 +111,18 @@ def _zone(ctx: Ctx) -> str:
     return zone_label(ctx.programme.zone, ctx.now)
 
 
-async def _runner_line(ctx: Ctx) -> Text:
+async def _runner_lines(ctx: Ctx, requested: datetime | None = None) -> list[Text]:
+    """Who runs the jobs, and when a requested run starts: within seconds with a
+    scheduler; without one, a single line says it is kept until one starts."""
     found = await jobs.runner(ctx.uow)
     if found is None or not found.alive(ctx.now):
-        return Text("jobs.no_runner")
-    return Text("jobs.runner", {"holder": found.holder, "seen": _when(ctx, found.seen_at)})
+        if requested is not None:
+            return [Text("jobs.requested_no_runner", {"when": _when(ctx, requested)})]
+        return [Text("jobs.no_runner")]
+    lines = [Text("jobs.runner", {"holder": found.holder, "seen": _when(ctx, found.seen_at)})]
+    if requested is not None:
+        lines.append(Text("jobs.requested", {"when": _when(ctx, requested)}))
+    return lines
 
 
 def _last(ctx: Ctx, job: JobState) -> Text:
@@ -140,7 +147,7 @@ async def _listing(ctx: Ctx, edit: bool = False) -> Reply:
         "last": _last(ctx, s)}) for s in states]
     buttons = [button(f"jobs.name.{s.name}", f"jobs:show:{s.name}") for s in states]
     rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
-    return Reply("jobs.list", {"runner": await _runner_line(ctx), "lines": lines,
+    return Reply("jobs.list", {"runner": await _runner_lines(ctx), "lines": lines,
                                "zone": _zone(ctx)},
                  tuple(rows), edit=edit)
 
@@ -149,19 +156,18 @@ async def _page(ctx: Ctx, name: str, edit: bool = False) -> Reply:
     job = next(s for s in await jobs.states(ctx.uow, ctx.now) if s.name == name)
     toggle = (button("jobs.resume", f"jobs:do:resume:{name}") if job.paused
               else button("jobs.pause", f"jobs:do:pause:{name}"))
-    extra: list[Text] = []
+    extra: list[Text] = []  # after the scheduler's line (and a requested run's)
     if name == "winback":
         so_far = await winback.results(ctx.uow)
         extra.append(Text("jobs.winback_results", {
             "coupons": so_far.coupons, "returned": so_far.returned,
             "won_back": so_far.won_back}))
-    if job.run_requested_at is not None:
-        extra.append(Text("jobs.requested", {"when": _when(ctx, job.run_requested_at)}))
     return Reply("jobs.page", {
         "job": _title(name), "about": Text(f"jobs.about.{name}"),
         "status": Text("jobs.status_paused" if job.paused else "jobs.status_active"),
         "next": Text("jobs.paused") if job.paused else _when(ctx, job.next_run_at),
-        "last": _last(ctx, job), "details": [await _runner_line(ctx), *extra],
+        "last": _last(ctx, job),
+        "details": [*await _runner_lines(ctx, job.run_requested_at), *extra],
         "zone": _zone(ctx)},
         ((button("jobs.run", f"jobs:do:run:{name}"), toggle),
          (button("jobs.back", "jobs:list"),)), edit=edit)

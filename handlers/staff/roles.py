@@ -10,6 +10,7 @@ from __future__ import annotations
 from domain.errors import UnknownMember
 from domain.staff import audit, roles
 from domain.staff.roles import RoleRefused
+from handlers.engine.i18n import LOCALES, translate
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
 from handlers.engine.words import zone_label
@@ -65,14 +66,31 @@ async def _change(ctx: Ctx, change, done: str, unchanged: str) -> Outcome:
     target = member_arg(parts[1]) if len(parts) == 2 else None
     if target is None:
         return Outcome([reply("roles.usage")])
-    role, number = parts[0].lower(), str(target).zfill(8)
+    role, number = role_code(parts[0]), str(target).zfill(8)
     try:
         changed = await change(ctx.uow, ctx.member.id, role, target, ctx.now)
     except RoleRefused as refused:
-        return Outcome([reply(f"roles.{refused.code}", role=role[:16])])
+        return Outcome([reply(f"roles.{refused.code}", role=role_name(role))])
     except UnknownMember:
         return Outcome([reply("roles.unknown_member", number=number)])
-    return Outcome([reply(done if changed else unchanged, role=role, number=number)])
+    return Outcome([reply(done if changed else unchanged, role=role_name(role),
+                          number=number)])
+
+
+def role_code(typed: str) -> str:
+    """The role a /grant names, by its code ("staff") or by its name in either
+    language ("店员"), so the help's role headings are what may be typed."""
+    word = typed.strip().lower()
+    for role in roles.ROLES:
+        if word == role or any(word == translate(Text(f"role.name.{role}"), locale).lower()
+                               for locale in LOCALES):
+            return role
+    return word
+
+
+def role_name(role: str) -> Text | str:
+    """A role in the reader's language; a word that is no role, as typed (shortened)."""
+    return Text(f"role.name.{role}") if role in roles.ROLES else role[:16]
 
 
 @router.command("audit", role="admin")

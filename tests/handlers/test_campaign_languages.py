@@ -91,13 +91,13 @@ async def test_a_b_test_written_per_language_reaches_each_member_in_theirs_en(
     out = await me.say("10")  # everyone
     # The operator's language first; the count follows the rule, hint included.
     assert ("Step 2 of 5 — write the message for 2 members who read English "
-            "(up to 1,000 characters). Then you write it for 4 members who read 简体中文, "
+            "(up to 1,000 characters). Then you write it for 4 members who read Chinese, "
             "or send them the same.") in out
     assert "sent exactly as you write it" not in out
     out = await me.say("x" * 1001)
     assert "at most 1,000 characters" in out and "write the message for 2 members" in out
     out = await me.say("Spring tea is here")
-    assert "Now write the message for 4 members who read 简体中文" in out
+    assert "Now write the message for 4 members who read Chinese" in out
     assert "[1] Same text for all" in out
     await me.say("春茶上市")
     await me.say("3")  # a points multiplier
@@ -106,7 +106,7 @@ async def test_a_b_test_written_per_language_reaches_each_member_in_theirs_en(
     out = await me.say("2")  # an A/B test
     assert "Write variant B for 2 members who read English" in out
     out = await me.say("Last call for spring tea")
-    assert "Now write variant B for 4 members who read 简体中文" in out
+    assert "Now write variant B for 4 members who read Chinese" in out
     out = await me.say("1")  # the same text for all: B's English words go to everyone
     assert "A 50% / B 50%" in out
     await me.say("1")  # 50/50
@@ -114,13 +114,13 @@ async def test_a_b_test_written_per_language_reaches_each_member_in_theirs_en(
     out = await me.say("1")  # now
     previews = out[:out.index("Ready to send:")]
     assert previews.index("Preview of variant A in English") < previews.index(
-        "Preview of variant A in 简体中文") < previews.index("Preview of variant B in English")
+        "Preview of variant A in Chinese") < previews.index("Preview of variant B in English")
     assert "Spring tea is here\n\n✨ 2× points on your purchases until Mar 18, 2026." in out
     assert "春茶上市\n\n✨ 2026年3月18日 前消费可获得 2 倍积分。" in out
     # One text for all: the offer is in each reader's language.
     assert "Last call for spring tea\n\n✨ 2× points" in out
     assert "Last call for spring tea\n\n✨ 2026年3月18日 前消费" in out
-    assert "Variant A (50%): English “Spring tea is here”, 简体中文 “春茶上市”" in out
+    assert "Variant A (50%): English “Spring tea is here”, Chinese “春茶上市”" in out
     assert "Variant B (50%): “Last call for spring tea”" in out
     assert "Campaign #1 is confirmed" in await me.say("1")
     c = await the_campaign(db)
@@ -143,18 +143,18 @@ async def test_one_language_asks_once_and_same_text_for_all_is_one_tap_zh(
     me = await boss(db, programme, clock, locale="zh_Hans", user="wang")
     await me.say("/campaign")
     await me.say("3")  # language
-    await me.say("2")  # 简体中文
+    await me.say("2")  # 中文
     out = await me.say("3")  # done
-    assert "语言：简体中文" in out and "共覆盖 4 位会员" in out
+    assert "语言：中文" in out and "共覆盖 4 位会员" in out
     out = await me.say("10")
-    assert "第 2 步（共 5 步）— 请输入发给使用简体中文的 4 位会员的消息" in out
+    assert "第 2 步（共 5 步）— 请输入发给使用中文的 4 位会员的消息" in out
     assert "之后" not in out and "[1]" not in out  # nobody else to write for
     assert "第 3 步" in await me.say("新茶上市")
     await me.say("1")  # no offer
     await me.say("1")  # one message
     await me.say("1")  # no holdout
     out = await me.say("1")  # now
-    assert "方案 A 预览（简体中文" in out and "English" not in out
+    assert "使用中文的会员将看到：" in out and "英语" not in out and "方案" not in out
     await me.say("1")
     c = await the_campaign(db)
     assert c.variants[0]["texts"] == {"zh_Hans": "新茶上市"}
@@ -164,17 +164,17 @@ async def test_one_language_asks_once_and_same_text_for_all_is_one_tap_zh(
     # Everyone, and one text for all at the first chance: the operator's language first.
     await me.say("/campaign")
     out = await me.say("10")
-    assert "请输入发给使用简体中文的 4 位会员的消息" in out
-    assert "之后再为使用English的 2 位会员输入，或发送同一条。" in out
+    assert "请输入发给使用中文的 4 位会员的消息" in out
+    assert "之后再为使用英语的 2 位会员输入，或发送同一条。" in out
     out = await me.say("欢迎光临")
-    assert "现在请输入发给使用English的 2 位会员的消息" in out and "[1] 所有人用同一条" in out
+    assert "现在请输入发给使用英语的 2 位会员的消息" in out and "[1] 所有人用同一条" in out
     assert "第 3 步" in await me.say("1")
     await me.say("1")  # no offer
     await me.say("1")  # one message
     await me.say("1")  # no holdout
     out = await me.say("1")
-    assert out.index("方案 A 预览（简体中文") < out.index("方案 A 预览（English")
-    assert "方案 A（100%）：“欢迎光临”" in out
+    assert out.index("使用中文的会员将看到：") < out.index("使用英语的会员将看到：")
+    assert "消息：“欢迎光临”" in out and "方案" not in out and "English" not in out
 
 
 async def test_a_stale_same_text_button_at_the_first_language_asks_again(db, programme, clock):
@@ -186,7 +186,7 @@ async def test_a_stale_same_text_button_at_the_first_language_asks_again(db, pro
     async with db.uow() as uow:
         conv = await uow.session.get(Conversation, ("console", "boss"))
         assert conv.state == "campaign.text" and conv.data["writing"] == {}
-    assert "Now write the message for 4 members who read 简体中文" in await me.say("Hi")
+    assert "Now write the message for 4 members who read Chinese" in await me.say("Hi")
 
 
 async def test_a_member_whose_language_has_no_text_gets_the_default_ones_whole(

@@ -85,7 +85,8 @@ async def test_an_a_b_campaign_with_a_coupon_and_a_holdout_scheduled_en(db, prog
     out = await me.say("2")
     assert "like 2026-03-12 09:00 (time zone Asia/Shanghai)" in out
     assert "The time must be in the future" in await me.say("2026-03-01 10:00")
-    assert "Please send it like" in await me.say("tomorrow")
+    # A bad time gets the same example as the question: tomorrow, never a past date.
+    assert "Please send the date and time like 2026-03-12 09:00." in await me.say("tomorrow")
     out = await me.say("2026-03-12 18:30")
     # The previews come with the confirmation, dated from the send time (a coupon is
     # valid 30 days from then), in English only: the segment reaches no Chinese reader.
@@ -119,9 +120,9 @@ async def test_a_points_multiplier_sent_now_zh(db, programme, clock):
     assert "第 1 步（共 5 步）" in out and "全部会员" in out and "共覆盖 6 位会员" in out
     await me.say("3")  # language
     out = await me.say("2")
-    assert "✓ 简体中文" in out
+    assert "[1] 英语  [2] ✓ 中文" in out
     out = await me.say("3")
-    assert "语言：简体中文" in out and "共覆盖 2 位会员" in out
+    assert "语言：中文" in out and "共覆盖 2 位会员" in out
     await me.say("6")  # last purchase
     out = await me.say("never")
     assert "从未消费" in out
@@ -135,7 +136,9 @@ async def test_a_points_multiplier_sent_now_zh(db, programme, clock):
     assert "是否保留对照组" in await me.say("1")
     assert "第 5 步" in await me.say("1")
     out = await me.say("1")
-    assert "方案 A 预览（简体中文" in out and "English" not in out
+    # One message, no A/B test: no "方案 A" anywhere.
+    assert "使用中文的会员将看到：" in out and "方案" not in out and "英语" not in out
+    assert "消息：“春茶上市！”" in out
     assert "春茶上市！\n\n✨ 2026年3月18日 前消费可获得 2 倍积分。" in out
     assert "准备发送" in out and "优惠：7 天内 2 倍积分" in out and "时间：立即" in out
     out = await me.say("1")
@@ -157,9 +160,9 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
     await me.say("/campaign")
     out = await me.say("10")  # everyone
     assert "Step 2 of 5 — write the message for 4 members who read English" in out
-    assert "Then you write it for 2 members who read 简体中文, or send them the same." in out
+    assert "Then you write it for 2 members who read Chinese, or send them the same." in out
     out = await me.say("Autumn oolong is in")
-    assert "Now write the message for 2 members who read 简体中文" in out
+    assert "Now write the message for 2 members who read Chinese" in out
     assert "[1] Same text for all" in out
     await me.say("秋季乌龙上市")
     await me.say("3")  # a points multiplier
@@ -171,13 +174,14 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
     out = await me.say("2026-03-20 09:00")
     # Each language the segment reaches, the operator's first; the window runs 7 days
     # from the send time, not from now.
-    english, chinese = (out.index("Preview of variant A in English"),
-                        out.index("Preview of variant A in 简体中文"))
+    english, chinese = (out.index("Preview in English, as members will see it:"),
+                        out.index("Preview in Chinese, as members will see it:"))
     assert english < chinese < out.index("Ready to send:")
     assert "Autumn oolong is in\n\n✨ 2× points on your purchases until Mar 27, 2026." in out
     assert "秋季乌龙上市\n\n✨ 2026年3月27日 前消费可获得 2 倍积分。" in out
     assert "Autumn oolong is in\n\n✨ 2026年" not in out
-    assert "Variant A (100%): English “Autumn oolong is in”, 简体中文 “秋季乌龙上市”" in out
+    assert "Message: English “Autumn oolong is in”, Chinese “秋季乌龙上市”" in out
+    assert "variant" not in out.lower() and "Messages:" not in out
     assert "Members now: 6" in out
     clock.advance(days=9, hours=1)  # the operator confirms after the time has passed
     out = await me.say("1")
@@ -204,7 +208,7 @@ async def test_full_width_input_from_a_chinese_keyboard_is_understood_zh(db, pro
     assert "最近 30 天内有消费" in await me.say("＜３０")
     await me.say("9")  # clear them all: everyone
     assert "第 2 步" in await me.say("10")
-    assert "使用English的 4 位会员" in await me.say("秋茶")
+    assert "现在请输入发给使用英语的 4 位会员的消息" in await me.say("秋茶")
     await me.say("1")  # the same text for all
     await me.say("1")  # no offer
     await me.say("1")  # one message
@@ -232,6 +236,7 @@ async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programm
     out = await me.press("camp:pause:1")
     assert "Campaign #1 is paused" in out and "Campaign #1: paused" in out
     assert "⏸ Pause" not in out
+    assert "Message (80%): “Hello”" in out and "Variant" not in out
     assert "cannot be paused: it is paused" in await me.say("/campaign pause 1")
     assert "Campaign #1 resumes." in await me.press("camp:resume:1")
     out = await me.press("camp:cancel:1")
@@ -256,7 +261,7 @@ async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programm
     out = await me.press("camp:results:1")
     assert "Results of campaign #1" in out
     assert len(work) == 4
-    assert ("Variant A, 4 in the group: delivered 4, coupons used 1, buyers 1 (25.0%), "
+    assert ("Recipients, 4 in the group: delivered 4, coupons used 1, buyers 1 (25.0%), "
             "orders 1, spend CN¥123.45; uplift +25.0 pp against the holdout") in out
     assert "Holdout, 2 in the group: delivered 0, coupons used 0, buyers 0 (0.0%)" in out
     out = await me.say("/campaigns")
@@ -373,3 +378,52 @@ async def test_forged_and_stale_values_in_the_flow_change_nothing(db, programme,
     assert "expired" in await me.press("cnew:offer:none")
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(Campaign)) == 0
+
+
+@pytest.mark.parametrize(("locale", "example", "bad"), [
+    ("en", "like 2026-12-06 20:00 (time zone Asia/Shanghai)",
+     "Please send the date and time like 2026-12-06 20:00."),
+    ("zh_Hans", "例如 2026-12-06 20:00（时区 Asia/Shanghai）",
+     "请按 2026-12-06 20:00 的格式发送日期和时间。")])
+async def test_time_examples_come_from_the_clock_and_agree(db, programme, locale, example,
+                                                           bad):
+    clock = Clock(datetime(2026, 12, 5, 12, 12, tzinfo=UTC))  # 20:12 in Shanghai
+    me = await boss(db, programme, clock, locale=locale)
+    await me.say("/campaign")
+    await me.say("10")  # everyone
+    await me.say("Hello")
+    await me.say("1")  # the same text for all
+    await me.say("1")  # no offer
+    await me.say("1")  # one message
+    await me.say("1")  # no holdout
+    assert example in await me.say("2")  # at a time
+    out = await me.say("next week")
+    assert bad in out and "2026-03" not in out
+
+
+async def test_a_started_campaign_offers_its_buttons_once(db, programme, clock):
+    me = await boss(db, programme, clock)
+    async with db.uow() as uow:
+        await campaigns.create(uow, programme, campaigns.Author(1, "console", "boss", "en"),
+                               campaigns.Draft(campaigns.Segment(), ("Hello",)), "one",
+                               clock.now)
+        await uow.commit()
+    await campaigns.start_due(db, programme, clock.now)
+    out = await me.say("/campaign 1")
+    assert "Campaign #1: sending" in out and "Campaign #1 — sending" in out
+    assert out.count("📊 Results") == 1 and out.count("⏸ Pause") == 1
+    assert "[1] ⏸ Pause  [2] ✖ Cancel  [3] 📊 Results" in out
+    # One message, no A/B test: it is "Message", not "Variant A (100%)".
+    assert "Message: “Hello”" in out and "Variant" not in out
+
+
+@pytest.mark.parametrize(("locale", "quoted", "shown"), [
+    ("en", 'vip "tea lover"', "Tags (any of): vip, tea lover"),
+    ("zh_Hans", "vip “tea lover”", "标签（任一）：vip, tea lover")])
+async def test_the_tag_prompt_says_quotes_keep_a_tag_whole(db, programme, clock, locale,
+                                                           quoted, shown):
+    me = await boss(db, programme, clock, locale=locale)
+    await me.say("/campaign")
+    prompt = await me.say("2")  # tags
+    assert quoted in prompt
+    assert shown in await me.say(quoted)

@@ -11,13 +11,19 @@ from sqlalchemy import func, select
 
 from domain.conversations.tables import Conversation
 from domain.members.tables import Member
+from domain.points import ledger, purchases
 from domain.points.tables import Purchase
 from handlers.engine.types import Inbound
+from handlers.points.purchase import parse_amount, read_amount
 from handlers.routers import build_router
+from tests.support import crowd
 from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 10, 1, 0, tzinfo=UTC)  # a Tuesday, 09:00 in Shanghai: Tea Tuesday
 PROFILE_BUTTONS = 6  # Name, Phone, Birthday, Marketing consent, Fill in missing, Done
+ANSWER_IT = "Please answer with 1–2, yes or no, or send /cancel."
+NOTHING_TO_CHOOSE = ("There is nothing to choose right now. Send /menu for your card, or /help "
+                     "to see what I can do.")
 
 
 @pytest.fixture
@@ -95,8 +101,7 @@ async def test_a_flow_left_takes_its_buttons_with_it(db, programme, clock):
     await alice.say("/profile")
     await alice.say("1")  # asks the name, with [1] Skip
     assert "Cancelled" in await alice.say("/cancel")
-    out = await alice.say("1")
-    assert "didn't understand" in out and "/help — " in out  # no buttons are offered now
+    assert await alice.say("1") == NOTHING_TO_CHOOSE  # no buttons are offered now
 
 
 # ------------------------------------------------------------------ yes and no, typed
@@ -147,12 +152,98 @@ async def test_save_and_discard_are_a_yes_and_a_no(db, programme, clock):
 async def test_a_confirmation_is_answered_next_or_not_at_all(db, programme, clock):
     boss = await operator(db, programme, clock)
     await boss.say("/purchase 1 50")
-    assert "didn't understand" in await boss.say("hmm")  # text it cannot place: still there
+    assert await boss.say("hmm") == ANSWER_IT  # text it cannot place: still there
     assert "Recorded order" in await boss.say("yes")
     await boss.say("/purchase 1 60")
     await boss.say("/points")  # moved on: the confirmation's figures were as of then
     assert "Recorded" not in await boss.say("1") and "Recorded" not in await boss.say("yes")
     assert await count(db, Purchase) == 1
+
+
+# ------------------------------------------------------------ text a confirmation cannot place
+
+@pytest.mark.parametrize("typed", ["maybe", "12,5", "9", "0", "hi", "/", "  "])
+async def test_a_purchase_confirmation_says_how_to_answer_it(db, programme, clock, typed):
+    boss = await operator(db, programme, clock)
+    assert "[1] Record it  [2] Cancel" in await boss.say("/purchase 1 50")
+    assert await boss.say(typed) == ANSWER_IT
+    assert "Recorded order" in await boss.say("1")  # it stayed answerable
+    assert await count(db, Purchase) == 1
+
+
+async def test_the_reward_editors_confirmation_says_the_same_zh(db, programme, clock):
+    own = programme.model_copy()
+    boss = await operator(db, own, clock, locale="zh_Hans")
+    await boss.press("rwd:edit:ten_off:cost")
+    assert "[1] 保存  [2] 放弃" in await boss.say("250")
+    out = await boss.say("不限")
+    assert out == "请回复 1–2、“是”或“否”，或发送 /cancel 取消。"
+    assert "请用按钮回答" not in out
+    assert "已保存" in await boss.say("1")
+    assert own.reward("ten_off").cost == 250
+
+
+async def test_a_redeem_confirmation_says_the_same(db, programme, clock):
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    async with db.uow() as uow:
+        await ledger.post(uow, ledger.Post(member_id=1, delta=2000, kind="adjust",
+                                           reason="adjusted", key="gift"), clock.now)
+        await uow.commit()
+    assert "Redeem ¥10 off for 200 points?" in await alice.press("rewards:pick:ten_off")
+    assert await alice.say("perhaps later") == ANSWER_IT
+    assert await alice.say("3") == ANSWER_IT
+    assert await alice.say("no") == "OK, nothing was redeemed."
+
+
+async def test_the_consent_question_says_the_same_with_its_three_buttons(db, programme, clock):
+    alice = member(db, programme, clock)
+    await alice.say("/profile")
+    assert "[1] Yes  [2] No  [3] Skip" in await alice.say("4")
+    assert await alice.say("maybe later") == "Please answer with 1–3, yes or no, or send /cancel."
+    assert "Marketing messages: Yes" in await alice.say("是")
+
+
+async def test_a_campaign_confirmation_says_the_same(db, programme, clock):
+    boss = await operator(db, programme, clock)
+    await crowd.plain(db, 2, clock.now, first_id=2, locale="en")
+    await boss.say("/campaign")
+    assert "Step 2 of 5" in await boss.say("10")  # everyone
+    assert "Step 3 of 5" in await boss.say("Hello")
+    assert "Step 4 of 5" in await boss.say("1")  # no offer
+    await boss.say("1")  # no A/B test
+    assert "Step 5 of 5" in await boss.say("1")  # no holdout
+    assert "Ready to send" in await boss.say("1")  # now
+    assert await boss.say("send it maybe") == ANSWER_IT
+    assert await boss.say("hello") == ANSWER_IT  # not the home card: the question stands
+    assert await boss.say("?") == ANSWER_IT
+    assert "Please choose with the buttons" not in "".join(boss.said)
+    assert "Record" not in await boss.say("no")
+    assert await boss.say("1") == NOTHING_TO_CHOOSE  # answered: nothing stands now
+
+
+async def test_not_understood_shows_the_askers_own_help(db, programme, clock):
+    boss = await operator(db, programme, clock)
+    own = await boss.say("/help")
+    assert "Admins:" in own and "/grant" in own
+    out = await boss.say("what is this")
+    assert out.startswith("Sorry, I didn't understand that.") and out.endswith(own)
+    out = await boss.say("/nonsense")
+    assert out.endswith(own)
+    alice = member(db, programme, clock)
+    out = await alice.say("what is this")
+    assert "didn't understand" in out and "Admins:" not in out and "/grant" not in out
+
+
+async def test_a_number_or_yes_with_nothing_offered_says_so_zh(db, programme, clock):
+    wang = member(db, programme, clock, user="wang", locale="zh_Hans")
+    await wang.say("/help")  # no buttons anywhere yet? the welcome card had some
+    await wang.say("/profile")
+    await wang.say("1")
+    await wang.say("/cancel")
+    nothing = "现在没有可选的选项。发送 /menu 查看会员卡，或发送 /help 查看可用功能。"
+    assert await wang.say("1") == nothing
+    assert await wang.say("是") == nothing
 
 
 # ------------------------------------------------------------------ /cancel
@@ -161,8 +252,8 @@ async def test_cancel_leaves_a_confirmation_unanswered(db, programme, clock):
     boss = await operator(db, programme, clock)
     assert "[1] Record it  [2] Cancel" in await boss.say("/purchase 1 50")
     assert "Cancelled. Nothing more will be asked." in await boss.say("/cancel")
-    out = await boss.say("1")
-    assert "didn't understand" in out  # its buttons are forgotten
+    assert await boss.say("1") == NOTHING_TO_CHOOSE  # its buttons are forgotten
+    assert await boss.say("yes") == NOTHING_TO_CHOOSE
     assert await count(db, Purchase) == 0
     assert "There is nothing to cancel." in await boss.say("/cancel")
 
@@ -197,6 +288,31 @@ async def test_the_member_step_says_what_is_wrong(db, programme, clock):
     assert "CN¥12.50" in await boss.say("12.5")
     await boss.say("/purchase 00000001")
     assert "CN¥9.00 for member 00000001" in await boss.say("00000001 9")  # both, again
+
+
+@pytest.mark.parametrize("typed", ["0", "0.00", "-5", "−5", "¥-5", "99999999999",
+                                   "10000000.01", "1" + "0" * 60])
+async def test_an_amount_out_of_range_says_the_range_en(db, programme, clock, typed):
+    boss = await operator(db, programme, clock)
+    out = await boss.say(f"/purchase 1 {typed}")
+    assert out == ("The amount must be from CN¥0.01 to CN¥10,000,000.00. Send it like 128.50, "
+                   "or /cancel.")
+    assert "CN¥12.00 for member 00000001" in await boss.say("12")  # the amount is asked again
+    assert await count(db, Purchase) == 0
+
+
+async def test_the_range_is_the_domains_and_a_malformed_amount_keeps_the_format_zh(
+        db, programme, clock):
+    boss = await operator(db, programme, clock, locale="zh_Hans")
+    await boss.say("/purchase 1")
+    assert await boss.say("-5") == ("金额须在 ¥0.01 到 ¥10,000,000.00 之间，请按 128.50 这样发送，"
+                                    "或 /cancel 取消。")
+    for malformed in ("12.345", "abc", "1e3", "12.5.0", "--5"):
+        assert "金额格式不对" in await boss.say(malformed), malformed
+    top = f"{purchases.MAX_AMOUNT // 100}"  # the largest amount allowed is allowed
+    assert "为会员 00000001 记录消费 ¥10,000,000.00？" in await boss.say(top)
+    assert parse_amount(top, "CNY") == purchases.MAX_AMOUNT
+    assert read_amount("-5", "CNY") == -500 and read_amount("--5", "CNY") is None
 
 
 async def test_the_member_step_in_chinese(db, programme, clock):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.engine import answers
+from handlers.engine.render import render
 from handlers.engine.types import NO, YES, Button, Text, button, reply
 
 
@@ -67,3 +68,14 @@ def test_pressed_maps_numbers_and_words_to_offered_actions():
     assert answers.pressed("yes", offered, {}) is None
     assert answers.pressed("1", [], {}) is None
     assert answers.pressed("yes", ["x"], {YES: 5}) is None  # a stale index presses nothing
+
+
+def test_a_confirmation_is_a_set_with_a_yes_or_a_no_and_is_answered_by_one_sentence():
+    consent = reply("q", (button("word.yes", "y"), button("word.no", "n")),
+                    (button("profile.skip", "s"),))
+    assert answers.confirming(answers.kinds(consent))
+    assert not answers.confirming(answers.kinds(reply("q", (button("profile.skip", "s"),))))
+    again = answers.again(consent.actions)
+    assert (again.key, dict(again.params)) == ("buttons.confirm", {"last": 3})
+    assert render(again, "en").text == "Please answer with 1–3, yes or no, or send /cancel."
+    assert render(again, "zh_Hans").text == "请回复 1–3、“是”或“否”，或发送 /cancel 取消。"

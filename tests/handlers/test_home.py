@@ -12,8 +12,9 @@ from sqlalchemy import select
 from domain.members.tables import Member
 from domain.points import ledger
 from domain.staff import roles
+from handlers.engine.engine import Engine
 from handlers.engine.routing import Outcome
-from handlers.engine.types import Inbound, Reply, reply
+from handlers.engine.types import Inbound, Reply, Scene, Text, reply
 from handlers.members.home import screen
 from handlers.routers import build_engine
 from tests.support.transcript import Clock, member
@@ -143,6 +144,45 @@ async def test_stale_or_forged_card_buttons_are_refused(db, programme, clock):
     for action in ("home:nothing", "home:points:page:x", "home:rules:nothing", "home:home"):
         (refused,) = await alice.send(action=action)
         assert "This button has expired" in refused.text and not refused.edit, action
+
+
+async def test_every_card_screen_has_a_way_home_and_a_number_answers_the_screen(db, programme,
+                                                                                  clock):
+    alice = Tapper(db, programme, clock)
+    await alice.send("/menu")
+    for screen_name in ("checkin", "points", "rewards", "coupons", "tier", "invite", "profile"):
+        shown = await alice.send(action=f"home:{screen_name}")
+        assert actions(shown[-1])[-1:] == ["home"], screen_name
+        assert labels(shown[-1])[-1] == "‹ Home", screen_name
+
+
+async def test_invite_from_the_card_goes_home_with_a_number_not_a_check_in(db, programme, clock):
+    alice = member(db, programme, clock)
+    await alice.say("/menu")
+    out = await alice.say("6")  # Invite friends
+    assert "Invite friends" in out and "[1] ‹ Home" in out
+    out = await alice.say("1")
+    assert "Points: 0" in out and BUTTONS_EN in out and "Checked in" not in out
+    async with db.uow() as uow:
+        assert await ledger.balance_of(uow, 1) == 0  # nobody checked in
+
+
+def test_a_screen_that_opens_with_a_picture_keeps_it_and_adds_the_way_home():
+    scene = Reply("invite.code", {"code": "X"}, scene=Scene("ref_X", Text("invite.scene")))
+    (shown,) = screen(Outcome([scene])).replies
+    assert shown.scene == scene.scene and shown.actions == ["home"] and not shown.edit
+    waiting = screen(Outcome([scene], state="profile.name"))
+    assert waiting.replies[0].actions == []
+
+
+def test_a_message_edited_into_one_without_buttons_leaves_nothing_to_press():
+    offered, kinds = Engine._offer(Outcome([Reply("points.statement", edit=True)]),
+                                   ["home:checkin", "home:points"], {}, moved=False,
+                                   other=True)
+    assert (offered, kinds) == ([], {})
+    kept = Engine._offer(Outcome([reply("help.menu")]), ["a", "b"], {}, moved=False,
+                         other=True)
+    assert kept == (["a", "b"], {})  # a new message without buttons leaves the last set
 
 
 def test_images_follow_the_card_and_a_waiting_flow_gets_no_way_home():

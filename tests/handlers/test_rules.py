@@ -39,7 +39,8 @@ def test_the_example_programme_explained_en(programme):
         "• Streak bonuses come round again every 7 days; missing a day starts the streak again.",
         "• Tea Tuesday: 100% extra points on purchases every Tuesday.",
         "• Singles' Day: 200% extra points on purchases on Nov 11, 2026.",
-        "• 50% extra points on teaware items.",
+        "• Teaware: 50% extra purchase points.",
+        "• Longjing tea (250 g): 30 extra points for each one you buy.",
         "• Invite friends (/invite): when a friend makes a first purchase, you get 200 points "
         "and your friend gets 100 (for up to 20 friends).",
         "• Complete your profile (/profile): 50 points, once.",
@@ -67,6 +68,8 @@ def test_the_example_programme_explained_zh(programme):
         "• 双十一：2026年11月11日消费积分额外增加 200%。",
         "• 邀请好友（/invite）：好友首次消费后，您得 200 积分，好友得 100 积分（最多 20 位好友）。",
         "• 白银会员：500 积分起，积分 ×1.2；生日礼物、免费续杯",
+        "• 茶具：消费积分额外增加 50%。",
+        "• 龙井茶（250 克）：每购买一件，额外奖励 30 积分。",
         "另有 30 天宽限期",
         "积分自获得之日起 12 个月后过期",
     ):
@@ -133,3 +136,67 @@ async def test_rules_command_and_the_tier_button(db, programme):
     out = await wang.say("/tier")
     assert "[1] 会员规则" in out
     assert "积分有效期" in await wang.say("1")
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_categories_and_products_are_named_not_coded(programme, locale):
+    """The programme file names its bonus categories and products; members never read
+    the till's codes (`teaware`, `LONGJING-250G`) in either language."""
+    out = text(programme, locale)
+    assert "teaware" not in out and "LONGJING" not in out
+    assert ("茶具" in out) == (locale == "zh_Hans") and ("Teaware" in out) == (locale == "en")
+
+
+def test_a_category_or_product_without_a_name_is_shown_by_its_code(programme):
+    from domain.config import CategoryBonus, SkuBonus
+    chosen = changed(programme, earning={
+        "category_bonuses": (CategoryBonus(category="teaware", percent=50),),
+        "sku_bonuses": (SkuBonus(sku="LONGJING-250G", points=30),)})
+    assert "• teaware: 50% extra purchase points." in text(chosen)
+    assert "• LONGJING-250G：每购买一件，额外奖励 30 积分。" in text(chosen, "zh_Hans")
+
+
+@pytest.mark.parametrize(("locale", "lines"), [
+    ("en", ["+30  Tier bonus, points ×1.5 (order T-1)",
+            "+10  Category bonus: Teaware (order T-1)",
+            "+60  Product bonus: Longjing tea (250 g) ×2 (order T-1)"]),
+    ("zh_Hans", ["+30  等级加成：积分 ×1.5（订单 T-1）",
+                 "+10  品类奖励：茶具（订单 T-1）",
+                 "+60  商品奖励：龙井茶（250 克） ×2（订单 T-1）"])])
+async def test_the_statement_names_the_tier_multiplier_and_the_bonus_items(
+        db, programme, locale, lines):
+    """A Gold purchase earns ×1.5: the statement says ×1.5, not "150%" (which reads
+    as if the bonus were one and a half times the purchase)."""
+    from domain.members.tables import Member
+    from domain.points import purchases
+    from domain.points.earning import Item
+
+    clock = Clock(datetime(2026, 3, 11, 1, 0, tzinfo=UTC))  # no bonus day
+    alice = member(db, programme, clock, locale=locale)
+    await alice.say("/start")
+    async with db.uow() as uow:
+        (await uow.session.get(Member, 1)).tier = "gold"
+        await uow.commit()
+    async with db.uow() as uow:
+        items = (Item("LONGJING-250G", "tea", 2, 4_000), Item("CUP", "teaware", 1, 2_000))
+        await purchases.record(uow, programme, 1,
+                               purchases.Order("T-1", 6_000, "CNY", items), clock.now)
+        await uow.commit()
+    out = await alice.say("/points")
+    for line in lines:
+        assert line in out, out
+    assert "150%" not in out and "teaware" not in out and "LONGJING" not in out
+
+
+async def test_chinese_always_says_您_never_你(db, programme):
+    """Every Chinese catalog addresses the reader politely, as the help does."""
+    from handlers.engine.i18n import catalog_texts
+
+    for name, source in catalog_texts("zh_Hans").items():
+        said = [line for line in source.splitlines()
+                if line.startswith(("msgstr", '"')) and "你" in line]
+        assert not said, (name, said)
+    wang = member(db, programme, Clock(datetime(2026, 3, 10, 1, 0, tzinfo=UTC)),
+                  user="wang", locale="zh_Hans")
+    await wang.say("/start")
+    assert "我可以帮您：" in await wang.say("/help")

@@ -46,6 +46,9 @@ def clean(out: str) -> None:
 # item, field, what is typed, what names the field (en, zh), a range or rule it states
 COST = ("The cost", "所需积分")
 BILLION = ("1 to 1,000,000,000", "1 到 1,000,000,000")
+# A coupon's value is money, shown and typed as money (never in fen).
+MONEY_OFF = ("money-off", "满减/代金券")
+MONEY_RANGE = ("CN¥0.01 to CN¥10,000,000.00", "¥0.01 到 ¥10,000,000.00")
 EDITS = [
     ("ten_off", "cost", "0", COST, BILLION),
     ("ten_off", "cost", "-5", COST, BILLION),
@@ -54,14 +57,19 @@ EDITS = [
     ("ten_off", "cost", "1.5", COST, ("whole number", "整数")),
     ("teaware_20", "value", "150", ("percent-off", "折扣券"), ("1 to 100", "1 到 100")),
     ("teaware_20", "value", "0", ("percent-off", "折扣券"), ("1 to 100", "1 到 100")),
-    ("ten_off", "value", "0", ("amount-off", "满减/代金券"),
-     ("1 to 1,000,000,000", "1 到 1,000,000,000")),
-    ("gaiwan", "value", "x", ("The value", "面值"), ("0 to 1,000,000,000", "0 到 1,000,000,000")),
+    ("ten_off", "value", "0", MONEY_OFF, MONEY_RANGE),
+    ("ten_off", "value", "-5", MONEY_OFF, MONEY_RANGE),
+    ("ten_off", "value", "99999999999", MONEY_OFF, MONEY_RANGE),
+    ("ten_off", "value", "12.345", MONEY_OFF, ("for example 12.50", "例如 12.50")),
+    ("ten_off", "value", "none", MONEY_OFF, MONEY_RANGE),
+    ("gaiwan", "value", "x", ("The value", "面值"),
+     ("CN¥0.00 to CN¥10,000,000.00", "¥0.00 到 ¥10,000,000.00")),
     ("ten_off", "per_member", "0", ("limit per member", "每人限兑"),
      ("1 to 10,000", "1 到 10,000")),
     ("ten_off", "per_member", "10001", ("limit per member", "每人限兑"),
      ("1 to 10,000", "1 到 10,000")),
-    ("ten_off", "per_member", "many", ("limit per member", "每人限兑"), ("or none", "none")),
+    ("ten_off", "per_member", "many", ("limit per member", "每人限兑"),
+     ("or none", "或发送“不限”")),
     ("ten_off", "coupon_days", "0", ("Coupon validity", "券有效期"), ("1 to 3,650", "1 到 3,650")),
     ("ten_off", "coupon_days", "4000", ("Coupon validity", "券有效期"),
      ("1 to 3,650", "1 到 3,650")),
@@ -93,7 +101,10 @@ async def test_every_field_refuses_bad_values_in_our_own_words(db, programme, cl
 
 CREATES = [
     ("/reward new pct percent_off 100 150", ("percent-off", "折扣券"), ("1 to 100", "1 到 100")),
-    ("/reward new cake amount_off 100", ("amount-off", "满减/代金券"), ("1 to", "1 到")),
+    ("/reward new cake amount_off 100", MONEY_OFF, MONEY_RANGE),
+    ("/reward new cake amount_off 100 1000000000", MONEY_OFF, MONEY_RANGE),
+    ("/reward new cake free_item 100 5", ("free item has no value", "免费兑换券没有面值"),
+     ("leave VALUE out", "请不要填写面值")),
     ("/reward new 9cake goods 10", ("reward code", "礼品代码"), ("32", "32")),
     ("/reward new " + "a" * 33 + " goods 10", ("reward code", "礼品代码"), ("32", "32")),
     ("/reward new 蛋糕 goods 10", ("reward code", "礼品代码"), ("lower-case", "小写字母")),
@@ -255,16 +266,16 @@ async def test_coupon_dates_stand_without_brackets(db, programme, clock, locale,
 
 @pytest.mark.parametrize(("locale", "wanted"), [
     ("en", ["Audit log (page 1 of 1, times in Asia/Shanghai, UTC+8):",
-            "2026-03-11 09:00 member:00000001 purchase.record P-1: amount CN¥60,000.00; "
+            "2026-03-11 09:00 member 00000001 recorded purchase P-1: amount CN¥60,000.00; "
             "member 00000002",
-            "tag.add member:00000002: tags vip, tea lover, 标签",
-            "reward.edit ten_off: cost 200 → 250",
-            "reward.stock gaiwan: status off; stock unlimited"]),
+            "tagged member 00000002: vip, tea lover, 标签",
+            "edited reward ten_off: cost 200 → 250",
+            "set the stock of reward gaiwan: status off; stock unlimited"]),
     ("zh_Hans", ["审计日志（第 1/1 页，时区：Asia/Shanghai, UTC+8）：",
-                 "purchase.record P-1：金额 ¥60,000.00；会员 00000002",
-                 "tag.add member:00000002：标签 vip, tea lover, 标签",
-                 "reward.edit ten_off：所需积分 200 → 250",
-                 "reward.stock gaiwan：状态 已下架；库存 不限"])])
+                 "登记消费（订单 P-1）：金额 ¥60,000.00；会员 00000002",
+                 "为会员 00000002 添加标签：vip, tea lover, 标签",
+                 "修改礼品 ten_off：所需积分 200 → 250",
+                 "设置礼品 gaiwan 的库存：状态 已下架；库存 不限"])])
 async def test_the_audit_log_reads_as_words_in_the_programmes_zone(db, programme, clock,
                                                                    locale, wanted):
     boss = await owner(db, programme, clock, user="boss", locale=locale)
@@ -385,7 +396,8 @@ async def test_tags_may_be_quoted_and_in_any_letters(db, programme, clock, local
     assert words["long"] in await boss.say("/tag 2 " + "y" * 40)
     assert words["after"] in await boss.say('/tag 2 -"spaced tag" -标签')
     out = await boss.say("/audit")
-    assert "tag.remove member:00000002" in out and "spaced tag, 标签" in out
+    assert ("removed tags from member 00000002: spaced tag, 标签" if locale == "en"
+            else "移除会员 00000002 的标签：spaced tag, 标签") in out
     assert "vip2" not in out  # a line with a refused word changes nothing
 
 
@@ -394,7 +406,34 @@ def test_every_tag_refusal_has_its_sentence_in_both_languages():
     source = (Path(__file__).resolve().parents[2] / "domain" / "members" / "tags.py")
     codes = set(re.findall(r'TagRefused\("(\w+)"', source.read_text(encoding="utf-8")))
     assert {"tag_empty", "tag_control", "tag_dash", "tag_too_long", "tag_char",
-            "tag_quote"} <= codes
+            "tag_quote", "tag_separator"} <= codes
     for code in codes:
         for locale in i18n.LOCALES:
             assert i18n.has(f"tag.{code}", locale), code
+
+
+@pytest.mark.parametrize(("locale", "words"), [
+    ("en", {"hash": "Member 00000002 tags: hash, vip\n“#hash” is taken as “hash”: a leading "
+                    "# only marks a tag.",
+            "comma": "“a,b” cannot be a tag because of “,”: tags are separated by spaces",
+            "absent": "Member 00000002 tags: vip\n“nonexistent” was not on member 00000002, "
+                      "so there was nothing to take away."}),
+    ("zh_Hans", {"hash": "会员 00000002 的标签：hash, vip\n“#hash”按“hash”处理：开头的 # "
+                         "只是标签记号，不属于标签。",
+                 "comma": "“a,b”不能作为标签，因为含有“,”：多个标签之间请用空格分隔",
+                 "absent": "会员 00000002 的标签：vip\n会员 00000002 没有标签“nonexistent”，"
+                           "无需移除。"})])
+async def test_a_hashtag_is_said_to_be_a_tag_and_a_missing_tag_is_named(db, programme, clock,
+                                                                       locale, words):
+    boss = await owner(db, programme, clock, user="boss", locale=locale)
+    await member(db, programme, clock, user="ann").say("/start")
+    assert words["hash"] in await boss.say("/tag 2 #hash vip")
+    out = await boss.say("/tag 2 a,b")
+    assert words["comma"] in out and ("Nothing was changed" in out or "未做任何修改" in out)
+    out = await boss.say("/tag 2 -nonexistent -#hash")  # -#hash takes hash away
+    assert words["absent"] in out
+    assert "hash" not in out.split("\n")[0]
+    # Nothing to note: the plain list alone. The usage says the rule for #.
+    assert (await boss.say("/tag 2")).strip().count("\n") == 0
+    assert ("#vip is the tag vip" if locale == "en" else "#vip 即标签 vip") in await boss.say(
+        "/tag")

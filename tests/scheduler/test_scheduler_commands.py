@@ -83,8 +83,10 @@ async def test_an_operator_sees_pauses_resumes_and_runs_jobs_en(db, programme, c
     assert "Birthday gifts runs on schedule again." in await olga.say("/jobs resume birthdays")
     out = await olga.say("/jobs run tier_review")
     assert "Tier review: a run is requested." in out
-    assert "No scheduler is running right now" in out
-    assert "A run was requested at 2026-03-10 17:30" in out
+    # No scheduler runs: one line says the run is kept until one starts, nothing more.
+    assert ("No scheduler is running right now. The run requested at 2026-03-10 17:30 is "
+            "kept, and starts when one does (memberbot run or memberbot scheduler).") in out
+    assert "within seconds" not in out and out.count("No scheduler") == 1
     assert "a run is already requested" in await olga.press("jobs:do:run:tier_review")
     rows = await job_rows(db)
     assert rows["birthdays"].paused is False
@@ -117,6 +119,22 @@ async def test_what_the_scheduler_wrote_shows_in_chinese(db, programme, clock):
     out = await boss.say("/jobs winback")
     assert "挽回优惠券" in out and "累计：发放挽回券 0 张" in out
     assert "状态：正常" in out and "[1] 立即运行  [2] 暂停" in out
+
+
+async def test_a_requested_run_says_when_it_starts_with_and_without_a_scheduler(db, programme,
+                                                                                 clock):
+    await make(db, programme, "boss", "owner")
+    boss = member(db, programme, clock, user="boss", locale="zh_Hans")
+    out = await boss.say("/jobs run expiry")
+    assert ("当前没有运行中的调度进程。2026-03-10 17:30 请求的运行已记下，启动 memberbot run 或 "
+            "memberbot scheduler 后开始执行。") in out
+    assert "几秒内开始" not in out and out.count("调度进程") == 1
+    async with db.uow() as uow:  # a scheduler is alive now
+        await jobs.beat(uow, "worker-a:4242", T0 - timedelta(hours=1), T0 - timedelta(seconds=20))
+        await uow.commit()
+    out = await boss.say("/jobs expiry")
+    assert "调度进程：worker-a:4242，最近一次心跳 2026-03-10 17:29。" in out
+    assert "已于 2026-03-10 17:30 请求运行，几秒内开始。" in out and "没有运行中" not in out
 
 
 async def test_bad_arguments_and_forged_buttons_change_nothing(db, programme, clock):

@@ -267,15 +267,16 @@ class FakeBotAPI:
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> str:
-        """Listen on 127.0.0.1 at a free port; return the root URL."""
+    async def start(self, port: int = 0) -> str:
+        """Listen on 127.0.0.1 at `port` (0: a free one); return the root URL."""
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                      shutdown_timeout=1.0)
         await self._runner.setup()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
         await web.SockSite(self._runner, sock).start()
         self.root = f"http://127.0.0.1:{sock.getsockname()[1]}"
         return self.root

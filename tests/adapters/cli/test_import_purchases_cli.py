@@ -17,6 +17,7 @@ from bot.app import App, lifespan
 from bot.settings import Settings
 from domain.config import DEFAULT_FILE
 from domain.members import members
+from domain.members.profile import parse_phone
 from domain.members.tables import Member
 from domain.points.tables import LedgerEntry, Purchase
 from handlers.routers import build_engine
@@ -46,13 +47,14 @@ def env(tmp_path, monkeypatch):
 
 
 def join(*phones: str | None) -> None:
-    """Members 1, 2, ... with these phones, as /profile or a shared contact left them."""
+    """Members 1, 2, ... with these phones, stored as /profile stores what they typed."""
     async def go() -> None:
         async with lifespan(Settings.from_env()) as app, app.db.uow() as uow:
             for i, phone in enumerate(phones):
                 joined = await members.register(uow, app.programme, "console", f"m{i}",
                                                  datetime.now(UTC))
-                joined.member.phone = phone
+                joined.member.phone = phone and parse_phone(
+                    phone, app.programme.phone_country_code)
             await uow.commit()
     asyncio.run(go())
 
@@ -146,10 +148,10 @@ def test_bytes_that_are_no_text_are_named_by_line_and_nothing_is_written(env, ca
                                                   (",", "commas")])
 def test_semicolons_tabs_and_commas_are_recognised(env, capsys, separator, name):
     join("13800138000")
-    # Excel's headers, as people write them; a semicolon file's amounts may hold commas.
+    # Excel's headers, as people write them; a cell holding the separator is quoted.
     text = separator.join(["Order ID", "Phone", "Amount", "Currency", "Note"]) + "\n" + \
         separator.join(["S-1", "13800138000", "1500", "CNY", "a, b; c"]) + "\n"
-    if separator == ",":
+    if separator != "\t":
         text = text.replace("a, b; c", '"a, b; c"')
     path = write(env / "orders.csv", text)
     code, out, err = memberbot(capsys, "import", "purchases", str(path))
@@ -195,10 +197,10 @@ def test_an_excel_workbook_is_refused_with_what_to_do(env, capsys):
     assert code == 2 and "is an Excel workbook, not a CSV file" in err and "CSV UTF-8" in err
 
 
-def test_local_phone_numbers_find_members_stored_in_international_form(env, capsys):
-    # 1: a contact shared on Telegram (no plus); 2: typed internationally in /profile;
-    # 3: typed locally in /profile; 4 and 5 share a number.
-    join("8613800138000", "+8613900139000", "13700137000", "+8613600136000", "13600136000")
+def test_a_phone_finds_its_member_however_either_side_wrote_it(env, capsys):
+    # 1: the country code without its plus; 2: typed internationally in /profile;
+    # 3: typed locally in /profile; 4 and 5 gave the same number.
+    join("8613800138000", "+8613900139000", "13700137000", "+8613600136000", "136 0013 6000")
     path = write(env / "phones.csv", "order_id,phone,amount,currency\n"
                                      "P-1,+86 138 0013 8000,100,CNY\n"
                                      "P-2,139-0013-9000,200,CNY\n"
@@ -210,10 +212,10 @@ def test_local_phone_numbers_find_members_stored_in_international_form(env, caps
     assert code == 1
     assert {k: v[0] for k, v in stored()["purchases"].items()} == {
         "P-1": 1, "P-2": 2, "P-3": 3, "P-4": 3}
-    assert ("line 6 (order P-5): 2 members gave phone 13600136000: name the member by "
+    assert ("line 6 (order P-5): 2 members gave phone +8613600136000: name the member by "
             "number instead") in out
-    assert ("line 7 (order P-6): no member gave phone 13500135000 (looked up as "
-            "+8613500135000 too)") in out
+    # The number as it was looked up: with the programme's country code.
+    assert "line 7 (order P-6): no member gave phone +8613500135000" in out
 
 
 def test_the_country_code_of_local_numbers_is_the_programmes(env, capsys, monkeypatch):
@@ -224,11 +226,14 @@ def test_the_country_code_of_local_numbers_is_the_programmes(env, capsys, monkey
     join("+447700900123", "+8613800138000")
     path = write(env / "uk.csv", "order_id,phone,amount,currency\n"
                                  "K-1,07700 900123,100,CNY\n"
-                                 "K-2,13800138000,100,CNY\n")
+                                 "K-2,13800138000,100,CNY\n"
+                                 "K-3,+86 138 0013 8000,100,CNY\n")
     code, out, _ = memberbot(capsys, "import", "purchases", str(path))
     assert code == 1
-    assert {k: v[0] for k, v in stored()["purchases"].items()} == {"K-1": 1}
-    assert "(looked up as +4413800138000 too)" in out
+    assert {k: v[0] for k, v in stored()["purchases"].items()} == {"K-1": 1, "K-3": 2}
+    # Read as a UK number, it has too many digits.
+    assert ("line 3 (order K-2): phone must be a phone number, with + and its country code "
+            "or, for one in +44, without; got 13800138000") in out
 
 
 def test_currency_matches_in_any_case(env, capsys):
@@ -260,10 +265,10 @@ def test_rejections_are_sentences_with_what_was_expected(env, capsys):
         "line 2 (order R-1): currency CNY expected, got USD",
         "line 3 (order R-2): amount must be a whole number of minor units (fen), got 12.50 "
         "(12.50 yuan is 1250 fen)",
-        "line 4 (order R-3): amount must be from 1 to 1000000000 minor units (fen), got 0",
+        "line 4 (order R-3): amount must be from 1 to 1,000,000,000 minor units (fen), got 0",
         "line 5 (order R-4): currency is empty (CNY expected)",
-        "line 6 (order R-5): phone must be 6 to 15 digits, with + and a country code or "
-        "without, got phone?",
+        "line 6 (order R-5): phone must be a phone number, with + and its country code or, "
+        "for one in +86, without; got phone?",
         "line 7 (order R-6): no member given: fill in member, phone, or platform and "
         "external_id",
         "line 8 (order R-7): items entry 1 must be sku|category|quantity|amount, got "
@@ -299,17 +304,21 @@ def test_import_help_explains_the_columns_itself(capsys):
     text = capsys.readouterr().out
     for said in ("order_id", "amount", "minor units", "12.50 yuan is 1250", "currency",
                  "member", "phone_country_code", "platform and external_id",
-                 "sku|category|quantity|amount", "GB18030", "semicolons", "tabs"):
+                 "sku|category|quantity|amount", "GB18030", "semicolons", "tabs",
+                 '"LONGJING-250G|tea|2|10000;CUP|teaware|1|2500"', "double quotes",
+                 "never cut short"):
         assert said in text
     assert "bot/importing.py" not in text
 
 
-async def test_phones_match_however_stored_on_every_backend(db, programme, tmp_path):
-    """The domain's side of the lookup, on SQLite and PostgreSQL, in batches of 2."""
+async def test_phones_match_on_every_backend(db, programme, tmp_path):
+    """The domain's side of the lookup, on SQLite and PostgreSQL, in batches of 2: the
+    stored form and the file's, both normalised, are matched exactly."""
     now = datetime.now(UTC)
     async with db.uow() as uow:
         for i, phone in enumerate(["8613800138000", "+8613900139000", "013700137000"]):
-            (await members.register(uow, programme, "console", f"p{i}", now)).member.phone = phone
+            joined = await members.register(uow, programme, "console", f"p{i}", now)
+            joined.member.phone = parse_phone(phone, programme.phone_country_code)
         await uow.commit()
     path = tmp_path / "orders.csv"
     path.write_text("order_id,phone,amount,currency\nQ-1,13800138000,100,cny\n"
@@ -321,3 +330,75 @@ async def test_phones_match_however_stored_on_every_backend(db, programme, tmp_p
         owners = dict((await uow.session.execute(
             select(Purchase.order_id, Purchase.member_id))).all())
     assert owners == {"Q-1": 1, "Q-2": 2, "Q-3": 3}
+
+
+SEMI = "order_id;amount;currency;member;items\n"
+
+
+def test_a_row_with_more_cells_than_the_header_is_refused_never_cut_short(env, capsys):
+    """The trial's file: the items' own ; split the row, and CUP was silently dropped."""
+    join(None)
+    path = write(env / "semiitems.csv", SEMI +
+                 "S1;2000;CNY;00000001;LONGJING-250G|tea|1|2000\n"
+                 "S3;3000;CNY;00000001;LONGJING-250G|tea|1|2000;CUP|teaware|1|1000\n")
+    code, out, _ = memberbot(capsys, "import", "purchases", str(path))
+    assert code == 1
+    assert ('line 3 (order S3): 6 cells, but the header names 5 columns: a cell holds a '
+            "semicolon, the file's separator, without double quotes around it; if the items "
+            'are meant, write them in double quotes: '
+            '"LONGJING-250G|tea|1|2000;CUP|teaware|1|1000"') in out.splitlines()
+    assert "imported 1, skipped 0 already imported, rejected 1" in out
+    assert list(stored()["purchases"]) == ["S1"]  # S3 is not half-imported
+
+
+@pytest.mark.parametrize(("name", "text", "said"), [
+    # An amount written with a thousands separator, in a comma file.
+    ("commas", HEADER + "A-1,1,1,500,CNY\n", "line 2 (order A-1): 5 cells, but the header "
+     "names 4 columns: a cell holds a comma, the file's separator, without double quotes "
+     "around it; put that cell in double quotes"),
+    # A tab typed into a note that is not the last column.
+    ("tabs", "order_id\tnote\tmember\tamount\tcurrency\nT-1\tfor\tmum\t1\t500\tCNY\n",
+     "line 2 (order T-1): 6 cells, but the header names 5 columns: a cell holds a tab, the "
+     "file's separator, without double quotes around it; put that cell in double quotes"),
+])
+def test_commas_and_tabs_inside_a_cell_are_refused_too(env, capsys, name, text, said):
+    join(None)
+    path = write(env / f"{name}.csv", text)
+    code, out, _ = memberbot(capsys, "import", "purchases", str(path))
+    assert code == 1 and f"separated by {name}" in out
+    assert said in out.splitlines()
+    assert stored()["purchases"] == {}
+
+
+def test_quoted_items_and_trailing_separators_are_read_whole(env, capsys):
+    join(None)
+    path = write(env / "quoted.csv", SEMI +
+                 'Q1;3000;CNY;00000001;"LONGJING-250G|tea|1|2000;CUP|teaware|1|1000"\n'
+                 "Q2;1000;CNY;00000001;CUP|teaware|1|1000;;\n")  # empty cells hold nothing
+    code, out, err = memberbot(capsys, "import", "purchases", str(path))
+    assert code == 0, out + err
+    bought = stored()["purchases"]
+    assert [i["sku"] for i in bought["Q1"][3]] == ["LONGJING-250G", "CUP"]
+    assert [i["sku"] for i in bought["Q2"][3]] == ["CUP"]
+
+
+def test_a_file_of_only_its_header_says_so_without_a_progress_bar(env, capsys):
+    path = write(env / "header.csv", HEADER)
+    code, out, err = memberbot(capsys, "import", "purchases", str(path))
+    assert (code, err) == (0, "")
+    assert out.splitlines() == [
+        f"{path}: no rows under the header, UTF-8, separated by commas",
+        "imported 0, skipped 0 already imported, rejected 0; 0 points awarded"]
+
+
+def test_numbers_we_write_have_thousands_separators():
+    said = importing.reason(importing.Rejection(2, "invalid_amount", {
+        "order_id": "A", "max": 1_000_000_000, "got": 1_000_000_001}), "CNY", 86)
+    assert said == ("amount must be from 1 to 1,000,000,000 minor units (fen), got "
+                    "1,000,000,001")
+    said = importing.reason(importing.Rejection(2, "item_quantity", {
+        "order_id": "A", "entry": 1, "sku": "TEA", "got": "100001"}), "CNY", 86)
+    assert said.endswith("from 1 to 100,000, got 100001")  # the file's text as written
+    bar = importing.Progress(12_345, io.StringIO())
+    bar.advance(1_000)
+    assert bar.line().endswith(" 1,000/12,345 rows")

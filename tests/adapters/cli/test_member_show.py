@@ -1,7 +1,10 @@
 """`memberbot member show` prints a birthday as /profile does: with its year when the
-member gave one."""
+member gave one; consent as yes or no; an unknown member by its eight-digit number."""
 
 from __future__ import annotations
+
+import argparse
+from types import SimpleNamespace
 
 import pytest
 
@@ -27,3 +30,24 @@ def test_no_birthday_is_a_dash():
         birth_year = birth_month = birth_day = None
 
     assert member_cli.birthday_text(Nobody()) == "-"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("consent", "shown"), [(True, "marketing consent: yes"),
+                                                (False, "marketing consent: no")])
+async def test_member_show_says_consent_in_words(db, programme, now, capsys, consent, shown):
+    async with db.uow() as uow:
+        member = (await members.register(uow, programme, "console", "alice", now)).member
+        member.marketing_consent = consent
+        await uow.flush()
+        await member_cli._show(uow, member, now)
+    out = capsys.readouterr().out
+    assert shown in out and "True" not in out and "False" not in out
+
+
+@pytest.mark.parametrize("typed", ["99", "00000099"])
+async def test_an_unknown_member_is_named_by_its_eight_digit_number(db, programme, capsys,
+                                                                    typed):
+    app = SimpleNamespace(db=db, programme=programme)
+    args = argparse.Namespace(number=typed, member_command="show")
+    assert await member_cli._act(args, app) == 1  # type: ignore[arg-type]
+    assert capsys.readouterr().err.strip() == "no member 00000099"

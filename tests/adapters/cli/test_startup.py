@@ -183,16 +183,61 @@ def test_an_empty_member_name_creates_nobody(tmp_path):
     assert not (tmp_path / "memberbot.db").exists()
 
 
-def test_a_busy_port_is_named_and_not_blamed_on_the_database(tmp_path):
+def test_a_busy_port_is_named_in_the_banner_then_in_one_line_not_blamed_on_the_database(
+        tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
         result = memberbot("run", cwd=tmp_path, env={
             "MEMBERBOT_API_KEY": "k", "MEMBERBOT_HTTP_HOST": "127.0.0.1",
             "MEMBERBOT_HTTP_PORT": str(port)})
     assert result.returncode == 1
+    rows = banner_of(result.stdout)  # the banner still comes first
+    assert rows["web app"] == f"none: cannot listen on 127.0.0.1:{port} (address already in use)"
+    assert rows["purchases API"] == "on, at /api/v1"
     assert result.stderr == (f"cannot listen on 127.0.0.1:{port}: address already in use; "
                              "set MEMBERBOT_HTTP_PORT\n")
     assert not (tmp_path / "memberbot.db").exists()  # refused before migrating anything
+
+
+CONSOLE_ONLY: dict[str, str] = {}
+WITH_THE_API = {"MEMBERBOT_API_KEY": "k", "MEMBERBOT_HTTP_HOST": "127.0.0.1",
+                "MEMBERBOT_HTTP_PORT": "0"}
+
+
+@pytest.mark.parametrize("env", [CONSOLE_ONLY, WITH_THE_API], ids=["console", "api"])
+def test_a_missing_programme_file_is_said_alone_without_a_banner(tmp_path, env):
+    missing = tmp_path / "missing.toml"
+    result = memberbot("run", cwd=tmp_path, stdin="/start\n",
+                       env={"MEMBERBOT_PROGRAMME": str(missing), **env})
+    assert result.returncode == 2
+    assert result.stdout == ""  # no banner, no "chatting as you"
+    assert result.stderr == (f"{missing}: cannot read the programme file: "
+                             "No such file or directory\n")
+    assert not (tmp_path / "memberbot.db").exists()
+
+
+@pytest.mark.parametrize("env", [CONSOLE_ONLY, WITH_THE_API], ids=["console", "api"])
+def test_an_invalid_programme_file_names_its_field_without_a_banner(tmp_path, env):
+    bad = tmp_path / "programme.toml"
+    bad.write_text((ROOT / "domain" / "programme.example.toml").read_text(encoding="utf-8")
+                   .replace('mode = "up_and_down"', 'mode = "sideways"', 1), encoding="utf-8")
+    assert "sideways" in bad.read_text(encoding="utf-8")
+    result = memberbot("run", cwd=tmp_path, stdin="/start\n",
+                       env={"MEMBERBOT_PROGRAMME": str(bad), **env})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.startswith(f"{bad}: invalid programme configuration\n")
+    assert "tiers.mode" in result.stderr
+    assert not (tmp_path / "memberbot.db").exists()
+
+
+def test_an_owner_that_is_not_platform_and_id_is_refused_before_the_banner(tmp_path):
+    env = {"MEMBERBOT_OWNER": "12345"}
+    for args in (("run",), ("config", "check")):
+        result = memberbot(*args, cwd=tmp_path, env=env, stdin="/start\n")
+        assert (result.returncode, result.stdout) == (2, ""), (args, result)
+        assert result.stderr == ("MEMBERBOT_OWNER must look like platform:id, e.g. "
+                                 "telegram:12345\n")
+    assert not (tmp_path / "memberbot.db").exists()
 
 
 def test_a_reader_that_goes_away_ends_the_chat_quietly(tmp_path):

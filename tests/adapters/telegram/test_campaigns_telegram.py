@@ -140,7 +140,8 @@ async def test_an_operator_builds_and_sends_a_campaign_with_buttons_zh(api, bot,
         assert [c.text for c in got] == ["新茶上市，欢迎品尝！"]
     progress = api.sent("sendMessage", chat_id=BOSS)[-1]
     assert "营销活动 #1" in progress.text
-    assert "方案 A 预览" in "\n".join(c.text for c in api.sent("sendMessage", chat_id=BOSS))
+    told = "\n".join(c.text for c in api.sent("sendMessage", chat_id=BOSS))
+    assert "使用中文的会员将看到：" in told
 
 
 async def next_saying(api, after: int, words: str):

@@ -103,7 +103,7 @@ async def test_an_operator_builds_a_coupon_campaign_with_numbers_and_it_goes_out
         assert "对照组" in await say("1")  # one message
         assert "第 5 步" in await say("1")  # no holdout
         out = await say("1")  # now
-        assert "方案 A 预览（简体中文" in out and "券码 ABCD-EFGH-JKMN-PQRS" in out
+        assert "使用中文的会员将看到：" in out and "券码 ABCD-EFGH-JKMN-PQRS" in out
         assert "当前会员数：3" in out and "1. ✅ 确认" in out
         assert "已确认" in await say("1")
         assert "已确认" not in await say("1")  # a repeated "1" makes nothing more

@@ -1,5 +1,5 @@
 """What members type into profile fields: what is accepted, how it is normalised,
-and the refusal code for everything else."""
+and the refusal code for everything else. Phones: test_phones.py."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from domain.errors import InvalidInput
-from domain.members.profile import NAME_MAX, Birthday, parse_birthday, parse_name, parse_phone
+from domain.members.profile import NAME_MAX, Birthday, parse_birthday, parse_name
 
 TODAY = date(2026, 3, 10)
 
@@ -17,50 +17,6 @@ def refusal_code(parse, *args) -> str:
     with pytest.raises(InvalidInput) as refused:
         parse(*args)
     return refused.value.code
-
-
-# --- phone ----------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(("typed", "stored"), [
-    ("13812345678", "13812345678"),
-    ("+8613812345678", "+8613812345678"),
-    ("  138 1234 5678  ", "13812345678"),
-    ("138-1234-5678", "13812345678"),
-    ("+1 (415) 555-0100", "+14155550100"),
-    ("020.1234.5678", "02012345678"),
-    ("１３８１２３４５６７８", "13812345678"),      # full-width digits
-    ("＋８６ １３８１２３４５６７８", "+8613812345678"),  # full-width plus and digits
-])
-def test_phone_numbers_are_normalised_to_plus_and_ascii_digits(typed, stored):
-    assert parse_phone(typed) == stored
-
-
-@pytest.mark.parametrize("typed", [
-    "138abcd5678", "call me", "13812345678x", "1381234567８a", "+86+13812345678",
-    "١٣٨١٢٣٤٥٦٧٨",  # Arabic-Indic digits are digits, but not ones we can dial
-    "",
-])
-def test_anything_but_digits_is_refused_as_phone_not_digits(typed):
-    assert refusal_code(parse_phone, typed) == "phone_not_digits"
-
-
-@pytest.mark.parametrize(("typed", "accepted"), [
-    ("12345", False),
-    ("123456", True),
-    ("+123456", True),
-    ("123456789012345", True),
-    ("+123456789012345", True),  # the '+' does not count towards the length
-    ("1234567890123456", False),
-])
-def test_phone_length_is_six_to_fifteen_digits(typed, accepted):
-    if accepted:
-        assert parse_phone(typed).lstrip("+") == typed.lstrip("+")
-    else:
-        with pytest.raises(InvalidInput) as refused:
-            parse_phone(typed)
-        assert refused.value.code == "phone_length"
-        assert refused.value.params == {"min": 6, "max": 15}
 
 
 # --- birthday -------------------------------------------------------------------------------

@@ -43,6 +43,36 @@ def test_only_what_is_really_unusable_is_refused_and_each_says_why(raw, code):
     assert all("\x00" not in str(v) and "\n" not in str(v) for v in refused.value.params.values())
 
 
+@pytest.mark.parametrize("raw", ["a,b", "a，b", "vip、老客户", "a;b", "vip,"])
+def test_a_comma_between_tags_is_refused_as_a_separator(raw):
+    """Tags are separated by spaces: a comma means a list was meant, and is said so."""
+    with pytest.raises(TagRefused) as refused:
+        tags.normalize(raw)
+    assert refused.value.code == "tag_separator"
+
+
+@pytest.mark.parametrize(("raw", "hashtag"), [
+    ("#vip", True), ("＃VIP", True), ("  #tea lover", True), ("##vip", True),
+    ("vip", False), ("-vip", False), ("标签", False),
+])
+def test_a_leading_hash_marks_a_hashtag_and_is_never_part_of_the_tag(raw, hashtag):
+    assert tags.hashtag(raw) is hashtag
+    if hashtag:
+        assert not tags.normalize(raw).startswith("#")
+
+
+def test_a_hash_inside_a_tag_is_refused_like_any_mark():
+    with pytest.raises(TagRefused) as refused:
+        tags.normalize("a#b")
+    assert refused.value.code == "tag_char" and refused.value.params["char"] == "#"
+
+
+def test_a_segment_reads_a_hashtag_as_tag_does(programme):
+    """The one rule wherever a tag is typed: /tag and a campaign's segment alike."""
+    assert tags.parse(tags.split("#VIP “#tea lover”")) == ("vip", "tea lover")
+    assert segments.check(Segment(tags=tags.parse(["#vip"])), programme).tags == ("vip",)
+
+
 def test_the_refusal_names_the_character_and_the_lengths():
     with pytest.raises(TagRefused) as bad:
         tags.normalize("not/a/tag")

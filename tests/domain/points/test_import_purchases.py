@@ -63,10 +63,10 @@ async def test_import_reports_bad_rows_and_skips_imported_orders(db, programme, 
             "line 6 (order I-5): currency CNY expected, got USD",
             "line 7 (order I-6): no member given: fill in member, phone, or platform and "
             "external_id",
-            "line 9 (order I-7): amount must be from 1 to 1000000000 minor units (fen), "
-            "got 999999999999",
+            "line 9 (order I-7): amount must be from 1 to 1,000,000,000 minor units (fen), "
+            "got 999,999,999,999",
             "line 10 (order I-8): items entry 1 (CUP): quantity must be a whole number from 1 "
-            "to 100000, got x",
+            "to 100,000, got x",
             # I-2 again, for another amount
             "line 11 (order I-2): order I-2 is already recorded with another member, amount "
             "or items"]:

@@ -52,7 +52,8 @@ async def test_an_operator_changes_a_cost_and_members_see_and_pay_the_new_one(db
     out = await olga.press("rwd:edit:free_pot:cost")
     assert "the cost is 300 points" in out
     out = await olga.say("250")
-    assert "change Cost from 300 to 250?" in out and "[1] Save  [2] Discard" in out
+    assert "change the cost?\nNow: 300 points\nNew: 250 points" in out
+    assert "[1] Save  [2] Discard" in out
     out = await olga.say("1")
     assert "Saved." in out and "Cost: 250 points" in out
     assert "🎁 A free pot of tea — 250 points" in await alice.say("/rewards")
@@ -113,17 +114,17 @@ async def test_wording_dates_and_limits_are_edited_in_both_languages(db, program
     wang = await operator(db, programme, clock, user="wang", locale="zh_Hans")
     out = await wang.press("rwd:edit:gaiwan:title")
     title = programme.reward_in_file("gaiwan").title
-    assert f"当前名称为 {title.en} | {title.zh_Hans}" in out
+    assert f"gaiwan 的当前名称：\n{title.en} | {title.zh_Hans}\n" in out
     out = await wang.say("Celadon gaiwan ｜ 龙泉青瓷盖碗")
-    assert "将名称从" in out and "改为 Celadon gaiwan | 龙泉青瓷盖碗" in out
+    assert "修改名称？" in out and "改为：Celadon gaiwan | 龙泉青瓷盖碗" in out
     assert "已保存" in await wang.say("1")
     await wang.press("rwd:edit:gaiwan:per_member")
     await wang.say("none")
     out = await wang.say("1")
-    assert "每人限兑：无" in out
+    assert "每人限兑：不限" in out
     await wang.press("rwd:edit:gaiwan:dates")
     await wang.say("- 2026-12-31")
-    assert "日期：- 2026-12-31" in await wang.say("1")
+    assert "日期：截至 2026-12-31" in await wang.say("1")
     item = programme.reward("gaiwan")
     assert item.title.zh_Hans == "龙泉青瓷盖碗" and item.per_member is None
     assert str(item.ends) == "2026-12-31" and item.starts is None
@@ -138,7 +139,8 @@ async def test_a_new_item_starts_switched_off_until_it_is_worded_and_turned_on(
     out = await olga.say("/reward new tote_bag goods 120")
     assert "Reward tote_bag added. It is off" in out and "Cost: 120 points" in out
     assert "A reward tote_bag exists already." in await olga.say("/reward new tote_bag goods 9")
-    assert "/reward new CODE KIND COST" in await olga.say("/reward new mug spaceship 10")
+    out = await olga.say("/reward new mug spaceship 10")
+    assert "“spaceship” is not a kind of reward" in out and "goods (goods to take home)" in out
     assert "tote_bag" not in await alice.say("/rewards")
     await olga.press("rwd:edit:tote_bag:title")
     await olga.say("Canvas tote bag | 帆布袋")
@@ -233,7 +235,7 @@ async def test_a_revoked_operator_cannot_finish_an_edit(db, programme, clock):
         await roles.grant(uow, 1, "operator", 2, clock.now)
         await uow.commit()
     await bob.press("rwd:edit:ten_off:cost")
-    assert "change Cost from 200 to 1" in await bob.say("1")
+    assert "Now: 200 points\nNew: 1 point\n" in await bob.say("1")
     async with db.uow() as uow:
         await roles.revoke(uow, 1, "operator", 2, clock.now)
         await uow.commit()
@@ -255,5 +257,10 @@ def test_every_field_has_its_words_in_both_languages():
         for field in screens.FIELDS:
             assert i18n.has(f"catalogue.ask.{field}", locale)
             assert i18n.has(f"catalogue.field.{field}", locale)
+            assert i18n.has(f"catalogue.named.{field}", locale)  # within a sentence
+            assert i18n.has(f"catalogue.card.{field}", locale) or field in (
+                "title", "description")
+        for value in ("value_amount", "value_percent"):
+            assert i18n.has(f"catalogue.ask.{value}", locale)
         for kind in catalogue.COUPON_KINDS:
             assert i18n.has(f"catalogue.kind.{kind}", locale)
