@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 from bot.app import App, lifespan
 from bot.settings import Settings
+from domain.config import Tiers
 from domain.errors import UnknownMember, UnknownTier
 from domain.members import members
+from domain.members.profile import shown_phone
 from domain.members.tables import Member
 from domain.points import ledger
 from domain.storage import schema
@@ -37,10 +39,12 @@ async def _act(args: argparse.Namespace, app: App) -> int:
                 code = None if args.tier == "none" else args.tier
                 decision = await tiers.set_floor(uow, app.programme.tiers, member.id, code, now)
                 await uow.commit()
-                print(f"{members.member_number(member.id)}: floor {code or 'none'}, "
-                      f"tier {decision.code} ({decision.reason})")
+                ladder = app.programme.tiers
+                floor = tier_text(ladder, code) if code else "none"
+                print(f"{members.member_number(member.id)}: floor {floor}, "
+                      f"tier {tier_text(ladder, decision.code)} ({decision.reason})")
                 return 0
-            await _show(uow, member, now)
+            await _show(uow, member, now, app.programme.tiers)
         except UnknownMember:
             print(f"no member {members.member_number(int(args.number))}", file=sys.stderr)
             return 1
@@ -51,20 +55,30 @@ async def _act(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-async def _show(uow, member: Member, now: datetime) -> None:
+async def _show(uow, member: Member, now: datetime, ladder: Tiers) -> None:
     accounts = ", ".join(f"{i.platform}:{i.external_id}"
                          for i in await members.identities(uow, member.id))
     birthday = birthday_text(member)
+    phone = shown_phone(member.phone) if member.phone else "-"
+    floor = tier_text(ladder, member.tier_floor) if member.tier_floor else "none"
     print(f"member {members.member_number(member.id)} ({member.status})")
-    print(f"  name: {member.display_name or '-'}  phone: {member.phone or '-'}  "
+    print(f"  name: {member.display_name or '-'}  phone: {phone}  "
           f"birthday: {birthday}  marketing consent: {'yes' if member.marketing_consent else 'no'}")
     until = f"{member.tier_valid_until:%Y-%m-%d}" if member.tier_valid_until else "-"
-    print(f"  points: {await ledger.balance_of(uow, member.id)}  tier: {member.tier} "
-          f"(floor: {member.tier_floor or 'none'}, valid until: {until})")
+    print(f"  points: {await ledger.balance_of(uow, member.id):,}  "
+          f"tier: {tier_text(ladder, member.tier)} (floor: {floor}, valid until: {until})")
     print(f"  accounts: {accounts}  joined: {member.joined_at:%Y-%m-%d}")
     for change in await tiers.history(uow, member.id, limit=5):
-        print(f"  tier {change.from_tier} -> {change.to_tier} ({change.reason}) "
+        print(f"  tier {tier_text(ladder, change.from_tier)} -> "
+              f"{tier_text(ladder, change.to_tier)} ({change.reason}) "
               f"on {change.created_at:%Y-%m-%d}")
+
+
+def tier_text(ladder: Tiers, code: str | None) -> str:
+    """A tier by its English name, as the rest of the CLI speaks; a code the programme
+    no longer has (or none, before any tier) as it was recorded."""
+    tier = ladder.by_code(code) if code else None
+    return tier.name.en if tier is not None else (code or "-")
 
 
 def birthday_text(member: Member) -> str:

@@ -67,6 +67,9 @@ def console_absence(settings: Settings, stdin: TextIO) -> str | None:
     return None
 
 
+STOPS = "the run stops: the web app cannot listen"
+
+
 def banner(settings: Settings, address: str | None, console_off: str | None, user: str,
            locale: str | None, busy: web.ListenError | None = None) -> str:
     """What this process serves and where, in a few lines, before anything starts.
@@ -88,8 +91,10 @@ def banner(settings: Settings, address: str | None, console_off: str | None, use
         ("purchases API", "on, at /api/v1" if settings.api_key
          else "off (set MEMBERBOT_API_KEY to turn it on)"),
         ("database", shown_url(settings.database_url)),
-        ("scheduler", "on, in this process"),
-        ("console", f"chatting as {user} ({hint})" if console_off is None
+        # A busy port stops the run after this banner: nothing below starts.
+        ("scheduler", f"not started ({STOPS})" if busy else "on, in this process"),
+        ("console", f"not started ({STOPS})" if busy and console_off is None
+         else f"chatting as {user} ({hint})" if console_off is None
          else f"not started ({console_off})"),
     ]
     return "\n".join(["memberbot run"] + [f"  {name + ':':<15}{value}" for name, value in rows])

@@ -32,14 +32,18 @@ def parse_name(text: str) -> str:
     return name
 
 
-def parse_phone(text: str, country_code: int, *, international: bool = False) -> str:
+def parse_phone(text: str, country_code: int, *, international: bool = False,
+                must_exist: bool = False) -> str:
     """A phone in the one form every phone is stored and looked up in, E.164
     ("+8613800138000"), however it was written: spaced, dashed, full-width, "+" or "00"
     and a country code, or none and then in the programme's `country_code`.
     `international` is for a contact a platform shares: it carries its country code,
     with or without the plus. A number phonenumbers does not think possible (too short,
     too long, no such country) is refused, and so is one that can only be dialled
-    locally (missing its area code), whose E.164 form would name another line."""
+    locally (missing its area code), whose E.164 form would name another line.
+    `must_exist` is for a number a member types in: one of the right length that no
+    line can have (no Chinese number starts with 12) is refused too. Finding a member
+    by phone keeps the looser rule, so numbers stored before still match."""
     typed = unicodedata.normalize("NFKC", text).strip()
     if not _PHONE_TYPED.fullmatch(typed):
         raise InvalidInput("phone_not_digits")
@@ -51,6 +55,8 @@ def parse_phone(text: str, country_code: int, *, international: bool = False) ->
         raise InvalidInput("phone_impossible") from None
     if phonenumbers.is_possible_number_with_reason(number) != ValidationResult.IS_POSSIBLE:
         raise InvalidInput("phone_impossible")
+    if must_exist and not phonenumbers.is_valid_number(number):
+        raise InvalidInput("phone_no_such_number")
     return phonenumbers.format_number(number, PhoneNumberFormat.E164)
 
 

@@ -17,6 +17,7 @@ from handlers.campaigns.words import (
     variant_lines,
     when_text,
 )
+from handlers.engine import answers
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.staff.roles import denied, member_arg
@@ -33,6 +34,21 @@ def number_arg(raw: str) -> int | None:
 
 def expired(ctx: Ctx, state: str | None = None) -> Outcome:
     return Outcome([reply("error.button_expired")], state=state, data=ctx.data if state else {})
+
+
+def ask_again(ctx: Ctx, question: Outcome) -> Outcome:
+    """A wrong answer to a question of buttons: the same question again, with what was
+    chosen so far. A number past its buttons is answered "Choose 1–N" (the engine hands
+    it to the waiting step as text); other text, "please use the buttons". A button
+    that is not among them (an older message's, or forged): expired, nothing lost."""
+    if ctx.action is not None:
+        return expired(ctx, question.state)
+    last = len(question.replies[-1].actions)
+    if ctx.text and answers.number(ctx.text) is not None and last:
+        note = reply("buttons.choose_one") if last == 1 else reply("buttons.choose", last=last)
+    else:
+        note = reply("campaign.use_buttons")
+    return Outcome([note, *question.replies], question.state, question.data)
 
 
 @router.command("campaigns", role="operator")

@@ -21,8 +21,16 @@ from domain.campaigns.campaigns import Author, CampaignRefused, Draft
 from domain.campaigns.segments import Segment, SegmentRefused
 from domain.members import members
 from handlers.campaigns import control as campaign_control
+from handlers.campaigns import offers
 from handlers.campaigns import segment as campaign_segment
-from handlers.campaigns.control import PERMISSION, card, control, expired, number_arg
+from handlers.campaigns.control import (
+    PERMISSION,
+    ask_again,
+    card,
+    control,
+    expired,
+    number_arg,
+)
 from handlers.campaigns.words import (
     LANGUAGES,
     MOMENT,
@@ -105,15 +113,6 @@ def _picked(ctx: Ctx, prefix: str, allowed: Iterable[int]) -> int | None:
     if action.startswith(prefix) and value in {str(a) for a in allowed}:
         return int(value)
     return None
-
-
-def _buttons_wanted(ctx: Ctx, menu: Outcome) -> Outcome:
-    """Typed text where a button is wanted: say so and offer the buttons again. A
-    button that is not among them (an older message's, or forged): expired; the
-    draft is kept either way."""
-    if ctx.action is None:
-        return Outcome([reply("campaign.use_buttons"), *menu.replies], menu.state, menu.data)
-    return expired(ctx, menu.state)
 
 
 @router.action("cnew")
@@ -209,44 +208,78 @@ async def text_step(ctx: Ctx) -> Outcome:
     return await _got_text(ctx, TEXT, _offer_menu)
 
 
-def _offer_menu(data: dict) -> Outcome:
-    return Outcome([reply("campaign.ask_offer", (
+def _offer_menu(data: dict, note: Reply | None = None) -> Outcome:
+    """Step 3; `ask` in the data is its open sub-question (coupon, bonus, days)."""
+    menu = reply("campaign.ask_offer", (
         button("campaign.offer_none", "cnew:offer:none"),
         button("campaign.offer_coupon", "cnew:offer:coupon"),
-        button("campaign.offer_bonus", "cnew:offer:bonus")))], state=OFFER,
-        data={**data, "coupon": None, "bonus": None, "days": None})
+        button("campaign.offer_bonus", "cnew:offer:bonus")))
+    return Outcome([note, menu] if note else [menu], state=OFFER,
+                   data={**data, "coupon": None, "bonus": None, "days": None, "ask": None})
+
+
+async def _coupon_menu(ctx: Ctx, data: dict, note: Reply | None = None) -> Outcome:
+    """The rewards a campaign can give now, and a line on those it cannot, and why.
+    None: say so, with the offer's other choices."""
+    why = await offers.unavailable(ctx)
+    items = [r for r in ctx.programme.catalogue() if why.get(r.code) is None]
+    if not items:
+        menu = _offer_menu(data, note=reply("campaign.none_givable", left=offers.left_out(why))
+                           if why else reply("campaign.no_rewards"))
+        return replace(menu, replies=[note, *menu.replies]) if note else menu
+    rows = tuple((Button(local(r.title), f"cnew:coupon:{r.code}"),) for r in items)
+    question = Reply("campaign.ask_coupon", {"left": offers.left_out(why)}, rows)
+    return Outcome([note, question] if note else [question], state=OFFER,
+                   data={**data, "ask": "coupon"})
+
+
+def _bonus_menu(data: dict) -> Outcome:
+    row = tuple(button("campaign.times", f"cnew:bonus:{b}", times=multiplier(100 + b))
+                for b in BONUSES)
+    return Outcome([reply("campaign.ask_bonus", row)], state=OFFER,
+                   data={**data, "ask": "bonus"})
+
+
+def _days_menu(data: dict) -> Outcome:
+    row = tuple(button("campaign.days", f"cnew:days:{d}", count=d) for d in BONUS_DAYS)
+    return Outcome([reply("campaign.ask_days", row)], state=OFFER, data={**data, "ask": "days"})
+
+
+async def _offer_question(ctx: Ctx) -> Outcome:
+    """Step 3's question now open, with what was chosen so far."""
+    ask, data = ctx.data.get("ask"), ctx.data
+    if ask == "coupon":
+        return await _coupon_menu(ctx, data)
+    if ask == "bonus":
+        return _bonus_menu(data)
+    if ask == "days" and data.get("bonus") in BONUSES:
+        return _days_menu(data)
+    return _offer_menu(data)
 
 
 @_step(OFFER)
 async def offer_step(ctx: Ctx) -> Outcome:
     action, data = ctx.action or "", ctx.data
     if action == "cnew:offer:none":
-        return _ab_menu(data)
+        return _ab_menu({**data, "ask": None})
     if action == "cnew:offer:coupon":
-        if not ctx.programme.catalogue():
-            # Nothing to make a coupon of: say so and offer the other choices again.
-            menu = _offer_menu(data)
-            return Outcome([reply("campaign.no_rewards"), *menu.replies], menu.state, menu.data)
-        rows = [(Button(local(r.title), f"cnew:coupon:{r.code}"),)
-                for r in ctx.programme.catalogue()]
-        return Outcome([Reply("campaign.ask_coupon", {}, tuple(rows))], state=OFFER,
-                       data=data)
-    coupon = action.removeprefix("cnew:coupon:")
-    if action.startswith("cnew:coupon:") and ctx.programme.reward(coupon) is not None:
-        return _ab_menu({**data, "coupon": coupon})
+        return await _coupon_menu(ctx, data)
+    if action.startswith("cnew:coupon:"):
+        code = action.removeprefix("cnew:coupon:")
+        refusal = await offers.refusal(ctx, code)
+        if refusal is None:
+            return _ab_menu({**data, "coupon": code, "ask": None})
+        # Switched off, sold out or unworded since the list was shown: the list as it is now.
+        return await _coupon_menu(ctx, data, note=refusal)
     if action == "cnew:offer:bonus":
-        row = tuple(button("campaign.times", f"cnew:bonus:{b}", times=multiplier(100 + b))
-                    for b in BONUSES)
-        return Outcome([reply("campaign.ask_bonus", row)], state=OFFER, data=data)
+        return _bonus_menu(data)
     bonus = _picked(ctx, "cnew:bonus:", BONUSES)
     if bonus is not None:
-        row = tuple(button("campaign.days", f"cnew:days:{d}", count=d) for d in BONUS_DAYS)
-        return Outcome([reply("campaign.ask_days", row)], state=OFFER,
-                       data={**data, "bonus": bonus})
+        return _days_menu({**data, "bonus": bonus})
     days = _picked(ctx, "cnew:days:", BONUS_DAYS)
     if days is not None and data.get("bonus") in BONUSES:
-        return _ab_menu({**data, "days": days})
-    return _buttons_wanted(ctx, _offer_menu(data))
+        return _ab_menu({**data, "days": days, "ask": None})
+    return ask_again(ctx, await _offer_question(ctx))
 
 
 def _ab_menu(data: dict) -> Outcome:
@@ -262,7 +295,7 @@ async def ab_step(ctx: Ctx) -> Outcome:
         return _holdout_menu({**ctx.data, "texts": first, "split": 100})
     if ctx.action == "cnew:ab:two":
         return _ask({**await _reached(ctx), "texts": first, "writing": {}}, TEXT_B)
-    return _buttons_wanted(ctx, _ab_menu(ctx.data))
+    return ask_again(ctx, _ab_menu(ctx.data))
 
 
 @_step(TEXT_B)
@@ -288,7 +321,7 @@ def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
         value = _picked(ctx, f"cnew:{key}:", allowed)
         if value is not None:
             return then({**ctx.data, key: value})
-        return _buttons_wanted(ctx, menu(ctx.data))
+        return ask_again(ctx, menu(ctx.data))
     return step
 
 
@@ -301,24 +334,30 @@ def _when_menu(data: dict, note: Reply | None = None) -> Outcome:
 
 @_step(WHEN)
 async def when_step(ctx: Ctx) -> Outcome:
+    if ctx.data.get("ask") == "when" and ctx.inbound.action is None and ctx.text:
+        return await _typed_time(ctx)
     if ctx.action == "cnew:when:now":
         return await _confirm({**ctx.data, "send_at": None}, ctx)
     if ctx.action == "cnew:when:later":
         return Outcome([reply("campaign.ask_time", zone=str(ctx.zone),
                               example=example_time(ctx.zone, ctx.now))],
                        state=WHEN, data={**ctx.data, "ask": "when"})
-    if ctx.action is None and ctx.data.get("ask") == "when":
-        try:
-            local_time = datetime.strptime(campaign_segment.normalized(ctx.text[:40]), MOMENT)
-        except ValueError:
-            return Outcome([reply("campaign.bad_time", example=example_time(ctx.zone, ctx.now))],
-                           state=WHEN, data=ctx.data)
-        at = local_time.replace(tzinfo=ctx.zone)
-        if not ctx.now < at <= ctx.now + campaigns.MAX_AHEAD:
-            return Outcome([reply("campaign.time_range", days=campaigns.MAX_AHEAD.days)],
-                           state=WHEN, data=ctx.data)
-        return await _confirm({**ctx.data, "send_at": at.isoformat()}, ctx)
-    return _buttons_wanted(ctx, _when_menu(ctx.data))
+    return ask_again(ctx, _when_menu(ctx.data))
+
+
+async def _typed_time(ctx: Ctx) -> Outcome:
+    """The answer to "at what time?": typed words only, so "1" is a bad time here,
+    not the Now button above the question."""
+    try:
+        local_time = datetime.strptime(campaign_segment.normalized(ctx.text[:40]), MOMENT)
+    except ValueError:
+        return Outcome([reply("campaign.bad_time", example=example_time(ctx.zone, ctx.now))],
+                       state=WHEN, data=ctx.data)
+    at = local_time.replace(tzinfo=ctx.zone)
+    if not ctx.now < at <= ctx.now + campaigns.MAX_AHEAD:
+        return Outcome([reply("campaign.time_range", days=campaigns.MAX_AHEAD.days)],
+                       state=WHEN, data=ctx.data)
+    return await _confirm({**ctx.data, "send_at": at.isoformat()}, ctx)
 
 
 split_step = _step(SPLIT)(_choice("split", SPLITS, _split_menu, _holdout_menu))
@@ -344,6 +383,14 @@ def _refused(refused: CampaignRefused | SegmentRefused, data: dict) -> Outcome:
     return Outcome([_refusal(refused)])
 
 
+async def _coupon_gone(ctx: Ctx, data: dict) -> Outcome | None:
+    """The chosen coupon's reward switched off, sold out or unworded since it was
+    picked: say so, and ask step 3 again, with the rest of the draft kept."""
+    code = data.get("coupon")
+    refusal = await offers.refusal(ctx, code) if code else None
+    return _offer_menu(data, note=refusal) if refusal is not None else None
+
+
 def _previews(ctx: Ctx, draft: Draft, variants: list[dict],
               reach: dict[str, int]) -> list[Reply]:
     """Each message as members will see it, in each language the segment reaches (the
@@ -366,6 +413,9 @@ def _previews(ctx: Ctx, draft: Draft, variants: list[dict],
 
 async def _confirm(data: dict, ctx: Ctx) -> Outcome:
     ctx = replace(ctx, data=data)
+    gone = await _coupon_gone(ctx, data)
+    if gone is not None:
+        return gone
     try:
         draft = campaigns.check(_draft(ctx, data), ctx.programme, ctx.now)
     except (CampaignRefused, SegmentRefused) as refused:
@@ -397,6 +447,9 @@ async def confirm_step(ctx: Ctx) -> Outcome:
     nonce = str(ctx.data.get("nonce", ""))
     if not (nonce.isascii() and nonce.isalnum()):
         return expired(ctx)
+    gone = await _coupon_gone(ctx, ctx.data)
+    if gone is not None:
+        return gone
     operator = Author(ctx.member.id, ctx.inbound.platform, ctx.inbound.chat_id, ctx.locale)
     try:
         created = await campaigns.create(ctx.uow, ctx.programme, operator, _draft(ctx, ctx.data),

@@ -20,6 +20,7 @@ from domain.campaigns.segments import Segment, SegmentRefused
 from domain.config import LOCALES
 from domain.members import tags
 from domain.members.tags import TagRefused
+from handlers.campaigns.control import ask_again, expired
 from handlers.campaigns.words import LANGUAGES, PLATFORMS, segment_lines, stage_name
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Button, Reply, Text, button, reply
@@ -88,13 +89,19 @@ def picker(ctx: Ctx, dimension: str, segment: Segment, edit: bool) -> Outcome:
     rows.append((button("campaign.done", "cnew:back"),))
     return Outcome([Reply("campaign.pick", {"dimension": Text(f"campaign.dim.{dimension}")},
                           tuple(rows), edit=edit)],
-                   state=STATE, data={**ctx.data, "segment": segment.dump(), "ask": None})
+                   state=STATE, data={**ctx.data, "segment": segment.dump(), "ask": dimension})
 
 
 async def step(ctx: Ctx, after: Next) -> Outcome:
-    """The waiting state's step; `after` is the next step of the flow (the message)."""
+    """The waiting state's step; `after` is the next step of the flow (the message).
+    `ask` in the data is the open sub-question: a picker or a typed filter."""
     segment = current(ctx)
     action = ctx.action or ""
+    ask = ctx.data.get("ask")
+    if ask in TYPED and ctx.inbound.action is None and ctx.text:
+        # Typed words answer the typed question, even digits ("3" is March, not the
+        # menu's third button, which the engine would otherwise read it as).
+        return await _typed(ctx, segment, ask)
     if action.startswith("cnew:dim:"):
         dimension = action.rsplit(":", 1)[1]
         if dimension in CHOICES:
@@ -110,20 +117,22 @@ async def step(ctx: Ctx, after: Next) -> Outcome:
         return await menu(ctx, Segment(), edit=True)
     elif action == "cnew:next":
         return await after(ctx)
-    elif ctx.action is None and ctx.data.get("ask") in TYPED and ctx.text:
-        return await _typed(ctx, segment, ctx.data["ask"])
+    elif ctx.action is None and ask in TYPED:  # no text (a picture): the question again
+        return Outcome([reply(f"campaign.ask.{ask}")], state=STATE, data=ctx.data)
+    elif ask in CHOICES:  # the picker stays open, its ticks kept
+        return ask_again(ctx, picker(ctx, ask, segment, edit=False))
     elif ctx.action is None:
-        return await menu(ctx, segment, note=reply("campaign.use_buttons"))
-    return Outcome([reply("error.button_expired")], state=STATE, data=ctx.data)
+        return ask_again(ctx, await menu(ctx, segment))
+    return expired(ctx, STATE)
 
 
 async def _toggle(ctx: Ctx, segment: Segment, action: str) -> Outcome:
     parts = action.split(":")
     if len(parts) != 4 or parts[2] not in CHOICES:
-        return Outcome([reply("error.button_expired")], state=STATE, data=ctx.data)
+        return expired(ctx, STATE)
     dimension, code = parts[2], parts[3]
     if code not in {c for c, _ in values_of(ctx, dimension)}:
-        return Outcome([reply("error.button_expired")], state=STATE, data=ctx.data)
+        return expired(ctx, STATE)
     field = FIELD[dimension]
     chosen = list(getattr(segment, field))
     chosen = [c for c in chosen if c != code] if code in chosen else [*chosen, code]

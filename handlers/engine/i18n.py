@@ -18,12 +18,18 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from babel import Locale
+from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from babel.messages.catalog import Catalog
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal, get_currency_precision
+from babel.numbers import (
+    format_currency,
+    format_decimal,
+    get_currency_precision,
+    get_currency_symbol,
+    get_territory_currencies,
+)
 
 from handlers.engine.types import Local, Money, Text
 
@@ -110,7 +116,10 @@ def _format(value: Any, locale: str) -> str:
     if isinstance(value, Money):
         # Decimal from integers: exact, no float anywhere on the way to the screen.
         major = Decimal(value.minor).scaleb(-get_currency_precision(value.currency))
-        return format_currency(major, value.currency, locale=_babel(locale))
+        shown = format_currency(major, value.currency, locale=_babel(locale))
+        theirs, home = get_currency_symbol(value.currency, _babel(locale)), _home_symbol(
+            value.currency)
+        return shown.replace(theirs, home, 1) if home and theirs != home else shown
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, int):
@@ -129,6 +138,20 @@ def _format(value: Any, locale: str) -> str:
 @cache
 def _babel(locale: str) -> Locale:
     return Locale.parse(locale)
+
+
+@cache
+def _home_symbol(currency: str) -> str | None:
+    """The symbol as the currency's own country writes it: ¥ for CNY in every language,
+    where English alone would write CN¥ beside ¥10-off titles. ISO 4217 codes start with
+    the country's code; a currency shared by many countries (EUR) keeps each language's."""
+    country = currency[:2].upper()
+    try:
+        if currency.upper() not in get_territory_currencies(country):
+            return None
+        return get_currency_symbol(currency, Locale.parse(f"und_{country}"))
+    except (UnknownLocaleError, ValueError):
+        return None
 
 
 @cache

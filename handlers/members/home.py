@@ -85,7 +85,8 @@ async def home(ctx: Ctx) -> Outcome:
 
 def screen(outcome: Outcome) -> Outcome:
     """A screen shown in the card's message: its leading text replies become that one
-    message, with a way home. Images and QR codes follow as messages of their own; an
+    message, with a way home. Images and QR codes follow as messages of their own, and
+    then the screen's buttons and the way home, so that home comes last; an
     error stays as it is (a stale button is answered with a notice, not an edit). A
     screen that opens with a picture (the invite's QR code) cannot replace the card's
     text: it comes as it is, its last message carrying the way home. Every screen has
@@ -109,6 +110,13 @@ def screen(outcome: Outcome) -> Outcome:
     if outcome.state is None:
         # Not while a flow waits: its step takes only its own buttons.
         rows.append(home)
+    after = list(replies[plain:])
+    if after and outcome.state is None:
+        # Pictures follow (a coupon's code and QR). Every platform shows a message's
+        # buttons before its picture, so the way home comes after them in a message of
+        # its own: last on screen, and what a typed number answers.
+        after.append(Reply("home.after_pictures", {}, tuple(rows)))
+        rows = []
     if len(shown) == 1:
         body = shown[0]
         merged = Reply(body.key, body.params, tuple(rows), edit=True)
@@ -117,7 +125,7 @@ def screen(outcome: Outcome) -> Outcome:
         for r in shown:
             parts += [Text(r.key, r.params), ""]
         merged = Reply("home.screen", {"parts": parts[:-1]}, tuple(rows), edit=True)
-    return Outcome([merged, *replies[plain:]], outcome.state, outcome.data)
+    return Outcome([merged, *after], outcome.state, outcome.data)
 
 
 def _title(ctx: Ctx) -> Text:

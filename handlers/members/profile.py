@@ -51,7 +51,8 @@ async def done(ctx: Ctx) -> Outcome:
 @router.action(CONTACT_SHARED)
 async def contact(ctx: Ctx) -> Outcome:
     """A contact the platform vouches for: the phone is saved as verified, mid-walk or not.
-    It carries its country code (Telegram leaves out the plus)."""
+    It carries its country code (Telegram leaves out the plus). It is a real line, so
+    it is not held to phonenumbers' ranges, which lag behind newly issued numbers."""
     try:
         ctx.member.phone = parse_phone(ctx.inbound.phone or "", ctx.programme.phone_country_code,
                                        international=True)
@@ -107,7 +108,8 @@ async def _set_name(ctx: Ctx) -> None:
 
 async def _set_phone(ctx: Ctx) -> None:
     _need_text(ctx)
-    ctx.member.phone = parse_phone(ctx.text, ctx.programme.phone_country_code)
+    ctx.member.phone = parse_phone(ctx.text, ctx.programme.phone_country_code,
+                                   must_exist=True)
     ctx.member.phone_verified = False
 
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from domain.config import Programme, Promotion
+from domain.config import LocalText, Programme, Promotion
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Local, Money, Reply, Text, reply
 from handlers.engine.words import local, multiplier, tier_name
@@ -122,13 +122,14 @@ def _tiers(programme: Programme) -> list[Text]:
     for level in ladder.levels:
         threshold: Any = (Money(level.threshold, programme.currency) if by_spend
                           else Text("rules.threshold_points", {"count": level.threshold}))
-        params = {"tier": tier_name(level), "threshold": threshold,
-                  "multiplier": multiplier(level.multiplier_percent)}
-        benefits = [local(programme.benefits[code]) for code in level.benefits]
+        params: dict[str, Any] = {"tier": tier_name(level), "threshold": threshold}
+        key = "rules.level_base"  # ×1 is no benefit: said only when points grow
+        if level.multiplier_percent != 100:
+            key, params["multiplier"] = "rules.level", multiplier(level.multiplier_percent)
+        benefits = [_mid_sentence(programme.benefits[code]) for code in level.benefits]
         if benefits:
-            lines.append(Text("rules.level_benefits", {**params, "benefits": _listed(benefits)}))
-        else:
-            lines.append(Text("rules.level", params))
+            key, params["benefits"] = f"{key}_benefits", _listed(benefits)
+        lines.append(Text(key, params))
     if ladder.mode == "only_up":
         lines.append(Text("rules.only_up"))
     elif ladder.grace_days:
@@ -150,6 +151,16 @@ def _expiry(programme: Programme, today: date) -> list[Text]:
     else:
         first = Text("rules.expiry_rolling", {"count": policy.months})
     return [first, Text("rules.expiry_reminder", {"days": _days(policy.remind_days)})]
+
+
+def _mid_sentence(name: LocalText) -> Local:
+    """A benefit's name after a semicolon: "birthday gift", not "Birthday gift"; a name
+    that starts with an acronym ("VIP lounge") or has no case (Chinese) stays as it is."""
+    def lowered(words: str) -> str:
+        first = words.split(" ", 1)[0]
+        acronym = len(first) > 1 and (first.isupper() or first[1].isupper())
+        return words if acronym else words[:1].lower() + words[1:]
+    return Local({locale: lowered(words) for locale, words in name.model_dump().items()})
 
 
 def _days(count: int) -> Text:

@@ -11,8 +11,15 @@ purchase.mmd beside this file.
 from __future__ import annotations
 
 import re
+import unicodedata
+from decimal import localcontext
 
-from babel.numbers import get_currency_precision
+from babel.numbers import (
+    NumberFormatError,
+    get_currency_precision,
+    get_currency_symbol,
+    parse_decimal,
+)
 
 from domain.members import members
 from domain.members.tables import Member
@@ -29,27 +36,69 @@ MEMBER = "purchase.member"
 AMOUNT = "purchase.amount"
 FLOW = Flow.beside(__file__, "purchase.mmd", MEMBER, AMOUNT)
 router = Router(flows=[FLOW])
-AMOUNT_TEXT = re.compile(r"(\d{1,100})(?:[.,](\d{1,3}))?")
-SYMBOLS = "¥$€£"
+# What babel is given: digits, a point and thousands commas (no exponent, no sign, no
+# "NaN"); long enough for any number a till could mean, and then some.
+AMOUNT_TEXT = re.compile(r"[0-9.,]{1,130}")
+# "12,5", "12,50", "1.250,50": a comma where a decimal point would be. A CNY till does
+# not write decimals so, and guessing could record ten times too much: it is refused.
+DECIMAL_COMMA = re.compile(r"\d+(?:[.,]\d{3})*,\d{1,2}")
 MINUS = ("-", "−")
+# How the money is also written around an amount, besides its code and babel's symbols.
+MARKS = {"CNY": ("¥", "元", "RMB", "人民币")}
 
 
 def read_amount(text: str, currency: str) -> int | None:
-    """'128.50' -> 12850 minor units, '-5' -> -500, with integers only; None when the
-    text is not written as an amount at all (whether it is allowed is asked apart)."""
-    body = text.strip()
-    negative = body.startswith(MINUS)
-    body = body[1:] if negative else body
-    body = body.lstrip(SYMBOLS)
-    if not negative and body.startswith(MINUS):  # "¥-5"
-        negative, body = True, body[1:]
-    match = AMOUNT_TEXT.fullmatch(body)
-    places = get_currency_precision(currency)
-    if match is None or len(match.group(2) or "") > places:
+    """'128.50', '1,250', '¥1,250.00', '128.5元', 'RMB 60' -> minor units ('-5' -> -500),
+    with integers only; None when the text is not written as an amount at all (whether
+    it is allowed is asked apart). Full-width digits and marks read as their ASCII
+    forms; a comma separates thousands only (babel checks the grouping)."""
+    negative, body = _bare(text, currency)
+    if not AMOUNT_TEXT.fullmatch(body):
         return None
-    minor = int(match.group(1)) * 10 ** places + int((match.group(2) or "").ljust(places, "0")
-                                                     or 0)
-    return -minor if negative else minor
+    try:
+        amount = parse_decimal(body, locale="en", strict=True)
+    except NumberFormatError:
+        return None
+    with localcontext() as exact:
+        exact.prec = 200  # 130 digits scaled: exact, never rounded
+        minor = amount.scaleb(get_currency_precision(currency))
+        if minor != minor.to_integral_value():  # "12.345": finer than the currency
+            return None
+    return -int(minor) if negative else int(minor)
+
+
+def decimal_comma(text: str, currency: str) -> bool:
+    """Whether a text read as no amount because a comma stands for the decimal point."""
+    return DECIMAL_COMMA.fullmatch(_bare(text, currency)[1]) is not None
+
+
+def _bare(text: str, currency: str) -> tuple[bool, str]:
+    """The number as typed without the currency's marks, spaces or minus sign (which
+    may come before or after the symbol: "-¥5", "¥-5"), and whether it had one."""
+    body = unicodedata.normalize("NFKC", text).strip()  # "１，２５０" -> "1,250", "￥" -> "¥"
+    negative = body.startswith(MINUS)
+    body = body[1:].strip() if negative else body
+    body = _unmarked(body, currency, lead=True)
+    if not negative and body.startswith(MINUS):
+        negative, body = True, body[1:].strip()
+    return negative, _unmarked(body, currency, lead=False)
+
+
+def _unmarked(body: str, currency: str, lead: bool) -> str:
+    """The body without one mark of the currency at its start (or end), in any case."""
+    for mark in _marks(currency):
+        part = body[:len(mark)] if lead else body[len(body) - len(mark):]
+        if len(body) > len(mark) and part.casefold() == mark.casefold():
+            return (body[len(mark):] if lead else body[:-len(mark)]).strip()
+    return body
+
+
+def _marks(currency: str) -> list[str]:
+    """The currency's code, its symbols in our languages and its usual words; longest
+    first, so that "CN¥" is taken whole rather than its "¥"."""
+    found = {currency, *MARKS.get(currency, ())}
+    found.update(get_currency_symbol(currency, locale=locale) for locale in ("en", "zh_Hans"))
+    return sorted(found, key=len, reverse=True)
 
 
 def parse_amount(text: str, currency: str) -> int | None:
@@ -68,10 +117,10 @@ async def start(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "purchase")
     if refusal is not None:
         return refusal
-    parts = ctx.arg.split()
-    if not parts:
+    parts = _split(ctx.arg, ctx.programme.currency)
+    if parts == []:
         return Outcome([reply("purchase.ask_member")], state=MEMBER)
-    if len(parts) > 2:
+    if parts is None:
         return Outcome([reply("purchase.usage")])
     return await _member_then_amount(ctx, parts)
 
@@ -81,10 +130,19 @@ async def got_member(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "purchase")
     if refusal is not None:
         return refusal
-    parts = ctx.text.split()
-    if not 1 <= len(parts) <= 2:
+    parts = _split(ctx.text, ctx.programme.currency)
+    if not parts:
         return Outcome([reply("purchase.member_or_both")], state=MEMBER)
     return await _member_then_amount(ctx, parts)
+
+
+def _split(text: str, currency: str) -> list[str] | None:
+    """The member number and the amount, which may hold a space ("128.50 元");
+    None when there is more than that."""
+    parts = text.split(maxsplit=1)
+    if len(parts) == 2 and len(parts[1].split()) > 1 and read_amount(parts[1], currency) is None:
+        return None
+    return parts
 
 
 async def _member_then_amount(ctx: Ctx, parts: list[str]) -> Outcome:
@@ -112,9 +170,11 @@ async def _member(ctx: Ctx, typed: str) -> tuple[int | None, Outcome]:
 
 @router.state(AMOUNT)
 async def got_amount(ctx: Ctx) -> Outcome:
-    parts = ctx.text.split()
-    if len(parts) == 2:  # the member again, with the amount: another member, perhaps
-        return await _confirm(ctx, parts[0], parts[1])
+    currency = ctx.programme.currency
+    if read_amount(ctx.text, currency) is None and not decimal_comma(ctx.text, currency):
+        parts = _split(ctx.text, currency)  # the member again, with the amount: another
+        if parts is not None and len(parts) == 2:  # member, perhaps
+            return await _confirm(ctx, parts[0], parts[1])
     return await _confirm(ctx, str(ctx.data.get("member", "")), ctx.text)
 
 
@@ -127,9 +187,10 @@ async def _confirm(ctx: Ctx, who: str, amount_text: str) -> Outcome:
         return unknown
     currency = ctx.programme.currency
     amount = read_amount(amount_text, currency)
-    if amount is None:
-        return Outcome([reply("purchase.bad_amount")], state=AMOUNT,
-                       data={"member": target})
+    if amount is None:  # a decimal comma is named: "12,5" is not read as 12.50 or 125
+        unread = (reply("purchase.decimal_comma", typed=amount_text[:32])
+                  if decimal_comma(amount_text, currency) else reply("purchase.bad_amount"))
+        return Outcome([unread], state=AMOUNT, data={"member": target})
     if not allowed(amount):  # 0, -5, or more than any till takes: the range, not the format
         return Outcome([reply("purchase.amount_range", low=Money(1, currency),
                               high=Money(purchases.MAX_AMOUNT, currency))],

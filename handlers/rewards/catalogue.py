@@ -4,7 +4,9 @@
 typing its new value, shown before and after, and saved only when confirmed.
 `/reward new CODE KIND COST [VALUE]` adds an item; it starts switched off (its
 wording is its code), and /stock turns it on only once it is worded in both languages.
-Values read and are typed as fields.py says (money as at the till, not in fen).
+Values read and are typed as fields.py says (money as at the till, not in fen); a
+title or description is typed in the operator's language alone, or as "English | 中文".
+Save and Discard both return to the item card.
 A value refused is answered in our own words, naming the field and its range.
 The role is checked at every step, buttons included.
 """
@@ -82,11 +84,15 @@ async def typed(ctx: Ctx) -> Outcome:
     item = ctx.programme.reward(code)
     if item is None or field not in editable(item):
         return Outcome([reply("error.button_expired")])
+    language = fields.language_of(ctx.locale)
     try:
-        changes = parse(ctx.programme, field, ctx.text, item.kind)
-        if changes is None:
-            return Outcome([ask(ctx, item, field), reply("catalogue.unreadable")],
-                           state=VALUE, data=ctx.data)
+        changes = parse(ctx.programme, field, ctx.text, item.kind, language)
+        if changes is None:  # what is wrong first, then how to type it
+            unread = "catalogue.unreadable_wording" if field in fields.WORDING else \
+                "catalogue.unreadable"
+            return Outcome([reply(unread), ask(ctx, item, field)], state=VALUE, data=ctx.data)
+        if field in fields.WORDING:  # one language typed: the other is kept as it is
+            changes = {field: {**getattr(item, field).model_dump(), **changes[field]}}
         after = catalogue.validated(ctx.programme, {**item.model_dump(mode="json"), **changes})
     except EditRefused as refused:
         return Outcome([refusal_reply(ctx, refused, "catalogue.refused_edit")],
@@ -95,13 +101,31 @@ async def typed(ctx: Ctx) -> Outcome:
         return Outcome([reply("catalogue.unchanged", field=Text(f"catalogue.named.{field}"),
                               now=shown(ctx.programme, item, field))],
                        state=VALUE, data=ctx.data)
-    return Outcome([reply("catalogue.confirm",
-                          (button("catalogue.save", "rwd:save"),
-                           button("catalogue.discard", "rwd:discard")),
-                          title=local(item.title), field=Text(f"catalogue.named.{field}"),
-                          before=shown(ctx.programme, item, field),
-                          after=shown(ctx.programme, after, field))],
+    return Outcome([_confirmation(ctx, item, after, field)],
                    state=CONFIRM, data={"code": code, "field": field, "changes": changes})
+
+
+def _confirmation(ctx: Ctx, item: RewardItem, after: RewardItem, field: str) -> Reply:
+    """Before and after; for wording changed in one language, that language alone, and
+    what the other still says (its code, on a new item: word it too)."""
+    row = (button("catalogue.save", "rwd:save"), button("catalogue.discard", "rwd:discard"))
+    named = Text(f"catalogue.named.{field}")
+    if field in fields.WORDING:
+        was, now = getattr(item, field).model_dump(), getattr(after, field).model_dump()
+        changed = [locale for locale in was if was[locale] != now[locale]]
+        if len(changed) == 1:
+            [one] = changed
+            [other] = [locale for locale in was if locale != one]
+            kept = "catalogue.confirm_kept_code" if now[other].strip() == item.code else \
+                "catalogue.confirm_kept"
+            return reply("catalogue.confirm_one", row, title=local(item.title),
+                         field=named, language=Text(f"wording.language.{one}"),
+                         before=was[one], after=now[one],
+                         kept=Text(kept, {"language": Text(f"wording.language.{other}"),
+                                          "field": named, "now": now[other]}))
+    return reply("catalogue.confirm", row, title=local(item.title), field=named,
+                 before=shown(ctx.programme, item, field),
+                 after=shown(ctx.programme, after, field))
 
 
 @router.state(CONFIRM)
@@ -109,8 +133,11 @@ async def confirmed(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, PERMISSION)
     if refusal is not None:
         return refusal
-    if ctx.action == "rwd:discard":
-        return Outcome([reply("catalogue.discarded")])
+    if ctx.action == "rwd:discard":  # back to the item, as after a save
+        item = ctx.programme.reward(str(ctx.data.get("code", "")))
+        if item is None:
+            return Outcome([reply("catalogue.discarded")])
+        return Outcome([reply("catalogue.discarded"), await card(ctx, item)])
     if ctx.action != "rwd:save":
         return Outcome([reply("catalogue.use_buttons")], state=CONFIRM,
                        data=ctx.data)
@@ -147,6 +174,10 @@ def ask(ctx: Ctx, item: RewardItem, field: str) -> Reply:
         key = {"percent_off": "catalogue.ask.value_percent",
                "amount_off": "catalogue.ask.value_amount"}.get(item.kind, key)
     low, high = catalogue.PERCENT
+    if field in fields.WORDING:  # each language on its line; one may be sent alone
+        text = getattr(item, field)
+        return reply(key, code=item.code, en=text.en, zh=text.zh_Hans,
+                     language=Text(f"wording.language.{fields.language_of(ctx.locale)}"))
     return reply(key, code=item.code, now=shown(ctx.programme, item, field),
                  example=Money(fields.EXAMPLE, ctx.programme.currency), low=low, high=high,
                  tiers=fields.tiers_hint(ctx.programme.tiers))
@@ -158,14 +189,15 @@ async def card(ctx: Ctx, item: RewardItem) -> Reply:
                   for f in names[i:i + 2]) for i in range(0, len(names), 2)]
     rows.append((button("catalogue.back", "rwd:list"),))
     live = (await rewards.stock_of(ctx.uow, ctx.programme)).get(item.code)
-    value = fields.value(ctx.programme, item)
 
     def line(field: str, now: Any) -> Text:
         return Text(f"catalogue.card.{field}", {"now": now})
 
     lines = [line("kind", Text(f"catalogue.kind.{item.kind}")),
              line("cost", shown(ctx.programme, item, "cost")),
-             *([line("value", value)] if value is not None else []),
+             # A value line wherever there is a Value button ("not set" when empty).
+             *([line("value", shown(ctx.programme, item, "value"))] if "value" in names
+               else []),
              *(line(f, shown(ctx.programme, item, f))
                for f in ("min_tier", "per_member", "dates", "coupon_days")),
              Text("catalogue.card.stock", {"stock": _stock(item, live),
@@ -197,6 +229,8 @@ def reason(ctx: Any, refused: EditRefused) -> Text:
         return Text(f"catalogue.refused.{field}", {
             "high": bounds["high"], "language": Text(f"wording.language.{language}")
             if language else Text("wording.language.any")})
+    if rule == "decimal_comma":
+        return Text("catalogue.refused.decimal_comma")
     if rule == "order":
         return Text("catalogue.refused.order")
     if rule == "date":

@@ -8,7 +8,7 @@ from domain.rewards.coupons import CouponRefused
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Text, reply
-from handlers.engine.words import local, number, yes_no
+from handlers.engine.words import local, number
 from handlers.staff.roles import denied
 
 router = Router()
@@ -74,4 +74,4 @@ async def stock(ctx: Ctx) -> Outcome:
                        {"remaining": remaining, "enabled": enabled}, ctx.now)
     shown = Text("stock.unlimited") if remaining is None else remaining
     return Outcome([reply("stock.done", title=local(item.title), stock=shown,
-                          enabled=yes_no(enabled))])
+                          state=Text("stock.on_sale" if enabled else "stock.off_sale"))])

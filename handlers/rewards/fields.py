@@ -17,7 +17,7 @@ from domain.rewards import catalogue
 from domain.rewards.catalogue import EditRefused
 from handlers.engine.types import Local, Money, Text
 from handlers.engine.words import tier_called
-from handlers.points.purchase import read_amount
+from handlers.points.purchase import decimal_comma, read_amount
 
 # What is typed to clear a field, in either language and as the card shows it.
 NONE = {"none", "-", "no limit", "unlimited", "open", "all", "any", "every tier",
@@ -29,6 +29,8 @@ SEPARATOR = re.compile(r"\s*[|｜]\s*")
 MAX_TYPED = 420  # two wordings of 200 characters and the separator, with room
 EXAMPLE = 1250  # minor units: "12.50" in a prompt, shown as the money it means
 AMOUNTS = ("amount_off", "gift", "goods", "experience")  # kinds whose value is money
+WORDING = ("title", "description")  # in every language; typed in one, or all at once
+LANGUAGES = ("en", "zh_Hans")  # the order they are typed in: "English | 中文"
 
 
 def editable(item: RewardItem) -> tuple[str, ...]:
@@ -106,9 +108,16 @@ def tier_code(ladder: Tiers, typed: str) -> str:
     return wanted
 
 
-def parse(programme: Programme, field: str, text: str, kind: str = "") -> dict[str, Any] | None:
+def language_of(locale: str) -> str:
+    """The wording language an operator writing in `locale` types alone."""
+    return next((lang for lang in LANGUAGES if locale.startswith(lang.split("_")[0])), "en")
+
+
+def parse(programme: Programme, field: str, text: str, kind: str = "",
+          language: str = "en") -> dict[str, Any] | None:
     """What the operator typed as the file's fields, or None when it does not read.
-    A number or amount given something else is refused with its range (EditRefused)."""
+    A number or amount given something else is refused with its range (EditRefused).
+    Wording without "|" is in the operator's `language` alone: only that one is given."""
     raw = text.strip()
     if not raw:
         return None
@@ -129,9 +138,11 @@ def parse(programme: Programme, field: str, text: str, kind: str = "") -> dict[s
     if field == "dates":
         return _dates(raw, cleared)
     halves = SEPARATOR.split(raw)
-    if len(halves) != 2 or not all(halves):
+    if len(halves) == 1:
+        return {field: {language: raw}}
+    if len(halves) != len(LANGUAGES) or not all(halves):
         return None
-    return {field: {"en": halves[0], "zh_Hans": halves[1]}}
+    return {field: dict(zip(LANGUAGES, halves, strict=True))}
 
 
 def _dates(raw: str, cleared: bool) -> dict[str, Any] | None:
@@ -164,6 +175,8 @@ def amount(programme: Programme, raw: str, kind: str) -> int:
     if " ".join(raw.split()).casefold() in NONE:
         return 0
     minor = read_amount(raw, programme.currency)
+    if minor is None and decimal_comma(raw, programme.currency):
+        raise EditRefused("invalid", field="value", rule="decimal_comma")
     if minor is None:
         raise catalogue.out_of_range("value", kind)
     return minor

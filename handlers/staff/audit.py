@@ -22,6 +22,10 @@ from handlers.engine.types import Local, Money, Text
 from handlers.engine.words import clock, local, multiplier, number, tier_called, yes_no
 
 MONEY = ("amount",)  # minor units of the programme's currency
+UNSET = {"remaining": "audit.unlimited", "per_member": "catalogue.no_limit",
+         "min_tier": "rewards.floor.all", "starts": "audit.no_start", "ends": "audit.no_end"}
+AMOUNTS = ("amount_off", "gift", "goods", "experience")  # as handlers.rewards.fields
+UNSET_LEFT_OUT = ("bonus", "coupon")  # a campaign without them: nothing to list
 SWITCHES = {"enabled": ("audit.on", "audit.off")}
 ACTORS = {"settings": "audit.actor.settings", "api": "audit.actor.api",
           "cli": "audit.actor.cli"}
@@ -37,20 +41,28 @@ PLATFORMS = {"telegram": Local({"en": "Telegram", "zh_Hans": "Telegram"}),
 def line(ctx: Ctx, entry: AuditEntry) -> Text:
     params = dict(entry.params or {})
     action = _action(ctx, entry, params)
-    if entry.action == "campaign.create" and params.get("variants") == 1:
-        del params["variants"]  # one message: no A/B test, so no variants or split
-        params.pop("split", None)
-    money = MONEY + (("value",) if _amount_off(ctx, entry, params) else ())
+    if entry.action == "campaign.create":
+        if params.get("variants") == 1:
+            del params["variants"]  # one message: no A/B test, so no variants or split
+            params.pop("split", None)
+        for name in UNSET_LEFT_OUT:  # no coupon, no bonus: nothing to say
+            if params.get(name) is None:
+                params.pop(name, None)
+    kind = _reward_kind(ctx, entry, params)
+    if kind is not None and not _has_value(kind, params.get("value")):
+        params.pop("value", None)  # a free item, or a gift nobody priced
     if set(params) >= {"before", "after"} and all(
             isinstance(params[k], dict) for k in ("before", "after")):
-        details: list[Any] = [_change(ctx, name, params["before"].get(name), value, money)
-                              for name, value in params["after"].items()]
-        details += [_pair(ctx, k, v, money) for k, v in sorted(params.items())
+        before = params["before"]
+        details: list[Any] = [_change(ctx, name, before.get(name), value, kind)
+                              for name, value in params["after"].items()
+                              if before.get(name) != value]  # what the edit changed
+        details += [_pair(ctx, k, v, kind) for k, v in sorted(params.items())
                     if k not in ("before", "after")]
     elif entry.action.startswith("tag.") and set(params) == {"tags"}:
         details = [_value(ctx, "tags", params["tags"])]  # "tagged member 7: vip, tea lover"
     else:
-        details = [_pair(ctx, k, v, money) for k, v in sorted(params.items())]
+        details = [_pair(ctx, k, v, kind) for k, v in sorted(params.items())]
     return Text("audit.line", {
         "when": clock(entry.created_at, ctx.programme.zone), "actor": actor(entry.actor),
         "action": action,
@@ -91,14 +103,20 @@ def _action(ctx: Ctx, entry: AuditEntry, params: dict[str, Any]) -> Text:
     return Text(key, {"target": target})
 
 
-def _amount_off(ctx: Ctx, entry: AuditEntry, params: dict[str, Any]) -> bool:
-    """Whether a reward's `value` is money (an amount off, in minor units)."""
+def _reward_kind(ctx: Ctx, entry: AuditEntry, params: dict[str, Any]) -> str | None:
+    """The kind of the reward an entry is about, which says what its `value` means."""
     if not entry.action.startswith("reward."):
-        return False
-    if params.get("kind") == "amount_off":
-        return True
+        return None
+    if isinstance(params.get("kind"), str):
+        return str(params["kind"])
     item = ctx.programme.reward(entry.target)
-    return item is not None and item.kind == "amount_off"
+    return item.kind if item is not None else None
+
+
+def _has_value(kind: str, value: Any) -> bool:
+    """Whether an item's value means anything (as on its card): a free item has none,
+    and a gift's value is shown only when set."""
+    return kind != "free_item" and (kind in ("amount_off", "percent_off") or bool(value))
 
 
 def _joined(parts: list[Any]) -> Any:
@@ -114,25 +132,27 @@ def _label(ctx: Ctx, name: str) -> Text | str:
     return Text(key) if i18n.has(key, ctx.locale) else name
 
 
-def _pair(ctx: Ctx, name: str, value: Any, money: tuple[str, ...] = MONEY) -> Text:
+def _pair(ctx: Ctx, name: str, value: Any, kind: str | None = None) -> Text:
     return Text("audit.pair", {"name": _label(ctx, name),
-                               "value": _value(ctx, name, value, money)})
+                               "value": _value(ctx, name, value, kind)})
 
 
-def _change(ctx: Ctx, name: str, before: Any, after: Any, money: tuple[str, ...]) -> Text:
+def _change(ctx: Ctx, name: str, before: Any, after: Any, kind: str | None) -> Text:
     return Text("audit.change", {"name": _label(ctx, name),
-                                 "before": _value(ctx, name, before, money),
-                                 "after": _value(ctx, name, after, money)})
+                                 "before": _value(ctx, name, before, kind),
+                                 "after": _value(ctx, name, after, kind)})
 
 
-def _value(ctx: Ctx, name: str, value: Any, money: tuple[str, ...] = MONEY) -> Any:
+def _value(ctx: Ctx, name: str, value: Any, kind: str | None = None) -> Any:
     if value is None:
-        return Text("audit.unlimited" if name == "remaining" else "audit.none")
+        return Text(UNSET.get(name, "audit.none"))
     if isinstance(value, bool):
         on, off = SWITCHES.get(name, ("", ""))
         return Text(on if value else off) if on else yes_no(value)
     if isinstance(value, int):
-        if name in money:
+        if name == "value" and kind == "percent_off":
+            return f"{value}%"
+        if name in MONEY or (name == "value" and kind in AMOUNTS):
             return Money(value, ctx.programme.currency)
         if name in ("split", "holdout"):
             return f"{value}%"
@@ -140,13 +160,15 @@ def _value(ctx: Ctx, name: str, value: Any, money: tuple[str, ...] = MONEY) -> A
             return f"×{multiplier(100 + value)}"
         return number(value) if name == "member" else value
     if isinstance(value, list | tuple):
-        return ", ".join(str(_plain(ctx, name, v)) for v in value) or Text("audit.none")
+        return _listed([_plain(ctx, name, v) for v in value]) if value \
+            else Text("audit.none")
     if isinstance(value, dict):
         if set(value) == set(i18n.LOCALES):  # programme wording, e.g. a reward's title
             return Local(value)
+        if not value:  # a segment with no filter: the whole membership
+            return Text("audit.everyone" if name == "segment" else "audit.none")
         return Text("audit.nested", {"items": _joined(
-            [_pair(ctx, k, v, money) for k, v in sorted(value.items())])}) if value \
-            else Text("audit.none")
+            [_pair(ctx, k, v, kind) for k, v in sorted(value.items())])})
     if isinstance(value, str) and name.endswith("_at"):
         try:
             moment = datetime.fromisoformat(value)
@@ -179,4 +201,12 @@ def _plain(ctx: Ctx, name: str, value: Any) -> Any:
     """An item of a list, as words: lists of codes, tags or numbers, joined."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    return i18n.translate(_value(ctx, name, value), ctx.locale)
+    return _value(ctx, name, value)
+
+
+def _listed(items: list[Any]) -> Any:
+    """'a, b, c' in English, 'a、b、c' in Chinese: each language's list comma."""
+    out: Any = items[0]
+    for item in items[1:]:
+        out = Text("audit.list.more", {"a": out, "b": item})
+    return out

@@ -59,17 +59,17 @@ async def logged(db, programme, clock, locale: str) -> str:
         "09:00 member 00000001 took the role staff from member 00000002",
         "09:00 member 00000001 set the stock of reward gaiwan: status off",
         "09:00 member 00000001 added reward cake: cost 10; kind ",
-        "09:00 member 00000001 recorded purchase P-1: amount CN¥128.50; member 00000002",
+        "09:00 member 00000001 recorded purchase P-1: amount ¥128.50; member 00000002",
         "09:00 the purchases API refunded order P-1",
         "09:00 the purchases API (till till-3) used coupon ABCD-EFGH: member 00000002; "
         "reward A free pot of tea",
         "09:00 member 00000001 paused the job “Birthday gifts”",
-        "09:00 member 00000001 created campaign #1: bonus none; coupon ¥10 off; holdout 10%; "
+        "09:00 member 00000001 created campaign #1: coupon ¥10 off; holdout 10%; "
         "languages English, Chinese; segment (languages Chinese)",
         "09:00 member 00000001 paused campaign #1: status paused"]),
     ("zh_Hans", [
         "09:00 启动设置 授予会员 00000001 店主角色",
-        "09:00 会员 00000001 为会员 00000002 添加标签：vip, tea lover",
+        "09:00 会员 00000001 为会员 00000002 添加标签：vip、tea lover",
         "09:00 会员 00000001 移除会员 00000002 的标签：vip",
         "09:00 会员 00000001 授予会员 00000002 店员角色",
         "09:00 会员 00000001 撤销会员 00000002 的店员角色",
@@ -79,8 +79,8 @@ async def logged(db, programme, clock, locale: str) -> str:
         "09:00 消费接口 订单 P-1 退款",
         "09:00 消费接口（收银台 till-3） 核销优惠券 ABCD-EFGH：会员 00000002；礼品 免费一壶茶",
         "09:00 会员 00000001 暂停定时任务“生日礼物”",
-        "09:00 会员 00000001 创建营销活动 #1：积分加成 无；优惠券 立减10元；对照组 10%；"
-        "语言 英语, 中文；",
+        "09:00 会员 00000001 创建营销活动 #1：优惠券 立减10元；对照组 10%；"
+        "语言 英语、中文；",
         "09:00 会员 00000001 暂停营销活动 #1：状态 已暂停"])])
 async def test_every_action_reads_as_a_sentence(db, programme, clock, locale, wanted):
     out = await logged(db, programme, clock, locale)
@@ -126,3 +126,51 @@ async def test_role_refusals_name_roles_in_chinese(db, programme, clock):
     assert "没有“巫师”这个角色。可用角色：管理员、运营、店员、版主。" in await boss.say(
         "/grant 巫师 2")
     assert "会员 00000002 没有版主角色。" in await boss.say("/revoke 版主 2")
+
+
+@pytest.mark.parametrize(("locale", "wanted", "unwanted"), [
+    ("en", ["added reward pct: cost 100; kind ", "; value 15%",
+            "edited reward ten_off: starts no start date → 2027-01-01",
+            "edited reward ten_off: limit per member 5 → no limit",
+            "created campaign #2: holdout 0%; languages English; segment everyone",
+            "removed tags from member 00000002: vip, tea lover"],
+     ["value 0", "ends", "bonus", "coupon none", "segment none", "value 15;"]),
+    ("zh_Hans", ["新增礼品 pct：所需积分 100；类型 ", "；面值 15%",
+                 "修改礼品 ten_off：开始日期 不限开始日期 → 2027-01-01",
+                 "修改礼品 ten_off：每人限兑 5 → 不限",
+                 "创建营销活动 #2：对照组 0%；语言 英语；人群 所有会员",
+                 "移除会员 00000002 的标签：vip、tea lover"],
+     ["面值 0", "结束日期", "积分加成", "优惠券 无", "人群 无", "vip, tea"])])
+async def test_the_log_says_only_what_changed_in_the_cards_words(
+        db, programme, clock, locale, wanted, unwanted):
+    """Fields an edit left alone are not listed; a percent is a percent; an item with no
+    value has no value line; a campaign for everyone says so and leaves out the bonus
+    and coupon it has not got; no limit reads as the item card says; lists use each
+    language's own comma."""
+    boss = await owner(db, programme, clock, user="boss", locale=locale)
+    await member(db, programme, clock, user="ann").say("/start")  # member 2
+    await boss.say("/reward new pct percent_off 100 15")
+    await boss.say("/reward new mug free_item 50")
+    await boss.say('/tag 2 -vip "-tea lover"')
+    async with db.uow() as uow:
+        for actor, action, target, params in (
+                ("member:00000001", "reward.edit", "ten_off", {
+                    "before": {"starts": None, "ends": None},
+                    "after": {"starts": "2027-01-01", "ends": None}}),
+                ("member:00000001", "reward.edit", "ten_off", {
+                    "before": {"per_member": 5}, "after": {"per_member": None}}),
+                ("member:00000001", "tag.remove", "member:00000002",
+                 {"tags": ["vip", "tea lover"]}),
+                ("member:00000001", "campaign.create", "campaign:2", {
+                    "segment": {}, "variants": 1, "languages": ["en"], "split": 100,
+                    "holdout": 0, "coupon": None, "bonus": None,
+                    "send_at": clock.now.isoformat()})):
+            await audit.record(uow, actor, action, target, params, clock.now)
+        await uow.commit()
+    out = await boss.say("/audit") + "\n" + await boss.press("audit:page:2")
+    for line in wanted:
+        assert line in out, out
+    mug = out.split("mug")[1].split("\n")[0]
+    assert "value" not in mug and "面值" not in mug, mug  # a free item has no value
+    for bad in unwanted:
+        assert bad not in out, (bad, out)

@@ -262,7 +262,7 @@ async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programm
     assert "Results of campaign #1" in out
     assert len(work) == 4
     assert ("Recipients, 4 in the group: delivered 4, coupons used 1, buyers 1 (25.0%), "
-            "orders 1, spend CN¥123.45; uplift +25.0 pp against the holdout") in out
+            "orders 1, spend ¥123.45; uplift +25.0 pp against the holdout") in out
     assert "Holdout, 2 in the group: delivered 0, coupons used 0, buyers 0 (0.0%)" in out
     out = await me.say("/campaigns")
     assert "#1 cancelled — " in out and "[1] #1" in out

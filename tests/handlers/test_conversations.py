@@ -93,7 +93,7 @@ async def test_a_digit_goes_to_the_flow_that_waits_for_text(db, programme, clock
     await boss.say("/profile")  # six buttons on screen
     assert "Which member?" in await boss.say("/purchase")
     assert "Member 00000001. How much was spent?" in await boss.say("1")
-    assert "Record a purchase of CN¥5.00 for member 00000001?" in await boss.say("5")
+    assert "Record a purchase of ¥5.00 for member 00000001?" in await boss.say("5")
 
 
 async def test_a_flow_left_takes_its_buttons_with_it(db, programme, clock):
@@ -273,7 +273,7 @@ async def test_the_member_step_takes_number_and_amount_at_once(db, programme, cl
     boss = await operator(db, programme, clock)
     assert "Which member?" in await boss.say("/purchase")
     out = await boss.say("00000001 5000")
-    assert "Record a purchase of CN¥5,000.00 for member 00000001?" in out
+    assert "Record a purchase of ¥5,000.00 for member 00000001?" in out
     assert "[1] Record it  [2] Cancel" in out
 
 
@@ -285,9 +285,9 @@ async def test_the_member_step_says_what_is_wrong(db, programme, clock):
     assert "the number and the amount" in await boss.say("1 2 3")
     assert "That is not an amount" in await boss.say("00000001 lots")
     assert "Member 00000001. How much was spent?" in await boss.say("/purchase 00000001")
-    assert "CN¥12.50" in await boss.say("12.5")
+    assert "¥12.50" in await boss.say("12.5")
     await boss.say("/purchase 00000001")
-    assert "CN¥9.00 for member 00000001" in await boss.say("00000001 9")  # both, again
+    assert "¥9.00 for member 00000001" in await boss.say("00000001 9")  # both, again
 
 
 @pytest.mark.parametrize("typed", ["0", "0.00", "-5", "−5", "¥-5", "99999999999",
@@ -295,9 +295,9 @@ async def test_the_member_step_says_what_is_wrong(db, programme, clock):
 async def test_an_amount_out_of_range_says_the_range_en(db, programme, clock, typed):
     boss = await operator(db, programme, clock)
     out = await boss.say(f"/purchase 1 {typed}")
-    assert out == ("The amount must be from CN¥0.01 to CN¥10,000,000.00. Send it like 128.50, "
+    assert out == ("The amount must be from ¥0.01 to ¥10,000,000.00. Send it like 128.50, "
                    "or /cancel.")
-    assert "CN¥12.00 for member 00000001" in await boss.say("12")  # the amount is asked again
+    assert "¥12.00 for member 00000001" in await boss.say("12")  # the amount is asked again
     assert await count(db, Purchase) == 0
 
 

@@ -188,8 +188,13 @@ def test_a_message_edited_into_one_without_buttons_leaves_nothing_to_press():
 def test_images_follow_the_card_and_a_waiting_flow_gets_no_way_home():
     listed, qr = reply("coupons.list", lines=[]), Reply("coupons.card", image=b"png")
     shown = screen(Outcome([listed, qr]))
-    assert shown.replies[0].edit and shown.replies[0].actions == ["home"]
+    assert shown.replies[0].edit and shown.replies[0].actions == []
     assert shown.replies[1] is qr  # a photo is never edited into a text message
+    # every platform shows a message's buttons before its picture: home comes after it
+    assert shown.replies[2].key == "home.after_pictures" and not shown.replies[2].edit
+    assert shown.replies[2].actions == ["home"]
+    alone = screen(Outcome([listed]))
+    assert alone.replies[0].edit and alone.replies[0].actions == ["home"]
     asking = screen(Outcome([reply("profile.ask_name")], state="profile.name"))
     assert asking.replies[0].actions == [] and asking.state == "profile.name"
     expired = screen(Outcome([reply("error.button_expired")]))
@@ -303,3 +308,23 @@ async def test_the_lowest_tier_shows_no_validity_the_others_do(db, programme, cl
     await alice.say("/checkin")  # re-evaluated: Silver
     out = await alice.say("/tier")
     assert "Your tier: Silver" in out and "Your tier is valid until Mar 10, 2027." in out
+
+
+async def test_coupons_from_the_card_show_the_code_and_qr_before_the_way_home(db, programme,
+                                                                              clock):
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    async with db.uow() as uow:
+        await ledger.post(uow, ledger.Post(member_id=1, delta=2000, kind="adjust",
+                                           reason="adjusted", key="gift"), clock.now)
+        await uow.commit()
+    await alice.press("rewards:pick:ten_off")
+    await alice.say("1")  # Yes, redeem
+    await alice.say("/menu")
+    out = await alice.say("4")  # Coupons
+    listed, code = out.index("ready to use"), out.index("Code: ")
+    qr, home = out.index("QR code saved to"), out.index("‹ Home")
+    assert listed < code < qr < home, out  # the list, the code and its QR, then home
+    assert out.endswith("[1] ‹ Home\nReply with a number to choose."), out
+    assert out.count("[1]") == 1, out
+    assert BUTTONS_EN in await alice.say("1")  # the number answers the way home

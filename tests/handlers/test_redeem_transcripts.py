@@ -200,9 +200,10 @@ async def test_stock_is_set_by_operators_only(db, programme, clock):
     await boss.say("/start")
     assert "/stock is for the owner, admins and operators." in await boss.say("/stock gaiwan 3")
     await owner(db, programme, clock, "boss")
-    assert "Porcelain gaiwan: stock 3; offered: Yes." in await boss.say("/stock gaiwan 3")
+    assert "Porcelain gaiwan: stock 3, on sale." in await boss.say("/stock gaiwan 3")
     assert "stock unlimited" in await boss.say("/stock gaiwan unlimited")
-    assert "offered: No" in await boss.say("/stock gaiwan off")
+    assert "stock unlimited, off sale (members do not see it)." in await boss.say(
+        "/stock gaiwan off")
     assert "There is no reward" in await boss.say("/stock nothing 3")
     assert "Usage: /stock" in await boss.say("/stock gaiwan -1")
     async with db.uow() as uow:

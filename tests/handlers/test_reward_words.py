@@ -103,33 +103,35 @@ def test_the_floor_is_said_from_the_ladder(programme):
 async def test_a_coupons_value_is_money_typed_as_at_the_till(db, own, clock, locale):
     olga = await owner(db, own, clock, locale=locale)
     out = await olga.say("/reward ten_off")
-    assert pick(locale, "Value: CN¥10.00", "面值：¥10.00") in out and "1,000" not in out
+    assert pick(locale, "Value: ¥10.00", "面值：¥10.00") in out and "1,000" not in out
     assert pick(locale, "Value: 20% off", "面值：减免20%") in await olga.say("/reward teaware_20")
-    for code in ("free_pot", "gaiwan"):  # a free item, and goods without a value
-        out = await olga.say(f"/reward {code}")
-        assert pick(locale, "Value:", "面值：") not in out, out
+    # Goods without a value say so beside their Value button; a free item has neither.
+    out = await olga.say("/reward gaiwan")
+    assert pick(locale, "Value: not set", "面值：未设置") in out
+    assert pick(locale, "[2] Value", "[2] 面值") in out
+    assert pick(locale, "Value:", "面值：") not in await olga.say("/reward free_pot")
     # A free item has no value to edit: no button, and a forged one is stale.
     assert pick(locale, "Value", "面值") not in await olga.say("/reward free_pot")
     assert pick(locale, "expired", "已失效") in await olga.press("rwd:edit:free_pot:value")
     out = await olga.press("rwd:edit:ten_off:value")
-    assert pick(locale, "ten_off: the value is CN¥10.00. Send the new amount, for example "
-                        "12.50 for CN¥12.50.",
+    assert pick(locale, "ten_off: the value is ¥10.00. Send the new amount, for example "
+                        "12.50 for ¥12.50.",
                 "ten_off：当前面值：¥10.00。请发送新的金额，例如 12.50 表示 ¥12.50。") in out
     assert "minor" not in out and "以分为单位" not in out
     out = await olga.say("¥15.5")
-    assert pick(locale, "Now: CN¥10.00\nNew: CN¥15.50", "当前：¥10.00\n改为：¥15.50") in out
+    assert pick(locale, "Now: ¥10.00\nNew: ¥15.50", "当前：¥10.00\n改为：¥15.50") in out
     await olga.say("1")
     assert own.reward("ten_off").value == 1550  # kept in minor units, as the file holds it
     # A new item's VALUE is typed the same way.
     out = await olga.say("/reward new cake amount_off 100 8.80")
-    assert pick(locale, "Value: CN¥8.80", "面值：¥8.80") in out
+    assert pick(locale, "Value: ¥8.80", "面值：¥8.80") in out
     assert own.reward("cake").value == 880
     await olga.say("/reward new pct percent_off 100 15")
     assert own.reward("pct").value == 15
 
 
 @pytest.mark.parametrize(("kind", "typed", "minor"), [
-    ("amount_off", "12.50", 1250), ("amount_off", "¥12.5", 1250), ("amount_off", "12,50", 1250),
+    ("amount_off", "12.50", 1250), ("amount_off", "¥12.5", 1250), ("amount_off", "1,250", 125000),
     ("amount_off", "7", 700), ("goods", "none", 0), ("goods", "0", 0), ("goods", "无", 0),
     ("percent_off", "20", 20), ("percent_off", "20%", 20),
 ])
@@ -145,7 +147,8 @@ async def test_prompts_have_no_doubled_marks_and_say_empty_fields_in_words(db, o
     olga = await owner(db, own, clock, locale=locale)
     out = await olga.press("rwd:edit:ten_off:description")
     # The value may end in its own full stop: it stands on a line of its own.
-    assert "\n¥10 off a bill of ¥50 or more. | 满50元立减10元。\n" in out
+    assert pick(locale, "\nEnglish: ¥10 off a bill of ¥50 or more.\nChinese: 满50元立减10元。\n",
+                "\n英文：¥10 off a bill of ¥50 or more.\n中文：满50元立减10元。\n") in out
     assert "。。" not in out and ".." not in out and "。." not in out
     out = await olga.press("rwd:edit:ten_off:dates")
     assert pick(locale, "ten_off: offered any day.", "ten_off：当前日期：不限。") in out
@@ -265,3 +268,97 @@ async def test_the_profile_asks_to_choose_a_field_not_to_tap_one(db, own, clock,
     await alice.say("/start")
     out = await alice.say("/profile")
     assert line in out and "Tap" not in out and "点击" not in out
+
+
+# ------------------------------------------------------------------ discard, wording, stock
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_discard_returns_to_the_item_card_as_save_does(db, own, clock, locale):
+    olga = await owner(db, own, clock, locale=locale)
+    await olga.say("/reward ten_off")
+    await olga.say("1")  # [1] Cost
+    await olga.say("250")
+    out = await olga.say("2")  # [2] Discard
+    assert out.startswith(pick(locale, "Discarded. Nothing was changed.\n",
+                               "已放弃，未做任何修改。\n"))
+    assert pick(locale, "Cost: 200 points", "200 积分") in out
+    assert pick(locale, "[1] Cost  [2] Value", "[1] 所需积分  [2] 面值") in out
+    # Its buttons answer: 1 is the cost again, not "nothing to choose".
+    assert pick(locale, "ten_off: the cost is 200 points.", "ten_off：当前需 200 积分。") in \
+        await olga.say("1")
+    assert own.reward("ten_off").cost == 200
+
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_wording_is_edited_one_language_at_a_time_or_both(db, own, clock, locale):
+    olga = await owner(db, own, clock, locale=locale)
+    out = await olga.press("rwd:edit:ten_off:title")
+    assert pick(locale, "Send the new English title alone, or both as English | 中文.",
+                "请发送新的中文名称；要同时修改英文和中文，请按“英文 | 中文”的格式发送。") in out
+    assert "English | 中文 发送" not in out and "请按 English" not in out
+    mine = pick(locale, "Ten yuan off", "立减十元")
+    out = await olga.say(mine)
+    assert pick(locale, "¥10 off: change the English title?\nNow: ¥10 off\nNew: Ten yuan off\n"
+                        "The Chinese title stays: 立减10元",
+                "立减10元：修改中文名称？\n当前：立减10元\n改为：立减十元\n"
+                "英文名称不变：¥10 off") in out
+    assert pick(locale, "Saved", "已保存") in await olga.say("1")
+    title = own.reward("ten_off").title
+    assert (title.en, title.zh_Hans) == pick(locale, ("Ten yuan off", "立减10元"),
+                                             ("¥10 off", "立减十元"))
+    # Both at once, as before.
+    await olga.press("rwd:edit:ten_off:title")
+    out = await olga.say("Ten off | 减十元")
+    assert pick(locale, "Now: Ten yuan off | 立减10元\nNew: Ten off | 减十元",
+                "当前：¥10 off | 立减十元\n改为：Ten off | 减十元") in out
+
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_unreadable_wording_says_what_is_wrong_first(db, own, clock, locale):
+    olga = await owner(db, own, clock, locale=locale)
+    await olga.press("rwd:edit:ten_off:description")
+    out = await olga.say("one | two | three")
+    assert out.startswith(pick(locale, "I could not read that: put one | between",
+                               "没能看懂：英文和中文之间用一个 | 隔开"))
+    assert out.index(pick(locale, "could not read", "没能看懂")) < out.index(
+        pick(locale, "the description now reads", "的当前说明"))
+    out = await olga.say("| 只有中文")
+    assert out.startswith(pick(locale, "I could not read that", "没能看懂"))
+    await olga.press("rwd:edit:ten_off:cost")
+    out = await olga.say("2026-01-01")  # not a number: refused with the range, alone
+    assert pick(locale, "The cost must be", "所需积分") in out.splitlines()[0]
+
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_a_new_item_worded_in_one_language_says_the_other_is_its_code(db, own, clock,
+                                                                             locale):
+    olga = await owner(db, own, clock, locale=locale)
+    await olga.say("/reward new tote goods 120")
+    await olga.press("rwd:edit:tote:title")
+    out = await olga.say(pick(locale, "Canvas tote", "帆布袋"))
+    assert pick(locale, "The Chinese title still reads tote, its code: word it too before you "
+                        "turn the item on.",
+                "英文名称仍是代码 tote：上架前请一并填写。") in out
+    await olga.say("1")
+    assert pick(locale, "Title (Chinese)", "名称（英文）") in await olga.say("/stock tote on")
+
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_a_value_button_only_beside_a_value_line(db, own, clock, locale):
+    olga = await owner(db, own, clock, locale=locale)
+    out = await olga.say("/reward new present gift 50")
+    assert pick(locale, "Value: not set", "面值：未设置") in out
+    assert pick(locale, "[2] Value", "[2] 面值") in out
+    out = await olga.say("/reward new tea free_item 50")
+    assert pick(locale, "Value", "面值") not in out
+
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_stock_says_on_sale_or_off_in_words(db, own, clock, locale):
+    olga = await owner(db, own, clock, locale=locale)
+    out = await olga.say("/stock gaiwan 3")
+    assert out == pick(locale, "Porcelain gaiwan: stock 3, on sale.", "瓷盖碗：库存 3，已上架。")
+    out = await olga.say("/stock gaiwan off")
+    assert out == pick(locale, "Porcelain gaiwan: stock 3, off sale (members do not see it).",
+                       "瓷盖碗：库存 3，已下架（会员看不到）。")
+    assert "Yes" not in out and "是" not in out

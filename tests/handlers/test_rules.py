@@ -31,7 +31,7 @@ def test_the_example_programme_explained_en(programme):
     out = text(programme)
     assert out.startswith("How Tea House Club works\n\nEarning points\n")
     for line in (
-        "• Purchases: 1 point for every CN¥1.00 you spend, times your tier's multiplier.",
+        "• Purchases: 1 point for every ¥1.00 you spend, times your tier's multiplier.",
         "• Your first purchase: 100 bonus points.",
         "• Daily check-in (/checkin): 5 points.",
         "• Day 3 of a check-in streak: 5 bonus points.",
@@ -46,9 +46,10 @@ def test_the_example_programme_explained_en(programme):
         "• Complete your profile (/profile): 50 points, once.",
         "• Your birthday: 100 points (add your birthday to your /profile).",
         "Your tier follows the qualifying points you earned in the last 365 days:",
-        "• Member: from 0 points, points ×1; Birthday gift",
-        "• Silver: from 500 points, points ×1.2; Birthday gift, Free tea refill",
-        "• Gold: from 2,000 points, points ×1.5; Birthday gift, Free tea refill, Priority seating",
+        # ×1 is no benefit; benefits mid-sentence in lower case
+        "• Member: from 0 points; birthday gift\n",
+        "• Silver: from 500 points, points ×1.2; birthday gift, free tea refill",
+        "• Gold: from 2,000 points, points ×1.5; birthday gift, free tea refill, priority seating",
         "Reaching a tier, or qualifying for it again, keeps it for 365 days. If you no longer "
         "qualify when that ends, you keep it 30 days longer, then move to the tier you "
         "qualify for.",
@@ -56,6 +57,7 @@ def test_the_example_programme_explained_en(programme):
         "We remind you 30 days before points expire",
     ):
         assert line in out, line
+    assert "×1;" not in out and "×1\n" not in out
 
 
 def test_the_example_programme_explained_zh(programme):
@@ -67,6 +69,7 @@ def test_the_example_programme_explained_zh(programme):
         "• 周二品茶日：每周二消费积分额外增加 100%。",
         "• 双十一：2026年11月11日消费积分额外增加 200%。",
         "• 邀请好友（/invite）：好友首次消费后，您得 200 积分，好友得 100 积分（最多 20 位好友）。",
+        "• 普通会员：0 积分起；生日礼物\n",
         "• 白银会员：500 积分起，积分 ×1.2；生日礼物、免费续杯",
         "• 茶具：消费积分额外增加 50%。",
         "• 龙井茶（250 克）：每购买一件，额外奖励 30 积分。",
@@ -86,7 +89,8 @@ def test_tiers_kept_for_good_and_counted_in_spend(programme):
                                          "window_days": 180}))
     assert "Once you reach a tier, it is yours to keep." in out
     assert "Your tier follows what you spent in the last 180 days:" in out
-    assert "• Silver: from CN¥5.00, points ×1.2" in out
+    assert "• Silver: from ¥5.00, points ×1.2" in out
+    assert "• Member: from ¥0.00; birthday gift" in out
     assert "grace" not in out and "keeps it for" not in out
 
 

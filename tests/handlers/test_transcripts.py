@@ -73,8 +73,8 @@ async def test_profile_steps_are_skippable_zh(db, programme, clock):
     await wang.say("/profile")
     out = await wang.say("5")  # 补全资料
     assert "请问怎么称呼您" in out
-    assert "请输入您的手机号码" in await wang.say("1")  # skip name
-    assert "手机号码只能包含数字" in await wang.say("一三八")
+    assert "请输入您的电话号码" in await wang.say("1")  # skip name
+    assert "电话号码只能包含数字" in await wang.say("一三八")
     assert "生日是哪天" in await wang.say("1")  # skip phone
     assert "该日期不存在" in await wang.say("2月30日")
     out = await wang.say("3月14日")
@@ -352,6 +352,6 @@ async def test_spend_tiers_show_money_not_minor_units(db, programme, clock):
     by_spend = programme.model_copy(update={"tiers": programme.tiers.model_copy(
         update={"basis": "spend"})})
     alice = member(db, by_spend, clock)
-    assert "You need CN¥5.00 more qualifying spend" in await alice.say("/tier")
+    assert "You need ¥5.00 more qualifying spend" in await alice.say("/tier")
     wang = member(db, by_spend, clock, user="wang", locale="zh_Hans")
     assert "还需 ¥5.00 消费" in await wang.say("/tier")

@@ -48,7 +48,7 @@ COST = ("The cost", "所需积分")
 BILLION = ("1 to 1,000,000,000", "1 到 1,000,000,000")
 # A coupon's value is money, shown and typed as money (never in fen).
 MONEY_OFF = ("money-off", "满减/代金券")
-MONEY_RANGE = ("CN¥0.01 to CN¥10,000,000.00", "¥0.01 到 ¥10,000,000.00")
+MONEY_RANGE = ("¥0.01 to ¥10,000,000.00", "¥0.01 到 ¥10,000,000.00")
 EDITS = [
     ("ten_off", "cost", "0", COST, BILLION),
     ("ten_off", "cost", "-5", COST, BILLION),
@@ -63,7 +63,7 @@ EDITS = [
     ("ten_off", "value", "12.345", MONEY_OFF, ("for example 12.50", "例如 12.50")),
     ("ten_off", "value", "none", MONEY_OFF, MONEY_RANGE),
     ("gaiwan", "value", "x", ("The value", "面值"),
-     ("CN¥0.00 to CN¥10,000,000.00", "¥0.00 到 ¥10,000,000.00")),
+     ("¥0.00 to ¥10,000,000.00", "¥0.00 到 ¥10,000,000.00")),
     ("ten_off", "per_member", "0", ("limit per member", "每人限兑"),
      ("1 to 10,000", "1 到 10,000")),
     ("ten_off", "per_member", "10001", ("limit per member", "每人限兑"),
@@ -266,14 +266,14 @@ async def test_coupon_dates_stand_without_brackets(db, programme, clock, locale,
 
 @pytest.mark.parametrize(("locale", "wanted"), [
     ("en", ["Audit log (page 1 of 1, times in Asia/Shanghai, UTC+8):",
-            "2026-03-11 09:00 member 00000001 recorded purchase P-1: amount CN¥60,000.00; "
+            "2026-03-11 09:00 member 00000001 recorded purchase P-1: amount ¥60,000.00; "
             "member 00000002",
             "tagged member 00000002: vip, tea lover, 标签",
             "edited reward ten_off: cost 200 → 250",
             "set the stock of reward gaiwan: status off; stock unlimited"]),
     ("zh_Hans", ["审计日志（第 1/1 页，时区：Asia/Shanghai, UTC+8）：",
                  "登记消费（订单 P-1）：金额 ¥60,000.00；会员 00000002",
-                 "为会员 00000002 添加标签：vip, tea lover, 标签",
+                 "为会员 00000002 添加标签：vip、tea lover、标签",
                  "修改礼品 ten_off：所需积分 200 → 250",
                  "设置礼品 gaiwan 的库存：状态 已下架；库存 不限"])])
 async def test_the_audit_log_reads_as_words_in_the_programmes_zone(db, programme, clock,
@@ -354,7 +354,8 @@ async def test_an_unworded_reward_cannot_be_turned_on(db, programme, clock, loca
         await olga.press(f"rwd:edit:cake:{field}")
         await olga.say(words)
         await olga.press("rwd:save")
-    assert ("offered: Yes" if locale == "en" else "上架：是") in await olga.say("/stock cake on")
+    assert ("stock unlimited, on sale." if locale == "en" else "库存 不限，已上架。") in \
+        await olga.say("/stock cake on")
     out = await alice.say("/rewards")
     assert "生日蛋糕" in out and "/ cake" not in out and "cake —" not in out
 
@@ -397,7 +398,7 @@ async def test_tags_may_be_quoted_and_in_any_letters(db, programme, clock, local
     assert words["after"] in await boss.say('/tag 2 -"spaced tag" -标签')
     out = await boss.say("/audit")
     assert ("removed tags from member 00000002: spaced tag, 标签" if locale == "en"
-            else "移除会员 00000002 的标签：spaced tag, 标签") in out
+            else "移除会员 00000002 的标签：spaced tag、标签") in out
     assert "vip2" not in out  # a line with a refused word changes nothing
 
 

@@ -16,6 +16,7 @@ from aiohttp import ClientSession
 from bot import cli
 from bot import run as running
 from bot.settings import Settings
+from bot.web import ListenError
 from tests.adapters.cli.live import ROOT, Memberbot
 from tests.adapters.cli.test_cli import memberbot
 
@@ -194,6 +195,8 @@ def test_a_busy_port_is_named_in_the_banner_then_in_one_line_not_blamed_on_the_d
     rows = banner_of(result.stdout)  # the banner still comes first
     assert rows["web app"] == f"none: cannot listen on 127.0.0.1:{port} (address already in use)"
     assert rows["purchases API"] == "on, at /api/v1"
+    # nothing starts after the banner: the scheduler does not claim to be on
+    assert rows["scheduler"] == "not started (the run stops: the web app cannot listen)"
     assert result.stderr == (f"cannot listen on 127.0.0.1:{port}: address already in use; "
                              "set MEMBERBOT_HTTP_PORT\n")
     assert not (tmp_path / "memberbot.db").exists()  # refused before migrating anything
@@ -254,3 +257,15 @@ def test_a_reader_that_goes_away_ends_the_chat_quietly(tmp_path):
     proc.stdout.close()
     assert proc.wait(timeout=120) == cli.SIGPIPE_EXIT
     assert proc.stderr.read() == ""  # no "Broken pipe", no "Exception ignored"
+
+
+def test_on_a_busy_port_the_banner_claims_nothing_starts():
+    """With a terminal the console would be on; but the run stops after the banner."""
+    busy = ListenError("127.0.0.1:8080", "address already in use", None)
+    settings = Settings(database_url="sqlite+aiosqlite:///x.db")
+    rows = banner_of(running.banner(settings, None, None, "alice", "en", busy))
+    assert rows["scheduler"].startswith("not started") and "on," not in rows["scheduler"]
+    assert rows["console"] == "not started (the run stops: the web app cannot listen)"
+    rows = banner_of(running.banner(settings, None, None, "alice", "en"))
+    assert rows["scheduler"] == "on, in this process"
+    assert rows["console"] == "chatting as alice (language hint en)"

@@ -68,6 +68,27 @@ def test_numbers_that_cannot_be_a_phone_are_refused_as_impossible(typed):
     assert refusal(typed) == "phone_impossible"
 
 
+@pytest.mark.parametrize(("typed", "country_code"), [
+    ("12345678901", 86),  # eleven digits, but no Chinese number starts with 12
+    ("+86 100 0000 0000", 86),
+    ("07700 900123", 44),  # Ofcom's range for drama: never a real line
+])
+def test_a_typed_number_no_line_can_have_is_refused_when_it_must_exist(typed, country_code):
+    parse_phone(typed, country_code)  # possible: a member stored so is still found by it
+    with pytest.raises(InvalidInput) as refused:
+        parse_phone(typed, country_code, must_exist=True)
+    assert refused.value.code == "phone_no_such_number"
+
+
+@pytest.mark.parametrize(("typed", "stored"), [
+    ("010-6552-9988", "+861065529988"),  # a Beijing landline
+    ("138 0013 8000", "+8613800138000"),
+    ("+44 7911 123456", "+447911123456"),
+])
+def test_real_mobiles_and_landlines_pass_when_they_must_exist(typed, stored):
+    assert parse_phone(typed, 86, must_exist=True) == stored
+
+
 def test_a_programme_country_code_no_country_has_still_reads_international_numbers():
     assert phone_region(86) == "CN" and phone_region(44) == "GB" and phone_region(999) is None
     assert parse_phone("+86 138 0013 8000", 999) == "+8613800138000"

@@ -102,7 +102,7 @@ async def test_bad_values_are_refused_with_a_reason_and_change_nothing(db, progr
         "2026-06-01 2026-05-01")
     await olga.say("/cancel")
     await olga.press("rwd:edit:teaware_20:title")
-    assert "could not read" in await olga.say("only one language")
+    assert "could not read" in await olga.say("one | two | three")
     assert "title can be at most 200 characters" in await olga.say("x" * 500 + " | y")
     async with db.uow() as uow:
         items = await catalogue.refresh(uow, programme)
@@ -114,7 +114,7 @@ async def test_wording_dates_and_limits_are_edited_in_both_languages(db, program
     wang = await operator(db, programme, clock, user="wang", locale="zh_Hans")
     out = await wang.press("rwd:edit:gaiwan:title")
     title = programme.reward_in_file("gaiwan").title
-    assert f"gaiwan 的当前名称：\n{title.en} | {title.zh_Hans}\n" in out
+    assert f"gaiwan 的当前名称：\n英文：{title.en}\n中文：{title.zh_Hans}\n" in out
     out = await wang.say("Celadon gaiwan ｜ 龙泉青瓷盖碗")
     assert "修改名称？" in out and "改为：Celadon gaiwan | 龙泉青瓷盖碗" in out
     assert "已保存" in await wang.say("1")
@@ -150,7 +150,7 @@ async def test_a_new_item_starts_switched_off_until_it_is_worded_and_turned_on(
     await olga.press("rwd:edit:tote_bag:description")
     await olga.say("Sturdy canvas | 结实的帆布袋")
     await olga.say("1")
-    assert "offered: Yes" in await olga.say("/stock tote_bag on")
+    assert "stock unlimited, on sale." in await olga.say("/stock tote_bag on")
     out = await alice.say("/rewards")
     assert "Canvas tote bag — 120 points" in out
 

@@ -86,7 +86,7 @@ async def test_no_grace_downgrades_at_once_and_spend_is_told_as_money(db, progra
     (down,) = await told(db, member_id)
     assert down.params["needed"] == {"$money": [500, "CNY"]}
     text = render_notice(down.key, down.params, "en", by_spend).text
-    assert "you need CN¥5.00 more qualifying spend" in text
+    assert "you need ¥5.00 more qualifying spend" in text
 
 
 async def test_only_up_programmes_have_nothing_to_review(db, programme):
