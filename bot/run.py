@@ -84,11 +84,13 @@ def banner(settings: Settings, address: str | None, console_off: str | None, use
     if console_off is None:
         platforms.append("console")
     hint = f"language hint {locale}" if locale else "no language hint: the programme's default"
+    served = ", ".join(platforms) or "none"
     rows = [
-        ("platforms", ", ".join(platforms) or "none"),
+        ("platforms", f"{served}; not started ({STOPS})" if busy and platforms else served),
         ("web app", f"none: cannot listen on {busy.address} ({busy.reason})" if busy
          else address or "none (nothing to serve on the web)"),
-        ("purchases API", "on, at /api/v1" if settings.api_key
+        ("purchases API", f"not started ({STOPS})" if busy and settings.api_key
+         else "on, at /api/v1" if settings.api_key
          else "off (set MEMBERBOT_API_KEY to turn it on)"),
         ("database", shown_url(settings.database_url)),
         # A busy port stops the run after this banner: nothing below starts.

@@ -240,6 +240,7 @@ async def create(uow: UnitOfWork, programme: Programme, author: Author, draft: D
                            "languages": languages(draft.texts),
                            "split": draft.split, "holdout": draft.holdout,
                            "coupon": draft.coupon, "bonus": draft.bonus_percent,
+                           "days": draft.bonus_days,
                            "send_at": (draft.send_at or now).isoformat()}, now)
     created = await get(uow, new_id)
     assert created is not None  # inserted by this transaction

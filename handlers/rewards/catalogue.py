@@ -231,6 +231,8 @@ def reason(ctx: Any, refused: EditRefused) -> Text:
             if language else Text("wording.language.any")})
     if rule == "decimal_comma":
         return Text("catalogue.refused.decimal_comma")
+    if rule == "one_date":
+        return Text("catalogue.refused.one_date", {"date": str(params.get("date", ""))})
     if rule == "order":
         return Text("catalogue.refused.order")
     if rule == "date":

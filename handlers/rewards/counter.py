@@ -52,6 +52,7 @@ async def stock(ctx: Ctx) -> Outcome:
     current = (await rewards.stock_of(ctx.uow, ctx.programme)).get(item.code)
     remaining = current.remaining if current is not None else item.stock
     enabled = current.enabled if current is not None else True
+    before_remaining, before_enabled = remaining, enabled
     value = parts[1].lower()
     missing = catalogue.unworded(item)
     if value == "on" and missing:
@@ -69,9 +70,13 @@ async def stock(ctx: Ctx) -> Outcome:
         remaining = int(value)
     else:
         return Outcome([reply("stock.usage", codes=codes)])
+    shown = Text("stock.unlimited") if remaining is None else remaining
+    state = Text("stock.on_sale" if enabled else "stock.off_sale")
+    if (remaining, enabled) == (before_remaining, before_enabled):
+        # Already so: nothing to store, nothing for the audit log to show.
+        return Outcome([reply("stock.already", title=local(item.title), stock=shown,
+                              state=state)])
     await rewards.set_stock(ctx.uow, item, remaining, enabled, ctx.now)
     await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "reward.stock", item.code,
                        {"remaining": remaining, "enabled": enabled}, ctx.now)
-    shown = Text("stock.unlimited") if remaining is None else remaining
-    return Outcome([reply("stock.done", title=local(item.title), stock=shown,
-                          state=Text("stock.on_sale" if enabled else "stock.off_sale"))])
+    return Outcome([reply("stock.done", title=local(item.title), stock=shown, state=state)])

@@ -149,6 +149,8 @@ def _dates(raw: str, cleared: bool) -> dict[str, Any] | None:
     if cleared:
         return {"starts": None, "ends": None}
     ends = raw.split()
+    if len(ends) == 1 and ends[0] != "-":  # one date: which end was meant is not said
+        raise EditRefused("invalid", field="dates", rule="one_date", date=ends[0])
     if len(ends) != 2:
         return None
     try:

@@ -19,13 +19,22 @@ from domain.staff.tables import AuditEntry
 from handlers.engine import i18n
 from handlers.engine.routing import Ctx
 from handlers.engine.types import Local, Money, Text
-from handlers.engine.words import clock, local, multiplier, number, tier_called, yes_no
+from handlers.engine.words import (
+    clock,
+    local,
+    multiplier,
+    number,
+    tier_called,
+    yes_no,
+    zone_label,
+)
 
 MONEY = ("amount",)  # minor units of the programme's currency
-UNSET = {"remaining": "audit.unlimited", "per_member": "catalogue.no_limit",
-         "min_tier": "rewards.floor.all", "starts": "audit.no_start", "ends": "audit.no_end"}
+UNSET = {"remaining": "audit.unlimited", "value": "catalogue.value_unset",
+         "per_member": "catalogue.no_limit", "min_tier": "rewards.floor.all",
+         "starts": "audit.no_start", "ends": "audit.no_end"}
 AMOUNTS = ("amount_off", "gift", "goods", "experience")  # as handlers.rewards.fields
-UNSET_LEFT_OUT = ("bonus", "coupon")  # a campaign without them: nothing to list
+UNSET_LEFT_OUT = ("bonus", "days", "coupon")  # a campaign without them: nothing to list
 SWITCHES = {"enabled": ("audit.on", "audit.off")}
 ACTORS = {"settings": "audit.actor.settings", "api": "audit.actor.api",
           "cli": "audit.actor.cli"}
@@ -54,9 +63,9 @@ def line(ctx: Ctx, entry: AuditEntry) -> Text:
     if set(params) >= {"before", "after"} and all(
             isinstance(params[k], dict) for k in ("before", "after")):
         before = params["before"]
-        details: list[Any] = [_change(ctx, name, before.get(name), value, kind)
-                              for name, value in params["after"].items()
-                              if before.get(name) != value]  # what the edit changed
+        details: list[Any] = [change for name, value in params["after"].items()
+                              if before.get(name) != value  # what the edit changed
+                              for change in _changes(ctx, name, before.get(name), value, kind)]
         details += [_pair(ctx, k, v, kind) for k, v in sorted(params.items())
                     if k not in ("before", "after")]
     elif entry.action.startswith("tag.") and set(params) == {"tags"}:
@@ -67,6 +76,12 @@ def line(ctx: Ctx, entry: AuditEntry) -> Text:
         "when": clock(entry.created_at, ctx.programme.zone), "actor": actor(entry.actor),
         "action": action,
         "details": Text("audit.details", {"items": _joined(details)}) if details else ""})
+
+
+def zone(ctx: Ctx) -> Text | str:
+    """The page's zone, 'Asia/Shanghai, UTC+8', with each language's comma."""
+    name, comma, offset = zone_label(ctx.programme.zone, ctx.now).partition(", ")
+    return Text("audit.zone", {"name": name, "offset": offset}) if comma else name
 
 
 def actor(label: str) -> Text | str:
@@ -137,6 +152,27 @@ def _pair(ctx: Ctx, name: str, value: Any, kind: str | None = None) -> Text:
                                "value": _value(ctx, name, value, kind)})
 
 
+def _worded(value: Any) -> bool:
+    """Programme wording per language ({"en": ..., "zh_Hans": ...}), or nothing yet."""
+    return value is None or (isinstance(value, dict) and bool(value)
+                             and set(value) <= set(i18n.LOCALES))
+
+
+def _changes(ctx: Ctx, name: str, before: Any, after: Any, kind: str | None) -> list[Text]:
+    """One change; for wording, one per language that changed, named, with that
+    language's own before and after (a reader of the other language would otherwise
+    see "title cake → cake")."""
+    if not (_worded(before) and _worded(after)) or before is None and after is None:
+        return [_change(ctx, name, before, after, kind)]
+    old, new = before or {}, after or {}
+    return [Text("audit.change", {
+        "name": Text("audit.in_language", {"name": _label(ctx, name),
+                                           "language": Text(f"campaign.language.{code}")}),
+        "before": old.get(code) or Text("catalogue.value_unset"),
+        "after": new.get(code) or Text("catalogue.value_unset")})
+        for code in i18n.LOCALES if (old.get(code) or None) != (new.get(code) or None)]
+
+
 def _change(ctx: Ctx, name: str, before: Any, after: Any, kind: str | None) -> Text:
     return Text("audit.change", {"name": _label(ctx, name),
                                  "before": _value(ctx, name, before, kind),
@@ -149,7 +185,13 @@ def _value(ctx: Ctx, name: str, value: Any, kind: str | None = None) -> Any:
     if isinstance(value, bool):
         on, off = SWITCHES.get(name, ("", ""))
         return Text(on if value else off) if on else yes_no(value)
+    if name == "languages" and value == []:  # "Same text for all"
+        return Text("audit.one_text")
     if isinstance(value, int):
+        if name == "value" and kind is not None and not _has_value(kind, value):
+            return Text("catalogue.value_unset")  # a gift nobody priced, as on its card
+        if name == "days":
+            return Text("campaign.days", {"count": value})
         if name == "value" and kind == "percent_off":
             return f"{value}%"
         if name in MONEY or (name == "value" and kind in AMOUNTS):

@@ -17,7 +17,8 @@ from domain.staff.jobs import JobRefused
 from domain.staff.tables import JobState
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
-from handlers.engine.words import clock, zone_label
+from handlers.engine.words import clock
+from handlers.staff import audit as audit_words
 from handlers.staff.roles import denied
 
 router = Router()
@@ -107,8 +108,8 @@ def _when(ctx: Ctx, moment: datetime | None) -> Text | str:
     return clock(moment, ctx.programme.zone)
 
 
-def _zone(ctx: Ctx) -> str:
-    return zone_label(ctx.programme.zone, ctx.now)
+def _zone(ctx: Ctx) -> Text | str:
+    return audit_words.zone(ctx)  # "Asia/Shanghai, UTC+8", with each language's comma
 
 
 async def _runner_lines(ctx: Ctx, requested: datetime | None = None) -> list[Text]:

@@ -13,7 +13,6 @@ from domain.staff.roles import RoleRefused
 from handlers.engine.i18n import LOCALES, translate
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
-from handlers.engine.words import zone_label
 from handlers.staff import audit as audit_words
 
 router = Router()
@@ -122,6 +121,6 @@ async def _page(ctx: Ctx, page: int, edit: bool) -> Outcome:
     if page < pages:
         nav.append(button("points.older", f"audit:page:{page + 1}"))
     return Outcome([Reply("audit.list", {
-        "page": page, "pages": pages, "zone": zone_label(ctx.programme.zone, ctx.now),
+        "page": page, "pages": pages, "zone": audit_words.zone(ctx),
         "lines": [audit_words.line(ctx, e) for e in entries]},
         (tuple(nav),) if nav else (), edit=edit)])

@@ -130,13 +130,13 @@ async def test_role_refusals_name_roles_in_chinese(db, programme, clock):
 
 @pytest.mark.parametrize(("locale", "wanted", "unwanted"), [
     ("en", ["added reward pct: cost 100; kind ", "; value 15%",
-            "edited reward ten_off: starts no start date → 2027-01-01",
+            "edited reward ten_off: start date none → 2027-01-01",
             "edited reward ten_off: limit per member 5 → no limit",
             "created campaign #2: holdout 0%; languages English; segment everyone",
             "removed tags from member 00000002: vip, tea lover"],
      ["value 0", "ends", "bonus", "coupon none", "segment none", "value 15;"]),
     ("zh_Hans", ["新增礼品 pct：所需积分 100；类型 ", "；面值 15%",
-                 "修改礼品 ten_off：开始日期 不限开始日期 → 2027-01-01",
+                 "修改礼品 ten_off：开始日期 不限 → 2027-01-01",
                  "修改礼品 ten_off：每人限兑 5 → 不限",
                  "创建营销活动 #2：对照组 0%；语言 英语；人群 所有会员",
                  "移除会员 00000002 的标签：vip、tea lover"],
@@ -172,5 +172,48 @@ async def test_the_log_says_only_what_changed_in_the_cards_words(
         assert line in out, out
     mug = out.split("mug")[1].split("\n")[0]
     assert "value" not in mug and "面值" not in mug, mug  # a free item has no value
+    for bad in unwanted:
+        assert bad not in out, (bad, out)
+
+
+@pytest.mark.parametrize(("locale", "wanted", "unwanted"), [
+    ("en", ["edited reward cake: title (Chinese) cake → 一块蛋糕",
+            "edited reward cake: description (English) not set → A slice",
+            "edited reward cake: value not set → ¥12.50",
+            "created campaign #3: bonus ×2; for 7 days; holdout 0%; "
+            "languages one text for every language",
+            "times in Asia/Shanghai, UTC+8)"],
+     ["title cake → cake", "¥0.00", "languages none", "(English) cake"]),
+    ("zh_Hans", ["修改礼品 cake：名称（中文） cake → 一块蛋糕",
+                 "修改礼品 cake：说明（英语） 未设置 → A slice",
+                 "修改礼品 cake：面值 未设置 → ¥12.50",
+                 "创建营销活动 #3：积分加成 ×2；持续 7 天；对照组 0%；语言 所有语言同一文本",
+                 "时区：Asia/Shanghai，UTC+8"],
+     ["一块蛋糕 → 一块蛋糕", "¥0.00", "语言 无", "UTC+8, ", "Shanghai, UTC"])])
+async def test_the_log_names_the_language_an_edit_changed(db, programme, clock, locale,
+                                                          wanted, unwanted):
+    """A wording edit in one language shows in both readers' logs, named and with that
+    language's words; an unpriced gift reads "not set"; one text for all languages and a
+    bonus's days are said in words; the zone uses each language's comma."""
+    boss = await owner(db, programme, clock, user="boss", locale=locale)
+    await boss.say("/reward new cake gift 10")
+    async with db.uow() as uow:
+        for action, target, params in (
+                ("reward.edit", "cake", {
+                    "before": {"title": {"en": "cake", "zh_Hans": "cake"}},
+                    "after": {"title": {"en": "cake", "zh_Hans": "一块蛋糕"}}}),
+                ("reward.edit", "cake", {
+                    "before": {"description": None},
+                    "after": {"description": {"en": "A slice", "zh_Hans": ""}}}),
+                ("reward.edit", "cake", {"before": {"value": 0}, "after": {"value": 1250}}),
+                ("campaign.create", "campaign:3", {
+                    "segment": {}, "variants": 1, "languages": [], "split": 100,
+                    "holdout": 0, "coupon": None, "bonus": 100, "days": 7,
+                    "send_at": clock.now.isoformat()})):
+            await audit.record(uow, "member:00000001", action, target, params, clock.now)
+        await uow.commit()
+    out = await boss.say("/audit")
+    for line in wanted:
+        assert line in out, out
     for bad in unwanted:
         assert bad not in out, (bad, out)

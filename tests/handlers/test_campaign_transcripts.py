@@ -139,7 +139,7 @@ async def test_a_points_multiplier_sent_now_zh(db, programme, clock):
     # One message, no A/B test: no "方案 A" anywhere.
     assert "使用中文的会员将看到：" in out and "方案" not in out and "英语" not in out
     assert "消息：“春茶上市！”" in out
-    assert "春茶上市！\n\n✨ 2026年3月18日 前消费可获得 2 倍积分。" in out
+    assert "春茶上市！\n\n✨ 2026年3月18日前消费可获得 2 倍积分。" in out
     assert "准备发送" in out and "优惠：7 天内 2 倍积分" in out and "时间：立即" in out
     out = await me.say("1")
     assert "营销活动 #1 已确认，现在开始发送" in out
@@ -178,7 +178,7 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
                         out.index("Preview in Chinese, as members will see it:"))
     assert english < chinese < out.index("Ready to send:")
     assert "Autumn oolong is in\n\n✨ 2× points on your purchases until Mar 27, 2026." in out
-    assert "秋季乌龙上市\n\n✨ 2026年3月27日 前消费可获得 2 倍积分。" in out
+    assert "秋季乌龙上市\n\n✨ 2026年3月27日前消费可获得 2 倍积分。" in out
     assert "Autumn oolong is in\n\n✨ 2026年" not in out
     assert "Message: English “Autumn oolong is in”, Chinese “秋季乌龙上市”" in out
     assert "variant" not in out.lower() and "Messages:" not in out

@@ -362,3 +362,14 @@ async def test_stock_says_on_sale_or_off_in_words(db, own, clock, locale):
     assert out == pick(locale, "Porcelain gaiwan: stock 3, off sale (members do not see it).",
                        "瓷盖碗：库存 3，已下架（会员看不到）。")
     assert "Yes" not in out and "是" not in out
+
+
+@pytest.mark.parametrize("locale", [EN, ZH])
+async def test_one_date_alone_says_how_to_write_an_open_end(db, own, clock, locale):
+    olga = await owner(db, own, clock, locale=locale)
+    await olga.press("rwd:edit:ten_off:dates")
+    out = await olga.say("2027-01-01")
+    assert pick(locale, '"2027-01-01 -" is from that day on and "- 2027-01-01" is until',
+                "“2027-01-01 -”表示从该日起，“- 2027-01-01”表示截至该日") in out
+    assert pick(locale, "Now: any day\nNew: from 2027-01-01, no end date",
+                "当前：不限\n改为：2027-01-01 起，不限结束日期") in await olga.say("2027-01-01 -")

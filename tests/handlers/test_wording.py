@@ -20,9 +20,10 @@ from domain.rewards import catalogue
 from domain.rewards.catalogue import EditRefused
 from domain.staff import audit, roles
 from handlers.engine import i18n
-from handlers.engine.types import Inbound
+from handlers.engine.types import Inbound, Text
 from handlers.engine.words import zone_label
 from handlers.rewards import catalogue as screens
+from handlers.staff import audit as audit_words
 from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai, a Wednesday
@@ -271,7 +272,7 @@ async def test_coupon_dates_stand_without_brackets(db, programme, clock, locale,
             "tagged member 00000002: vip, tea lover, 标签",
             "edited reward ten_off: cost 200 → 250",
             "set the stock of reward gaiwan: status off; stock unlimited"]),
-    ("zh_Hans", ["审计日志（第 1/1 页，时区：Asia/Shanghai, UTC+8）：",
+    ("zh_Hans", ["审计日志（第 1/1 页，时区：Asia/Shanghai，UTC+8）：",
                  "登记消费（订单 P-1）：金额 ¥60,000.00；会员 00000002",
                  "为会员 00000002 添加标签：vip、tea lover、标签",
                  "修改礼品 ten_off：所需积分 200 → 250",
@@ -298,12 +299,13 @@ async def test_the_audit_log_reads_as_words_in_the_programmes_zone(db, programme
 
 @pytest.mark.parametrize(("locale", "header"), [
     ("en", "Scheduled jobs (times in Asia/Shanghai, UTC+8)"),
-    ("zh_Hans", "定时任务（时区：Asia/Shanghai, UTC+8）")])
+    ("zh_Hans", "定时任务（时区：Asia/Shanghai，UTC+8）")])
 async def test_jobs_name_the_zone_of_their_times(db, programme, clock, locale, header):
     boss = await owner(db, programme, clock, user="boss", locale=locale)
     assert (await boss.say("/jobs")).startswith(header)
     out = await boss.say("/jobs run birthdays")
-    assert "2026-03-11 09:00" in out and "Asia/Shanghai, UTC+8" in out
+    zone = "Asia/Shanghai, UTC+8" if locale == "en" else "Asia/Shanghai，UTC+8"
+    assert "2026-03-11 09:00" in out and zone in out
 
 
 def test_a_zone_is_named_with_its_offset_unless_its_clocks_change():
@@ -438,3 +440,35 @@ async def test_a_hashtag_is_said_to_be_a_tag_and_a_missing_tag_is_named(db, prog
     assert (await boss.say("/tag 2")).strip().count("\n") == 0
     assert ("#vip is the tag vip" if locale == "en" else "#vip 即标签 vip") in await boss.say(
         "/tag")
+
+
+@pytest.mark.parametrize(("locale", "already"), [
+    ("en", "Nothing changed: Porcelain gaiwan already has stock 3, off sale"),
+    ("zh_Hans", "未作更改：瓷盖碗本来就是库存 3，已下架")])
+async def test_stock_set_to_what_it_already_is_changes_and_logs_nothing(
+        db, programme, clock, locale, already):
+    olga = await owner(db, programme, clock, locale=locale)
+    await olga.say("/stock gaiwan 3")
+    await olga.say("/stock gaiwan off")
+    async with db.uow() as uow:
+        logged = await audit.count(uow)
+    for again in ("/stock gaiwan off", "/stock gaiwan 3"):
+        assert already in await olga.say(again)
+    async with db.uow() as uow:
+        assert await audit.count(uow) == logged  # no audit row for a no-op
+    assert already not in await olga.say("/stock gaiwan on")  # a real change still is one
+    async with db.uow() as uow:
+        assert await audit.count(uow) == logged + 1
+
+
+def test_chinese_typography_in_the_bonus_notice_and_the_audit_zone():
+    """No space between a date and 前; a Chinese comma inside the audit's zone."""
+    notice = i18n.translate(Text("campaign.message_bonus", {
+        "body": "春茶", "until": "2026年12月8日", "times": 2}), "zh_Hans")
+    assert notice.endswith("✨ 2026年12月8日前消费可获得 2 倍积分。"), notice
+    for key, text in i18n.catalog_texts("zh_Hans").items():
+        assert "} 前" not in text, key
+    zone = audit_words.zone(SimpleNamespace(programme=SimpleNamespace(
+        zone=ZoneInfo("Asia/Shanghai")), now=datetime(2026, 3, 1, tzinfo=UTC)))
+    assert i18n.translate(zone, "zh_Hans") == "Asia/Shanghai，UTC+8"
+    assert i18n.translate(zone, "en") == "Asia/Shanghai, UTC+8"

@@ -111,7 +111,7 @@ async def test_what_the_scheduler_wrote_shows_in_chinese(db, programme, clock):
         await uow.commit()
     boss = member(db, programme, clock, user="boss", locale="zh_Hans")
     out = await boss.say("/jobs")
-    assert out.startswith("定时任务（时区：Asia/Shanghai, UTC+8）\n"
+    assert out.startswith("定时任务（时区：Asia/Shanghai，UTC+8）\n"
                           "调度进程：worker-a:4242，最近一次心跳 2026-03-10 17:29。")
     assert ("• 生日礼物 — 下次：2026-03-10 18:05\n"
             "   上次：2026-03-10 17:05，完成：已发放礼物：3") in out

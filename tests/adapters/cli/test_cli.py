@@ -108,10 +108,10 @@ def test_an_operator_sets_a_tier_floor_and_the_member_sees_it(tmp_path):
     memberbot("chat", "--user", "alice", "--locale", "en", cwd=tmp_path, stdin="/start\n")
     result = memberbot("member", "floor", "00000001", "gold", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert "floor gold, tier gold (floor)" in result.stdout
+    assert "floor Gold, tier Gold (floor)" in result.stdout
     shown = memberbot("member", "show", "1", cwd=tmp_path)
-    assert "tier: gold (floor: gold" in shown.stdout and "console:alice" in shown.stdout
-    assert "tier member -> gold (floor)" in shown.stdout
+    assert "tier: Gold (floor: Gold" in shown.stdout and "console:alice" in shown.stdout
+    assert "tier Member -> Gold (floor)" in shown.stdout
     chat = memberbot("chat", "--user", "alice", "--locale", "en", cwd=tmp_path, stdin="/tier\n")
     assert "Your tier: Gold" in chat.stdout
     bad = memberbot("member", "floor", "1", "platinum", cwd=tmp_path)

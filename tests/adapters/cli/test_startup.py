@@ -194,7 +194,7 @@ def test_a_busy_port_is_named_in_the_banner_then_in_one_line_not_blamed_on_the_d
     assert result.returncode == 1
     rows = banner_of(result.stdout)  # the banner still comes first
     assert rows["web app"] == f"none: cannot listen on 127.0.0.1:{port} (address already in use)"
-    assert rows["purchases API"] == "on, at /api/v1"
+    assert rows["purchases API"] == "not started (the run stops: the web app cannot listen)"
     # nothing starts after the banner: the scheduler does not claim to be on
     assert rows["scheduler"] == "not started (the run stops: the web app cannot listen)"
     assert result.stderr == (f"cannot listen on 127.0.0.1:{port}: address already in use; "
@@ -269,3 +269,12 @@ def test_on_a_busy_port_the_banner_claims_nothing_starts():
     rows = banner_of(running.banner(settings, None, None, "alice", "en"))
     assert rows["scheduler"] == "on, in this process"
     assert rows["console"] == "chatting as alice (language hint en)"
+    served = Settings(database_url="sqlite+aiosqlite:///x.db", api_key="k",
+                      telegram_token="123456:" + "A" * 35)
+    rows = banner_of(running.banner(served, None, "a chat platform is configured", "alice",
+                                    "en", busy))
+    assert rows["purchases API"] == "not started (the run stops: the web app cannot listen)"
+    assert rows["platforms"].endswith("; not started (the run stops: the web app cannot listen)")
+    rows = banner_of(running.banner(served, "127.0.0.1:8080", "a chat platform is configured",
+                                    "alice", "en"))
+    assert rows["purchases API"] == "on, at /api/v1" and "not started" not in rows["platforms"]

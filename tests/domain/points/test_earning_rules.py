@@ -79,7 +79,9 @@ def test_the_example_programme_has_earning_rules_and_a_catalogue():
 def test_chat_amounts_parse_to_exact_minor_units(minor):
     from handlers.points.purchase import parse_amount
     assert parse_amount(f"{minor // 100}.{minor % 100:02d}", "CNY") == minor
-    assert parse_amount(f"¥{minor // 100},{minor % 100:02d}", "CNY") == minor
+    assert parse_amount(f"¥{minor // 100:,}.{minor % 100:02d}", "CNY") == minor  # as tills print
+    # A decimal comma is refused, not guessed: "12,50" is not 1,250 and not 12.50.
+    assert parse_amount(f"¥{minor // 100},{minor % 100:02d}", "CNY") is None
 
 
 def test_chat_amounts_refuse_what_is_not_money():
