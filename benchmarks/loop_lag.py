@@ -11,9 +11,11 @@ a lapse (winback), a campaign to all of them (campaign_start; campaign_reads the
 has an operator open its card and results, through the engine), a CSV of one purchase
 each (import, with the code behind `memberbot import`), and N members for an operator
 who builds a campaign for everyone through the engine: the segment's count, then its
-count per language (selection, default 1,000,000). The job runs once alone (T0) and once, on a
-second identical seed, while a simulated member sends "/points" through the real
-handlers engine every 50 ms and a ticker sleeping 5 ms records how late it wakes.
+count per language (selection, default 1,000,000), and a seat for each in a chat
+gated at the top tier, which the hourly sweep lapses (community). The job runs once
+alone (T0) and once, on a second identical seed, while a simulated member sends
+"/points" through the real handlers engine every 50 ms and a ticker sleeping 5 ms
+records how late it wakes.
 One line per job:
 
     <job> <backend>: max loop lag N ms, member reply p99 M ms, job T s (alone T0 s)
@@ -45,6 +47,7 @@ from sqlalchemy import insert, literal, select, text, update
 
 from benchmarks import campaigns as seeding
 from benchmarks.common import DEFAULT_PG_URL, load_average, pg_database, pg_reachable
+from benchmarks.community import seats_in_gate
 from bot import importing
 from bot import programme as programme_file
 from bot.app import App
@@ -53,6 +56,7 @@ from bot.settings import Settings
 from domain import config
 from domain.campaigns import campaigns, deliveries
 from domain.campaigns.campaigns import Draft
+from domain.community import seats
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.members.tables import Member
 from domain.points import writeoffs
@@ -70,7 +74,7 @@ TICK_S = 0.005
 TARGET_LAG_MS = 50.0
 TARGET_P99_MS = 250.0
 JOBS = ("expiry", "reminders", "tier_review", "birthdays", "winback", "campaign_start",
-        "campaign_reads", "import", "selection")
+        "campaign_reads", "import", "selection", "community")
 MEMBER = Inbound(platform="console", user_id="lag-probe", chat_id="lag-probe", text="/points")
 OPERATOR = Inbound(platform="console", user_id="lag-operator", chat_id="lag-operator",
                    text="/campaign", locale="en")
@@ -172,10 +176,17 @@ async def seed_started(db: Database, programme: config.Programme) -> None:
         await uow.commit()
 
 
+async def seed_community(db: Database, programme: config.Programme) -> None:
+    """Every member sits in a chat gated at the top tier, and none holds it: the
+    sweep lapses them all, a notice each."""
+    await seats_in_gate(db, programme.tiers.levels[-1].code, NOW)
+
+
 SEEDS: dict[str, Callable[[Database, config.Programme], Awaitable[None]]] = {
     "expiry": seed_expiry, "reminders": seed_reminders, "tier_review": seed_tier_review,
     "birthdays": seed_birthdays, "winback": seed_winback, "campaign_start": seed_campaign,
     "campaign_reads": seed_started, "import": seed_expiry, "selection": seed_tier_review,
+    "community": seed_community,
 }
 
 
@@ -222,6 +233,8 @@ async def run_job(job: str, db: Database, programme: config.Programme, folder: P
         app = App(Settings(), programme, db, build_engine(db, programme))
         quiet = io.StringIO()
         await importing.run(app, folder / "purchases.csv", out=quiet, err=quiet)
+    elif job == "community":
+        await seats.sweep(db, programme, NOW)
     elif job == "selection":
         # An operator builds a campaign for everyone through the real engine: the
         # segment menu's count, then the confirmation's count per language.

@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from domain.community import durations
+
 LOCALES = ("en", "zh_Hans")
 DEFAULT_FILE = Path(__file__).with_name("programme.example.toml")
 
@@ -133,6 +135,20 @@ class WinBack(Strict):
 
     reward: Code | None = None  # a catalogue reward; unset: no win-back coupons
     consent_only: bool = True  # only members who agreed to marketing
+
+
+class Community(Strict):
+    """Defaults for gated chats (domain/community): a gate may set its own."""
+
+    grace: StrictStr = "3d"  # from losing the tier to removal: `0`, `12h`, `3d`, `1w`
+    on_lapse: Literal["remove", "warn"] = "remove"
+
+    @field_validator("grace")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        if durations.parse(value) is None:
+            raise ValueError(f"{value!r} is not a duration such as 0, 12h, 3d or 1w")
+        return value
 
 
 class StreakBonus(Strict):
@@ -272,6 +288,7 @@ class Programme(Strict):
     lifecycle: Lifecycle = Lifecycle()
     birthday: Birthday = Birthday()
     winback: WinBack = WinBack()
+    community: Community = Community()
     checkin: CheckinRules = CheckinRules()
     earning: Earning = Earning()
     benefits: dict[str, LocalText] = {}

@@ -7,6 +7,7 @@ from typing import Any
 from domain.config import Programme
 from domain.storage.database import Database
 from handlers.campaigns import flow as campaigns
+from handlers.community import gates, groups
 from handlers.engine.engine import Engine
 from handlers.engine.routing import Router
 from handlers.members import home, language, link, profile, referrals, rules, start
@@ -18,7 +19,8 @@ from handlers.staff import jobs, roles
 from handlers.tiers import tier
 
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
-            rewards, catalogue, coupons, referrals, roles, staff, operator, jobs, campaigns)
+            rewards, catalogue, coupons, referrals, groups, roles, staff, operator, jobs,
+            campaigns, gates)
 
 
 def build_router() -> Router:

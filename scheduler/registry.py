@@ -17,6 +17,7 @@ from typing import Any
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
+from domain.community import seats
 from domain.config import Programme
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
@@ -60,5 +61,8 @@ JOBS: tuple[Job, ...] = (
     Job("expiry_reminders", expiry_reminders.run, _daily(11, 0), 6 * HOUR),
     Job("tier_review", tier_review.run, _daily(9, 0), 6 * HOUR),
     Job("campaigns", _campaigns, lambda p: CronTrigger(second=0, timezone=p.zone), 50),
+    # Tier changes re-check a member's seats at once; this catches the rest.
+    Job("community", seats.sweep, lambda p: CronTrigger(minute=20, timezone=p.zone),
+        HOUR - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

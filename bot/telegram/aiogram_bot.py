@@ -30,6 +30,7 @@ from aiogram.types import (
     BotCommand,
     BotCommandScopeUnion,
     CallbackQuery,
+    ChatJoinRequest,
     ChatMemberUpdated,
     Message,
     Update,
@@ -106,6 +107,8 @@ def make_router() -> Router:
     router.message.register(message)
     router.callback_query.register(button)
     router.my_chat_member.register(membership)
+    router.chat_member.register(chat_member)
+    router.chat_join_request.register(join_request)
     return router
 
 
@@ -130,6 +133,16 @@ async def membership(update: ChatMemberUpdated, event_update: Update,
     if update.chat.type != "private":
         return UNHANDLED
     return await gateway.membership(update, event_update.update_id)
+
+
+async def chat_member(update: ChatMemberUpdated, event_update: Update,
+                      gateway: Gateway) -> None:
+    await gateway.chat_member(update, event_update.update_id)
+
+
+async def join_request(request: ChatJoinRequest, event_update: Update,
+                       gateway: Gateway) -> None:
+    await gateway.join_request(request, event_update.update_id)
 
 
 async def publish_commands(bot: Bot, router: Commands, default_locale: str,
@@ -173,8 +186,9 @@ def chat_of(update: Update) -> str:
         return str(event.chat.id)
     if update.callback_query is not None:
         return str(update.callback_query.from_user.id)
-    if update.my_chat_member is not None:
-        return str(update.my_chat_member.chat.id)
+    change = update.my_chat_member or update.chat_member or update.chat_join_request
+    if change is not None:
+        return str(change.chat.id)
     return "-"
 
 

@@ -16,11 +16,14 @@ from typing import Any
 from bot.ordering import ChatQueue
 from bot.pipeline import Pipeline
 from bot.telegram.sender import Sender
-from bot.telegram.transport import TelegramFailure, Transport
+from bot.telegram.transport import Rejected, TelegramFailure, Transport
 from domain.members import members
 from domain.storage.database import Database
+from handlers.community import joining
+from handlers.community.gates import GROUP_COMMANDS
 from handlers.engine.engine import Answer
 from handlers.engine.render import render
+from handlers.engine.rooms import ROOM_KINDS
 from handlers.engine.types import Inbound, Reply
 
 log = logging.getLogger(__name__)
@@ -62,15 +65,67 @@ class Gateway:
 
     async def group_message(self, message: Any, update_id: int, username: str) -> None:
         """Points and profiles are private: a command to us in a group is pointed to the
-        private chat; chatter and other bots' commands are left alone."""
+        private chat, except the few that act on the group itself (/gate), which the
+        engine answers in the group; chatter and other bots' commands are left alone."""
         text = message.text or ""
         head = text.split(maxsplit=1)[0] if text.startswith("/") else ""
-        if head and ("@" not in head or head.split("@", 1)[1].lower() == username):
+        name, _, addressee = head[1:].partition("@")
+        if not head or (addressee and addressee.lower() != username):
+            await self.ignore(self.key(update_id))
+        elif name.lower() in GROUP_COMMANDS:
+            user, chat = message.from_user, message.chat
+            await self.inbound(Inbound(
+                platform=PLATFORM, user_id=str(user.id), chat_id=str(chat.id), text=text,
+                message_id=str(message.message_id), locale=user.language_code,
+                display_name=user.full_name, key=self.key(update_id),
+                chat_kind=str(getattr(chat.type, "value", chat.type)),
+                chat_title=chat.title), thread_id=topic(message))
+        else:
             await self.say(self.key(update_id), str(message.chat.id), "telegram.private_only",
                            message.from_user.language_code, group=True,
                            thread_id=topic(message))
-        else:
-            await self.ignore(self.key(update_id))
+
+    async def join_request(self, request: Any, update_id: int) -> None:
+        """Someone asked to join a chat through a join-request link: approve or decline
+        as the gate says, and tell them why in private (user_chat_id reaches them even if
+        they never started the bot). Once per update, like any answer; a chat without a
+        gate is left to its admins."""
+        engine = self.pipeline.engine
+        chat_id, user = str(request.chat.id), request.from_user
+
+        async def act() -> None:
+            answer = await joining.join_request(
+                self.db, engine.programme, PLATFORM, chat_id, str(user.id),
+                user.language_code, engine.start_link, datetime.now(UTC))
+            if answer.approve is None:
+                return
+            decide = self.transport.approve_join if answer.approve else \
+                self.transport.decline_join
+            try:
+                await decide(chat_id, str(user.id))
+            except Rejected as exc:  # answered already (by an admin, or an earlier try)
+                log.info("join request already answered", extra={
+                    "chat": chat_id, "user": user.id, "detail": exc.description})
+            if answer.message is not None:
+                await self.sender.send(str(request.user_chat_id), answer.message,
+                                       interactive=True)
+
+        await self.pipeline.once(self.key(update_id), act)
+
+    async def chat_member(self, change: Any, update_id: int) -> None:
+        """Someone's status in a group or channel changed: the gate's seats follow it.
+        Our own removals report a departure too, perhaps before the Remover records
+        them; removals.removed counts a seat that left as removed all the same."""
+        member = change.new_chat_member
+        status = str(getattr(member.status, "value", member.status))
+        if status == "restricted" and not member.is_member:
+            status = "left"
+        kind = str(getattr(change.chat.type, "value", change.chat.type))
+        if kind in ROOM_KINDS and member.user.id != self.bot_id:
+            await joining.seen(self.db, self.pipeline.engine.programme, PLATFORM,
+                               str(change.chat.id), str(member.user.id), status,
+                               datetime.now(UTC))
+        await self.pipeline.finish(self.key(update_id))
 
     async def button(self, query: Any, update_id: int) -> None:
         message = query.message
@@ -105,6 +160,7 @@ class Gateway:
                     return
             for message in messages:
                 await self.sender.send(inbound.chat_id, message, interactive=True,
+                                       group=inbound.chat_kind != "private",
                                        edit_message_id=inbound.message_id if message.edit
                                        else None, thread_id=thread_id)
 

@@ -23,7 +23,8 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHand
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import commands, webhook, wiring
+from bot.telegram import commands, community, webhook, wiring
+from bot.telegram.community import TelegramRooms
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.gateway import poll as polling
 from bot.telegram.transport import PtbTransport
@@ -39,9 +40,9 @@ T = TypeVar("T")
 def install(application: Application, app: App) -> Gateway:
     """Call after `await application.initialize()`, so the bot knows its username."""
     bot = application.bot
-    engine = build_engine(app.db, app.programme, username=bot.username,
-                          start_link=start_link(bot.username))
     transport = PtbTransport(bot)
+    engine = build_engine(app.db, app.programme, username=bot.username,
+                          start_link=start_link(bot.username), rooms=TelegramRooms(transport))
     gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None, bot.id,
                       app.programme.default_locale)
     gateway.sender = wiring.sender(app.settings, transport, gateway)
@@ -54,6 +55,7 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     gateway: Gateway = context.application.bot_data[GATEWAY]
     uid = update.update_id
     message, query, change = update.message, update.callback_query, update.my_chat_member
+    request, member = update.chat_join_request, update.chat_member
     if message is not None and message.from_user is not None and not message.from_user.is_bot:
         if message.chat.type == "private":
             await gateway.private_message(message, uid)
@@ -63,6 +65,10 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await gateway.button(query, uid)
     elif change is not None and change.chat.type == "private":
         await gateway.membership(change, uid)
+    elif request is not None:
+        await gateway.join_request(request, uid)
+    elif member is not None:
+        await gateway.chat_member(member, uid)
     else:
         await gateway.ignore(gateway.key(uid))  # edits, channel posts, other bots
 
@@ -116,6 +122,7 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
             await reach(lambda: application.bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
+        tasks.extend(community.start_workers(app.db, app.programme, gateway.transport, stop))
         wiring.ready(app, gateway.sender)
         log.info("telegram ready", extra={"bot": application.bot.username,
                                           "recovered": recovered})

@@ -20,7 +20,8 @@ from aiohttp import web
 from bot.app import App
 from bot.ordering import ChatQueue, cancel
 from bot.pipeline import Pipeline
-from bot.telegram import aiogram_bot, webhook, wiring
+from bot.telegram import aiogram_bot, community, webhook, wiring
+from bot.telegram.community import TelegramRooms
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.transport import AiogramTransport
 from bot.telegram.wiring import ALLOWED, sender, staff_menus
@@ -58,9 +59,9 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
 
     async def connect(door: wiring.Door) -> None:
         me = await reach(bot.get_me)
-        engine = build_engine(app.db, app.programme, username=me.username,
-                              start_link=start_link(me.username))
         transport = AiogramTransport(bot)
+        engine = build_engine(app.db, app.programme, username=me.username,
+                              start_link=start_link(me.username), rooms=TelegramRooms(transport))
         gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None,
                           me.id, app.programme.default_locale)
         gateway.sender = sender(settings, transport, gateway)
@@ -84,6 +85,7 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
             tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
         tasks.append(asyncio.create_task(keep_staff_menus(app, bot, engine.router, staff)))
+        tasks.extend(community.start_workers(app.db, app.programme, transport, stop))
         wiring.ready(app, gateway.sender)
         log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
 

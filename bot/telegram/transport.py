@@ -5,6 +5,10 @@ HTML split to Telegram's limits, buttons as an inline keyboard, or a one-time co
 keyboard. A transport performs one part at a time, so a caller that retries (the Sender)
 never repeats a part that already went out. Both transports raise the same four
 exceptions, whatever the library's own are.
+
+A transport also administers the chats that gates guard (bot/telegram/community.py):
+it reads a chat, its members and its own rights, makes join-request links, answers
+join requests and takes people out.
 """
 
 from __future__ import annotations
@@ -30,6 +34,13 @@ TEXT_LIMIT = 4096  # characters of a message, in UTF-16 units after entity parsi
 CAPTION_LIMIT = 1024
 CALLBACK_DATA_LIMIT = 64  # bytes
 CONTACT_ACTION = "contact:request"
+# An administrator's rights as getChatMember names them; an owner holds them all.
+ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                "can_restrict_members", "can_promote_members", "can_change_info",
+                "can_invite_users", "can_post_stories", "can_edit_stories",
+                "can_delete_stories", "can_post_messages", "can_edit_messages",
+                "can_pin_messages", "can_manage_topics")
+LINK_NAME_LIMIT = 32  # characters of an invite link's name
 
 
 class TelegramFailure(Exception):
@@ -184,7 +195,13 @@ def _edit_refused(description: str) -> bool:
 
 
 class Transport(ABC):
-    """Sends parts through one library; subclasses only make calls and name failures."""
+    """Sends parts through one library; subclasses only make calls and name failures.
+
+    `bot` is the library's Bot. aiogram and python-telegram-bot name the chat
+    administration methods and their parameters as the Bot API does, so those calls
+    are made here once for both."""
+
+    bot: Any
 
     async def deliver(self, chat_id: str, message: Rendered, *,
                       edit_message_id: str | None = None, paid: bool = False,
@@ -214,6 +231,60 @@ class Transport(ABC):
     async def answer_callback(self, callback_id: str, text: str | None = None) -> None:
         """Stop the button's spinner, optionally with a short notice."""
         await self._call(self._answer(callback_id, text))
+
+    # ------------------------------------------------------------------ chat administration
+
+    async def get_chat(self, chat_id: str) -> tuple[str, str, str]:
+        """The chat's numeric id (a public channel may be asked for by @username), its
+        kind (private, group, supergroup, channel) and its title."""
+        chat = await self._call(self.bot.get_chat(chat_ref(chat_id)))
+        names = (chat.first_name, chat.last_name)
+        return str(chat.id), _word(chat.type), chat.title or " ".join(n for n in names if n)
+
+    async def member_status(self, chat_id: str, user_id: str) -> str:
+        """Someone's status there in Telegram's words; a restricted user who is not in
+        the chat any more is "left", as they are gone."""
+        member = await self._call(self.bot.get_chat_member(chat_ref(chat_id), int(user_id)))
+        status = _word(member.status)
+        if status == "restricted" and not member.is_member:
+            return "left"
+        return status
+
+    async def bot_rights(self, chat_id: str) -> set[str]:
+        """The administrator rights the bot holds in the chat; none unless an admin."""
+        member = await self._call(self.bot.get_chat_member(chat_ref(chat_id), self.bot_id))
+        status = _word(member.status)
+        if status == "creator":
+            return set(ADMIN_RIGHTS)
+        if status != "administrator":
+            return set()
+        return {right for right in ADMIN_RIGHTS if getattr(member, right, None)}
+
+    async def create_join_link(self, chat_id: str, name: str) -> str:
+        """A new invite link whose joiners must be approved (by us, on chat_join_request)."""
+        link = await self._call(self.bot.create_chat_invite_link(
+            chat_ref(chat_id), name=name[:LINK_NAME_LIMIT] or None, creates_join_request=True))
+        return link.invite_link
+
+    async def approve_join(self, chat_id: str, user_id: str) -> None:
+        await self._call(self.bot.approve_chat_join_request(chat_ref(chat_id), int(user_id)))
+
+    async def decline_join(self, chat_id: str, user_id: str) -> None:
+        await self._call(self.bot.decline_chat_join_request(chat_ref(chat_id), int(user_id)))
+
+    async def remove_member(self, chat_id: str, user_id: str) -> None:
+        """Take them out without a lasting ban: banned, then unbanned at once, so they
+        may join again once they qualify. Repeating it is harmless (a ban of someone
+        already out, an unban of someone not banned), so a half-done removal is simply
+        done again."""
+        chat, user = chat_ref(chat_id), int(user_id)
+        await self._call(self.bot.ban_chat_member(chat, user))
+        await self._call(self.bot.unban_chat_member(chat, user, only_if_banned=True))
+
+    @property
+    def bot_id(self) -> int:
+        """The bot's own user id, the first part of its token (no getMe needed)."""
+        return int(str(self.bot.token).split(":", 1)[0])
 
     async def _call(self, call: Awaitable[T]) -> T:
         try:
@@ -355,6 +426,12 @@ class PtbTransport(Transport):
         if isinstance(exc, e.TelegramError):
             return Rejected(exc.message)
         return None
+
+
+def _word(value: Any) -> str:
+    """A status or chat type as Telegram spells it: both libraries give enum members,
+    which neither compare nor hash like the plain strings."""
+    return str(getattr(value, "value", value))
 
 
 def _seconds(exc: telegram.error.RetryAfter) -> float:

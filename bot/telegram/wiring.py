@@ -31,7 +31,9 @@ from domain.staff import roles
 
 T = TypeVar("T")
 
-ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member"]
+# chat_member is not sent unless asked for; gated chats follow their members with it.
+ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member",
+           "chat_member", "chat_join_request"]
 POLL_TIMEOUT = 25
 PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
 MAX_WAIT = 60  # seconds between start-up attempts, at most

@@ -25,6 +25,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "rewards": frozenset({"owner", "admin", "operator"}),  # /reward: edit the catalogue
     "jobs": frozenset({"owner", "admin", "operator"}),  # /jobs: see, pause, run
     "campaign": frozenset({"owner", "admin", "operator"}),  # also segments and tags
+    "gates": frozenset({"owner", "admin", "operator"}),  # /gate, /gates: gated chats
     "verify": frozenset({"owner", "admin", "operator", "staff"}),
 }
 # Who may hand out which role. Nobody grants "owner": it comes from the settings.

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
+from domain.community import seats
 from domain.config import Tier, Tiers
 from domain.errors import UnknownMember, UnknownTier
 from domain.members.tables import Member
@@ -103,6 +104,7 @@ async def reevaluate(uow: UnitOfWork, tiers: Tiers, member_id: int, now: datetim
                                           tiers.basis)
     decision = evaluate(tiers, total, Standing(member.tier, member.tier_valid_until),
                         member.tier_floor, now)
+    before = member.tier
     if decision.code != member.tier:
         await uow.execute(_RECORD_CHANGE, {
             "member_id": member_id, "from_tier": member.tier, "to_tier": decision.code,
@@ -114,6 +116,8 @@ async def reevaluate(uow: UnitOfWork, tiers: Tiers, member_id: int, now: datetim
                                       "b_until": decision.valid_until})
         set_committed_value(member, "tier", decision.code)
         set_committed_value(member, "tier_valid_until", decision.valid_until)
+    if decision.code != before:
+        await seats.recheck(uow, tiers, [member_id], now)
     return decision
 
 

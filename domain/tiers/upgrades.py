@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
 
+from domain.community import seats
 from domain.config import Programme
 from domain.members.tables import Member
 from domain.notices import announce
@@ -44,6 +45,8 @@ async def apply(uow: UnitOfWork, programme: Programme, member: Any, total: int, 
     if (decision.code, decision.valid_until) != (member.tier, member.tier_valid_until):
         await uow.execute(_SET_TIER, {"b_member": member.id, "b_tier": decision.code,
                                       "b_until": decision.valid_until})
+    if decision.code != member.tier:
+        await seats.recheck(uow, programme.tiers, [member.id], now)
     if decision.reason == "upgrade":
         await tell_upgrade(uow, member.id, decision.code, cause, now)
     return decision.code, decision.reason == "upgrade"
@@ -101,5 +104,6 @@ async def reevaluate_many(uow: UnitOfWork, programme: Programme, member_ids: set
                                   changes)
     if moves:
         await uow.session.execute(insert(TierChange.__table__), moves)
+        await seats.recheck(uow, ladder, [m["member_id"] for m in moves], now)
     await announce.tell_many(uow, told, now)
     await uow.flush()

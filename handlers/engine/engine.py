@@ -48,6 +48,7 @@ from domain.storage.database import Database, UnitOfWork, again_on_conflict
 from domain.storage.group_commit import LATER, GroupCommit
 from handlers.engine import answers, i18n
 from handlers.engine.render import dump, load, render
+from handlers.engine.rooms import Rooms
 from handlers.engine.routing import Arrival, Arrived, Ctx, Outcome, ReadFirst, Router
 from handlers.engine.types import Inbound, Rendered, Reply, Text, reply
 
@@ -103,8 +104,9 @@ class Engine:
     def __init__(self, db: Database, programme: Programme, router: Router,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  username: str | None = None, batch: int = BATCH,
-                 start_link: str | None = None) -> None:
+                 start_link: str | None = None, rooms: Rooms | None = None) -> None:
         self.db = db
+        self.rooms = rooms
         self.username = username.lower() if username else None  # "/cmd@username" in groups
         self.programme = programme
         self.start_link = start_link
@@ -296,7 +298,7 @@ class Engine:
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
                   data=data, created=registration.created, state=waiting,
                   start_link=self.start_link, offered=tuple(offered),
-                  reads=dict(job.reads), read_first=ahead)
+                  reads=dict(job.reads), read_first=ahead, rooms=self.rooms)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or answers.pressed(inbound.text, offered, kinds))
         if (command is None and ctx.action is None and waiting is None
@@ -325,7 +327,9 @@ class Engine:
         if kinds:
             data = {**data, KINDS: kinds}
         # Most messages leave no flow open and offer no new buttons: no row write then.
-        conv.move(state, data, options)
+        # A command typed in a group leaves the private conversation where it was.
+        if inbound.chat_kind == "private":
+            conv.move(state, data, options)
         # A flow may have changed the language; answer in the new one.
         return Answer(self._locale(member.locale, inbound.locale), outcome.replies), member
 

@@ -19,6 +19,7 @@ from domain.config import Programme
 from domain.members.tables import Member
 from domain.staff.roles import ROLES
 from domain.storage.database import UnitOfWork
+from handlers.engine.rooms import Rooms
 from handlers.engine.types import Inbound, Reply
 
 T = TypeVar("T")
@@ -54,6 +55,11 @@ class Ctx:
     # asked of the engine (ReadFirst) rather than read here.
     reads: dict[str, Any] = field(default_factory=dict)
     read_first: bool = False
+    rooms: Rooms | None = None  # the platform's group chats, where it has any
+
+    @property
+    def in_group(self) -> bool:
+        return self.inbound.chat_kind != "private"
 
     async def read(self, key: str, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
         """A long read (a count over every member or over a campaign's deliveries).

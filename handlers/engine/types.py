@@ -24,6 +24,10 @@ class Inbound:
     key: str | None = None
     phone: str | None = None  # a phone number the platform vouches for (a shared contact)
     shares_contact: bool = False  # the platform can offer a "share my number" button
+    # Where it was said: "private", or a group chat's kind ("group", "supergroup") and
+    # title, for the few commands that act on the group they are typed in (/gate).
+    chat_kind: str = "private"
+    chat_title: str | None = None
 
 
 @dataclass(frozen=True)

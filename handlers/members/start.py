@@ -9,6 +9,8 @@ from __future__ import annotations
 from domain.conversations import conversations
 from domain.members import members
 from domain.points import ledger
+from handlers.community import groups
+from handlers.community.joining import JOIN_PAYLOAD
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Text, reply
 from handlers.engine.words import local, number
@@ -29,7 +31,10 @@ async def start(ctx: Ctx) -> Outcome:
         head.append(await _invitation(ctx, ctx.arg[len("ref_"):]))
     if first and not members.profile_complete(member):
         head.append(Text("start.profile_nudge"))
-    return Outcome([await home.card(ctx, head)])
+    card = await home.card(ctx, head)
+    if ctx.arg == JOIN_PAYLOAD:  # came from a declined request to join a member group
+        return Outcome([card, *(await groups.groups(ctx)).replies])
+    return Outcome([card])
 
 
 async def _never_seen(ctx: Ctx) -> bool:

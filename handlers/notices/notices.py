@@ -1,10 +1,11 @@
 """Renders a queued notice in its member's language. Notice parameters are stored as
 JSON, so rich values travel tagged: {"$money": [minor, currency]}, {"$date": ISO},
-{"$tier": code}, {"$text": key}, {"$reward": code}."""
+{"$moment": ISO datetime} (shown in the programme's zone), {"$tier": code},
+{"$text": key}, {"$reward": code}."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from domain.config import Programme
@@ -35,6 +36,9 @@ def _decode(value: Any, programme: Programme) -> Any:
         return Money(int(raw[0]), str(raw[1]))
     if tag == "$date":
         return date.fromisoformat(raw)
+    if tag == "$moment":
+        return datetime.fromisoformat(raw).astimezone(programme.zone).replace(second=0,
+                                                                             microsecond=0)
     if tag == "$tier":
         return tier_called(programme.tiers, str(raw))
     if tag == "$text":

@@ -30,6 +30,7 @@ RESULT_FIELDS = {
     "expiry_reminders": ("reminded",),
     "tier_review": ("reviewed", "downgraded", "in_grace", "renewed", "upgraded"),
     "campaigns": ("started",),
+    "community": ("judged", "lapsed"),
 }
 VERBS = ("pause", "resume", "run")
 

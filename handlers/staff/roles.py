@@ -20,7 +20,7 @@ PAGE = 10
 # The command a refusal names when the step was a button or a typed answer.
 COMMAND = {"grant": "/grant", "audit": "/audit", "purchase": "/purchase", "stock": "/stock",
            "rewards": "/reward", "jobs": "/jobs", "campaign": "/campaign",
-           "verify": "/verify"}
+           "verify": "/verify", "gates": "/gate"}
 
 
 async def denied(ctx: Ctx, permission: str) -> Outcome | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from domain.community import gates
 from domain.tiers import tiers
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Local, Money, Reply, Text, button, reply
@@ -12,6 +13,7 @@ from handlers.engine.words import bar, local, multiplier, tier_name
 
 router = Router()
 RULES = "rules:show"  # handlers/members/rules.py answers it
+GROUPS = "groups:show"  # handlers/community/groups.py answers it
 
 
 @router.command("tier")
@@ -47,5 +49,8 @@ async def tier(ctx: Ctx) -> Outcome:
             replies.append(reply("tier.grace", until=until, days=ladder.grace_days))
         else:
             replies.append(reply("tier.valid_until", until=until))
-    replies[-1] = replace(replies[-1], buttons=((button("rules.button", RULES),),))
+    row = [button("rules.button", RULES)]
+    if await gates.on_platform(ctx.uow, ctx.inbound.platform):
+        row.append(button("community.groups_button", GROUPS))
+    replies[-1] = replace(replies[-1], buttons=(tuple(row),))
     return Outcome(replies)

@@ -17,7 +17,8 @@ from tests.support.transcript import Clock, member
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 ROUTER = build_router()
 STAFF = ["/verify"]
-OPERATORS = ["/purchase", "/stock", "/reward", "/campaign", "/campaigns", "/tag", "/jobs"]
+OPERATORS = ["/purchase", "/stock", "/reward", "/campaign", "/campaigns", "/tag", "/jobs", "/gate",
+             "/gates"]
 ADMINS = ["/grant", "/revoke", "/audit"]
 
 

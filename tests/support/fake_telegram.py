@@ -28,8 +28,13 @@ with ``parameters.retry_after``.
 
 Test controls: the update builders (:meth:`message`, :meth:`callback`, ...), ``calls`` and
 :meth:`sent`, :meth:`wait_for`, ``blocked``, :meth:`fail_next`, :meth:`disconnect_next`,
-:meth:`hang`/:meth:`release`, ``rate_limit``/``chat_limit``/``group_limit`` and
-:meth:`deliver_webhook`.
+:meth:`hang`/:meth:`release`, ``rate_limit``/``chat_limit``/``group_limit``,
+:meth:`deliver_webhook`, and for gated chats :meth:`group` and :meth:`admin` (who
+administers a chat, the bot included: by default it is a plain member).
+
+Membership is kept as Telegram keeps it: approving a join request, banning and
+unbanning change ``members`` and queue the ``chat_member`` update Telegram would send
+(delivered only to a bot that asks for ``chat_member`` in ``allowed_updates``).
 """
 
 from __future__ import annotations
@@ -51,7 +56,8 @@ from typing import Any
 from aiohttp import ClientSession, web
 
 # Methods that do something visible; the rest only read. `sent()` lists the former.
-READ_METHODS = frozenset({"getMe", "getUpdates", "getWebhookInfo", "getMyCommands"})
+READ_METHODS = frozenset({"getMe", "getUpdates", "getWebhookInfo", "getMyCommands",
+                          "getChat", "getChatMember"})
 # Methods that put a message in a chat: blocked chats and flood control apply to them.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText",
                           "editMessageReplyMarkup"})
@@ -72,6 +78,19 @@ BOOL_FIELDS = frozenset({
     "creates_join_request", "revoke_messages", "only_if_banned", "show_alert",
     "use_independent_chat_permissions", "has_spoiler", "disable_content_type_detection",
 })
+# An administrator's rights, as getChatMember names them.
+ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
+                "can_restrict_members", "can_promote_members", "can_change_info",
+                "can_invite_users", "can_post_stories", "can_edit_stories",
+                "can_delete_stories", "can_post_messages", "can_edit_messages",
+                "can_pin_messages", "can_manage_topics")
+# What a restricted member may do; every flag is required of a ChatMemberRestricted.
+RESTRICTED_FLAGS = ("can_send_messages", "can_send_audios", "can_send_documents",
+                    "can_send_photos", "can_send_videos", "can_send_video_notes",
+                    "can_send_voice_notes", "can_send_polls", "can_send_other_messages",
+                    "can_add_web_page_previews", "can_react_to_messages", "can_edit_tag",
+                    "can_change_info", "can_invite_users", "can_pin_messages",
+                    "can_manage_topics")
 HTML_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span",
                        "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji"})
 TEXT_LIMIT = 4096
@@ -210,7 +229,9 @@ class FakeBotAPI:
     * ``webhook`` {url, secret_token, allowed_updates, ...} or None;
     * ``commands`` {(scope JSON, language_code): [BotCommand]};
     * ``invite_links``, ``join_requests`` {(chat, user)}, ``members`` {chat: {user}},
-      ``banned`` {(chat, user)}, ``restrictions`` {(chat, user): permissions};
+      ``banned`` {(chat, user)}, ``restrictions`` {(chat, user): permissions},
+      ``admins`` {chat: {user: rights}} and ``owners`` {chat: user} (the bot's id for
+      the bot itself);
     * ``blocked`` chat ids whose sends answer 403 (``my_chat_member`` keeps it in step);
     * ``rate_limit`` sends/second over all chats (None: off), a token bucket holding one
       second's worth; ``chat_limit`` / ``group_limit`` (messages, seconds) per private /
@@ -240,6 +261,8 @@ class FakeBotAPI:
         self.members: dict[Any, set[int]] = defaultdict(set)
         self.banned: set[tuple[Any, int]] = set()
         self.restrictions: dict[tuple[Any, int], dict[str, Any]] = {}
+        self.admins: dict[Any, dict[int, dict[str, bool]]] = defaultdict(dict)
+        self.owners: dict[Any, int] = {}
         self.blocked: set[Any] = set()
         self.rate_limit: float | None = None
         self.chat_limit: tuple[int, float] | None = None
@@ -504,11 +527,101 @@ class FakeBotAPI:
         """The user asked to join `chat_id` (a group) through a join-request link."""
         chat = self.chats.setdefault(chat_id, {"id": chat_id, "type": "supergroup",
                                                "title": "Group"})
+        if self.invite_links:
+            asked = [link for link in self.invite_links if link["chat_id"] == chat_id]
+            if asked:
+                link = {k: v for k, v in asked[-1].items() if k != "chat_id"}
+                return self.push({"chat_join_request": {
+                    "chat": chat, "from": self.user(user_id, language_code=language_code),
+                    "user_chat_id": user_id, "date": int(time.time()), "invite_link": link}})
         return self.push({"chat_join_request": {
             "chat": chat, "from": self.user(user_id, language_code=language_code),
             "user_chat_id": user_id, "date": int(time.time())}})
 
+    def group(self, chat_id: Any, title: str = "Group", kind: str = "supergroup") -> dict:
+        """A group, supergroup or channel the bot is in, so getChat knows it."""
+        self.chats[chat_id] = {"id": chat_id, "type": kind, "title": title}
+        return self.chats[chat_id]
+
+    def admin(self, chat_id: Any, user_id: int | None = None,
+              rights: dict[str, bool] | None = None, *, owner: bool = False) -> None:
+        """Make the bot (`user_id` None) or a user an administrator of the chat, with
+        every right except those `rights` turns off, or its owner (creator)."""
+        user_id = self.bot_id if user_id is None else user_id
+        if owner:
+            self.owners[chat_id] = user_id
+        else:
+            self.admins[chat_id][user_id] = {**dict.fromkeys(ADMIN_RIGHTS, True),
+                                             **(rights or {})}
+        if user_id != self.bot_id:
+            self.members[chat_id].add(user_id)
+
+    def demote(self, chat_id: Any, user_id: int | None = None) -> None:
+        """The bot (or a user) is a plain member of the chat again."""
+        user_id = self.bot_id if user_id is None else user_id
+        self.admins[chat_id].pop(user_id, None)
+        if self.owners.get(chat_id) == user_id:
+            del self.owners[chat_id]
+
+    def chat_member(self, user_id: int, chat_id: Any, old: str, new: str, *,
+                    by: int | None = None) -> dict[str, Any]:
+        """A user's status in a group or channel changed from `old` to `new` (Telegram's
+        words: member, restricted, administrator, creator, left, kicked); `by` did it
+        (the user themselves if None). Keeps ``members`` and ``admins`` in step."""
+        if new in ("member", "restricted", "administrator", "creator"):
+            self.members[chat_id].add(user_id)
+        else:
+            self.members[chat_id].discard(user_id)
+        if new == "administrator":
+            self.admins[chat_id].setdefault(user_id, dict.fromkeys(ADMIN_RIGHTS, True))
+        else:
+            self.admins[chat_id].pop(user_id, None)
+        return self._member_update(chat_id, user_id, old, new, by)
+
     # ------------------------------------------------------------------ internals
+
+    def _member_update(self, chat_id: Any, user_id: int, old: str, new: str,
+                       by: int | None) -> dict[str, Any]:
+        actor = self.bot_user if by == self.bot_id else self.user(by or user_id)
+        return self.push({"chat_member": {
+            "chat": self._chat(chat_id), "from": actor, "date": int(time.time()),
+            "old_chat_member": self._chat_member(chat_id, user_id, old),
+            "new_chat_member": self._chat_member(chat_id, user_id, new)}})
+
+    def _status(self, chat_id: Any, user_id: int) -> str:
+        """A user's (or the bot's) status in the chat, from the state above."""
+        if self.owners.get(chat_id) == user_id:
+            return "creator"
+        if user_id in self.admins.get(chat_id, {}):
+            return "administrator"
+        if (chat_id, user_id) in self.banned:
+            return "kicked"
+        if user_id == self.bot_id:
+            return "member"
+        if user_id in self.members.get(chat_id, ()):
+            return "restricted" if (chat_id, user_id) in self.restrictions else "member"
+        return "left"
+
+    def _chat_member(self, chat_id: Any, user_id: int, status: str) -> dict[str, Any]:
+        """A ChatMember object of `status`, with every field both libraries require."""
+        user = self.bot_user if user_id == self.bot_id else self.user(user_id)
+        member: dict[str, Any] = {"user": user, "status": status}
+        if status == "creator":
+            member["is_anonymous"] = False
+        elif status == "administrator":
+            rights = self.admins.get(chat_id, {}).get(user_id) or dict.fromkeys(ADMIN_RIGHTS,
+                                                                                True)
+            member.update(can_be_edited=False, is_anonymous=False,
+                          can_send_welcome_messages=False,
+                          **{r: bool(rights.get(r)) for r in ADMIN_RIGHTS})
+        elif status == "restricted":
+            allowed = self.restrictions.get((chat_id, user_id), {})
+            member.update(is_member=user_id in self.members.get(chat_id, ()), until_date=0,
+                          **{p: bool(allowed.get(p, False)) for p in RESTRICTED_FLAGS})
+        elif status == "kicked":
+            member["until_date"] = 0
+        return member
+
 
     def _wake_pollers(self) -> None:
         self._updates_changed.set()
@@ -549,6 +662,8 @@ class FakeBotAPI:
                 chat["username"] = sender["username"]
         elif chat_id is None:
             raise ValueError("a group message needs a chat_id")
+        elif (known := self.chats.get(chat_id)) and known.get("type") == chat_type:
+            chat = known  # a group made with group() keeps its title
         else:
             chat = {"id": chat_id, "type": chat_type, "title": "Group"}
         self.chats[chat_id] = chat
@@ -929,7 +1044,9 @@ class FakeBotAPI:
         if key not in self.join_requests:
             raise _bad("HIDE_REQUESTER_MISSING")
         self.join_requests.discard(key)
-        self.members[key[0]].add(key[1])
+        if key[1] not in self.members[key[0]]:
+            self.members[key[0]].add(key[1])
+            self._member_update(key[0], key[1], "left", "member", self.bot_id)
         return True
 
     async def _declineChatJoinRequest(self, params: dict[str, Any], call: Call) -> Any:
@@ -941,14 +1058,48 @@ class FakeBotAPI:
 
     async def _banChatMember(self, params: dict[str, Any], call: Call) -> Any:
         chat_id, user_id = self._chat_user(params, groups_only=True)
+        if self.owners.get(chat_id) == user_id or user_id in self.admins.get(chat_id, {}):
+            raise _bad("user is an administrator of the chat")
+        if (chat_id, user_id) in self.banned:
+            return True
+        old = self._status(chat_id, user_id)
         self.banned.add((chat_id, user_id))
         self.members[chat_id].discard(user_id)
+        self._member_update(chat_id, user_id, old, "kicked", self.bot_id)
         return True
 
     async def _unbanChatMember(self, params: dict[str, Any], call: Call) -> Any:
-        key = self._chat_user(params, groups_only=True)
-        self.banned.discard(key)
+        """Without only_if_banned Telegram also takes a present member out (so that
+        afterwards they are not in the chat but may join); with it, only a ban goes."""
+        key = chat_id, user_id = self._chat_user(params, groups_only=True)
+        if key in self.banned:
+            self.banned.discard(key)
+            self._member_update(chat_id, user_id, "kicked", "left", self.bot_id)
+        elif not params.get("only_if_banned") and user_id in self.members[chat_id]:
+            if self.owners.get(chat_id) == user_id or user_id in self.admins.get(chat_id, {}):
+                raise _bad("user is an administrator of the chat")
+            old = self._status(chat_id, user_id)
+            self.members[chat_id].discard(user_id)
+            self._member_update(chat_id, user_id, old, "left", self.bot_id)
         return True
+
+    async def _getChat(self, params: dict[str, Any], call: Call) -> Any:
+        chat_id = self._chat_of(params)
+        chat = self.chats.get(chat_id)
+        if chat is None and isinstance(chat_id, int) and chat_id > 0:
+            chat = self._chat(chat_id)
+        if chat is None:
+            raise _bad("chat not found")
+        return {**chat, "accent_color_id": 0, "max_reaction_count": 11,
+                "accepted_gift_types": {"unlimited_gifts": False, "limited_gifts": False,
+                                        "unique_gifts": False, "premium_subscription": False,
+                                        "gifts_from_channels": False}}
+
+    async def _getChatMember(self, params: dict[str, Any], call: Call) -> Any:
+        chat_id, user_id = self._chat_user(params)
+        if chat_id not in self.chats:
+            raise _bad("chat not found")
+        return self._chat_member(chat_id, user_id, self._status(chat_id, user_id))
 
     async def _restrictChatMember(self, params: dict[str, Any], call: Call) -> Any:
         key = self._chat_user(params, groups_only=True)
@@ -964,6 +1115,7 @@ _METHODS = frozenset({
     "sendChatAction", "answerCallbackQuery", "setMyCommands", "getMyCommands",
     "deleteMyCommands", "createChatInviteLink", "approveChatJoinRequest",
     "declineChatJoinRequest", "banChatMember", "unbanChatMember", "restrictChatMember",
+    "getChat", "getChatMember",
 })
 
 

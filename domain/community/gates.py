@@ -1,0 +1,132 @@
+"""Gates: which chats a tier opens, set up by operators, listed for everyone.
+
+A gate belongs to one chat of one platform. Opening it again changes its tier and
+grace and keeps everyone already seated; closing it forgets its seats, since nobody
+will be removed from an open chat.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, delete, func, select
+
+from domain.community import durations, seats
+from domain.community.tables import Gate, Seat
+from domain.config import Programme
+from domain.errors import UnknownTier
+from domain.staff import audit, jobs
+from domain.storage.database import UnitOfWork
+
+LAPSE_MODES = ("remove", "warn")
+SWEEP_JOB = "community"  # scheduler/registry.py: seats.sweep
+
+
+def default_grace(programme: Programme) -> timedelta:
+    grace = durations.parse(programme.community.grace)
+    assert grace is not None  # the programme file checks it
+    return grace
+
+
+async def find(uow: UnitOfWork, platform: str, chat_id: str) -> Gate | None:
+    return await uow.session.scalar(select(Gate).where(Gate.platform == platform,
+                                                       Gate.chat_id == chat_id))
+
+
+async def by_id(uow: UnitOfWork, gate_id: int) -> Gate | None:
+    return await uow.session.get(Gate, gate_id)
+
+
+async def open_gate(uow: UnitOfWork, programme: Programme, platform: str, chat_id: str,
+                    kind: str, title: str, tier: str, grace: timedelta | None,
+                    join_link: str | None, actor: str, now: datetime) -> Gate:
+    """Gate the chat at `tier` (or change its gate), the programme's grace if None."""
+    ladder = programme.tiers
+    if ladder.by_code(tier) is None:
+        raise UnknownTier(code=tier)
+    grace = default_grace(programme) if grace is None else grace
+    gate = await find(uow, platform, chat_id)
+    if gate is None:
+        gate = Gate(platform=platform, chat_id=chat_id, created_by=actor, created_at=now,
+                    on_lapse=programme.community.on_lapse, dry_run=False)
+        uow.session.add(gate)
+    terms = (gate.min_tier, gate.grace_s)
+    gate.kind, gate.title, gate.min_tier = kind, title[:128], tier
+    gate.grace_s = int(grace.total_seconds())
+    gate.updated_at = now
+    if gate.id is not None and terms != (gate.min_tier, gate.grace_s):
+        await _judge_soon(uow, gate, actor, now)
+    if join_link is not None:
+        gate.join_link = join_link
+    await uow.flush()
+    await audit.record(uow, actor, "gate.open", _target(gate),
+                       {"tier": tier, "grace": durations.spell(grace), "title": gate.title},
+                       now)
+    return gate
+
+
+async def close_gate(uow: UnitOfWork, gate: Gate, actor: str, now: datetime) -> None:
+    await uow.session.execute(delete(Seat).where(Seat.gate_id == gate.id))
+    await uow.session.delete(gate)
+    await audit.record(uow, actor, "gate.close", _target(gate), {"title": gate.title}, now)
+    await uow.flush()
+
+
+async def configure(uow: UnitOfWork, gate: Gate, actor: str, now: datetime, *,
+                    dry_run: bool | None = None, on_lapse: str | None = None) -> None:
+    changes: dict[str, object] = {}
+    if dry_run is not None and dry_run != gate.dry_run:
+        gate.dry_run = changes["dry_run"] = dry_run
+    if on_lapse is not None and on_lapse != gate.on_lapse:
+        if on_lapse not in LAPSE_MODES:
+            raise ValueError(on_lapse)
+        gate.on_lapse = changes["on_lapse"] = on_lapse
+    if changes:
+        gate.updated_at = now
+        await audit.record(uow, actor, "gate.configure", _target(gate), changes, now)
+    if changes.get("dry_run") is False or changes.get("on_lapse") == "remove":
+        await _judge_soon(uow, gate, actor, now)
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A gate and who is in its chat: qualifying, lapsed (warned, awaiting removal),
+    and of those the ones whose grace is over."""
+
+    gate: Gate
+    seated: int
+    lapsed: int
+    due: int
+
+
+async def listing(uow: UnitOfWork, now: datetime) -> list[Summary]:
+    counts = {row.gate_id: row for row in await uow.session.execute(
+        select(Seat.gate_id,
+               func.count(case((Seat.status == "in", 1))).label("seated"),
+               func.count(case((Seat.status == "lapsed", 1))).label("lapsed"),
+               func.count(case(((Seat.status == "lapsed") & (Seat.remove_after <= now), 1)))
+               .label("due"))
+        .where(Seat.status.in_(("in", "lapsed"))).group_by(Seat.gate_id))}
+    gates = await uow.session.scalars(select(Gate).order_by(Gate.title, Gate.id))
+    out = []
+    for gate in gates:
+        row = counts.get(gate.id)
+        out.append(Summary(gate, row.seated if row else 0, row.lapsed if row else 0,
+                           row.due if row else 0))
+    return out
+
+
+async def on_platform(uow: UnitOfWork, platform: str) -> list[Gate]:
+    return list(await uow.session.scalars(
+        select(Gate).where(Gate.platform == platform).order_by(Gate.title, Gate.id)))
+
+
+async def _judge_soon(uow: UnitOfWork, gate: Gate, actor: str, now: datetime) -> None:
+    """New terms: the lapsed are judged afresh by the sweep, asked to run now."""
+    await seats.reopen(uow, gate, now)
+    await jobs.request_run(uow, SWEEP_JOB, actor, now)
+
+
+def _target(gate: Gate) -> str:
+    return f"chat:{gate.platform}:{gate.chat_id}"

@@ -1,0 +1,40 @@
+"""/groups: the chats a member's tier opens, with their join links, and what the locked
+ones need. /tier offers it as a button when the programme has gated chats."""
+
+from __future__ import annotations
+
+from domain.community import gates
+from domain.community.seats import opens
+from domain.staff import roles
+from domain.tiers import tiers
+from handlers.community.words import needs
+from handlers.engine.routing import Ctx, Outcome, Router
+from handlers.engine.types import Text, reply
+
+router = Router()
+SHOW = "groups:show"
+
+
+@router.command("groups")
+async def groups(ctx: Ctx) -> Outcome:
+    found = await gates.on_platform(ctx.uow, ctx.inbound.platform)
+    if not found:
+        return Outcome([reply("community.groups_none")])
+    ladder = ctx.programme.tiers
+    progress = await tiers.progress(ctx.uow, ladder, ctx.member, ctx.now)
+    # Staff are let in whatever their tier (domain.community.joining), so they get links.
+    staff = bool(await roles.held(ctx.uow, ctx.member.id))
+    lines = []
+    for gate in found:
+        if (staff or opens(ladder, gate, ctx.member.tier)) and gate.join_link:
+            lines.append(Text("community.groups_open", {"chat": gate.title,
+                                                        "link": gate.join_link}))
+        else:
+            lines.append(Text("community.groups_locked", {
+                "chat": gate.title, **needs(ctx.programme, progress, gate.min_tier)}))
+    return Outcome([reply("community.groups", lines=lines)])
+
+
+@router.action(SHOW)
+async def groups_button(ctx: Ctx) -> Outcome:
+    return await groups(ctx)
