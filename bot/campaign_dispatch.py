@@ -16,6 +16,15 @@ A member is sent the campaign on the first of their accounts, in the pushers' or
 of preference, on a platform the campaign is for (those its segment names, else any);
 where that platform cannot deliver (unreachable, or WeChat's window closed), the next.
 A campaign sent on a platform still connecting (Telegram at start) waits until it is.
+
+An operator on a platform that cannot edit a message (WeChat) is pushed the start,
+then at most three milestones (a quarter, half and three quarters sent, each at least
+`milestone_every` after the last look), and the end: a few messages of the service
+window's quota, never one per look. Pushed, the progress has no buttons (a number
+typed back would answer the conversation's own options, not these); it says to send
+/campaign N instead. An end the platform would not take now (WeChat's window closed
+or its quota spent, or a passing error) is tried again every `owed_every` seconds
+for a day while this process runs, so it arrives once the operator writes again.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from bot.notifier import Push, connecting
@@ -35,7 +45,8 @@ from domain.campaigns.tables import Campaign
 from domain.config import Programme
 from domain.storage.database import Database
 from handlers.campaigns.words import member_message, progress_message
-from handlers.engine.types import Rendered
+from handlers.engine.i18n import translate
+from handlers.engine.types import Rendered, Text
 
 log = logging.getLogger(__name__)
 # Shows a message in an operator's chat: edits `message_id` when given (and still
@@ -45,6 +56,21 @@ Outcome = tuple[int, str, str | None, str | None]  # delivery, outcome, platform
 RATE_WINDOW = 30.0  # seconds of progress the ETA is measured over
 NO_ACCOUNT = "no account on a platform this campaign is sent on"
 PASS_ON = ("unreachable", "deferred")  # outcomes after which the next platform is tried
+QUARTERS = 4  # a pushed progress is heard at each quarter on the way, none twice
+ENDED = ("done", "cancelled")
+TRY_AGAIN = ("deferred", "retry")  # a pushed end the platform may take later
+OWED_FOR = 24 * 3600.0  # seconds an untaken end is tried again
+
+
+@dataclass
+class Owed:
+    """A campaign's end its operator's platform did not take yet."""
+
+    platform: str
+    chat: str
+    message: Rendered
+    due: float  # monotonic time of the next try
+    until: float  # ... and of the last
 
 
 class Lane:
@@ -84,7 +110,8 @@ class Dispatcher:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  batch: int = 200, in_flight: int = 600, every: float = 1.0,
                  progress_every: float = 3.0, flush_every: float = 0.2,
-                 per_platform: int = 64, alone: bool = False) -> None:
+                 per_platform: int = 64, alone: bool = False,
+                 milestone_every: float = 60.0, owed_every: float = 60.0) -> None:
         self.db = db
         self.programme = programme
         self.pushers = pushers  # in order of preference
@@ -97,6 +124,8 @@ class Dispatcher:
         self.flush_every = flush_every
         self.per_platform = per_platform
         self.alone = alone
+        self.milestone_every = timedelta(seconds=milestone_every)
+        self.owed_every = owed_every
         self._lanes: dict[str, Lane] = {}
         self._halted: set[int] = set()  # campaigns being sent here that stopped running
         self._sending: dict[int, asyncio.Task[None]] = {}
@@ -105,6 +134,8 @@ class Dispatcher:
         self._room = asyncio.Event()
         self._samples: dict[int, deque[tuple[float, int]]] = {}
         self._shown: dict[int, str] = {}  # the progress text last shown, per campaign
+        self._quarters: dict[int, int] = {}  # the quarter last pushed, per campaign
+        self._owed: dict[int, Owed] = {}  # ends to push again, per campaign
 
     # ------------------------------------------------------------------ the loop
 
@@ -142,6 +173,7 @@ class Dispatcher:
                 await self._show(campaign)
             except Exception:
                 log.exception("campaign progress failed", extra={"campaign": campaign.id})
+        await self._push_owed()
 
     async def run_until_idle(self) -> None:
         """Tick until no campaign is left to start or send (tests and benchmarks; wrap
@@ -290,24 +322,34 @@ class Dispatcher:
         if editor is None and (pusher is None or pusher is connecting):
             return  # the console: /campaign N shows it; or the platform is connecting
         moving = campaign.status == "running"
-        if editor is None and moving and campaign.progress_message is not None:
-            return  # a platform that cannot edit hears the start and the end only
+        # A platform that cannot edit, once it heard the start: milestones only.
+        milestones = editor is None and moving and campaign.progress_message is not None
+        every = max(self.progress_every, self.milestone_every) if milestones \
+            else self.progress_every
         async with self.db.uow() as uow:
-            if not await deliveries.progress_turn(uow, campaign.id, self.clock(),
-                                                  self.progress_every, campaign.status):
+            if not await deliveries.progress_turn(uow, campaign.id, self.clock(), every,
+                                                  campaign.status):
                 return
             await uow.commit()
         async with self.db.snapshot() as snapshot:  # a count over every delivery
             progress = await deliveries.progress(snapshot, campaign)
         eta = self._eta(campaign.id, progress) if moving else None
+        if milestones and not self._milestone(campaign.id, progress.percent):
+            return
         message = progress_message(campaign, progress, eta,
                                    edit=campaign.progress_message is not None)
+        if editor is None:
+            message = pushed(campaign, message)
         if self._shown.get(campaign.id) == message.text:
             return
         if editor is not None:
             shown = await editor(chat, message, campaign.progress_message)
         else:
-            shown = "pushed" if await pusher(chat, message) == "sent" else None
+            outcome = await pusher(chat, message)
+            shown = "pushed" if outcome == "sent" else None
+            if not milestones:  # the start (or a pause): milestones count from here
+                self._quarters[campaign.id] = progress.percent * QUARTERS // 100
+            self._owe(campaign, message, outcome)
         if shown is None:
             return
         self._shown[campaign.id] = message.text
@@ -315,6 +357,46 @@ class Dispatcher:
             async with self.db.uow() as uow:
                 await deliveries.shown(uow, campaign.id, shown)
                 await uow.commit()
+
+    def _milestone(self, campaign_id: int, percent: int) -> bool:
+        """Whether a pushed progress has reached a quarter it has not been heard at. A
+        process that did not push the start (restarted since) waits for the next one."""
+        quarter = percent * QUARTERS // 100
+        last = self._quarters.setdefault(campaign_id, quarter)
+        if not last < quarter < QUARTERS:
+            return False
+        self._quarters[campaign_id] = quarter
+        return True
+
+    def _owe(self, campaign: Campaign, message: Rendered, outcome: str) -> None:
+        """Remember an end the platform did not take now; forget any other."""
+        if campaign.status in ENDED and outcome in TRY_AGAIN:
+            now = time.monotonic()
+            self._owed[campaign.id] = Owed(campaign.operator_platform, campaign.operator_chat,
+                                           message, now + self.owed_every, now + OWED_FOR)
+        else:
+            self._owed.pop(campaign.id, None)
+        if campaign.status in ENDED:
+            self._quarters.pop(campaign.id, None)
+
+    async def _push_owed(self) -> None:
+        """Try the untaken ends that are due again."""
+        now = time.monotonic()
+        for campaign_id, owed in list(self._owed.items()):
+            if owed.due > now:
+                continue
+            pusher = self.pushers.get(owed.platform)
+            if pusher is None or pusher is connecting:
+                continue
+            try:
+                outcome = await pusher(owed.chat, owed.message)
+            except Exception:  # noqa: BLE001 - tried again later, like a "retry"
+                log.exception("campaign end failed", extra={"campaign": campaign_id})
+                outcome = "retry"
+            if outcome in TRY_AGAIN and now < owed.until:
+                owed.due = now + self.owed_every
+            else:
+                self._owed.pop(campaign_id, None)
 
     def _eta(self, campaign_id: int, progress: Progress) -> int | None:
         """Seconds left at the pace of the last RATE_WINDOW seconds, or None."""
@@ -327,3 +409,14 @@ class Dispatcher:
         if now - then < 1 or progress.done <= before:
             return None
         return int(progress.remaining * (now - then) / (progress.done - before))
+
+
+def pushed(campaign: Campaign, message: Rendered) -> Rendered:
+    """The progress as pushed to a platform without inline buttons: a number typed back
+    answers the options of the conversation, not these, so /campaign N is named instead
+    (its card offers the same controls, and numbers answer them there)."""
+    if not message.buttons:
+        return message
+    hint = translate(Text("campaign.pushed_controls", {"number": str(campaign.id)}),
+                     campaign.operator_locale)
+    return replace(message, text=f"{message.text}\n\n{hint}", buttons=())

@@ -43,6 +43,7 @@ from bot.settings import SettingsError
 from bot.telegram import commands, wiring
 from bot.telegram.gateway import Gateway
 from bot.telegram.gateway import poll as polling
+from bot.telegram.groups import GROUP_KINDS
 from bot.telegram.wiring import ALLOWED, POLL_TIMEOUT
 from handlers.engine.routing import Router as Commands
 
@@ -94,7 +95,7 @@ def _pin_response_types() -> None:
 
 
 def make_dispatcher(gateway: Gateway, username: str) -> Dispatcher:
-    dp = Dispatcher(gateway=gateway, username=username.lower())
+    dp = Dispatcher(gateway=gateway, username=username.lower(), disable_fsm=True)
     dp.include_router(make_router())
     return dp
 
@@ -114,14 +115,12 @@ def make_router() -> Router:
 
 async def message(message: Message, event_update: Update, gateway: Gateway,
                   username: str) -> object:
-    user = message.from_user
-    if user is None or user.is_bot:
-        return UNHANDLED
-    if message.chat.type == "private":
-        return await gateway.private_message(message, event_update.update_id)
-    if message.chat.type in ("group", "supergroup") and (message.text or "").startswith("/"):
+    if message.chat.type in GROUP_KINDS:  # other bots' messages too: they may join or leave
         return await gateway.group_message(message, event_update.update_id, username)
-    return UNHANDLED
+    user = message.from_user
+    if user is None or user.is_bot or message.chat.type != "private":
+        return UNHANDLED
+    return await gateway.private_message(message, event_update.update_id)
 
 
 async def button(query: CallbackQuery, event_update: Update, gateway: Gateway) -> None:
@@ -130,6 +129,8 @@ async def button(query: CallbackQuery, event_update: Update, gateway: Gateway) -
 
 async def membership(update: ChatMemberUpdated, event_update: Update,
                      gateway: Gateway) -> object:
+    if update.chat.type in GROUP_KINDS:
+        return await gateway.bot_membership(update, event_update.update_id)
     if update.chat.type != "private":
         return UNHANDLED
     return await gateway.membership(update, event_update.update_id)
@@ -184,8 +185,10 @@ def chat_of(update: Update) -> str:
     event = update.message or update.edited_message or update.channel_post
     if event is not None:
         return str(event.chat.id)
-    if update.callback_query is not None:
-        return str(update.callback_query.from_user.id)
+    if (query := update.callback_query) is not None:
+        # A group's buttons queue with its messages: a newcomer's captcha answer comes
+        # after their arrival. In a private chat the chat is the presser's.
+        return str(query.message.chat.id if query.message else query.from_user.id)
     change = update.my_chat_member or update.chat_member or update.chat_join_request
     if change is not None:
         return str(change.chat.id)

@@ -1,6 +1,7 @@
 """Gated Telegram chats, the platform's half: what /gate asks of a chat (TelegramRooms),
 taking out whoever no longer qualifies (Remover), and asking Telegram who is still in
-each chat (Reconciler), for the `chat_member` updates missed while the bot was down.
+each chat (Reconciler), for the `chat_member` updates missed while the bot was down;
+and, for moderation, taking out newcomers whose captcha ran out (CaptchaExpiry).
 
 The domain decides who is due for removal (domain.community.removals); only this
 process can act on it, so a worker here polls for due removals every few seconds. With
@@ -29,6 +30,8 @@ from domain.community import removals, seats
 from domain.config import Programme
 from domain.storage.database import Database
 from handlers.community.joining import ADMINS, GONE, seen
+from handlers.community.moderation import newcomers
+from handlers.community.moderation.events import GroupChat
 from handlers.engine.rooms import ROOM_KINDS, Room, RoomError
 
 log = logging.getLogger(__name__)
@@ -233,10 +236,49 @@ class Reconciler:
                     return None
 
 
+class CaptchaExpiry:
+    """Newcomers who let their captcha run out are taken out (newcomers.expire_due);
+    pending captchas live in the database, so those due while no process ran are
+    acted on at the first pass after a start."""
+
+    def __init__(self, db: Database, programme: Programme, chats: Callable[[str], GroupChat],
+                 *, every: float = 3.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+        self.db = db
+        self.programme = programme
+        self.chats = chats
+        self.every = every
+        self.clock = clock
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await self.once()
+            except Exception:
+                log.exception("captcha expiry pass failed")
+            try:
+                await asyncio.wait_for(stop.wait(), self.every)
+            except TimeoutError:
+                pass
+
+    async def once(self) -> int:
+        done = await newcomers.expire_due(self.db, self.programme, PLATFORM, self.chats,
+                                          self.clock())
+        if done:
+            log.info("expired captchas acted on", extra={"count": done})
+        return done
+
+
 def start_workers(db: Database, programme: Programme, transport: Transport,
-                  stop: asyncio.Event) -> list[asyncio.Task[None]]:
-    """The gated chats' workers of a connected bot, on either library, until `stop`."""
-    return [asyncio.create_task(Remover(db, programme, transport).run(stop),
-                                name="telegram removals"),
-            asyncio.create_task(Reconciler(db, programme, transport).run(stop),
-                                name="telegram seat reconciling")]
+                  stop: asyncio.Event, chats: Callable[[str], GroupChat] | None = None
+                  ) -> list[asyncio.Task[None]]:
+    """The gated chats' workers of a connected bot, on either library, until `stop`;
+    with `chats` (a group as moderation acts on it), the captcha expiry too."""
+    tasks = [asyncio.create_task(Remover(db, programme, transport).run(stop),
+                                 name="telegram removals"),
+             asyncio.create_task(Reconciler(db, programme, transport).run(stop),
+                                 name="telegram seat reconciling")]
+    if chats is not None:
+        tasks.append(asyncio.create_task(CaptchaExpiry(db, programme, chats).run(stop),
+                                         name="telegram captcha expiry"))
+    return tasks

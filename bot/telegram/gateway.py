@@ -1,5 +1,7 @@
 """What aiogram and python-telegram-bot share once an update is mapped to an Inbound:
-the inbox pipeline, answering buttons, sending replies, blocks and unblocks.
+the inbox pipeline, answering buttons, sending replies, blocks and unblocks; and, for
+groups, what goes to the members' engine (/gate) and what to moderation (the rest),
+every update through the inbox once all the same.
 
 Keys are "<bot id>:<update id>": update ids are per bot, so a new token on the same
 database never collides with an old one.
@@ -10,42 +12,100 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.ordering import ChatQueue
 from bot.pipeline import Pipeline
+from bot.telegram.groups import (
+    GROUP_KINDS,
+    AdminCache,
+    Outbox,
+    TelegramGroupChat,
+    button_event,
+    kind_of,
+    message_events,
+)
 from bot.telegram.sender import Sender
-from bot.telegram.transport import Rejected, TelegramFailure, Transport
+from bot.telegram.transport import (
+    Rejected,
+    TelegramFailure,
+    Transport,
+    asks_contact,
+    closes_keyboard,
+)
 from domain.members import members
 from domain.storage.database import Database
 from handlers.community import joining
 from handlers.community.gates import GROUP_COMMANDS
+from handlers.community.moderation.dispatch import Moderation
+from handlers.community.moderation.events import (
+    BUTTON,
+    JOINED,
+    MESSAGE,
+    GroupEvent,
+    GroupOutcome,
+)
+from handlers.engine import i18n
 from handlers.engine.engine import Answer
 from handlers.engine.render import render
 from handlers.engine.rooms import ROOM_KINDS
-from handlers.engine.types import Inbound, Reply
+from handlers.engine.types import Inbound, Rendered, Reply
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
+CHATTER_MARKS_S = 0.1  # chatter handled within this is marked so in one commit
 
 
 def start_link(username: str | None) -> str | None:
     """The deep link that opens a chat with the bot and sends `/start {payload}`."""
     return f"https://t.me/{username}?start={{payload}}" if username else None
 EXPIRED = "error.button_expired"
+FOREIGN_CONTACT = "telegram.contact_not_yours"
+KEYBOARD_CLOSED = "telegram.keyboard_closed"
+STAFF_CHANGED = frozenset({"roles.granted", "roles.revoked"})  # a "/" menu to redo
 
 
 class Gateway:
+    """`moderation` answers what happens in groups (None: only /gate is answered there);
+    its replies leave through `outbox`, at the pace Telegram allows a group."""
+
     def __init__(self, db: Database, pipeline: Pipeline, transport: Transport,
                  sender: Sender | None,
-                 bot_id: int, default_locale: str) -> None:
+                 bot_id: int, default_locale: str,
+                 moderation: Moderation | None = None) -> None:
         self.db = db
         self.pipeline = pipeline
         self.transport = transport
         self.sender = sender
         self.bot_id = bot_id
         self.default_locale = default_locale
+        self.moderation = moderation
+        self.admins = AdminCache(transport)
+        self.outbox = Outbox()
+        # Called when an answer granted or revoked a role (the staff "/" menus follow).
+        self.staff_changed: Callable[[], None] | None = None
+        # Private chats whose last answer showed the "share my number" keyboard.
+        self._asked_contact: set[str] = set()
+        self._marks: list[str] = []  # chatter handled, not yet marked so in the inbox
+        self._marking: asyncio.Task[None] | None = None
+        if moderation is not None and moderation.chats is None:
+            moderation.chats = self.chat  # a report's buttons in the log chat act on the group
+
+    def chat(self, chat_id: str) -> TelegramGroupChat:
+        """The group as moderation acts on it (also the captcha expiry's way in)."""
+        assert self.sender is not None
+        return TelegramGroupChat(chat_id, self.transport, self.sender, self.admins)
+
+    async def _handle_group(self, event: GroupEvent, chat: TelegramGroupChat) -> GroupOutcome:
+        """Moderation's answer to `event`; what it left to do soon (a captcha to post)
+        joins the group's outbox now that the event's changes are committed."""
+        assert self.moderation is not None
+        outcome = await self.moderation.handle(event, chat)
+        for job in chat.later():
+            self.outbox.put(chat.chat_id, job)
+        return outcome
 
     def key(self, update_id: int) -> str:
         return f"{self.bot_id}:{update_id}"
@@ -56,6 +116,9 @@ class Gateway:
 
     async def private_message(self, message: Any, update_id: int) -> None:
         user, contact = message.from_user, message.contact
+        if contact is not None and contact.user_id != user.id:
+            await self._foreign_contact(message, update_id)
+            return
         await self.inbound(Inbound(
             platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
             text=message.text or message.caption or "", message_id=str(message.message_id),
@@ -63,27 +126,156 @@ class Gateway:
             phone=contact.phone_number if contact and contact.user_id == user.id else None,
             shares_contact=True, key=self.key(update_id)), thread_id=topic(message))
 
+    async def _foreign_contact(self, message: Any, update_id: int) -> None:
+        """Someone else's contact (or one without a Telegram account) proves nothing
+        about the sender's number: ask for their own, in their language. A phone step
+        under way stays where it was, its keyboard too."""
+        user = message.from_user
+        async with self.db.uow() as uow:
+            member = await members.by_identity(uow, PLATFORM, str(user.id))
+            chosen = member.locale if member is not None else None
+        await self.say(self.key(update_id), str(message.chat.id), FOREIGN_CONTACT,
+                       i18n.negotiate(chosen, user.language_code))
+
     async def group_message(self, message: Any, update_id: int, username: str) -> None:
-        """Points and profiles are private: a command to us in a group is pointed to the
-        private chat, except the few that act on the group itself (/gate), which the
-        engine answers in the group; chatter and other bots' commands are left alone."""
-        text = message.text or ""
-        head = text.split(maxsplit=1)[0] if text.startswith("/") else ""
-        name, _, addressee = head[1:].partition("@")
-        if not head or (addressee and addressee.lower() != username):
-            await self.ignore(self.key(update_id))
-        elif name.lower() in GROUP_COMMANDS:
-            user, chat = message.from_user, message.chat
-            await self.inbound(Inbound(
-                platform=PLATFORM, user_id=str(user.id), chat_id=str(chat.id), text=text,
-                message_id=str(message.message_id), locale=user.language_code,
-                display_name=user.full_name, key=self.key(update_id),
-                chat_kind=str(getattr(chat.type, "value", chat.type)),
-                chat_title=chat.title), thread_id=topic(message))
+        """Anything in a group. A command that acts on the group itself (/gate) goes to
+        the engine, which answers in the group; a member's command (/points) is pointed
+        to the private chat, unless moderation has one of that name (/rules); the rest,
+        chatter, arrivals and departures included, is moderation's."""
+        key, user = self.key(update_id), message.from_user
+        name = command(message.text or message.caption or "", username)
+        if name is not None and user is not None and not user.is_bot:
+            if name in GROUP_COMMANDS:
+                chat = message.chat
+                await self.inbound(Inbound(
+                    platform=PLATFORM, user_id=str(user.id), chat_id=str(chat.id),
+                    text=message.text or "", message_id=str(message.message_id),
+                    locale=user.language_code, display_name=user.full_name, key=key,
+                    chat_kind=kind_of(chat), chat_title=chat.title), thread_id=topic(message))
+                return
+            moderated = self.moderation is not None and name in self.moderation.commands()
+            if not moderated and name in self.pipeline.engine.router.commands:
+                await self.say(key, str(message.chat.id), "telegram.private_only",
+                               user.language_code, group=True, thread_id=topic(message))
+                return
+        events = message_events(message, key, self.bot_id)
+        if self.moderation is None or not events:
+            await self.ignore(key)
+        elif events[0].kind == MESSAGE and name is None:
+            await self._chatter(events[0], key, topic(message))
         else:
-            await self.say(self.key(update_id), str(message.chat.id), "telegram.private_only",
-                           message.from_user.language_code, group=True,
-                           thread_id=topic(message))
+            await self._moderate(events, key, topic(message))
+
+    async def group_button(self, query: Any, update_id: int) -> None:
+        """A button under a message in a group (or a moderation button in a log chat):
+        always answered at once (the spinner stops), then moderation acts on it, once."""
+        key = self.key(update_id)
+        await self._answer_callback(query.id, None)
+        if self.moderation is None or not query.data:
+            await self.pipeline.finish(key)
+            return
+        await self._moderate([button_event(query, key)], key, topic(query.message))
+
+    def _moderates(self, action: str | None) -> bool:
+        """A moderation button outside a group: a report's, in a private log chat."""
+        if self.moderation is None or not action:
+            return False
+        prefix = action.split(":", 1)[0]
+        return (prefix in self.moderation.router.buttons
+                and self.pipeline.engine.router.find_action(action) is None)
+
+    async def _chatter(self, event: GroupEvent, key: str, thread_id: int | None) -> None:
+        """Plain chatter: no lease and no transaction unless moderation acts (a flood);
+        a failure is logged, not retried, as nobody waits for an answer to chatter."""
+        assert self.moderation is not None
+        try:
+            outcome = await self._handle_group(event, self.chat(event.chat_id))
+        except Exception:
+            log.exception("moderating a group message failed", extra={"chat": event.chat_id})
+            outcome = GroupOutcome()
+        if said_nothing(outcome):
+            self._finish_later(key)
+        else:
+            await self.pipeline.once(key, lambda: self._send(event, outcome, thread_id))
+
+    def _finish_later(self, key: str) -> None:
+        """Mark chatter handled without waiting for the mark's commit: the group's next
+        message goes on meanwhile, and the marks of CHATTER_MARKS_S share one commit.
+        Until it commits, a restart would only see the message again, which changes
+        nothing."""
+        self._marks.append(key)
+        if self._marking is None or self._marking.done():
+            self._marking = asyncio.create_task(self._mark())
+
+    async def _mark(self) -> None:
+        while self._marks:
+            await asyncio.sleep(CHATTER_MARKS_S)
+            keys, self._marks = self._marks, []
+            results = await asyncio.gather(*(self.pipeline.finish(k) for k in keys),
+                                           return_exceptions=True)
+            failed = next((r for r in results if isinstance(r, Exception)), None)
+            if failed is not None:
+                log.warning("marking group messages handled failed; recovery will see them",
+                            exc_info=failed)
+
+    async def close(self) -> None:
+        """At shutdown: the outbox's last replies, and the marks still to commit."""
+        await self.outbox.close()
+        if self._marking is not None:
+            await self._marking
+
+    async def _moderate(self, events: list[GroupEvent], key: str,
+                        thread_id: int | None) -> None:
+        """Commands, buttons, arrivals and departures, under the delivery's lease: a
+        redelivery meanwhile does nothing, and one cut short is handled again later."""
+        assert self.moderation is not None
+        chat = self.chat(events[0].chat_id)
+
+        async def act() -> None:
+            counted = events
+            if events[0].kind == JOINED:
+                count = await self._member_count(chat.chat_id)
+                counted = [replace(event, members=count) for event in events]
+            for event in counted:
+                await self._send(event, await self._handle_group(event, chat), thread_id)
+
+        await self.pipeline.once(key, act)
+
+    async def _send(self, event: GroupEvent, outcome: GroupOutcome,
+                    thread_id: int | None) -> None:
+        """The outcome's replies (in the group's language, in the event's topic), its
+        words for other chats, and the command's deletion, through the outbox: in order,
+        at Telegram's pace, without holding up the group's next updates."""
+        if outcome.delete_command and event.message_id is not None:
+            self.outbox.put(event.chat_id, self._delete(event.chat_id, event.message_id))
+        # A reply to a button may take the place of the message the button is under.
+        under = event.message_id if event.kind == BUTTON else None
+        for reply in outcome.replies:
+            message = render(reply, outcome.locale)
+            self.outbox.put(event.chat_id, self._say(
+                event.chat_id, message, thread_id, under if message.edit else None))
+        for chat_id, reply, locale in outcome.elsewhere:
+            self.outbox.put(chat_id, self._say(chat_id, render(reply, locale), None))
+
+    async def _say(self, chat_id: str, message: Rendered, thread_id: int | None,
+                   edit_message_id: str | None = None) -> None:
+        assert self.sender is not None
+        await self.sender.send(chat_id, message, group=chat_id.startswith("-"),
+                               interactive=True, thread_id=thread_id,
+                               edit_message_id=edit_message_id)
+
+    async def _delete(self, chat_id: str, message_id: str) -> None:
+        try:
+            await self.transport.delete_message(chat_id, message_id)
+        except TelegramFailure as exc:  # gone already, or the bot may not delete
+            log.info("command not deleted", extra={"chat": chat_id,
+                                                   "detail": exc.description})
+
+    async def _member_count(self, chat_id: str) -> int | None:
+        try:
+            return await self.transport.member_count(chat_id)
+        except TelegramFailure:
+            return None
 
     async def join_request(self, request: Any, update_id: int) -> None:
         """Someone asked to join a chat through a join-request link: approve or decline
@@ -120,15 +312,34 @@ class Gateway:
         status = str(getattr(member.status, "value", member.status))
         if status == "restricted" and not member.is_member:
             status = "left"
-        kind = str(getattr(change.chat.type, "value", change.chat.type))
+        kind = kind_of(change.chat)
+        self.promoted(change)
         if kind in ROOM_KINDS and member.user.id != self.bot_id:
             await joining.seen(self.db, self.pipeline.engine.programme, PLATFORM,
                                str(change.chat.id), str(member.user.id), status,
                                datetime.now(UTC))
         await self.pipeline.finish(self.key(update_id))
 
+    async def bot_membership(self, change: Any, update_id: int) -> None:
+        """The bot's own status in a group changed (made an admin, or not any more)."""
+        self.promoted(change)
+        await self.pipeline.finish(self.key(update_id))
+
+    def promoted(self, change: Any) -> None:
+        """A promotion or demotion reaches the chat's cached admins at once."""
+        old, new = (str(getattr(m.status, "value", m.status))
+                    for m in (change.old_chat_member, change.new_chat_member))
+        admin = new in joining.ADMINS
+        if (old in joining.ADMINS) != admin:
+            self.admins.changed(str(change.chat.id), str(change.new_chat_member.user.id),
+                                admin)
+
     async def button(self, query: Any, update_id: int) -> None:
         message = query.message
+        if message is not None and (kind_of(message.chat) in (*GROUP_KINDS, "channel")
+                                    or self._moderates(query.data)):
+            await self.group_button(query, update_id)
+            return
         if message is None or message.chat.type != "private" or not query.data:
             await self.ignore(self.key(update_id), callback_id=query.id)
             return
@@ -149,7 +360,14 @@ class Gateway:
         """Handle `inbound` and send its answer to the chat, in topic `thread_id` if the
         member wrote in one. The topic stays here: conversations need not know of it,
         and a replay maps the same update to the same topic again."""
+        # Only a pressed button names a message of the bot's, which a reply marked
+        # `edit` may replace. Typed text (a button's number, say) names the member's own
+        # message, which no bot may edit: the answer comes as a new message below it,
+        # where the member is looking (the card above may be out of sight).
+        under = inbound.message_id if callback_id is not None else None
+
         async def deliver(answer: Answer) -> None:
+            assert self.sender is not None
             messages = answer.rendered()
             if callback_id is not None:
                 # Always stop the spinner; an expired button says so in the toast alone.
@@ -158,13 +376,43 @@ class Gateway:
                 await self._answer_callback(callback_id, toast)
                 if toast is not None:
                     return
+            close = self._closes_keyboard(inbound, messages)
+            if close and not any(closes_keyboard(m, under if m.edit else None)
+                                 for m in messages):
+                # Every message has buttons of its own: a short one takes the keyboard.
+                await self.sender.send(inbound.chat_id, render(Reply(KEYBOARD_CLOSED),
+                                                               answer.locale),
+                                       interactive=True, thread_id=thread_id,
+                                       close_keyboard=True)
+                close = False
             for message in messages:
+                edit = under if message.edit else None
+                closing = close and closes_keyboard(message, edit)
                 await self.sender.send(inbound.chat_id, message, interactive=True,
                                        group=inbound.chat_kind != "private",
-                                       edit_message_id=inbound.message_id if message.edit
-                                       else None, thread_id=thread_id)
+                                       edit_message_id=edit, thread_id=thread_id,
+                                       close_keyboard=closing)
+                close = close and not closing
+            if self.staff_changed is not None and any(m.key in STAFF_CHANGED
+                                                      for m in messages):
+                self.staff_changed()
 
         return await self.pipeline.handle(inbound, deliver)
+
+    def _closes_keyboard(self, inbound: Inbound, messages: list[Rendered]) -> bool:
+        """Whether this answer must take the "share my number" keyboard away: the
+        chat's last answer showed it (or the member just used it), and this one does
+        not show it again. Kept in memory: after a restart a shared contact still
+        tells, and a typed number leaves the keyboard up."""
+        if inbound.chat_kind != "private":
+            return False
+        chat = inbound.chat_id
+        if any(asks_contact(m) for m in messages):
+            self._asked_contact.add(chat)
+            return False
+        shown = chat in self._asked_contact or inbound.phone is not None
+        self._asked_contact.discard(chat)
+        return shown
 
     async def say(self, key: str, chat_id: str, reply_key: str, locale: str | None,
                   group: bool = False, thread_id: int | None = None) -> None:
@@ -198,6 +446,21 @@ class Gateway:
             await self.transport.answer_callback(callback_id, text)
         except TelegramFailure as exc:  # too old to answer: the member has moved on
             log.info("callback not answered", extra={"detail": str(exc)})
+
+
+def command(text: str, username: str) -> str | None:
+    """The command `text` gives this bot (lower case), if any: "/warn" or
+    "/warn@ourbot", not "/warn@otherbot"."""
+    if not text.startswith("/"):
+        return None
+    name, _, addressee = text.split(maxsplit=1)[0][1:].partition("@")
+    if not name or (addressee and addressee.lower() != username):
+        return None
+    return name.lower()
+
+
+def said_nothing(outcome: GroupOutcome) -> bool:
+    return not (outcome.replies or outcome.elsewhere or outcome.delete_command)
 
 
 def topic(message: Any) -> int | None:

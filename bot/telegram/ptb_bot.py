@@ -27,6 +27,7 @@ from bot.telegram import commands, community, webhook, wiring
 from bot.telegram.community import TelegramRooms
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.gateway import poll as polling
+from bot.telegram.groups import GROUP_KINDS, build_moderation
 from bot.telegram.transport import PtbTransport
 from handlers.engine.routing import Router
 from handlers.routers import build_engine
@@ -44,7 +45,8 @@ def install(application: Application, app: App) -> Gateway:
     engine = build_engine(app.db, app.programme, username=bot.username,
                           start_link=start_link(bot.username), rooms=TelegramRooms(transport))
     gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None, bot.id,
-                      app.programme.default_locale)
+                      app.programme.default_locale,
+                      build_moderation(app.db, app.programme, bot.username))
     gateway.sender = wiring.sender(app.settings, transport, gateway)
     application.bot_data[GATEWAY] = gateway
     application.add_handler(TypeHandler(Update, on_update), group=GROUP)
@@ -56,15 +58,17 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     uid = update.update_id
     message, query, change = update.message, update.callback_query, update.my_chat_member
     request, member = update.chat_join_request, update.chat_member
-    if message is not None and message.from_user is not None and not message.from_user.is_bot:
-        if message.chat.type == "private":
-            await gateway.private_message(message, uid)
-        else:
-            await gateway.group_message(message, uid, (context.bot.username or "").lower())
+    if message is not None and message.chat.type in GROUP_KINDS:
+        await gateway.group_message(message, uid, (context.bot.username or "").lower())
+    elif (message is not None and message.chat.type == "private"
+          and message.from_user is not None and not message.from_user.is_bot):
+        await gateway.private_message(message, uid)
     elif query is not None:
         await gateway.button(query, uid)
     elif change is not None and change.chat.type == "private":
         await gateway.membership(change, uid)
+    elif change is not None and change.chat.type in GROUP_KINDS:
+        await gateway.bot_membership(change, uid)
     elif request is not None:
         await gateway.join_request(request, uid)
     elif member is not None:
@@ -79,6 +83,13 @@ async def publish_commands(bot, router: Router, default_locale: str,
         await bot.set_my_commands([BotCommand(n, d) for n, d in names],
                                   scope=BotCommandScope.de_json(scope, bot),
                                   language_code=language)
+
+
+async def forget_commands(bot, chat_id: str) -> None:
+    """A chat's own menus gone (its staff role was revoked): the members' menu again."""
+    for language in commands.LANGUAGES.values():
+        await bot.delete_my_commands(scope=BotCommandScope.de_json(
+            {"type": "chat", "chat_id": int(chat_id)}, bot), language_code=language)
 
 
 def chat_of(update: Update) -> str:
@@ -122,7 +133,15 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
             await reach(lambda: application.bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(poll(application, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(feed)))
-        tasks.extend(community.start_workers(app.db, app.programme, gateway.transport, stop))
+        menus = wiring.StaffMenus(
+            app, staff, lambda changed: publish_commands(
+                application.bot, gateway.pipeline.engine.router,
+                app.programme.default_locale, changed),
+            lambda chat: forget_commands(application.bot, chat))
+        gateway.staff_changed = menus.nudge
+        tasks.append(asyncio.create_task(menus.keep()))
+        tasks.extend(community.start_workers(app.db, app.programme, gateway.transport, stop,
+                                             gateway.chat))
         wiring.ready(app, gateway.sender)
         log.info("telegram ready", extra={"bot": application.bot.username,
                                           "recovered": recovered})
@@ -134,6 +153,9 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
         stop.set()
         await cancel(tasks)
         await queue.drain()
+        gateway = application.bot_data.get(GATEWAY)
+        if gateway is not None:
+            await gateway.close()
         await application.shutdown()
         await application.bot.shutdown()  # its HTTP clients, when initialize never finished
 

@@ -12,9 +12,11 @@ then refuses everything for `retry_after` seconds. So every send here
 4. makes one Bot API call, once per part of the reply (`transport.plan`), so a retry
    never repeats a part that went out.
 
-Interactive sends (answers to what the user just did) skip steps 1 and 2, though they
-are recorded in the chat's window, and go before queued bulk sends in step 3; the caller
-keeps their order by awaiting them one after another.
+Interactive sends (answers to what the user just did) skip steps 1 and 2 in private
+chats, though they are recorded in the chat's window, and go before queued bulk
+sends in step 3; the caller keeps their order by awaiting them one after another. A
+group's queue and window hold for them too: Telegram's 20 a minute there is firm, and
+its 429 would pause every send of the bot.
 
 A 429 pauses every send of this Sender; 403 and 400 are final; network errors and 5xx
 are retried with exponential backoff.
@@ -174,15 +176,17 @@ class Sender:
 
     async def send(self, chat_id: str, message: Rendered, *, group: bool = False,
                    edit_message_id: str | None = None, interactive: bool = False,
-                   thread_id: int | None = None) -> SendResult:
-        """Send `message` (to forum topic `thread_id` of the chat, if given); never raises
-        for Telegram's or the network's reasons (a reply that cannot be rendered, such as
-        an over-long button action, is a ValueError). Topics share their chat's limits."""
-        parts = plan(message, edit_message_id=edit_message_id, thread_id=thread_id)
+                   thread_id: int | None = None, close_keyboard: bool = False) -> SendResult:
+        """Send `message` (to forum topic `thread_id` of the chat, if given; taking a
+        reply keyboard away with it, see `transport.plan`); never raises for Telegram's
+        or the network's reasons (a reply that cannot be rendered, such as an over-long
+        button action, is a ValueError). Topics share their chat's limits."""
+        parts = plan(message, edit_message_id=edit_message_id, thread_id=thread_id,
+                     close_keyboard=close_keyboard)
         chat = self._chats.get(chat_id) or self._chats.setdefault(chat_id, _Chat())
         chat.users += 1
         try:
-            if interactive:
+            if interactive and not group:
                 return await self._send_parts(chat_id, parts, chat, group, interactive)
             async with chat.lock:
                 return await self._send_parts(chat_id, parts, chat, group, interactive)
@@ -207,7 +211,7 @@ class Sender:
                          interactive: bool) -> SendResult:
         attempts = floods = failures = 0
         while True:
-            if not interactive:
+            if group or not interactive:
                 await self._chat_turn(chat, group)
             paid = await self._slot(interactive)
             self._record(chat, group)

@@ -23,6 +23,7 @@ from bot.pipeline import Pipeline
 from bot.telegram import aiogram_bot, community, webhook, wiring
 from bot.telegram.community import TelegramRooms
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
+from bot.telegram.groups import build_moderation
 from bot.telegram.transport import AiogramTransport
 from bot.telegram.wiring import ALLOWED, sender, staff_menus
 from handlers.routers import build_engine
@@ -53,6 +54,7 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
     stop = asyncio.Event()
     tasks: list[asyncio.Task] = []
     queue = ChatQueue()
+    gateways: list[Gateway] = []
 
     def reach(call):
         return wiring.reach(lambda: aiogram_bot.contact(call), settings.telegram_api_url)
@@ -63,7 +65,9 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
         engine = build_engine(app.db, app.programme, username=me.username,
                               start_link=start_link(me.username), rooms=TelegramRooms(transport))
         gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None,
-                          me.id, app.programme.default_locale)
+                          me.id, app.programme.default_locale,
+                          build_moderation(app.db, app.programme, me.username))
+        gateways.append(gateway)
         gateway.sender = sender(settings, transport, gateway)
         dp = aiogram_bot.make_dispatcher(gateway, me.username or "")
         staff = await staff_menus(app)
@@ -84,8 +88,14 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
             await reach(lambda: bot.delete_webhook(drop_pending_updates=False))
             tasks.append(asyncio.create_task(aiogram_bot.poll(bot, dp, gateway, stop, queue)))
         tasks.append(asyncio.create_task(gateway.pipeline.keep_recovering(replay)))
-        tasks.append(asyncio.create_task(keep_staff_menus(app, bot, engine.router, staff)))
-        tasks.extend(community.start_workers(app.db, app.programme, transport, stop))
+        menus = wiring.StaffMenus(
+            app, staff, lambda changed: aiogram_bot.publish_commands(
+                bot, engine.router, app.programme.default_locale, changed),
+            lambda chat: aiogram_bot.forget_commands(bot, chat))
+        gateway.staff_changed = menus.nudge
+        tasks.append(asyncio.create_task(menus.keep()))
+        tasks.extend(community.start_workers(app.db, app.programme, transport, stop,
+                                             gateway.chat))
         wiring.ready(app, gateway.sender)
         log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
 
@@ -96,25 +106,9 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
         stop.set()
         await cancel(tasks)
         await queue.drain()
+        for gateway in gateways:
+            await gateway.close()
         await bot.session.close()
-
-
-async def keep_staff_menus(app: App, bot, router, shown: dict[str, list[str]],
-                           every: float = 300.0) -> None:
-    """Grants and revocations reach the "/" menus within `every` seconds."""
-    while True:
-        await asyncio.sleep(every)
-        try:
-            now = await staff_menus(app)
-            if now != shown:
-                await aiogram_bot.publish_commands(bot, router, app.programme.default_locale,
-                                                   {c: m for c, m in now.items()
-                                                    if shown.get(c) != m})
-                for chat in shown.keys() - now.keys():
-                    await aiogram_bot.forget_commands(bot, chat)
-                shown = now
-        except Exception:
-            log.exception("refreshing staff command menus failed")
 
 
 def webhook_handler(bot, dp, gateway: Gateway, queue: ChatQueue, settings):

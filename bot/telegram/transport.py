@@ -8,7 +8,8 @@ exceptions, whatever the library's own are.
 
 A transport also administers the chats that gates guard (bot/telegram/community.py):
 it reads a chat, its members and its own rights, makes join-request links, answers
-join requests and takes people out.
+join requests and takes people out; and, for moderation (bot/telegram/groups.py), it
+restricts, bans, unbans, deletes messages and lists a chat's administrators.
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chat
                 "can_delete_stories", "can_post_messages", "can_edit_messages",
                 "can_pin_messages", "can_manage_topics")
 LINK_NAME_LIMIT = 32  # characters of an invite link's name
+# What a member may do in a group (ChatPermissions), every flag both libraries know: a
+# mute turns them all off, lifting it turns them all on.
+PERMISSIONS = ("can_send_messages", "can_send_audios", "can_send_documents",
+               "can_send_photos", "can_send_videos", "can_send_video_notes",
+               "can_send_voice_notes", "can_send_polls", "can_send_other_messages",
+               "can_add_web_page_previews", "can_react_to_messages", "can_edit_tag",
+               "can_change_info", "can_invite_users", "can_pin_messages",
+               "can_manage_topics")
 
 
 class TelegramFailure(Exception):
@@ -82,6 +91,16 @@ class AskContact:
 
 
 @dataclass(frozen=True)
+class CloseKeyboard:
+    """ReplyKeyboardRemove: the "share my number" keyboard goes away once its step is
+    over. Telegram takes one reply_markup per message, so it rides only on a message
+    without buttons of its own; and a message sent with it can never be edited."""
+
+
+Keyboard = Inline | AskContact | CloseKeyboard
+
+
+@dataclass(frozen=True)
 class Part:
     """One Bot API call. `text` is HTML (the caption for media); `message_id` is the
     message an edit replaces; `thread_id` the forum topic a new message goes to, since
@@ -89,7 +108,7 @@ class Part:
 
     kind: Literal["text", "photo", "document", "edit"]
     text: str = ""
-    keyboard: Inline | AskContact | None = None
+    keyboard: Keyboard | None = None
     upload: tuple[str, bytes] | None = None
     message_id: str | None = None
     thread_id: int | None = None
@@ -100,11 +119,32 @@ def utf16_len(text: str) -> int:
 
 
 def plan(message: Rendered, *, edit_message_id: str | None = None,
-         thread_id: int | None = None) -> list[Part]:
+         thread_id: int | None = None, close_keyboard: bool = False) -> list[Part]:
     """The calls that show `message` (in topic `thread_id`, if any); buttons go on the
-    last one. ValueError when it is empty or a button's action cannot be callback data."""
+    last one. `close_keyboard`: the first part that can (see `closes_keyboard`) also
+    takes a reply keyboard away. ValueError when it is empty or a button's action
+    cannot be callback data."""
     parts = _plan(message, edit_message_id)
+    if close_keyboard:
+        free = next((n for n, part in enumerate(parts) if _can_close(part)), None)
+        if free is not None:
+            parts[free] = replace(parts[free], keyboard=CloseKeyboard())
     return parts if thread_id is None else [replace(p, thread_id=thread_id) for p in parts]
+
+
+def closes_keyboard(message: Rendered, edit_message_id: str | None = None) -> bool:
+    """Whether sending `message` can also take a reply keyboard away: one of its parts
+    is a new message without buttons (an edit takes only inline buttons)."""
+    return any(_can_close(part) for part in _plan(message, edit_message_id))
+
+
+def asks_contact(message: Rendered) -> bool:
+    """Whether `message` shows the "share my number" keyboard."""
+    return any(action == CONTACT_ACTION for row in message.buttons for _, action in row)
+
+
+def _can_close(part: Part) -> bool:
+    return part.kind != "edit" and part.keyboard is None
 
 
 def _plan(message: Rendered, edit_message_id: str | None) -> list[Part]:
@@ -281,6 +321,43 @@ class Transport(ABC):
         await self._call(self.bot.ban_chat_member(chat, user))
         await self._call(self.bot.unban_chat_member(chat, user, only_if_banned=True))
 
+    # ------------------------------------------------------------------ moderation
+
+    async def restrict_member(self, chat_id: str, user_id: str,
+                              until: dt.datetime | None) -> None:
+        """Nothing may be sent (nor reacted) until `until`; None: until lifted. Telegram
+        itself takes under 30 s or over 366 days from now as for ever."""
+        await self._call(self.bot.restrict_chat_member(
+            chat_ref(chat_id), int(user_id), self._permissions(False),
+            until_date=_epoch(until)))
+
+    async def lift_restriction(self, chat_id: str, user_id: str) -> None:
+        """Every permission granted: Telegram's way to lift a restriction, after which
+        the chat's own defaults apply to them again."""
+        await self._call(self.bot.restrict_chat_member(
+            chat_ref(chat_id), int(user_id), self._permissions(True)))
+
+    async def ban_member(self, chat_id: str, user_id: str, until: dt.datetime | None) -> None:
+        """Out, and kept out until `until` (None: until unbanned)."""
+        await self._call(self.bot.ban_chat_member(chat_ref(chat_id), int(user_id),
+                                                  until_date=_epoch(until)))
+
+    async def unban_member(self, chat_id: str, user_id: str) -> None:
+        """May join again; someone who is in the chat is left there."""
+        await self._call(self.bot.unban_chat_member(chat_ref(chat_id), int(user_id),
+                                                    only_if_banned=True))
+
+    async def delete_message(self, chat_id: str, message_id: str) -> None:
+        await self._call(self.bot.delete_message(chat_ref(chat_id), int(message_id)))
+
+    async def chat_administrators(self, chat_id: str) -> frozenset[str]:
+        """User ids of the chat's owner and admins, bots among them."""
+        admins = await self._call(self.bot.get_chat_administrators(chat_ref(chat_id)))
+        return frozenset(str(member.user.id) for member in admins)
+
+    async def member_count(self, chat_id: str) -> int:
+        return await self._call(self.bot.get_chat_member_count(chat_ref(chat_id)))
+
     @property
     def bot_id(self) -> int:
         """The bot's own user id, the first part of its token (no getMe needed)."""
@@ -305,6 +382,10 @@ class Transport(ABC):
     async def _answer(self, callback_id: str, text: str | None) -> None: ...
 
     @abstractmethod
+    def _permissions(self, allowed: bool) -> Any:
+        """The library's ChatPermissions with every flag `allowed`."""
+
+    @abstractmethod
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         """Our exception for a library one; None for anything else."""
 
@@ -317,8 +398,10 @@ class AiogramTransport(Transport):
         self._types = types
         self._errors = exceptions
 
-    def _markup(self, keyboard: Inline | AskContact | None) -> Any:
+    def _markup(self, keyboard: Keyboard | None) -> Any:
         t = self._types
+        if isinstance(keyboard, CloseKeyboard):
+            return t.ReplyKeyboardRemove(remove_keyboard=True)
         if isinstance(keyboard, AskContact):
             return t.ReplyKeyboardMarkup(
                 keyboard=[[t.KeyboardButton(text=keyboard.label, request_contact=True)]],
@@ -351,6 +434,9 @@ class AiogramTransport(Transport):
     async def _answer(self, callback_id: str, text: str | None) -> None:
         await self.bot.answer_callback_query(callback_id, text=text)
 
+    def _permissions(self, allowed: bool) -> Any:
+        return self._types.ChatPermissions(**dict.fromkeys(PERMISSIONS, allowed))
+
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         e = self._errors
         if isinstance(exc, e.TelegramRetryAfter):
@@ -379,8 +465,10 @@ class PtbTransport(Transport):
         self._tg = telegram
         self._errors = error
 
-    def _markup(self, keyboard: Inline | AskContact | None) -> Any:
+    def _markup(self, keyboard: Keyboard | None) -> Any:
         t = self._tg
+        if isinstance(keyboard, CloseKeyboard):
+            return t.ReplyKeyboardRemove()
         if isinstance(keyboard, AskContact):
             return t.ReplyKeyboardMarkup(
                 [[t.KeyboardButton(keyboard.label, request_contact=True)]],
@@ -413,6 +501,9 @@ class PtbTransport(Transport):
     async def _answer(self, callback_id: str, text: str | None) -> None:
         await self.bot.answer_callback_query(callback_id, text=text)
 
+    def _permissions(self, allowed: bool) -> Any:
+        return self._tg.ChatPermissions(**dict.fromkeys(PERMISSIONS, allowed))
+
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         e = self._errors
         if isinstance(exc, e.RetryAfter):
@@ -432,6 +523,11 @@ def _word(value: Any) -> str:
     """A status or chat type as Telegram spells it: both libraries give enum members,
     which neither compare nor hash like the plain strings."""
     return str(getattr(value, "value", value))
+
+
+def _epoch(moment: dt.datetime | None) -> int | None:
+    """A moment as Telegram's until_date (seconds since the epoch); None: for ever."""
+    return None if moment is None else int(moment.timestamp())
 
 
 def _seconds(exc: telegram.error.RetryAfter) -> float:

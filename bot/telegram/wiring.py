@@ -6,7 +6,9 @@ imports it rather than the other service."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
+import logging
 import os
 import socket
 import sys
@@ -30,6 +32,7 @@ from bot.web import error
 from domain.staff import roles
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 # chat_member is not sent unless asked for; gated chats follow their members with it.
 ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member",
@@ -37,6 +40,7 @@ ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_ch
 POLL_TIMEOUT = 25
 PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
 MAX_WAIT = 60  # seconds between start-up attempts, at most
+STAFF_MENUS_EVERY = 300.0  # seconds between looks at who holds which role
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -155,6 +159,49 @@ def refused(method: str | None, description: str) -> SettingsError:
 async def staff_menus(app: App) -> dict[str, list[str]]:
     async with app.db.uow() as uow:
         return commands.staff_menus(await roles.staff_accounts(uow, PLATFORM))
+
+
+class StaffMenus:
+    """Keeps the staff "/" menus in step with grants and revocations, whichever library
+    publishes them: `publish(menus)` sets the menus of the chats given (chat id ->
+    extra commands), `forget(chat)` drops a chat's own menu. It looks every `every`
+    seconds (a grant made elsewhere: the console, WeChat), and at once when nudged (the
+    gateway's answer to /grant or /revoke)."""
+
+    def __init__(self, app: App, shown: dict[str, list[str]],
+                 publish: Callable[[dict[str, list[str]]], Awaitable[None]],
+                 forget: Callable[[str], Awaitable[None]],
+                 every: float | None = None) -> None:
+        self.app = app
+        self.shown = shown
+        self.publish = publish
+        self.forget = forget
+        self.every = STAFF_MENUS_EVERY if every is None else every
+        self._nudged = asyncio.Event()
+
+    def nudge(self) -> None:
+        self._nudged.set()
+
+    async def keep(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), self.every)
+            self._nudged.clear()
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception("refreshing staff command menus failed")
+
+    async def refresh(self) -> None:
+        now = await staff_menus(self.app)
+        if now == self.shown:
+            return
+        changed = {chat: menu for chat, menu in now.items() if self.shown.get(chat) != menu}
+        if changed:
+            await self.publish(changed)
+        for chat in self.shown.keys() - now.keys():
+            await self.forget(chat)
+        self.shown = now
 
 
 def sender(settings, transport, gateway: Gateway) -> Sender:

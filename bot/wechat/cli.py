@@ -1,7 +1,8 @@
 """`memberbot wechat menu`: push the programme's menu to the Official Account.
 
 Imports of aiohttp and the API client wait until the command runs, so the rest of
-the CLI starts without them.
+the CLI starts without them. When WeChat refuses, the errcodes a new setup meets
+most say which setting to look at; WeChat's own code and text follow for reference.
 """
 
 from __future__ import annotations
@@ -13,6 +14,21 @@ from datetime import UTC, datetime
 
 from bot import programme as programme_file
 from bot.settings import Settings
+
+# What to check for the errcodes a first push of the menu meets most.
+HINTS = {
+    40013: "WeChat does not know this app id: check MEMBERBOT_WECHAT_APP_ID "
+           "(the AppID of the Official Account, starting with \"wx\").",
+    40125: "the app secret does not match the app id: check MEMBERBOT_WECHAT_APP_SECRET "
+           "(the AppSecret; resetting it in the WeChat admin console replaces the old one).",
+    40001: "WeChat did not accept the credentials: check MEMBERBOT_WECHAT_APP_SECRET; if it "
+           "is right, another program fetching tokens for this app may be replacing ours.",
+    40164: "this server's IP address is not on the Official Account's IP whitelist: add it "
+           "in the WeChat admin console (mp.weixin.qq.com, Basic Configuration, IP whitelist).",
+    48001: "this Official Account may not set a custom menu through the API: check the "
+           "account's type and verification in the WeChat admin console.",
+    -2: "WeChat could not be reached: check the network, or MEMBERBOT_WECHAT_API_URL.",
+}
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -52,7 +68,17 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             async with token_store(settings, app.db, fetch) as tokens:
                 await Api(session, settings.wechat_api_url, tokens).call(CREATE, menu)
     except ApiError as exc:
-        print(f"WeChat refused the menu: {exc}", file=sys.stderr)
+        print(refusal(exc.errcode, exc.errmsg), file=sys.stderr)
         return 1
     print(f"menu pushed: {len(menu['button'])} top-level buttons")
     return 0
+
+
+def refusal(errcode: int, errmsg: str) -> str:
+    """Why the menu was not pushed, in our words where we know the code, with WeChat's
+    errcode and errmsg kept for reference (and for WeChat's own documentation)."""
+    hint = HINTS.get(errcode)
+    said = f"WeChat errcode {errcode}: {errmsg}" if errmsg else f"WeChat errcode {errcode}"
+    if hint is None:
+        return f"WeChat refused the menu ({said})."
+    return f"The menu was not pushed: {hint}\n({said})"

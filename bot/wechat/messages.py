@@ -2,7 +2,9 @@
 
 Texts, menu CLICKs and QR-code follows become an Inbound for the engine: a CLICK
 key is the command it stands for ("/points"), and a scene `ref_CODE` or `link_CODE`
-becomes `/start ref_CODE`. Media gets the engine's text-only answer. Unfollowing
+becomes `/start ref_CODE`. Media gets the engine's text-only answer. A text of only
+spaces and a CLICK whose key is no command (a menu pushed by an older programme
+file) carry an aside, said with the answer (bot/wechat/asides.py). Unfollowing
 marks the member unreachable; card events link a member card; the rest (VIEW,
 LOCATION reports, delivery receipts) need no answer.
 """
@@ -13,7 +15,9 @@ import hashlib
 from dataclasses import dataclass
 from typing import Literal
 
+from bot.wechat.asides import BLANK, STALE_MENU, Aside
 from bot.wechat.envelope import Refused
+from bot.wechat.menu import CARD
 from handlers.engine.types import Inbound
 
 PLATFORM = "wechat"
@@ -34,6 +38,7 @@ class Incoming:
     opens_window: bool
     inbound: Inbound | None = None
     card: tuple[str, str, bool] | None = None  # (card id, code, needs activating)
+    aside: Aside | None = None  # what WeChat adds to the engine's answer
 
 
 def read(fields: dict[str, str]) -> Incoming:
@@ -49,8 +54,10 @@ def read(fields: dict[str, str]) -> Incoming:
     base = {"key": key, "openid": openid, "account": account,
             "opens_window": what in OPENS_WINDOW}
     if msg_type == "text":
-        return Incoming("inbound", inbound=_inbound(openid, key, fields.get("Content", "")),
-                        **base)
+        content = fields.get("Content", "")
+        # Spaces alone (U+3000 too) reach the engine as an empty text, as a picture does.
+        return Incoming("inbound", inbound=_inbound(openid, key, content),
+                        aside=None if content.strip() else BLANK, **base)
     if msg_type != "event":
         return Incoming("inbound", inbound=_inbound(openid, key, ""), **base)  # text only
     if what == "subscribe":
@@ -61,6 +68,9 @@ def read(fields: dict[str, str]) -> Incoming:
         return Incoming("inbound", inbound=_inbound(openid, key, f"/start {event_key}"), **base)
     if what == "click" and event_key.startswith("/"):
         return Incoming("inbound", inbound=_inbound(openid, key, event_key), **base)
+    if what == "click":  # a key of some older menu: the home card, saying so
+        return Incoming("inbound", inbound=_inbound(openid, key, CARD), aside=STALE_MENU,
+                        **base)
     if what == "unsubscribe":
         return Incoming("unsubscribe", **base)
     if what in CARD_EVENTS and _plain(fields.get("CardId", "")) \

@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass
 
 from handlers.engine import i18n
-from handlers.engine.engine import Answer
 from handlers.engine.types import Rendered, Text
 
 MAX_BYTES = 2048
@@ -67,9 +66,9 @@ def join(parts: list[Message], limit: int = MAX_BYTES) -> list[Message]:
     return out
 
 
-def pieces(answer: Answer, limit: int = MAX_BYTES) -> list[str]:
-    """Everything the answer says, in as few messages of at most `limit` bytes as fit."""
-    text = "\n\n".join(t for t in (as_text(m, answer.locale) for m in answer.rendered()) if t)
+def pieces(messages: list[Rendered], locale: str, limit: int = MAX_BYTES) -> list[str]:
+    """Everything an answer says, in as few messages of at most `limit` bytes as fit."""
+    text = "\n\n".join(t for t in (as_text(m, locale) for m in messages) if t)
     return split(text, limit)
 
 

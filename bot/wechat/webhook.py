@@ -32,7 +32,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.pipeline import Pipeline
-from bot.wechat import render
+from bot.wechat import asides, render
 from bot.wechat.api import ApiError
 from bot.wechat.cards import Cards
 from bot.wechat.envelope import Envelope, Refused
@@ -44,6 +44,7 @@ from bot.wechat.render import Message
 from bot.wechat.store import service_window
 from domain.conversations import inbox
 from domain.members import members
+from domain.notices import notices
 from domain.storage.database import Database
 from domain.storage.group_commit import GroupCommit
 from handlers.engine.engine import Answer
@@ -211,9 +212,12 @@ class Webhook:
         async with self.db.uow() as uow:
             await inbox.receive(uow, PLATFORM, [(i.key, payload) for i, payload, _ in items],
                                 items[0][2], passive=True)
-            await service_window.opened_many(
-                uow, PLATFORM, [(i.openid, now) for i, _, now in items if i.opens_window],
-                self.config.window_hours, self.config.window_quota)
+            opened = [(i.openid, now) for i, _, now in items if i.opens_window]
+            await service_window.opened_many(uow, PLATFORM, opened, self.config.window_hours,
+                                             self.config.window_quota)
+            # Notices that waited for the window (WeChat would not take them) go now.
+            await notices.wake_accounts(uow, PLATFORM, [openid for openid, _ in opened],
+                                        items[0][2])
             await uow.commit()
         return [None] * len(items)
 
@@ -232,17 +236,18 @@ class Webhook:
         slot.settle(not declined)
         return _success()
 
-    async def _compose(self, answer: Answer) -> list[Message]:
+    async def _compose(self, incoming: Incoming, answer: Answer) -> list[Message]:
+        said = asides.apply(incoming.aside, answer.rendered(), answer.locale)
         if self.pictures is None:
-            return list(render.pieces(answer))
-        return await self.pictures.compose(answer.rendered(), answer.locale)
+            return render.pieces(said, answer.locale)
+        return await self.pictures.compose(said, answer.locale)
 
     async def _handle(self, incoming: Incoming, slot: Slot, live: bool = True) -> None:
         assert incoming.inbound is not None
         owed = True  # False once the inbox says a recorded answer goes whole, by the API
 
         async def deliver(answer: Answer) -> None:
-            messages = await self._compose(answer)
+            messages = await self._compose(incoming, answer)
             if messages and await carried(answer, messages[0]):
                 messages = messages[1:]
             if messages:
@@ -256,7 +261,7 @@ class Webhook:
         async def again(answer: Answer) -> bool:
             """A WeChat retry: carry the recorded answer if a passive reply owes it."""
             nonlocal owed
-            messages = await self._compose(answer)
+            messages = await self._compose(incoming, answer)
             if not messages:
                 return True
             if not slot.hold():

@@ -9,6 +9,16 @@ otherwise switch to that encoding on its own, whatever encoding it was told. The
 declaration is the first thing expat reports, and one naming any other encoding stops
 it there, before the rest is read.
 
+Other control characters (U+0001 to U+001F but tab, line feed and carriage return)
+are dropped before parsing. XML 1.0 allows them nowhere, not even as &#x1;, yet
+WeChat puts what a member typed into CDATA as it is, control characters included
+(pasted text carries U+001D or U+0010 now and then; other WeChat libraries met the
+same): refusing would leave a member who wrote a valid, signed message without an
+answer, and WeChat retrying it in vain. In UTF-8 these bytes are never part of another
+character, so dropping them changes nothing else. NUL stays refused, as above.
+
+A malformed message is refused in our words with where it broke, not in expat's.
+
 Nested parts (SendPicsInfo, CopyrightCheckResult and the like) are flattened with
 dotted names; a repeated element keeps its last value. The limits come from WeChat's
 real messages (tests/support/wechat_fixtures/): the deepest is five levels counting the root
@@ -24,6 +34,8 @@ from xml.parsers import expat
 MAX_BYTES = 64 * 1024
 MAX_DEPTH = 6  # the root and five levels below it: one more than any real message
 MAX_ELEMENTS = 400  # over three times the widest real message
+# The C0 controls XML 1.0 forbids (NUL is refused before this is used).
+CONTROLS = bytes(c for c in range(1, 0x20) if c not in (0x09, 0x0A, 0x0D))
 
 
 class Unsafe(ValueError):
@@ -40,6 +52,7 @@ def parse(body: bytes) -> dict[str, str]:
         body.decode("utf-8")
     except UnicodeDecodeError:
         raise Unsafe("not UTF-8") from None
+    body = body.translate(None, CONTROLS)
     reader = _Reader()
     parser = expat.ParserCreate("utf-8")  # overrides the declaration for ASCII-based bytes
     parser.buffer_text = True
@@ -56,7 +69,7 @@ def parse(body: bytes) -> dict[str, str]:
     try:
         parser.Parse(body, True)
     except expat.ExpatError as exc:
-        raise Unsafe(f"malformed XML: {exc}") from None
+        raise Unsafe(f"malformed XML (line {exc.lineno}, column {exc.offset})") from None
     if reader.fields:
         return reader.fields
     raise Unsafe("empty message")

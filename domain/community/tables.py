@@ -59,3 +59,109 @@ class Seat(Base):
     remove_after: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime]
+
+
+# ------------------------------------------------------------------ moderation
+
+class GroupSettings(Base):
+    """A group's moderation settings; no row means the defaults (domain/community/
+    group_settings.py)."""
+
+    __tablename__ = "group_settings"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    warn_limit: Mapped[int] = mapped_column(Integer, default=3)
+    warn_mode: Mapped[str] = mapped_column(String(8), default="mute")  # mute, kick, ban
+    flood_limit: Mapped[int] = mapped_column(Integer, default=0)  # 0: off
+    flood_mode: Mapped[str] = mapped_column(String(8), default="mute")
+    flood_for_s: Mapped[int | None] = mapped_column(Integer)  # None: no end
+    welcome_on: Mapped[bool] = mapped_column(Boolean, default=False)
+    welcome_text: Mapped[str | None] = mapped_column(String(4096))
+    rules_text: Mapped[str | None] = mapped_column(String(4096))
+    captcha_on: Mapped[bool] = mapped_column(Boolean, default=False)
+    captcha_minutes: Mapped[int] = mapped_column(Integer, default=2)
+    captcha_skip_tier: Mapped[str | None] = mapped_column(String(32))
+    log_chat: Mapped[str | None] = mapped_column(String(64))
+    clean_commands: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime]
+
+
+class GroupWarn(Base):
+    __tablename__ = "group_warns"
+    __table_args__ = (Index("ix_group_warns_user", "platform", "chat_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(256))
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class GroupRestriction(Base):
+    """A mute or ban in force, kept so it outlives leaving and coming back."""
+
+    __tablename__ = "group_restrictions"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # mute, ban
+    until: Mapped[datetime | None]  # None: until lifted
+    reason: Mapped[str | None] = mapped_column(String(256))
+    actor: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class GroupCaptcha(Base):
+    """A newcomer's pending captcha: muted until solved, out when `expires_at` passes.
+    In the database, so a restart keeps every pending one."""
+
+    __tablename__ = "group_captchas"
+    __table_args__ = (UniqueConstraint("platform", "chat_id", "user_id"),
+                      Index("ix_group_captchas_due", "status", "expires_at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[str] = mapped_column(String(64))
+    answer: Mapped[int] = mapped_column(Integer)
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))  # pending, passed, failed, expired
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class GroupReport(Base):
+    """A member's /report of a message, until an admin deals with it."""
+
+    __tablename__ = "group_reports"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    chat_id: Mapped[str] = mapped_column(String(64))
+    reporter_id: Mapped[str] = mapped_column(String(64))
+    target_id: Mapped[str] = mapped_column(String(64))
+    message_id: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(8))  # open, or what was done
+    resolved_by: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    resolved_at: Mapped[datetime | None]
+
+
+class GroupPerson(Base):
+    """Someone seen in a group, so admins can name them by @username (the platform
+    cannot look a username up for a bot)."""
+
+    __tablename__ = "group_people"
+    __table_args__ = (Index("ix_group_people_username", "platform", "username"),)
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str | None] = mapped_column(String(64))  # lower case, without "@"
+    name: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime]

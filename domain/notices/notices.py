@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from domain.members.tables import Identity
 from domain.notices.tables import Notice
 from domain.storage.database import UnitOfWork
 
@@ -72,6 +73,20 @@ async def wake(uow: UnitOfWork, member_id: int, now: datetime) -> int:
         update(Notice).where(Notice.member_id == member_id, Notice.status == "deferred")
         .values(status="pending", not_before=now)
     )
+
+
+async def wake_accounts(uow: UnitOfWork, platform: str, external_ids: list[str],
+                        now: datetime) -> int:
+    """`wake` for the members behind these accounts (they wrote, and the platform lets
+    us answer for a while): one statement for a batch of messages, over the
+    (status, not_before) index, since few notices are ever deferred."""
+    if not external_ids:
+        return 0
+    accounts = select(Identity.member_id).where(Identity.platform == platform,
+                                                Identity.external_id.in_(external_ids))
+    return await uow.changed(
+        update(Notice).where(Notice.status == "deferred", Notice.member_id.in_(accounts))
+        .values(status="pending", not_before=now))
 
 
 async def of_member(uow: UnitOfWork, member_id: int) -> list[Notice]:

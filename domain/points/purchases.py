@@ -225,3 +225,9 @@ async def entry_ids(uow: UnitOfWork, purchase: Purchase) -> dict[str, int]:
 def _rules(entries: list[list[Any]]) -> list[dict[str, Any]]:
     return [{"rule": rule, "reason": reason, "points": points}
             for points, reason, rule in entries]
+
+
+async def recorded(uow: UnitOfWork, order_id: str) -> bool:
+    """Whether this order is on the books (a late "No" to its confirmation asks)."""
+    return await uow.session.scalar(select(Purchase.id).where(
+        Purchase.order_id == order_id)) is not None

@@ -26,6 +26,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "jobs": frozenset({"owner", "admin", "operator"}),  # /jobs: see, pause, run
     "campaign": frozenset({"owner", "admin", "operator"}),  # also segments and tags
     "gates": frozenset({"owner", "admin", "operator"}),  # /gate, /gates: gated chats
+    # Warn, mute, ban and the group settings in any group the bot administers (as the
+    # group's own admins may).
+    "moderate": frozenset({"owner", "admin", "operator", "staff", "moderator"}),
     "verify": frozenset({"owner", "admin", "operator", "staff"}),
 }
 # Who may hand out which role. Nobody grants "owner": it comes from the settings.

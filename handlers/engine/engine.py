@@ -2,13 +2,18 @@
 
 Order of precedence: a /command always wins (and leaves any flow); a button goes to
 the waiting flow when it belongs to it, else to whoever registered it; free text
-goes to the waiting flow, else opens the home card when it is a greeting, else gets
-help. A typed number answers the last offered buttons, which is how platforms without
-buttons (WeChat, the console) press them, and "yes"/"是" or "no"/"否" a confirmation's
+goes to the waiting flow, else opens the home card when it is a greeting, else runs
+the command a word names ("积分", "points"), else gets help. A typed number answers the
+last offered buttons, which is how platforms without buttons (WeChat, the console)
+press them, "yes"/"是" or "no"/"否" a confirmation's and "skip"/"跳过" a Skip button
 (handlers.engine.answers). The last set stays answerable until another replaces it.
 While a confirmation (a set with a Yes or No button) is showing, text that answers
 nothing gets one sentence on how to answer it, in every flow alike, and it stays
-answerable.
+answerable. "cancel", "取消", "算了" that press nothing are /cancel, at any step.
+
+A button that has expired (an older message's, or one its step no longer takes)
+changes nothing: the conversation keeps its state, its data and its offered buttons,
+so the next valid answer works as if the old button had not been pressed.
 
 An inbound with a delivery key is handled at most once: the key is claimed in the
 same transaction as the effects, and a repeat gets the recorded answer back.
@@ -31,6 +36,7 @@ it reads in place).
 from __future__ import annotations
 
 import logging
+import unicodedata
 from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -59,7 +65,9 @@ RETRIES = 3
 READ_PASSES = 3
 BATCH = 64
 CONTACT_SHARED = "contact:shared"
-KINDS = "~kinds"  # in a conversation's data: which offered buttons are Yes and No
+KINDS = "~kinds"  # in a conversation's data: which offered buttons are Yes, No and Skip
+EXPIRED = "error.button_expired"
+SLASHES = ("/", "\uff0f")  # a Chinese keyboard's full-width slash too
 
 
 @dataclass(frozen=True)
@@ -121,7 +129,7 @@ class Engine:
         now = now or self.clock()
         # PostgreSQL refuses NUL in text; no member means to send one.
         inbound = replace(inbound, text=inbound.text.replace("\x00", ""))
-        refusal = self._refuse(inbound)
+        refusal = await self._refuse(inbound)
         if refusal is not None:
             return refusal
         if not self._for_us(inbound.text):
@@ -242,20 +250,35 @@ class Engine:
     def _for_us(self, text: str) -> bool:
         """'/points@OtherBot' in a group is somebody else's command: leave it alone."""
         head = text.strip().split(" ", 1)[0]
-        if not head.startswith("/") or "@" not in head or self.username is None:
+        if not head.startswith(SLASHES) or "@" not in head or self.username is None:
             return True
         return head.split("@", 1)[1].lower() == self.username
 
-    def _refuse(self, inbound: Inbound) -> Answer | None:
-        """Bad input is answered before anything is opened or written."""
-        locale = self._locale(None, inbound.locale)
+    async def _refuse(self, inbound: Inbound) -> Answer | None:
+        """Bad input is answered before anything is opened or written, in the language
+        the member chose when there is one (one read, on this rare path only)."""
         if len(inbound.text) > MAX_TEXT:
-            return Answer(locale, [reply("error.too_long", max=MAX_TEXT)])
-        if inbound.action is not None and (len(inbound.action) > MAX_ACTION
-                                           or not inbound.action.isprintable()):
+            said = reply("error.too_long", max=MAX_TEXT)
+        elif inbound.action is not None and (len(inbound.action) > MAX_ACTION
+                                             or not inbound.action.isprintable()):
             # Our buttons carry printable ASCII; anything else was made up by a client.
-            return Answer(locale, [reply("error.button_expired")])
-        return None
+            said = reply(EXPIRED)
+        else:
+            return None
+        return Answer(self._locale(await self._chosen(inbound), inbound.locale), [said])
+
+    async def _chosen(self, inbound: Inbound) -> str | None:
+        """The language the member behind this account chose (/language), if any."""
+        try:
+            async with self.db.snapshot() as snapshot:
+                found = await members.by_identities(snapshot, inbound.platform,
+                                                    [inbound.user_id])
+                member = found.get(inbound.user_id)
+                return member.locale if member is not None else None
+        except Exception:  # the refusal goes out all the same, in the platform's language
+            log.exception("a member's language could not be read",
+                          extra={"platform": inbound.platform, "user_id": inbound.user_id})
+            return None
 
     async def _act_staff(self, uow: UnitOfWork, job: _Job, known: Member,
                          conv: State) -> tuple[Answer, Member | None] | ReadFirst:
@@ -301,9 +324,11 @@ class Engine:
                   reads=dict(job.reads), read_first=ahead, rooms=self.rooms)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or answers.pressed(inbound.text, offered, kinds))
-        if (command is None and ctx.action is None and waiting is None
-                and not answers.confirming(kinds) and answers.greeting(inbound.text)):
-            command, ctx.arg = self._home(), ""
+        if command is not None and command not in self._known():
+            command = self._named(command) or command  # "/签到": the command it names
+        if command is None and ctx.action is None:
+            command = self._typed(inbound.text, waiting, kinds, registration.created)
+            ctx.arg = ""
         if registration.created and command == "menu":
             command = "start"  # a newcomer's home card is the welcome itself
         welcome = None
@@ -314,6 +339,11 @@ class Engine:
             welcome = await self._welcome(ctx) if registration.created and command != "start" \
                 else None
             outcome = await self._route(ctx, waiting, command, offered, kinds, staff)
+            if welcome is None and ctx.action is not None and _expired(outcome):
+                # An old button changes nothing: the flow, its data and the buttons on
+                # offer stay as they were, and the next valid answer works.
+                return Answer(self._locale(member.locale, inbound.locale),
+                              outcome.replies), member
         if welcome is not None:
             if any(r.buttons for r in outcome.replies):
                 # Numbers may answer one set of buttons only: the command's own.
@@ -357,7 +387,8 @@ class Engine:
         shown = next((r for r in reversed(outcome.replies) if r.buttons), None)
         if shown is not None:
             return shown.actions, answers.kinds(shown)
-        if moved or cancelled or (kinds and other) or any(r.edit for r in outcome.replies):
+        if (moved or cancelled or (answers.confirming(kinds) and other)
+                or any(r.edit for r in outcome.replies)):
             return [], {}
         return offered, kinds
 
@@ -365,12 +396,42 @@ class Engine:
         """What a greeting opens: the home card when there is one, else /start."""
         return "menu" if "menu" in self.router.commands else "start"
 
+    def _known(self) -> Set[str]:
+        return self.router.commands.keys() | {"help", "cancel"}
+
+    def _named(self, word: str) -> str | None:
+        """The command a word names ("积分" -> points), when this engine has it."""
+        command = answers.keyword(word)
+        if command == "menu":
+            command = self._home()
+        return command if command in self._known() else None
+
+    def _typed(self, text: str, waiting: str | None, kinds: dict[str, int],
+               created: bool) -> str | None:
+        """The command typed words that press no button stand for, if any: a cancel
+        word leaves any flow at any step; while nothing waits, a greeting opens the
+        home card and a command's name runs it; a newcomer's "1" or "yes" (an answer to
+        a card they have not seen yet) gets the welcome card alone."""
+        if answers.cancelling(text):
+            return "cancel"
+        if waiting is not None or answers.confirming(kinds):
+            return None
+        if answers.greeting(text):
+            return self._home()
+        named = self._named(text)
+        if named is not None:
+            return named
+        if created and (answers.number(text) is not None or answers.yes_no(text) is not None):
+            return "start"
+        return None
+
     async def _route(self, ctx: Ctx, state: str | None, command: str | None,
                      offered: list[str], kinds: dict[str, int], staff: bool) -> Outcome:
         router = self.router
         if command == "cancel":
             # A flow that waits, or a confirmation on screen: both are left unanswered.
-            return Outcome([reply("cancel.done" if state or kinds else "cancel.nothing")])
+            return Outcome([reply("cancel.done" if state or answers.confirming(kinds)
+                                  else "cancel.nothing")])
         if command == "help":
             return Outcome([await self._help_for(ctx, staff)])
         if command is not None:
@@ -391,7 +452,7 @@ class Engine:
                 return await waiting(ctx)
             step = router.find_action(ctx.action)
             if step is None:
-                return Outcome([reply("error.button_expired")])
+                return Outcome([reply(EXPIRED)])
             return await step(ctx)
         if waiting is not None:
             return await waiting(ctx)
@@ -443,13 +504,22 @@ def _line(name: str) -> Text:
     return Text(f"command.{name}", {"command": f"/{name}"})
 
 
+def _expired(outcome: Outcome) -> bool:
+    """Whether all a step said is that the button has expired."""
+    return bool(outcome.replies) and all(r.key == EXPIRED for r in outcome.replies)
+
+
 def _command(text: str) -> tuple[str | None, str]:
+    """"/points", and as typed on phones: "／points" (full-width), "/ points"."""
     stripped = text.strip()
-    if not stripped.startswith("/") or len(stripped) == 1:
+    if not stripped.startswith(SLASHES):
         return None, ""
-    head, _, arg = stripped[1:].partition(" ")
+    parts = stripped[1:].split(maxsplit=1)
+    if not parts:
+        return None, ""
+    head = unicodedata.normalize("NFKC", parts[0])
     name = head.split("@", 1)[0].lower()  # "/points@memberbot" in groups
-    return name, arg.strip()
+    return name, parts[1].strip() if len(parts) > 1 else ""
 
 
 def _payload(arg: str, prefix: str) -> str | None:

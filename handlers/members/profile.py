@@ -1,17 +1,22 @@
 """/profile: complete or edit name, phone, birthday and consent.
 
-Every step can be skipped, bad values are explained and asked again, and finishing
-the profile for the first time earns the programme's completion points. The flow is
-drawn in profile.mmd beside this file.
+Every step can be skipped, by its Skip button or by typing "skip" or "跳过" (on Telegram
+the phone step's keyboard is the "share my number" one, which hides the Skip button),
+bad values are explained and asked again, and finishing the profile for the first time
+earns the programme's completion points. The flow is drawn in profile.mmd beside this
+file.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 
 from domain.errors import InvalidInput
 from domain.members import members
 from domain.members.profile import parse_birthday, parse_name, parse_phone, shown_phone
+from handlers.engine import answers
 from handlers.engine.engine import CONTACT_SHARED
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
@@ -19,6 +24,8 @@ from handlers.engine.words import yes_no
 
 FIELDS = ("name", "phone", "birthday", "consent")
 ASKING = {field: f"profile.{field}" for field in FIELDS}  # the state asking each field
+# A birthday typed without separators: MMDD ("0314") or YYYYMMDD ("19900314").
+COMPACT_BIRTHDAY = re.compile(r"(?P<y>(?:19|20)\d\d)?(?P<m>0[1-9]|1[0-2])(?P<d>\d\d)")
 FLOW = Flow.beside(__file__, "profile.mmd", *ASKING.values())
 router = Router(flows=[FLOW])
 
@@ -67,13 +74,16 @@ async def contact(ctx: Ctx) -> Outcome:
 
 def _ask(ctx: Ctx, field: str, data: dict) -> Outcome:
     rows: list[tuple[Button, ...]] = [(button("profile.skip", "profile:skip"),)]
+    key = f"profile.ask_{field}"
     if field == "phone" and ctx.inbound.shares_contact:
+        # The share keyboard hides the Skip button: the question says how to skip.
         rows = [(button("profile.share_phone", "contact:request"),), *rows]
+        key = "profile.ask_phone_share"
     if field == "consent":
         rows = [(button("word.yes", "profile:consent:yes"),
                  button("word.no", "profile:consent:no")),
                 (button("profile.skip", "profile:skip"),)]
-    return Outcome([reply(f"profile.ask_{field}", *rows)], state=ASKING[field], data=data)
+    return Outcome([reply(key, *rows)], state=ASKING[field], data=data)
 
 
 async def _next(ctx: Ctx, said: list[Reply]) -> Outcome:
@@ -90,7 +100,7 @@ async def _next(ctx: Ctx, said: list[Reply]) -> Outcome:
 def _step(field: str, apply: Callable[[Ctx], Awaitable[None]]) -> None:
     @router.state(ASKING[field])
     async def step(ctx: Ctx) -> Outcome:
-        if ctx.action == "profile:skip":
+        if ctx.action == "profile:skip" or (ctx.action is None and answers.skipping(ctx.text)):
             return await _next(ctx, [])
         try:
             await apply(ctx)
@@ -115,7 +125,20 @@ async def _set_phone(ctx: Ctx) -> None:
 
 async def _set_birthday(ctx: Ctx) -> None:
     _need_text(ctx)
-    members.set_birthday(ctx.member, parse_birthday(ctx.text, ctx.local(ctx.now).date()))
+    members.set_birthday(ctx.member, parse_birthday(separated(ctx.text),
+                                                    ctx.local(ctx.now).date()))
+
+
+def separated(text: str) -> str:
+    """"0314" -> "03-14", "19900314" -> "1990-03-14": digits alone read as MM-DD, as the
+    question asks, when the first two can be a month; anything else as typed. A year
+    alone ("1990") is left for the parser to refuse."""
+    typed = unicodedata.normalize("NFKC", text).strip()
+    found = COMPACT_BIRTHDAY.fullmatch(typed)
+    if found is None:
+        return text
+    day = f"{found['m']}-{found['d']}"
+    return f"{found['y']}-{day}" if found["y"] else day
 
 
 async def _set_consent(ctx: Ctx) -> None:

@@ -4,8 +4,9 @@
 for the member and then the amount, and either answer may carry both (`00000042
 128.50`). The order id is fixed when the confirmation is shown, so a double tap
 records one purchase. The role is checked at every step. The reply shows every part
-of what was earned: each rule, and a friend's referral welcome. The flow is drawn in
-purchase.mmd beside this file.
+of what was earned: each rule, and a friend's referral welcome; it takes the
+confirmation's place (Reply.edit), so its buttons go where the platform can edit. The
+flow is drawn in purchase.mmd beside this file.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from domain.points import purchases
 from domain.points.purchases import Order, PurchaseRefused, Recorded
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Local, Money, Text, button, reply
+from handlers.engine.types import Local, Money, Reply, Text, button, reply
 from handlers.engine.words import local, number
 from handlers.points.earning_words import category_name, sku_name
 from handlers.staff.roles import denied, member_arg
@@ -198,7 +199,7 @@ async def _confirm(ctx: Ctx, who: str, amount_text: str) -> Outcome:
     order = f"chat-{members.new_code(10)}"
     return Outcome([reply("purchase.confirm",
                           (button("purchase.yes", f"purchase:ok:{target}:{amount}:{order}"),
-                           button("purchase.no", "purchase:no")),
+                           button("purchase.no", f"purchase:no:{order}")),
                           amount=Money(amount, currency), number=number(target), order=order)])
 
 
@@ -219,10 +220,10 @@ async def record(ctx: Ctx) -> Outcome:
     if not done.duplicate:
         await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "purchase.record",
                            order_id, {"member": number(target), "amount": amount}, ctx.now)
-    return Outcome([reply("purchase.again" if done.duplicate else "purchase.done",
-                          order=order_id, number=number(target),
-                          points=done.points + done.referral, balance=done.balance,
-                          parts=breakdown(ctx, done))])
+    return Outcome([Reply("purchase.again" if done.duplicate else "purchase.done",
+                          {"order": order_id, "number": number(target),
+                           "points": done.points + done.referral, "balance": done.balance,
+                           "parts": breakdown(ctx, done)}, edit=True)])
 
 
 REASONS = ("purchase", "tier_bonus", "category_bonus", "sku_bonus", "promotion",
@@ -260,4 +261,9 @@ def _named(ctx: Ctx, reason: str, detail: str) -> Local | str:
 
 @router.action("purchase:no")
 async def decline(ctx: Ctx) -> Outcome:
-    return Outcome([reply("purchase.cancelled")])
+    """No: nothing is recorded, unless this confirmation's Yes came first (the order
+    it names is on the books), which a late No cannot undo: a refund can."""
+    order = (ctx.action or "").split(":")[2:3]
+    if order and await purchases.recorded(ctx.uow, order[0][:64]):
+        return Outcome([Reply("purchase.no_too_late", {"order": order[0][:64]}, edit=True)])
+    return Outcome([Reply("purchase.cancelled", edit=True)])

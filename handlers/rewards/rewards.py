@@ -1,7 +1,9 @@
 """/rewards: the catalogue, page by page, with why a locked item is locked (a tier
 means that tier and those above it); a tap asks for confirmation, and the
 confirmation redeems. Every step judges again, since a button may be old or forged;
-the confirmation carries a nonce, so a double tap is one redemption."""
+the confirmation carries a nonce, so a double tap is one redemption. Its answer takes
+the confirmation's place (Reply.edit: its buttons go where the platform can edit), and
+its No carries the same nonce, so a No pressed after the Yes redeemed says so."""
 
 from __future__ import annotations
 
@@ -95,7 +97,7 @@ async def _ask(ctx: Ctx, item: RewardItem) -> Outcome:
     tap = members.new_code(8)
     return Outcome([reply("rewards.confirm",
                           (button("rewards.yes", f"rewards:ok:{item.code}:{tap}:{item.cost}"),
-                           button("rewards.no", "rewards:no")),
+                           button("rewards.no", f"rewards:no:{item.code}:{tap}")),
                           title=local(item.title), cost=item.cost, after=balance - item.cost)])
 
 
@@ -126,10 +128,18 @@ async def confirm(ctx: Ctx) -> Outcome:
         return Outcome([reply("rewards.refused", why=why(
             ctx, refused.code, item, refused.params.get("needed", 0)))])
     key = "rewards.again" if done.duplicate else "rewards.done"
-    return Outcome([reply(key, title=local(item.title), balance=done.balance),
-                    card(ctx, done.coupon)])
+    return Outcome([Reply(key, {"title": local(item.title), "balance": done.balance},
+                          edit=True), card(ctx, done.coupon)])
 
 
 @router.action("rewards:no")
 async def decline(ctx: Ctx) -> Outcome:
-    return Outcome([reply("rewards.cancelled")])
+    """No: nothing redeemed, unless this confirmation's Yes already was (a No pressed
+    late, on a platform that could not take the buttons away)."""
+    parts = (ctx.action or "").split(":")
+    item = ctx.programme.reward(parts[2]) if len(parts) == 4 else None
+    tap = parts[3] if len(parts) == 4 else ""
+    if (item is not None and tap.isascii() and tap.isalnum()
+            and await rewards.tapped(ctx.uow, ctx.member.id, item.code, tap)):
+        return Outcome([reply("rewards.no_too_late", title=local(item.title))])
+    return Outcome([Reply("rewards.cancelled", edit=True)])

@@ -48,10 +48,10 @@ def test_confirmation_buttons_carry_their_kind_by_their_wording_key():
         assert button(key, "x").kind is None, key
 
 
-def test_kinds_name_the_one_yes_and_the_one_no():
+def test_kinds_name_the_one_yes_the_one_no_and_the_one_skip():
     consent = reply("q", (button("word.yes", "y"), button("word.no", "n")),
                     (button("profile.skip", "s"),))
-    assert answers.kinds(consent) == {YES: 0, NO: 1}
+    assert answers.kinds(consent) == {YES: 0, NO: 1, answers.SKIP: 2}
     twice = reply("q", (button("word.yes", "y1"), button("word.yes", "y2"),
                         button("word.no", "n")))
     assert answers.kinds(twice) == {NO: 2}  # two Yes buttons: a typed yes presses neither

@@ -35,6 +35,22 @@ administers a chat, the bot included: by default it is a plain member).
 Membership is kept as Telegram keeps it: approving a join request, banning and
 unbanning change ``members`` and queue the ``chat_member`` update Telegram would send
 (delivered only to a bot that asks for ``chat_member`` in ``allowed_updates``).
+
+For moderation: :meth:`join` and :meth:`leave` (the service messages with
+``new_chat_members`` / ``left_chat_member``), :meth:`album` (photos sharing a
+``media_group_id``), :meth:`message` with ``reply_to`` and ``mentions`` (text_mention
+entities), :meth:`callback` with a group's ``chat_id``; restrictChatMember and
+banChatMember keep their ``until_date`` (``restricted_until``, ``banned_until``),
+deleteMessage records ``deleted``, getChatAdministrators and getChatMemberCount read
+the state above. With ``rights_checked`` on, banning, restricting and deleting need
+the bot to be an admin with the right (off by default, as the gate tests predate it).
+:meth:`message` with ``as_group`` is an anonymous admin's message, sent "as the group"
+(from GroupAnonymousBot, with the group as ``sender_chat``).
+
+As with Telegram, only a message without reply_markup or with an inline keyboard can be
+edited: one sent with a reply keyboard (or ReplyKeyboardRemove) answers "message can't
+be edited"; ``reply_keyboards`` {chat: the last reply_markup of that kind} tells which
+keyboard a chat shows.
 """
 
 from __future__ import annotations
@@ -57,7 +73,8 @@ from aiohttp import ClientSession, web
 
 # Methods that do something visible; the rest only read. `sent()` lists the former.
 READ_METHODS = frozenset({"getMe", "getUpdates", "getWebhookInfo", "getMyCommands",
-                          "getChat", "getChatMember"})
+                          "getChat", "getChatMember", "getChatAdministrators",
+                          "getChatMemberCount"})
 # Methods that put a message in a chat: blocked chats and flood control apply to them.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText",
                           "editMessageReplyMarkup"})
@@ -96,6 +113,8 @@ HTML_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group",
+                       "username": "GroupAnonymousBot"}
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
                 "reply markup are exactly the same as a current content and reply markup "
                 "of the message")
@@ -229,7 +248,8 @@ class FakeBotAPI:
     * ``webhook`` {url, secret_token, allowed_updates, ...} or None;
     * ``commands`` {(scope JSON, language_code): [BotCommand]};
     * ``invite_links``, ``join_requests`` {(chat, user)}, ``members`` {chat: {user}},
-      ``banned`` {(chat, user)}, ``restrictions`` {(chat, user): permissions},
+      ``banned`` {(chat, user)}, ``restrictions`` {(chat, user): permissions} (a
+      restriction granting every permission lifts it, as with Telegram),
       ``admins`` {chat: {user: rights}} and ``owners`` {chat: user} (the bot's id for
       the bot itself);
     * ``blocked`` chat ids whose sends answer 403 (``my_chat_member`` keeps it in step);
@@ -261,9 +281,14 @@ class FakeBotAPI:
         self.members: dict[Any, set[int]] = defaultdict(set)
         self.banned: set[tuple[Any, int]] = set()
         self.restrictions: dict[tuple[Any, int], dict[str, Any]] = {}
+        self.restricted_until: dict[tuple[Any, int], int] = {}  # 0: for ever
+        self.banned_until: dict[tuple[Any, int], int] = {}  # 0: for ever
+        self.deleted: list[tuple[Any, int]] = []  # (chat, message id), in order
+        self.rights_checked = False
         self.admins: dict[Any, dict[int, dict[str, bool]]] = defaultdict(dict)
         self.owners: dict[Any, int] = {}
         self.blocked: set[Any] = set()
+        self.reply_keyboards: dict[Any, dict[str, Any]] = {}
         self.rate_limit: float | None = None
         self.chat_limit: tuple[int, float] | None = None
         self.group_limit: tuple[int, float] | None = None
@@ -445,24 +470,52 @@ class FakeBotAPI:
                 chat_type: str = "private", language_code: str | None = "en",
                 first_name: str = "Test", username: str | None = None, is_bot: bool = False,
                 contact: str | dict[str, Any] | None = None, sticker: bool = False,
-                voice: bool = False, topic: int | None = None) -> dict[str, Any]:
+                voice: bool = False, topic: int | None = None, reply_to: int | None = None,
+                mentions: dict[int, str] | None = None, photo: bool = False,
+                media_group_id: str | None = None, as_group: bool = False) -> dict[str, Any]:
         """A user's message. A leading /command gets its bot_command entity; `contact` is a
         phone number or a Contact dict (their own unless user_id says otherwise); `topic`
         is the forum topic (message_thread_id) it was written in, which makes a
-        supergroup a forum."""
-        sender = self.user(user_id, first_name=first_name, username=username,
-                           language_code=language_code, is_bot=is_bot)
+        supergroup a forum. `reply_to`: the id of the message (in the same chat) it
+        answers; `mentions`: {user id: the name as it stands in `text`}, each a
+        text_mention entity; `photo`: a photo, `text` its caption, in album
+        `media_group_id` if given; `as_group`: an anonymous admin of the group sent it
+        "as the group" (`user_id` is not shown to anybody)."""
+        sender = GROUP_ANONYMOUS_BOT if as_group else self.user(
+            user_id, first_name=first_name, username=username, language_code=language_code,
+            is_bot=is_bot)
         msg = self._user_message(sender, chat_id, chat_type)
+        if as_group:
+            msg["sender_chat"] = msg["chat"]
         if topic is not None:
             msg.update(message_thread_id=topic, is_topic_message=True)
             if chat_type == "supergroup":
                 msg["chat"]["is_forum"] = True
+        if reply_to is not None:
+            answered = self.messages.get((msg["chat"]["id"], reply_to)) or {
+                "message_id": reply_to, "date": int(time.time()), "chat": msg["chat"]}
+            msg["reply_to_message"] = {k: v for k, v in _public(answered).items()
+                                       if k != "reply_to_message"}
+        field_, entities_ = ("caption", "caption_entities") if photo else ("text", "entities")
+        if photo:
+            msg["photo"] = [{"file_id": f"photo{msg['message_id']}", "file_unique_id":
+                             f"p{msg['message_id']}", "width": 90, "height": 90}]
+            if media_group_id is not None:
+                msg["media_group_id"] = media_group_id
         if text:
-            msg["text"] = text
+            msg[field_] = text
+            entities = []
             if text.startswith("/"):
                 command = text.split(maxsplit=1)[0]
-                msg["entities"] = [{"type": "bot_command", "offset": 0,
-                                    "length": _utf16(command)}]
+                entities.append({"type": "bot_command", "offset": 0,
+                                 "length": _utf16(command)})
+            for mentioned, name in (mentions or {}).items():
+                at = text.index(name)
+                entities.append({"type": "text_mention", "offset": _utf16(text[:at]),
+                                 "length": _utf16(name), "user": self.user(
+                                     mentioned, first_name=name, language_code=None)})
+            if entities:
+                msg[entities_] = entities
         if contact is not None:
             msg["contact"] = (dict(contact) if isinstance(contact, dict) else
                               {"phone_number": contact, "first_name": first_name,
@@ -578,7 +631,57 @@ class FakeBotAPI:
             self.admins[chat_id].pop(user_id, None)
         return self._member_update(chat_id, user_id, old, new, by)
 
+    def join(self, chat_id: Any, *user_ids: int, by: int | None = None,
+             first_names: dict[int, str] | None = None,
+             usernames: dict[int, str] | None = None) -> dict[str, Any]:
+        """`user_ids` came into the group (added by `by`, or joined themselves): the
+        service message with new_chat_members, and ``members`` in step. No
+        chat_member update is queued; call :meth:`chat_member` for that."""
+        names, handles = first_names or {}, usernames or {}
+        newcomers = [self.user(u, first_name=names.get(u, "Test"), username=handles.get(u))
+                     for u in user_ids]
+        adder = self.user(by) if by is not None else newcomers[0]
+        msg = self._user_message(adder, chat_id, self._group_type(chat_id))
+        msg["new_chat_members"] = newcomers
+        msg["new_chat_member"] = newcomers[0]
+        msg["new_chat_participant"] = newcomers[0]
+        self.members[chat_id].update(user_ids)
+        return self.push({"message": msg})
+
+    def leave(self, chat_id: Any, user_id: int, *, by: int | None = None) -> dict[str, Any]:
+        """`user_id` left the group (or `by` took them out): the service message with
+        left_chat_member, and ``members`` in step."""
+        actor = self.bot_user if by == self.bot_id else self.user(by or user_id)
+        msg = self._user_message(actor, chat_id, self._group_type(chat_id))
+        msg["left_chat_member"] = self.user(user_id)
+        msg["left_chat_participant"] = msg["left_chat_member"]
+        self.members[chat_id].discard(user_id)
+        return self.push({"message": msg})
+
+    def album(self, user_id: int, chat_id: Any, photos: int, caption: str | None = None,
+              **options: Any) -> list[dict[str, Any]]:
+        """`photos` photo messages sent together as one album (a shared
+        media_group_id), the first with `caption`: one update each, as Telegram sends."""
+        group_id = str(10**17 + self._next_update_id)
+        return [self.message(user_id, caption if i == 0 else None, chat_id=chat_id,
+                             chat_type=self._group_type(chat_id), photo=True,
+                             media_group_id=group_id, **options)
+                for i in range(photos)]
+
     # ------------------------------------------------------------------ internals
+
+    def _group_type(self, chat_id: Any) -> str:
+        known = self.chats.get(chat_id)
+        return known["type"] if known else self._chat(chat_id)["type"]
+
+    def _may(self, chat_id: Any, right: str) -> None:
+        """With rights_checked, the bot must be the owner or an admin holding `right`."""
+        if not self.rights_checked or self.owners.get(chat_id) == self.bot_id:
+            return
+        if not self.admins.get(chat_id, {}).get(self.bot_id, {}).get(right):
+            if right == "can_delete_messages":
+                raise _bad("message can't be deleted")
+            raise _bad("not enough rights to restrict/unrestrict chat member")
 
     def _member_update(self, chat_id: Any, user_id: int, old: str, new: str,
                        by: int | None) -> dict[str, Any]:
@@ -616,10 +719,11 @@ class FakeBotAPI:
                           **{r: bool(rights.get(r)) for r in ADMIN_RIGHTS})
         elif status == "restricted":
             allowed = self.restrictions.get((chat_id, user_id), {})
-            member.update(is_member=user_id in self.members.get(chat_id, ()), until_date=0,
+            member.update(is_member=user_id in self.members.get(chat_id, ()),
+                          until_date=self.restricted_until.get((chat_id, user_id), 0),
                           **{p: bool(allowed.get(p, False)) for p in RESTRICTED_FLAGS})
         elif status == "kicked":
-            member["until_date"] = 0
+            member["until_date"] = self.banned_until.get((chat_id, user_id), 0)
         return member
 
 
@@ -805,6 +909,9 @@ class FakeBotAPI:
             msg.update(message_thread_id=thread, is_topic_message=True)
         if (markup := self._markup(params)) is not None:
             msg["reply_markup"] = markup
+        elif params.get("reply_markup") is not None:  # a reply keyboard, or its removal
+            msg["_reply_keyboard"] = True
+            self.reply_keyboards[chat_id] = params["reply_markup"]
         self.messages[(chat_id, msg["message_id"])] = msg
         return msg
 
@@ -850,7 +957,7 @@ class FakeBotAPI:
         msg = self.messages.get((chat_id, params.get("message_id")))
         if msg is None:
             raise _bad("message to edit not found")
-        if msg.get("from", {}).get("id") != self.bot_id:
+        if msg.get("from", {}).get("id") != self.bot_id or msg.get("_reply_keyboard"):
             raise _bad("message can't be edited")
         return msg
 
@@ -885,8 +992,14 @@ class FakeBotAPI:
         return _public(msg)
 
     async def _deleteMessage(self, params: dict[str, Any], call: Call) -> Any:
-        if self.messages.pop((self._chat_of(params), params.get("message_id")), None) is None:
+        chat_id = self._chat_of(params)
+        if self.messages.get((chat_id, params.get("message_id"))) is None:
             raise _bad("message to delete not found")
+        if self.messages[(chat_id, params["message_id"])].get("from", {}).get("id") \
+                != self.bot_id:
+            self._may(chat_id, "can_delete_messages")
+        del self.messages[(chat_id, params["message_id"])]
+        self.deleted.append((chat_id, params["message_id"]))
         return True
 
     async def _sendChatAction(self, params: dict[str, Any], call: Call) -> Any:
@@ -1058,8 +1171,12 @@ class FakeBotAPI:
 
     async def _banChatMember(self, params: dict[str, Any], call: Call) -> Any:
         chat_id, user_id = self._chat_user(params, groups_only=True)
-        if self.owners.get(chat_id) == user_id or user_id in self.admins.get(chat_id, {}):
+        self._may(chat_id, "can_restrict_members")
+        if self.owners.get(chat_id) == user_id:
+            raise _bad("can't remove chat owner")
+        if user_id in self.admins.get(chat_id, {}):
             raise _bad("user is an administrator of the chat")
+        self.banned_until[(chat_id, user_id)] = int(params.get("until_date") or 0)
         if (chat_id, user_id) in self.banned:
             return True
         old = self._status(chat_id, user_id)
@@ -1074,6 +1191,7 @@ class FakeBotAPI:
         key = chat_id, user_id = self._chat_user(params, groups_only=True)
         if key in self.banned:
             self.banned.discard(key)
+            self.banned_until.pop(key, None)
             self._member_update(chat_id, user_id, "kicked", "left", self.bot_id)
         elif not params.get("only_if_banned") and user_id in self.members[chat_id]:
             if self.owners.get(chat_id) == user_id or user_id in self.admins.get(chat_id, {}):
@@ -1102,11 +1220,42 @@ class FakeBotAPI:
         return self._chat_member(chat_id, user_id, self._status(chat_id, user_id))
 
     async def _restrictChatMember(self, params: dict[str, Any], call: Call) -> Any:
-        key = self._chat_user(params, groups_only=True)
+        key = chat_id, user_id = self._chat_user(params, groups_only=True)
         if not isinstance(params.get("permissions"), dict):
             raise _bad("can't parse permissions JSON object")
+        if self._chat(chat_id).get("type") != "supergroup":
+            raise _bad("method is available only for supergroups")
+        self._may(chat_id, "can_restrict_members")
+        if self.owners.get(chat_id) == user_id or user_id in self.admins.get(chat_id, {}):
+            raise _bad("user is an administrator of the chat")
+        if user_id == self.bot_id:
+            raise _bad("can't restrict self")
+        if all(params["permissions"].get(p) for p in RESTRICTED_FLAGS):
+            self.restrictions.pop(key, None)  # every permission: the restriction is lifted
+            self.restricted_until.pop(key, None)
+            return True
         self.restrictions[key] = params["permissions"]
+        self.restricted_until[key] = int(params.get("until_date") or 0)
         return True
+
+    async def _getChatAdministrators(self, params: dict[str, Any], call: Call) -> Any:
+        chat_id = self._chat_of(params)
+        if isinstance(chat_id, int) and chat_id > 0:
+            raise _bad("there are no administrators in the private chat")
+        if chat_id not in self.chats:
+            raise _bad("chat not found")
+        owner = self.owners.get(chat_id)
+        admins = [self._chat_member(chat_id, owner, "creator")] if owner is not None else []
+        return admins + [self._chat_member(chat_id, user, "administrator")
+                         for user in self.admins.get(chat_id, {}) if user != owner]
+
+    async def _getChatMemberCount(self, params: dict[str, Any], call: Call) -> Any:
+        chat_id = self._chat_of(params)
+        if chat_id not in self.chats:
+            raise _bad("chat not found")
+        people = self.members.get(chat_id, set()) | set(self.admins.get(chat_id, {}))
+        owner = self.owners.get(chat_id)
+        return len(people | {self.bot_id} | ({owner} if owner is not None else set()))
 
 
 _METHODS = frozenset({
@@ -1115,7 +1264,7 @@ _METHODS = frozenset({
     "sendChatAction", "answerCallbackQuery", "setMyCommands", "getMyCommands",
     "deleteMyCommands", "createChatInviteLink", "approveChatJoinRequest",
     "declineChatJoinRequest", "banChatMember", "unbanChatMember", "restrictChatMember",
-    "getChat", "getChatMember",
+    "getChat", "getChatMember", "getChatAdministrators", "getChatMemberCount",
 })
 
 

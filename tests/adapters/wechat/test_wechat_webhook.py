@@ -3,11 +3,15 @@ answers over HTTP on 127.0.0.1, and replies are decrypted and read back."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from domain.members.tables import Member
+from domain.notices import notices
+from domain.notices.tables import Notice
 from domain.points.tables import Checkin, LedgerEntry
 from tests.support.fake_wechat import Bot, FakeWeChat, message_xml, signed_query
 
@@ -115,3 +119,24 @@ async def test_long_answers_are_split_within_wechat_limits(bot, fake):
 
 async def test_nothing_changes_for_refused_requests(bot):
     assert await _count(bot.db, LedgerEntry) == 0
+
+
+async def test_a_notice_deferred_for_a_closed_window_is_due_again_when_the_member_writes(bot):
+    """WeChat takes no message outside the 48-hour window, so a notice for a member who
+    has been quiet is deferred; their next message reopens the window and wakes it."""
+    async with aiohttp.ClientSession() as http:
+        await bot.server.say(http, "oQuiet", "/start", 6001)
+    async with bot.db.uow() as uow:
+        member = await uow.session.scalar(select(func.max(Member.id)))
+        now = datetime.now(UTC)
+        await notices.queue(uow, member, "tier.upgraded", {"tier": {"$tier": "gold"}},
+                            "test:deferred", now)
+        await uow.session.execute(update(Notice).where(
+            Notice.idempotency_key == "test:deferred").values(status="deferred"))
+        await uow.commit()
+    async with aiohttp.ClientSession() as http:
+        await bot.server.say(http, "oQuiet", "hello", 6002)
+    async with bot.db.uow() as uow:
+        status = await uow.session.scalar(select(Notice.status).where(
+            Notice.idempotency_key == "test:deferred"))
+    assert status in ("pending", "sending", "sent")  # due again, perhaps sent already

@@ -24,38 +24,15 @@ from tests.handlers.community import (
     SAM,
     SOMEONE,
     TEA,
-    FakeRooms,
     Person,
     all_gates,
     count,
-    engine_for,
     owner,
     someone,
     waiting,
 )
-from tests.support.transcript import Clock
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def rooms() -> FakeRooms:
-    return FakeRooms()
-
-
-@pytest.fixture
-def engine(db, programme, clock, rooms):
-    return engine_for(db, programme, clock, rooms)
-
-
-@pytest.fixture
-async def boss(db, programme, engine, clock) -> Person:
-    return await owner(db, programme, engine, clock)
 
 
 async def gate_audits(db) -> list[str]:

@@ -16,32 +16,13 @@ from tests.handlers.community import (
     PLATFORM,
     SAM,
     TEA,
-    FakeRooms,
-    Person,
-    engine_for,
     owner,
     someone,
     standing,
 )
-from tests.support.transcript import Clock
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 GROUPS = "groups:show"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def engine(db, programme, clock):
-    return engine_for(db, programme, clock, FakeRooms())
-
-
-@pytest.fixture
-async def boss(db, programme, engine, clock) -> Person:
-    return await owner(db, programme, engine, clock)
 
 
 async def seen(db, programme, clock, chat, user: str, status: str = "member") -> None:

@@ -15,27 +15,14 @@ from tests.handlers.community import (
     PLATFORM,
     SAM,
     TEA,
-    FakeRooms,
     Person,
-    engine_for,
     owner,
     someone,
     standing,
 )
-from tests.support.transcript import Clock
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 START = "https://t.me/memberbot?start={payload}"
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(T0)
-
-
-@pytest.fixture
-def engine(db, programme, clock):
-    return engine_for(db, programme, clock, FakeRooms())
 
 
 @pytest.fixture

@@ -1,0 +1,125 @@
+"""Newcomers' captchas: a newcomer stays muted until they answer a small sum, and is
+taken out when the time runs out.
+
+Every pending captcha is a row, so a restart forgets none: the answer, the message to
+take away and the moment it expires all come back from the database. Each change is
+a conditional update from "pending", so whoever settles a captcha first (the
+newcomer's answer, the expiry worker, their leaving) settles it once, and a second
+delivery of the same answer finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from domain.community.tables import GroupCaptcha
+from domain.storage.database import UnitOfWork
+
+PENDING, PASSED, FAILED, EXPIRED, LEFT = "pending", "passed", "failed", "expired", "left"
+TERMS = range(1, 10)  # each term of the sum: 1 + 1 up to 9 + 9
+CHOICES = 4  # answer buttons, the right one among them
+_draw = random.SystemRandom()
+
+
+@dataclass(frozen=True)
+class Sum:
+    a: int
+    b: int
+    choices: tuple[int, ...]  # in the order the buttons show them
+
+    @property
+    def answer(self) -> int:
+        return self.a + self.b
+
+
+def new_sum(draw: random.Random = _draw) -> Sum:
+    """A sum anyone can do in their head, with three wrong answers close to the right
+    one (a far-off wrong answer would give the right one away)."""
+    a, b = draw.choice(TERMS), draw.choice(TERMS)
+    right = a + b
+    near = [n for n in range(max(0, right - 5), right + 6) if n != right]
+    choices = [right, *draw.sample(near, CHOICES - 1)]
+    draw.shuffle(choices)
+    return Sum(a, b, tuple(choices))
+
+
+async def pending(uow: UnitOfWork, platform: str, chat_id: str,
+                  user_id: str) -> GroupCaptcha | None:
+    return await uow.session.scalar(select(GroupCaptcha).where(
+        GroupCaptcha.platform == platform, GroupCaptcha.chat_id == chat_id,
+        GroupCaptcha.user_id == user_id, GroupCaptcha.status == PENDING))
+
+
+async def open(uow: UnitOfWork, platform: str, chat_id: str, user_id: str, answer: int,
+               message_id: str | None, expires_at: datetime, now: datetime) -> GroupCaptcha:
+    """The newcomer's pending captcha. One already pending is kept as it is (the same
+    arrival delivered twice); a settled one from an earlier visit is started afresh."""
+    row = await uow.session.scalar(select(GroupCaptcha).where(
+        GroupCaptcha.platform == platform, GroupCaptcha.chat_id == chat_id,
+        GroupCaptcha.user_id == user_id))
+    if row is not None and row.status == PENDING:
+        return row
+    if row is None:
+        row = GroupCaptcha(platform=platform, chat_id=chat_id, user_id=user_id)
+        uow.session.add(row)
+    row.answer, row.message_id, row.status = answer, message_id, PENDING
+    row.expires_at, row.created_at, row.updated_at = expires_at, now, now
+    await uow.flush()
+    return row
+
+
+async def close(uow: UnitOfWork, captcha_id: int, status: str, now: datetime) -> bool:
+    """Settle a pending captcha as `status`; False when it was settled already."""
+    return bool(await uow.changed(
+        update(GroupCaptcha).where(GroupCaptcha.id == captcha_id,
+                                   GroupCaptcha.status == PENDING)
+        .values(status=status, updated_at=now)))
+
+
+@dataclass(frozen=True)
+class Settled:
+    """What an answer did: `status` PASSED, FAILED or EXPIRED, and the captcha's
+    message to take away."""
+
+    status: str
+    message_id: str | None
+
+
+async def solve(uow: UnitOfWork, platform: str, chat_id: str, user_id: str,
+                message_id: str | None, answer: int, now: datetime) -> Settled | None:
+    """`user_id` pressed `answer` under `message_id`. None when that is not their
+    pending captcha (someone else's, or one settled already): nothing changes. An
+    answer after the time ran out counts as the time running out."""
+    row = await pending(uow, platform, chat_id, user_id)
+    if row is None or (message_id is not None and row.message_id != message_id):
+        return None
+    status = EXPIRED if row.expires_at <= now else (
+        PASSED if answer == row.answer else FAILED)
+    if not await close(uow, row.id, status, now):
+        return None
+    return Settled(status, row.message_id)
+
+
+@dataclass(frozen=True)
+class Due:
+    captcha_id: int
+    chat_id: str
+    user_id: str
+    message_id: str | None
+
+
+async def expired(uow: UnitOfWork, platform: str, now: datetime, limit: int) -> list[Due]:
+    """Pending captchas whose time ran out, oldest first (`close` each as EXPIRED before
+    acting on it)."""
+    rows = await uow.session.execute(
+        select(GroupCaptcha.id, GroupCaptcha.chat_id, GroupCaptcha.user_id,
+               GroupCaptcha.message_id)
+        .where(GroupCaptcha.status == PENDING, GroupCaptcha.expires_at <= now,
+               GroupCaptcha.platform == platform)
+        .order_by(GroupCaptcha.expires_at, GroupCaptcha.id).limit(limit))
+    return [Due(*row) for row in rows]
+

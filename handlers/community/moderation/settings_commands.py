@@ -1,0 +1,152 @@
+"""A group's settings from the group itself: the warn limit and mode, the log chat,
+the admin list, the group's language, command cleanup, and the rules.
+
+Every change is audited by domain/community/group_settings.py and told to the log
+chat; the dispatcher takes the changed settings at once (`ctx.changed_rules`), so a
+new language already answers the command that set it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from domain.community import group_settings
+from domain.community.group_settings import MODES, WARN_LIMITS, Rules
+from handlers.community.moderation.commands_targets import cleaned, log, shown
+from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
+from handlers.community.moderation.events import ChatActionError, GroupOutcome
+from handlers.engine.types import Text, reply
+
+router = GroupRouter()
+SWITCH = {"on": True, "off": False}
+# A chat as the platform numbers it: groups and channels are negative.
+CHAT_ID = re.compile(r"-?[1-9][0-9]{0,19}")
+RULES = 4096  # characters of rules kept (the column's size)
+LANGUAGES = {"en": "en", "english": "en", "英文": "en", "英语": "en",
+             "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh-hans": "zh_Hans", "cn": "zh_Hans",
+             "zh-cn": "zh_Hans", "zh_cn": "zh_Hans", "chinese": "zh_Hans", "中文": "zh_Hans"}
+
+
+async def _change(ctx: GroupCtx, **changes: Any) -> Rules:
+    after = await group_settings.change(ctx.work(), ctx.event.platform, ctx.event.chat_id,
+                                        ctx.actor, ctx.now, **changes)
+    ctx.changed_rules = after
+    return after
+
+
+def _logged(ctx: GroupCtx, outcome: GroupOutcome, setting: str, value: Any) -> GroupOutcome:
+    named = Text(f"moderation.setting.{setting}")
+    log(ctx, outcome, "settings", None,
+        Text("moderation.log_setting", {"setting": named, "value": value}))
+    return outcome
+
+
+@router.command("setwarnlimit")
+async def setwarnlimit(ctx: GroupCtx) -> GroupOutcome:
+    typed = ctx.arg.strip()
+    if not typed.isascii() or not typed.isdigit() or int(typed) not in WARN_LIMITS:
+        return GroupOutcome([reply("moderation.warnlimit_usage",
+                                   limit=ctx.rules.warn_limit)])
+    rules = await _change(ctx, warn_limit=int(typed))
+    return _logged(ctx, GroupOutcome([reply("moderation.warnlimit_set",
+                                            limit=rules.warn_limit)]),
+                   "warn_limit", rules.warn_limit)
+
+
+@router.command("setwarnmode")
+async def setwarnmode(ctx: GroupCtx) -> GroupOutcome:
+    mode = ctx.arg.strip().lower()
+    if mode not in MODES:
+        return GroupOutcome([reply("moderation.warnmode_usage",
+                                   mode=Text(f"moderation.mode.{ctx.rules.warn_mode}"))])
+    rules = await _change(ctx, warn_mode=mode)
+    return _logged(ctx, GroupOutcome([reply("moderation.warnmode_set",
+                                            mode=Text(f"moderation.mode.{rules.warn_mode}"),
+                                            limit=rules.warn_limit)]),
+                   "warn_mode", mode)
+
+
+@router.command("setlog")
+async def setlog(ctx: GroupCtx) -> GroupOutcome:
+    typed = ctx.arg.strip()
+    if typed.lower() == "off":
+        before = ctx.rules.log_chat
+        await _change(ctx, log_chat=None)
+        outcome = GroupOutcome([reply("moderation.log_off")])
+        if before:  # the old log chat hears it stopped
+            outcome.elsewhere.append((before, reply(
+                "moderation.log_stopped", chat=shown(ctx.event.chat_title, 64)), ctx.locale))
+        return outcome
+    if not CHAT_ID.fullmatch(typed):
+        return GroupOutcome([reply("moderation.log_usage")])
+    if typed == ctx.event.chat_id:
+        return GroupOutcome([reply("moderation.log_same_chat")])
+    hello = reply("moderation.log_hello", chat=shown(ctx.event.chat_title, 64))
+    outcome = GroupOutcome([reply("moderation.log_set", chat=typed)])
+    there = ctx.chat_of(typed)
+    if there is None:
+        outcome.elsewhere.append((typed, hello, ctx.locale))
+    else:  # say hello now: a chat the bot cannot write in is refused before it is kept
+        try:
+            await there.post(hello, ctx.locale)
+        except ChatActionError:
+            return GroupOutcome([reply("moderation.log_unreachable", chat=typed)])
+    await _change(ctx, log_chat=typed)
+    return outcome
+
+
+@router.command("admincache")
+async def admincache(ctx: GroupCtx) -> GroupOutcome:
+    admins = await ctx.chat.refresh_admins()
+    return GroupOutcome([reply("moderation.admins_refreshed", count=len(admins))])
+
+
+@router.command("grouplang")
+async def grouplang(ctx: GroupCtx) -> GroupOutcome:
+    locale = LANGUAGES.get(ctx.arg.strip().lower())
+    if locale is None:
+        return GroupOutcome([reply("moderation.grouplang_usage",
+                                   language=Text(f"moderation.language.{ctx.locale}"))])
+    await _change(ctx, language=locale)
+    return _logged(ctx, GroupOutcome([reply("moderation.grouplang_set",
+                                            language=Text(f"moderation.language.{locale}"))],
+                                     locale=locale), "language", locale)
+
+
+@router.command("cleancommands")
+async def cleancommands(ctx: GroupCtx) -> GroupOutcome:
+    switch = SWITCH.get(ctx.arg.strip().lower())
+    if switch is None:
+        state = "on" if ctx.rules.clean_commands else "off"
+        return GroupOutcome([reply("moderation.clean_usage",
+                                   state=Text(f"moderation.switch.{state}"))])
+    await _change(ctx, clean_commands=switch)
+    return _logged(ctx, GroupOutcome([reply("moderation.clean_on" if switch
+                                            else "moderation.clean_off")]),
+                   "clean_commands", "on" if switch else "off")
+
+
+@router.command("setrules")
+async def setrules(ctx: GroupCtx) -> GroupOutcome:
+    text = cleaned(ctx.arg, RULES, lines=True)
+    if not text:
+        return GroupOutcome([reply("moderation.setrules_usage")])
+    await _change(ctx, rules_text=text)
+    return _logged(ctx, GroupOutcome([reply("moderation.rules_set")]), "rules", "…")
+
+
+@router.command("resetrules")
+async def resetrules(ctx: GroupCtx) -> GroupOutcome:
+    if ctx.rules.rules_text is None:
+        return GroupOutcome([reply("moderation.rules_none")])
+    await _change(ctx, rules_text=None)
+    return _logged(ctx, GroupOutcome([reply("moderation.rules_reset")]), "rules", "—")
+
+
+@router.command("rules", moderators=False)
+async def rules(ctx: GroupCtx) -> GroupOutcome:
+    if not ctx.rules.rules_text:
+        return GroupOutcome([reply("moderation.rules_none")])
+    return GroupOutcome([reply("moderation.rules", chat=shown(ctx.event.chat_title, 64),
+                               rules=ctx.rules.rules_text)])
