@@ -16,7 +16,7 @@ import bot.tables  # noqa: F401  (every table, the platform state included)
 from bot import programme as programme_file
 from domain import config
 from domain.storage.database import Database, create_engine
-from domain.storage.tables import Base
+from tests.support.database_pool import SchemaPool, SqliteTemplate
 
 pytest_plugins = ["tests.support.telegram_fixtures"]
 PG_URL = os.environ.get("MEMBERBOT_TEST_DATABASE_URL")
@@ -135,10 +135,31 @@ async def backend(request, tmp_path) -> AsyncIterator[Backend]:
     await b.cleanup()
 
 
+SCHEMAS = SchemaPool(PG_URL) if PG_URL and not PG_PROBLEM else None
+SQLITE_TEMPLATE = SqliteTemplate()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    if SCHEMAS is not None:
+        SCHEMAS.drop_all()
+    SQLITE_TEMPLATE.remove()
+
+
 @pytest.fixture
 async def db(backend: Backend) -> AsyncIterator[Database]:
-    database = await backend.empty()
-    async with database.engine.begin() as conn:
-        await conn.run_sync(Base.metadata.create_all)
+    """A database with every table and no rows (tests/support/database_pool.py)."""
+    if backend.kind == "postgresql":
+        assert SCHEMAS is not None
+        schema = await SCHEMAS.take()
+        database = SCHEMAS.open(schema)
+        try:
+            yield database
+        finally:
+            await SCHEMAS.give_back(database, schema)
+            await database.dispose()
+        return
+    path = backend._tmp / f"{uuid.uuid4().hex[:8]}.db"
+    await SQLITE_TEMPLATE.copy_to(path)
+    database = Database.from_url(f"sqlite+aiosqlite:///{path}")
     yield database
     await database.dispose()
