@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import inspect
 import os
 import warnings
 from abc import ABC, abstractmethod
@@ -435,6 +436,7 @@ class AiogramTransport(Transport):
         await self.bot.answer_callback_query(callback_id, text=text)
 
     def _permissions(self, allowed: bool) -> Any:
+        # aiogram's types take fields newer than the installed version as they are.
         return self._types.ChatPermissions(**dict.fromkeys(PERMISSIONS, allowed))
 
     def _failure(self, exc: Exception) -> TelegramFailure | None:
@@ -502,7 +504,14 @@ class PtbTransport(Transport):
         await self.bot.answer_callback_query(callback_id, text=text)
 
     def _permissions(self, allowed: bool) -> Any:
-        return self._tg.ChatPermissions(**dict.fromkeys(PERMISSIONS, allowed))
+        # The lowest python-telegram-bot we allow predates some flags (can_react_to_messages,
+        # can_edit_tag); those go to Telegram through api_kwargs, as PTB intends.
+        kind = self._tg.ChatPermissions
+        names = set(inspect.signature(kind.__init__).parameters)
+        flags = dict.fromkeys(PERMISSIONS, allowed)
+        newer = {flag: value for flag, value in flags.items() if flag not in names}
+        return kind(**{flag: value for flag, value in flags.items() if flag in names},
+                    api_kwargs=newer or None)
 
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         e = self._errors
