@@ -18,7 +18,7 @@ from handlers.community.moderation.commands_targets import (
     log,
     more,
     name_of,
-    untouchable,
+    punishable,
 )
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import GroupChat, GroupOutcome, Person
@@ -53,12 +53,9 @@ async def restrict(ctx: GroupCtx, chat: GroupChat, person: Person, kind: str,
 
 
 async def _restricting(ctx: GroupCtx, kind: str) -> GroupOutcome:
-    found = await find_target(ctx)
+    found = await punishable(ctx)
     if isinstance(found, Reply):
         return GroupOutcome([found])
-    refusal = await untouchable(ctx, found.person)
-    if refusal is not None:
-        return GroupOutcome([refusal])
     said = length_and_reason(found.rest)
     if isinstance(said, Reply):
         return GroupOutcome([said])
@@ -119,12 +116,9 @@ async def remove(ctx: GroupCtx, chat: GroupChat, person: Person, reason: str,
 
 @router.command("kick")
 async def kick(ctx: GroupCtx) -> GroupOutcome:
-    found = await find_target(ctx)
+    found = await punishable(ctx)
     if isinstance(found, Reply):
         return GroupOutcome([found])
-    refusal = await untouchable(ctx, found.person)
-    if refusal is not None:
-        return GroupOutcome([refusal])
     said = length_and_reason(found.rest)
     if isinstance(said, Reply):
         return GroupOutcome([said])

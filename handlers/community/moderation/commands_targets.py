@@ -113,6 +113,15 @@ async def untouchable(ctx: GroupCtx, person: Person,
     return None
 
 
+async def punishable(ctx: GroupCtx) -> Target | Reply:
+    """The command's target when they may be warned, muted, banned or kicked; else the
+    reply that says who is missing or why not."""
+    found = await find_target(ctx)
+    if isinstance(found, Reply):
+        return found
+    return await untouchable(ctx, found.person) or found
+
+
 def length_and_reason(rest: str) -> tuple[timedelta | None, str] | Reply:
     """A leading length (`2h`, `0` for none), then the reason; a first word that starts
     with a digit but is no length is refused, not taken for the reason."""

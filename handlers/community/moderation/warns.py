@@ -20,7 +20,7 @@ from handlers.community.moderation.commands_targets import (
     log,
     more,
     name_of,
-    untouchable,
+    punishable,
 )
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import GroupChat, GroupOutcome, Person
@@ -54,12 +54,9 @@ async def give(ctx: GroupCtx, chat: GroupChat, rules: Rules, person: Person, rea
 
 @router.command("warn")
 async def warn(ctx: GroupCtx) -> GroupOutcome:
-    found = await find_target(ctx)
+    found = await punishable(ctx)
     if isinstance(found, Reply):
         return GroupOutcome([found])
-    refusal = await untouchable(ctx, found.person)
-    if refusal is not None:
-        return GroupOutcome([refusal])
     outcome = GroupOutcome()
     outcome.replies.append(await give(ctx, ctx.chat, ctx.rules, found.person,
                                       cleaned(found.rest), outcome))
