@@ -162,16 +162,12 @@ async def _coupons(uow: UnitOfWork, programme: Programme, campaign: Campaign, ro
     if not new:
         return out
     until = now + timedelta(days=item.coupon_days)
-    values = [dict(code=coupons.new_code(), member_id=r.member_id, reward=item.code,
-                   kind=item.kind, value=item.value, status="issued", issued_at=now,
-                   expires_at=until) for r in new]
-    ids = list(await uow.session.scalars(
-        Coupon.__table__.insert().returning(Coupon.id, sort_by_parameter_order=True), values))
+    issued = await coupons.issue_many(uow, [r.member_id for r in new], item, now)
     await uow.session.execute(
         update(_D).where(_D.c.id == bindparam("b_id")).values(coupon_id=bindparam("b_coupon")),
-        [{"b_id": r.id, "b_coupon": cid} for r, cid in zip(new, ids, strict=True)])
-    for r, value in zip(new, values, strict=True):
-        out[r.id] = CouponInfo(value["code"], item.code, until)
+        [{"b_id": r.id, "b_coupon": cid} for r, (cid, _) in zip(new, issued, strict=True)])
+    for r, (_, code) in zip(new, issued, strict=True):
+        out[r.id] = CouponInfo(code, item.code, until)
     return out
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import bindparam, exists, func, select, update
 
 from domain.config import Programme
 from domain.lifecycle.lifecycle import stage_clause
@@ -28,9 +28,11 @@ from domain.rewards.tables import Coupon
 from domain.storage.database import Database, UnitOfWork
 
 BATCH = 1000  # member ids read at a time
+SLICE = 50  # members offered by one set of statements
 # A coupon that expired longer ago than this can no longer turn up used.
 SETTLE_HORIZON = timedelta(days=7)
 _E = WinBackEpisode
+_T = WinBackEpisode.__table__  # a core table: the slice's coupons go in one executemany
 
 
 def selection(programme: Programme, now: datetime):
@@ -43,26 +45,36 @@ def selection(programme: Programme, now: datetime):
     return stmt
 
 
-async def offer(uow: UnitOfWork, programme: Programme, reward: str, member_id: int,
-                idle_since: datetime, now: datetime) -> bool:
-    """Open the episode and give its coupon; False when the episode exists already."""
-    episode = await uow.session.scalar(
-        uow.upsert(_E).values(member_id=member_id, idle_since=idle_since,
-                                        detected_at=now)
-        .on_conflict_do_nothing(index_elements=["member_id", "idle_since"]).returning(_E.id))
-    if episode is None:
-        return False
-    coupon = await gifts.give_coupon(uow, programme, member_id, reward, now)
-    if coupon is None:  # out of stock: the episode stays, without a coupon
-        return True
-    await uow.session.execute(update(_E).where(_E.id == episode).values(
-        coupon_id=coupon.id, coupon_expires_at=coupon.expires_at))
-    await announce.tell(uow, member_id, "winback.offer",
-                        {"reward": {"$reward": coupon.reward},
-                         "until": {"$date": coupon.expires_at.astimezone(programme.zone)
-                                   .date().isoformat()}},
-                        f"winback:{episode}", now)
-    return True
+async def offer(uow: UnitOfWork, programme: Programme, reward: str, member_ids: list[int],
+                now: datetime) -> int:
+    """Open the episodes of those still lapsing, now that this transaction looks, and
+    give their coupons, in a few statements for the whole slice. Returns the episodes
+    opened; one that exists already (a second run) is left as it is."""
+    still = (await uow.session.execute(selection(programme, now).where(
+        Member.id.in_(member_ids)).order_by(Member.id))).all()
+    if not still:
+        return 0
+    opened = (await uow.session.execute(
+        uow.upsert(_E).values([dict(member_id=r.id, idle_since=r.last_active_at,
+                                    detected_at=now) for r in still])
+        .on_conflict_do_nothing(index_elements=["member_id", "idle_since"])
+        .returning(_E.id, _E.member_id))).all()
+    episode_of = {member_id: episode for episode, member_id in opened}
+    # Out of stock: the episodes stay, without a coupon.
+    given = await gifts.give_coupons(uow, programme, sorted(episode_of), reward, now)
+    if not given:
+        return len(opened)
+    await uow.session.execute(
+        update(_T).where(_T.c.id == bindparam("b_id"))
+        .values(coupon_id=bindparam("b_coupon"),
+                coupon_expires_at=bindparam("b_until", type_=_T.c.coupon_expires_at.type)),
+        [{"b_id": episode_of[m], "b_coupon": c, "b_until": until}
+         for m, (c, until) in given.items()])
+    day = next(iter(given.values()))[1].astimezone(programme.zone).date().isoformat()
+    await announce.tell_many(uow, [
+        (m, "winback.offer", {"reward": {"$reward": reward}, "until": {"$date": day}},
+         f"winback:{episode_of[m]}") for m in given], now)
+    return len(opened)
 
 
 async def settle(uow: UnitOfWork, now: datetime) -> tuple[int, int]:
@@ -91,13 +103,6 @@ async def run(db: Database, programme: Programme, now: datetime,
     if reward is None:
         return {"offered": offered, "returned": returned, "won_back": won}
 
-    async def one(uow: UnitOfWork, member_id: int) -> bool:
-        # Still lapsing, still the same lapse, now that this transaction looks.
-        still = (await uow.session.execute(selection(programme, now).where(
-            Member.id == member_id))).first()
-        return still is not None and await offer(uow, programme, reward, member_id,
-                                                 still.last_active_at, now)
-
     after = 0
     while True:
         # Ids only, a page at a time, from a snapshot: the read holds neither the loop
@@ -109,8 +114,9 @@ async def run(db: Database, programme: Programme, now: datetime,
         if not page:
             break
         after = page[-1]
-        # A member at a time (an offer costs a few ms), committing once the slice is run.
-        offered += sum(await db.in_turns(page, one))
+        slices = [page[i:i + SLICE] for i in range(0, len(page), SLICE)]
+        offered += sum(await db.in_turns(
+            slices, lambda uow, ids: offer(uow, programme, reward, ids, now)))
     return {"offered": offered, "returned": returned, "won_back": won}
 
 

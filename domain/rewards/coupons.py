@@ -53,6 +53,20 @@ async def issue(uow: UnitOfWork, member_id: int, item: RewardItem, redemption_id
     return coupon
 
 
+async def issue_many(uow: UnitOfWork, member_ids: list[int], item: RewardItem,
+                     now: datetime) -> list[tuple[int, str]]:
+    """`issue` for many members in one statement, outside any redemption: (coupon id,
+    code) for each member, in the order given."""
+    if not member_ids:
+        return []
+    values = [dict(code=new_code(), member_id=m, reward=item.code, kind=item.kind,
+                   value=item.value, status="issued", issued_at=now,
+                   expires_at=now + timedelta(days=item.coupon_days)) for m in member_ids]
+    ids = list(await uow.session.scalars(
+        Coupon.__table__.insert().returning(Coupon.id, sort_by_parameter_order=True), values))
+    return [(cid, v["code"]) for cid, v in zip(ids, values, strict=True)]
+
+
 async def of_member(uow: UnitOfWork, member_id: int, limit: int = 20) -> list[Coupon]:
     rows = await uow.session.scalars(select(Coupon).where(Coupon.member_id == member_id)
                                      .order_by(Coupon.id.desc()).limit(limit))

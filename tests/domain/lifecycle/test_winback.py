@@ -13,6 +13,7 @@ from domain.lifecycle.tables import WinBackEpisode
 from domain.members.tables import Member
 from domain.points import purchases
 from domain.rewards import coupons, rewards
+from domain.rewards.tables import RewardStock
 from tests.support.lifecycle_helpers import a_member, at, coupons_of, told, with_
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -115,6 +116,23 @@ async def test_out_of_stock_leaves_the_episode_without_a_coupon_or_a_notice(db, 
     assert episode.coupon_id is None
     assert await coupons_of(db, member_id) == [] and await told(db, member_id) == []
     assert (await at(now + DAY, winback.run, db, programme))["offered"] == 0
+
+
+async def test_stock_for_part_of_a_slice_goes_to_the_first_members_and_never_below_zero(
+        db, programme):
+    now = T0 + 100 * DAY
+    ids = [await lapsed(db, programme, f"few{i}", 40) for i in range(3)]
+    async with db.uow() as uow:
+        await rewards.set_stock(uow, programme.reward("ten_off"), 2, True, T0)
+        await uow.commit()
+    assert (await at(now, winback.run, db, programme))["offered"] == 3
+    given = [len(await coupons_of(db, m)) for m in ids]
+    assert given == [1, 1, 0]
+    assert [len(await told(db, m)) for m in ids] == given
+    assert [(await episodes(db, m))[0].coupon_id is not None for m in ids] == [True, True, False]
+    async with db.uow() as uow:
+        stock = await uow.session.get(RewardStock, "ten_off")
+        assert stock is not None and stock.remaining == 0
 
 
 async def test_without_a_reward_configured_nobody_is_offered_anything(db, programme):
