@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import model_validator
+
+from bot.wechat import groups
 from bot.wechat.programme import WeChat
 from domain import config
 
@@ -13,9 +16,24 @@ from domain import config
 class Programme(config.Programme):
     wechat: WeChat = WeChat()
 
+    @model_validator(mode="after")
+    def _group_tiers(self) -> Programme:
+        for group in self.wechat.groups:
+            if self.tiers.by_code(group.tier) is None:
+                raise ValueError(f"wechat group {group.code}: {group.tier!r} is not a tier; "
+                                 f"tiers: {', '.join(t.code for t in self.tiers.levels)}")
+        return self
+
 
 def load(path: str | Path | None = None) -> Programme:
-    return config.load(path, Programme)
+    programme = config.load(path, Programme)
+    groups.read(programme, folder(path))  # a missing or unusable picture is named now
+    return programme
+
+
+def folder(path: str | Path | None) -> Path:
+    """Where the programme file's relative paths start: beside the file."""
+    return (Path(path) if path else config.DEFAULT_FILE).resolve().parent
 
 
 def parse(text: str, source: str = "programme") -> Programme:

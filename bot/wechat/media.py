@@ -13,16 +13,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from bot.wechat.api import Api, ApiError
+from bot.wechat.picture_kinds import MAX_BYTES, TYPES
 from bot.wechat.store import uploads
 from domain.storage.database import Database
 
 UPLOAD = "/cgi-bin/media/upload"
 KEPT = timedelta(days=3)
 MARGIN = timedelta(hours=12)
-MAX_BYTES = 2 * 1024 * 1024  # the image limit WeChat has long documented
 IMAGE_TOO_LARGE = 40009  # WeChat's own code for it, raised before uploading
-TYPES = ((b"\x89PNG", "png", "image/png"), (b"\xff\xd8", "jpg", "image/jpeg"),
-         (b"GIF8", "gif", "image/gif"))
 
 
 class Media:

@@ -15,7 +15,9 @@ from aiohttp import web
 
 from bot.app import App
 from bot.pipeline import Pipeline
+from bot.programme import folder as programme_folder
 from bot.settings import Settings
+from bot.wechat import groups
 from bot.wechat.api import Api, Fetch, fetcher
 from bot.wechat.cards import Cards
 from bot.wechat.envelope import Envelope
@@ -74,6 +76,11 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
         pusher = Pusher(app.db, api, config, app.programme.default_locale, pictures=pictures)
         cards = Cards(app.db, api, app.programme) if config.card_id else None
         pipeline = Pipeline(app.db, app.engine, PLATFORM)
+        try:
+            await groups.keep(app.db, app.programme, programme_folder(settings.programme_file),
+                              PLATFORM)
+        except Exception as exc:  # another worker starting at once: it brings them in line
+            log.warning("wechat groups not updated: %s", exc, extra={"platform": PLATFORM})
         hook = Webhook(Envelope(settings.wechat_token, settings.wechat_app_id,
                                 settings.wechat_aes_key, settings.wechat_max_age),
                        pipeline, app.db, pusher, config, cards, pictures=pictures)

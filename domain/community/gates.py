@@ -3,6 +3,11 @@
 A gate belongs to one chat of one platform. Opening it again changes its tier and
 grace and keeps everyone already seated; closing it forgets its seats, since nobody
 will be removed from an open chat.
+
+Where a platform cannot let a bot run a group, the programme file names the groups
+staff keep by hand instead, each joined by scanning its QR picture (kind "qr",
+`keep_by_hand`). Their seats are the members shown the picture; who stops qualifying
+is listed for staff to take out (removals.by_hand).
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from domain.staff import audit, jobs
 from domain.storage.database import UnitOfWork
 
 LAPSE_MODES = ("remove", "warn")
+BY_HAND = "qr"  # the kind of a gate whose chat staff keep by hand, joined by a picture
+PROGRAMME = "programme"  # the audit log's actor for gates the programme file sets
 SWEEP_JOB = "community"  # scheduler/registry.py: seats.sweep
 
 
@@ -64,6 +71,48 @@ async def open_gate(uow: UnitOfWork, programme: Programme, platform: str, chat_i
                        {"tier": tier, "grace": durations.spell(grace), "title": gate.title},
                        now)
     return gate
+
+
+@dataclass(frozen=True)
+class HandKept:
+    """A chat kept by hand, as the programme file gives it: `code` names it."""
+
+    code: str
+    title: str
+    tier: str
+    grace: timedelta | None  # None: the programme's
+    image: bytes
+
+
+async def keep_by_hand(uow: UnitOfWork, programme: Programme, platform: str,
+                       chats: list[HandKept], now: datetime) -> None:
+    """Make the platform's hand-kept gates what the programme file says: new ones
+    opened, changed ones updated, those it no longer names closed. Unchanged ones are
+    left alone, so starting again audits nothing."""
+    existing = {g.chat_id: g for g in await on_platform(uow, platform) if g.kind == BY_HAND}
+    for chat in chats:
+        gate = existing.pop(chat.code, None)
+        grace = default_grace(programme) if chat.grace is None else chat.grace
+        same = gate is not None and (gate.title, gate.min_tier, gate.grace_s) == (
+            chat.title, chat.tier, int(grace.total_seconds()))
+        if gate is not None and same and await join_image(uow, gate) == chat.image:
+            continue
+        gate = await open_gate(uow, programme, platform, chat.code, BY_HAND, chat.title,
+                               chat.tier, grace, None, PROGRAMME, now)
+        gate.join_image = chat.image
+        await uow.flush()
+    for gone in existing.values():
+        await close_gate(uow, gone, PROGRAMME, now)
+
+
+async def hand_kept(uow: UnitOfWork, code: str) -> Gate | None:
+    """A hand-kept gate by its code, whichever platform's members it serves."""
+    return await uow.session.scalar(select(Gate).where(
+        Gate.kind == BY_HAND, Gate.chat_id == code).order_by(Gate.id).limit(1))
+
+
+async def join_image(uow: UnitOfWork, gate: Gate) -> bytes | None:
+    return await uow.session.scalar(select(Gate.join_image).where(Gate.id == gate.id))
 
 
 async def close_gate(uow: UnitOfWork, gate: Gate, actor: str, now: datetime) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import select, update
 
-from domain.community.seats import LAPSED, LEFT, REMOVED
+from domain.community.seats import IN, LAPSED, LEFT, REMOVED
 from domain.community.tables import Gate, Seat
 from domain.staff import audit
 from domain.storage.database import UnitOfWork
@@ -78,6 +78,31 @@ async def postpone(uow: UnitOfWork, removal: Removal, until: datetime, reason: s
     if seat.remove_after is None:
         await audit.record(uow, ACTOR, "gate.remove_failed", _target(removal),
                            {"user": removal.user_id, "reason": reason[:200]}, now)
+
+
+async def by_hand(uow: UnitOfWork, gate: Gate, member_ids: list[int], actor: str,
+                  now: datetime) -> dict[int, str]:
+    """Staff took these members out of a hand-kept chat: each one's outcome, "removed",
+    "qualifies" (they qualify again: their seat stays) or "unknown" (never shown it)."""
+    seats = {seat.member_id: seat for seat in await uow.session.scalars(
+        select(Seat).where(Seat.gate_id == gate.id, Seat.member_id.in_(member_ids),
+                           Seat.status.in_((LAPSED, IN, REMOVED))))}
+    out: dict[int, str] = {}
+    for member_id in member_ids:
+        seat = seats.get(member_id)
+        if seat is None:
+            out[member_id] = "unknown"
+        elif seat.status == IN:
+            out[member_id] = "qualifies"
+        else:
+            if seat.status == LAPSED:
+                seat.status, seat.remove_after, seat.updated_at = REMOVED, None, now
+                await audit.record(uow, actor, "gate.remove", f"chat:{gate.platform}:"
+                                   f"{gate.chat_id}", {"user": seat.user_id,
+                                                       "title": gate.title}, now)
+            out[member_id] = "removed"
+    await uow.flush()
+    return out
 
 
 def _target(removal: Removal) -> str:

@@ -54,6 +54,15 @@ async def arrived(uow: UnitOfWork, ladder: Tiers, gate: Gate, user_id: str, chat
     return seat.status
 
 
+async def shown(uow: UnitOfWork, gate: Gate, user_id: str, member_id: int,
+                now: datetime) -> None:
+    """A qualifying member was shown a hand-kept chat's join picture: from now on they
+    count as in it, and are listed for staff to take out if they stop qualifying."""
+    seat = await find(uow, gate, user_id)
+    if seat is None or seat.status not in PRESENT:
+        await put(uow, gate, user_id, member_id, IN, now)
+
+
 async def departed(uow: UnitOfWork, gate: Gate, user_id: str, now: datetime) -> None:
     """They left or were taken out: a removal we made stays recorded as ours."""
     await uow.session.execute(update(Seat).where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 # The tables this one's foreign keys name, so the metadata can resolve them.
@@ -21,13 +21,17 @@ class Gate(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))  # group, supergroup, channel
+    kind: Mapped[str] = mapped_column(String(16))  # group, supergroup, channel, qr
     title: Mapped[str] = mapped_column(String(128))
     min_tier: Mapped[str] = mapped_column(String(32))
     grace_s: Mapped[int] = mapped_column(Integer)  # from lapse to removal
     on_lapse: Mapped[str] = mapped_column(String(8), default="remove")  # or "warn"
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
     join_link: Mapped[str | None] = mapped_column(String(256))
+    # A chat joined by scanning a picture (kind "qr"): the picture. Read on its own
+    # (gates.join_image), never with the gate's other columns.
+    join_image: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True,
+                                                     deferred_raiseload=True)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

@@ -59,12 +59,14 @@ async def issue_many(uow: UnitOfWork, member_ids: list[int], item: RewardItem,
     code) for each member, in the order given."""
     if not member_ids:
         return []
-    values = [dict(code=new_code(), member_id=m, reward=item.code, kind=item.kind,
-                   value=item.value, status="issued", issued_at=now,
-                   expires_at=now + timedelta(days=item.coupon_days)) for m in member_ids]
+    codes = [new_code() for _ in member_ids]
+    until = now + timedelta(days=item.coupon_days)
+    values = [dict(code=code, member_id=m, reward=item.code, kind=item.kind, value=item.value,
+                   status="issued", issued_at=now, expires_at=until)
+              for m, code in zip(member_ids, codes, strict=True)]
     ids = list(await uow.session.scalars(
         Coupon.__table__.insert().returning(Coupon.id, sort_by_parameter_order=True), values))
-    return [(cid, v["code"]) for cid, v in zip(ids, values, strict=True)]
+    return list(zip(ids, codes, strict=True))
 
 
 async def of_member(uow: UnitOfWork, member_id: int, limit: int = 20) -> list[Coupon]:

@@ -19,6 +19,7 @@ from typing import Any
 
 from domain.community import durations, gates, removals
 from domain.config import Tier, Tiers
+from domain.identifiers import MEMBER_NUMBER, valid
 from domain.staff import roles
 from domain.staff.audit import member_actor
 from domain.storage.database import UnitOfWork
@@ -36,6 +37,7 @@ GROUP_COMMANDS = frozenset({"gate"})
 # in 52 bits: 16 digits at most, never a leading zero), or a public channel's @username.
 CHAT_REF = re.compile(r"-?[1-9][0-9]{0,15}|@[A-Za-z][A-Za-z0-9_]{3,31}")
 SWITCH = {"on": True, "off": False}
+DONE = "done"  # /gate CODE done NUMBER…: staff took them out of a chat kept by hand
 LINK_NAME = 32  # characters Telegram allows in an invite link's name
 SHOWN_REMOVALS = 10
 QUOTED = 32  # characters of a mistyped tier or grace quoted back
@@ -67,9 +69,12 @@ async def gate(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "gates")
     if refusal is not None:
         return refusal
+    words = ctx.arg.split()
+    if not ctx.in_group and len(words) >= 2 and words[1].lower() == DONE:
+        return await _taken_out(ctx, words[0], words[2:])
     if ctx.rooms is None:
         return Outcome([reply("community.no_rooms")])
-    rooms, words = ctx.rooms, ctx.arg.split()
+    rooms = ctx.rooms
     known: Room | None = None
     if ctx.in_group:
         chat_id = ctx.inbound.chat_id
@@ -220,6 +225,21 @@ async def _configure(ctx: Ctx, chat_id: str, order: Order) -> Outcome:
                           lapse=Text(f"community.lapse_mode.{found.on_lapse}"))])
 
 
+async def _taken_out(ctx: Ctx, code: str, typed: list[str]) -> Outcome:
+    """`/gate CODE done NUMBER…`: staff took these members out of a hand-kept chat."""
+    found = await gates.hand_kept(ctx.uow, code)
+    if found is None:
+        return Outcome([reply("community.hand_unknown", chat=shown(code))])
+    if not typed or not all(valid(MEMBER_NUMBER, t) for t in typed):
+        return Outcome([reply("community.done_usage", code=found.chat_id)])
+    ids = list(dict.fromkeys(int(t) for t in typed))
+    outcome = await removals.by_hand(ctx.uow, found, ids, _actor(ctx), ctx.now)
+    lines = [Text(f"community.done_{kind}", {"who": ", ".join(
+        number(m) for m in ids if outcome[m] == kind)})
+        for kind in ("removed", "qualifies", "unknown") if kind in outcome.values()]
+    return Outcome([reply("community.done", chat=found.title, lines=lines)])
+
+
 @router.command("gates", role="operator")
 async def list_gates(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "gates")
@@ -233,8 +253,11 @@ async def list_gates(ctx: Ctx) -> Outcome:
             out.append({"title": g.title, "chat": g.chat_id, "tier": g.min_tier,
                         "grace_s": g.grace_s, "on_lapse": g.on_lapse, "dry_run": g.dry_run,
                         "seated": summary.seated, "lapsed": summary.lapsed,
-                        "due": summary.due, "would": await removals.would_remove(
-                            snapshot, g, ctx.now, SHOWN_REMOVALS) if g.dry_run else []})
+                        "due": summary.due,
+                        "by_hand": g.kind == gates.BY_HAND and g.on_lapse == "remove",
+                        "would": await removals.would_remove(
+                            snapshot, g, ctx.now, SHOWN_REMOVALS)
+                        if g.dry_run or g.kind == gates.BY_HAND else []})
         return out
 
     shown = await ctx.read("gates:listing", read)
@@ -243,12 +266,15 @@ async def list_gates(ctx: Ctx) -> Outcome:
     ladder = ctx.programme.tiers
     lines = [Text("community.gates_line", {
         "chat": g["title"], "id": g["chat"], "tier": tier_called(ladder, g["tier"]),
-        "grace": _grace(g["grace_s"]), "lapse": Text(f"community.lapse_mode.{g['on_lapse']}"),
+        "grace": _grace(g["grace_s"]),
+        "lapse": Text("community.lapse_mode.by_hand" if g["by_hand"]
+                      else f"community.lapse_mode.{g['on_lapse']}"),
         "seated": g["seated"], "lapsed": g["lapsed"], "due": g["due"],
-        "dry_run": Text("community.gates_dry_run", {
-            "many": len(g["would"]),
+        "dry_run": Text("community.gates_by_hand" if g["by_hand"] else
+                        "community.gates_dry_run", {
+            "many": g["due"] if g["by_hand"] else len(g["would"]), "code": g["chat"],
             "who": ", ".join(number(m) if m else u for u, m in g["would"]) or "—"})
-        if g["dry_run"] else ""}) for g in shown]
+        if g["dry_run"] or (g["by_hand"] and g["would"]) else ""}) for g in shown]
     return Outcome([reply("community.gates", lines=lines)])
 
 

@@ -254,8 +254,10 @@ async def test_gates_need_a_platform_with_groups(db, programme, clock):
         await roles.set_owner(uow, programme, "console:olga", clock.now)
         await uow.commit()
     for typed in ("/gate", "/gate gold", "/gate -1001000000001 gold", "/gate off"):
-        assert await chat.say(typed) == \
-            ["Gated groups live on Telegram. Type /gate there, in the group."]
+        assert await chat.say(typed) == [
+            "Gated groups live on Telegram: type /gate there, in the group. Groups that "
+            "staff keep by hand (joined by a QR code) are set in the programme file; "
+            "/gates lists both."]
     zh = ConsoleChat(build_engine(db, programme, clock=clock), user="olga", locale="zh_Hans")
     await zh.say("/language zh_Hans")
     assert "会员群门槛只适用于 Telegram" in (await zh.say("/gate gold"))[-1]
