@@ -56,6 +56,7 @@ class CsvFile:
         self.path, self.known = path, known
         self.encoding, self.separator = "utf-8-sig", ","
         self.columns: tuple[str, ...] = ()
+        self.header: tuple[str, ...] = ()  # the header's cells as written, for messages
         self.total = 0
         self._handle: TextIO | None = None
         self._rows: Iterator[Record] = iter(())
@@ -136,7 +137,8 @@ class CsvFile:
             header = next(rows, None)
             if header is None:
                 raise Unreadable("the file is empty")
-            self.columns = tuple(column_name(cell) for cell in header[1])
+            self.header = tuple(cell.strip() for cell in header[1])
+            self.columns = tuple(column_name(cell) for cell in self.header)
             self.total = sum(1 for _ in rows)
         self.encoding = encoding
 

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+import phonenumbers
 from sqlalchemy.exc import IntegrityError
 
 from bot.app import App, lifespan
@@ -134,6 +135,25 @@ def parse(line: int, record: dict[str, str], country_code: int) -> Row | Rejecti
                            source="import"), member)
 
 
+def not_a_phone(rejection: Rejection, typed: str) -> Rejection:
+    """A phone nobody gave that no line can have either (00000002 read as +86 000 0002):
+    refused as not a phone, as 12 is, rather than looked for in vain. Looking up keeps
+    the looser rule (domain.members.profile.parse_phone), so a number stored before
+    still finds its member."""
+    phone = rejection.params.get("phone")
+    if rejection.code != "unknown_member" or not isinstance(phone, str):
+        return rejection
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(phone, None))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if valid:
+        return rejection
+    got = unicodedata.normalize("NFKC", typed).strip() or phone
+    return Rejection(rejection.line, "invalid_phone",
+                     {"order_id": rejection.params.get("order_id", ""), "got": got})
+
+
 def _integer(text: str) -> int | None:
     return int(text) if _INTEGER.fullmatch(text) and len(text) <= 19 else None
 
@@ -157,7 +177,7 @@ def _item(part: str, order_amount: int) -> Item | dict[str, Any]:
 _SAID = {
     "invalid_amount": "amount must be from 1 to {max} {units}, got {got}",
     "wrong_currency": "currency {expected} expected, got {got}",
-    "invalid_order_id": "order_id must be up to 64 letters, digits and _ . : / # - "
+    "invalid_order_id": "the order_id must be up to 64 letters, digits and _ . : / # - "
                         "(starting with a letter or digit), got {got}",
     "invalid_member": "member must be a member number such as 00000042, got {got}",
     "invalid_phone": "phone must be a phone number, with + and its country code or, for "
@@ -179,7 +199,14 @@ _SAID = {
 
 
 def reason(rejection: Rejection, currency: str, country_code: int) -> str:
-    """A rejection as a sentence that says what was expected and what was found."""
+    """A rejection as a sentence that says what was expected and what was found: with
+    a capital letter and a full stop, as the rest of what the import says."""
+    said = _reason(rejection, currency, country_code)
+    said = said[:1].upper() + said[1:]
+    return said if said.endswith(".") else said + "."
+
+
+def _reason(rejection: Rejection, currency: str, country_code: int) -> str:
     p = {k: _shown(v) for k, v in rejection.params.items()}
     unit = _UNITS.get(currency, ("", ""))[1]
     p["units"] = f"minor units ({unit})" if unit else "minor units"
@@ -189,7 +216,7 @@ def reason(rejection: Rejection, currency: str, country_code: int) -> str:
     code = rejection.code
     if code == "missing":
         expected = f" ({currency} expected)" if p["column"] == "currency" else ""
-        return f"{p['column']} is empty{expected}"
+        return f"the {p['column']} cell is empty{expected}"
     if code == "not_whole_amount":
         return (f"amount must be a whole number of {p['units']}, got {p['got']}"
                 + _hint(p["got"], currency))
@@ -220,7 +247,7 @@ def _hint(got: str, currency: str) -> str:
 
 
 def _too_wide(p: dict[str, str], items: str | None) -> str:
-    said = (f"{p['cells']} cells, but the header names {p['columns']} columns: a cell "
+    said = (f"this row has {p['cells']} cells, but the header names {p['columns']} columns: a cell "
             f"holds a {p['separator']}, the file's separator, without double quotes around it")
     if items is not None:
         return said + f'; if the items are meant, write them in double quotes: "{items}"'
@@ -260,7 +287,7 @@ def checked(source: CsvFile) -> CsvFile:
     if not has_member:
         missing.append("a member column (member, phone, or platform and external_id)")
     if missing:
-        found = ", ".join(c for c in columns if c) or "nothing"
+        found = ", ".join(c for c in source.header if c) or "nothing"  # as written
         raise Unreadable(f"the header lacks {', '.join(missing)}; it has {found} "
                          f"({source.described})")
     twice = sorted({c for c in columns if c in KNOWN and columns.count(c) > 1})
@@ -270,8 +297,8 @@ def checked(source: CsvFile) -> CsvFile:
 
 
 class Progress:
-    """A one-line bar on stderr, redrawn in place; silent when stderr is not a terminal
-    except for the final line."""
+    """A one-line bar on stderr, redrawn in place, on a terminal only: a log file or a
+    pipe gets nothing (the counts follow on stdout)."""
 
     def __init__(self, total: int, out: TextIO) -> None:
         self.total, self.out, self.done = total, out, 0
@@ -288,8 +315,8 @@ class Progress:
         return f"[{'#' * filled}{'.' * (30 - filled)}] {self.done:,}/{self.total:,} rows"
 
     def close(self) -> None:
-        if self.total:  # a file of only its header has no rows to show progress through
-            self.out.write(("\r" if self.live else "") + self.line() + "\n")
+        if self.live:  # a file of only its header has no rows to show progress through
+            self.out.write("\r" + self.line() + "\n")
 
 
 async def run(app: App, path: Path, out: TextIO | None = None, err: TextIO | None = None,
@@ -321,7 +348,8 @@ async def _run(app: App, source: CsvFile, out: TextIO, err: TextIO, batch: int) 
         tally.imported += done.imported
         tally.skipped += done.skipped
         tally.points += done.points
-        tally.rejected.extend(done.rejected)
+        typed = {r.line: r.cells.get("phone") or "" for r in records}
+        tally.rejected.extend(not_a_phone(r, typed.get(r.line, "")) for r in done.rejected)
         progress.advance(len(parsed))
     progress.close()
     for bad in sorted(tally.rejected, key=lambda r: r.line):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 from bot.app import App, lifespan
 from bot.settings import Settings
@@ -44,7 +44,7 @@ async def _act(args: argparse.Namespace, app: App) -> int:
                 print(f"{members.member_number(member.id)}: floor {floor}, "
                       f"tier {tier_text(ladder, decision.code)} ({decision.reason})")
                 return 0
-            await _show(uow, member, now, app.programme.tiers)
+            await _show(uow, member, now, app.programme.tiers, app.programme.zone)
         except UnknownMember:
             print(f"no member {members.member_number(int(args.number))}", file=sys.stderr)
             return 1
@@ -55,7 +55,12 @@ async def _act(args: argparse.Namespace, app: App) -> int:
     return 0
 
 
-async def _show(uow, member: Member, now: datetime, ladder: Tiers) -> None:
+async def _show(uow, member: Member, now: datetime, ladder: Tiers, zone: tzinfo) -> None:
+    """Days in the programme's zone (`zone`), as the chat and /audit show them: a
+    moment stored in UTC late in the evening is the next day in Shanghai."""
+    def day(moment: datetime) -> str:
+        return f"{moment.astimezone(zone):%Y-%m-%d}"
+
     accounts = ", ".join(f"{i.platform}:{i.external_id}"
                          for i in await members.identities(uow, member.id))
     birthday = birthday_text(member)
@@ -63,15 +68,15 @@ async def _show(uow, member: Member, now: datetime, ladder: Tiers) -> None:
     floor = tier_text(ladder, member.tier_floor) if member.tier_floor else "none"
     print(f"member {members.member_number(member.id)} ({member.status})")
     print(f"  name: {member.display_name or '-'}  phone: {phone}  "
-          f"birthday: {birthday}  marketing consent: {'yes' if member.marketing_consent else 'no'}")
-    until = f"{member.tier_valid_until:%Y-%m-%d}" if member.tier_valid_until else "-"
+          f"birthday: {birthday}  marketing consent: {consent_text(member)}")
+    until = day(member.tier_valid_until) if member.tier_valid_until else "-"
     print(f"  points: {await ledger.balance_of(uow, member.id):,}  "
           f"tier: {tier_text(ladder, member.tier)} (floor: {floor}, valid until: {until})")
-    print(f"  accounts: {accounts}  joined: {member.joined_at:%Y-%m-%d}")
+    print(f"  accounts: {accounts}  joined: {day(member.joined_at)}")
     for change in await tiers.history(uow, member.id, limit=5):
         print(f"  tier {tier_text(ladder, change.from_tier)} -> "
               f"{tier_text(ladder, change.to_tier)} ({change.reason}) "
-              f"on {change.created_at:%Y-%m-%d}")
+              f"on {day(change.created_at)}")
 
 
 def tier_text(ladder: Tiers, code: str | None) -> str:
@@ -79,6 +84,13 @@ def tier_text(ladder: Tiers, code: str | None) -> str:
     no longer has (or none, before any tier) as it was recorded."""
     tier = ladder.by_code(code) if code else None
     return tier.name.en if tier is not None else (code or "-")
+
+
+def consent_text(member: Member) -> str:
+    """As /profile shows it: "not set" until the member has answered."""
+    if member.consent_at is None:
+        return "not set"
+    return "yes" if member.marketing_consent else "no"
 
 
 def birthday_text(member: Member) -> str:

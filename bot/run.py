@@ -53,6 +53,12 @@ def services(settings: Settings) -> list[Service]:
     return found
 
 
+def serves_web(settings: Settings) -> bool:
+    """Whether `services` chooses any, so the web app listens (told without importing
+    them)."""
+    return bool(settings.telegram or settings.wechat or settings.api_key)
+
+
 def chat_platforms(settings: Settings) -> list[str]:
     return [name for name, on in (("telegram", settings.telegram),
                                   ("wechat", settings.wechat)) if on]
@@ -110,12 +116,11 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, user: st
     # An invalid programme file is the one refusal that comes before the banner (the
     # settings were checked as they were read): the configuration is not what it says.
     programme = programme_file.load(settings.programme_file)
-    chosen = services(settings)
     console_off = console_absence(settings, stdin)
     # Bound now: a busy port stops the start at once, before migrating anything, and
     # the banner shows the real port, or why there is none.
     sock, busy = None, None
-    if chosen:
+    if serves_web(settings):
         try:
             sock = web.listen(settings.http_host, settings.http_port)
         except web.ListenError as exc:
@@ -125,6 +130,9 @@ async def run(settings: Settings, stop: asyncio.Event | None = None, *, user: st
               flush=True)
         if busy is not None:
             raise busy
+        # After the banner: importing a Telegram library takes seconds, and the banner
+        # says at once what is starting.
+        chosen = services(settings)
         chat = None
         if console_off is None:
             async def chat(app: App) -> None:

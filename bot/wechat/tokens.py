@@ -12,18 +12,22 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
+import socket
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bot.wechat.api import Fetch
+from bot.wechat.api import ApiError, Fetch
 from bot.wechat.store import access_tokens
 from bot.wechat.store.access_tokens import Token
 from domain.storage.database import Database
 
 log = logging.getLogger(__name__)
 MARGIN = 300  # seconds before expiry at which a token counts as due for renewal
+UNREACHABLE = -2  # ApiError's code when no answer came
 
 
 class _Cached(ABC):
@@ -48,13 +52,29 @@ class _Cached(ABC):
                 self.token = await self._renew(stale=stale)
             return self.token.value
 
-    async def keep_fresh(self, every: float = 60.0) -> None:
-        """Renew before expiry even when idle, so no request waits on a fetch."""
+    async def keep_fresh(self, every: float = 60.0, first_wait: float = 1.0) -> None:
+        """Renew before expiry even when idle, so no request waits on a fetch. While
+        WeChat cannot be reached or refuses, it tries again `first_wait`, twice that …
+        up to `every` seconds apart, saying so in one line on stderr per attempt (as
+        Telegram's start-up does), and once more when WeChat answers again."""
+        first_wait = min(first_wait, every)
+        wait, failing = first_wait, False
         while True:
             try:
                 await self.get()
+            except ApiError as exc:
+                failing = True
+                print(f"{_failure(exc)}; retrying in {wait:g} s", file=sys.stderr, flush=True)
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, every)
+                continue
             except Exception:
                 log.exception("access token renewal failed")
+            else:
+                if failing:
+                    print("WeChat API answers again: access token renewed", file=sys.stderr,
+                          flush=True)
+                failing, wait = False, first_wait
             await asyncio.sleep(every)
 
     def _usable(self, token: Token | None, stale: str | None) -> bool:
@@ -64,6 +84,32 @@ class _Cached(ABC):
     @abstractmethod
     async def _renew(self, stale: str | None) -> Token:
         """Fetch a new token under the store's lock, unless another holder already did."""
+
+
+def _failure(exc: ApiError) -> str:
+    """Why no token came, in a few words: "WeChat API unreachable at api.weixin.qq.com:443
+    (connection refused)", or WeChat's own answer ("WeChat gave no access token (40125:
+    invalid appsecret)")."""
+    if exc.errcode != UNREACHABLE:
+        return f"WeChat gave no access token ({exc})"
+    where, why = "", exc.errmsg
+    seen: BaseException | None = exc.__cause__
+    while seen is not None:
+        host = getattr(seen, "host", None)
+        if host and not where:
+            port = getattr(seen, "port", None)
+            where = f" at {host}:{port}" if port else f" at {host}"
+        if isinstance(seen, TimeoutError):
+            why = "timed out"
+            break
+        if isinstance(seen, socket.gaierror):
+            why = "host not found"
+            break
+        if isinstance(seen, OSError) and seen.errno and seen.errno > 0:
+            why = os.strerror(seen.errno).lower()
+            break
+        seen = seen.__cause__ or seen.__context__
+    return f"WeChat API unreachable{where} ({why})"
 
 
 class DatabaseTokens(_Cached):

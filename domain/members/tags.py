@@ -63,22 +63,22 @@ def normalize(raw: str) -> str:
     """'#VIP' -> 'vip', ' Tea   lover ' -> 'tea lover'; TagRefused naming the rule when
     it cannot be a tag: tag_empty, tag_control, tag_dash, tag_too_long, tag_separator
     (a comma where a space was meant), tag_char."""
-    shown = _shown(raw)
+    quoted = shown(raw)
     if any(unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")
            and c not in " \t" for c in raw):
-        raise TagRefused("tag_control", tag=shown)
+        raise TagRefused("tag_control", tag=quoted)
     tag = _normal(raw).lstrip(HASH).strip()
     if not tag:
         raise TagRefused("tag_empty")
     if tag.startswith("-"):
-        raise TagRefused("tag_dash", tag=shown)
+        raise TagRefused("tag_dash", tag=quoted)
     if len(tag) > MAX_LENGTH:
-        raise TagRefused("tag_too_long", tag=shown, max=MAX_LENGTH, length=len(tag))
+        raise TagRefused("tag_too_long", tag=quoted, max=MAX_LENGTH, length=len(tag))
     bad = next((c for c in tag if not (_allowed(c) or c in MARKS or c == " ")), None)
     if bad in SEPARATORS:
-        raise TagRefused("tag_separator", tag=shown, char=bad)
+        raise TagRefused("tag_separator", tag=quoted, char=bad)
     if bad is not None:
-        raise TagRefused("tag_char", tag=shown, char=bad)
+        raise TagRefused("tag_char", tag=quoted, char=bad)
     return tag
 
 
@@ -87,8 +87,9 @@ def hashtag(raw: str) -> bool:
     return _normal(raw).startswith(HASH)
 
 
-def _shown(raw: str) -> str:
-    """The word as it can be quoted back: no control characters, not too long."""
+def shown(raw: str) -> str:
+    """A word as it can be quoted back: no control characters, not too long (a tag, or
+    a command nobody knows, echoed in a reply)."""
     text = "".join(c for c in raw.strip() if unicodedata.category(c)[0] != "C")
     return text if len(text) <= MAX_LENGTH + 8 else text[:MAX_LENGTH + 7] + "…"
 

@@ -87,7 +87,8 @@ def picker(ctx: Ctx, dimension: str, segment: Segment, edit: bool) -> Outcome:
     rows = [(Button(Text("campaign.picked", {"label": label}) if code in chosen else label,
                     f"cnew:set:{dimension}:{code}"),) for code, label in values_of(ctx, dimension)]
     rows.append((button("campaign.done", "cnew:back"),))
-    return Outcome([Reply("campaign.pick", {"dimension": Text(f"campaign.dim.{dimension}")},
+    # "Choose tiers": the filter's name in a sentence, not its button's label.
+    return Outcome([Reply("campaign.pick", {"dimension": Text(f"campaign.pick_what.{dimension}")},
                           tuple(rows), edit=edit)],
                    state=STATE, data={**ctx.data, "segment": segment.dump(), "ask": dimension})
 

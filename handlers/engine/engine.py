@@ -45,7 +45,7 @@ from functools import cached_property
 from domain.config import Programme
 from domain.conversations import conversations, inbox
 from domain.conversations.conversations import State
-from domain.members import members
+from domain.members import members, tags
 from domain.members.profile import NAME_MAX
 from domain.members.tables import Member
 from domain.rewards import catalogue
@@ -437,7 +437,9 @@ class Engine:
         if command is not None:
             step = router.commands.get(command)
             if step is None:
-                return Outcome([reply("error.unknown_command", command=f"/{command}"),
+                # Echoed without its control characters (a terminal would act on them).
+                return Outcome([reply("error.unknown_command",
+                                      command=f"/{tags.shown(command)}"),
                                 await self._help_for(ctx, staff)])
             return await step(ctx)
         if ctx.action is None and answers.confirming(kinds):

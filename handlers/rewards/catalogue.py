@@ -231,8 +231,11 @@ def reason(ctx: Any, refused: EditRefused) -> Text:
             if language else Text("wording.language.any")})
     if rule == "decimal_comma":
         return Text("catalogue.refused.decimal_comma")
-    if rule == "one_date":
-        return Text("catalogue.refused.one_date", {"date": str(params.get("date", ""))})
+    if rule == "one_date":  # the example: the date typed, else today (a real one)
+        example = params.get("date") or ctx.local(ctx.now).date().isoformat()
+        return Text("catalogue.refused.one_date", {"date": str(example)})
+    if rule == "no_such_date":
+        return Text("catalogue.refused.no_such_date", {"date": str(params.get("date", ""))})
     if rule == "order":
         return Text("catalogue.refused.order")
     if rule == "date":

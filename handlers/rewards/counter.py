@@ -13,6 +13,9 @@ from handlers.staff.roles import denied
 
 router = Router()
 MAX_STOCK = 1_000_000_000
+# As /stock and the catalogue show them in Chinese ("库存 不限，已上架"), typed back.
+WORDS = {"不限": "unlimited", "无限": "unlimited", "上架": "on", "已上架": "on",
+         "下架": "off", "已下架": "off"}
 
 
 @router.command("verify", role="staff")
@@ -53,7 +56,8 @@ async def stock(ctx: Ctx) -> Outcome:
     remaining = current.remaining if current is not None else item.stock
     enabled = current.enabled if current is not None else True
     before_remaining, before_enabled = remaining, enabled
-    value = parts[1].lower()
+    typed = parts[1].lower()
+    value = WORDS.get(typed, typed)
     missing = catalogue.unworded(item)
     if value == "on" and missing:
         # A new item's wording is its code until it is worded (README): members would

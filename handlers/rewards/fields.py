@@ -25,6 +25,7 @@ NONE = {"none", "-", "no limit", "unlimited", "open", "all", "any", "every tier"
 # A whole number as typed: 1500, 1,500 or 1，500 (any script's digits); its size is the
 # model's to judge, so a long one is refused with the range, not as unreadable.
 NUMBER = re.compile(r"\d{1,30}|\d{1,3}(?:[,，]\d{3}){1,9}")
+DATE_SHAPED = re.compile(r"([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})")  # the day may not exist
 SEPARATOR = re.compile(r"\s*[|｜]\s*")
 MAX_TYPED = 420  # two wordings of 200 characters and the separator, with room
 EXAMPLE = 1250  # minor units: "12.50" in a prompt, shown as the money it means
@@ -149,15 +150,40 @@ def _dates(raw: str, cleared: bool) -> dict[str, Any] | None:
     if cleared:
         return {"starts": None, "ends": None}
     ends = raw.split()
-    if len(ends) == 1 and ends[0] != "-":  # one date: which end was meant is not said
-        raise EditRefused("invalid", field="dates", rule="one_date", date=ends[0])
+    if len(ends) == 1 and ends[0] != "-":  # one word: which end was meant is not said
+        # Its example is the date typed, when it is one; else the refusal picks a real
+        # one ("foo -" would teach nothing).
+        typed = _date(ends[0])
+        raise EditRefused("invalid", field="dates", rule="one_date",
+                          **({"date": typed} if typed else {}))
     if len(ends) != 2:
         return None
+    if any(e != "-" and _date(e) is None for e in ends):
+        missing = next((e for e in ends if _no_such_day(e)), None)
+        if missing is not None:  # 2026-02-30: written as a date, but no such day
+            raise EditRefused("invalid", field="dates", rule="no_such_date", date=missing)
+        return None
+    starts, until = (None if e == "-" else _date(e) for e in ends)
+    return {"starts": starts, "ends": until}
+
+
+def _date(typed: str) -> str | None:
+    """A day as YYYY-MM-DD (typed so, as 20261201, or as 2026-12-1), or None when
+    `typed` is none."""
     try:
-        starts, until = (None if e == "-" else date.fromisoformat(e).isoformat() for e in ends)
+        return date.fromisoformat(typed).isoformat()
+    except ValueError:
+        pass
+    shaped = DATE_SHAPED.fullmatch(typed)
+    try:
+        return date(*map(int, shaped.groups())).isoformat() if shaped else None
     except ValueError:
         return None
-    return {"starts": starts, "ends": until}
+
+
+def _no_such_day(typed: str) -> bool:
+    """Written as a date, but no calendar has that day: 2026-02-30, 2026-13-01."""
+    return DATE_SHAPED.fullmatch(typed) is not None and _date(typed) is None
 
 
 def number(raw: str, field: str, kind: str = "") -> int:

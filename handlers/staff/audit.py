@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from domain.rewards import coupons
 from domain.staff import roles
 from domain.staff.tables import AuditEntry
 from handlers.engine import i18n
@@ -102,6 +103,8 @@ def _target(ctx: Ctx, entry: AuditEntry) -> Text | str:
         return Text("audit.target.campaign", {"number": rest})
     if entry.action.startswith("job.") and i18n.has(f"jobs.name.{entry.target}", ctx.locale):
         return Text(f"jobs.name.{entry.target}")
+    if entry.action.startswith("coupon."):  # as members see it: NEMR-F93A-RC53-N45N
+        return coupons.display(coupons.normalize(entry.target))
     return entry.target
 
 
@@ -167,7 +170,7 @@ def _changes(ctx: Ctx, name: str, before: Any, after: Any, kind: str | None) -> 
     old, new = before or {}, after or {}
     return [Text("audit.change", {
         "name": Text("audit.in_language", {"name": _label(ctx, name),
-                                           "language": Text(f"campaign.language.{code}")}),
+                                           "language": Text(f"wording.language.{code}")}),
         "before": old.get(code) or Text("catalogue.value_unset"),
         "after": new.get(code) or Text("catalogue.value_unset")})
         for code in i18n.LOCALES if (old.get(code) or None) != (new.get(code) or None)]
@@ -192,6 +195,8 @@ def _value(ctx: Ctx, name: str, value: Any, kind: str | None = None) -> Any:
             return Text("catalogue.value_unset")  # a gift nobody priced, as on its card
         if name == "days":
             return Text("campaign.days", {"count": value})
+        if name == "cost":  # a reward's: "cost 100 points" (Chinese: 所需积分 100)
+            return Text("audit.points", {"count": value})
         if name == "value" and kind == "percent_off":
             return f"{value}%"
         if name in MONEY or (name == "value" and kind in AMOUNTS):

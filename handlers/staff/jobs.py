@@ -10,11 +10,13 @@ button; every change is audited (domain/staff/jobs.py). Flow: handlers/staff/job
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from domain.lifecycle import winback
 from domain.staff import audit, jobs
 from domain.staff.jobs import JobRefused
 from domain.staff.tables import JobState
+from handlers.engine import i18n
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
 from handlers.engine.words import clock
@@ -40,13 +42,15 @@ async def jobs_command(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "jobs")
     if refusal is not None:
         return refusal
-    parts = ctx.arg.lower().split()
+    parts = ctx.arg.split()
     if not parts:
         return Outcome([await _listing(ctx)])
-    if len(parts) == 1 and parts[0] in jobs.NAMES:
-        return Outcome([await _page(ctx, parts[0])])
-    if len(parts) == 2 and parts[0] in VERBS:
-        return await _act(ctx, parts[0], parts[1])
+    named = _named(" ".join(parts))
+    if named is not None:
+        return Outcome([await _page(ctx, named)])
+    if len(parts) >= 2 and parts[0].lower() in VERBS:
+        typed = " ".join(parts[1:])
+        return await _act(ctx, parts[0].lower(), _named(typed) or typed)
     return Outcome([_usage()])
 
 
@@ -88,14 +92,35 @@ async def _act(ctx: Ctx, verb: str, name: str) -> Outcome:
         else:
             changed = await jobs.set_paused(ctx.uow, name, verb == "pause", actor, ctx.now)
     except JobRefused:
-        return Outcome([reply("jobs.unknown", name=name[:32], names=", ".join(jobs.NAMES))])
+        return Outcome([reply("jobs.unknown", name=name[:32], names=_names())])
     key = f"jobs.{verb}_done" if changed else f"jobs.{verb}_already"
     # The page below says whether a scheduler is there to pick the change up.
     return Outcome([reply(key, job=_title(name)), await _page(ctx, name)])
 
 
 def _usage() -> Reply:
-    return reply("jobs.usage", names=", ".join(jobs.NAMES))
+    return reply("jobs.usage", names=_names())
+
+
+def _names() -> Any:
+    """Every job as it may be typed: by the name /jobs shows, and by its code
+    ("Birthday gifts (birthdays)", "生日礼物（birthdays）")."""
+    named = [Text("jobs.named", {"name": _title(name), "code": name}) for name in jobs.NAMES]
+    out: Any = named[-1]
+    for one in reversed(named[:-1]):
+        out = Text("rules.list", {"first": one, "rest": out})
+    return out
+
+
+def _named(typed: str) -> str | None:
+    """The job typed by its code or by its name in either language, any case."""
+    wanted = " ".join(typed.split()).casefold()
+    for name in jobs.NAMES:
+        shown = {" ".join(i18n.translate(_title(name), locale).split()).casefold()
+                 for locale in i18n.LOCALES}
+        if wanted == name or wanted in shown:
+            return name
+    return None
 
 
 def _title(name: str) -> Text:

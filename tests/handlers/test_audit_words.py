@@ -58,7 +58,7 @@ async def logged(db, programme, clock, locale: str) -> str:
         "09:00 member 00000001 gave member 00000002 the role staff",
         "09:00 member 00000001 took the role staff from member 00000002",
         "09:00 member 00000001 set the stock of reward gaiwan: status off",
-        "09:00 member 00000001 added reward cake: cost 10; kind ",
+        "09:00 member 00000001 added reward cake: cost 10 points; kind ",
         "09:00 member 00000001 recorded purchase P-1: amount ¥128.50; member 00000002",
         "09:00 the purchases API refunded order P-1",
         "09:00 the purchases API (till till-3) used coupon ABCD-EFGH: member 00000002; "
@@ -129,8 +129,8 @@ async def test_role_refusals_name_roles_in_chinese(db, programme, clock):
 
 
 @pytest.mark.parametrize(("locale", "wanted", "unwanted"), [
-    ("en", ["added reward pct: cost 100; kind ", "; value 15%",
-            "edited reward ten_off: start date none → 2027-01-01",
+    ("en", ["added reward pct: cost 100 points; kind ", "; value 15%",
+            "edited reward ten_off: start date open → 2027-01-01",
             "edited reward ten_off: limit per member 5 → no limit",
             "created campaign #2: holdout 0%; languages English; segment everyone",
             "removed tags from member 00000002: vip, tea lover"],
@@ -185,7 +185,7 @@ async def test_the_log_says_only_what_changed_in_the_cards_words(
             "times in Asia/Shanghai, UTC+8)"],
      ["title cake → cake", "¥0.00", "languages none", "(English) cake"]),
     ("zh_Hans", ["修改礼品 cake：名称（中文） cake → 一块蛋糕",
-                 "修改礼品 cake：说明（英语） 未设置 → A slice",
+                 "修改礼品 cake：说明（英文） 未设置 → A slice",
                  "修改礼品 cake：面值 未设置 → ¥12.50",
                  "创建营销活动 #3：积分加成 ×2；持续 7 天；对照组 0%；语言 所有语言同一文本",
                  "时区：Asia/Shanghai，UTC+8"],

@@ -270,7 +270,7 @@ async def test_coupon_dates_stand_without_brackets(db, programme, clock, locale,
             "2026-03-11 09:00 member 00000001 recorded purchase P-1: amount ¥60,000.00; "
             "member 00000002",
             "tagged member 00000002: vip, tea lover, 标签",
-            "edited reward ten_off: cost 200 → 250",
+            "edited reward ten_off: cost 200 points → 250 points",
             "set the stock of reward gaiwan: status off; stock unlimited"]),
     ("zh_Hans", ["审计日志（第 1/1 页，时区：Asia/Shanghai，UTC+8）：",
                  "登记消费（订单 P-1）：金额 ¥60,000.00；会员 00000002",

@@ -140,7 +140,8 @@ async def test_a_requested_run_says_when_it_starts_with_and_without_a_scheduler(
 async def test_bad_arguments_and_forged_buttons_change_nothing(db, programme, clock):
     await make(db, programme, "olga", "operator")
     olga = member(db, programme, clock, user="olga")
-    assert "There is no job called nope. Jobs: birthdays, winback" in await olga.say(
+    assert ("There is no job called nope. Jobs: Birthday gifts (birthdays), Win-back coupons "
+            "(winback)") in await olga.say(
         "/jobs run nope")
     assert "Usage: /jobs" in await olga.say("/jobs fly to the moon")
     assert "Usage: /jobs" in await olga.say("/jobs " + "x" * 3000)

@@ -22,7 +22,7 @@ async def test_member_show_prints_the_birth_year_when_known(db, programme, now, 
         member = (await members.register(uow, programme, "console", "alice", now)).member
         member.birth_year, member.birth_month, member.birth_day = year, 5, 17
         await uow.flush()
-        await member_cli._show(uow, member, now, programme.tiers)
+        await member_cli._show(uow, member, now, programme.tiers, programme.zone)
     out = capsys.readouterr().out
     assert shown in out and "birthday: -" not in out
 
@@ -39,9 +39,9 @@ def test_no_birthday_is_a_dash():
 async def test_member_show_says_consent_in_words(db, programme, now, capsys, consent, shown):
     async with db.uow() as uow:
         member = (await members.register(uow, programme, "console", "alice", now)).member
-        member.marketing_consent = consent
+        member.marketing_consent, member.consent_at = consent, now  # answered
         await uow.flush()
-        await member_cli._show(uow, member, now, programme.tiers)
+        await member_cli._show(uow, member, now, programme.tiers, programme.zone)
     out = capsys.readouterr().out
     assert shown in out and "True" not in out and "False" not in out
 
@@ -64,7 +64,7 @@ async def test_member_show_groups_points_and_names_tiers(db, programme, now, cap
                                            reason="adjusted", key="test:2800"), now)
         await tiers.set_floor(uow, programme.tiers, member.id, "gold", now)
         await uow.flush()
-        await member_cli._show(uow, member, now, programme.tiers)
+        await member_cli._show(uow, member, now, programme.tiers, programme.zone)
     out = capsys.readouterr().out
     assert "points: 2,800" in out and "tier: Gold (floor: Gold," in out, out
     assert "tier Member -> Gold" in out and "gold" not in out, out

@@ -17,6 +17,13 @@ from domain.points.tables import LedgerEntry, Purchase
 from handlers.routers import build_engine
 
 
+class Terminal(io.StringIO):
+    """stderr at a terminal: the progress bar is drawn."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 def plain(programme):
     return programme.model_copy(update={"earning": programme.earning.model_copy(
         update={"promotions": ()})})
@@ -53,23 +60,23 @@ async def test_import_reports_bad_rows_and_skips_imported_orders(db, programme, 
     app = await setup(db, programme)
     path = tmp_path / "orders.csv"
     path.write_text(CSV, encoding="utf-8")
-    out, err = io.StringIO(), io.StringIO()
+    out, err = io.StringIO(), Terminal()
     tally = await importing.run(app, path, out=out, err=err, batch=3)
     report = out.getvalue()
     assert (tally.imported, tally.skipped) == (2, 1)
     for said in [
-            "line 4 (order I-3): amount must be a whole number of minor units (fen), got abc",
-            "line 5 (order I-4): there is no member 00000099",
-            "line 6 (order I-5): currency CNY expected, got USD",
-            "line 7 (order I-6): no member given: fill in member, phone, or platform and "
-            "external_id",
-            "line 9 (order I-7): amount must be from 1 to 1,000,000,000 minor units (fen), "
-            "got 999,999,999,999",
-            "line 10 (order I-8): items entry 1 (CUP): quantity must be a whole number from 1 "
-            "to 100,000, got x",
+            "line 4 (order I-3): Amount must be a whole number of minor units (fen), got abc.",
+            "line 5 (order I-4): There is no member 00000099.",
+            "line 6 (order I-5): Currency CNY expected, got USD.",
+            "line 7 (order I-6): No member given: fill in member, phone, or platform and "
+            "external_id.",
+            "line 9 (order I-7): Amount must be from 1 to 1,000,000,000 minor units (fen), "
+            "got 999,999,999,999.",
+            "line 10 (order I-8): Items entry 1 (CUP): quantity must be a whole number from 1 "
+            "to 100,000, got x.",
             # I-2 again, for another amount
-            "line 11 (order I-2): order I-2 is already recorded with another member, amount "
-            "or items"]:
+            "line 11 (order I-2): Order I-2 is already recorded with another member, amount "
+            "or items."]:
         assert said in report
     assert "imported 2, skipped 1 already imported, rejected 7" in report
     assert "10/10 rows" in err.getvalue()
@@ -106,7 +113,7 @@ def test_the_cli_imports_a_file(tmp_path, monkeypatch, capsys):
     path = tmp_path / "orders.csv"
     path.write_text("order_id,member,amount,currency\nC-1,00000001,100,CNY\n", encoding="utf-8")
     assert cli.main(["import", "purchases", str(path)]) == 1  # nobody is member 1 yet
-    assert "line 2 (order C-1): there is no member 00000001" in capsys.readouterr().out
+    assert "line 2 (order C-1): There is no member 00000001." in capsys.readouterr().out
     assert cli.main(["import", "purchases", str(tmp_path / "missing.csv")]) == 2
     bad = tmp_path / "bad.csv"
     bad.write_text("order,amount\n", encoding="utf-8")
