@@ -135,6 +135,22 @@ async def test_stock_for_part_of_a_slice_goes_to_the_first_members_and_never_bel
         assert stock is not None and stock.remaining == 0
 
 
+async def test_a_member_who_changed_since_the_snapshot_is_left_for_the_next_run(db, programme):
+    now = T0 + 100 * DAY
+    back = await lapsed(db, programme, "back", 40)
+    still = await lapsed(db, programme, "still", 40)
+    async with db.snapshot() as snap:  # what the run's page read found
+        found = list(await snap.session.execute(
+            winback.selection(programme, now).with_only_columns(Member.id, *winback.JUDGED)))
+    assert [row[0] for row in found] == [back, still]
+    await come_back(db, back, now - DAY)  # active again before their slice runs
+    async with db.uow() as uow:
+        assert await winback.offer(uow, programme, "ten_off", found, now) == 1
+        await uow.commit()
+    assert await coupons_of(db, back) == [] and await episodes(db, back) == []
+    assert len(await coupons_of(db, still)) == 1
+
+
 async def test_without_a_reward_configured_nobody_is_offered_anything(db, programme):
     member_id = await lapsed(db, programme, "m", 40)
     off = with_(programme, winback={"reward": None})
