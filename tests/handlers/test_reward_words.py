@@ -206,9 +206,10 @@ async def test_saving_an_item_that_is_off_says_it_is_still_off(db, own, clock, l
     await olga.press("rwd:edit:ten_off:cost")
     await olga.say("250")
     out = await olga.say("1")
-    assert pick(locale, "Saved. The item is still off, so members do not see it; turn it on "
-                        "with /stock ten_off on.",
-                "已保存。该礼品仍处于下架状态，会员看不到；用 /stock ten_off on 上架。") in out
+    assert pick(locale, "Saved. The item is still off, so members do not see it; once it is "
+                        "worded in every language, turn it on with /stock ten_off on.",
+                "已保存。该礼品仍处于下架状态，会员看不到；各语言的文字都填写后，"
+                "用 /stock ten_off on 上架。") in out
     assert pick(locale, "Members see the change", "会员即刻可见") not in out
     await olga.say("/stock ten_off on")
     await olga.press("rwd:edit:ten_off:cost")
