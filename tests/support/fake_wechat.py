@@ -347,3 +347,13 @@ class _Dead:
     def uow(self):
         raise ConnectionError("this bot has crashed")
 
+
+
+async def settled(bot: Bot) -> None:
+    """Wait until the webhook has sent everything it started (answers after a slow
+    reply, images after their text)."""
+    for _ in range(500):
+        if not bot.webhook.tasks:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the webhook is still sending")

@@ -5,7 +5,6 @@ wechatpy-signed callbacks."""
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -20,7 +19,7 @@ from domain import config
 from domain.community import gates
 from domain.community.tables import Gate, Seat
 from domain.members.tables import Identity, Member
-from tests.support.fake_wechat import Bot, FakeWeChat
+from tests.support.fake_wechat import Bot, FakeWeChat, settled
 
 EXAMPLE = config.DEFAULT_FILE.read_text(encoding="utf-8")
 
@@ -96,14 +95,6 @@ async def set_tier(db, openid: str, tier: str) -> None:
         await uow.session.execute(update(Member).where(Member.id == member_id)
                                   .values(tier=tier))
         await uow.commit()
-
-
-async def settled(bot: Bot) -> None:
-    for _ in range(500):
-        if not bot.webhook.tasks:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the webhook is still sending")
 
 
 async def test_groups_sends_the_picture_to_a_member_who_qualifies(db, fake, tmp_path):

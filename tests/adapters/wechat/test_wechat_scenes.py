@@ -8,7 +8,6 @@ not carry the code a phone would scan.
 
 from __future__ import annotations
 
-import asyncio
 import struct
 import zlib
 from datetime import UTC, datetime, timedelta
@@ -26,7 +25,7 @@ from domain.points import ledger, purchases
 from handlers.engine import i18n
 from handlers.engine.render import dump, load, render
 from handlers.engine.types import Reply, Scene, Text
-from tests.support.fake_wechat import APP_ID, QRCODE, UPLOAD, Bot, FakeWeChat, message_xml
+from tests.support.fake_wechat import APP_ID, QRCODE, UPLOAD, Bot, FakeWeChat, message_xml, settled
 
 CUSTOM = "/cgi-bin/message/custom/send"
 
@@ -103,14 +102,6 @@ def scanned(fake: FakeWeChat, png: bytes) -> str:
     matches = [scene for url, scene in fake.scenes.items() if encodes(png, url)]
     assert len(matches) == 1, matches
     return matches[0]
-
-
-async def settled(bot: Bot) -> None:
-    for _ in range(500):
-        if not bot.webhook.tasks:
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the webhook is still sending")
 
 
 async def referral_code(db, openid: str) -> str:
