@@ -97,14 +97,18 @@ async def by_hand(uow: UnitOfWork, gate: Gate, member_ids: list[int], actor: str
         else:
             if seat.status == LAPSED:
                 seat.status, seat.remove_after, seat.updated_at = REMOVED, None, now
-                await audit.record(uow, actor, "gate.remove", f"chat:{gate.platform}:"
-                                   f"{gate.chat_id}", {"user": seat.user_id,
-                                                       "title": gate.title}, now)
+                await audit.record(uow, actor, "gate.remove",
+                                   _chat(gate.platform, gate.chat_id),
+                                   {"user": seat.user_id, "title": gate.title}, now)
             out[member_id] = "removed"
     await uow.flush()
     return out
 
 
 def _target(removal: Removal) -> str:
+    return _chat(removal.platform, removal.chat_id)
+
+
+def _chat(platform: str, chat_id: str) -> str:
     """As gates.py names a chat in the audit log, so one chat's entries read together."""
-    return f"chat:{removal.platform}:{removal.chat_id}"
+    return f"chat:{platform}:{chat_id}"
