@@ -118,18 +118,21 @@ async def present_on(uow: UnitOfWork, platform: str, after: int, limit: int) -> 
 async def sweep(db: Database, programme: Programme, now: datetime,
                 page: int | None = None) -> dict[str, int]:
     """Judge every present seat again: their ids read a page at a time from a snapshot
-    (on SQLite off the loop, and past the index on status that would sort them all),
+    (on SQLite off the loop), walking the primary key,
     then judged `page` seats at a time in short transactions (Database.in_turns)."""
     size = page or SWEEP_SLICE.get(db.dialect, SWEEP_PAGE)
     after, judged, lapsed = 0, 0, 0
     while True:
         async with db.snapshot() as snap:
-            ids = list((await snap.session.execute(
-                select(Seat.id).where(Seat.status.in_(PRESENT), Seat.id > after)
-                .order_by(Seat.id).limit(SWEEP_READ))).scalars())
-        if not ids:
+            # By primary key alone: with the status in the query SQLite takes the index
+            # on status and sorts every present seat, for each page.
+            read = (await snap.session.execute(
+                select(Seat.id, Seat.status).where(Seat.id > after)
+                .order_by(Seat.id).limit(SWEEP_READ))).all()
+        if not read:
             break
-        after = ids[-1]
+        after = read[-1].id
+        ids = [row.id for row in read if row.status in PRESENT]
         slices = [ids[i:i + size] for i in range(0, len(ids), size)]
         for seen, gone in await db.in_turns(
                 slices, lambda uow, chunk: _sweep_slice(uow, programme.tiers, chunk, now)):
@@ -140,9 +143,10 @@ async def sweep(db: Database, programme: Programme, now: datetime,
 async def _sweep_slice(uow: UnitOfWork, ladder: Tiers, ids: list[int],
                        now: datetime) -> tuple[int, int]:
     """Judge these seats (those still present): how many, and how many lapsed."""
-    rows = (await uow.session.execute(
+    found = (await uow.session.execute(
         select(Seat, Gate).join(Gate, Gate.id == Seat.gate_id)
-        .where(Seat.id.in_(ids), Seat.status.in_(PRESENT)).order_by(Seat.id))).all()
+        .where(Seat.id.in_(ids)).order_by(Seat.id))).all()  # by key alone, as above
+    rows = [(seat, gate) for seat, gate in found if seat.status in PRESENT]
     seated = {seat.id for seat, _ in rows if seat.status == IN}
     await _judge_all(uow, ladder, rows, now)
     # Counted per seat: one coming back must not hide another lapsing.
