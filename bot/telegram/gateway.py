@@ -23,6 +23,7 @@ from bot.telegram.groups import (
     AdminCache,
     Outbox,
     TelegramGroupChat,
+    as_the_group,
     button_event,
     kind_of,
     message_events,
@@ -35,6 +36,7 @@ from bot.telegram.transport import (
     asks_contact,
     closes_keyboard,
 )
+from domain.community import group_settings
 from domain.members import members
 from domain.storage.database import Database
 from handlers.community import joining
@@ -63,6 +65,7 @@ def start_link(username: str | None) -> str | None:
     return f"https://t.me/{username}?start={{payload}}" if username else None
 EXPIRED = "error.button_expired"
 FOREIGN_CONTACT = "telegram.contact_not_yours"
+ANONYMOUS_GATE = "community.gate_anonymous"
 KEYBOARD_CLOSED = "telegram.keyboard_closed"
 STAFF_CHANGED = frozenset({"roles.granted", "roles.revoked"})  # a "/" menu to redo
 
@@ -144,6 +147,12 @@ class Gateway:
         chatter, arrivals and departures included, is moderation's."""
         key, user = self.key(update_id), message.from_user
         name = command(message.text or message.caption or "", username)
+        if name in GROUP_COMMANDS and as_the_group(message):
+            # An anonymous admin: staff roles belong to people, and Telegram hides which.
+            await self.say(key, str(message.chat.id), ANONYMOUS_GATE,
+                           await self._group_locale(str(message.chat.id)), group=True,
+                           thread_id=topic(message))
+            return
         if name is not None and user is not None and not user.is_bot:
             if name in GROUP_COMMANDS:
                 chat = message.chat
@@ -413,6 +422,11 @@ class Gateway:
         shown = chat in self._asked_contact or inbound.phone is not None
         self._asked_contact.discard(chat)
         return shown
+
+    async def _group_locale(self, chat_id: str) -> str | None:
+        """The group's own language (/grouplang), if it chose one."""
+        async with self.db.uow() as uow:
+            return (await group_settings.read(uow, PLATFORM, chat_id)).language
 
     async def say(self, key: str, chat_id: str, reply_key: str, locale: str | None,
                   group: bool = False, thread_id: int | None = None) -> None:

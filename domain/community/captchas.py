@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 
 from domain.community.tables import GroupCaptcha
 from domain.storage.database import UnitOfWork
@@ -23,6 +23,10 @@ PENDING, PASSED, FAILED, EXPIRED, LEFT = "pending", "passed", "failed", "expired
 TERMS = range(1, 10)  # each term of the sum: 1 + 1 up to 9 + 9
 CHOICES = 4  # answer buttons, the right one among them
 _draw = random.SystemRandom()
+# A captcha waits for its group's turn to be posted (20 messages a minute on Telegram),
+# and its time runs from the post. One still unposted this long after it was due was
+# lost with the process that held it: the newcomer, never asked, is let in.
+UNASKED_FOR = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,16 @@ async def open(uow: UnitOfWork, platform: str, chat_id: str, user_id: str, answe
     return row
 
 
+async def asked(uow: UnitOfWork, captcha_id: int, message_id: str,
+                expires_at: datetime) -> bool:
+    """Its sum was posted as `message_id`: the time to answer runs from now until
+    `expires_at`. False when it was settled meanwhile (they left, or it timed out)."""
+    return bool(await uow.changed(
+        update(GroupCaptcha).where(GroupCaptcha.id == captcha_id,
+                                   GroupCaptcha.status == PENDING)
+        .values(message_id=message_id, expires_at=expires_at)))
+
+
 async def close(uow: UnitOfWork, captcha_id: int, status: str, now: datetime) -> bool:
     """Settle a pending captcha as `status`; False when it was settled already."""
     return bool(await uow.changed(
@@ -109,17 +123,18 @@ class Due:
     captcha_id: int
     chat_id: str
     user_id: str
-    message_id: str | None
+    message_id: str | None  # None: never posted, so never asked (see UNASKED_FOR)
 
 
 async def expired(uow: UnitOfWork, platform: str, now: datetime, limit: int) -> list[Due]:
-    """Pending captchas whose time ran out, oldest first (`close` each as EXPIRED before
-    acting on it)."""
+    """Pending captchas whose time ran out since they were posted, and those lost
+    before they could be, oldest first (`close` each before acting on it)."""
+    c = GroupCaptcha
     rows = await uow.session.execute(
-        select(GroupCaptcha.id, GroupCaptcha.chat_id, GroupCaptcha.user_id,
-               GroupCaptcha.message_id)
-        .where(GroupCaptcha.status == PENDING, GroupCaptcha.expires_at <= now,
-               GroupCaptcha.platform == platform)
-        .order_by(GroupCaptcha.expires_at, GroupCaptcha.id).limit(limit))
+        select(c.id, c.chat_id, c.user_id, c.message_id)
+        .where(c.status == PENDING, c.platform == platform, c.expires_at <= now,
+               or_(c.message_id.is_not(None),
+                   and_(c.message_id.is_(None), c.expires_at <= now - UNASKED_FOR)))
+        .order_by(c.expires_at, c.id).limit(limit))
     return [Due(*row) for row in rows]
 

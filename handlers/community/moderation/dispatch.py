@@ -57,6 +57,8 @@ class GroupCtx:
     # Another chat of the platform to act on (a report's buttons pressed in the log chat
     # act on the group): None where the platform's side gave no way to reach one.
     chats: Callable[[str], GroupChat] | None = None
+    # What time it is later on, for work that outlives this event (a paced captcha post).
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
 
     def chat_of(self, chat_id: str) -> GroupChat | None:
         if chat_id == self.event.chat_id:
@@ -156,13 +158,14 @@ class Moderation:
             if quiet:  # chatter: no transaction unless a listener opens one
                 ctx = GroupCtx(event, chat, self.db, self.programme,
                                await self._cached_rules(event), now,
-                               me=self.username, chats=self.chats)
+                               me=self.username, chats=self.chats, clock=self.clock)
                 outcome = await self._listen(ctx) or GroupOutcome()
             else:
                 async with self.db.uow() as uow:
                     rules = await group_settings.read(uow, event.platform, event.chat_id)
                     ctx = GroupCtx(event, chat, self.db, self.programme, rules, now, uow,
-                                   command, arg, me=self.username, chats=self.chats)
+                                   command, arg, me=self.username, chats=self.chats,
+                                   clock=self.clock)
                     outcome = await self._run(ctx)
                     await uow.commit()
                 self._remember(event, ctx.changed_rules or rules)

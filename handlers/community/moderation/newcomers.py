@@ -157,8 +157,8 @@ async def _challenge(ctx: GroupCtx, who: Person) -> bool:
                                  ctx.now + timedelta(minutes=minutes), ctx.now)
     if paced is not None:
         paced.soon(_post_captcha(ctx.db, ctx.chat, _Asked(
-            event.platform, event.chat_id, who.user_id, opened.answer, opened.expires_at),
-            ask, ctx.locale))
+            event.platform, event.chat_id, who.user_id, opened.answer, opened.expires_at,
+            timedelta(minutes=minutes)), ask, ctx.locale, ctx.clock))
     return True
 
 
@@ -172,6 +172,7 @@ class _Asked:
     user_id: str
     answer: int
     expires_at: datetime
+    time_to_answer: timedelta
 
     async def pending(self, uow: UnitOfWork) -> GroupCaptcha | None:
         row = await captchas.pending(uow, self.platform, self.chat_id, self.user_id)
@@ -181,11 +182,12 @@ class _Asked:
 
 
 async def _post_captcha(db: Database, chat: GroupChat, asked: _Asked, ask: Reply,
-                        locale: str) -> None:
-    """A recorded captcha's message, when the group's turn comes: not at all if it was
-    settled meanwhile (they left, or their time ran out), taken away again if it was
-    settled while going out. A platform that will not post it lets the newcomer in,
-    as when it refuses at once."""
+                        locale: str, clock: Callable[[], datetime]) -> None:
+    """A recorded captcha's message, when the group's turn comes: the newcomer's time
+    to answer runs from then, however long a join raid kept it waiting. Not posted at
+    all if it was settled meanwhile (they left), taken away again if it was settled
+    while going out. A platform that will not post it lets the newcomer in, as when
+    it refuses at once."""
     async with db.uow() as uow:
         if await asked.pending(uow) is None:
             return
@@ -197,8 +199,8 @@ async def _post_captcha(db: Database, chat: GroupChat, asked: _Asked, ask: Reply
         return
     async with db.uow() as uow:
         row = await asked.pending(uow)
-        if row is not None:
-            row.message_id = message_id
+        if row is not None and await captchas.asked(uow, row.id, message_id,
+                                                    clock() + asked.time_to_answer):
             await uow.commit()
             return
     await _take_away(chat, message_id)
@@ -256,20 +258,34 @@ async def expire_due(db: Database, programme: Programme, platform: str,
     """Take out every newcomer whose captcha ran out, and the captcha with them: how
     many. Each is settled (in the database) before it is acted on, so a newcomer who
     answers at that moment is never both let in and taken out; a refusal by the
-    platform is logged and the rest go on."""
+    platform is logged and the rest go on. A captcha lost before it was posted (the
+    process stopped while it waited for the group's turn) asked nothing: its newcomer
+    is let in, unless an admin's mute or a ban holds them."""
     done = 0
     while True:
         async with db.uow() as uow:
             due = await captchas.expired(uow, platform, now, EXPIRY_PAGE)
-            mine = [d for d in due if await captchas.close(uow, d.captcha_id,
-                                                           captchas.EXPIRED, now)]
+            mine: list[tuple[captchas.Due, str | None]] = []
+            for d in due:
+                asked = d.message_id is not None
+                if await captchas.close(uow, d.captcha_id,
+                                        captchas.EXPIRED if asked else captchas.PASSED, now):
+                    held = not asked and bool(await kept.active(
+                        uow, platform, d.chat_id, d.user_id, now))
+                    mine.append((d, "kick" if asked else None if held else "let in"))
             await uow.commit()
-        for captcha in mine:
+        for captcha, act in mine:
             try:
                 chat = chats(captcha.chat_id)
-                await _quietly(chat.kick(captcha.user_id), "captcha expiry", chat.chat_id,
-                               captcha.user_id)
-                await _take_away(chat, captcha.message_id)
+                if act == "kick":
+                    await _quietly(chat.kick(captcha.user_id), "captcha expiry",
+                                   chat.chat_id, captcha.user_id)
+                    await _take_away(chat, captcha.message_id)
+                elif act == "let in":
+                    log.warning("captcha lost before it was posted: newcomer let in",
+                                extra={"chat": captcha.chat_id})
+                    await _quietly(chat.unmute(captcha.user_id), "captcha unmute",
+                                   chat.chat_id, captcha.user_id)
             except Exception:  # one chat's trouble must not keep the others waiting
                 log.exception("captcha expiry failed", extra={"chat": captcha.chat_id})
             done += 1

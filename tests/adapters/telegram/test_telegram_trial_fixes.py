@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.telegram import wiring
-from domain.community import group_settings
+from domain.community import gates, group_settings
 from domain.community.tables import GroupCaptcha
 from domain.members import members
 from domain.staff import roles
@@ -264,3 +264,22 @@ async def test_an_anonymous_admin_moderates_as_the_group(api, bot, db):
     say(api, BOB, "/unmute", reply_to=spam)
     texts = await said(api, 4)
     assert texts[-1] == "Only the group's admins can use /unmute."
+
+
+async def test_an_anonymous_admins_gate_is_answered_with_what_to_do(api, bot, db):
+    await room(api, db)
+    api.message(0, "/gate gold", chat_id=GROUP, chat_type="supergroup", as_group=True)
+    texts = await said(api, 1)
+    assert "anonymous admins hide who they are" in texts[-1]
+    assert "/gate CHAT_ID TIER" in texts[-1]
+    async with db.uow() as uow:  # nothing gated
+        assert await gates.find(uow, "telegram", str(GROUP)) is None
+    # In the group's own language once it has one.
+    async with db.uow() as uow:
+        await group_settings.change(uow, "telegram", str(GROUP), "test",
+                                    datetime.now(UTC), language="zh_Hans")
+        await uow.commit()
+    api.message(0, "/gate gold", chat_id=GROUP, chat_type="supergroup", as_group=True)
+    texts = await said(api, 2)
+    assert "匿名管理员" in texts[-1]
+

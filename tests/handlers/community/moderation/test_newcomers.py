@@ -186,6 +186,74 @@ async def test_pending_captchas_survive_a_restart(db, programme, clock, chat):
     assert after.chat.calls[-2:] == [("kick", BEN.user_id), ("delete", ben_message)]
 
 
+class PacedChat(FakeGroupChat):
+    """A chat whose messages wait for the group's turn (newcomers.Paced): the jobs
+    given to `soon` run when the test says the turn has come."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waiting: list = []
+
+    def soon(self, job) -> None:
+        self.waiting.append(job)
+
+    async def turn_comes(self) -> None:
+        jobs, self.waiting = self.waiting, []
+        for job in jobs:
+            await job
+
+
+async def test_a_captcha_held_up_by_a_join_raid_gives_its_full_time_from_the_post(
+        db, programme, clock):
+    chat = PacedChat()
+    group = group_for(db, programme, clock, chat)
+    await settle(db, captcha_on=True, captcha_minutes=2)
+    await group.join(ANN)
+    assert ANN.user_id in chat.muted and not chat.posted  # muted now, asked later
+    chats = {TEA_ID: chat}.__getitem__
+    # The group's queue is long: two minutes pass before the sum goes out. Nobody is
+    # taken out for not answering a question they were never shown.
+    clock.advance(minutes=5)
+    assert await newcomers.expire_due(db, programme, PLATFORM, chats, clock()) == 0
+    assert ("kick", ANN.user_id) not in chat.calls
+    await chat.turn_comes()
+    message_id, _ = asked(chat)
+    pending = await captcha_of(db, ANN)
+    assert pending.message_id == message_id
+    assert pending.expires_at == T0 + timedelta(minutes=7)  # two minutes from the post
+    clock.advance(minutes=1)
+    said = await group.press(ANN, f"captcha:{pending.answer}", message_id)
+    assert chat.calls[-2:] == [("unmute", ANN.user_id), ("delete", message_id)]
+    assert await status_of(db, ANN) == captchas.PASSED
+    assert not said.replies  # no welcome asked for
+
+
+async def test_a_captcha_lost_before_its_post_lets_the_newcomer_in(db, programme, clock):
+    chat = PacedChat()
+    group = group_for(db, programme, clock, chat)
+    await settle(db, captcha_on=True, captcha_minutes=2)
+    await group.join(ANN)
+    await group.join(BEN)
+    async with db.uow() as uow:  # an admin muted Ben meanwhile
+        await restrictions.impose(uow, PLATFORM, TEA_ID, BEN.user_id, "mute", None,
+                                  "spam", "test", T0)
+        await uow.commit()
+    for job in chat.waiting:  # the process stopped before the group's turn came
+        job.close()
+    chat.waiting.clear()
+    chats = {TEA_ID: chat}.__getitem__
+    # Still within the allowance for a long queue: nothing yet.
+    clock.advance(minutes=2 + 29)
+    assert await newcomers.expire_due(db, programme, PLATFORM, chats, clock()) == 0
+    clock.advance(minutes=1)
+    chat.calls.clear()
+    assert await newcomers.expire_due(db, programme, PLATFORM, chats, clock()) == 2
+    assert chat.calls == [("unmute", ANN.user_id)]  # Ben's admin mute holds
+    assert await status_of(db, ANN) == captchas.PASSED
+    assert await status_of(db, BEN) == captchas.PASSED
+    assert BEN.user_id in chat.muted
+
+
 async def test_the_skip_tier_admins_and_staff_skip_the_captcha(db, programme, group, chat):
     await a_member(db, programme, T0, BEN.user_id, tier="gold")
     await a_member(db, programme, T0, ANN.user_id, tier="member")
