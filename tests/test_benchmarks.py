@@ -32,3 +32,21 @@ async def test_the_selection_jobs_operator_reaches_the_confirmation(tmp_path):
     fresh = loop_lag._seeder("sqlite", "selection", 30, programme, tmp_path, "")
     async with fresh() as db:
         await loop_lag.run_job("selection", db, programme, tmp_path)  # raises when lost
+
+
+async def test_the_community_sweep_figures_count_every_seat(tmp_path):
+    """benchmarks.community times the sweep, then runs it again from the same start for
+    its memory peak: both passes must see every seat lapse, then none."""
+    from benchmarks import community
+    from domain.storage.database import Database
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'community.db'}")
+    try:
+        rows = await community.measure(db, 40)
+    finally:
+        await db.dispose()
+    first, second, bare, queued = rows
+    assert first[1:3] == ["40", "40"]  # every generated member has a seat
+    assert second[1:3] == ["40", "0"]
+    assert float(first[4]) > 0 and float(second[4]) > 0  # a peak was measured
+    assert bare[0].startswith("bare UPDATE") and queued[1] == "40"
