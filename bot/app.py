@@ -15,6 +15,7 @@ from bot.settings import Settings
 from domain import config
 from domain.campaigns import segments
 from domain.config import Programme
+from domain.feedback import surveys
 from domain.staff import roles
 from domain.storage import schema
 from domain.storage.database import Database
@@ -49,6 +50,9 @@ async def lifespan(settings: Settings, migrate: bool = True,
             await schema.upgrade(db.engine, phone_country_code=programme.phone_country_code)
             log.info("database ready", extra={"backend": db.dialect,
                                               "revision": await schema.current(db.engine)})
+            async with db.uow() as uow:  # the file's surveys, as the file says now
+                await surveys.keep_from_file(uow, programme, datetime.now(UTC))
+                await uow.commit()
             if settings.owner:  # the owner follows the settings at every start
                 async with db.uow() as uow:
                     try:

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from domain.community import durations
+from domain.feedback.definitions import SurveyDef
 
 LOCALES = ("en", "zh_Hans")
 DEFAULT_FILE = Path(__file__).with_name("programme.example.toml")
@@ -294,6 +295,7 @@ class Programme(Strict):
     benefits: dict[str, LocalText] = {}
     menu: Annotated[tuple[MenuEntry, ...], Field(max_length=3)] = ()
     rewards: tuple[RewardItem, ...] = ()
+    surveys: Annotated[tuple[SurveyDef, ...], Field(max_length=50)] = ()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),
@@ -331,6 +333,16 @@ class Programme(Strict):
                 raise ValueError(f"{where}: {code!r} is not in [[rewards]]")
         if self.birthday.benefit is not None and self.birthday.benefit not in self.benefits:
             raise ValueError(f"birthday.benefit: {self.birthday.benefit!r} is not in [benefits]")
+        return self
+
+    @model_validator(mode="after")
+    def _surveys_valid(self) -> Programme:
+        codes = [s.code for s in self.surveys]
+        if len(set(codes)) != len(codes):
+            raise ValueError("surveys: survey codes must be unique")
+        for i, survey in enumerate(self.surveys):
+            if survey.reward is not None and self.reward_in_file(survey.reward) is None:
+                raise ValueError(f"surveys.{i}.reward: {survey.reward!r} is not in [[rewards]]")
         return self
 
     def reward(self, code: str) -> RewardItem | None:

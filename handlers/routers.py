@@ -10,6 +10,7 @@ from handlers.campaigns import flow as campaigns
 from handlers.community import gates, groups
 from handlers.engine.engine import Engine
 from handlers.engine.routing import Router
+from handlers.feedback import survey
 from handlers.members import home, language, link, profile, referrals, rules, start
 from handlers.points import checkin, points
 from handlers.points import purchase as operator
@@ -20,7 +21,7 @@ from handlers.tiers import tier
 
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, groups, roles, staff, operator, jobs,
-            campaigns, gates)
+            campaigns, gates, survey)
 
 
 def build_router() -> Router:

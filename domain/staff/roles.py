@@ -26,6 +26,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "jobs": frozenset({"owner", "admin", "operator"}),  # /jobs: see, pause, run
     "campaign": frozenset({"owner", "admin", "operator"}),  # also segments and tags
     "gates": frozenset({"owner", "admin", "operator"}),  # /gate, /gates: gated chats
+    # /survey list|send|results: a staff member's follow-up (回访) to one member included.
+    "survey": frozenset({"owner", "admin", "operator", "staff"}),
     # Warn, mute, ban and the group settings in any group the bot administers (as the
     # group's own admins may).
     "moderate": frozenset({"owner", "admin", "operator", "staff", "moderator"}),

@@ -1,7 +1,8 @@
 """Renders a queued notice in its member's language. Notice parameters are stored as
 JSON, so rich values travel tagged: {"$money": [minor, currency]}, {"$date": ISO},
 {"$moment": ISO datetime} (shown in the programme's zone), {"$tier": code},
-{"$text": key}, {"$reward": code}."""
+{"$text": key}, {"$reward": code}, {"$local": {"en": .., "zh_Hans": ..}} (wording
+the programme or an operator gave in each language)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from domain.config import Programme
 from handlers.engine import i18n
 from handlers.engine.render import render
-from handlers.engine.types import Money, Rendered, Reply, Text
+from handlers.engine.types import Local, Money, Rendered, Reply, Text
 from handlers.engine.words import local, tier_called
 
 
@@ -43,6 +44,8 @@ def _decode(value: Any, programme: Programme) -> Any:
         return tier_called(programme.tiers, str(raw))
     if tag == "$text":
         return Text(str(raw))
+    if tag == "$local" and isinstance(raw, dict):  # wording given in each language
+        return Local({str(k): str(v) for k, v in raw.items()})
     if tag == "$reward":  # a catalogue reward, by its title
         item = programme.reward(raw)
         return local(item.title) if item is not None else str(raw)

@@ -66,7 +66,7 @@ def drift(flow: Flow) -> str | None:
 # ------------------------------------------------------------------ diagrams and code agree
 
 def test_the_flows_are_the_ones_we_drew():
-    assert sorted(FLOWS) == ["campaigns/flow.mmd", "members/profile.mmd",
+    assert sorted(FLOWS) == ["campaigns/flow.mmd", "feedback/survey.mmd", "members/profile.mmd",
                              "points/purchase.mmd", "rewards/catalogue.mmd"]
 
 

@@ -1,0 +1,1 @@
+"""Feedback: surveys members answer in chat (NPS, satisfaction, follow-ups)."""

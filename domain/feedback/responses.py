@@ -1,0 +1,209 @@
+"""A member's turn at a survey: sent, answered one question at a time, completed.
+
+Every answer is its own short transaction on the response's row, locked first, so a
+double tap or a redelivered update finds the answer already there and changes
+nothing twice. An answer can be changed until the response is completed; a changed
+answer that hides a later question drops that question's answer. Completion is a
+conditional update from "open", so only one transaction ever wins it, and only that
+one pays the reward (points through the ledger, keyed by the response).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from domain.config import Programme
+from domain.errors import DomainError
+from domain.feedback import surveys
+from domain.feedback.definitions import Question, SurveyDef
+from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
+from domain.points import ledger
+from domain.points.expiry import expires_at
+from domain.rewards import gifts
+from domain.storage.database import UnitOfWork
+
+SENT, OPEN, COMPLETED = "sent", "open", "completed"
+UNFINISHED = (SENT, OPEN)
+
+
+class SurveyRefused(DomainError):
+    """closed, opted_out, answered, not_asked, invalid, finished."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        super().__init__(**params)
+
+
+@dataclass(frozen=True)
+class Progress:
+    response: SurveyResponse
+    survey: Survey
+    definition: SurveyDef
+    answers: dict[str, Any]
+
+    @property
+    def next(self) -> Question | None:
+        return self.definition.next_question(self.answers)
+
+    @property
+    def position(self) -> tuple[int, int]:
+        """(this question's number, how many are asked), as the member sees them."""
+        asked = self.definition.asked(self.answers)
+        done = sum(q.code in self.answers for q in asked)
+        return done + 1, len(asked)
+
+    @property
+    def completed(self) -> bool:
+        return self.response.status == COMPLETED
+
+
+@dataclass(frozen=True)
+class Reward:
+    points: int = 0
+    coupon: str | None = None  # the catalogue item given
+    out_of_stock: str | None = None  # the item that was not
+
+
+def is_closed(survey: Survey, definition: SurveyDef, programme: Programme,
+              now: datetime) -> bool:
+    return survey.closed or (definition.closes is not None
+                             and now.astimezone(programme.zone).date() > definition.closes)
+
+
+async def send(uow: UnitOfWork, programme: Programme, survey: Survey, member_id: int,
+               via: str, now: datetime, occasion: str = "") -> Progress:
+    """The member's response for this occasion, made if new. Refused when the survey is
+    closed, the member turned surveys off, or they have completed it already."""
+    definition = surveys.definition(survey)
+    if is_closed(survey, definition, programme, now):
+        raise SurveyRefused("closed", survey=survey.code)
+    if await surveys.opted_out(uow, member_id):
+        raise SurveyRefused("opted_out")
+    await uow.session.execute(
+        uow.upsert(SurveyResponse).values(
+            survey_id=survey.id, member_id=member_id, occasion=occasion, via=via,
+            status=SENT, sent_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["survey_id", "member_id", "occasion"]))
+    response = await uow.session.scalar(select(SurveyResponse).where(
+        SurveyResponse.survey_id == survey.id, SurveyResponse.member_id == member_id,
+        SurveyResponse.occasion == occasion))
+    assert response is not None
+    if response.status == COMPLETED:
+        raise SurveyRefused("answered", survey=survey.code)
+    return Progress(response, survey, definition, await _answers(uow, response.id))
+
+
+async def progress(uow: UnitOfWork, response_id: int, member_id: int,
+                   lock: bool = False) -> Progress | None:
+    """The member's own response (None for anybody else's)."""
+    stmt = select(SurveyResponse).where(SurveyResponse.id == response_id,
+                                        SurveyResponse.member_id == member_id)
+    if lock and uow.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already holds it
+        stmt = stmt.with_for_update()
+    response = await uow.session.scalar(stmt)
+    if response is None:
+        return None
+    survey = await surveys.by_id(uow, response.survey_id)
+    assert survey is not None
+    return Progress(response, survey, surveys.definition(survey),
+                    await _answers(uow, response.id))
+
+
+async def unfinished(uow: UnitOfWork, member_id: int) -> Progress | None:
+    """Their latest survey still to finish, to come back to."""
+    found = await uow.session.scalar(
+        select(SurveyResponse.id).where(SurveyResponse.member_id == member_id,
+                                        SurveyResponse.status.in_(UNFINISHED))
+        .order_by(SurveyResponse.sent_at.desc(), SurveyResponse.id.desc()).limit(1))
+    return None if found is None else await progress(uow, found, member_id)
+
+
+@dataclass(frozen=True)
+class Answered:
+    progress: Progress
+    changed: bool  # False: the same answer again (a double tap), nothing written
+    reward: Reward | None  # set once, when this answer completed the survey
+
+
+async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member_id: int,
+                 question: str, value: Any, now: datetime) -> Answered:
+    """Record (or change) one answer; `value` None skips an optional question."""
+    found = await progress(uow, response_id, member_id, lock=True)
+    if found is None:
+        raise SurveyRefused("not_asked")
+    if found.completed:
+        raise SurveyRefused("finished", survey=found.survey.code)
+    if is_closed(found.survey, found.definition, programme, now):
+        raise SurveyRefused("closed", survey=found.survey.code)
+    asked = {q.code: q for q in found.definition.asked(found.answers)}
+    q = asked.get(question)
+    if q is None:
+        raise SurveyRefused("not_asked")
+    if value is None and not q.optional:
+        raise SurveyRefused("required")
+    if value is not None and not q.valid(value):
+        raise SurveyRefused("invalid", kind=q.kind)
+    if question in found.answers and found.answers[question] == value:
+        return Answered(found, changed=False, reward=None)
+    answers = {**found.answers, question: value}
+    await _store(uow, response_id, question, value, now)
+    # A changed answer may hide questions answered before: their answers go.
+    still = {q.code for q in found.definition.asked(answers)}
+    hidden = [code for code in answers if code not in still]
+    if hidden:
+        await uow.session.execute(delete(SurveyAnswer).where(
+            SurveyAnswer.response_id == response_id, SurveyAnswer.question.in_(hidden)))
+        answers = {k: v for k, v in answers.items() if k in still}
+    response = found.response
+    if response.opened_at is None:
+        response.opened_at = now
+    response.status, response.updated_at = OPEN, now
+    done = found.definition.next_question(answers) is None
+    reward = None
+    if done and await uow.changed(update(SurveyResponse).where(
+            SurveyResponse.id == response_id, SurveyResponse.status.in_(UNFINISHED))
+            .values(status=COMPLETED, completed_at=now, opened_at=response.opened_at,
+                    updated_at=now)):
+        response.status, response.completed_at = COMPLETED, now
+        reward = await _pay(uow, programme, found, now)
+    await uow.flush()
+    return Answered(Progress(response, found.survey, found.definition, answers),
+                    changed=True, reward=reward)
+
+
+async def _pay(uow: UnitOfWork, programme: Programme, found: Progress,
+               now: datetime) -> Reward:
+    definition, member_id = found.definition, found.response.member_id
+    points = definition.reward_points
+    if points:
+        await ledger.post(uow, ledger.Post(
+            member_id=member_id, delta=points, kind="earn", reason="survey_completed",
+            key=f"survey:{found.response.id}", params={"survey": found.survey.code},
+            expires_at=expires_at(programme.expiry, programme, now)), now)
+    if definition.reward is None:
+        return Reward(points)
+    coupon = await gifts.give_coupon(uow, programme, member_id, definition.reward, now)
+    if coupon is None:
+        return Reward(points, out_of_stock=definition.reward)
+    return Reward(points, coupon=definition.reward)
+
+
+async def _answers(uow: UnitOfWork, response_id: int) -> dict[str, Any]:
+    rows = await uow.session.execute(select(SurveyAnswer.question, SurveyAnswer.value).where(
+        SurveyAnswer.response_id == response_id))
+    return {question: value for question, value in rows}
+
+
+async def _store(uow: UnitOfWork, response_id: int, question: str, value: Any,
+                 now: datetime) -> None:
+    row = await uow.session.scalar(select(SurveyAnswer).where(
+        SurveyAnswer.response_id == response_id, SurveyAnswer.question == question))
+    if row is None:
+        uow.session.add(SurveyAnswer(response_id=response_id, question=question, value=value,
+                                     answered_at=now))
+    else:
+        row.value, row.answered_at = value, now

@@ -1,0 +1,78 @@
+"""The surveys members can be sent, and who asked to be sent none.
+
+Surveys of the programme file are kept in the database (`keep_from_file`, at start):
+a response names its survey by id, and every worker reads the same definition. The
+file wins for its own surveys; one it dropped is closed, never deleted, so its
+responses keep their questions.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+
+from domain.config import Programme
+from domain.feedback.definitions import SurveyDef
+from domain.feedback.tables import Survey, SurveyOptOut
+from domain.storage.database import UnitOfWork
+
+FILE = "file"
+
+
+def definition(survey: Survey) -> SurveyDef:
+    return SurveyDef.model_validate(survey.definition)
+
+
+async def keep_from_file(uow: UnitOfWork, programme: Programme, now: datetime) -> int:
+    """Bring the file's surveys into the database: how many changed."""
+    stored = {s.code: s for s in await uow.session.scalars(select(Survey))}
+    changed = 0
+    for survey in programme.surveys:
+        wanted = survey.model_dump(mode="json")
+        row = stored.get(survey.code)
+        if row is None:
+            uow.session.add(Survey(code=survey.code, source=FILE, definition=wanted,
+                                   closed=False, created_by="programme", created_at=now,
+                                   updated_at=now))
+            changed += 1
+        elif row.source == FILE and (row.definition != wanted or row.closed):
+            row.definition, row.closed, row.updated_at = wanted, False, now
+            changed += 1
+    in_file = {s.code for s in programme.surveys}
+    for row in stored.values():
+        if row.source == FILE and row.code not in in_file and not row.closed:
+            row.closed, row.updated_at = True, now
+            changed += 1
+    await uow.flush()
+    return changed
+
+
+async def by_code(uow: UnitOfWork, code: str) -> Survey | None:
+    return await uow.session.scalar(select(Survey).where(Survey.code == code))
+
+
+async def by_id(uow: UnitOfWork, survey_id: int) -> Survey | None:
+    return await uow.session.get(Survey, survey_id)
+
+
+async def listing(uow: UnitOfWork) -> list[Survey]:
+    return list(await uow.session.scalars(select(Survey).order_by(Survey.code)))
+
+
+async def opted_out(uow: UnitOfWork, member_id: int) -> bool:
+    return await uow.session.get(SurveyOptOut, member_id) is not None
+
+
+async def opt_out(uow: UnitOfWork, member_id: int, now: datetime) -> bool:
+    """No more surveys for them; False when they had said so already."""
+    if await opted_out(uow, member_id):
+        return False
+    uow.session.add(SurveyOptOut(member_id=member_id, at=now))
+    await uow.flush()
+    return True
+
+
+async def opt_in(uow: UnitOfWork, member_id: int) -> bool:
+    return bool(await uow.changed(delete(SurveyOptOut).where(
+        SurveyOptOut.member_id == member_id)))

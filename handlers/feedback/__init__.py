@@ -1,0 +1,1 @@
+"""Feedback conversations: answering surveys, and staff sending them."""

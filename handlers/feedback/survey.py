@@ -1,0 +1,246 @@
+"""Answering a survey in chat, one question per message.
+
+The member's progress is the response in the database (domain.feedback.responses),
+not this conversation: /survey brings back the first question not answered yet, after
+/cancel, another command or a restart. Every button names its response and question,
+so an older question's button changes that answer while the survey is unfinished, and
+a second tap finds it answered already. The flow is drawn in survey.mmd.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.feedback import responses, surveys
+from domain.feedback.definitions import SCALES, Question, clean_text
+from domain.feedback.responses import Progress, SurveyRefused
+from handlers.engine import answers
+from handlers.engine.routing import Ctx, Flow, Outcome, Router
+from handlers.engine.types import Button, Reply, button, reply
+from handlers.engine.words import local
+from handlers.feedback import survey_staff
+
+ANSWER = "survey.answer"
+FLOW = Flow.beside(__file__, "survey.mmd", ANSWER)
+router = Router(flows=[FLOW])
+PICK, TICK, DONE, SKIP, BACK, OFF = "sv", "svt", "svd", "svs", "svb", "svoff"
+NPS_ROWS = ((0, 1, 2, 3, 4, 5), (6, 7, 8, 9, 10))
+
+
+@router.command("survey")
+async def survey(ctx: Ctx) -> Outcome:
+    """/survey: the survey waiting for the member, where they left it. Staff add a verb:
+    /survey list, /survey send CODE NUMBER."""
+    words = ctx.arg.split()
+    if words and words[0].lower() in survey_staff.VERBS:
+        return await survey_staff.staff(ctx, words[0].lower(), words[1:])
+    if len(words) == 1 and words[0].lower() == "on":
+        await surveys.opt_in(ctx.uow, ctx.member.id)
+        return Outcome([reply("survey.opted_in")])
+    if words:
+        return Outcome([reply("survey.usage")])
+    found = await responses.unfinished(ctx.uow, ctx.member.id)
+    if found is None:
+        return Outcome([reply("survey.none_waiting")])
+    return ask(ctx, found, intro=not found.answers)
+
+
+def ask(ctx: Ctx, progress: Progress, intro: bool = False, said: tuple[Reply, ...] = (),
+        picked: tuple[str, ...] = ()) -> Outcome:
+    """The next question, or thanks when none is left."""
+    q = progress.next
+    if q is None:
+        return Outcome([*said, reply("survey.finished")])
+    rid = progress.response.id
+    number, count = progress.position
+    rows = _answer_rows(rid, q, picked)
+    if q.optional:
+        rows.append((button("survey.skip", f"{SKIP}:{rid}:{q.code}"),))
+    tail: list[Button] = []
+    if number > 1:
+        tail.append(button("survey.back", f"{BACK}:{rid}:{q.code}"))
+    tail.append(button("survey.off", f"{OFF}:{rid}"))
+    rows.append(tuple(tail))
+    lead = [reply("survey.intro", title=local(progress.definition.title),
+                  intro=local(progress.definition.intro))] if intro else []
+    key = "survey.question_text" if q.kind == "text" else f"survey.question_{q.kind}"
+    question = reply(key, *rows, number=number, total=count, text=local(q.text),
+                     most=q.max_length)
+    return Outcome([*said, *lead, question], state=ANSWER,
+                   data={"response": rid, "question": q.code, "picked": list(picked)})
+
+
+def _answer_rows(rid: int, q: Question, picked: tuple[str, ...]) -> list[tuple[Button, ...]]:
+    if q.kind == "nps":
+        return [tuple(button("survey.score", f"{PICK}:{rid}:{q.code}:{n}", score=n)
+                      for n in row) for row in NPS_ROWS]
+    if q.kind == "rating":
+        return [tuple(button("survey.score", f"{PICK}:{rid}:{q.code}:{n}", score=n)
+                      for n in SCALES["rating"])]
+    if q.kind == "single":
+        return [(Button(local(c.label), f"{PICK}:{rid}:{q.code}:{c.code}"),)
+                for c in q.choices]
+    if q.kind == "multiple":
+        rows: list[tuple[Button, ...]] = [
+            (button("survey.ticked" if c.code in picked else "survey.unticked",
+                    f"{TICK}:{rid}:{q.code}:{c.code}", label=local(c.label)),)
+            for c in q.choices]
+        rows.append((button("survey.done", f"{DONE}:{rid}:{q.code}"),))
+        return rows
+    return []  # free text: typed
+
+
+# ------------------------------------------------------------------ answers
+
+
+def _parts(ctx: Ctx, count: int) -> list[str] | None:
+    """The button's fields after its prefix: response, question, and maybe a value."""
+    parts = (ctx.action or "").split(":")[1:]
+    if len(parts) != count or not parts[0].isascii() or not parts[0].isdigit() \
+            or len(parts[0]) > 18:
+        return None
+    return parts
+
+
+async def _record(ctx: Ctx, rid: int, question: str, value: Any) -> Outcome:
+    try:
+        done = await responses.answer(ctx.uow, ctx.programme, rid, ctx.member.id, question,
+                                      value, ctx.now)
+    except SurveyRefused as refused:
+        return await _refused(ctx, rid, refused)
+    said: list[Reply] = []
+    if done.reward is not None:
+        said.extend(_thanks(done.reward))
+        return Outcome(said)
+    return ask(ctx, done.progress)
+
+
+def _thanks(reward: responses.Reward) -> list[Reply]:
+    said = [reply("survey.thanks")]
+    if reward.points:
+        said.append(reply("survey.reward_points", points=reward.points))
+    if reward.coupon is not None:
+        said.append(reply("survey.reward_coupon", reward={"$reward": reward.coupon}))
+    if reward.out_of_stock is not None:
+        said.append(reply("survey.reward_out_of_stock"))
+    return said
+
+
+async def _refused(ctx: Ctx, rid: int, refused: SurveyRefused) -> Outcome:
+    """A button for an answer that no longer applies: say why, and show where they are."""
+    if refused.code in ("invalid", "required", "not_asked"):
+        found = await responses.progress(ctx.uow, rid, ctx.member.id)
+        if found is not None and not found.completed:
+            return ask(ctx, found, said=(reply(f"survey.refused.{refused.code}"),))
+        if found is None:
+            return Outcome([reply("error.button_expired")])
+    return Outcome([reply(f"survey.refused.{refused.code}")])
+
+
+@router.action(PICK)
+async def pick(ctx: Ctx) -> Outcome:
+    parts = _parts(ctx, 3)
+    if parts is None:
+        return Outcome([reply("error.button_expired")])
+    rid, question, raw = int(parts[0]), parts[1], parts[2]
+    value: Any = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 2 else raw
+    return await _record(ctx, rid, question, value)
+
+
+@router.action(SKIP)
+async def skip(ctx: Ctx) -> Outcome:
+    parts = _parts(ctx, 2)
+    if parts is None:
+        return Outcome([reply("error.button_expired")])
+    return await _record(ctx, int(parts[0]), parts[1], None)
+
+
+@router.action(TICK)
+async def tick(ctx: Ctx) -> Outcome:
+    """A choice of a multiple-choice question ticked or unticked: nothing is saved until
+    Done, so the same question comes back with its ticks."""
+    parts = _parts(ctx, 3)
+    if parts is None:
+        return Outcome([reply("error.button_expired")])
+    rid, question, code = int(parts[0]), parts[1], parts[2]
+    found = await responses.progress(ctx.uow, rid, ctx.member.id)
+    if found is None or found.completed or found.next is None or found.next.code != question:
+        return Outcome([reply("error.button_expired")])
+    same = ctx.data.get("response") == rid and ctx.data.get("question") == question
+    picked = list(ctx.data.get("picked", [])) if same else []
+    picked = [p for p in picked if p != code] if code in picked else [*picked, code]
+    return ask(ctx, found, picked=tuple(picked))
+
+
+@router.action(DONE)
+async def done(ctx: Ctx) -> Outcome:
+    parts = _parts(ctx, 2)
+    if parts is None:
+        return Outcome([reply("error.button_expired")])
+    rid, question = int(parts[0]), parts[1]
+    same = ctx.data.get("response") == rid and ctx.data.get("question") == question
+    picked = list(ctx.data.get("picked", [])) if same else []
+    if not picked:
+        found = await responses.progress(ctx.uow, rid, ctx.member.id)
+        if found is None or found.completed:
+            return Outcome([reply("error.button_expired")])
+        return ask(ctx, found, said=(reply("survey.pick_one_or_more"),))
+    # In the question's own order, whatever order they were ticked in.
+    return await _record(ctx, rid, question, picked)
+
+
+@router.action(BACK)
+async def back(ctx: Ctx) -> Outcome:
+    """The question before this one, to answer again."""
+    parts = _parts(ctx, 2)
+    if parts is None:
+        return Outcome([reply("error.button_expired")])
+    rid, question = int(parts[0]), parts[1]
+    found = await responses.progress(ctx.uow, rid, ctx.member.id)
+    if found is None or found.completed:
+        return Outcome([reply("error.button_expired")])
+    asked = [q.code for q in found.definition.asked(found.answers)]
+    if question not in asked or asked.index(question) == 0:
+        return ask(ctx, found)
+    earlier = asked[asked.index(question) - 1]
+    # Shown as if unanswered; the stored answer stays until a new one replaces it.
+    shown = Progress(found.response, found.survey, found.definition,
+                     {k: v for k, v in found.answers.items() if k != earlier})
+    previous = found.answers.get(earlier)
+    picked = tuple(previous) if isinstance(previous, list) else ()
+    return ask(ctx, shown, said=(reply("survey.change"),), picked=picked)
+
+
+@router.action(OFF)
+async def off(ctx: Ctx) -> Outcome:
+    await surveys.opt_out(ctx.uow, ctx.member.id, ctx.now)
+    return Outcome([reply("survey.opted_out")])
+
+
+@router.state(ANSWER)
+async def typed(ctx: Ctx) -> Outcome:
+    """While a question waits: its buttons (a typed number arrives as one), a free-text
+    answer, or a question of buttons asked again."""
+    if ctx.action is not None:  # one of the question's own buttons
+        step = router.find_action(ctx.action)
+        return await step(ctx) if step is not None else Outcome([reply("error.button_expired")])
+    rid, question = ctx.data.get("response"), ctx.data.get("question")
+    if not isinstance(rid, int) or not isinstance(question, str):
+        return Outcome([reply("error.button_expired")])
+    found = await responses.progress(ctx.uow, rid, ctx.member.id)
+    if found is None or found.completed:
+        return Outcome([reply("survey.refused.finished")])
+    q = found.definition.question(question)
+    if q is None:
+        return Outcome([reply("error.button_expired")])
+    if q.kind != "text":
+        return ask(ctx, found, said=(reply("survey.use_buttons"),))
+    if q.optional and answers.skipping(ctx.text):
+        return await _record(ctx, rid, question, None)
+    text = clean_text(ctx.inbound.text)
+    if not text:
+        return ask(ctx, found, said=(reply("survey.text_empty"),))
+    if len(text) > q.max_length:
+        return ask(ctx, found, said=(reply("survey.text_too_long", most=q.max_length,
+                                           got=len(text)),))
+    return await _record(ctx, rid, question, text)

@@ -1,0 +1,76 @@
+"""/survey list|send for staff: which surveys there are, and one sent to one member now
+(a follow-up, 回访). The member is told by a notice, in their language and within
+their platform's rules (quiet hours, WeChat's window), and answers with /survey."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from domain.feedback import responses, surveys
+from domain.feedback.responses import SurveyRefused
+from domain.feedback.tables import SurveyResponse
+from domain.members import members
+from domain.members.tables import Member
+from domain.notices import announce
+from domain.staff import audit
+from handlers.engine.routing import Ctx, Outcome
+from handlers.engine.types import Reply, Text, reply
+from handlers.engine.words import local
+from handlers.staff.roles import denied, member_arg
+
+PERMISSION = "survey"
+VERBS = ("list", "send")
+
+
+async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
+    refusal = await denied(ctx, PERMISSION)
+    if refusal is not None:
+        return refusal
+    if verb == "list":
+        return Outcome([await listing(ctx)])
+    return await send(ctx, rest)
+
+
+async def listing(ctx: Ctx) -> Reply:
+    found = await surveys.listing(ctx.uow)
+    if not found:
+        return reply("survey.list_empty")
+    counts = {(sid, status): n for sid, status, n in await ctx.uow.session.execute(
+        select(SurveyResponse.survey_id, SurveyResponse.status, func.count())
+        .group_by(SurveyResponse.survey_id, SurveyResponse.status))}
+    lines = []
+    for s in found:
+        definition = surveys.definition(s)
+        sent = sum(n for (sid, _), n in counts.items() if sid == s.id)
+        lines.append(Text("survey.list_line", {
+            "code": s.code, "title": local(definition.title),
+            "questions": len(definition.questions), "sent": sent,
+            "completed": counts.get((s.id, responses.COMPLETED), 0),
+            "closed": Text("survey.list_closed") if s.closed else ""}))
+    return reply("survey.list", lines=lines)
+
+
+async def send(ctx: Ctx, rest: list[str]) -> Outcome:
+    if len(rest) != 2:
+        return Outcome([reply("survey.send_usage")])
+    code, number = rest[0].lower(), member_arg(rest[1].lstrip("#"))
+    survey = await surveys.by_code(ctx.uow, code) if code.isascii() else None
+    if survey is None:
+        return Outcome([reply("survey.unknown", code=rest[0][:32])])
+    member = await ctx.uow.session.get(Member, number) if number is not None else None
+    if member is None or member.status == "erased":
+        return Outcome([reply("survey.no_member", number=rest[1][:20])])
+    try:
+        sent = await responses.send(ctx.uow, ctx.programme, survey, member.id, "staff",
+                                    ctx.now)
+    except SurveyRefused as refused:
+        return Outcome([reply(f"survey.send_refused.{refused.code}",
+                              number=members.member_number(member.id))])
+    definition = sent.definition
+    await announce.tell(ctx.uow, member.id, "survey.invite",
+                        {"title": {"$local": definition.title.model_dump()}},
+                        f"survey:invite:{sent.response.id}", ctx.now)
+    await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "survey.send",
+                       survey.code, {"member": members.member_number(member.id)}, ctx.now)
+    return Outcome([reply("survey.sent", code=survey.code,
+                          number=members.member_number(member.id))])

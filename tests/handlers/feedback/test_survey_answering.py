@@ -1,0 +1,252 @@
+"""Surveys answered in chat (the console, as WeChat renders them: numbered answers),
+in both languages: a staff follow-up sent to one member, every kind of question, a
+show-if, changing an answer, coming back after /cancel, the reward paid once under a
+double tap, and bad input that changes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.console import format_reply
+from domain.feedback import responses, surveys
+from domain.feedback.definitions import SurveyDef
+from domain.feedback.tables import SurveyAnswer, SurveyResponse
+from domain.notices.tables import Notice
+from domain.points.tables import LedgerEntry
+from handlers.engine.types import Inbound
+from tests.support.lifecycle_helpers import a_member
+from tests.support.transcript import Clock, member, owner
+
+T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+async def kept(db, programme):
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, programme, T0)
+        await uow.commit()
+
+
+async def tap(who, action: str) -> str:
+    """Press a button as the console shows the answer: its text and its buttons."""
+    answer = await who.chat.engine.handle(Inbound(
+        platform="console", user_id=who.chat.user, chat_id=who.chat.user, action=action,
+        locale=who.chat.locale))
+    return "\n\n".join(format_reply(r, who.chat.locale or "en") for r in answer.rendered())
+
+
+async def response_of(db, number: int, code: str) -> tuple[int, str, dict]:
+    async with db.uow() as uow:
+        survey = await surveys.by_code(uow, code)
+        row = await uow.session.scalar(select(SurveyResponse).where(
+            SurveyResponse.survey_id == survey.id, SurveyResponse.member_id == number))
+        answers = dict((await uow.session.execute(
+            select(SurveyAnswer.question, SurveyAnswer.value)
+            .where(SurveyAnswer.response_id == row.id))).all())
+        return row.id, row.status, answers
+
+
+async def survey_points(db, member_id: int) -> list[int]:
+    async with db.uow() as uow:
+        return list(await uow.session.scalars(select(LedgerEntry.delta).where(
+            LedgerEntry.member_id == member_id, LedgerEntry.reason == "survey_completed")))
+
+
+async def test_a_follow_up_nps_answered_with_numbers_in_english(db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")  # member 2
+    out = await olga.say("/survey send nps 00000002")
+    assert out == "Survey nps sent to member 00000002. They answer with /survey."
+    async with db.uow() as uow:
+        invites = list(await uow.session.scalars(select(Notice.key).where(
+            Notice.member_id == 2)))
+    assert invites == ["survey.invite"]
+    # Sent again: the same response, no second notice.
+    await olga.say("/survey send nps 2")
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Notice).where(
+            Notice.key == "survey.invite")) == 1
+
+    out = await alice.say("/survey")
+    assert out.startswith("📋 How likely are you to recommend us?\nTwo quick questions.")
+    assert "Question 1 of 2\nHow likely are you to recommend our tea house" in out
+    assert "[1] 0" in out and "[11] 10" in out and "No more surveys" in out
+    out = await alice.say("11")  # the eleventh button: a score of 10
+    assert "Question 2 of 2\nWhat is the main reason for your score?" in out
+    assert "at most 500 characters" in out and "Skip" in out and "Back" in out
+    out = await alice.say("The oolong\x07 is wonderful\u200b")
+    assert out.startswith("Thank you for your answers!")
+    assert "+20 points have been added to your balance." in out
+    rid, status, answers = await response_of(db, 2, "nps")
+    assert status == "completed"
+    assert answers == {"score": 10, "why": "The oolong is wonderful"}
+    assert await survey_points(db, 2) == [20]
+    # Done: /survey finds nothing, and staff cannot send it again.
+    assert await alice.say("/survey") == "No survey is waiting for you right now. Thank you!"
+    assert await olga.say("/survey send nps 00000002") == \
+        "Member 00000002 has answered that survey already."
+    # A button of the finished survey, pressed again: nothing changes, nothing paid.
+    out = await alice.press(f"sv:{rid}:score:3")
+    assert out == "You have finished this survey already. Thank you!"
+    assert (await response_of(db, 2, "nps"))[2]["score"] == 10
+    assert await survey_points(db, 2) == [20]
+
+
+async def test_satisfaction_in_chinese_with_show_if_ticks_and_a_changed_answer(
+        db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    bo = member(db, programme, clock, user="bo", locale="zh_Hans")
+    await bo.say("/start")
+    await olga.say("/survey send satisfaction 00000002")
+    out = await bo.say("/survey")
+    assert "第 1 题，共 3 题\n总体而言，您的满意度如何？" in out
+    rid, _, _ = await response_of(db, 2, "satisfaction")
+    out = await tap(bo, f"sv:{rid}:overall:2")  # unhappy: "what went wrong" is asked
+    assert "第 2 题，共 4 题\n您喜欢哪些方面？可多选。" in out
+    assert "☐ 茶品" in out and "完成" in out
+    out = await tap(bo, f"svd:{rid}:liked")  # Done with nothing ticked
+    assert out.startswith("请至少勾选一项。")
+    out = await tap(bo, f"svt:{rid}:liked:tea")
+    assert "☑ 茶品" in out and "☐ 服务" in out
+    await tap(bo, f"svt:{rid}:liked:place")
+    out = await tap(bo, f"svt:{rid}:liked:tea")  # unticked again
+    assert "☐ 茶品" in out and "☑ 环境" in out
+    out = await tap(bo, f"svd:{rid}:liked")
+    assert "第 3 题，共 4 题\n哪里让您不满意？" in out
+    # Back to the first question: they were happier than they said.
+    out = await tap(bo, f"svb:{rid}:liked")
+    out = await tap(bo, f"svb:{rid}:problem")
+    assert out.startswith("请选择新的答案：") and "您喜欢哪些方面" in out
+    out = await tap(bo, f"svb:{rid}:liked")
+    assert "总体而言" in out
+    out = await tap(bo, f"sv:{rid}:overall:5")  # the problem question is no longer asked
+    _, status, answers = await response_of(db, 2, "satisfaction")
+    assert answers == {"overall": 5, "liked": ["place"]} and status == "open"
+    assert "第 3 题，共 3 题\n还有什么想对我们说的吗？" in out
+    out = await bo.say("跳过")
+    assert out.startswith("感谢您的回答！") and "已为您增加 10 积分。" in out
+    _, status, answers = await response_of(db, 2, "satisfaction")
+    assert status == "completed" and answers == {"overall": 5, "liked": ["place"],
+                                                 "comment": None}
+
+
+async def test_a_double_tap_and_bad_input_change_nothing(db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    await olga.say("/survey send satisfaction 2")
+    await alice.say("/survey")
+    rid, _, _ = await response_of(db, 2, "satisfaction")
+    for forged in (f"sv:{rid}:overall:9", f"sv:{rid}:overall:-1", f"sv:{rid}:nosuch:1",
+                   f"sv:{rid}:problem:wait", "sv:abc:overall:1", "sv:1:2:3:4",
+                   f"sv:{rid}:overall:{'9' * 40}"):
+        await alice.press(forged)
+    assert (await response_of(db, 2, "satisfaction"))[2] == {}
+    # Someone else's response: as if it did not exist.
+    bob = member(db, programme, clock, user="bob")
+    await bob.say("/start")
+    assert (await bob.press(f"sv:{rid}:overall:4")).startswith("This button has expired.")
+    assert (await response_of(db, 2, "satisfaction"))[2] == {}
+    # Typed words where buttons are asked for.
+    out = await alice.say("pretty good")
+    assert out.startswith("Please answer with the buttons")
+    await alice.press(f"sv:{rid}:overall:4")
+    await alice.press(f"sv:{rid}:overall:4")  # the double tap
+    await alice.press(f"svt:{rid}:liked:tea")
+    await alice.press(f"svd:{rid}:liked")
+    out = await alice.say("x" * 501)
+    assert out.startswith("That is 501 characters; the answer may have at most 500.")
+    await alice.say("Lovely")
+    await alice.say("Lovely")  # redelivered: the survey is done
+    await alice.press(f"svd:{rid}:liked")
+    assert await survey_points(db, 2) == [10]
+    assert (await response_of(db, 2, "satisfaction"))[1] == "completed"
+
+
+async def test_cancel_and_come_back_and_no_more_surveys(db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    await olga.say("/survey send satisfaction 2")
+    await alice.say("/survey")
+    await alice.say("4")  # rating 4
+    await alice.say("/cancel")
+    out = await alice.say("/survey")  # where they left it, without the intro again
+    assert out.startswith("Question 2 of 3\nWhat did you like?")
+    rid, _, _ = await response_of(db, 2, "satisfaction")
+    out = await alice.press(f"svoff:{rid}")
+    assert out.startswith("Understood: we will send you no more surveys.")
+    out = await olga.say("/survey send nps 2")
+    assert out == "Member 00000002 asked for no surveys: nothing was sent."
+    assert await alice.say("/survey on") == "Thank you: surveys are welcome again."
+    assert (await olga.say("/survey send nps 2")).startswith("Survey nps sent")
+
+
+async def test_staff_commands_and_who_may_use_them(db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    out = await olga.say("/survey list")
+    assert "• nps — How likely are you to recommend us?: 2 questions, sent 0, completed 0" \
+        in out
+    assert "• satisfaction — How was your visit?: 4 questions" in out
+    assert (await olga.say("/survey send")).startswith("Send a survey to one member:")
+    assert await olga.say("/survey send nope 2") == \
+        "There is no survey “nope”. /survey list shows the codes."
+    assert await olga.say("/survey send nps 99999") == "There is no member number 99999."
+    assert await olga.say("/survey send nps abc") == "There is no member number abc."
+    for line in ("/survey list", "/survey send nps 1"):
+        out = await alice.say(line)
+        assert out == "Sorry, /survey is for the owner, admins, operators and staff."
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
+
+
+async def test_the_programme_file_wins_for_its_surveys(db, programme):
+    async with db.uow() as uow:
+        assert await surveys.keep_from_file(uow, programme, T0) == 2
+        assert await surveys.keep_from_file(uow, programme, T0) == 0  # nothing changed
+        trimmed = programme.model_copy(update={"surveys": programme.surveys[:1]})
+        assert await surveys.keep_from_file(uow, trimmed, T0) == 1
+        dropped = await surveys.by_code(uow, "satisfaction")
+        assert dropped.closed
+        await uow.commit()
+    member_id = await a_member(db, programme, T0, "zoe")
+    async with db.uow() as uow:
+        dropped = await surveys.by_code(uow, "satisfaction")
+        with pytest.raises(responses.SurveyRefused) as refused:
+            await responses.send(uow, programme, dropped, member_id, "staff", T0)
+        assert refused.value.code == "closed"
+
+
+def test_a_show_if_must_point_back_one_level_at_answers_that_exist():
+    base = {"code": "s", "title": {"en": "t", "zh_Hans": "t"},
+            "intro": {"en": "i", "zh_Hans": "i"}}
+    score = {"code": "score", "kind": "rating", "text": {"en": "q", "zh_Hans": "q"}}
+    pick = {"code": "pick", "kind": "single", "text": {"en": "q", "zh_Hans": "q"},
+            "choices": [{"code": "a", "label": {"en": "A", "zh_Hans": "甲"}},
+                        {"code": "b", "label": {"en": "B", "zh_Hans": "乙"}}]}
+    ok = SurveyDef.model_validate({**base, "questions": [
+        score, {**pick, "show_if": {"question": "score", "at_most": 2}}]})
+    assert [q.code for q in ok.asked({"score": 5})] == ["score"]
+    assert [q.code for q in ok.asked({"score": 1})] == ["score", "pick"]
+    for questions, said in (
+            ([{**pick, "show_if": {"question": "score", "at_most": 2}}, score],
+             "not an earlier question"),
+            ([score, {**pick, "show_if": {"question": "score", "any_of": ["a"]}}],
+             "any_of needs a choice question"),
+            ([pick, {**score, "show_if": {"question": "pick", "any_of": ["z"]}}],
+             "are not choices"),
+            ([{**pick, "choices": pick["choices"][:1]}], "needs 2 to 10 choices"),
+            ([score, score], "used twice")):
+        with pytest.raises(ValueError, match=said):
+            SurveyDef.model_validate({**base, "questions": questions})
