@@ -1,6 +1,7 @@
-"""/survey list|send for staff: which surveys there are, and one sent to one member now
-(a follow-up, 回访). The member is told by a notice, in their language and within
-their platform's rules (quiet hours, WeChat's window), and answers with /survey."""
+"""/survey list|send|results for staff: which surveys there are, one sent to one member
+now (a follow-up, 回访), and what the answers say (survey_results). The member is told
+by a notice, in their language and within their platform's rules (quiet hours,
+WeChat's window), and answers with /survey."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ from domain.staff import audit
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, Text, reply
 from handlers.engine.words import local
+from handlers.feedback import survey_results
 from handlers.staff.roles import denied, member_arg
 
 PERMISSION = "survey"
-VERBS = ("list", "send")
+VERBS = ("list", "send", "results")
 
 
 async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
@@ -28,6 +30,8 @@ async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
         return refusal
     if verb == "list":
         return Outcome([await listing(ctx)])
+    if verb == "results":
+        return await survey_results.show(ctx, rest)
     return await send(ctx, rest)
 
 
