@@ -50,3 +50,26 @@ async def test_the_community_sweep_figures_count_every_seat(tmp_path):
     assert second[1:3] == ["40", "0"]
     assert float(first[4]) > 0 and float(second[4]) > 0  # a peak was measured
     assert bare[0].startswith("bare UPDATE") and queued[1] == "40"
+
+
+async def test_the_survey_results_benchmark_reads_what_it_seeded(tmp_path):
+    """benchmarks.surveys writes answers straight into the tables: they must read back
+    as the answers the engine would have stored."""
+    from benchmarks import surveys as bench
+    from domain.feedback import results, surveys
+    from domain.storage.database import Database
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'surveys.db'}")
+    try:
+        rows = await bench.measure(db, 50)
+        async with db.uow() as uow:
+            found = await results.of(uow, await surveys.by_code(uow, "satisfaction"))
+    finally:
+        await db.dispose()
+    assert rows[0][1] == "50"
+    overall, liked, problem, comment = found.questions
+    assert overall.answered == 50 and sum(overall.counts.values()) == 50
+    assert set(overall.counts) == {1, 2, 3, 4, 5}
+    assert liked.counts == {"tea": 50, "place": 50}
+    assert set(problem.counts) == {"wait"}
+    assert comment.texts[0] == "The tea was lovely, thank you"
