@@ -110,17 +110,18 @@ async def _record(ctx: Ctx, rid: int, question: str, value: Any) -> Outcome:
         return await _refused(ctx, rid, refused)
     said: list[Reply] = []
     if done.reward is not None:
-        said.extend(_thanks(done.reward))
+        said.extend(_thanks(ctx, done.reward))
         return Outcome(said)
     return ask(ctx, done.progress)
 
 
-def _thanks(reward: responses.Reward) -> list[Reply]:
+def _thanks(ctx: Ctx, reward: responses.Reward) -> list[Reply]:
     said = [reply("survey.thanks")]
     if reward.points:
         said.append(reply("survey.reward_points", points=reward.points))
-    if reward.coupon is not None:
-        said.append(reply("survey.reward_coupon", reward={"$reward": reward.coupon}))
+    item = ctx.programme.reward(reward.coupon) if reward.coupon is not None else None
+    if item is not None:
+        said.append(reply("survey.reward_coupon", reward=local(item.title)))
     if reward.out_of_stock is not None:
         said.append(reply("survey.reward_out_of_stock"))
     return said

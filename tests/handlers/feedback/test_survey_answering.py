@@ -250,3 +250,27 @@ def test_a_show_if_must_point_back_one_level_at_answers_that_exist():
             ([score, score], "used twice")):
         with pytest.raises(ValueError, match=said):
             SurveyDef.model_validate({**base, "questions": questions})
+
+
+async def test_a_coupon_reward_is_given_once_and_out_of_stock_is_said(db, programme, clock):
+    """The nps survey with a coupon as well: the first member to finish gets the last
+    gaiwan; the next one is told it has run out, and still gets the points."""
+    nps = programme.surveys[0].model_copy(update={"reward": "gaiwan"})
+    with_coupon = programme.model_copy(update={"surveys": (nps, *programme.surveys[1:])})
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, with_coupon, T0)
+        await uow.commit()
+    olga = await owner(db, with_coupon, clock)
+    await olga.say("/stock gaiwan 1")
+    people = [member(db, with_coupon, clock, user=name) for name in ("ann", "ben")]
+    said = []
+    for n, who in enumerate(people, 2):
+        await who.say("/start")
+        await olga.say(f"/survey send nps {n}")
+        await who.say("/survey")
+        await who.say("9")  # a score of 8
+        said.append(await who.say("skip"))
+    assert "Your thank-you coupon: Porcelain gaiwan. See it with /coupons." in said[0]
+    assert "The thank-you coupon has run out, sorry." in said[1]
+    assert all("+20 points" in out for out in said)
+    assert await survey_points(db, 2) == [20] and await survey_points(db, 3) == [20]
