@@ -278,6 +278,21 @@ class RewardItem(Strict):
         return self
 
 
+class QuietHours(Strict):
+    """Hours of the member's own day when nothing is sent of the programme's own accord
+    (survey invitations): from `start` to `end`, across midnight when start > end."""
+
+    start: Annotated[StrictInt, Field(ge=0, le=23)] = 21
+    end: Annotated[StrictInt, Field(ge=0, le=23)] = 9
+
+    def holds(self, hour: int) -> bool:
+        if self.start == self.end:
+            return False
+        if self.start < self.end:
+            return self.start <= hour < self.end
+        return hour >= self.start or hour < self.end
+
+
 class Programme(Strict):
     name: LocalText
     default_locale: Literal["en", "zh_Hans"] = "zh_Hans"
@@ -296,6 +311,7 @@ class Programme(Strict):
     menu: Annotated[tuple[MenuEntry, ...], Field(max_length=3)] = ()
     rewards: tuple[RewardItem, ...] = ()
     surveys: Annotated[tuple[SurveyDef, ...], Field(max_length=50)] = ()
+    quiet_hours: QuietHours = QuietHours()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),

@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 
 from domain.community import seats
 from domain.config import Programme
+from domain.feedback import triggers
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
@@ -63,6 +64,9 @@ JOBS: tuple[Job, ...] = (
     Job("campaigns", _campaigns, lambda p: CronTrigger(second=0, timezone=p.zone), 50),
     # Tier changes re-check a member's seats at once; this catches the rest.
     Job("community", seats.sweep, lambda p: CronTrigger(minute=20, timezone=p.zone),
+        HOUR - 60),
+    # Hourly: a purchase's survey is due so many hours after it, in each member's day.
+    Job("surveys", triggers.run, lambda p: CronTrigger(minute=40, timezone=p.zone),
         HOUR - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

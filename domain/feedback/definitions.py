@@ -105,6 +105,15 @@ class Question(_Strict):
         return isinstance(value, str) and 0 < len(value) <= self.max_length
 
 
+class Trigger(_Strict):
+    """When the scheduler sends the survey by itself. `after_purchase_hours`: that long
+    after a member's latest purchase, to those who never had it; `every_days`: to
+    members who bought at least once, at most once in that many days."""
+
+    after_purchase_hours: Annotated[StrictInt, Field(ge=1, le=720)] | None = None
+    every_days: Annotated[StrictInt, Field(ge=7, le=3650)] | None = None
+
+
 class SurveyDef(_Strict):
     code: Code
     title: Words
@@ -113,6 +122,7 @@ class SurveyDef(_Strict):
     reward_points: Annotated[StrictInt, Field(ge=0, le=1_000_000)] = 0
     reward: Code | None = None  # a catalogue coupon given on completion
     closes: date | None = None  # no answers after this day (the programme's zone)
+    trigger: Trigger | None = None
 
     @model_validator(mode="after")
     def _walkable(self) -> SurveyDef:

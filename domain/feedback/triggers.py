@@ -1,0 +1,116 @@
+"""Surveys the scheduler sends by itself: after a purchase, and every so many days.
+
+Each run selects who is due from a snapshot (ids only, a page at a time), then sends
+in short transactions (Database.in_turns): a response row per member, unique per
+(survey, member, occasion), and its invitation notice keyed by that response, so a
+late, repeated or doubled run sends nobody twice. Nobody is invited in the quiet
+hours of their own day, nor after turning surveys off, nor once a survey closed; a
+member skipped for the hour is found again by a later run, as the windows are wide.
+
+* after a purchase: `after_purchase_hours` after the member's latest purchase, within
+  CATCH_UP, to members who never had this survey (one response per member);
+* every N days: to members who bought at least once and had no response to it in the
+  last N days; the occasion is the day it was sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import exists, select
+
+from domain.config import Programme
+from domain.feedback import responses, surveys
+from domain.feedback.tables import SurveyOptOut, SurveyResponse
+from domain.members.tables import Member
+from domain.notices import announce
+from domain.storage.database import Database, UnitOfWork
+
+CATCH_UP = timedelta(days=2)  # how late after its moment a survey is still sent
+PAGE = 1000  # member ids read from a snapshot at a time
+SLICE = {"sqlite": 50, "postgresql": 200}  # members invited per short transaction
+
+
+async def run(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
+    sent: dict[str, int] = {}
+    for definition in programme.surveys:
+        trigger = definition.trigger
+        if trigger is None:
+            continue
+        async with db.uow() as uow:
+            found = await surveys.by_code(uow, definition.code)
+            if found is None or responses.is_closed(found, definition, programme, now):
+                continue
+            survey = _Sending(found.id, found.code, definition.title.model_dump())
+        if trigger.after_purchase_hours is not None:
+            due = now - timedelta(hours=trigger.after_purchase_hours)
+            sent[f"{survey.code}:purchase"] = await _invite(
+                db, programme, survey, "purchase", "", now,
+                Member.last_purchase_at <= due, Member.last_purchase_at > due - CATCH_UP,
+                ~exists().where(SurveyResponse.survey_id == survey.id,
+                                SurveyResponse.member_id == Member.id))
+        if trigger.every_days is not None:
+            since = now - timedelta(days=trigger.every_days)
+            sent[f"{survey.code}:every"] = await _invite(
+                db, programme, survey, "periodic", f"every:{now.date().isoformat()}", now,
+                Member.purchase_count > 0,
+                ~exists().where(SurveyResponse.survey_id == survey.id,
+                                SurveyResponse.member_id == Member.id,
+                                SurveyResponse.sent_at > since))
+    return sent
+
+
+@dataclass(frozen=True)
+class _Sending:
+    id: int
+    code: str
+    title: dict[str, str]
+
+
+async def _invite(db: Database, programme: Programme, survey: _Sending, via: str,
+                  occasion: str, now: datetime, *due: Any) -> int:
+    chosen = select(Member.id, Member.timezone).where(
+        Member.status == "active", *due,
+        ~exists().where(SurveyOptOut.member_id == Member.id))
+    after, invited = 0, 0
+    size = SLICE.get(db.dialect, 50)
+    while True:
+        async with db.snapshot() as snap:
+            page = list(await snap.session.execute(
+                chosen.where(Member.id > after).order_by(Member.id).limit(PAGE)))
+        if not page:
+            return invited
+        after = page[-1][0]
+        awake = [member_id for member_id, zone in page
+                 if not programme.quiet_hours.holds(_local_hour(zone, programme, now))]
+        slices = [awake[i:i + size] for i in range(0, len(awake), size)]
+        invited += sum(await db.in_turns(slices, lambda uow, ids: _send(
+            uow, survey, ids, via, occasion, now)))
+
+
+async def _send(uow: UnitOfWork, survey: _Sending, member_ids: list[int], via: str,
+                occasion: str, now: datetime) -> int:
+    """Responses for these members (one met already stays as it is), and an invitation
+    for each response made now."""
+    made = (await uow.session.execute(
+        uow.upsert(SurveyResponse).values([dict(
+            survey_id=survey.id, member_id=m, occasion=occasion, via=via,
+            status=responses.SENT, sent_at=now, updated_at=now) for m in member_ids])
+        .on_conflict_do_nothing(index_elements=["survey_id", "member_id", "occasion"])
+        .returning(SurveyResponse.id, SurveyResponse.member_id))).all()
+    await announce.tell_many(uow, [(member_id, "survey.invite",
+                                    {"title": {"$local": survey.title}},
+                                    f"survey:invite:{response_id}")
+                                   for response_id, member_id in made], now)
+    return len(made)
+
+
+def _local_hour(zone: str | None, programme: Programme, now: datetime) -> int:
+    try:
+        where = ZoneInfo(zone) if zone else programme.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        where = programme.zone
+    return now.astimezone(where).hour

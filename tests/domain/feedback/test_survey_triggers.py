@@ -1,0 +1,102 @@
+"""Surveys the scheduler sends by itself: a day after a purchase, and NPS every 90 days
+to buyers; once per member (per period), never in their quiet hours, never to whoever
+turned surveys off, never after a survey closed; a second run sends nothing more."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from domain.feedback import surveys, triggers
+from domain.feedback.tables import SurveyResponse
+from domain.members.tables import Member
+from domain.notices.tables import Notice
+from tests.support.lifecycle_helpers import a_member
+
+# 03:00 UTC is 11:00 in Shanghai (the programme's zone): daytime.
+NOW = datetime(2026, 3, 10, 3, 0, tzinfo=UTC)
+
+
+async def prepared(db, programme) -> None:
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, programme, NOW)
+        await uow.commit()
+
+
+async def bought(db, programme, user: str, ago: timedelta, **fields) -> int:
+    return await a_member(db, programme, NOW - timedelta(days=400), user,
+                          last_purchase_at=NOW - ago, purchase_count=1, **fields)
+
+
+async def invited(db) -> dict[int, list[str]]:
+    async with db.uow() as uow:
+        rows = await uow.session.execute(
+            select(SurveyResponse.member_id, SurveyResponse.via, SurveyResponse.occasion)
+            .order_by(SurveyResponse.member_id, SurveyResponse.id))
+        notices = list(await uow.session.scalars(select(Notice.member_id).where(
+            Notice.key == "survey.invite").order_by(Notice.member_id)))
+    found: dict[int, list[str]] = {}
+    for member_id, via, occasion in rows:
+        found.setdefault(member_id, []).append(f"{via}:{occasion}")
+    assert sorted(found) == sorted(set(notices))  # one invitation per response made
+    assert len(notices) == sum(map(len, found.values()))
+    return found
+
+
+async def test_a_day_after_a_purchase_once_and_in_the_members_daytime(db, programme):
+    await prepared(db, programme)
+    nps_off = programme.model_copy(update={"surveys": (
+        programme.surveys[0].model_copy(update={"trigger": None}), programme.surveys[1])})
+    due = await bought(db, programme, "due", timedelta(hours=25))
+    too_soon = await bought(db, programme, "soon", timedelta(hours=3))
+    too_late = await bought(db, programme, "late", timedelta(days=4))
+    asleep = await bought(db, programme, "asleep", timedelta(hours=30),
+                          timezone="America/New_York")  # 22:00 there
+    opted = await bought(db, programme, "opted", timedelta(hours=26))
+    async with db.uow() as uow:
+        await surveys.opt_out(uow, opted, NOW)
+        await uow.commit()
+    sent = await triggers.run(db, nps_off, NOW)
+    assert sent == {"satisfaction:purchase": 1}
+    assert await invited(db) == {due: ["purchase:"]}
+    # Again, and later in the day: the New Yorker's morning comes, nobody twice.
+    assert await triggers.run(db, nps_off, NOW) == {"satisfaction:purchase": 0}
+    later = NOW + timedelta(hours=12)  # 11:00 in New York, 23:00 in Shanghai
+    await triggers.run(db, nps_off, later)
+    assert await invited(db) == {due: ["purchase:"], asleep: ["purchase:"]}
+    # A later purchase brings no second satisfaction survey: one response per member.
+    async with db.uow() as uow:
+        await uow.session.execute(update(Member).where(Member.id == due).values(
+            last_purchase_at=NOW))
+        await uow.commit()
+    await triggers.run(db, nps_off, NOW + timedelta(days=1, hours=1))
+    found = await invited(db)
+    assert found[due] == ["purchase:"]
+    # The purchase three hours before the first run is due by now; the one four days
+    # before it was past catching up with already.
+    assert found[too_soon] == ["purchase:"] and too_late not in found
+
+
+async def test_periodic_nps_goes_to_buyers_at_most_every_ninety_days(db, programme):
+    await prepared(db, programme)
+    only_nps = programme.model_copy(update={"surveys": (
+        programme.surveys[0], programme.surveys[1].model_copy(update={"trigger": None}))})
+    buyer = await bought(db, programme, "buyer", timedelta(days=200))
+    await a_member(db, programme, NOW, "browser")  # never bought: never asked
+    assert await triggers.run(db, only_nps, NOW) == {"nps:every": 1}
+    assert await invited(db) == {buyer: ["periodic:every:2026-03-10"]}
+    assert await triggers.run(db, only_nps, NOW + timedelta(days=89)) == {"nps:every": 0}
+    assert await triggers.run(db, only_nps, NOW + timedelta(days=91)) == {"nps:every": 1}
+    assert await invited(db) == {buyer: ["periodic:every:2026-03-10",
+                                         "periodic:every:2026-06-09"]}
+
+
+async def test_a_closed_survey_is_sent_by_no_trigger(db, programme):
+    await prepared(db, programme)
+    await bought(db, programme, "due", timedelta(hours=25))
+    async with db.uow() as uow:
+        await uow.session.execute(update(surveys.Survey).values(closed=True))
+        await uow.commit()
+    assert await triggers.run(db, programme, NOW) == {}
+    assert await invited(db) == {}
