@@ -33,6 +33,7 @@ from bot.telegram.transport import (
     Rejected,
     TelegramFailure,
     Transport,
+    admin_rights,
     asks_contact,
     closes_keyboard,
 )
@@ -335,13 +336,13 @@ class Gateway:
         await self.pipeline.finish(self.key(update_id))
 
     def promoted(self, change: Any) -> None:
-        """A promotion or demotion reaches the chat's cached admins at once."""
-        old, new = (str(getattr(m.status, "value", m.status))
-                    for m in (change.old_chat_member, change.new_chat_member))
-        admin = new in joining.ADMINS
-        if (old in joining.ADMINS) != admin:
-            self.admins.changed(str(change.chat.id), str(change.new_chat_member.user.id),
-                                admin)
+        """A promotion, a demotion or other rights reach the chat's cached admins at once."""
+        old, new = change.old_chat_member, change.new_chat_member
+        was, now = (str(getattr(m.status, "value", m.status)) in joining.ADMINS
+                    for m in (old, new))
+        if was or now:
+            self.admins.changed(str(change.chat.id), str(new.user.id),
+                                admin_rights(new) if now else None)
 
     async def button(self, query: Any, update_id: int) -> None:
         message = query.message

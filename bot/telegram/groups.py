@@ -23,9 +23,13 @@ from domain.storage.database import Database
 from handlers.community.moderation.dispatch import Moderation
 from handlers.community.moderation.events import (
     BUTTON,
+    DELETE,
     JOINED,
     LEFT,
     MESSAGE,
+    RESTRICT,
+    RIGHTS,
+    SETTINGS,
     ChatActionError,
     GroupEvent,
     Person,
@@ -163,27 +167,43 @@ def button_event(query: Any, key: str) -> GroupEvent:
                       action=query.data, key=key)
 
 
+# Our names (handlers' events.RIGHTS) for the Telegram rights that grant them.
+RIGHT_NAMES = {"can_restrict_members": RESTRICT, "can_delete_messages": DELETE,
+               "can_change_info": SETTINGS}
+Admins = dict[str, frozenset[str]]  # user id -> rights, in our names
+
+
 class AdminCache:
-    """The admins of each chat, asked of Telegram (getChatAdministrators) at most every
-    ADMINS_TTL_S; a promotion or demotion the bot sees updates it at once. If Telegram
-    cannot be asked, the last list known serves a while longer."""
+    """The admins of each chat and their rights, asked of Telegram
+    (getChatAdministrators) at most every ADMINS_TTL_S; a promotion or demotion the
+    bot sees updates it at once. If Telegram cannot be asked, the last list known
+    serves a while longer."""
 
     def __init__(self, transport: Transport, ttl: float = ADMINS_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.transport = transport
         self.ttl = ttl
         self.clock = clock
-        self._known: dict[str, tuple[float, frozenset[str]]] = {}
-        self._asking: dict[str, asyncio.Future[frozenset[str]]] = {}
+        self._known: dict[str, tuple[float, Admins]] = {}
+        self._asking: dict[str, asyncio.Future[Admins]] = {}
 
     async def get(self, chat_id: str) -> frozenset[str]:
+        return frozenset(await self.admins(chat_id))
+
+    async def rights(self, chat_id: str, user_id: str) -> frozenset[str]:
+        return (await self.admins(chat_id)).get(user_id, frozenset())
+
+    async def admins(self, chat_id: str) -> Admins:
         hit = self._known.get(chat_id)
         if hit is not None and self.clock() - hit[0] < self.ttl:
             return hit[1]
-        return await self.refresh(chat_id)
+        return await self._refreshed(chat_id)
 
     async def refresh(self, chat_id: str) -> frozenset[str]:
         """Ask Telegram now; callers asking meanwhile share the answer."""
+        return frozenset(await self._refreshed(chat_id))
+
+    async def _refreshed(self, chat_id: str) -> Admins:
         asking = self._asking.get(chat_id)
         if asking is None:
             asking = asyncio.ensure_future(self._ask(chat_id))
@@ -191,9 +211,9 @@ class AdminCache:
             asking.add_done_callback(lambda _: self._asking.pop(chat_id, None))
         return await asyncio.shield(asking)
 
-    async def _ask(self, chat_id: str) -> frozenset[str]:
+    async def _ask(self, chat_id: str) -> Admins:
         try:
-            admins = await self.transport.chat_administrators(chat_id)
+            found = await self.transport.chat_administrators(chat_id)
         except TelegramFailure as exc:
             hit = self._known.get(chat_id)
             if hit is None:
@@ -201,15 +221,25 @@ class AdminCache:
             log.warning("chat admins not refreshed; the last list serves",
                         extra={"chat": chat_id, "detail": exc.description})
             return hit[1]
+        admins = {user: ours(rights) for user, rights in found.items()}
         self._known[chat_id] = (self.clock(), admins)
         return admins
 
-    def changed(self, chat_id: str, user_id: str, admin: bool) -> None:
-        """Someone was promoted (admin) or demoted: a cached list follows at once."""
+    def changed(self, chat_id: str, user_id: str, rights: frozenset[str] | None) -> None:
+        """Someone was promoted, demoted or given other rights (`rights` in Telegram's
+        words; None: no longer an admin): a cached list follows at once."""
         hit = self._known.get(chat_id)
         if hit is not None:
-            admins = hit[1] | {user_id} if admin else hit[1] - {user_id}
+            admins = dict(hit[1])
+            if rights is None:
+                admins.pop(user_id, None)
+            else:
+                admins[user_id] = ours(rights)
             self._known[chat_id] = (hit[0], admins)
+
+
+def ours(rights: frozenset[str]) -> frozenset[str]:
+    return frozenset(RIGHT_NAMES[r] for r in rights if r in RIGHT_NAMES)
 
 
 class Outbox:
@@ -296,6 +326,13 @@ class TelegramGroupChat:
 
     async def refresh_admins(self) -> frozenset[str]:
         return await self._admins.refresh(self.chat_id)
+
+    async def rights(self, user_id: str) -> frozenset[str]:
+        """An anonymous admin (the group itself) is shown no rights by Telegram: only an
+        admin can speak as the group, so they count as holding them all."""
+        if user_id == self.chat_id:
+            return frozenset(RIGHTS)
+        return await self._admins.rights(self.chat_id, user_id)
 
     async def mute(self, user_id: str, until: datetime | None) -> None:
         await self._act(self.transport.restrict_member(self.chat_id, user_id, until))

@@ -235,6 +235,17 @@ def _edit_refused(description: str) -> bool:
     return "message to edit not found" in lowered or "message can't be edited" in lowered
 
 
+def admin_rights(member: Any) -> frozenset[str]:
+    """A ChatMember's administrator rights (either library's): all of them for the
+    owner, none for anyone who is not an admin."""
+    status = _word(member.status)
+    if status == "creator":
+        return frozenset(ADMIN_RIGHTS)
+    if status != "administrator":
+        return frozenset()
+    return frozenset(right for right in ADMIN_RIGHTS if getattr(member, right, None))
+
+
 class Transport(ABC):
     """Sends parts through one library; subclasses only make calls and name failures.
 
@@ -294,12 +305,7 @@ class Transport(ABC):
     async def bot_rights(self, chat_id: str) -> set[str]:
         """The administrator rights the bot holds in the chat; none unless an admin."""
         member = await self._call(self.bot.get_chat_member(chat_ref(chat_id), self.bot_id))
-        status = _word(member.status)
-        if status == "creator":
-            return set(ADMIN_RIGHTS)
-        if status != "administrator":
-            return set()
-        return {right for right in ADMIN_RIGHTS if getattr(member, right, None)}
+        return set(admin_rights(member))
 
     async def create_join_link(self, chat_id: str, name: str) -> str:
         """A new invite link whose joiners must be approved (by us, on chat_join_request)."""
@@ -351,10 +357,11 @@ class Transport(ABC):
     async def delete_message(self, chat_id: str, message_id: str) -> None:
         await self._call(self.bot.delete_message(chat_ref(chat_id), int(message_id)))
 
-    async def chat_administrators(self, chat_id: str) -> frozenset[str]:
-        """User ids of the chat's owner and admins, bots among them."""
+    async def chat_administrators(self, chat_id: str) -> dict[str, frozenset[str]]:
+        """The chat's owner and admins, bots among them: the rights each holds, in
+        getChatMember's words (an owner holds them all)."""
         admins = await self._call(self.bot.get_chat_administrators(chat_ref(chat_id)))
-        return frozenset(str(member.user.id) for member in admins)
+        return {str(member.user.id): admin_rights(member) for member in admins}
 
     async def member_count(self, chat_id: str) -> int:
         return await self._call(self.bot.get_chat_member_count(chat_ref(chat_id)))

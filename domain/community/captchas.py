@@ -23,7 +23,7 @@ PENDING, PASSED, FAILED, EXPIRED, LEFT = "pending", "passed", "failed", "expired
 TERMS = range(1, 10)  # each term of the sum: 1 + 1 up to 9 + 9
 CHOICES = 4  # answer buttons, the right one among them
 _draw = random.SystemRandom()
-# A captcha waits for its group's turn to be posted (20 messages a minute on Telegram),
+# A captcha waits for its group's turn to be posted (a platform may pace a group),
 # and its time runs from the post. One still unposted this long after it was due was
 # lost with the process that held it: the newcomer, never asked, is let in.
 UNASKED_FOR = timedelta(minutes=30)

@@ -93,8 +93,13 @@ class GroupSettings(Base):
 
 
 class GroupWarn(Base):
+    """A warn. Its id is in the "remove warn" button under its message, so an id is
+    never given again once the warn is gone (AUTOINCREMENT on SQLite, which would
+    otherwise reuse the highest id freed; a sequence on PostgreSQL never does)."""
+
     __tablename__ = "group_warns"
-    __table_args__ = (Index("ix_group_warns_user", "platform", "chat_id", "user_id"),)
+    __table_args__ = (Index("ix_group_warns_user", "platform", "chat_id", "user_id"),
+                      {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     platform: Mapped[str] = mapped_column(String(16))

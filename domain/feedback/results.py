@@ -66,6 +66,17 @@ def nps_of(counts: Counter[Any]) -> int | None:
     return whole if share >= 0 else -whole
 
 
+async def tallies(uow: UnitOfWork) -> dict[int, tuple[int, int]]:
+    """(sent, completed) by survey id, for the list of surveys."""
+    found: dict[int, tuple[int, int]] = {}
+    for survey_id, status, n in await uow.session.execute(
+            select(SurveyResponse.survey_id, SurveyResponse.status, func.count())
+            .group_by(SurveyResponse.survey_id, SurveyResponse.status)):
+        sent, completed = found.get(survey_id, (0, 0))
+        found[survey_id] = (sent + n, completed + (n if status == responses.COMPLETED else 0))
+    return found
+
+
 @dataclass(frozen=True)
 class Results:
     survey: Survey

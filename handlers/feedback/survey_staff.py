@@ -5,11 +5,8 @@ WeChat's window), and answers with /survey."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
-from domain.feedback import responses, surveys
+from domain.feedback import responses, results, surveys
 from domain.feedback.responses import SurveyRefused
-from domain.feedback.tables import SurveyResponse
 from domain.members import members
 from domain.members.tables import Member
 from domain.notices import announce
@@ -39,17 +36,14 @@ async def listing(ctx: Ctx) -> Reply:
     found = await surveys.listing(ctx.uow)
     if not found:
         return reply("survey.list_empty")
-    counts = {(sid, status): n for sid, status, n in await ctx.uow.session.execute(
-        select(SurveyResponse.survey_id, SurveyResponse.status, func.count())
-        .group_by(SurveyResponse.survey_id, SurveyResponse.status))}
+    counts = await results.tallies(ctx.uow)
     lines = []
     for s in found:
         definition = surveys.definition(s)
-        sent = sum(n for (sid, _), n in counts.items() if sid == s.id)
+        sent, completed = counts.get(s.id, (0, 0))
         lines.append(Text("survey.list_line", {
             "code": s.code, "title": local(definition.title),
-            "questions": len(definition.questions), "sent": sent,
-            "completed": counts.get((s.id, responses.COMPLETED), 0),
+            "questions": len(definition.questions), "sent": sent, "completed": completed,
             "closed": Text("survey.list_closed") if s.closed else ""}))
     return reply("survey.list", lines=lines)
 

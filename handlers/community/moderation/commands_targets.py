@@ -13,8 +13,6 @@ from datetime import timedelta
 
 from domain.community import durations, people
 from domain.community.group_settings import Rules
-from domain.members import members
-from domain.staff import roles
 from handlers.community.moderation.dispatch import GroupCtx
 from handlers.community.moderation.events import GroupChat, GroupOutcome, Person
 from handlers.engine.types import Reply, Text, reply
@@ -91,15 +89,11 @@ def is_me(ctx: GroupCtx, person: Person) -> bool:
     return person.is_bot and bool(ctx.me) and (person.username or "").lower() == ctx.me
 
 
-async def may_act(ctx: GroupCtx, chat: GroupChat, person: Person) -> bool:
-    """Whether `person` moderates `chat`: one of its admins, or memberbot's staff."""
-    if chat is ctx.chat:
-        return await ctx.may_moderate(person)
-    if person.user_id in await chat.admins():
-        return True
-    uow = ctx.work()
-    member = await members.by_identity(uow, ctx.event.platform, person.user_id)
-    return member is not None and await roles.can(uow, member.id, "moderate")
+async def may_act(ctx: GroupCtx, chat: GroupChat, person: Person,
+                  right: str | None = None) -> bool:
+    """Whether `person` moderates `chat`: one of its admins (holding `right`, when one
+    is named), or memberbot's staff."""
+    return await ctx.refusal(right, "", person, chat) is None
 
 
 async def untouchable(ctx: GroupCtx, person: Person,

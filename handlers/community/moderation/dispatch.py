@@ -25,6 +25,7 @@ from domain.storage.database import Database, UnitOfWork
 from handlers.community.moderation.events import (
     BUTTON,
     MESSAGE,
+    RESTRICT,
     ChatActionError,
     GroupChat,
     GroupEvent,
@@ -32,7 +33,7 @@ from handlers.community.moderation.events import (
     Person,
 )
 from handlers.engine import i18n
-from handlers.engine.types import reply
+from handlers.engine.types import Reply, Text, reply
 
 log = logging.getLogger(__name__)
 RULES_TTL_S = 30.0  # another worker's change to a group's settings shows within this
@@ -79,14 +80,30 @@ class GroupCtx:
         assert self.uow is not None, "a step that needs the database runs in a unit of work"
         return self.uow
 
-    async def may_moderate(self, person: Person | None = None) -> bool:
-        """The chat's own admins, and memberbot's staff of any role (moderator and up)."""
-        who = person or self.event.person
-        if who.user_id in await self.chat.admins():
-            return True
+    async def may_moderate(self, person: Person | None = None,
+                           right: str | None = None) -> bool:
+        """The chat's own admins (holding `right` of their own, when one is named), and
+        memberbot's staff of any role (moderator and up)."""
+        return await self.refusal(right, "", person) is None
+
+    async def refusal(self, right: str | None, command: str, person: Person | None = None,
+                      chat: GroupChat | None = None) -> Reply | None:
+        """None when `person` (the sender) may have the bot act in `chat` (this one) with
+        `right`; else why not. An admin lacking that right of their own is told which
+        (the bot would otherwise act beyond what the chat's owner let them do); anyone
+        else, that it is for the chat's admins."""
+        who, where = person or self.event.person, chat or self.chat
+        admin = who.user_id in await where.admins()
+        if admin and (right is None or right in await where.rights(who.user_id)):
+            return None
         uow = self.work()
         member = await members.by_identity(uow, self.event.platform, who.user_id)
-        return member is not None and await roles.can(uow, member.id, "moderate")
+        if member is not None and await roles.can(uow, member.id, "moderate"):
+            return None
+        if admin:
+            return reply("moderation.lacks_right", command=command,
+                         right=Text(f"moderation.right.{right}"))
+        return reply("moderation.not_admin", command=command)
 
 
 Step = Callable[[GroupCtx], Awaitable[GroupOutcome]]
@@ -96,15 +113,18 @@ Listener = Callable[[GroupCtx], Awaitable[GroupOutcome | None]]
 
 @dataclass
 class GroupRouter:
-    commands: dict[str, tuple[Step, bool]] = field(default_factory=dict)
+    # name -> (step, only moderators, the admin right it needs: events.RIGHTS, or None)
+    commands: dict[str, tuple[Step, bool, str | None]] = field(default_factory=dict)
     listeners: dict[str, list[Listener]] = field(default_factory=dict)
     buttons: dict[str, Step] = field(default_factory=dict)
 
-    def command(self, name: str, moderators: bool = True) -> Callable[[Step], Step]:
-        """`moderators`: only the chat's admins and memberbot's staff may use it;
-        anyone else is refused politely and nothing changes."""
+    def command(self, name: str, moderators: bool = True,
+                right: str | None = RESTRICT) -> Callable[[Step], Step]:
+        """`moderators`: only the chat's admins (holding `right` of their own) and
+        memberbot's staff may use it; anyone else is refused politely and nothing
+        changes."""
         def register(step: Step) -> Step:
-            self.commands[name] = (step, moderators)
+            self.commands[name] = (step, moderators, right if moderators else None)
             return step
         return register
 
@@ -194,11 +214,9 @@ class Moderation:
         found = self.router.commands.get(ctx.command)
         if found is None:
             return GroupOutcome()  # another bot's, or not ours: said nothing
-        step, moderators = found
-        if moderators and not await ctx.may_moderate():
-            outcome = GroupOutcome([reply("moderation.not_admin", command=f"/{ctx.command}")])
-        else:
-            outcome = await step(ctx)
+        step, moderators, right = found
+        refused = await ctx.refusal(right, f"/{ctx.command}") if moderators else None
+        outcome = GroupOutcome([refused]) if refused is not None else await step(ctx)
         if ctx.rules.clean_commands or (ctx.changed_rules and ctx.changed_rules.clean_commands):
             outcome.delete_command = True
         return outcome

@@ -72,6 +72,13 @@ class ChatActionError(Exception):
         self.detail = detail
 
 
+# What an admin's own rights in a chat allow them to have the bot do, as Rose and Marie
+# hold them: restrict (warn, mute, ban, kick, and the rules that lead to them), delete
+# messages, change the group's settings (welcome, rules, language, log chat).
+RESTRICT, DELETE, SETTINGS = "restrict", "delete", "settings"
+RIGHTS = (RESTRICT, DELETE, SETTINGS)
+
+
 class GroupChat(Protocol):
     """The chat the event happened in, as the platform lets us act on it. Every action
     raises ChatActionError when the platform refuses it."""
@@ -85,6 +92,10 @@ class GroupChat(Protocol):
 
     async def refresh_admins(self) -> frozenset[str]:
         """Ask the platform again (/admincache)."""
+
+    async def rights(self, user_id: str) -> frozenset[str]:
+        """Which of RIGHTS this admin holds in the chat (cached as `admins` is); none
+        for someone who is not an admin."""
 
     async def mute(self, user_id: str, until: datetime | None) -> None:
         """No sending until `until` (None: until unmuted)."""

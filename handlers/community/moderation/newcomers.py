@@ -39,6 +39,7 @@ from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import (
     JOINED,
     LEFT,
+    SETTINGS,
     ChatActionError,
     GroupChat,
     GroupOutcome,
@@ -360,7 +361,7 @@ def _welcome_state(rules: Rules) -> Reply:
                  else "moderation.welcome.state_off", text=shown)
 
 
-@router.command("setwelcome")
+@router.command("setwelcome", right=SETTINGS)
 async def set_welcome(ctx: GroupCtx) -> GroupOutcome:
     text = ctx.arg.strip()
     if not text:
@@ -374,13 +375,13 @@ async def set_welcome(ctx: GroupCtx) -> GroupOutcome:
     return GroupOutcome([reply("moderation.welcome.saved"), preview])
 
 
-@router.command("resetwelcome")
+@router.command("resetwelcome", right=SETTINGS)
 async def reset_welcome(ctx: GroupCtx) -> GroupOutcome:
     rules = await _change(ctx, welcome_text=None)
     return GroupOutcome([reply("moderation.welcome.reset"), _welcome_state(rules)])
 
 
-@router.command("welcome")
+@router.command("welcome", right=SETTINGS)
 async def switch_welcome(ctx: GroupCtx) -> GroupOutcome:
     typed = ctx.arg.strip().lower()
     if typed not in SWITCH:

@@ -23,7 +23,7 @@ from handlers.community.moderation.commands_targets import (
     untouchable,
 )
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
-from handlers.community.moderation.events import GroupOutcome, Person
+from handlers.community.moderation.events import DELETE, RESTRICT, GroupOutcome, Person
 from handlers.community.moderation.warns import give
 from handlers.engine.types import Button, Reply, Text, button, reply
 
@@ -84,7 +84,8 @@ async def settle(ctx: GroupCtx) -> GroupOutcome:
     chat = ctx.chat_of(filed.chat_id)
     if chat is None:
         return GroupOutcome([reply("moderation.report_in_group")])
-    if not await may_act(ctx, chat, event.person):
+    right = None if what == "resolved" else DELETE if what == "delete" else RESTRICT
+    if not await may_act(ctx, chat, event.person, right):
         return GroupOutcome([reply("moderation.admins_only_button")])
     if filed.status != book.OPEN:
         return GroupOutcome([edited(reply("moderation.report_closed"))])

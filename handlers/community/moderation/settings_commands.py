@@ -15,7 +15,7 @@ from domain.community import group_settings
 from domain.community.group_settings import MODES, WARN_LIMITS, Rules
 from handlers.community.moderation.commands_targets import cleaned, log, shown
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
-from handlers.community.moderation.events import ChatActionError, GroupOutcome
+from handlers.community.moderation.events import SETTINGS, ChatActionError, GroupOutcome
 from handlers.engine.types import Text, reply
 
 router = GroupRouter()
@@ -67,7 +67,7 @@ async def setwarnmode(ctx: GroupCtx) -> GroupOutcome:
                    "warn_mode", mode)
 
 
-@router.command("setlog")
+@router.command("setlog", right=SETTINGS)
 async def setlog(ctx: GroupCtx) -> GroupOutcome:
     typed = ctx.arg.strip()
     if typed.lower() == "off":
@@ -96,13 +96,13 @@ async def setlog(ctx: GroupCtx) -> GroupOutcome:
     return outcome
 
 
-@router.command("admincache")
+@router.command("admincache", right=None)
 async def admincache(ctx: GroupCtx) -> GroupOutcome:
     admins = await ctx.chat.refresh_admins()
     return GroupOutcome([reply("moderation.admins_refreshed", count=len(admins))])
 
 
-@router.command("grouplang")
+@router.command("grouplang", right=SETTINGS)
 async def grouplang(ctx: GroupCtx) -> GroupOutcome:
     locale = LANGUAGES.get(ctx.arg.strip().lower())
     if locale is None:
@@ -114,7 +114,7 @@ async def grouplang(ctx: GroupCtx) -> GroupOutcome:
                                      locale=locale), "language", locale)
 
 
-@router.command("cleancommands")
+@router.command("cleancommands", right=SETTINGS)
 async def cleancommands(ctx: GroupCtx) -> GroupOutcome:
     switch = SWITCH.get(ctx.arg.strip().lower())
     if switch is None:
@@ -127,7 +127,7 @@ async def cleancommands(ctx: GroupCtx) -> GroupOutcome:
                    "clean_commands", "on" if switch else "off")
 
 
-@router.command("setrules")
+@router.command("setrules", right=SETTINGS)
 async def setrules(ctx: GroupCtx) -> GroupOutcome:
     text = cleaned(ctx.arg, RULES, lines=True)
     if not text:
@@ -136,7 +136,7 @@ async def setrules(ctx: GroupCtx) -> GroupOutcome:
     return _logged(ctx, GroupOutcome([reply("moderation.rules_set")]), "rules", "…")
 
 
-@router.command("resetrules")
+@router.command("resetrules", right=SETTINGS)
 async def resetrules(ctx: GroupCtx) -> GroupOutcome:
     if ctx.rules.rules_text is None:
         return GroupOutcome([reply("moderation.rules_none")])

@@ -23,7 +23,7 @@ from handlers.community.moderation.commands_targets import (
     punishable,
 )
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
-from handlers.community.moderation.events import GroupChat, GroupOutcome, Person
+from handlers.community.moderation.events import RESTRICT, GroupChat, GroupOutcome, Person
 from handlers.engine.types import Reply, Text, button, reply
 
 router = GroupRouter()
@@ -123,7 +123,7 @@ async def unwarn_button(ctx: GroupCtx) -> GroupOutcome:
     _, _, ref = (ctx.event.action or "").partition(":")
     if not ref.isdigit() or len(ref) > 18:
         return GroupOutcome()  # not ours: forged or mangled data
-    if not await ctx.may_moderate():
+    if not await ctx.may_moderate(right=RESTRICT):
         return GroupOutcome([reply("moderation.admins_only_button")])
     uow, platform, chat_id = ctx.work(), ctx.event.platform, ctx.event.chat_id
     owner = await book.owner_of(uow, platform, chat_id, int(ref))

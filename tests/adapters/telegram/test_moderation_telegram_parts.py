@@ -19,12 +19,21 @@ from bot.telegram.groups import (
     refusal,
 )
 from bot.telegram.sender import Sender
-from bot.telegram.transport import Rejected, TelegramFailure, Transport, Unreachable
+from bot.telegram.transport import (
+    ADMIN_RIGHTS,
+    Rejected,
+    TelegramFailure,
+    Transport,
+    Unreachable,
+)
 from handlers.community.moderation.events import (
     BUTTON,
+    DELETE,
     JOINED,
     LEFT,
     MESSAGE,
+    RESTRICT,
+    SETTINGS,
     ChatActionError,
     Person,
 )
@@ -123,9 +132,14 @@ async def test_admin_cache_asks_once_follows_promotions_and_outlives_a_failure(a
     assert both[0] == both[1] == {str(api.bot_id), str(OWNER), str(ADMIN)}
     assert len([c for c in api.calls if c.method == "getChatAdministrators"]) == 1
 
-    cache.changed(group, str(ANN), admin=True)  # a chat_member promotion
-    cache.changed(group, str(ADMIN), admin=False)
+    assert await cache.rights(group, str(ADMIN)) == {RESTRICT, DELETE, SETTINGS}
+    # chat_member promotions: Ann may only pin; the admin is demoted.
+    cache.changed(group, str(ANN), frozenset({"can_pin_messages"}))
+    cache.changed(group, str(ADMIN), None)
     assert await cache.get(group) == {str(api.bot_id), str(OWNER), str(ANN)}
+    assert await cache.rights(group, str(ANN)) == frozenset()
+    cache.changed(group, str(ANN), frozenset({"can_restrict_members"}))
+    assert await cache.rights(group, str(ANN)) == {RESTRICT}
     now[0] = 601  # stale: asked again
     assert await cache.get(group) == {str(api.bot_id), str(OWNER), str(ADMIN)}
     api.fail_next("getChatAdministrators", 502, "Bad Gateway")
@@ -219,8 +233,10 @@ async def test_a_transport_of_each_library_lists_admins_and_counts_members(api, 
     for make in (aiogram_bot, ptb_bot):
         async with make(api) as bot:
             transport = _transport(bot)
-            assert await transport.chat_administrators(group) == {
-                str(api.bot_id), str(OWNER), str(ADMIN)}
+            admins = await transport.chat_administrators(group)
+            assert set(admins) == {str(api.bot_id), str(OWNER), str(ADMIN)}
+            assert admins[str(OWNER)] == set(ADMIN_RIGHTS)  # the owner holds them all
+            assert "can_restrict_members" in admins[str(ADMIN)]
             assert await transport.member_count(group) == 5
             with pytest.raises(Rejected):
                 await transport.chat_administrators("-100404")

@@ -283,3 +283,26 @@ async def test_an_anonymous_admins_gate_is_answered_with_what_to_do(api, bot, db
     texts = await said(api, 2)
     assert "匿名管理员" in texts[-1]
 
+
+
+# ------------------------------------------------------------------ 7. an admin's own rights
+
+async def test_an_admin_who_may_only_pin_cannot_ban_through_the_bot(api, bot, db):
+    await room(api, db)
+    pinner = 2017
+    api.admin(GROUP, pinner, {"can_restrict_members": False, "can_delete_messages": False,
+                              "can_change_info": False})
+    say(api, ADMIN, "/admincache")
+    await said(api, 1)
+    say(api, pinner, f"/ban {ANN} spam")
+    texts = await said(api, 2)
+    assert texts[-1] == ("To use /ban here you need the “Ban users” right in this group "
+                         "yourself. Ask the group's owner for it.")
+    assert acts(api, "banChatMember", ANN) == []
+    # Given the right by the owner (and the cache told), the same command bans.
+    api.admin(GROUP, pinner)
+    say(api, ADMIN, "/admincache")
+    await said(api, 3)
+    say(api, pinner, f"/ban {ANN} spam")
+    await said(api, 4)
+    assert len(acts(api, "banChatMember", ANN)) == 1

@@ -163,3 +163,19 @@ async def test_remember_writes_only_what_changed(db):
         rows = await uow.session.scalars(select(GroupPerson).order_by(GroupPerson.user_id))
         assert [(r.user_id, r.username, r.name) for r in rows] == [
             ("1", None, "Ann Lee"), ("2", "annlee", "Impostor")]
+
+
+async def test_a_warn_id_is_never_given_again(db):
+    """Its id is in the "remove warn" button under its message: an old button must find
+    its warn gone, never a newer warn of someone else (the trial's finding)."""
+    async with db.uow() as uow:
+        old = await warns.warn(uow, P, CHAT, "10", "spam", 3, "admin", T0)
+        await warns.reset(uow, P, CHAT, "10", "admin", T0)
+        await uow.commit()
+    async with db.uow() as uow:
+        new = await warns.warn(uow, P, CHAT, "11", "new warn", 3, "admin", T0)
+        await uow.commit()
+    assert new.warn_id > old.warn_id
+    async with db.uow() as uow:
+        assert await warns.owner_of(uow, P, CHAT, old.warn_id) is None
+        assert await warns.owner_of(uow, P, CHAT, new.warn_id) == "11"

@@ -24,6 +24,7 @@ from handlers.community.moderation.events import (
     JOINED,
     LEFT,
     MESSAGE,
+    RIGHTS,
     ChatActionError,
     GroupEvent,
     GroupOutcome,
@@ -49,7 +50,8 @@ class FakeGroupChat:
 
     `admin_ids`: its admins (the bot among them, as it must be to moderate);
     `fresh_admins`: what the platform says when asked again (/admincache);
-    `refuse`: action name -> ChatActionError reason, raised when that action is asked.
+    `refuse`: action name -> ChatActionError reason, raised when that action is asked;
+    `admin_rights`: an admin's own rights, where not all of them.
     `calls` keeps every action in order; `muted`, `banned` the state it leaves."""
 
     platform: str = PLATFORM
@@ -57,6 +59,8 @@ class FakeGroupChat:
     admin_ids: set[str] = field(default_factory=lambda: {BOSS.user_id, BOT.user_id})
     fresh_admins: set[str] | None = None
     refuse: dict[str, str] = field(default_factory=dict)
+    # An admin's own rights, where not all of them (events.RIGHTS).
+    admin_rights: dict[str, set[str]] = field(default_factory=dict)
     calls: list[tuple] = field(default_factory=list)
     muted: dict[str, datetime | None] = field(default_factory=dict)
     banned: dict[str, datetime | None] = field(default_factory=dict)
@@ -70,6 +74,11 @@ class FakeGroupChat:
 
     async def admins(self) -> frozenset[str]:
         return frozenset(self.admin_ids)
+
+    async def rights(self, user_id: str) -> frozenset[str]:
+        if user_id not in self.admin_ids:
+            return frozenset()
+        return frozenset(self.admin_rights.get(user_id, RIGHTS))
 
     async def refresh_admins(self) -> frozenset[str]:
         self._act("refresh_admins")

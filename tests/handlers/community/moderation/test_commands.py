@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from domain.community import restrictions
+from handlers.community.moderation.events import DELETE, RESTRICT, SETTINGS
 from tests.handlers.community import someone
 from tests.handlers.community.moderation import (
     ANN,
@@ -84,6 +85,46 @@ async def test_memberbot_staff_moderate_a_group_they_do_not_administer(
     await someone(db, engine, clock, "3002")
     said = await english.say(Person("3002", "Plain Member"), "/warn", reply_to=ANN)
     assert said.keys == ["moderation.not_admin"]
+
+
+RESTRICTING = ["/warn spam", "/unwarn", "/resetwarns", "/mute 2h", "/unmute", "/ban",
+               "/unban", "/kick", "/setwarnlimit 5", "/setwarnmode ban"]
+SETTING = ["/setlog -1001000000999", "/grouplang en", "/cleancommands on",
+           "/setrules Be kind.", "/resetrules", "/setwelcome Hi {first}", "/welcome off"]
+
+
+@pytest.mark.parametrize("command", RESTRICTING)
+async def test_an_admin_without_the_ban_right_of_their_own_is_refused(
+        db, english, chat, command):
+    """The bot would otherwise ban for an admin the chat's owner only let pin."""
+    chat.admin_ids.add(ANN.user_id)
+    chat.admin_rights[ANN.user_id] = {DELETE, SETTINGS}
+    before = await audited(db)
+    said = await english.say(ANN, command, reply_to=BEN)
+    name = command.split()[0]
+    assert said.text == (f"To use {name} here you need the “Ban users” right in this "
+                         "group yourself. Ask the group's owner for it.")
+    assert chat.actions == [] and await audited(db) == before
+    assert await warns_of(db, BEN) == []
+
+
+@pytest.mark.parametrize("command", SETTING)
+async def test_an_admin_without_the_change_info_right_changes_no_setting(
+        db, group, chat, command):
+    chat.admin_ids.add(ANN.user_id)
+    chat.admin_rights[ANN.user_id] = {RESTRICT}
+    said = await group.say(ANN, command)
+    assert said.keys == ["moderation.lacks_right"]
+    assert "“更改群组信息”" in said.text
+    assert await audited(db) == []
+
+
+async def test_the_right_an_admin_holds_is_enough(db, english, chat):
+    chat.admin_ids.add(ANN.user_id)
+    chat.admin_rights[ANN.user_id] = {RESTRICT}
+    said = await english.say(ANN, "/mute 2h", reply_to=BEN)
+    assert said.keys == ["moderation.muted"]
+    assert said.text == "🔇 Ben Wu is muted for 2h."
 
 
 # ------------------------------------------------------------------ warns
