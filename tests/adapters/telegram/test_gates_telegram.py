@@ -21,6 +21,7 @@ from domain.community import gates, removals, seats
 from domain.community.tables import Gate, Seat
 from domain.members import members
 from domain.members.tables import Member
+from domain.notices.tables import Notice
 from domain.staff import roles
 from handlers.engine.rooms import GATE_RIGHTS
 from tests.adapters.telegram.test_telegram_bot import LIBRARIES, _settled, started
@@ -303,3 +304,27 @@ async def test_rooms_and_removal_through_each_library(api, transport):
         await transport.remove_member(str(LOUNGE), str(SILVIA))
     assert waited.value.retry_after == 7
     assert SILVIA in api.members[LOUNGE] and len(api.sent("unbanChatMember")) == 1
+
+
+async def test_people_in_the_chat_before_it_was_gated_are_judged_when_they_write(
+        api, bot, db, programme):
+    """Telegram lists no members: someone already in the chat when it is gated is seen
+    when they write, and judged like anyone who joins (the trial's finding)."""
+    silvia = await enrol(db, programme, SILVIA, "silver")
+    await enrol(db, programme, GOLDIE, "gold")
+    api.members[LOUNGE].update({SILVIA, GOLDIE})
+    await open_gate(db, programme)
+    api.message(GOLDIE, "hello everyone", chat_id=LOUNGE, chat_type="supergroup")
+    api.message(SILVIA, "hello everyone", chat_id=LOUNGE, chat_type="supergroup")
+    await api.wait_for(1, method="unbanChatMember")
+    assert removals_of(api, SILVIA) == [("banChatMember", 200), ("unbanChatMember", 200)]
+    async with db.uow() as uow:  # told in private why
+        told = list(await uow.session.scalars(select(Notice.key).where(
+            Notice.member_id == silvia)))
+    assert told == ["community.lapse_now"]
+    assert await seat(db, GOLDIE) == ("in", False)
+    assert removals_of(api, GOLDIE) == []
+    # Writing again changes nothing more.
+    api.message(GOLDIE, "still here", chat_id=LOUNGE, chat_type="supergroup")
+    await asyncio.sleep(0.3)
+    assert removals_of(api, GOLDIE) == [] and len(removals_of(api, SILVIA)) == 2

@@ -48,7 +48,8 @@ async def test_the_owner_gates_a_group_and_is_told_chat_tier_grace_and_link(db, 
     assert out == ("🔒 “Tea Lovers” is now for Gold members and above.\n"
                    "Grace after losing the tier: 3d. Then: removed from the chat.\n"
                    "Join link (asks for approval): https://t.me/+tea1\n"
-                   "Members find it in /groups.")
+                   "Members find it in /groups. People already here are checked the "
+                   "next time they write.")
     assert rooms.links == [("join_link", TEA.chat_id, "gold · memberbot")]
     assert ("missing_rights", TEA.chat_id) in rooms.calls
     assert ("look_up", TEA.chat_id) not in rooms.calls  # the group said who it is
