@@ -9,8 +9,6 @@ from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     StrictInt,
@@ -22,6 +20,9 @@ from pydantic import (
 
 from domain.community import durations
 from domain.feedback.definitions import SurveyDef
+from domain.wording import LocalText, Strict
+
+__all__ = ["LocalText", "Strict"]  # where sections of the file have always found them
 
 LOCALES = ("en", "zh_Hans")
 DEFAULT_FILE = Path(__file__).with_name("programme.example.toml")
@@ -32,20 +33,6 @@ Code = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 
 class ConfigError(Exception):
     """Raised with a message that names the offending field."""
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class LocalText(Strict):
-    """Programme-owned wording (tier and benefit names), given in every language."""
-
-    en: Annotated[StrictStr, Field(min_length=1, max_length=200)]
-    zh_Hans: Annotated[StrictStr, Field(min_length=1, max_length=200)]
-
-    def get(self, locale: str) -> str:
-        return getattr(self, locale, self.en)
 
 
 class Tier(Strict):

@@ -13,7 +13,9 @@ import unicodedata
 from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, model_validator
+from pydantic import Field, StrictBool, StrictInt, StrictStr, model_validator
+
+from domain.wording import Strict, Words
 
 Code = Annotated[StrictStr, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 KINDS = ("single", "multiple", "rating", "nps", "text")
@@ -23,26 +25,12 @@ MOST_CHOICES = 10
 TEXT_LIMIT = 2000  # characters a free-text answer may be given at most
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Words(_Strict):
-    """Survey wording, given in every language."""
-
-    en: Annotated[StrictStr, Field(min_length=1, max_length=600)]
-    zh_Hans: Annotated[StrictStr, Field(min_length=1, max_length=600)]
-
-    def get(self, locale: str) -> str:
-        return getattr(self, locale, self.en)
-
-
-class Choice(_Strict):
+class Choice(Strict):
     code: Code
     label: Words
 
 
-class ShowIf(_Strict):
+class ShowIf(Strict):
     """Ask only when an earlier question's answer matches: one of `any_of` (choice
     codes), or a score within [`at_least`, `at_most`]."""
 
@@ -70,7 +58,7 @@ class ShowIf(_Strict):
             (self.at_most is None or answer <= self.at_most)
 
 
-class Question(_Strict):
+class Question(Strict):
     code: Code
     kind: Literal["single", "multiple", "rating", "nps", "text"]
     text: Words
@@ -105,7 +93,7 @@ class Question(_Strict):
         return isinstance(value, str) and 0 < len(value) <= self.max_length
 
 
-class Trigger(_Strict):
+class Trigger(Strict):
     """When the scheduler sends the survey by itself. `after_purchase_hours`: that long
     after a member's latest purchase, to those who never had it; `every_days`: to
     members who bought at least once, at most once in that many days."""
@@ -114,7 +102,7 @@ class Trigger(_Strict):
     every_days: Annotated[StrictInt, Field(ge=7, le=3650)] | None = None
 
 
-class SurveyDef(_Strict):
+class SurveyDef(Strict):
     code: Code
     title: Words
     intro: Words

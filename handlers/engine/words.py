@@ -6,14 +6,13 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from domain.config import LocalText, Tier, Tiers
-from domain.feedback.definitions import Words
 from domain.members.members import member_number
 from handlers.engine.types import Local, Text
 
 BAR_CELLS = 10
 
 
-def local(text: LocalText | Words) -> Local:
+def local(text: LocalText) -> Local:
     """Wording the programme or an operator gave in each language."""
     return Local(text.model_dump())
 
