@@ -139,7 +139,7 @@ async def _open(ctx: Ctx, rooms: Rooms, chat_id: str, known: Room | None,
     ready = await ctx.read(f"gate:{rooms.platform}:{chat_id}:{tier.code}", prepare)
     if ready.room is None:
         return Outcome([reply(ready.problem or "community.chat_unknown", chat=chat_id,
-                              rights=", ".join(ready.missing))])
+                              rights=[_right(r) for r in ready.missing])])
     room = ready.room
     done = await gates.open_gate(ctx.uow, ctx.programme, rooms.platform, room.chat_id,
                                  room.kind, room.title, tier.code, order.grace,
@@ -296,3 +296,10 @@ def _grace(seconds: int) -> Text:
 
 def _actor(ctx: Ctx) -> str:
     return member_actor(ctx.member.id)
+
+
+def _right(name: str) -> Text:
+    """A right as the platform's own settings screen calls it, one line each."""
+    shown: Text | str = Text(f"community.right.{name}") if name in GATE_RIGHTS else name
+    return Text("community.right_line", {"right": shown})
+

@@ -78,9 +78,9 @@ async def test_the_missing_right_is_named_exactly(db, boss, rooms):
     rooms.missing = ["can_restrict_members"]
     out = await boss.say("/gate gold", TEA)
     assert out == ("I need more rights in this chat before I can gate it. "
-                   "Make me an admin with: can_restrict_members.")
+                   "Make me an admin with these turned on:\n• Ban Users")
     rooms.missing = ["can_invite_users", "can_restrict_members"]  # not an admin at all
-    assert out.replace("can_restrict_members", "can_invite_users, can_restrict_members") \
+    assert out.replace("• Ban Users", "• Invite Users via Link\n• Ban Users") \
         == await boss.say("/gate gold", TEA)
     assert await all_gates(db) == [] and rooms.links == [] and await gate_audits(db) == []
 
@@ -89,7 +89,7 @@ async def test_missing_rights_in_chinese(db, programme, engine, clock, rooms):
     boss = await owner(db, programme, engine, clock, locale="zh_Hans")
     rooms.missing = ["can_invite_users"]
     assert await boss.say("/gate gold", TEA) == \
-        "我在这个群里的权限不够，无法设置门槛。请把我设为管理员并打开：can_invite_users。"
+        "我在这个群里的权限不够，无法设置门槛。请把我设为管理员，并打开以下权限：\n• 通过链接邀请用户"
 
 
 async def test_when_telegram_does_not_answer_nothing_changes(db, boss, rooms):

@@ -274,7 +274,8 @@ async def test_zero_or_no_length_is_permanent_without_a_notice(english, chat):
     assert chat.actions == [("ban", ANN.user_id, None), ("mute", BEN.user_id, None)]
 
 
-@pytest.mark.parametrize("typed", ["99999w", "3651d", "2x", "30", "1h30", "0h-1"])
+@pytest.mark.parametrize("typed", ["99999w", "3651d", "2x", "30", "1h30", "0h-1", "-5m", "+5m",
+                                   "5n"])
 async def test_an_absurd_or_mistyped_length_is_refused(db, english, chat, typed):
     said = await english.say(BOSS, f"/mute {typed} reason", reply_to=ANN)
     assert said.keys == ["moderation.bad_length"]
