@@ -88,8 +88,9 @@ async def test_the_missing_right_is_named_exactly(db, boss, rooms):
 async def test_missing_rights_in_chinese(db, programme, engine, clock, rooms):
     boss = await owner(db, programme, engine, clock, locale="zh_Hans")
     rooms.missing = ["can_invite_users"]
-    assert await boss.say("/gate gold", TEA) == \
-        "我在这个群里的权限不够，无法设置门槛。请把我设为管理员，并打开以下权限：\n• 通过链接邀请用户"
+    assert await boss.say("/gate gold", TEA) == (
+        "我在这个群里的权限不够，无法设置门槛。请把我设为管理员，并打开以下权限：\n"
+        "• 通过链接邀请用户")
 
 
 async def test_when_telegram_does_not_answer_nothing_changes(db, boss, rooms):
