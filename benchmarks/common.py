@@ -6,14 +6,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Container, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Container, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 from sqlalchemy import text
 
 from domain.storage.database import Database, create_engine
+
+T = TypeVar("T")
 
 DEFAULT_PG_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 PG_CONNECT_TIMEOUT_S = 3.0
@@ -96,3 +100,19 @@ def format_table(head: Sequence[str], rows: Sequence[Sequence[str]], left: Conta
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     return "\n".join([line(head), line(["-" * w for w in widths]), *map(line, rows)])
+
+
+async def on_backend(backend: str, pg_url: str,
+                     work: Callable[[Database], Awaitable[T]]) -> T:
+    """`work` on a fresh database of the backend: SQLite in a temporary file, PostgreSQL
+    in a fresh schema (pg_database)."""
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}")
+            try:
+                return await work(db)
+            finally:
+                await db.dispose()
+    async with pg_database(pg_url) as db:
+        return await work(db)
+

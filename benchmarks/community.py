@@ -40,14 +40,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
 import time
 import tracemalloc
 from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 from aiogram import Dispatcher
 from aiogram.types import Message
@@ -59,7 +57,7 @@ from benchmarks.common import (
     chosen_backends,
     format_table,
     load_average,
-    pg_database,
+    on_backend,
 )
 from bot import programme as programme_file
 from bot import web
@@ -368,18 +366,6 @@ def print_traffic(backend: str, traffic: Traffic, ours: float, bare: float,
 
 
 # ------------------------------------------------------------------ running
-
-async def on_backend(backend: str, pg_url: str, work):
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'community.db'}")
-            try:
-                return await work(db)
-            finally:
-                await db.dispose()
-    async with pg_database(pg_url) as db:
-        return await work(db)
-
 
 async def run(backends: list[str], parts: list[str], seats_wanted: int, pg_url: str,
               traffic: Traffic, repeats: int) -> bool:

@@ -18,9 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 from sqlalchemy import JSON, Integer, Text, func, insert, literal, select
 from sqlalchemy import cast as sql_cast
@@ -31,7 +29,7 @@ from benchmarks.common import (
     chosen_backends,
     format_table,
     load_average,
-    pg_database,
+    on_backend,
 )
 from bot import programme as programme_file
 from domain.feedback import results, surveys
@@ -94,18 +92,6 @@ async def measure(db: Database, count: int) -> list[list[str]]:
             ["bare count of the answers", "", f"{answers:,}", f"{bare:.2f}"]]
 
 
-async def on_backend(backend: str, pg_url: str, count: int) -> list[list[str]]:
-    if backend == "sqlite":
-        with tempfile.TemporaryDirectory() as tmp:
-            db = Database.from_url(f"sqlite+aiosqlite:///{Path(tmp) / 'surveys.db'}")
-            try:
-                return await measure(db, count)
-            finally:
-                await db.dispose()
-    async with pg_database(pg_url) as db:
-        return await measure(db, count)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--responses", type=int, default=100_000)
@@ -115,7 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     for backend in chosen_backends(p, args):
         try:
-            rows = asyncio.run(on_backend(backend, args.pg_url, args.responses))
+            rows = asyncio.run(on_backend(backend, args.pg_url,
+                                           lambda db: measure(db, args.responses)))
         except OSError as exc:  # PostgreSQL not reachable: said, and the rest goes on
             print(f"\n{backend}: skipped ({exc})")
             continue

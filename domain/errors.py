@@ -25,18 +25,20 @@ class AlreadyCheckedIn(DomainError):
     code = "already_checked_in"
 
 
-class InvalidInput(DomainError):
+class Refused(DomainError):
+    """A refusal whose code is chosen where it is raised: `Refused("closed", survey=..)`."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        self.code = code
+        super().__init__(**params)
+
+
+class InvalidInput(Refused):
     """A value the member typed does not parse; `code` says which rule it broke."""
 
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
 
-
-class LinkRefused(DomainError):
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class LinkRefused(Refused):
+    pass
 
 
 class UnknownMember(DomainError):

@@ -426,8 +426,8 @@ class Gateway:
 
     async def _group_locale(self, chat_id: str) -> str | None:
         """The group's own language (/grouplang), if it chose one."""
-        async with self.db.uow() as uow:
-            return (await group_settings.read(uow, PLATFORM, chat_id)).language
+        async with self.db.snapshot() as snap:  # a read: no write lock taken
+            return (await group_settings.read(snap, PLATFORM, chat_id)).language
 
     async def say(self, key: str, chat_id: str, reply_key: str, locale: str | None,
                   group: bool = False, thread_id: int | None = None) -> None:

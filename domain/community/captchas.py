@@ -14,7 +14,7 @@ import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import or_, select, update
 
 from domain.community.tables import GroupCaptcha
 from domain.storage.database import UnitOfWork
@@ -133,8 +133,7 @@ async def expired(uow: UnitOfWork, platform: str, now: datetime, limit: int) -> 
     rows = await uow.session.execute(
         select(c.id, c.chat_id, c.user_id, c.message_id)
         .where(c.status == PENDING, c.platform == platform, c.expires_at <= now,
-               or_(c.message_id.is_not(None),
-                   and_(c.message_id.is_(None), c.expires_at <= now - UNASKED_FOR)))
+               or_(c.message_id.is_not(None), c.expires_at <= now - UNASKED_FOR))
         .order_by(c.expires_at, c.id).limit(limit))
     return [Due(*row) for row in rows]
 

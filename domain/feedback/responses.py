@@ -17,10 +17,11 @@ from typing import Any
 from sqlalchemy import delete, select, update
 
 from domain.config import Programme
-from domain.errors import DomainError
+from domain.errors import Refused
 from domain.feedback import surveys
 from domain.feedback.definitions import Question, SurveyDef
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
+from domain.notices import announce
 from domain.points import ledger
 from domain.points.expiry import expires_at
 from domain.rewards import gifts
@@ -30,12 +31,8 @@ SENT, OPEN, COMPLETED = "sent", "open", "completed"
 UNFINISHED = (SENT, OPEN)
 
 
-class SurveyRefused(DomainError):
-    """closed, opted_out, answered, not_asked, invalid, finished."""
-
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class SurveyRefused(Refused):
+    """closed, opted_out, answered, not_asked, required, invalid, finished."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +94,15 @@ async def send(uow: UnitOfWork, programme: Programme, survey: Survey, member_id:
     return Progress(response, survey, definition, await _answers(uow, response.id))
 
 
+async def invite(uow: UnitOfWork, survey_title: dict[str, str],
+                 sent: list[tuple[int, int]], now: datetime) -> None:
+    """The invitation notice of each (response id, member id), once per response."""
+    await announce.tell_many(uow, [(member_id, "survey.invite",
+                                    {"title": {"$local": survey_title}},
+                                    f"survey:invite:{response_id}")
+                                   for response_id, member_id in sent], now)
+
+
 async def progress(uow: UnitOfWork, response_id: int, member_id: int,
                    lock: bool = False) -> Progress | None:
     """The member's own response (None for anybody else's)."""
@@ -147,6 +153,8 @@ async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member
         raise SurveyRefused("required")
     if value is not None and not q.valid(value):
         raise SurveyRefused("invalid", kind=q.kind)
+    if q.kind == "multiple":  # kept in the question's order, whatever the ticking order
+        value = [c.code for c in q.choices if c.code in value]
     if question in found.answers and found.answers[question] == value:
         return Answered(found, changed=False, reward=None)
     answers = {**found.answers, question: value}

@@ -127,18 +127,21 @@ def _count(result: QuestionResult, value: Any, n: int) -> None:
 
 
 async def _texts(uow: UnitOfWork, survey: Survey, result: QuestionResult) -> None:
-    rows = await uow.session.execute(
-        select(SurveyAnswer.value).join(SurveyResponse,
-                                        SurveyResponse.id == SurveyAnswer.response_id)
-        .where(SurveyResponse.survey_id == survey.id, SurveyAnswer.question == result.code)
-        .order_by(SurveyAnswer.answered_at.desc(), SurveyAnswer.id.desc()))
-    for (value,) in rows:
-        if value is None:
-            result.skipped += 1
-            continue
-        result.answered += 1
-        if len(result.texts) < LATEST_TEXTS:
-            result.texts.append(str(value))
+    """How many answered or skipped, counted by the database; the latest few read."""
+    theirs = (select(SurveyAnswer.value)
+              .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
+              .where(SurveyResponse.survey_id == survey.id,
+                     SurveyAnswer.question == result.code))
+    skipped = SurveyAnswer.value.is_(None)
+    for none, n in await uow.session.execute(
+            theirs.with_only_columns(skipped, func.count()).group_by(skipped)):
+        if none:
+            result.skipped += n
+        else:
+            result.answered += n
+    latest = theirs.where(~skipped).order_by(SurveyAnswer.answered_at.desc(),
+                                             SurveyAnswer.id.desc()).limit(LATEST_TEXTS)
+    result.texts = [str(value) for (value,) in await uow.session.execute(latest)]
 
 
 async def _nps_by_tier(uow: UnitOfWork, survey: Survey, result: QuestionResult) -> None:

@@ -26,7 +26,6 @@ from domain.config import Programme
 from domain.feedback import responses, surveys
 from domain.feedback.tables import SurveyOptOut, SurveyResponse
 from domain.members.tables import Member
-from domain.notices import announce
 from domain.storage.database import Database, UnitOfWork
 
 CATCH_UP = timedelta(days=2)  # how late after its moment a survey is still sent
@@ -101,10 +100,7 @@ async def _send(uow: UnitOfWork, survey: _Sending, member_ids: list[int], via: s
             status=responses.SENT, sent_at=now, updated_at=now) for m in member_ids])
         .on_conflict_do_nothing(index_elements=["survey_id", "member_id", "occasion"])
         .returning(SurveyResponse.id, SurveyResponse.member_id))).all()
-    await announce.tell_many(uow, [(member_id, "survey.invite",
-                                    {"title": {"$local": survey.title}},
-                                    f"survey:invite:{response_id}")
-                                   for response_id, member_id in made], now)
+    await responses.invite(uow, survey.title, [(r, m) for r, m in made], now)
     return len(made)
 
 

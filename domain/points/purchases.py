@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from domain import identifiers
 from domain.campaigns import boosts
 from domain.config import Programme
-from domain.errors import DomainError
+from domain.errors import Refused
 from domain.lifecycle import lifecycle
 from domain.members import referrals
 from domain.members.tables import Member
@@ -35,10 +35,8 @@ MAX_ITEMS = 200
 MAX_QUANTITY = 100_000
 
 
-class PurchaseRefused(DomainError):
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class PurchaseRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)

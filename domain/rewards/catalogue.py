@@ -25,7 +25,7 @@ from pydantic_core import ErrorDetails
 from sqlalchemy import func, select
 
 from domain.config import LOCALES, LocalText, Programme, RewardItem
-from domain.errors import DomainError
+from domain.errors import Refused
 from domain.rewards.tables import RewardEdit
 from domain.staff import audit
 from domain.storage.database import UnitOfWork
@@ -43,10 +43,8 @@ _REVISION = select(func.coalesce(func.sum(_T.c.revision), 0), func.count()).sele
 _ALL = select(_T.c.code, _T.c.fields, _T.c.created).order_by(_T.c.code)
 
 
-class EditRefused(DomainError):
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class EditRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import func, select, update
 
 from domain.config import RewardItem
-from domain.errors import DomainError
+from domain.errors import Refused
 from domain.members.members import CODE_ALPHABET
 from domain.rewards.tables import Coupon, CouponFailure
 from domain.storage.database import UnitOfWork
@@ -24,10 +23,8 @@ GUESSES = 5  # failed codes allowed per actor per window
 GUESS_WINDOW = timedelta(minutes=15)
 
 
-class CouponRefused(DomainError):
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class CouponRefused(Refused):
+    pass
 
 
 def new_code() -> str:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import case, func, select, update
 
 from domain.config import Programme, RewardItem
-from domain.errors import DomainError, UnknownMember
+from domain.errors import Refused, UnknownMember
 from domain.members.tables import Member
 from domain.points import ledger
 from domain.rewards import catalogue as edits
@@ -24,10 +23,8 @@ from domain.rewards.tables import Coupon, Redemption, RewardStock
 from domain.storage.database import UnitOfWork
 
 
-class RewardRefused(DomainError):
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class RewardRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)

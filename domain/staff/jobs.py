@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from domain.errors import DomainError
+from domain.errors import Refused
 from domain.staff import audit
 from domain.staff.tables import JobState, SchedulerRunner
 from domain.storage.database import UnitOfWork
@@ -26,10 +26,8 @@ RUNNER = "scheduler"
 HEARTBEAT = timedelta(seconds=60)
 
 
-class JobRefused(DomainError):
-    def __init__(self, code: str, **params: Any) -> None:
-        self.code = code
-        super().__init__(**params)
+class JobRefused(Refused):
+    pass
 
 
 @dataclass(frozen=True)

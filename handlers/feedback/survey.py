@@ -102,6 +102,18 @@ def _parts(ctx: Ctx, count: int) -> list[str] | None:
     return parts
 
 
+async def _unfinished(ctx: Ctx, rid: int) -> Progress | None:
+    """The member's own response, while it is not completed."""
+    found = await responses.progress(ctx.uow, rid, ctx.member.id)
+    return None if found is None or found.completed else found
+
+
+def _picked(ctx: Ctx, rid: int, question: str) -> list[str]:
+    """The ticks of the multiple-choice question on screen (none for another one)."""
+    same = ctx.data.get("response") == rid and ctx.data.get("question") == question
+    return list(ctx.data.get("picked", [])) if same else []
+
+
 async def _record(ctx: Ctx, rid: int, question: str, value: Any) -> Outcome:
     try:
         done = await responses.answer(ctx.uow, ctx.programme, rid, ctx.member.id, question,
@@ -164,11 +176,10 @@ async def tick(ctx: Ctx) -> Outcome:
     if parts is None:
         return Outcome([reply("error.button_expired")])
     rid, question, code = int(parts[0]), parts[1], parts[2]
-    found = await responses.progress(ctx.uow, rid, ctx.member.id)
-    if found is None or found.completed or found.next is None or found.next.code != question:
+    found = await _unfinished(ctx, rid)
+    if found is None or found.next is None or found.next.code != question:
         return Outcome([reply("error.button_expired")])
-    same = ctx.data.get("response") == rid and ctx.data.get("question") == question
-    picked = list(ctx.data.get("picked", [])) if same else []
+    picked = _picked(ctx, rid, question)
     picked = [p for p in picked if p != code] if code in picked else [*picked, code]
     return ask(ctx, found, picked=tuple(picked))
 
@@ -179,14 +190,12 @@ async def done(ctx: Ctx) -> Outcome:
     if parts is None:
         return Outcome([reply("error.button_expired")])
     rid, question = int(parts[0]), parts[1]
-    same = ctx.data.get("response") == rid and ctx.data.get("question") == question
-    picked = list(ctx.data.get("picked", [])) if same else []
+    picked = _picked(ctx, rid, question)
     if not picked:
-        found = await responses.progress(ctx.uow, rid, ctx.member.id)
-        if found is None or found.completed:
+        found = await _unfinished(ctx, rid)
+        if found is None:
             return Outcome([reply("error.button_expired")])
         return ask(ctx, found, said=(reply("survey.pick_one_or_more"),))
-    # In the question's own order, whatever order they were ticked in.
     return await _record(ctx, rid, question, picked)
 
 
@@ -197,8 +206,8 @@ async def back(ctx: Ctx) -> Outcome:
     if parts is None:
         return Outcome([reply("error.button_expired")])
     rid, question = int(parts[0]), parts[1]
-    found = await responses.progress(ctx.uow, rid, ctx.member.id)
-    if found is None or found.completed:
+    found = await _unfinished(ctx, rid)
+    if found is None:
         return Outcome([reply("error.button_expired")])
     asked = [q.code for q in found.definition.asked(found.answers)]
     if question not in asked or asked.index(question) == 0:

@@ -9,7 +9,6 @@ from domain.feedback import responses, results, surveys
 from domain.feedback.responses import SurveyRefused
 from domain.members import members
 from domain.members.tables import Member
-from domain.notices import announce
 from domain.staff import audit
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, Text, reply
@@ -64,10 +63,8 @@ async def send(ctx: Ctx, rest: list[str]) -> Outcome:
     except SurveyRefused as refused:
         return Outcome([reply(f"survey.send_refused.{refused.code}",
                               number=members.member_number(member.id))])
-    definition = sent.definition
-    await announce.tell(ctx.uow, member.id, "survey.invite",
-                        {"title": {"$local": definition.title.model_dump()}},
-                        f"survey:invite:{sent.response.id}", ctx.now)
+    await responses.invite(ctx.uow, sent.definition.title.model_dump(),
+                           [(sent.response.id, member.id)], ctx.now)
     await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "survey.send",
                        survey.code, {"member": members.member_number(member.id)}, ctx.now)
     return Outcome([reply("survey.sent", code=survey.code,

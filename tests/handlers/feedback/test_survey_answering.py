@@ -161,8 +161,10 @@ async def test_a_double_tap_and_bad_input_change_nothing(db, programme, clock, k
     assert out.startswith("Please answer with the buttons")
     await alice.press(f"sv:{rid}:overall:4")
     await alice.press(f"sv:{rid}:overall:4")  # the double tap
+    await alice.press(f"svt:{rid}:liked:place")  # ticked out of the question's order
     await alice.press(f"svt:{rid}:liked:tea")
     await alice.press(f"svd:{rid}:liked")
+    assert (await response_of(db, 2, "satisfaction"))[2]["liked"] == ["tea", "place"]
     out = await alice.say("x" * 501)
     assert out.startswith("That is 501 characters; the answer may have at most 500.")
     await alice.say("Lovely")
