@@ -203,7 +203,7 @@ async def _pay(uow: UnitOfWork, programme: Programme, found: Progress,
 async def _answers(uow: UnitOfWork, response_id: int) -> dict[str, Any]:
     rows = await uow.session.execute(select(SurveyAnswer.question, SurveyAnswer.value).where(
         SurveyAnswer.response_id == response_id))
-    return {question: value for question, value in rows}
+    return {row.question: row.value for row in rows}
 
 
 async def _store(uow: UnitOfWork, response_id: int, question: str, value: Any,
