@@ -175,17 +175,21 @@ class Dispatcher:
                 log.exception("campaign progress failed", extra={"campaign": campaign.id})
         await self._push_owed()
 
-    async def run_until_idle(self) -> None:
+    async def run_until_idle(self, *, until_waiting: bool = False) -> None:
         """Tick until no campaign is left to start or send (tests and benchmarks; wrap
-        it in a timeout)."""
+        it in a timeout); with `until_waiting`, until what is left waits for later (a
+        survey's members in their quiet hours)."""
         flusher = asyncio.create_task(self._keep_flushing())
         try:
             while True:
                 await self.tick()
+                if until_waiting:  # each send pass ends once nothing is claimable now
+                    await asyncio.gather(*self._sending.values(), return_exceptions=True)
                 await self.flush()
                 async with self.db.uow() as uow:
                     left = await deliveries.running(uow)
-                if not left and not self._sending:
+                    waiting = until_waiting and not await deliveries.due(uow, self.clock())
+                if (not left or waiting) and not self._sending:
                     return
                 await asyncio.sleep(self.every)
         finally:

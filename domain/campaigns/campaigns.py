@@ -87,6 +87,10 @@ class Draft:
     bonus_percent: int | None = None  # a points multiplier window: extra percent...
     bonus_days: int | None = None  # ...for this many days from the start
     send_at: datetime | None = None  # None: now
+    # A survey sent to the segment (its id): the message is its invitation, so no text
+    # of the operator's, no offer and no A/B test.
+    survey: int | None = None
+    survey_title: Mapping[str, str] | None = None  # its title in each language
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,11 @@ class Shares:
 
 def check(draft: Draft, programme: Programme, now: datetime) -> Draft:
     segments.check(draft.segment, programme)
+    if draft.survey is not None:
+        if draft.texts or draft.split != 100 or draft.coupon or draft.bonus_percent \
+                or not draft.survey_title:
+            raise CampaignRefused("survey")
+        return _checked_time(_checked_holdout(draft), now)
     if not 1 <= len(draft.texts) <= 2:
         raise CampaignRefused("variants")
     for words in draft.texts:
@@ -128,8 +137,7 @@ def check(draft: Draft, programme: Programme, now: datetime) -> Draft:
     if len(draft.texts) == 1 and draft.split != 100 or (
             len(draft.texts) == 2 and draft.split not in SPLITS):
         raise CampaignRefused("split")
-    if not 0 <= draft.holdout <= MAX_HOLDOUT:
-        raise CampaignRefused("holdout", max=MAX_HOLDOUT)
+    _checked_holdout(draft)
     if draft.coupon is not None and programme.reward(draft.coupon) is None:
         raise CampaignRefused("coupon")
     if (draft.bonus_percent is None) != (draft.bonus_days is None) or (
@@ -139,6 +147,16 @@ def check(draft: Draft, programme: Programme, now: datetime) -> Draft:
             1 <= draft.bonus_percent <= MAX_BONUS and 1 <= (draft.bonus_days or 0)
             <= MAX_BONUS_DAYS):
         raise CampaignRefused("bonus")
+    return _checked_time(draft, now)
+
+
+def _checked_holdout(draft: Draft) -> Draft:
+    if not 0 <= draft.holdout <= MAX_HOLDOUT:
+        raise CampaignRefused("holdout", max=MAX_HOLDOUT)
+    return draft
+
+
+def _checked_time(draft: Draft, now: datetime) -> Draft:
     if draft.send_at is not None and not now < draft.send_at <= now + MAX_AHEAD:
         raise CampaignRefused("send_at", days=MAX_AHEAD.days)
     return draft
@@ -153,6 +171,16 @@ def stored_variant(code: str, words: Words, share: int, programme: Programme) ->
     texts = {c: words[c] for c in LOCALES if c in words}
     return {"code": code, "text": texts[fallback(texts, programme.default_locale)],
             "texts": texts, "share": share}
+
+
+def stored_variants(draft: Draft, split: Shares, programme: Programme) -> list[dict[str, Any]]:
+    """The variants a campaign of `draft` stores; a survey's is its invitation, worded
+    in its title's languages."""
+    if draft.survey is not None:
+        return [{"code": "A", "text": "", "survey": dict(draft.survey_title or {}),
+                 "share": split.variants[0][1]}]
+    return [stored_variant(code, words, share, programme)
+            for (code, share), words in zip(split.variants, draft.texts, strict=True)]
 
 
 def languages(texts: tuple[Words, ...]) -> list[str]:
@@ -215,13 +243,12 @@ async def create(uow: UnitOfWork, programme: Programme, author: Author, draft: D
                  key: str, now: datetime) -> Created:
     """Write the campaign, scheduled for its time (now: the next start pass)."""
     check(draft, programme, now)
-    split = shares(len(draft.texts), draft.split, draft.holdout)
-    variants = [stored_variant(code, words, share, programme)
-                for (code, share), words in zip(split.variants, draft.texts, strict=True)]
+    split = shares(max(len(draft.texts), 1), draft.split, draft.holdout)
+    variants = stored_variants(draft, split, programme)
     values: dict[str, Any] = dict(
         key=key, status="scheduled", segment=draft.segment.dump(), variants=variants,
         holdout=split.holdout, seed=1 + secrets.randbelow(HASH_MODULUS - 1),
-        coupon_reward=draft.coupon,
+        coupon_reward=draft.coupon, survey_id=draft.survey,
         bonus_percent=draft.bonus_percent, bonus_days=draft.bonus_days,
         attribution_days=ATTRIBUTION_DAYS, send_at=draft.send_at or now,
         created_by=author.member_id, created_at=now, operator_platform=author.platform,
@@ -237,6 +264,7 @@ async def create(uow: UnitOfWork, programme: Programme, author: Author, draft: D
     await audit.record(uow, audit.member_actor(author.member_id), "campaign.create",
                        f"campaign:{new_id}", {
                            "segment": draft.segment.dump(), "variants": len(draft.texts),
+                           "survey": draft.survey,
                            "languages": languages(draft.texts),
                            "split": draft.split, "holdout": draft.holdout,
                            "coupon": draft.coupon, "bonus": draft.bonus_percent,
@@ -387,7 +415,8 @@ def deliveries_statement(campaign: Campaign, programme: Programme, dialect: str)
     segment = Segment.load(campaign.segment)
     picked = select(m.id.label("member_id"), (x % BUCKETS).label("spot")).where(
         m.id > bindparam("b_lo", type_=BigInteger()), m.id <= bindparam("b_hi", type_=BigInteger()),
-        segments.clause(segment, programme, campaign.send_at)).subquery("picked")
+        segments.clause(segment, programme, campaign.send_at, campaign.survey_id)
+    ).subquery("picked")
     spot = picked.c.spot
     edge, whens = campaign.holdout, []
     for variant in campaign.variants[:-1]:

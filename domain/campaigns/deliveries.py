@@ -14,6 +14,12 @@ they are pending again, as if never claimed. A coupon whose message is known not
 have reached its member (released, unreachable, deferred, refused) is withdrawn, so
 nobody holds an offer they were never told of; one whose send failed in a way that
 may have delivered it is kept.
+
+A survey's campaign is a service message: it goes to members without marketing
+consent, but not to one who turned surveys off since the start (skipped), nor in the
+quiet hours of the member's own day: such a row is put back under a lease that ends
+with the hour, and claimed again then. Each member's response is made at the claim
+(one per campaign, its occasion), so the invitation can name it.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ from sqlalchemy import Integer, and_, bindparam, case, delete, func, or_, select
 from domain.campaigns import campaigns
 from domain.campaigns.tables import Campaign, Delivery
 from domain.config import Programme
+from domain.feedback import responses, surveys
+from domain.feedback.tables import SurveyOptOut
 from domain.members import members
 from domain.members.tables import Identity, Member
 from domain.rewards import catalogue, coupons
@@ -62,6 +70,7 @@ class Work:
     locale: str  # the language the member reads (members.language)
     accounts: tuple[tuple[str, str], ...]  # (platform, external id), oldest link first
     coupon: CouponInfo | None = None
+    survey_response: int | None = None  # a survey's campaign: the member's response
 
 
 @dataclass(frozen=True)
@@ -126,21 +135,57 @@ async def claim(uow: UnitOfWork, programme: Programme, campaign: Campaign, now: 
     ids = [r.member_id for r in rows]
     people = {m.id: m for m in await uow.session.execute(
         select(Member.id, members.language_column(programme).label("language"), Member.status,
-               Member.marketing_consent).where(Member.id.in_(ids)))}
+               Member.marketing_consent, Member.timezone).where(Member.id.in_(ids)))}
     accounts: dict[int, list[tuple[str, str]]] = {}
     for member_id, platform, external_id in await uow.session.execute(
             select(Identity.member_id, Identity.platform, Identity.external_id)
             .where(Identity.member_id.in_(ids)).order_by(Identity.id)):
         accounts.setdefault(member_id, []).append((platform, external_id))
+    if campaign.survey_id is None:
+        refused = {r.id for r in rows if not people[r.member_id].marketing_consent}
+    else:
+        off = set(await uow.session.scalars(
+            select(SurveyOptOut.member_id).where(SurveyOptOut.member_id.in_(ids))))
+        refused = {r.id for r in rows if r.member_id in off}
     gone = {r.id: ("unreachable" if people[r.member_id].status != "active" else "skipped")
-            for r in rows if people[r.member_id].status != "active"
-            or not people[r.member_id].marketing_consent}
+            for r in rows if people[r.member_id].status != "active" or r.id in refused}
     if gone:
         await finish(uow, [(d, outcome, None, "at claim") for d, outcome in gone.items()], now)
     live = [r for r in rows if r.id not in gone]
+    if campaign.survey_id is not None:
+        live = await _awake(uow, programme, live, people, now)
     issued = await _coupons(uow, programme, campaign, live, now)
+    asked = await _responses(uow, campaign, live, now)
     return [Work(r.id, r.member_id, r.variant, people[r.member_id].language,
-                 tuple(accounts.get(r.member_id, ())), issued.get(r.id)) for r in live]
+                 tuple(accounts.get(r.member_id, ())), issued.get(r.id),
+                 asked.get(r.member_id)) for r in live]
+
+
+_LATER = (update(_D).where(_D.c.id == bindparam("b_id"), _D.c.status == "sending")
+          .values(lease_until=bindparam("b_until", type_=_AT),
+                  attempts=case((_D.c.attempts > 0, _D.c.attempts - 1), else_=0)))
+
+
+async def _awake(uow: UnitOfWork, programme: Programme, rows: list[Any],
+                 people: dict[int, Any], now: datetime) -> list[Any]:
+    """The rows whose members are not in their quiet hours; the others wait, leased
+    until the hour ends (the claim's attempt not counted)."""
+    later = {r.id: surveys.quiet_until(programme, people[r.member_id].timezone, now)
+             for r in rows}
+    waiting = [{"b_id": d, "b_until": until} for d, until in later.items() if until]
+    if waiting:
+        await uow.session.execute(_LATER, waiting)
+    return [r for r in rows if later[r.id] is None]
+
+
+async def _responses(uow: UnitOfWork, campaign: Campaign, rows: list[Any],
+                     now: datetime) -> dict[int, int]:
+    """A survey's campaign: each member's response, made at the first claim."""
+    if campaign.survey_id is None or not rows:
+        return {}
+    return await responses.open_many(uow, campaign.survey_id,
+                                     [r.member_id for r in rows], "campaign",
+                                     f"campaign:{campaign.id}", now)
 
 
 async def _coupons(uow: UnitOfWork, programme: Programme, campaign: Campaign, rows: list[Any],
@@ -233,6 +278,16 @@ async def extend(uow: UnitOfWork, delivery_ids: list[int], now: datetime) -> Non
         await uow.session.execute(
             update(_D).where(_D.c.id.in_(delivery_ids), _D.c.status == "sending")
             .values(lease_until=now + LEASE))
+
+
+async def due(uow: UnitOfWork, now: datetime) -> bool:
+    """Whether any running campaign has a delivery to claim now (not one waiting for
+    its member's quiet hours to end, nor one in flight)."""
+    return bool(await uow.session.scalar(select(
+        select(Delivery.id).join(Campaign, Campaign.id == Delivery.campaign_id).where(
+            Campaign.status == "running",
+            or_(Delivery.status == "pending",
+                and_(Delivery.status == "sending", Delivery.lease_until <= now))).exists())))
 
 
 async def take_over(uow: UnitOfWork, now: datetime) -> int:

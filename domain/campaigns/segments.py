@@ -3,7 +3,9 @@
 A segment is plain data (it is stored with its campaign as JSON) and every filter is
 optional; the filters given must all hold, and within one filter any value may match
 (tier gold or silver). Marketing consent and reachability are not filters: a member
-without consent, or one we cannot reach, is never in a segment, whatever it says. We
+without consent, or one we cannot reach, is never in a segment, whatever it says (a
+survey is no marketing: sent to a segment, it asks instead that the member has not
+turned surveys off nor answered it, `surveys.reachable`). We
 cannot reach a member whose `status` is not "active" (blocked the bot, unfollowed,
 erased), nor one with no account on a platform campaigns are sent on: counting them
 would promise the operator messages nobody can be sent. Which platforms those are is
@@ -23,6 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from domain import identifiers
 from domain.config import LOCALES, Programme
 from domain.errors import DomainError
+from domain.feedback import surveys
 from domain.lifecycle import lifecycle
 from domain.members import members, tags
 from domain.members.tables import Identity, Member, MemberTag
@@ -123,10 +126,13 @@ def check(segment: Segment, programme: Programme) -> Segment:
     return segment
 
 
-def clause(segment: Segment, programme: Programme, now: datetime) -> ColumnElement[bool]:
-    """The condition on `members` that picks the segment, consent and reach included."""
+def clause(segment: Segment, programme: Programme, now: datetime,
+           survey: int | None = None) -> ColumnElement[bool]:
+    """The condition on `members` that picks the segment, consent and reach included;
+    for survey `survey` (an id), the survey's own consent instead of marketing's."""
     m = Member.__table__.c
-    parts: list[ColumnElement[bool]] = [m.marketing_consent.is_(True), m.status == "active"]
+    consent = m.marketing_consent.is_(True) if survey is None else surveys.reachable(survey)
+    parts: list[ColumnElement[bool]] = [consent, m.status == "active"]
     # An account on the platforms chosen, or on any we send on: the filter and the
     # reach are one lookup (ix_identities_member_platform).
     unsent = reach(programme).unsent
@@ -172,21 +178,23 @@ def _stage(stage: str, programme: Programme, now: datetime) -> ColumnElement[boo
     return lifecycle.stage_clause(stage, programme.lifecycle, now)  # type: ignore[arg-type]
 
 
-async def size(uow: UnitOfWork, segment: Segment, programme: Programme, now: datetime) -> int:
+async def size(uow: UnitOfWork, segment: Segment, programme: Programme, now: datetime,
+               survey: int | None = None) -> int:
     """How many members the segment reaches now. A count over every member: read it
     through a snapshot (Database.snapshot), which holds no write lock and, on SQLite,
     reads off the event loop."""
-    stmt = select(func.count()).select_from(Member).where(clause(segment, programme, now))
+    stmt = select(func.count()).select_from(Member).where(
+        clause(segment, programme, now, survey))
     return int(await uow.session.scalar(stmt) or 0)
 
 
 async def by_language(uow: UnitOfWork, segment: Segment, programme: Programme,
-                      now: datetime) -> dict[str, int]:
+                      now: datetime, survey: int | None = None) -> dict[str, int]:
     """How many members the segment reaches now, per language they read (their choice,
     else their platform's hint, else the programme's default), so the message can be
     written and previewed in each."""
     language = members.language_column(programme)
-    stmt = (select(language, func.count()).where(clause(segment, programme, now))
+    stmt = (select(language, func.count()).where(clause(segment, programme, now, survey))
             .group_by(language))
     found = list(await uow.session.execute(stmt))
     counts: dict[str, int] = {}

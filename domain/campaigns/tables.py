@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 # The tables this one's foreign keys name, so the metadata can resolve them.
+from domain.feedback import tables as _feedback  # noqa: F401
 from domain.members import tables as _members  # noqa: F401
 from domain.rewards import tables as _rewards  # noqa: F401
 from domain.storage.tables import Base, Id
@@ -43,6 +44,10 @@ class Campaign(Base):
     holdout: Mapped[int] = mapped_column(Integer, default=0)  # basis points of the segment
     seed: Mapped[int] = mapped_column(BigInteger)
     coupon_reward: Mapped[str | None] = mapped_column(String(32))
+    # A survey sent to the segment: its invitation is the message (variants carry no
+    # text), and it reaches members without marketing consent (surveys.reachable).
+    survey_id: Mapped[int | None] = mapped_column(
+        Id, ForeignKey("surveys.id", name="fk_campaigns_survey_id"))
     bonus_percent: Mapped[int | None] = mapped_column(Integer)  # extra; 100 doubles
     bonus_days: Mapped[int | None] = mapped_column(Integer)
     bonus_starts: Mapped[datetime | None]

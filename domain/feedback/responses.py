@@ -94,6 +94,21 @@ async def send(uow: UnitOfWork, programme: Programme, survey: Survey, member_id:
     return Progress(response, survey, definition, await _answers(uow, response.id))
 
 
+async def open_many(uow: UnitOfWork, survey_id: int, member_ids: list[int], via: str,
+                    occasion: str, now: datetime) -> dict[int, int]:
+    """The response of each member for this occasion, made where new: member id to
+    response id. A response met again (a claim repeated after a crash) is kept as is."""
+    await uow.session.execute(
+        uow.upsert(SurveyResponse).on_conflict_do_nothing(
+            index_elements=["survey_id", "member_id", "occasion"]),
+        [dict(survey_id=survey_id, member_id=m, occasion=occasion, via=via, status=SENT,
+              sent_at=now, updated_at=now) for m in member_ids])
+    return {row.member_id: row.id for row in await uow.session.execute(
+        select(SurveyResponse.member_id, SurveyResponse.id).where(
+            SurveyResponse.survey_id == survey_id, SurveyResponse.occasion == occasion,
+            SurveyResponse.member_id.in_(member_ids)))}
+
+
 async def invite(uow: UnitOfWork, survey_title: dict[str, str],
                  sent: list[tuple[int, int]], now: datetime) -> None:
     """The invitation notice of each (response id, member id), once per response."""

@@ -8,16 +8,20 @@ responses keep their questions.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, exists, select
+from sqlalchemy.sql.elements import ColumnElement
 
 from domain.config import Programme
 from domain.feedback.definitions import SurveyDef
-from domain.feedback.tables import Survey, SurveyOptOut
+from domain.feedback.tables import Survey, SurveyOptOut, SurveyResponse
+from domain.members.tables import Member
 from domain.storage.database import UnitOfWork
 
 FILE = "file"
+COMPLETED = "completed"
 
 
 def definition(survey: Survey) -> SurveyDef:
@@ -76,3 +80,26 @@ async def opt_out(uow: UnitOfWork, member_id: int, now: datetime) -> bool:
 async def opt_in(uow: UnitOfWork, member_id: int) -> bool:
     return bool(await uow.changed(delete(SurveyOptOut).where(
         SurveyOptOut.member_id == member_id)))
+
+
+def reachable(survey_id: int) -> ColumnElement[bool]:
+    """The members (a condition on `members`) survey `survey_id` may be sent to by
+    campaign: a survey is a service message, so no marketing consent is asked, but never
+    to anyone who turned surveys off, nor to one who answered it already."""
+    return and_(~exists().where(SurveyOptOut.member_id == Member.id),
+                ~exists().where(SurveyResponse.survey_id == survey_id,
+                                SurveyResponse.member_id == Member.id,
+                                SurveyResponse.status == COMPLETED))
+
+
+def quiet_until(programme: Programme, zone: str | None, now: datetime) -> datetime | None:
+    """When a member in `zone` (None: the programme's) may next be sent a survey, if it
+    is their quiet hours now: the next whole hour, looked at again then."""
+    try:
+        where = ZoneInfo(zone) if zone else programme.zone
+    except (ZoneInfoNotFoundError, ValueError):
+        where = programme.zone
+    local = now.astimezone(where)
+    if not programme.quiet_hours.holds(local.hour):
+        return None
+    return local.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)

@@ -18,7 +18,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import exists, select
 
@@ -84,7 +83,7 @@ async def _invite(db: Database, programme: Programme, survey: _Sending, via: str
             return invited
         after = page[-1][0]
         awake = [member_id for member_id, zone in page
-                 if not programme.quiet_hours.holds(_local_hour(zone, programme, now))]
+                 if surveys.quiet_until(programme, zone, now) is None]
         slices = [awake[i:i + size] for i in range(0, len(awake), size)]
         invited += sum(await db.in_turns(slices, lambda uow, ids: _send(
             uow, survey, ids, via, occasion, now)))
@@ -103,10 +102,3 @@ async def _send(uow: UnitOfWork, survey: _Sending, member_ids: list[int], via: s
     await responses.invite(uow, survey.title, [(r, m) for r, m in made], now)
     return len(made)
 
-
-def _local_hour(zone: str | None, programme: Programme, now: datetime) -> int:
-    try:
-        where = ZoneInfo(zone) if zone else programme.zone
-    except (ZoneInfoNotFoundError, ValueError):
-        where = programme.zone
-    return now.astimezone(where).hour

@@ -93,6 +93,16 @@ async def campaign(ctx: Ctx) -> Outcome:
     return Outcome([reply("campaign.usage")])
 
 
+async def begin_survey(ctx: Ctx, survey: int, code: str, title: dict[str, str]) -> Outcome:
+    """/survey send CODE: a campaign whose message is the survey's invitation. The same
+    flow without the message, offer and A/B steps; operators and up, as /campaign."""
+    refusal = await denied(ctx, PERMISSION)
+    if refusal is not None:
+        return refusal
+    data = {"survey": survey, "survey_code": code, "survey_title": title}
+    return await campaign_segment.menu(replace(ctx, data=data), Segment())
+
+
 # ------------------------------------------------------------------ the new-campaign flow
 
 def _step(state: str) -> Callable[[Step], Step]:
@@ -131,9 +141,11 @@ async def segment_step(ctx: Ctx) -> Outcome:
 async def _reach(ctx: Ctx, segment: Segment) -> dict[str, int]:
     """How many of the segment read each language, the operator's first, then in the
     programme's order; only languages somebody reads."""
+    survey = campaign_segment.survey_of(ctx)
     found = await ctx.read(  # a count over every member
-        f"segment.by_language:{segment!r}",
-        lambda snapshot: segments.by_language(snapshot, segment, ctx.programme, ctx.now))
+        f"segment.by_language:{segment!r}:{survey}",
+        lambda snapshot: segments.by_language(snapshot, segment, ctx.programme, ctx.now,
+                                              survey))
     counts: dict[str, int] = {}
     for code, number in found.items():
         language = negotiate(code) or ctx.programme.default_locale
@@ -147,6 +159,8 @@ async def _ask_text(ctx: Ctx) -> Outcome:
     reach = await _reach(ctx, segment)
     if not reach:
         return await campaign_segment.menu(ctx, segment, note=reply("campaign.nobody"))
+    if campaign_segment.survey_of(ctx) is not None:  # its invitation is the message
+        return _holdout_menu({**ctx.data, "reach": reach, "texts": [], "split": 100})
     return _ask({**ctx.data, "reach": reach, "texts": [], "writing": {}}, TEXT)
 
 
@@ -326,8 +340,9 @@ def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
 
 
 def _when_menu(data: dict, note: Reply | None = None) -> Outcome:
-    menu = reply("campaign.ask_when", (button("campaign.when_now", "cnew:when:now"),
-                                       button("campaign.when_later", "cnew:when:later")))
+    key = "survey.campaign_when" if data.get("survey") else "campaign.ask_when"
+    menu = reply(key, (button("campaign.when_now", "cnew:when:now"),
+                       button("campaign.when_later", "cnew:when:later")))
     return Outcome([note, menu] if note else [menu], state=WHEN,
                    data={**data, "ask": None, "send_at": None})
 
@@ -373,7 +388,8 @@ def _draft(ctx: Ctx, data: dict) -> Draft:
                  split=int(data.get("split", 100)), holdout=int(data.get("holdout", 0)),
                  coupon=data.get("coupon"), bonus_percent=data.get("bonus"),
                  bonus_days=data.get("days") if data.get("bonus") else None,
-                 send_at=datetime.fromisoformat(send_at) if send_at else None)
+                 send_at=datetime.fromisoformat(send_at) if send_at else None,
+                 survey=data.get("survey"), survey_title=data.get("survey_title"))
 
 
 def _refused(refused: CampaignRefused | SegmentRefused, data: dict) -> Outcome:
@@ -421,9 +437,8 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
     except (CampaignRefused, SegmentRefused) as refused:
         return _refused(refused, data)
     reach = await _reach(ctx, draft.segment)
-    split = campaigns.shares(len(draft.texts), draft.split, draft.holdout)
-    variants = [campaigns.stored_variant(code, words, share, ctx.programme)
-                for (code, share), words in zip(split.variants, draft.texts, strict=True)]
+    split = campaigns.shares(max(len(draft.texts), 1), draft.split, draft.holdout)
+    variants = campaigns.stored_variants(draft, split, ctx.programme)
     when = (Text("campaign.when.at", {"at": when_text(ctx.zone, draft.send_at)})
             if draft.send_at else Text("campaign.when.now"))
     nonce = members.new_code(10)

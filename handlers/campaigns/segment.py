@@ -61,11 +61,18 @@ def values_of(ctx: Ctx, dimension: str) -> list[tuple[str, Any]]:
     return [(stage, stage_name(stage)) for stage in segments.STAGES]
 
 
+def survey_of(ctx: Ctx) -> int | None:
+    """The survey the campaign being built sends (/survey send CODE), if any."""
+    survey = ctx.data.get("survey")
+    return survey if isinstance(survey, int) else None
+
+
 async def menu(ctx: Ctx, segment: Segment, edit: bool = False,
                note: Reply | None = None) -> Outcome:
-    size = await ctx.read(f"segment.size:{segment!r}",  # a count over every member
+    survey = survey_of(ctx)
+    size = await ctx.read(f"segment.size:{segment!r}:{survey}",  # a count over every member
                           lambda snapshot: segments.size(snapshot, segment, ctx.programme,
-                                                         ctx.now))
+                                                         ctx.now, survey))
     rows = (
         (button("campaign.dim.tier", "cnew:dim:tier"), button("campaign.dim.tags", "cnew:dim:tags"),
          button("campaign.dim.locale", "cnew:dim:locale")),
@@ -76,8 +83,9 @@ async def menu(ctx: Ctx, segment: Segment, edit: bool = False,
          button("campaign.dim.months", "cnew:dim:months")),
         (button("campaign.clear", "cnew:clear"), button("campaign.next", "cnew:next")),
     )
-    shown = Reply("campaign.segment", {"filters": segment_lines(segment, ctx.programme),
-                                       "count": size}, rows, edit=edit)
+    shown = Reply("survey.campaign_segment" if survey is not None else "campaign.segment",
+                  {"filters": segment_lines(segment, ctx.programme), "count": size,
+                   "code": ctx.data.get("survey_code", "")}, rows, edit=edit)
     return Outcome([note, shown] if note else [shown], state=STATE,
                    data={**ctx.data, "segment": segment.dump(), "ask": None, "size": size})
 

@@ -68,6 +68,8 @@ def member_message(campaign: Campaign, variant: str, programme: Programme,
     """The message of `variant` for a member who reads `locale`: the operator's words
     for that language (campaigns.text_for), with the offer in the same language."""
     stored = next(v for v in campaign.variants if v["code"] == variant)
+    if stored.get("survey"):  # a survey's campaign: its invitation
+        return render(survey_invitation(stored), negotiate(locale) or programme.default_locale)
     text, language = campaigns.text_for(stored, negotiate(locale) or programme.default_locale,
                                         programme.default_locale)
     until = coupon_until if campaign.coupon_reward else campaign.bonus_ends
@@ -76,11 +78,19 @@ def member_message(campaign: Campaign, variant: str, programme: Programme,
                               display, until, programme.zone), language)
 
 
+def survey_invitation(stored: dict[str, Any]) -> Reply:
+    """The message of a survey's campaign: the same invitation its triggers send."""
+    return Reply("survey.invite", {"title": Local(stored["survey"])})
+
+
 def preview(stored: dict[str, Any], programme: Programme, coupon_reward: str | None,
             bonus_percent: int | None, until: datetime | None, locale: str) -> Reply:
     """The message of a variant (as campaigns.stored_variant keeps it) as a member who
     reads `locale` gets it (a sample code stands in for their coupon's), whatever
     language the operator reads."""
+    if stored.get("survey"):
+        return Reply("campaign.message", {"body": render(survey_invitation(stored),
+                                                         locale).text})
     text, language = campaigns.text_for(stored, locale, programme.default_locale)
     shown = render(offer_reply(text, programme, coupon_reward, bonus_percent, SAMPLE_CODE,
                                until, programme.zone), language)
@@ -119,6 +129,8 @@ def variant_lines(variants: list[dict], holdout: int) -> list[Text]:
 
 
 def _words(stored: dict) -> Any:
+    if stored.get("survey"):
+        return Text("survey.campaign_words", {"title": Local(stored["survey"])})
     texts: dict[str, str] = stored.get("texts") or {}
     if len(texts) < 2:
         return Text("campaign.quoted", {"text": _short(stored["text"], 60)})

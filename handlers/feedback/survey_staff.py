@@ -1,5 +1,6 @@
 """/survey list|send|results for staff: which surveys there are, one sent to one member
-now (a follow-up, 回访), and what the answers say (survey_results). The member is told
+now (a follow-up, 回访) or to a segment (the /campaign flow: `send CODE` alone), and
+what the answers say (survey_results). The member is told
 by a notice, in their language and within their platform's rules (quiet hours,
 WeChat's window), and answers with /survey."""
 
@@ -10,6 +11,7 @@ from domain.feedback.responses import SurveyRefused
 from domain.members import members
 from domain.members.tables import Member
 from domain.staff import audit
+from handlers.campaigns import flow as campaign_flow
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, Text, reply
 from handlers.engine.words import local
@@ -48,12 +50,19 @@ async def listing(ctx: Ctx) -> Reply:
 
 
 async def send(ctx: Ctx, rest: list[str]) -> Outcome:
-    if len(rest) != 2:
+    if len(rest) not in (1, 2):
         return Outcome([reply("survey.send_usage")])
-    code, number = rest[0].lower(), member_arg(rest[1].lstrip("#"))
+    code = rest[0].lower()
     survey = await surveys.by_code(ctx.uow, code) if code.isascii() else None
     if survey is None:
         return Outcome([reply("survey.unknown", code=rest[0][:32])])
+    if len(rest) == 1:  # to a segment: the campaign flow, its message the invitation
+        definition = surveys.definition(survey)
+        if responses.is_closed(survey, definition, ctx.programme, ctx.now):
+            return Outcome([reply("survey.send_refused.closed")])
+        return await campaign_flow.begin_survey(ctx, survey.id, survey.code,
+                                                definition.title.model_dump())
+    number = member_arg(rest[1].lstrip("#"))
     member = await ctx.uow.session.get(Member, number) if number is not None else None
     if member is None or member.status == "erased":
         return Outcome([reply("survey.no_member", number=rest[1][:20])])
