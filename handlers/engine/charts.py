@@ -1,0 +1,194 @@
+"""Bar charts as PNG images, drawn off the event loop.
+
+Importing matplotlib and drawing take far longer than a message may hold the loop,
+so both happen in a worker thread (`draw_all`), and matplotlib is imported there, on
+first use, never when the bot starts. Figures are built with the object-oriented API
+on the Agg canvas, not pyplot, so no global figure state is shared; a lock still
+draws one chart at a time, as matplotlib does not promise thread safety (its font
+objects are shared), and two cores are better spent on members than on two charts.
+
+Labels arrive translated. Chinese needs a font with its glyphs: the first CJK font
+matplotlib or the system has (Noto CJK, Source Han, WenQuanYi, Droid Sans Fallback)
+is used beside DejaVu Sans; a label some glyph of which no font here has is drawn as
+its fallback (a code or a number) rather than as empty boxes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import os
+import threading
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+BASE_FAMILY = "DejaVu Sans"  # matplotlib ships it: always there
+# Family names, then words in file names, of fonts that hold Simplified Chinese.
+CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
+                "Source Han Sans CN", "WenQuanYi Zen Hei", "WenQuanYi Micro Hei",
+                "Noto Serif CJK SC", "Droid Sans Fallback", "AR PL UMing CN",
+                "Microsoft YaHei", "SimHei", "PingFang SC")
+CJK_FILES = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans", "wqy",
+             "droidsansfallback", "uming", "ukai", "msyh", "simhei", "pingfang")
+WIDTH_IN, DPI = 8.0, 120
+TITLE_WIDTH, LABEL_WIDTH = 64, 28  # in columns: a CJK character takes two
+BLUE = "#4a7bd0"
+
+_drawing = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Label:
+    """Words to draw, and what to draw instead when no font here has their glyphs."""
+
+    text: str
+    fallback: str
+
+
+@dataclass(frozen=True)
+class Bars:
+    """One bar chart: a bar per label, `values` long, `notes` written at the bars'
+    ends; vertical bars for a scale, horizontal ones for named choices."""
+
+    title: Label
+    labels: tuple[Label, ...]
+    values: tuple[int, ...]
+    notes: tuple[str, ...] = ()
+    colours: tuple[str, ...] = ()  # one a bar; BLUE for all when empty
+    legend: tuple[tuple[str, Label], ...] = ()  # (colour, meaning)
+    axis: Label | None = None  # what the bars' categories are
+    horizontal: bool = False
+
+
+async def draw_all(charts: Sequence[Bars]) -> list[bytes]:
+    """Each chart as PNG bytes, drawn in a worker thread."""
+    return await asyncio.to_thread(lambda: [draw(chart) for chart in charts])
+
+
+@dataclass(frozen=True)
+class Fonts:
+    families: tuple[str, ...]
+    covered: frozenset[int]  # code points some family has a glyph for
+
+    @property
+    def chinese(self) -> bool:
+        return len(self.families) > 1
+
+    def shows(self, label: Label) -> str:
+        """The label's words if every character has a glyph here, else its fallback."""
+        if all(ord(c) in self.covered or c.isspace() for c in label.text):
+            return label.text
+        return label.fallback
+
+
+@cache
+def fonts() -> Fonts:
+    """The families to draw with and what they cover; looked up once, in a thread."""
+    from matplotlib import font_manager
+    from matplotlib.ft2font import FT2Font
+
+    manager = font_manager.fontManager
+    families = [BASE_FAMILY]
+    known = {f.name: f.fname for f in manager.ttflist}
+    cjk = next((name for name in CJK_FAMILIES if name in known), None)
+    added: list[str] = []
+    if cjk is None:  # installed after matplotlib built its font cache
+        for path in font_manager.findSystemFonts():
+            if any(hint in os.path.basename(path).lower() for hint in CJK_FILES):
+                try:
+                    manager.addfont(path)
+                except (OSError, RuntimeError, ValueError):
+                    continue
+                added.append(manager.ttflist[-1].name)
+                known.setdefault(added[-1], path)
+        # A .ttc is read for its first face alone, which may be named otherwise.
+        cjk = next((name for name in CJK_FAMILIES if name in known), None) or \
+            next(iter(added), None)
+    if cjk is not None:
+        families.append(cjk)
+    covered: set[int] = set()
+    for family in families:
+        path = known.get(family) or font_manager.findfont(family)
+        covered.update(FT2Font(path).get_charmap())
+    return Fonts(tuple(families), frozenset(covered))
+
+
+def draw(chart: Bars) -> bytes:
+    """The chart as PNG bytes. Blocking: call it through `draw_all`."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    with _drawing:
+        found = fonts()
+        text: dict[str, Any] = {"family": list(found.families)}  # Text properties
+        bars = len(chart.values)
+        height = 2.2 + 0.45 * bars if chart.horizontal else 4.5
+        figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(figure)
+        axes = figure.add_subplot()
+        labels = [wrap(found.shows(label), LABEL_WIDTH) for label in chart.labels]
+        colours = list(chart.colours) or BLUE
+        places = range(bars)
+        if chart.horizontal:
+            drawn = axes.barh(places, chart.values, color=colours)
+            axes.set_yticks(places, labels, **text)
+            axes.invert_yaxis()  # the first choice on top, as it was asked
+            axes.xaxis.set_visible(False)
+        else:
+            drawn = axes.bar(places, chart.values, color=colours)
+            axes.set_xticks(places, labels, **text)
+            axes.yaxis.set_visible(False)
+        top = max(chart.values, default=0) or 1
+        (axes.set_xlim if chart.horizontal else axes.set_ylim)(0, top * 1.25)
+        if chart.notes:
+            axes.bar_label(drawn, labels=list(chart.notes), padding=3, **text)
+        for side in ("top", "right", "left" if not chart.horizontal else "bottom"):
+            axes.spines[side].set_visible(False)
+        axes.set_title(wrap(found.shows(chart.title), TITLE_WIDTH), loc="left", **text)
+        if chart.axis is not None:
+            (axes.set_ylabel if chart.horizontal else axes.set_xlabel)(
+                found.shows(chart.axis), **text)
+        if chart.legend:
+            axes.legend(handles=[Patch(color=colour, label=found.shows(meaning))
+                                 for colour, meaning in chart.legend],
+                        prop=text, loc="upper left", ncols=len(chart.legend), frameon=False)
+        out = io.BytesIO()
+        figure.savefig(out, format="png")
+        return out.getvalue()
+
+
+def wrap(words: str, width: int) -> str:
+    """Lines of at most `width` columns (a CJK character is two), cut at spaces where
+    there are any: matplotlib does not wrap by itself. Line breaks given stay."""
+    return "\n".join(_wrap_line(line, width) for line in words.split("\n"))
+
+
+def _wrap_line(words: str, width: int) -> str:
+    lines: list[str] = []
+    line, used = "", 0
+    for piece in _pieces(words):
+        size = sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in piece)
+        if line and used + size > width:
+            lines.append(line.rstrip())
+            line, used = piece.lstrip(), size
+        else:
+            line, used = line + piece, used + size
+    lines.append(line.rstrip())
+    return "\n".join(lines)
+
+
+def _pieces(words: str) -> list[str]:
+    """Latin words with the space before them, and CJK characters one by one."""
+    pieces: list[str] = []
+    for c in words:
+        wide = unicodedata.east_asian_width(c) in "WF"
+        if pieces and not wide and not c.isspace() and not pieces[-1][-1].isspace() \
+                and unicodedata.east_asian_width(pieces[-1][-1]) not in "WF":
+            pieces[-1] += c
+        else:
+            pieces.append(c)
+    return pieces

@@ -1,0 +1,130 @@
+"""/survey chart CODE [N]: the results as pictures, one PNG per question.
+
+First the funnel (sent, opened, completed), its caption naming the survey; then each
+question that counts something: a bar per choice, per rating 1-5, or per score 0-10
+for NPS with detractors, passives and promoters in their colours. Free-text questions
+have nothing to draw; the funnel's caption says where their answers are. N alone
+sends question N's chart.
+
+Everything drawn is translated before drawing (handlers.engine.charts draws words,
+it does not translate them). The counting and the drawing run in the long read
+(Ctx.read): before the message's batch, the drawing in a worker thread.
+"""
+
+from __future__ import annotations
+
+from domain.feedback import results, surveys
+from domain.feedback.definitions import SCALES, Question
+from domain.feedback.results import QuestionResult
+from domain.storage.database import UnitOfWork
+from handlers.engine import charts, i18n
+from handlers.engine.charts import Bars, Label
+from handlers.engine.routing import Ctx, Outcome
+from handlers.engine.types import Reply, Text, reply
+from handlers.engine.words import local
+from handlers.feedback.survey_results import percent
+
+RED, AMBER, GREEN = "#d9534f", "#f0ad4e", "#5cb85c"
+NPS_COLOURS = {**dict.fromkeys(range(7), RED), 7: AMBER, 8: AMBER, 9: GREEN, 10: GREEN}
+
+
+async def show(ctx: Ctx, rest: list[str]) -> Outcome:
+    if len(rest) not in (1, 2) or (len(rest) == 2 and not rest[1].isdecimal()):
+        return Outcome([reply("survey.chart_usage")])
+    survey = await surveys.by_code(ctx.uow, rest[0].lower()) if rest[0].isascii() else None
+    if survey is None:
+        return Outcome([reply("survey.unknown", code=rest[0][:32])])
+    definition = surveys.definition(survey)
+    questions = definition.questions
+    only = int(rest[1]) if len(rest) == 2 else None
+    if only is not None and not 1 <= only <= len(questions):
+        return Outcome([reply("survey.chart_no_question", code=survey.code,
+                              last=len(questions))])
+    if only is not None and questions[only - 1].kind == "text":
+        return Outcome([reply("survey.chart_text_question", code=survey.code, number=only)])
+    drawn = [n for n, q in enumerate(questions, 1)
+             if q.kind != "text" and only in (None, n)]
+    locale = ctx.locale
+
+    async def read(uow: UnitOfWork) -> tuple[results.Funnel, list[QuestionResult],
+                                              list[bytes]]:
+        found = await results.of(uow, survey)
+        wanted = [] if only is not None else [funnel(found.funnel, locale)]
+        wanted += [question(n, questions[n - 1], found.questions[n - 1], locale)
+                   for n in drawn]
+        return found.funnel, found.questions, await charts.draw_all(wanted)
+
+    key = f"survey:charts:{survey.code}:{locale}:{only or 'all'}"
+    figures, answers, images = await ctx.read(key, read)
+    if only is not None:
+        return Outcome([_caption(only, questions[only - 1], answers[only - 1], images[0])])
+    texts = [n for n, q in enumerate(questions, 1) if q.kind == "text"]
+    head = Reply("survey.chart_funnel", {
+        "code": survey.code, "title": local(definition.title), "sent": figures.sent,
+        "opened": figures.opened, "completed": figures.completed,
+        "texts": Text("survey.chart_texts", {
+            "numbers": ", ".join(map(str, texts)), "code": survey.code}) if texts else ""},
+        image=images[0])
+    return Outcome([head, *(_caption(n, questions[n - 1], answers[n - 1], image)
+                            for n, image in zip(drawn, images[1:], strict=True))])
+
+
+def _caption(number: int, q: Question, r: QuestionResult, image: bytes) -> Reply:
+    return Reply("survey.chart_question", {"number": number, "text": local(q.text),
+                                           "answered": r.answered}, image=image)
+
+
+def _say(key: str, locale: str, **params: object) -> str:
+    return i18n.translate(Text(key, params), locale)
+
+
+def funnel(figures: results.Funnel, locale: str) -> Bars:
+    steps = (("sent", figures.sent), ("opened", figures.opened),
+             ("completed", figures.completed))
+    return Bars(
+        title=Label(_say("survey.chart_funnel_title", locale), "sent / opened / completed"),
+        labels=tuple(Label(_say(f"survey.chart_{step}", locale), step) for step, _ in steps),
+        values=tuple(n for _, n in steps),
+        notes=tuple(f"{n} ({percent(n, figures.sent)}%)" for _, n in steps),
+        horizontal=True)
+
+
+def question(number: int, q: Question, r: QuestionResult, locale: str) -> Bars:
+    """Question `number`'s bars: its scale's scores, or its choices in their order."""
+    text = i18n.translate(local(q.text), locale)
+    if q.kind in SCALES:
+        scores = list(SCALES[q.kind])
+        values = tuple(r.counts.get(s, 0) for s in scores)
+        tenths = r.average_tenths
+        average = "-" if tenths is None else f"{tenths // 10}.{tenths % 10}"
+        if q.kind == "nps":
+            nps = "-" if r.nps is None else f"{r.nps:+d}"
+            summary = _say("survey.chart_nps_summary", locale, nps=nps, n=r.answered)
+            plain = f"Q{number}  NPS {nps}  n={r.answered}"
+            colours = tuple(NPS_COLOURS[s] for s in scores)
+            legend = tuple((colour, Label(_say(f"survey.chart_{group}", locale), span))
+                           for colour, group, span in ((RED, "detractors", "0-6"),
+                                                       (AMBER, "passives", "7-8"),
+                                                       (GREEN, "promoters", "9-10")))
+            notes = tuple(str(v) for v in values)
+        else:
+            summary = _say("survey.chart_rating_summary", locale, average=average,
+                           n=r.answered)
+            plain = f"Q{number}  avg {average}  n={r.answered}"
+            colours, legend = (), ()
+            notes = tuple(f"{v} ({percent(v, r.answered)}%)" for v in values)
+        return Bars(title=Label(f"{number}. {text}\n{summary}", plain),
+                    labels=tuple(Label(str(s), str(s)) for s in scores), values=values,
+                    notes=notes, colours=colours, legend=legend,
+                    axis=Label(_say("survey.chart_score", locale), "score"))
+    values = tuple(r.counts.get(c.code, 0) for c in q.choices)
+    key = "survey.chart_multiple_summary" if q.kind == "multiple" else \
+        "survey.chart_choice_summary"
+    return Bars(
+        title=Label(f"{number}. {text}\n{_say(key, locale, n=r.answered)}",
+                    f"Q{number}  n={r.answered}"),
+        labels=tuple(Label(i18n.translate(local(c.label), locale), c.code) for c in q.choices),
+        values=values,
+        notes=tuple(f"{v} ({percent(v, r.answered)}%)" for v in values),
+        horizontal=True)
+
