@@ -1,0 +1,111 @@
+"""Surveys an operator makes in chat (`/survey new`), and closing any survey.
+
+A survey made in chat is kept with source "chat": keep_from_file changes and closes
+rows of source "file" only, so the programme file never touches it. It is checked by
+the same SurveyDef as the file's, and then by what only the programme and the table
+know: its code is free (in the table and in the file, which would otherwise lose its
+survey at the next start), its coupon is in the catalogue, its close date is not past.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select, update
+
+from domain.config import Programme
+from domain.errors import Refused
+from domain.feedback import surveys
+from domain.feedback.definitions import SurveyDef
+from domain.feedback.tables import Survey
+from domain.staff import audit
+from domain.staff.tables import AuditEntry
+from domain.storage.database import UnitOfWork
+
+CHAT = "chat"
+
+
+class BuildRefused(Refused):
+    """invalid, code_taken, reward, closes, trigger, unknown, already_closed."""
+
+
+@dataclass(frozen=True)
+class Built:
+    survey: Survey
+    duplicate: bool  # the same request again (a double tap): nothing new was made
+
+
+async def taken(uow: UnitOfWork, programme: Programme, code: str) -> bool:
+    """Whether a survey has this code already, in the table or in the programme file."""
+    if any(s.code == code for s in programme.surveys):
+        return True
+    return await surveys.by_code(uow, code) is not None
+
+
+def check(draft: dict[str, Any], programme: Programme, now: datetime) -> SurveyDef:
+    """The draft as a SurveyDef, or BuildRefused with what is wrong."""
+    try:
+        definition = SurveyDef.model_validate(draft)
+    except ValidationError as error:
+        raise BuildRefused("invalid", problems=len(error.errors())) from error
+    if any(s.code == definition.code for s in programme.surveys):
+        raise BuildRefused("code_taken", survey=definition.code)
+    if definition.reward is not None and programme.reward(definition.reward) is None:
+        raise BuildRefused("reward", reward=definition.reward)
+    if definition.closes is not None and definition.closes < now.astimezone(
+            programme.zone).date():
+        raise BuildRefused("closes", closes=definition.closes.isoformat())
+    if definition.trigger is not None:  # the scheduler reads triggers from the file only
+        raise BuildRefused("trigger")
+    return definition
+
+
+async def create(uow: UnitOfWork, programme: Programme, draft: dict[str, Any],
+                 author_id: int, key: str, now: datetime) -> Built:
+    """Write the survey once per `key`: the same key again finds the survey it made."""
+    definition = check(draft, programme, now)
+    actor = audit.member_actor(author_id)
+    new_id = await uow.session.scalar(
+        uow.upsert(Survey).values(
+            code=definition.code, source=CHAT, definition=definition.model_dump(mode="json"),
+            closed=False, created_by=actor, created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["code"]).returning(Survey.id))
+    if new_id is None:
+        existing = await surveys.by_code(uow, definition.code)
+        if existing is not None and await _made_by(uow, definition.code, key):
+            return Built(existing, duplicate=True)
+        raise BuildRefused("code_taken", survey=definition.code)
+    await audit.record(uow, actor, "survey.create", definition.code, {
+        "key": key, "questions": len(definition.questions),
+        "reward_points": definition.reward_points, "reward": definition.reward,
+        "closes": definition.closes.isoformat() if definition.closes else None}, now)
+    made = await surveys.by_id(uow, new_id)
+    assert made is not None  # inserted by this transaction
+    return Built(made, duplicate=False)
+
+
+async def _made_by(uow: UnitOfWork, code: str, key: str) -> bool:
+    """Whether the survey `code` was made by the request `key` (its audit entry says)."""
+    rows: list[Any] = list(await uow.session.scalars(select(AuditEntry.params).where(
+        AuditEntry.action == "survey.create", AuditEntry.target == code)))
+    return any(isinstance(p, dict) and p.get("key") == key for p in rows)
+
+
+async def close(uow: UnitOfWork, code: str, author_id: int, now: datetime) -> Survey:
+    """Close a survey now: nobody is sent it or answers it any more. A file survey the
+    file still lists opens again at the next start (keep_from_file); the caller says so."""
+    survey = await surveys.by_code(uow, code)
+    if survey is None:
+        raise BuildRefused("unknown", survey=code)
+    won = await uow.changed(update(Survey).where(Survey.id == survey.id,
+                                                 Survey.closed.is_(False))
+                            .values(closed=True, updated_at=now))
+    if not won:
+        raise BuildRefused("already_closed", survey=code)
+    await audit.record(uow, audit.member_actor(author_id), "survey.close", code,
+                       {"source": survey.source}, now)
+    await uow.session.refresh(survey)
+    return survey
