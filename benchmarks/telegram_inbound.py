@@ -23,6 +23,8 @@ import random
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
 
@@ -64,26 +66,39 @@ async def timed(api: FakeBotAPI, expected: int) -> float:
     return time.perf_counter() - start
 
 
-async def memberbot(api: FakeBotAPI, members: int, updates: int, folder: Path) -> float:
-    db = Database.from_url(f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+@asynccontextmanager
+async def serving(api: FakeBotAPI, db: Database,
+                  programme: config.Programme) -> AsyncIterator[None]:
+    """memberbot polling `api` over HTTP, its whole path on `db` (migrated here)."""
     await schema.upgrade(db.engine)
-    programme = config.load()
     settings = replace(Settings(), telegram_token=api.token, telegram_api_url=api.root,
                        telegram_rate=1000.0)
     app = App(settings, programme, db, build_engine(db, programme))
     running = service.running(app, web.build(db))
     await running.__aenter__()
     try:
-        base = len(api.sent())
-        for user in range(10_000, 10_000 + members):
-            api.message(user, "/start")
-        await api.wait_for(lambda _: len(api.sent()) >= base + members, timeout=600)
-        greeting = {int(c.chat_id): int(c.result["message_id"]) for c in api.sent("sendMessage")}
-        expected = len(api.sent()) + mix(api, members, updates, greeting)
-        return await timed(api, expected)
+        yield
     finally:
         await running.__aexit__(None, None, None)
+
+
+async def memberbot(api: FakeBotAPI, members: int, updates: int, folder: Path) -> float:
+    db = Database.from_url(f"sqlite+aiosqlite:///{folder / 'bench.db'}")
+    try:
+        async with serving(api, db, config.load()):
+            return await _mix(api, members, updates)
+    finally:
         await db.dispose()
+
+
+async def _mix(api: FakeBotAPI, members: int, updates: int) -> float:
+    base = len(api.sent())
+    for user in range(10_000, 10_000 + members):
+        api.message(user, "/start")
+    await api.wait_for(lambda _: len(api.sent()) >= base + members, timeout=600)
+    greeting = {int(c.chat_id): int(c.result["message_id"]) for c in api.sent("sendMessage")}
+    expected = len(api.sent()) + mix(api, members, updates, greeting)
+    return await timed(api, expected)
 
 
 async def echo(api: FakeBotAPI, members: int, updates: int) -> float:

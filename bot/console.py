@@ -59,7 +59,10 @@ class Courier:
         self.notifier = Notifier(app.db, app.programme, self.pushers)
 
     async def push(self, user: str, message: Rendered) -> str:
-        self.outbox.put(user, message)
+        if message.image is not None:  # a photo of megabytes: encoded and written aside
+            await asyncio.to_thread(self.outbox.put, user, message)
+        else:
+            self.outbox.put(user, message)
         return "sent"
 
     async def edit(self, chat: str, message: Rendered, message_id: str | None) -> str:
@@ -194,15 +197,32 @@ def register(app: App) -> None:
 
 def format_reply(rendered: Rendered, locale: str, images: Path = IMAGES) -> str:
     lines = [rendered.text]
-    buttons = [label for row in rendered.buttons for label, _ in row]
+    buttons = [(label, action) for row in rendered.buttons for label, action in row]
     if buttons:
-        lines.append("  ".join(f"[{i}] {label}" for i, label in enumerate(buttons, 1)))
+        # A button typed as its label (a score) shows that label alone: [0] .. [10].
+        lines.append("  ".join(f"[{label}]" if action in rendered.values else f"[{i}] {label}"
+                               for i, (label, action) in enumerate(buttons, 1)))
         lines.append(i18n.translate(Text("console.choose"), locale))
     if rendered.image is not None:
         lines.extend(_picture(rendered.image, rendered.qr, locale, images))
     if rendered.file is not None:
-        lines.append(f"[file: {rendered.file[0]}]")
+        lines.append(_file(*rendered.file, locale, images))
     return "\n".join(lines)
+
+
+def _file(name: str, content: bytes, locale: str, images: Path) -> str:
+    """A document (a CSV export) saved beside the pictures, under its own name with the
+    first bytes of its digest, so two exports never overwrite each other."""
+    stem, dot, kind = Path(name).name.rpartition(".")
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in (stem or kind))[:60]
+    path = (images / f"{safe}-{hashlib.sha256(content).hexdigest()[:8]}"
+            f"{dot}{kind if stem else ''}").resolve()
+    try:
+        images.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.write_bytes(content)
+    except OSError:
+        return i18n.translate(Text("console.file_unsaved", {"path": str(path)}), locale)
+    return i18n.translate(Text("console.file_saved", {"path": str(path)}), locale)
 
 
 def _picture(image: bytes, qr: str | None, locale: str, images: Path) -> list[str]:

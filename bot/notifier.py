@@ -5,6 +5,10 @@ went: "sent", "unreachable" (blocked, unfollowed: try the member's next account)
 "rejected" (the platform refused this message), "retry" (a passing failure),
 "deferred" (WeChat's window is closed: wait until the member writes) or "wait" (the
 platform is still connecting: try again shortly, no attempt counted).
+
+A notice naming a support photo (domain.support.pictures.PARAM) takes it along, made
+ready for each account just before it is tried (bot/notice_pictures.py); while the
+platform holding the photo is still connecting, the notice waits for it.
 """
 
 from __future__ import annotations
@@ -14,18 +18,22 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from bot import notice_pictures
+from bot.notice_pictures import Photo
 from domain.config import Programme
 from domain.members import members
 from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.rewards import catalogue
 from domain.storage.database import Database
+from domain.support import pictures
 from handlers.engine.types import Rendered
 from handlers.notices.notices import locale_for, render_notice
 
 log = logging.getLogger(__name__)
 Push = Callable[[str, Rendered], Awaitable[str]]
 WAIT = "wait"
+Target = tuple[str, str, Rendered]  # platform, account, message
 
 
 async def connecting(external_id: str, message: Rendered) -> str:
@@ -49,11 +57,12 @@ class Notifier:
             due = await notices.claim(uow, self.clock(), limit)
             if due:  # a notice may name a reward, in the wording operators gave it
                 await catalogue.refresh(uow, self.programme)
-            work = [(n.id, await self._targets(uow, n)) for n in due]
+            work = [(n.id, *await self._targets(uow, n)) for n in due]
             await uow.commit()
-        results = await asyncio.gather(*(self._send(nid, targets) for nid, targets in work))
+        results = await asyncio.gather(*(self._send(nid, targets, photo)
+                                         for nid, targets, photo in work))
         async with self.db.uow() as uow:
-            for (nid, _), (outcome, platform, detail) in zip(work, results, strict=True):
+            for (nid, _, _), (outcome, platform, detail) in zip(work, results, strict=True):
                 await notices.finish(uow, nid, outcome, self.clock(), platform, detail)
             await uow.commit()
         return len(work)
@@ -67,22 +76,31 @@ class Notifier:
                 log.exception("notifier pass failed")
             await asyncio.sleep(every)
 
-    async def _targets(self, uow, notice: Notice) -> list[tuple[str, str, Rendered]]:
+    async def _targets(self, uow, notice: Notice) -> tuple[list[Target], Photo | None]:
         member = await members.get(uow, notice.member_id)
         if member.status in ("erased", "unreachable"):
-            return []
-        message = render_notice(notice.key, notice.params,
-                                locale_for(member.locale, self.programme, member.language_hint),
-                                self.programme)
+            return [], None
+        locale = locale_for(member.locale, self.programme, member.language_hint)
+        message = render_notice(notice.key, notice.params, locale, self.programme)
         accounts = {i.platform: i.external_id for i in await members.identities(uow, member.id)}
-        return [(p, accounts[p], message) for p in self.pushers if p in accounts]
+        photo = None
+        if pictures.PARAM in notice.params:
+            picture = await pictures.find(uow, int(notice.params[pictures.PARAM]))
+            if picture is not None:
+                photo = Photo(picture, locale)
+            else:  # the words promise a photo that is not kept
+                message = notice_pictures.unavailable(message, locale, self.programme)
+        return [(p, accounts[p], message) for p in self.pushers if p in accounts], photo
 
-    async def _send(self, notice_id: int,
-                    targets: list[tuple[str, str, Rendered]]) -> tuple[str, str | None, str]:
+    async def _send(self, notice_id: int, targets: list[Target],
+                    photo: Photo | None) -> tuple[str, str | None, str]:
         outcome, platform = "unreachable", None
+        if photo is not None and targets \
+                and self.pushers.get(photo.picture.platform) is connecting:
+            return WAIT, photo.picture.platform, ""  # the photo is there once it is
         for platform, external_id, message in targets:
             try:
-                outcome = await self.pushers[platform](external_id, message)
+                outcome = await self._push(platform, external_id, message, photo)
             except Exception as exc:  # noqa: BLE001 - a broken pusher must not stop the queue
                 log.exception("push failed", extra={"notice": notice_id, "platform": platform})
                 outcome = "retry"
@@ -90,3 +108,20 @@ class Notifier:
             if outcome != "unreachable":
                 break
         return outcome, platform, ""
+
+    async def _push(self, platform: str, external_id: str, message: Rendered,
+                    photo: Photo | None) -> str:
+        """One account tried, the notice's photo made ready for it first. A photo sent
+        by reference and refused (Telegram no longer knows the file) leaves the words
+        with the line saying so."""
+        push = self.pushers[platform]
+        if photo is None:
+            return await push(external_id, message)
+        source = self.pushers.get(photo.picture.platform)
+        shown = await notice_pictures.attach(message, photo, platform, source,
+                                             self.programme)
+        outcome = await push(external_id, shown)
+        if outcome == "rejected" and shown.image_ref is not None:
+            outcome = await push(external_id, notice_pictures.unavailable(
+                message, photo.locale, self.programme))
+        return outcome

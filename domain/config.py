@@ -280,6 +280,14 @@ class QuietHours(Strict):
         return hour >= self.start or hour < self.end
 
 
+class Support(Strict):
+    """The support inbox (domain/support): when an unanswered conversation reminds
+    staff, and whether members see which staff member answered."""
+
+    remind_after_minutes: Annotated[StrictInt, Field(ge=1, le=10_080)] = 30
+    show_staff_names: bool = False
+
+
 class Programme(Strict):
     name: LocalText
     default_locale: Literal["en", "zh_Hans"] = "zh_Hans"
@@ -299,6 +307,7 @@ class Programme(Strict):
     rewards: tuple[RewardItem, ...] = ()
     surveys: Annotated[tuple[SurveyDef, ...], Field(max_length=50)] = ()
     quiet_hours: QuietHours = QuietHours()
+    support: Support = Support()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),

@@ -11,4 +11,5 @@ from domain.notices import tables as notices  # noqa: F401
 from domain.points import tables as points  # noqa: F401
 from domain.rewards import tables as rewards  # noqa: F401
 from domain.staff import tables as staff  # noqa: F401
+from domain.support import tables as support  # noqa: F401
 from domain.tiers import tables as tiers  # noqa: F401

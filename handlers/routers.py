@@ -17,11 +17,12 @@ from handlers.points import purchase as operator
 from handlers.rewards import catalogue, coupons, rewards
 from handlers.rewards import counter as staff
 from handlers.staff import jobs, roles
+from handlers.support import inbox, tickets
 from handlers.tiers import tier
 
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, groups, roles, staff, operator, jobs,
-            campaigns, gates, survey)
+            campaigns, gates, survey, inbox, tickets)
 
 
 def build_router() -> Router:

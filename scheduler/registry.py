@@ -24,6 +24,7 @@ from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
 from domain.storage.database import Database
+from domain.support import reminders as support
 from domain.tiers import tier_review
 from scheduler import campaign_starts as campaigns
 
@@ -68,5 +69,7 @@ JOBS: tuple[Job, ...] = (
     # Hourly: a purchase's survey is due so many hours after it, in each member's day.
     Job("surveys", triggers.run, lambda p: CronTrigger(minute=40, timezone=p.zone),
         HOUR - 60),
+    # Every minute: unanswered support conversations remind staff past [support]'s time.
+    Job("support", support.run, lambda p: CronTrigger(second=30, timezone=p.zone), 50),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

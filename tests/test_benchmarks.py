@@ -73,3 +73,28 @@ async def test_the_survey_results_benchmark_reads_what_it_seeded(tmp_path):
     assert liked.counts == {"tea": 50, "place": 50}
     assert set(problem.counts) == {"wait"}
     assert comment.texts[0] == "The tea was lovely, thank you"
+
+
+async def test_the_survey_start_sends_every_delivery_but_the_holdout(tmp_path):
+    """benchmarks.surveys starts a survey campaign and sends it: its figures must count
+    the deliveries written and every one sent but the holdout's."""
+    from benchmarks import survey_sending
+    from domain.storage.database import Database
+
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'start.db'}")
+    try:
+        found = await survey_sending.measure_start(db, 200)
+    finally:
+        await db.dispose()
+    assert found["deliveries"] == 201  # the members generated and the operator, member 1
+    assert 150 <= found["sent"] < 201  # a tenth held out, give or take
+    assert found["traced_mb"] > 0 and found["start_s"] > 0
+
+
+async def test_the_survey_answers_benchmark_stores_every_answer(tmp_path):
+    """The answers part presses buttons over the local Bot API server; it asserts itself
+    that every answer was stored, so a changed button breaks this test."""
+    from benchmarks import survey_sending
+
+    found = await survey_sending.measure_answers(tmp_path, 5, 10)
+    assert found["answers"] == 10 and found["answers_per_s"] > 0

@@ -14,7 +14,8 @@ LANGUAGES = {"en": "en", "zh_Hans": "zh"}  # our locale -> Telegram's language_c
 STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["verify"],
                   "audit": ["audit"], "grant": ["grant", "revoke"],
                   "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],
-                  "rewards": ["reward"], "gates": ["gate", "gates"]}
+                  "rewards": ["reward"], "gates": ["gate", "gates"],
+                  "support": ["tickets", "reply", "close"], "support_chat": ["setsupport"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.ordering import ChatQueue
 from bot.pipeline import Pipeline
+from bot.telegram import support_photos
 from bot.telegram.groups import (
     GROUP_KINDS,
     AdminCache,
@@ -29,6 +30,7 @@ from bot.telegram.groups import (
     message_events,
 )
 from bot.telegram.sender import Sender
+from bot.telegram.support import SupportDesk
 from bot.telegram.transport import (
     Rejected,
     TelegramFailure,
@@ -86,6 +88,7 @@ class Gateway:
         self.bot_id = bot_id
         self.default_locale = default_locale
         self.moderation = moderation
+        self.support = SupportDesk(db, pipeline.engine.programme)  # the staff chat's topics
         self.admins = AdminCache(transport)
         self.outbox = Outbox()
         # Called when an answer granted or revoked a role (the staff "/" menus follow).
@@ -128,7 +131,8 @@ class Gateway:
             text=message.text or message.caption or "", message_id=str(message.message_id),
             locale=user.language_code, display_name=user.full_name,
             phone=contact.phone_number if contact and contact.user_id == user.id else None,
-            shares_contact=True, key=self.key(update_id)), thread_id=topic(message))
+            shares_contact=True, key=self.key(update_id),
+            picture=support_photos.picture_of(message)), thread_id=topic(message))
 
     async def _foreign_contact(self, message: Any, update_id: int) -> None:
         """Someone else's contact (or one without a Telegram account) proves nothing
@@ -148,6 +152,8 @@ class Gateway:
         chatter, arrivals and departures included, is moderation's."""
         key, user = self.key(update_id), message.from_user
         name = command(message.text or message.caption or "", username)
+        if await self.support.group_message(self, message, update_id, name):
+            return
         if name in GROUP_COMMANDS and as_the_group(message):
             # An anonymous admin: staff roles belong to people, and Telegram hides which.
             await self.say(key, str(message.chat.id), ANONYMOUS_GATE,

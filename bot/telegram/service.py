@@ -96,6 +96,7 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
         tasks.append(asyncio.create_task(menus.keep()))
         tasks.extend(community.start_workers(app.db, app.programme, transport, stop,
                                              gateway.chat))
+        tasks.append(asyncio.create_task(gateway.support.relay(gateway, stop)))
         wiring.ready(app, gateway.sender)
         log.info("telegram ready", extra={"bot": me.username, "recovered": recovered})
 

@@ -113,6 +113,7 @@ class Part:
     upload: tuple[str, bytes] | None = None
     message_id: str | None = None
     thread_id: int | None = None
+    remote: str | None = None  # a photo Telegram already has: its file_id, sent as is
 
 
 def utf16_len(text: str) -> int:
@@ -152,6 +153,8 @@ def _plan(message: Rendered, edit_message_id: str | None) -> list[Part]:
     keyboard = _keyboard(message.buttons)
     text = message.text
     media: list[Part] = []
+    if message.image_ref is not None:  # a photo Telegram holds: named, not uploaded
+        media.append(Part("photo", remote=message.image_ref))
     if message.image is not None:
         media.append(Part("photo", upload=("photo.jpg", message.image)))
     if message.file is not None:
@@ -363,6 +366,19 @@ class Transport(ABC):
         admins = await self._call(self.bot.get_chat_administrators(chat_ref(chat_id)))
         return {str(member.user.id): admin_rights(member) for member in admins}
 
+    async def create_topic(self, chat_id: str, name: str) -> str:
+        """A new topic in a forum supergroup: its message_thread_id."""
+        topic = await self._call(self.bot.create_forum_topic(chat_ref(chat_id), name[:128]))
+        return str(topic.message_thread_id)
+
+    async def file_link(self, file_id: str) -> tuple[str, int | None]:
+        """Where the file Telegram holds as `file_id` is downloaded (a link with the
+        token in it: never log it), and its size if Telegram says (getFile)."""
+        found = await self._call(self.bot.get_file(file_id))
+        if not found.file_path:
+            raise Rejected("getFile gave no file_path")
+        return self._file_url(found.file_path), found.file_size
+
     async def member_count(self, chat_id: str) -> int:
         return await self._call(self.bot.get_chat_member_count(chat_ref(chat_id)))
 
@@ -385,6 +401,10 @@ class Transport(ABC):
 
     @abstractmethod
     async def _edit(self, chat: int | str, part: Part) -> None: ...
+
+    @abstractmethod
+    def _file_url(self, file_path: str) -> str:
+        """The download link of a getFile answer's file_path."""
 
     @abstractmethod
     async def _answer(self, callback_id: str, text: str | None) -> None: ...
@@ -428,11 +448,15 @@ class AiogramTransport(Transport):
         if part.kind == "text":
             msg = await self.bot.send_message(chat, part.text, **common)
         else:
-            assert part.upload is not None
-            upload = self._types.BufferedInputFile(part.upload[1], filename=part.upload[0])
+            assert part.upload is not None or part.remote is not None
+            upload = part.remote or self._types.BufferedInputFile(
+                part.upload[1], filename=part.upload[0])  # type: ignore[index]
             send = self.bot.send_photo if part.kind == "photo" else self.bot.send_document
             msg = await send(chat, upload, caption=part.text or None, **common)
         return msg.message_id
+
+    def _file_url(self, file_path: str) -> str:
+        return self.bot.session.api.file_url(self.bot.token, file_path)
 
     async def _edit(self, chat: int | str, part: Part) -> None:
         await self.bot.edit_message_text(text=part.text, chat_id=chat,
@@ -496,11 +520,15 @@ class PtbTransport(Transport):
         if part.kind == "text":
             msg = await self.bot.send_message(chat, part.text, **common)
         else:
-            assert part.upload is not None
-            upload = self._tg.InputFile(part.upload[1], filename=part.upload[0])
+            assert part.upload is not None or part.remote is not None
+            upload = part.remote or self._tg.InputFile(
+                part.upload[1], filename=part.upload[0])  # type: ignore[index]
             send = self.bot.send_photo if part.kind == "photo" else self.bot.send_document
             msg = await send(chat, upload, caption=part.text or None, **common)
         return msg.message_id
+
+    def _file_url(self, file_path: str) -> str:
+        return file_path  # PTB's getFile gives the whole link already
 
     async def _edit(self, chat: int | str, part: Part) -> None:
         await self.bot.edit_message_text(part.text, chat_id=chat,

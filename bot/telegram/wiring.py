@@ -24,9 +24,10 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 from bot.app import App
 from bot.notifier import connecting as stand_in
 from bot.settings import SettingsError
-from bot.telegram import commands
+from bot.telegram import commands, support_photos
 from bot.telegram.gateway import PLATFORM, Gateway
 from bot.telegram.sender import Sender
+from bot.telegram.transport import Transport
 from bot.telegram.webhook import SECRET_HEADER
 from bot.web import error
 from domain.staff import roles
@@ -210,11 +211,27 @@ def sender(settings, transport, gateway: Gateway) -> Sender:
                   on_unreachable=gateway.unreachable)
 
 
-def pusher(sender: Sender):
-    async def push(chat_id: str, message) -> str:
-        result = await sender.send(chat_id, message)
+class Pusher:
+    """The notifier's pusher for Telegram. It also downloads the photos Telegram holds
+    (a staff photo in a member's topic), for a member on another platform
+    (bot/notice_pictures.py)."""
+
+    def __init__(self, sender: Sender) -> None:
+        self.sender = sender
+
+    async def __call__(self, chat_id: str, message) -> str:
+        result = await self.sender.send(chat_id, message)
         return PUSH_OUTCOMES.get(result.status, "retry")
-    return push
+
+    async def fetch_picture(self, file_id: str, most: int) -> bytes | None:
+        transport = self.sender.transport
+        if not isinstance(transport, Transport):
+            return None
+        return await support_photos.download(transport, file_id, most)
+
+
+def pusher(sender: Sender) -> Pusher:
+    return Pusher(sender)
 
 
 def editor(sender: Sender):

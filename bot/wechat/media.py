@@ -34,15 +34,16 @@ class Media:
         self.margin = margin
 
     async def image(self, content: bytes) -> str:
-        """The media id of this image, uploading it unless a usable upload is kept."""
+        """The media id of this image, uploading it unless a usable upload is kept. One
+        too large is refused before it is hashed (a member's photo may be megabytes)."""
+        if len(content) > MAX_BYTES:
+            raise ApiError(IMAGE_TOO_LARGE, "image larger than WeChat takes")
         key = uploads.digest(content)
         now = self.clock()
         async with self.db.uow() as uow:
             found = await uploads.known(uow, self.app, key, now, self.margin)
         if found is not None:
             return found
-        if len(content) > MAX_BYTES:
-            raise ApiError(IMAGE_TOO_LARGE, "image larger than WeChat takes")
         extension, content_type = _kind(content)
         data = await self.api.upload(UPLOAD, {"type": "image"}, "media",
                                      f"{key[:16]}.{extension}", content, content_type)

@@ -2,7 +2,9 @@
 
 Texts, menu CLICKs and QR-code follows become an Inbound for the engine: a CLICK
 key is the command it stands for ("/points"), and a scene `ref_CODE` or `link_CODE`
-becomes `/start ref_CODE`. Media gets the engine's text-only answer. A text of only
+becomes `/start ref_CODE`. A photo (MsgType image) carries its MediaId and PicUrl as
+the Inbound's picture, for the support inbox; other media get the engine's answer to
+an empty text. A text of only
 spaces and a CLICK whose key is no command (a menu pushed by an older programme
 file) carry an aside, said with the answer (bot/wechat/asides.py). Unfollowing
 marks the member unreachable; card events link a member card; the rest (VIEW,
@@ -18,7 +20,7 @@ from typing import Literal
 from bot.wechat.asides import BLANK, STALE_MENU, Aside
 from bot.wechat.envelope import Refused
 from bot.wechat.menu import CARD
-from handlers.engine.types import Inbound
+from handlers.engine.types import Inbound, PictureRef
 
 PLATFORM = "wechat"
 Kind = Literal["inbound", "unsubscribe", "card", "ignore"]
@@ -58,6 +60,9 @@ def read(fields: dict[str, str]) -> Incoming:
         # Spaces alone (U+3000 too) reach the engine as an empty text, as a picture does.
         return Incoming("inbound", inbound=_inbound(openid, key, content),
                         aside=None if content.strip() else BLANK, **base)
+    if msg_type == "image":
+        return Incoming("inbound", inbound=_inbound(openid, key, "", _picture(fields)),
+                        **base)
     if msg_type != "event":
         return Incoming("inbound", inbound=_inbound(openid, key, ""), **base)  # text only
     if what == "subscribe":
@@ -96,8 +101,19 @@ def delivery_key(fields: dict[str, str]) -> str:
     return f"{openid} {fields.get('CreateTime', '')} {event[:32]} {digest}"
 
 
-def _inbound(openid: str, key: str, text: str) -> Inbound:
-    return Inbound(platform=PLATFORM, user_id=openid, chat_id=openid, text=text, key=key)
+def _inbound(openid: str, key: str, text: str, picture: PictureRef | None = None) -> Inbound:
+    return Inbound(platform=PLATFORM, user_id=openid, chat_id=openid, text=text, key=key,
+                   picture=picture)
+
+
+def _picture(fields: dict[str, str]) -> PictureRef | None:
+    """A photo by WeChat's references: MediaId (media/get, kept 3 days) and PicUrl
+    (a plain link to the image). The domain checks both (domain/support/pictures.py),
+    so a made-up one is refused there in our words."""
+    media_id, url = fields.get("MediaId", "").strip(), fields.get("PicUrl", "").strip()
+    if not media_id and not url:
+        return None
+    return PictureRef(PLATFORM, media_id or url[-255:], url=url or None)
 
 
 def _plain(value: str) -> bool:

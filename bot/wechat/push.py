@@ -25,7 +25,8 @@ from bot.wechat.render import Image, Message
 from bot.wechat.store import service_window
 from domain.members import members
 from domain.storage.database import Database
-from handlers.engine.types import Rendered
+from handlers.engine import i18n
+from handlers.engine.types import Rendered, Text
 
 log = logging.getLogger(__name__)
 Outcome = Literal["sent", "deferred", "unreachable", "failed"]
@@ -74,7 +75,7 @@ class Pusher:
     async def notify(self, openid: str, rendered: Rendered) -> str:
         """The notifier's pusher: a notice's translation key picks its template, if any."""
         result = await self.push(openid, rendered, template=Template(
-            rendered.key, {self._field(rendered.key): rendered.text}))
+            rendered.key, {self._field(rendered.key): self._words(rendered)}))
         if result.outcome == "failed":
             return "retry" if result.retryable else "rejected"
         return result.outcome
@@ -127,6 +128,13 @@ class Pusher:
                 return PushResult("deferred", chosen.kind, exc.errcode)
             return await self._refused(openid, exc, chosen.kind)
         return PushResult("sent", chosen.kind)
+
+    def _words(self, rendered: Rendered) -> str:
+        """A template's words: it carries no picture, so one left out is said to be."""
+        if rendered.image is None:
+            return rendered.text
+        note = i18n.translate(Text("wechat.image_unavailable"), self.locale)
+        return f"{rendered.text}\n{note}"
 
     def _field(self, name: str) -> str:
         chosen = self.config.templates.get(name)

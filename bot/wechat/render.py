@@ -36,10 +36,15 @@ def as_text(message: Rendered, locale: str, *, body: str | None = None,
     `note`; without a note, an image not shown or a file is said to be left out."""
     text = message.text if body is None else body
     lines = [text] if text else []
-    labels = [label for row in message.buttons for label, _ in row]
+    labels = [(label, action) for row in message.buttons for label, action in row]
     if labels:
         lines.append("")
-        lines.extend(f"{i}. {label}" for i, label in enumerate(labels, 1))
+        # Buttons typed as their label (scores 0-10) on one line; the rest by number.
+        values = [label for label, action in labels if action in message.values]
+        if values:
+            lines.append("  ".join(values))
+        lines.extend(f"{i}. {label}" for i, (label, action) in enumerate(labels, 1)
+                     if action not in message.values)
         lines.append(i18n.translate(Text("wechat.choose"), locale))
     if note is None and ((message.image is not None and not image_shown)
                          or message.file is not None):

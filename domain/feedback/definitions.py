@@ -95,10 +95,14 @@ class Question(Strict):
 
 class Trigger(Strict):
     """When the scheduler sends the survey by itself. `after_purchase_hours`: that long
-    after a member's latest purchase, to those who never had it; `every_days`: to
+    after a member's latest purchase, to those who never had it; `after_redemption_hours`:
+    likewise after they redeemed a reward or used a coupon; `on_lapse`: when they turn
+    lapsing (when win-back coupons go), to those who never had it; `every_days`: to
     members who bought at least once, at most once in that many days."""
 
     after_purchase_hours: Annotated[StrictInt, Field(ge=1, le=720)] | None = None
+    after_redemption_hours: Annotated[StrictInt, Field(ge=1, le=720)] | None = None
+    on_lapse: StrictBool = False
     every_days: Annotated[StrictInt, Field(ge=7, le=3650)] | None = None
 
 

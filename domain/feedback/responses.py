@@ -14,21 +14,25 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from domain.config import Programme
 from domain.errors import Refused
 from domain.feedback import surveys
 from domain.feedback.definitions import Question, SurveyDef
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
+from domain.members import members
 from domain.notices import announce
 from domain.points import ledger
 from domain.points.expiry import expires_at
 from domain.rewards import gifts
 from domain.storage.database import UnitOfWork
+from domain.support import alerts
 
 SENT, OPEN, COMPLETED = "sent", "open", "completed"
 UNFINISHED = (SENT, OPEN)
+LOW = {"nps": 6, "rating": 2}  # a completed survey with a score this low alerts staff
+SHOWN = 200  # characters of a free-text answer in the alert
 
 
 class SurveyRefused(Refused):
@@ -118,18 +122,27 @@ async def invite(uow: UnitOfWork, survey_title: dict[str, str],
                                    for response_id, member_id in sent], now)
 
 
+_R, _S = SurveyResponse.__table__, Survey.__table__
+_PROGRESS = select(_R, *(c.label(f"s_{c.name}") for c in _S.c)).join(
+    _S, _S.c.id == _R.c.survey_id).where(_R.c.id == bindparam("b_id"),
+                                          _R.c.member_id == bindparam("b_member"))
+_PROGRESS_LOCKED = _PROGRESS.with_for_update(of=_R)
+
+
 async def progress(uow: UnitOfWork, response_id: int, member_id: int,
                    lock: bool = False) -> Progress | None:
-    """The member's own response (None for anybody else's)."""
-    stmt = select(SurveyResponse).where(SurveyResponse.id == response_id,
-                                        SurveyResponse.member_id == member_id)
-    if lock and uow.dialect == "postgresql":  # SQLite's BEGIN IMMEDIATE already holds it
-        stmt = stmt.with_for_update()
-    response = await uow.session.scalar(stmt)
-    if response is None:
+    """The member's own response (None for anybody else's), with its survey. Read as
+    plain rows (every answer reads it): the objects are detached snapshots, changed
+    only by the statements here."""
+    # SQLite's BEGIN IMMEDIATE already holds the lock.
+    stmt = _PROGRESS_LOCKED if lock and uow.dialect == "postgresql" else _PROGRESS
+    row = (await uow.session.execute(stmt, {"b_id": response_id, "b_member": member_id})
+           ).first()
+    if row is None:
         return None
-    survey = await surveys.by_id(uow, response.survey_id)
-    assert survey is not None
+    values = row._asdict()
+    survey = Survey(**{c.name: values[f"s_{c.name}"] for c in _S.c})
+    response = SurveyResponse(**{c.name: values[c.name] for c in _R.c})
     return Progress(response, survey, surveys.definition(survey),
                     await _answers(uow, response.id))
 
@@ -173,7 +186,7 @@ async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member
     if question in found.answers and found.answers[question] == value:
         return Answered(found, changed=False, reward=None)
     answers = {**found.answers, question: value}
-    await _store(uow, response_id, question, value, now)
+    await _store(uow, response_id, question, value, question in found.answers, now)
     # A changed answer may hide questions answered before: their answers go.
     still = {q.code for q in found.definition.asked(answers)}
     hidden = [code for code in answers if code not in still]
@@ -182,20 +195,46 @@ async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member
             SurveyAnswer.response_id == response_id, SurveyAnswer.question.in_(hidden)))
         answers = {k: v for k, v in answers.items() if k in still}
     response = found.response
-    if response.opened_at is None:
-        response.opened_at = now
-    response.status, response.updated_at = OPEN, now
+    opened = response.opened_at or now
     done = found.definition.next_question(answers) is None
+    # One conditional UPDATE: completing is won by one transaction only.
+    status = await uow.session.scalar(
+        update(SurveyResponse).where(SurveyResponse.id == response_id,
+                                     SurveyResponse.status.in_(UNFINISHED))
+        .values(status=COMPLETED if done else OPEN, opened_at=opened, updated_at=now,
+                completed_at=now if done else None)
+        .returning(SurveyResponse.status).execution_options(synchronize_session=False))
+    response.opened_at, response.updated_at = opened, now  # as written
     reward = None
-    if done and await uow.changed(update(SurveyResponse).where(
-            SurveyResponse.id == response_id, SurveyResponse.status.in_(UNFINISHED))
-            .values(status=COMPLETED, completed_at=now, opened_at=response.opened_at,
-                    updated_at=now)):
-        response.status, response.completed_at = COMPLETED, now
+    if status is not None:
+        response.status = status
+    if status == COMPLETED:
+        response.completed_at = now
         reward = await _pay(uow, programme, found, now)
-    await uow.flush()
+        if low_scores(found.definition, answers):
+            await alerts.alert_staff(uow, programme, response.member_id, "survey.low_score",
+                                     _alert(found, answers), now)
     return Answered(Progress(response, found.survey, found.definition, answers),
                     changed=True, reward=reward)
+
+
+def low_scores(definition: SurveyDef, answers: dict[str, Any]) -> list[str]:
+    """The questions answered with a score at or below LOW: NPS 0-6, a rating of 1-2."""
+    return [q.code for q in definition.questions if q.kind in LOW
+            and isinstance(answers.get(q.code), int) and answers[q.code] <= LOW[q.kind]]
+
+
+def _alert(found: Progress, answers: dict[str, Any]) -> dict[str, Any]:
+    """What staff are told: the member's number and every answer they gave, by code."""
+    lines = []
+    for q in found.definition.asked(answers):
+        value = answers.get(q.code)
+        shown = ("-" if value is None else ", ".join(value) if isinstance(value, list)
+                 else str(value))
+        lines.append(f"{q.code}: {shown[:SHOWN]}")
+    return {"number": members.member_number(found.response.member_id),
+            "survey": {"$local": found.definition.title.model_dump()},
+            "answers": "\n".join(lines), "response": found.response.id}
 
 
 async def _pay(uow: UnitOfWork, programme: Programme, found: Progress,
@@ -221,12 +260,17 @@ async def _answers(uow: UnitOfWork, response_id: int) -> dict[str, Any]:
     return {row.question: row.value for row in rows}
 
 
+_A = SurveyAnswer.__table__
+
+
 async def _store(uow: UnitOfWork, response_id: int, question: str, value: Any,
-                 now: datetime) -> None:
-    row = await uow.session.scalar(select(SurveyAnswer).where(
-        SurveyAnswer.response_id == response_id, SurveyAnswer.question == question))
-    if row is None:
-        uow.session.add(SurveyAnswer(response_id=response_id, question=question, value=value,
-                                     answered_at=now))
+                 known: bool, now: datetime) -> None:
+    """Write one answer: a new row, or the answer it changes (`known`: read with the
+    response, under its lock)."""
+    if known:
+        await uow.session.execute(update(_A).where(
+            _A.c.response_id == response_id, _A.c.question == question)
+            .values(value=value, answered_at=now))
     else:
-        row.value, row.answered_at = value, now
+        await uow.session.execute(_A.insert().values(
+            response_id=response_id, question=question, value=value, answered_at=now))

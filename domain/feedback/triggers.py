@@ -1,4 +1,5 @@
-"""Surveys the scheduler sends by itself: after a purchase, and every so many days.
+"""Surveys the scheduler sends by itself: after a purchase or a redemption, when a
+member lapses, and every so many days.
 
 Each run selects who is due from a snapshot (ids only, a page at a time), then sends
 in short transactions (Database.in_turns): a response row per member, unique per
@@ -9,6 +10,9 @@ member skipped for the hour is found again by a later run, as the windows are wi
 
 * after a purchase: `after_purchase_hours` after the member's latest purchase, within
   CATCH_UP, to members who never had this survey (one response per member);
+* after a redemption: likewise, `after_redemption_hours` after the member redeemed a
+  reward with points or used a coupon at the till;
+* on lapse: to lapsing members (the stage win-back coupons go to) who never had it;
 * every N days: to members who bought at least once and had no response to it in the
   last N days; the occasion is the day it was sent.
 """
@@ -19,12 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, or_, select
 
 from domain.config import Programme
 from domain.feedback import responses, surveys
 from domain.feedback.tables import SurveyOptOut, SurveyResponse
+from domain.lifecycle.lifecycle import stage_clause
 from domain.members.tables import Member
+from domain.rewards.tables import Coupon, Redemption
 from domain.storage.database import Database, UnitOfWork
 
 CATCH_UP = timedelta(days=2)  # how late after its moment a survey is still sent
@@ -43,13 +49,27 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
             if found is None or responses.is_closed(found, definition, programme, now):
                 continue
             survey = _Sending(found.id, found.code, definition.title.model_dump())
+        never_had = ~exists().where(SurveyResponse.survey_id == survey.id,
+                                    SurveyResponse.member_id == Member.id)
         if trigger.after_purchase_hours is not None:
             due = now - timedelta(hours=trigger.after_purchase_hours)
             sent[f"{survey.code}:purchase"] = await _invite(
                 db, programme, survey, "purchase", "", now,
                 Member.last_purchase_at <= due, Member.last_purchase_at > due - CATCH_UP,
-                ~exists().where(SurveyResponse.survey_id == survey.id,
-                                SurveyResponse.member_id == Member.id))
+                never_had)
+        if trigger.after_redemption_hours is not None:
+            due = now - timedelta(hours=trigger.after_redemption_hours)
+            sent[f"{survey.code}:redemption"] = await _invite(
+                db, programme, survey, "redemption", "", now, never_had, or_(
+                    exists().where(Redemption.member_id == Member.id,
+                                   Redemption.created_at <= due,
+                                   Redemption.created_at > due - CATCH_UP),
+                    exists().where(Coupon.member_id == Member.id, Coupon.used_at <= due,
+                                   Coupon.used_at > due - CATCH_UP)))
+        if trigger.on_lapse:
+            sent[f"{survey.code}:lapse"] = await _invite(
+                db, programme, survey, "lapse", "", now,
+                stage_clause("lapsing", programme.lifecycle, now), never_had)
         if trigger.every_days is not None:
             since = now - timedelta(days=trigger.every_days)
             sent[f"{survey.code}:every"] = await _invite(

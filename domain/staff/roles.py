@@ -28,6 +28,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "gates": frozenset({"owner", "admin", "operator"}),  # /gate, /gates: gated chats
     # /survey list|send|results: a staff member's follow-up (回访) to one member included.
     "survey": frozenset({"owner", "admin", "operator", "staff"}),
+    "support": frozenset({"owner", "admin", "operator", "staff"}),  # /tickets, /reply
+    "support_chat": frozenset({"owner", "admin", "operator"}),  # /setsupport
     # Warn, mute, ban and the group settings in any group the bot administers (as the
     # group's own admins may).
     "moderate": frozenset({"owner", "admin", "operator", "staff", "moderator"}),

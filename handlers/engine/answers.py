@@ -13,7 +13,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping, Sequence
 
-from handlers.engine.types import NO, YES, Button, Reply, Text, reply
+from handlers.engine.types import NO, VALUE, YES, Button, Reply, Text, reply
 
 FULLWIDTH_DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")  # a Chinese keyboard's
 WORDS: Mapping[str, frozenset[str]] = {
@@ -140,12 +140,15 @@ def again(offered: Sequence[str]) -> Reply:
 
 
 def pressed(text: str, offered: Sequence[str], answers: Mapping[str, int]) -> str | None:
-    """The offered action that typed text presses: its number, a yes/no word for the
-    set's Yes/No button, or a skip word for its Skip button; None when it presses
-    nothing."""
+    """The offered action that typed text presses: the button whose value it is (a
+    score), else its number, a yes/no word for the set's Yes/No button, or a skip word
+    for its Skip button; None when it presses nothing."""
     if not offered:
         return None
     chosen = number(text)
+    at = answers.get(f"{VALUE}{chosen}") if chosen is not None else None
+    if at is not None and 0 <= at < len(offered):  # a score typed: its button
+        return offered[at]
     if chosen is not None:
         return offered[chosen - 1] if 1 <= chosen <= len(offered) else None
     kind = (yes_no(text) or (SKIP if skipping(text) else None)) if answers else None

@@ -1,5 +1,7 @@
 """Reply -> Rendered text and labelled buttons, in one locale; and Rendered to and from
-JSON, so an answer recorded with its delivery can be sent again exactly as it was."""
+JSON, so an answer recorded with its delivery can be sent again exactly as it was,
+except a big file (a CSV export): encoding megabytes into the record would hold the
+event loop, so a redelivered update gets the words without it."""
 
 from __future__ import annotations
 
@@ -7,7 +9,9 @@ import base64
 from typing import Any
 
 from handlers.engine.i18n import translate
-from handlers.engine.types import Rendered, Reply, Text
+from handlers.engine.types import VALUE, Rendered, Reply, Text
+
+RECORDED_FILE_MOST = 256 * 1024  # bytes of a file kept in a recorded answer
 
 
 def render(reply: Reply, locale: str) -> Rendered:
@@ -23,6 +27,8 @@ def render(reply: Reply, locale: str) -> Rendered:
         scene=(reply.scene.payload, translate(reply.scene.caption, locale))
         if reply.scene is not None else None,
         qr=reply.qr,
+        values=tuple(b.action for row in reply.buttons for b in row
+                     if b.kind is not None and b.kind.startswith(VALUE)),
     )
 
 
@@ -32,7 +38,7 @@ def dump(message: Rendered) -> dict[str, Any]:
         data["buttons"] = [[list(b) for b in row] for row in message.buttons]
     if message.image is not None:
         data["image"] = base64.b64encode(message.image).decode()
-    if message.file is not None:
+    if message.file is not None and len(message.file[1]) <= RECORDED_FILE_MOST:
         data["file"] = [message.file[0], base64.b64encode(message.file[1]).decode()]
     if message.edit:
         data["edit"] = True
@@ -40,6 +46,10 @@ def dump(message: Rendered) -> dict[str, Any]:
         data["scene"] = list(message.scene)
     if message.qr is not None:
         data["qr"] = message.qr
+    if message.values:
+        data["values"] = list(message.values)
+    if message.image_ref is not None:
+        data["image_ref"] = message.image_ref
     return data
 
 
@@ -55,4 +65,6 @@ def load(data: dict[str, Any]) -> Rendered:
         key=data.get("key", ""),
         scene=tuple(data["scene"]) if "scene" in data else None,
         qr=data.get("qr"),
+        values=tuple(data.get("values", ())),
+        image_ref=data.get("image_ref"),
     )

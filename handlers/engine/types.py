@@ -8,6 +8,18 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class PictureRef:
+    """A photo the user sent, by the platform's reference, never its bytes: Telegram's
+    file_id (of the largest size), or WeChat's MediaId (kept 3 days) and PicUrl.
+    `size` in bytes when the platform says it."""
+
+    platform: str
+    ref: str
+    size: int | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Inbound:
     """One thing a user did: typed text, pressed a button, or both absent (a join)."""
 
@@ -28,6 +40,7 @@ class Inbound:
     # title, for the few commands that act on the group they are typed in (/gate).
     chat_kind: str = "private"
     chat_title: str | None = None
+    picture: PictureRef | None = None  # a photo sent with (or as) the message
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,9 @@ class Money:
 
 
 YES, NO = "yes", "no"  # a Button's kind: what typed "yes"/"是" or "no"/"否" presses
+# A Button's kind "=7": typing 7 presses it wherever it stands (the scores 0-10 of an
+# NPS question), so a platform without buttons shows such buttons by their labels.
+VALUE = "="
 
 
 @dataclass(frozen=True)
@@ -102,6 +118,14 @@ class Rendered:
     key: str = ""  # the translation key it came from, so adapters can treat errors apart
     scene: tuple[str, str] | None = None  # (payload, translated caption) of a Scene
     qr: str | None = None  # what `image` encodes when it is a QR code
+    values: tuple[str, ...] = ()  # actions of buttons typed as their label (VALUE)
+    # A photo the member's platform already holds (Telegram's file_id), sent by it as is.
+    image_ref: str | None = None
+
+
+def value_button(label: Text, action: str, value: int) -> Button:
+    """A button that typing `value` presses, whatever its place among the buttons."""
+    return Button(label, action, f"{VALUE}{value}")
 
 
 def reply(key: str, *rows: tuple[Button, ...] | list[Button], **params: Any) -> Reply:

@@ -16,13 +16,14 @@ from domain.feedback.definitions import SCALES, Question, clean_text
 from domain.feedback.responses import Progress, SurveyRefused
 from handlers.engine import answers
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Button, Reply, button, reply
+from handlers.engine.types import Button, Reply, Text, button, reply, value_button
 from handlers.engine.words import local
-from handlers.feedback import survey_staff
+from handlers.feedback import survey_new, survey_staff
 
 ANSWER = "survey.answer"
 FLOW = Flow.beside(__file__, "survey.mmd", ANSWER)
 router = Router(flows=[FLOW])
+router.include(survey_new.router)
 PICK, TICK, DONE, SKIP, BACK, OFF = "sv", "svt", "svd", "svs", "svb", "svoff"
 NPS_ROWS = ((0, 1, 2, 3, 4, 5), (6, 7, 8, 9, 10))
 
@@ -72,11 +73,9 @@ def ask(ctx: Ctx, progress: Progress, intro: bool = False, said: tuple[Reply, ..
 
 def _answer_rows(rid: int, q: Question, picked: tuple[str, ...]) -> list[tuple[Button, ...]]:
     if q.kind == "nps":
-        return [tuple(button("survey.score", f"{PICK}:{rid}:{q.code}:{n}", score=n)
-                      for n in row) for row in NPS_ROWS]
+        return [tuple(_score(rid, q, n) for n in row) for row in NPS_ROWS]
     if q.kind == "rating":
-        return [tuple(button("survey.score", f"{PICK}:{rid}:{q.code}:{n}", score=n)
-                      for n in SCALES["rating"])]
+        return [tuple(_score(rid, q, n) for n in SCALES["rating"])]
     if q.kind == "single":
         return [(Button(local(c.label), f"{PICK}:{rid}:{q.code}:{c.code}"),)
                 for c in q.choices]
@@ -88,6 +87,12 @@ def _answer_rows(rid: int, q: Question, picked: tuple[str, ...]) -> list[tuple[B
         rows.append((button("survey.done", f"{DONE}:{rid}:{q.code}"),))
         return rows
     return []  # free text: typed
+
+
+def _score(rid: int, q: Question, n: int) -> Button:
+    """A score's button: typing the score presses it (on WeChat "10" is 10, not the
+    tenth button)."""
+    return value_button(Text("survey.score", {"score": n}), f"{PICK}:{rid}:{q.code}:{n}", n)
 
 
 # ------------------------------------------------------------------ answers

@@ -15,14 +15,18 @@ from handlers.campaigns import flow as campaign_flow
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, Text, reply
 from handlers.engine.words import local
-from handlers.feedback import survey_results
+from handlers.feedback import survey_charts, survey_export, survey_new, survey_results
 from handlers.staff.roles import denied, member_arg
 
 PERMISSION = "survey"
-VERBS = ("list", "send", "results")
+VERBS = ("list", "send", "results", "chart", "export", "new", "close")
 
 
 async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
+    if verb == "new":  # operators and up: they check their own permission
+        return await survey_new.begin(ctx)
+    if verb == "close":
+        return await survey_new.close(ctx, rest)
     refusal = await denied(ctx, PERMISSION)
     if refusal is not None:
         return refusal
@@ -30,6 +34,10 @@ async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
         return Outcome([await listing(ctx)])
     if verb == "results":
         return await survey_results.show(ctx, rest)
+    if verb == "chart":
+        return await survey_charts.show(ctx, rest)
+    if verb == "export":
+        return await survey_export.show(ctx, rest)
     return await send(ctx, rest)
 
 

@@ -33,6 +33,7 @@ RESULT_FIELDS = {
     "tier_review": ("reviewed", "downgraded", "in_grace", "renewed", "upgraded"),
     "campaigns": ("started",),
     "community": ("judged", "lapsed"),
+    "support": ("reminded", "replies_waiting"),
 }
 VERBS = ("pause", "resume", "run")
 

@@ -42,7 +42,8 @@ def test_the_example_loads_with_what_its_comments_promise():
     assert [(b.days, b.points) for b in programme.checkin.streak_bonuses] == [(3, 5), (7, 20)]
     assert programme.checkin.cycle_days == 7
     assert programme.earning.profile_completion == 50
-    assert set(programme.benefits) == {"birthday_gift", "free_refill", "priority_seating"}
+    assert set(programme.benefits) == {"birthday_gift", "free_refill", "priority_seating",
+                                      "priority_support"}
 
 
 def test_load_and_parse_of_the_same_text_agree(tmp_path: Path):

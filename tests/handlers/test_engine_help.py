@@ -16,9 +16,9 @@ from tests.support.transcript import Clock, member
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 ROUTER = build_router()
-STAFF = ["/verify"]
+STAFF = ["/verify", "/tickets", "/reply", "/close"]
 OPERATORS = ["/purchase", "/stock", "/reward", "/campaign", "/campaigns", "/tag", "/jobs", "/gate",
-             "/gates"]
+             "/gates", "/setsupport"]
 ADMINS = ["/grant", "/revoke", "/audit"]
 
 

@@ -47,6 +47,11 @@ the bot to be an admin with the right (off by default, as the gate tests predate
 :meth:`message` with ``as_group`` is an anonymous admin's message, sent "as the group"
 (from GroupAnonymousBot, with the group as ``sender_chat``).
 
+Files: a photo a user sends (and one a bot uploads) is kept in ``files`` by file_id;
+getFile gives its size and path, GET ``/file/bot{token}/{path}`` its content (each
+download noted in ``downloads``), and a photo sent by a file_id Telegram does not hold
+is refused ("wrong file identifier/HTTP URL specified").
+
 As with Telegram, only a message without reply_markup or with an inline keyboard can be
 edited: one sent with a reply keyboard (or ReplyKeyboardRemove) answers "message can't
 be edited"; ``reply_keyboards`` {chat: the last reply_markup of that kind} tells which
@@ -74,7 +79,7 @@ from aiohttp import ClientSession, web
 # Methods that do something visible; the rest only read. `sent()` lists the former.
 READ_METHODS = frozenset({"getMe", "getUpdates", "getWebhookInfo", "getMyCommands",
                           "getChat", "getChatMember", "getChatAdministrators",
-                          "getChatMemberCount"})
+                          "getChatMemberCount", "getFile"})
 # Methods that put a message in a chat: blocked chats and flood control apply to them.
 SEND_METHODS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "editMessageText",
                           "editMessageReplyMarkup"})
@@ -112,6 +117,7 @@ HTML_TAGS = frozenset({"b", "strong", "i", "em", "u", "ins", "s", "strike", "del
                        "tg-spoiler", "a", "code", "pre", "blockquote", "tg-emoji"})
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
+DOWNLOAD_LIMIT = 20 * 1024 * 1024  # bytes a bot may download (getFile)
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group",
                        "username": "GroupAnonymousBot"}
@@ -284,6 +290,10 @@ class FakeBotAPI:
         self.restricted_until: dict[tuple[Any, int], int] = {}  # 0: for ever
         self.banned_until: dict[tuple[Any, int], int] = {}  # 0: for ever
         self.deleted: list[tuple[Any, int]] = []  # (chat, message id), in order
+        self.topics: dict[tuple[Any, int], str] = {}  # (forum chat, thread id) -> name
+        self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
+        self.downloads: list[str] = []  # file_ids whose content was downloaded, in order
+        self._file_paths: dict[str, str] = {}  # file_path (getFile's) -> file_id
         self.rights_checked = False
         self.admins: dict[Any, dict[int, dict[str, bool]]] = defaultdict(dict)
         self.owners: dict[Any, int] = {}
@@ -472,14 +482,16 @@ class FakeBotAPI:
                 contact: str | dict[str, Any] | None = None, sticker: bool = False,
                 voice: bool = False, topic: int | None = None, reply_to: int | None = None,
                 mentions: dict[int, str] | None = None, photo: bool = False,
-                media_group_id: str | None = None, as_group: bool = False) -> dict[str, Any]:
+                media_group_id: str | None = None, as_group: bool = False,
+                photo_size: int | None = None) -> dict[str, Any]:
         """A user's message. A leading /command gets its bot_command entity; `contact` is a
         phone number or a Contact dict (their own unless user_id says otherwise); `topic`
         is the forum topic (message_thread_id) it was written in, which makes a
         supergroup a forum. `reply_to`: the id of the message (in the same chat) it
         answers; `mentions`: {user id: the name as it stands in `text`}, each a
         text_mention entity; `photo`: a photo, `text` its caption, in album
-        `media_group_id` if given; `as_group`: an anonymous admin of the group sent it
+        `media_group_id` if given (`photo_size`: its largest size's file_size, in
+        bytes, after a small thumbnail); `as_group`: an anonymous admin of the group sent it
         "as the group" (`user_id` is not shown to anybody)."""
         sender = GROUP_ANONYMOUS_BOT if as_group else self.user(
             user_id, first_name=first_name, username=username, language_code=language_code,
@@ -500,6 +512,14 @@ class FakeBotAPI:
         if photo:
             msg["photo"] = [{"file_id": f"photo{msg['message_id']}", "file_unique_id":
                              f"p{msg['message_id']}", "width": 90, "height": 90}]
+            if photo_size is not None:
+                msg["photo"].insert(0, {"file_id": f"thumb{msg['message_id']}",
+                                        "file_unique_id": f"t{msg['message_id']}",
+                                        "width": 30, "height": 30, "file_size": 900})
+                msg["photo"][-1]["file_size"] = photo_size
+            for size in msg["photo"]:
+                self.files[size["file_id"]] = photo_bytes(size["file_id"],
+                                                          size.get("file_size", 1200))
             if media_group_id is not None:
                 msg["media_group_id"] = media_group_id
         if text:
@@ -591,9 +611,13 @@ class FakeBotAPI:
             "chat": chat, "from": self.user(user_id, language_code=language_code),
             "user_chat_id": user_id, "date": int(time.time())}})
 
-    def group(self, chat_id: Any, title: str = "Group", kind: str = "supergroup") -> dict:
-        """A group, supergroup or channel the bot is in, so getChat knows it."""
+    def group(self, chat_id: Any, title: str = "Group", kind: str = "supergroup",
+              forum: bool = False) -> dict:
+        """A group, supergroup or channel the bot is in, so getChat knows it; `forum`:
+        a supergroup with topics."""
         self.chats[chat_id] = {"id": chat_id, "type": kind, "title": title}
+        if forum:
+            self.chats[chat_id]["is_forum"] = True
         return self.chats[chat_id]
 
     def admin(self, chat_id: Any, user_id: int | None = None,
@@ -778,6 +802,8 @@ class FakeBotAPI:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         prefix, _, rest = request.path.lstrip("/").partition("/")
+        if prefix == "file":
+            return self._download(rest)
         if not prefix.startswith("bot") or prefix[3:] != self.token:
             return self._answer(ApiError(401, "Unauthorized"))
         name = self._by_lower.get(rest.lower())
@@ -804,6 +830,19 @@ class FakeBotAPI:
             self.performed += 1
         self._touch()
         return web.json_response({"ok": True, "result": result})
+
+    def _download(self, rest: str) -> web.Response:
+        """GET /file/bot{token}/{file_path}: a file's content, as getFile named it."""
+        owner, _, path = rest.partition("/")
+        if owner != f"bot{self.token}":
+            return web.Response(status=401, text="Unauthorized")
+        file_id = self._file_paths.get(path)
+        content = self.files.get(file_id) if file_id is not None else None
+        if file_id is None or content is None:
+            return web.Response(status=404, text="Not Found")
+        self.downloads.append(file_id)
+        self._touch()
+        return web.Response(body=content, content_type="application/octet-stream")
 
     async def _perform(self, call: Call, request: web.Request) -> Any:
         hang = self._hangs.get(call.method)
@@ -931,8 +970,13 @@ class FakeBotAPI:
             raise _bad(f"there is no {kind} in the request")
         caption, entities = self._formatted(params, "caption", CAPTION_LIMIT,
                                             "message caption is too long")
-        name, data = upload or (str(params[kind]), b"")
+        if upload is None:  # a file Telegram holds (its file_id) or an HTTP URL
+            ref = str(params[kind])
+            if not ref.startswith(("http://", "https://")) and ref not in self.files:
+                raise _bad("wrong file identifier/HTTP URL specified")
+        name, data = upload or (str(params[kind]), self.files.get(str(params[kind]), b""))
         ident = f"{kind}-{len(self.calls)}-{secrets.token_hex(4)}"
+        self.files[ident] = data
         if kind == "photo":
             media: Any = [{"file_id": ident, "file_unique_id": ident[-8:], "width": 90,
                            "height": 90, "file_size": len(data)}]
@@ -945,6 +989,21 @@ class FakeBotAPI:
         msg = self._new_message(chat_id, params, **content)
         msg["_entities"] = entities
         return _public(msg)
+
+    async def _getFile(self, params: dict[str, Any], call: Call) -> Any:
+        """A file's size and the path it is downloaded at (GET /file/bot{token}/PATH)."""
+        file_id = str(params.get("file_id") or "")
+        content = self.files.get(file_id)
+        if content is None:
+            raise _bad("invalid file_id")
+        if len(content) > DOWNLOAD_LIMIT:
+            raise _bad("file is too big")
+        path = next((p for p, f in self._file_paths.items() if f == file_id), None)
+        if path is None:
+            path = f"photos/file_{len(self._file_paths)}.jpg"
+            self._file_paths[path] = file_id
+        return {"file_id": file_id, "file_unique_id": f"u{abs(hash(file_id)) % 10**8}",
+                "file_size": len(content), "file_path": path}
 
     async def _sendPhoto(self, params: dict[str, Any], call: Call) -> Any:
         return await self._media(params, call, "photo")
@@ -1005,6 +1064,19 @@ class FakeBotAPI:
     async def _sendChatAction(self, params: dict[str, Any], call: Call) -> Any:
         self._chat_of(params)
         return True
+
+    async def _createForumTopic(self, params: dict[str, Any], call: Call) -> Any:
+        """A topic in a forum supergroup (one made with group(..., forum=True) or seen
+        with a topic message); its id is the message id of its opening notice."""
+        chat_id = self._chat_of(params)
+        if not self._chat(chat_id).get("is_forum"):
+            raise _bad("the chat is not a forum")
+        name = str(params.get("name") or "")
+        if not 1 <= len(name) <= 128:
+            raise _bad("TOPIC_NAME_INVALID")
+        thread = self._new_message_id(chat_id)
+        self.topics[(chat_id, thread)] = name
+        return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
 
     async def _answerCallbackQuery(self, params: dict[str, Any], call: Call) -> Any:
         query_id = str(params.get("callback_query_id", ""))
@@ -1265,6 +1337,7 @@ _METHODS = frozenset({
     "deleteMyCommands", "createChatInviteLink", "approveChatJoinRequest",
     "declineChatJoinRequest", "banChatMember", "unbanChatMember", "restrictChatMember",
     "getChat", "getChatMember", "getChatAdministrators", "getChatMemberCount",
+    "createForumTopic", "getFile",
 })
 
 
@@ -1293,6 +1366,13 @@ async def ptb_bot(api: FakeBotAPI) -> AsyncIterator[Any]:
                        base_file_url=f"{api.root}/file/bot")
     async with bot:
         yield bot
+
+
+def photo_bytes(file_id: str, size: int) -> bytes:
+    """The content of a photo a user sent (`size` bytes, a JPEG's first bytes), the same
+    for the same file_id, so a test can tell which photo arrived where."""
+    head = b"\xff\xd8\xff\xe0" + file_id.encode() + b";"
+    return (head * (size // len(head) + 1))[:size]
 
 
 def _public(msg: dict[str, Any]) -> dict[str, Any]:

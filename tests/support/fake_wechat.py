@@ -50,6 +50,13 @@ class FakeWeChat:
         self.dropped: set[str] = set()  # media ids WeChat no longer has
         self._serial = itertools.count(1)
         self.url = ""
+        self.photos: dict[str, bytes] = {}  # name -> bytes served at PicUrl /mmbiz/<name>
+        self.photo_fetches = 0
+
+    def photo(self, name: str, content: bytes) -> str:
+        """A photo a member sent: its PicUrl, which serves `content` without a token."""
+        self.photos[name] = content
+        return f"{self.url}/mmbiz/{name}"
 
     def fail(self, path: str, *codes: int) -> None:
         """Answer the next calls to `path` with these errcodes, in order."""
@@ -87,7 +94,15 @@ class FakeWeChat:
         for path in POSTS:
             app.router.add_post(path, self._post)
         app.router.add_post(UPLOAD, self._upload)
+        app.router.add_get("/mmbiz/{name}", self._photo)
         return app
+
+    async def _photo(self, request: web.Request) -> web.Response:
+        self.photo_fetches += 1
+        content = self.photos.get(request.match_info["name"])
+        if content is None:
+            return web.Response(status=404)
+        return web.Response(body=content, content_type="image/jpeg")
 
     async def _token(self, request: web.Request) -> web.Response:
         q = request.query

@@ -1,6 +1,7 @@
-"""Surveys the scheduler sends by itself: a day after a purchase, and NPS every 90 days
-to buyers; once per member (per period), never in their quiet hours, never to whoever
-turned surveys off, never after a survey closed; a second run sends nothing more."""
+"""Surveys the scheduler sends by itself: a day after a purchase or a redemption, when
+a member lapses, and NPS every 90 days to buyers; once per member (per period), never
+in their quiet hours, never to whoever turned surveys off, never after a survey
+closed; a second run sends nothing more."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from domain.feedback import surveys, triggers
 from domain.feedback.tables import SurveyResponse
 from domain.members.tables import Member
 from domain.notices.tables import Notice
+from domain.rewards.tables import Coupon, Redemption
 from tests.support.lifecycle_helpers import a_member
 
 # 03:00 UTC is 11:00 in Shanghai (the programme's zone): daytime.
@@ -58,10 +60,11 @@ async def test_a_day_after_a_purchase_once_and_in_the_members_daytime(db, progra
         await surveys.opt_out(uow, opted, NOW)
         await uow.commit()
     sent = await triggers.run(db, nps_off, NOW)
-    assert sent == {"satisfaction:purchase": 1}
+    assert sent == {"satisfaction:purchase": 1, "satisfaction:redemption": 0}
     assert await invited(db) == {due: ["purchase:"]}
     # Again, and later in the day: the New Yorker's morning comes, nobody twice.
-    assert await triggers.run(db, nps_off, NOW) == {"satisfaction:purchase": 0}
+    assert await triggers.run(db, nps_off, NOW) == {"satisfaction:purchase": 0,
+                                                    "satisfaction:redemption": 0}
     later = NOW + timedelta(hours=12)  # 11:00 in New York, 23:00 in Shanghai
     await triggers.run(db, nps_off, later)
     assert await invited(db) == {due: ["purchase:"], asleep: ["purchase:"]}
@@ -100,3 +103,47 @@ async def test_a_closed_survey_is_sent_by_no_trigger(db, programme):
         await uow.commit()
     assert await triggers.run(db, programme, NOW) == {}
     assert await invited(db) == {}
+
+
+def only(programme, code: str):
+    """The programme with `code` the one survey the scheduler sends by itself."""
+    return programme.model_copy(update={"surveys": tuple(
+        s if s.code == code else s.model_copy(update={"trigger": None})
+        for s in programme.surveys)})
+
+
+async def test_a_day_after_a_redemption_or_a_coupon_used_once(db, programme):
+    await prepared(db, programme)
+    satisfaction = only(programme, "satisfaction")
+    joined = NOW - timedelta(days=400)
+    redeemed = await a_member(db, programme, joined, "redeemed")
+    used = await a_member(db, programme, joined, "used")
+    just_now = await a_member(db, programme, joined, "now")
+    async with db.uow() as uow:
+        for key, member, ago in (("r1", redeemed, timedelta(hours=25)),
+                                 ("r2", just_now, timedelta(hours=2))):
+            uow.session.add(Redemption(key=key, member_id=member, reward="free_tea", cost=100,
+                                       created_at=NOW - ago))
+        uow.session.add(Coupon(code="C1", member_id=used, reward="winback", kind="discount",
+                               value=0, status="used", issued_at=NOW - timedelta(days=5),
+                               expires_at=NOW + timedelta(days=5),
+                               used_at=NOW - timedelta(hours=30)))
+        await uow.commit()
+    assert await triggers.run(db, satisfaction, NOW) == {"satisfaction:purchase": 0,
+                                                         "satisfaction:redemption": 2}
+    assert await invited(db) == {redeemed: ["redemption:"], used: ["redemption:"]}
+    assert (await triggers.run(db, satisfaction, NOW))["satisfaction:redemption"] == 0
+    await triggers.run(db, satisfaction, NOW + timedelta(days=1))
+    assert (await invited(db))[just_now] == ["redemption:"]
+
+
+async def test_a_member_who_lapses_is_asked_why_once(db, programme):
+    await prepared(db, programme)
+    lapsed = only(programme, "lapsed")
+    joined = NOW - timedelta(days=400)
+    gone = await a_member(db, programme, joined, "gone", last_active_at=NOW - timedelta(days=60))
+    await a_member(db, programme, joined, "here", last_active_at=NOW - timedelta(days=2))
+    await a_member(db, programme, joined, "churned", last_active_at=NOW - timedelta(days=300))
+    assert await triggers.run(db, lapsed, NOW) == {"lapsed:lapse": 1}
+    assert await invited(db) == {gone: ["lapse:"]}
+    assert await triggers.run(db, lapsed, NOW + timedelta(days=1)) == {"lapsed:lapse": 0}

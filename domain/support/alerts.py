@@ -1,0 +1,46 @@
+"""Telling staff something about a member: in the staff chat (the member's topic)
+when there is one, else as a notice to every staff member who answers members (the
+"support" permission), each in their own chat and language."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from domain.config import Programme
+from domain.notices import announce
+from domain.staff.roles import PERMISSIONS
+from domain.staff.tables import StaffRole
+from domain.storage.database import UnitOfWork
+from domain.support import staff_chat
+
+
+async def support_staff(uow: UnitOfWork) -> list[int]:
+    """The members whose role lets them answer members, in id order."""
+    rows = await uow.session.scalars(
+        select(StaffRole.member_id).distinct()
+        .where(StaffRole.role.in_(sorted(PERMISSIONS["support"])))
+        .order_by(StaffRole.member_id))
+    return list(rows)
+
+
+async def tell_staff(uow: UnitOfWork, member_id: int | None, key: str, params: dict[str, Any],
+                     idempotency_key: str, now: datetime) -> None:
+    if await staff_chat.post(uow, member_id, key, params, idempotency_key, now):
+        return
+    await announce.tell_many(uow, [(staff_id, key, params, f"{idempotency_key}:to:{staff_id}")
+                                   for staff_id in await support_staff(uow)], now)
+
+
+async def alert_staff(uow: UnitOfWork, programme: Programme, member_id: int, key: str,
+                      params: dict[str, Any], now: datetime) -> None:
+    """An alert about a member (a low survey score): `key` is a translation key and
+    `params` its parameters, as a notice's (tagged values allowed). The same alert
+    about the same member with the same parameters is given once."""
+    digest = hashlib.sha256(json.dumps([key, member_id, params], sort_keys=True,
+                                       default=str).encode()).hexdigest()[:32]
+    await tell_staff(uow, member_id, key, params, f"support:alert:{digest}", now)

@@ -1,0 +1,1 @@
+"""The support inbox in chat: members' /support, staff's /tickets, /reply, /close."""

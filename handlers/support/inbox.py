@@ -1,0 +1,108 @@
+"""/support for members: open a conversation with the business, then everything
+typed goes to staff until it is closed (/support again, or the Close button); then a
+1-5 rating. The conversation lives in the database (domain.support), so /support
+after /cancel or a restart finds it again. Text and photos are carried: a photo
+travels by its platform's reference (Inbound.picture, domain/support/pictures.py),
+its caption as the text; anything else (a sticker, a voice note) is refused in our
+words. The flow is drawn in inbox.mmd.
+"""
+
+from __future__ import annotations
+
+from domain.errors import Refused
+from domain.feedback.responses import SurveyRefused
+from domain.support import conversations as support
+from domain.support import ratings
+from domain.support.conversations import SupportRefused
+from domain.support.pictures import Picture
+from handlers.engine.routing import Ctx, Flow, Outcome, Router
+from handlers.engine.types import Inbound, Reply, button, reply
+
+CHATTING = "support.chatting"
+FLOW = Flow.beside(__file__, "inbox.mmd", CHATTING)
+router = Router(flows=[FLOW])
+CLOSE, RATE = "spc", "spr"
+
+
+def refusal(refused: Refused) -> Reply:
+    """A refusal in our own words (the text's own never echoed back). Nothing to send
+    (a sticker, a voice note, blank text) says what we carry: text and photos."""
+    code = "text_or_photo" if refused.code == "empty" else refused.code
+    return reply(f"support.refused.{code}", **refused.params)
+
+
+def picture_of(inbound: Inbound) -> Picture | None:
+    """The photo the member sent, as the domain keeps it (by reference)."""
+    found = inbound.picture
+    return None if found is None else Picture(found.platform, found.ref, found.size,
+                                              found.url)
+
+
+@router.command("support")
+async def support_command(ctx: Ctx) -> Outcome:
+    """/support opens (or finds) the member's conversation; typed while it is open,
+    it closes it."""
+    if ctx.state == CHATTING:
+        found = await support.current(ctx.uow, ctx.member.id)
+        if found is not None:
+            return await _close(ctx, found.id)
+    opened = await support.open_(ctx.uow, ctx.programme, ctx.member, ctx.now)
+    cid = opened.conversation.id
+    said = reply("support.opened" if opened.created else "support.resumed",
+                 (button("support.close", f"{CLOSE}:{cid}"),), conversation=cid)
+    return Outcome([said], state=CHATTING, data={"conversation": cid})
+
+
+@router.state(CHATTING)
+async def chatting(ctx: Ctx) -> Outcome:
+    """What the member types goes to staff; a typed number is text too (only a real
+    press of Close closes)."""
+    if ctx.inbound.action is not None:
+        return await close_button(ctx)
+    try:
+        await support.member_says(ctx.uow, ctx.programme, ctx.member, ctx.inbound.text,
+                                  ctx.now, picture=picture_of(ctx.inbound))
+    except Refused as refused:
+        if refused.code == "none_open":  # staff closed it meanwhile
+            return Outcome([reply("support.refused.none_open")])
+        return Outcome([refusal(refused)], state=CHATTING, data=ctx.data)
+    return Outcome([reply("support.sent")], state=CHATTING, data=ctx.data)
+
+
+@router.action(CLOSE)
+async def close_button(ctx: Ctx) -> Outcome:
+    cid = _number((ctx.action or "").split(":")[1:2])
+    if cid is None:
+        return Outcome([reply("error.button_expired")])
+    return await _close(ctx, cid)
+
+
+async def _close(ctx: Ctx, cid: int) -> Outcome:
+    try:
+        closed = await support.close(ctx.uow, ctx.programme, ctx.member.id, cid, ctx.now,
+                                     by_staff=False)
+    except SupportRefused as refused:
+        return Outcome([refusal(refused)])
+    if closed.rating is None:
+        return Outcome([reply("support.closed", conversation=cid)])
+    scores = tuple(button("support.score", f"{RATE}:{cid}:{n}", score=n) for n in range(1, 6))
+    return Outcome([reply("support.closed_rate", scores, conversation=cid)])
+
+
+@router.action(RATE)
+async def rate(ctx: Ctx) -> Outcome:
+    parts = (ctx.action or "").split(":")[1:]
+    cid, score = _number(parts[:1]), _number(parts[1:2])
+    if cid is None or score is None or len(parts) != 2:
+        return Outcome([reply("error.button_expired")])
+    try:
+        await ratings.rate(ctx.uow, ctx.programme, ctx.member.id, cid, score, ctx.now)
+    except SurveyRefused as refused:
+        done = refused.code in ("answered", "finished")
+        return Outcome([reply("support.rating_done" if done else "support.rating_gone")])
+    return Outcome([reply("support.rated", score=score)])
+
+
+def _number(parts: list[str]) -> int | None:
+    raw = parts[0] if parts else ""
+    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
