@@ -127,14 +127,14 @@ async def _answered(api: FakeBotAPI, db: Database, programme: Programme,
     question = {int(c.chat_id): int(c.result["message_id"]) for c in api.sent("sendMessage")}
     started = time.perf_counter()
     # A score is answered by the next question; Skip, the last, by thanks and points.
-    for step, replies in enumerate((1, 2)):
+    for step in range(2):
         before = len(api.sent("sendMessage"))
         for user in users:
             rid = response[user]
             data = f"sv:{rid}:score:{user % 11}" if step == 0 else f"svs:{rid}:why"
             api.callback(user, data, question[user])
-        await api.wait_for(lambda _, n=before + replies * members:
-                           len(api.sent("sendMessage")) >= n, timeout=600)
+        await api.wait_for(lambda _, n=before + members: len(api.sent("sendMessage")) >= n,
+                           timeout=600)
     took = time.perf_counter() - started
     async with db.uow() as uow:
         stored = await uow.session.scalar(select(func.count()).select_from(SurveyAnswer))

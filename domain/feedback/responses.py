@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 
 from domain.config import Programme
 from domain.errors import Refused
@@ -127,6 +127,25 @@ _PROGRESS = select(_R, *(c.label(f"s_{c.name}") for c in _S.c)).join(
     _S, _S.c.id == _R.c.survey_id).where(_R.c.id == bindparam("b_id"),
                                           _R.c.member_id == bindparam("b_member"))
 _PROGRESS_LOCKED = _PROGRESS.with_for_update(of=_R)
+_A = SurveyAnswer.__table__
+# The statements every answer runs, built once (on SQLite a repeated statement runs
+# straight on sqlite3: domain.storage.sqlite_direct).
+_ANSWERS = select(_A.c.question, _A.c.value).where(_A.c.response_id == bindparam("b_id"))
+_ADD = _A.insert().values(response_id=bindparam("b_id"), question=bindparam("b_question"),
+                          value=bindparam("b_value", type_=_A.c.value.type),
+                          answered_at=bindparam("b_now", type_=_A.c.answered_at.type))
+_CHANGE = (update(_A).where(_A.c.response_id == bindparam("b_id"),
+                            _A.c.question == bindparam("b_question"))
+           .values(value=bindparam("b_value", type_=_A.c.value.type),
+                   answered_at=bindparam("b_now", type_=_A.c.answered_at.type)))
+# (The statuses as ORs, not IN: an IN list would take SQLAlchemy's slower path.)
+_ANSWERED = (update(_R).where(_R.c.id == bindparam("b_id"),
+                              or_(*(_R.c.status == status for status in UNFINISHED)))
+             .values(status=bindparam("b_status"),
+                     opened_at=bindparam("b_opened", type_=_R.c.opened_at.type),
+                     updated_at=bindparam("b_now", type_=_R.c.updated_at.type),
+                     completed_at=bindparam("b_completed", type_=_R.c.completed_at.type))
+             .returning(_R.c.status))
 
 
 async def progress(uow: UnitOfWork, response_id: int, member_id: int,
@@ -136,11 +155,10 @@ async def progress(uow: UnitOfWork, response_id: int, member_id: int,
     only by the statements here."""
     # SQLite's BEGIN IMMEDIATE already holds the lock.
     stmt = _PROGRESS_LOCKED if lock and uow.dialect == "postgresql" else _PROGRESS
-    row = (await uow.session.execute(stmt, {"b_id": response_id, "b_member": member_id})
-           ).first()
+    row = (await uow.execute(stmt, {"b_id": response_id, "b_member": member_id})).first()
     if row is None:
         return None
-    values = row._asdict()
+    values = dict(row._mapping)
     survey = Survey(**{c.name: values[f"s_{c.name}"] for c in _S.c})
     response = SurveyResponse(**{c.name: values[c.name] for c in _R.c})
     return Progress(response, survey, surveys.definition(survey),
@@ -198,12 +216,9 @@ async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member
     opened = response.opened_at or now
     done = found.definition.next_question(answers) is None
     # One conditional UPDATE: completing is won by one transaction only.
-    status = await uow.session.scalar(
-        update(SurveyResponse).where(SurveyResponse.id == response_id,
-                                     SurveyResponse.status.in_(UNFINISHED))
-        .values(status=COMPLETED if done else OPEN, opened_at=opened, updated_at=now,
-                completed_at=now if done else None)
-        .returning(SurveyResponse.status).execution_options(synchronize_session=False))
+    status = await uow.scalar(_ANSWERED, {
+        "b_id": response_id, "b_status": COMPLETED if done else OPEN, "b_opened": opened,
+        "b_now": now, "b_completed": now if done else None})
     response.opened_at, response.updated_at = opened, now  # as written
     reward = None
     if status is not None:
@@ -255,22 +270,13 @@ async def _pay(uow: UnitOfWork, programme: Programme, found: Progress,
 
 
 async def _answers(uow: UnitOfWork, response_id: int) -> dict[str, Any]:
-    rows = await uow.session.execute(select(SurveyAnswer.question, SurveyAnswer.value).where(
-        SurveyAnswer.response_id == response_id))
+    rows = await uow.execute(_ANSWERS, {"b_id": response_id})
     return {row.question: row.value for row in rows}
-
-
-_A = SurveyAnswer.__table__
 
 
 async def _store(uow: UnitOfWork, response_id: int, question: str, value: Any,
                  known: bool, now: datetime) -> None:
     """Write one answer: a new row, or the answer it changes (`known`: read with the
     response, under its lock)."""
-    if known:
-        await uow.session.execute(update(_A).where(
-            _A.c.response_id == response_id, _A.c.question == question)
-            .values(value=value, answered_at=now))
-    else:
-        await uow.session.execute(_A.insert().values(
-            response_id=response_id, question=question, value=value, answered_at=now))
+    await uow.execute(_CHANGE if known else _ADD, {
+        "b_id": response_id, "b_question": question, "b_value": value, "b_now": now})

@@ -125,23 +125,23 @@ async def _record(ctx: Ctx, rid: int, question: str, value: Any) -> Outcome:
                                       value, ctx.now)
     except SurveyRefused as refused:
         return await _refused(ctx, rid, refused)
-    said: list[Reply] = []
     if done.reward is not None:
-        said.extend(_thanks(ctx, done.reward))
-        return Outcome(said)
+        return Outcome([_thanks(ctx, done.reward)])
     return ask(ctx, done.progress)
 
 
-def _thanks(ctx: Ctx, reward: responses.Reward) -> list[Reply]:
-    said = [reply("survey.thanks")]
+def _thanks(ctx: Ctx, reward: responses.Reward) -> Reply:
+    """Thanks and what it earned, in one message (a second one to the same chat would
+    wait for Telegram's pace of about one a second)."""
+    earned: list[Text] = []
     if reward.points:
-        said.append(reply("survey.reward_points", points=reward.points))
+        earned.append(Text("survey.reward_points", {"points": reward.points}))
     item = ctx.programme.reward(reward.coupon) if reward.coupon is not None else None
     if item is not None:
-        said.append(reply("survey.reward_coupon", reward=local(item.title)))
+        earned.append(Text("survey.reward_coupon", {"reward": local(item.title)}))
     if reward.out_of_stock is not None:
-        said.append(reply("survey.reward_out_of_stock"))
-    return said
+        earned.append(Text("survey.reward_out_of_stock"))
+    return reply("survey.thanks_earned", earned=earned) if earned else reply("survey.thanks")
 
 
 async def _refused(ctx: Ctx, rid: int, refused: SurveyRefused) -> Outcome:
