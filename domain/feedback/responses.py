@@ -84,6 +84,13 @@ async def send(uow: UnitOfWork, programme: Programme, survey: Survey, member_id:
         raise SurveyRefused("closed", survey=survey.code)
     if await surveys.opted_out(uow, member_id):
         raise SurveyRefused("opted_out")
+    waiting = await uow.session.scalar(select(SurveyResponse.id).where(
+        SurveyResponse.survey_id == survey.id, SurveyResponse.member_id == member_id,
+        SurveyResponse.status.in_(UNFINISHED)).order_by(SurveyResponse.id).limit(1))
+    if waiting is not None:  # one response per member: the one they have not finished
+        found = await progress(uow, waiting, member_id)
+        assert found is not None
+        return found
     await uow.session.execute(
         uow.upsert(SurveyResponse).values(
             survey_id=survey.id, member_id=member_id, occasion=occasion, via=via,
@@ -165,13 +172,19 @@ async def progress(uow: UnitOfWork, response_id: int, member_id: int,
                     await _answers(uow, response.id))
 
 
-async def unfinished(uow: UnitOfWork, member_id: int) -> Progress | None:
-    """Their latest survey still to finish, to come back to."""
-    found = await uow.session.scalar(
+async def unfinished(uow: UnitOfWork, programme: Programme, member_id: int,
+                     now: datetime) -> Progress | None:
+    """Their latest survey still to finish and still open, to come back to."""
+    waiting = await uow.session.scalars(
         select(SurveyResponse.id).where(SurveyResponse.member_id == member_id,
                                         SurveyResponse.status.in_(UNFINISHED))
-        .order_by(SurveyResponse.sent_at.desc(), SurveyResponse.id.desc()).limit(1))
-    return None if found is None else await progress(uow, found, member_id)
+        .order_by(SurveyResponse.sent_at.desc(), SurveyResponse.id.desc()).limit(20))
+    for response_id in list(waiting):
+        found = await progress(uow, response_id, member_id)
+        if found is not None and not is_closed(found.survey, found.definition, programme,
+                                               now):
+            return found
+    return None
 
 
 @dataclass(frozen=True)
@@ -199,7 +212,7 @@ async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member
         raise SurveyRefused("required")
     if value is not None and not q.valid(value):
         raise SurveyRefused("invalid", kind=q.kind)
-    if q.kind == "multiple":  # kept in the question's order, whatever the ticking order
+    if q.kind == "multiple" and value is not None:  # in the question's order, always
         value = [c.code for c in q.choices if c.code in value]
     if question in found.answers and found.answers[question] == value:
         return Answered(found, changed=False, reward=None)

@@ -21,7 +21,6 @@ from domain.members.tables import Member
 from domain.storage.database import UnitOfWork
 
 FILE = "file"
-COMPLETED = "completed"
 
 
 def definition(survey: Survey) -> SurveyDef:
@@ -85,11 +84,11 @@ async def opt_in(uow: UnitOfWork, member_id: int) -> bool:
 def reachable(survey_id: int) -> ColumnElement[bool]:
     """The members (a condition on `members`) survey `survey_id` may be sent to by
     campaign: a survey is a service message, so no marketing consent is asked, but never
-    to anyone who turned surveys off, nor to one who answered it already."""
+    to anyone who turned surveys off, nor to one who has it already (answered, or
+    waiting to be answered: one response per member)."""
     return and_(~exists().where(SurveyOptOut.member_id == Member.id),
                 ~exists().where(SurveyResponse.survey_id == survey_id,
-                                SurveyResponse.member_id == Member.id,
-                                SurveyResponse.status == COMPLETED))
+                                SurveyResponse.member_id == Member.id))
 
 
 def quiet_until(programme: Programme, zone: str | None, now: datetime) -> datetime | None:

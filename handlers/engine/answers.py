@@ -150,7 +150,10 @@ def pressed(text: str, offered: Sequence[str], answers: Mapping[str, int]) -> st
     if at is not None and 0 <= at < len(offered):  # a score typed: its button
         return offered[at]
     if chosen is not None:
-        return offered[chosen - 1] if 1 <= chosen <= len(offered) else None
+        # A value's button is typed as its value only: "11" is no score of 10.
+        values = {i for kind, i in answers.items() if kind.startswith(VALUE)}
+        fits = 1 <= chosen <= len(offered) and chosen - 1 not in values
+        return offered[chosen - 1] if fits else None
     kind = (yes_no(text) or (SKIP if skipping(text) else None)) if answers else None
     index = answers.get(kind) if kind is not None else None
     return offered[index] if index is not None and 0 <= index < len(offered) else None

@@ -25,6 +25,7 @@ FLOW = Flow.beside(__file__, "survey.mmd", ANSWER)
 router = Router(flows=[FLOW])
 router.include(survey_new.router)
 PICK, TICK, DONE, SKIP, BACK, OFF = "sv", "svt", "svd", "svs", "svb", "svoff"
+OFF_YES, OFF_NO = "svoffy", "svoffn"
 NPS_ROWS = ((0, 1, 2, 3, 4, 5), (6, 7, 8, 9, 10))
 
 
@@ -40,7 +41,7 @@ async def survey(ctx: Ctx) -> Outcome:
         return Outcome([reply("survey.opted_in")])
     if words:
         return Outcome([reply("survey.usage")])
-    found = await responses.unfinished(ctx.uow, ctx.member.id)
+    found = await responses.unfinished(ctx.uow, ctx.programme, ctx.member.id, ctx.now)
     if found is None:
         return Outcome([reply("survey.none_waiting")])
     return ask(ctx, found, intro=not found.answers)
@@ -67,8 +68,10 @@ def ask(ctx: Ctx, progress: Progress, intro: bool = False, said: tuple[Reply, ..
     key = "survey.question_text" if q.kind == "text" else f"survey.question_{q.kind}"
     question = reply(key, *rows, number=number, total=count, text=local(q.text),
                      most=q.max_length)
+    # A free-text question takes typed digits as its answer, not as its buttons' numbers.
     return Outcome([*said, *lead, question], state=ANSWER,
-                   data={"response": rid, "question": q.code, "picked": list(picked)})
+                   data={"response": rid, "question": q.code, "picked": list(picked),
+                         "kind": q.kind})
 
 
 def _answer_rows(rid: int, q: Question, picked: tuple[str, ...]) -> list[tuple[Button, ...]]:
@@ -228,18 +231,42 @@ async def back(ctx: Ctx) -> Outcome:
 
 @router.action(OFF)
 async def off(ctx: Ctx) -> Outcome:
+    """"No more surveys" asks first: on WeChat and the console it is a number away from
+    the answers, and it stops every survey."""
+    parts = _parts(ctx, 1)
+    if parts is None:
+        return Outcome([reply("error.button_expired")])
+    rid = parts[0]
+    return Outcome([reply("survey.off_confirm", (button("survey.off_yes", f"{OFF_YES}:{rid}"),
+                                                 button("survey.off_no", f"{OFF_NO}:{rid}")))],
+                   state=ANSWER, data=ctx.data)
+
+
+@router.action(OFF_YES)
+async def off_yes(ctx: Ctx) -> Outcome:
     await surveys.opt_out(ctx.uow, ctx.member.id, ctx.now)
     return Outcome([reply("survey.opted_out")])
+
+
+@router.action(OFF_NO)
+async def off_no(ctx: Ctx) -> Outcome:
+    """Not stopped: the question they were at, again."""
+    parts = _parts(ctx, 1)
+    found = await _unfinished(ctx, int(parts[0])) if parts is not None else None
+    if found is None:
+        return Outcome([reply("survey.off_kept")])
+    return ask(ctx, found, said=(reply("survey.off_kept"),))
 
 
 @router.state(ANSWER)
 async def typed(ctx: Ctx) -> Outcome:
     """While a question waits: its buttons (a typed number arrives as one), a free-text
     answer, or a question of buttons asked again."""
-    if ctx.action is not None:  # one of the question's own buttons
+    rid, question = ctx.data.get("response"), ctx.data.get("question")
+    typing = ctx.inbound.action is None and ctx.data.get("kind") == "text"
+    if ctx.action is not None and not typing:  # one of the question's own buttons
         step = router.find_action(ctx.action)
         return await step(ctx) if step is not None else Outcome([reply("error.button_expired")])
-    rid, question = ctx.data.get("response"), ctx.data.get("question")
     if not isinstance(rid, int) or not isinstance(question, str):
         return Outcome([reply("error.button_expired")])
     found = await responses.progress(ctx.uow, rid, ctx.member.id)

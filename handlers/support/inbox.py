@@ -1,5 +1,5 @@
 """/support for members: open a conversation with the business, then everything
-typed goes to staff until it is closed (/support again, or the Close button); then a
+typed goes to staff until it is closed (/support close, or the Close button); then a
 1-5 rating. The conversation lives in the database (domain.support), so /support
 after /cancel or a restart finds it again. Text and photos are carried: a photo
 travels by its platform's reference (Inbound.picture, domain/support/pictures.py),
@@ -38,14 +38,18 @@ def picture_of(inbound: Inbound) -> Picture | None:
                                               found.url)
 
 
+CLOSING = ("close", "end", "结束", "关闭")  # /support close: typed where buttons are not
+
+
 @router.command("support")
 async def support_command(ctx: Ctx) -> Outcome:
-    """/support opens (or finds) the member's conversation; typed while it is open,
-    it closes it."""
-    if ctx.state == CHATTING:
+    """/support opens the member's conversation, or comes back to the open one (as the
+    staff's answers say to); /support close, or the Close button, ends it."""
+    if ctx.arg.strip().lower() in CLOSING:
         found = await support.current(ctx.uow, ctx.member.id)
-        if found is not None:
-            return await _close(ctx, found.id)
+        if found is None:
+            return Outcome([reply("support.refused.none_open")])
+        return await _close(ctx, found.id)
     opened = await support.open_(ctx.uow, ctx.programme, ctx.member, ctx.now)
     cid = opened.conversation.id
     said = reply("support.opened" if opened.created else "support.resumed",

@@ -8,12 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.console import format_reply
 from domain.feedback import responses, surveys
 from domain.feedback.definitions import SurveyDef
-from domain.feedback.tables import SurveyAnswer, SurveyResponse
+from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.notices.tables import Notice
 from domain.points.tables import LedgerEntry
 from handlers.engine.types import Inbound
@@ -186,7 +186,13 @@ async def test_cancel_and_come_back_and_no_more_surveys(db, programme, clock, ke
     out = await alice.say("/survey")  # where they left it, without the intro again
     assert out.startswith("Question 2 of 3\nWhat did you like?")
     rid, _, _ = await response_of(db, 2, "satisfaction")
+    # "No more surveys" asks first; "no" goes on where they were, "yes" stops them all.
     out = await alice.press(f"svoff:{rid}")
+    assert out.startswith("Stop all surveys? You will get none until you send /survey on.")
+    out = await alice.say("no")
+    assert out.startswith("Surveys stay on.") and "What did you like?" in out
+    await alice.press(f"svoff:{rid}")
+    out = await alice.say("yes")
     assert out.startswith("Understood: we will send you no more surveys.")
     out = await olga.say("/survey send nps 2")
     assert out == "Member 00000002 asked for no surveys: nothing was sent."
@@ -279,3 +285,76 @@ async def test_a_coupon_reward_is_given_once_and_out_of_stock_is_said(db, progra
     assert "The thank-you coupon has run out, sorry." in said[1]
     assert all("+20 points" in out for out in said)
     assert await survey_points(db, 2) == [20] and await survey_points(db, 3) == [20]
+
+
+async def test_typed_digits_answer_a_free_text_question_and_numbers_never_press_scores(
+        db, programme, clock, kept):
+    """Trial findings: "3" typed to "why?" is the answer, not the third button (which
+    was "No more surveys"); "11" on an NPS question is no score of 10."""
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    await olga.say("/survey send nps 00000002")
+    await alice.say("/survey")
+    out = await alice.say("11")
+    assert "Question 1 of 2" in out and (await response_of(db, 2, "nps"))[2] == {}
+    await alice.say("7")
+    out = await alice.say("3")
+    assert out.startswith("Thank you for your answers!")
+    assert (await response_of(db, 2, "nps"))[1:] == ("completed", {"score": 7, "why": "3"})
+
+
+async def test_skipping_an_optional_multiple_choice_question(db, programme, clock):
+    """Trial finding: Skip on an optional multiple-choice question failed."""
+    base = {"code": "teas", "title": {"en": "Teas", "zh_Hans": "茶"},
+            "intro": {"en": "Hi", "zh_Hans": "你好"}}
+    pick = {"code": "tried", "kind": "multiple", "optional": True,
+            "text": {"en": "Which?", "zh_Hans": "哪些？"},
+            "choices": [{"code": "a", "label": {"en": "A", "zh_Hans": "甲"}},
+                        {"code": "b", "label": {"en": "B", "zh_Hans": "乙"}}]}
+    teas = SurveyDef.model_validate({**base, "questions": [pick]})
+    with_teas = programme.model_copy(update={"surveys": (*programme.surveys, teas)})
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, with_teas, T0)
+        await uow.commit()
+    olga = await owner(db, with_teas, clock)
+    alice = member(db, with_teas, clock)
+    await alice.say("/start")
+    await olga.say("/survey send teas 00000002")
+    await alice.say("/survey")
+    rid, _, _ = await response_of(db, 2, "teas")
+    out = await alice.press(f"svs:{rid}:tried")
+    assert out.startswith("Thank you for your answers!")
+    assert (await response_of(db, 2, "teas"))[1:] == ("completed", {"tried": None})
+
+
+async def test_a_member_sent_a_survey_twice_has_one_response_and_is_paid_once(
+        db, programme, clock, kept):
+    """Trial finding: a staff follow-up, then a segment send of the same survey, made
+    a second response and paid twice."""
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    await olga.say("/survey send nps 00000002")
+    out = await olga.say("/survey send nps")  # the segment counts who has it already
+    assert "This reaches 0 members" in out
+    await olga.say("/survey send nps 00000002")
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(SurveyResponse)) == 1
+    await alice.say("/survey")
+    await alice.say("9")
+    await alice.say("skip")
+    assert await survey_points(db, 2) == [20]
+    assert await alice.say("/survey") == "No survey is waiting for you right now. Thank you!"
+
+
+async def test_a_closed_survey_is_not_offered_by_slash_survey(db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    await olga.say("/survey send nps 00000002")
+    async with db.uow() as uow:
+        await uow.session.execute(update(Survey).where(Survey.code == "nps").values(
+            closed=True))
+        await uow.commit()
+    assert await alice.say("/survey") == "No survey is waiting for you right now. Thank you!"

@@ -78,7 +78,9 @@ async def test_a_member_writes_staff_read_answer_and_close_in_english(db, progra
         "💬 Our answer (#1):\nYes, from 10 to 18.\n\nReply with /support."]
     assert "Olga" not in "".join(await told(db, programme, 2))
 
-    closing = await alice.say("/support")
+    # /support, as the answer says, comes back to the conversation; /support close ends it.
+    assert (await alice.say("/support")).startswith("💬 Your conversation #1 is still open")
+    closing = await alice.say("/support close")
     assert closing.startswith("Conversation #1 is closed. How well did we help?")
     assert "[1] 1  [2] 2  [3] 3  [4] 4  [5] 5" in closing
     assert await alice.say("4") == "Thank you for rating us 4!"
