@@ -92,7 +92,8 @@ async def test_a_survey_reaches_a_segment_without_marketing_consent_but_never_th
     assert out.startswith("Keep a holdout group?")
     await olga.press("cnew:holdout:20")
     out = await olga.press("cnew:when:now")
-    assert "Message: the invitation to the survey “How likely are you to recommend us?”" in out
+    assert "Message (80%): the invitation to the survey “How likely are you to recommend " \
+        "us?”" in out
     assert "📋 We would love your opinion: How likely are you to recommend us?" in out
     out = await olga.press("cnew:ok")
     assert out.startswith("Campaign #1 is confirmed and starts now")
