@@ -87,33 +87,31 @@ async def send(uow: UnitOfWork, programme: Programme, survey: Survey, member_id:
     waiting = await uow.session.scalar(select(SurveyResponse.id).where(
         SurveyResponse.survey_id == survey.id, SurveyResponse.member_id == member_id,
         SurveyResponse.status.in_(UNFINISHED)).order_by(SurveyResponse.id).limit(1))
-    if waiting is not None:  # one response per member: the one they have not finished
-        found = await progress(uow, waiting, member_id)
-        assert found is not None
-        return found
-    await uow.session.execute(
-        uow.upsert(SurveyResponse).values(
-            survey_id=survey.id, member_id=member_id, occasion=occasion, via=via,
-            status=SENT, sent_at=now, updated_at=now)
-        .on_conflict_do_nothing(index_elements=["survey_id", "member_id", "occasion"]))
-    response = await uow.session.scalar(select(SurveyResponse).where(
-        SurveyResponse.survey_id == survey.id, SurveyResponse.member_id == member_id,
-        SurveyResponse.occasion == occasion))
-    assert response is not None
-    if response.status == COMPLETED:
+    # One response per member: the one they have not finished, else this occasion's.
+    if waiting is None:
+        waiting = (await open_many(uow, survey.id, [member_id], via, occasion, now))[member_id]
+    found = await progress(uow, waiting, member_id)
+    assert found is not None
+    if found.completed:
         raise SurveyRefused("answered", survey=survey.code)
-    return Progress(response, survey, definition, await _answers(uow, response.id))
+    return found
+
+
+def new_responses(uow: UnitOfWork, survey_id: int, member_ids: list[int], via: str,
+                  occasion: str, now: datetime) -> Any:
+    """The INSERT of these members' responses for this occasion; one that exists
+    already is left as it is."""
+    return uow.upsert(SurveyResponse).values([dict(
+        survey_id=survey_id, member_id=m, occasion=occasion, via=via, status=SENT,
+        sent_at=now, updated_at=now) for m in member_ids]).on_conflict_do_nothing(
+        index_elements=["survey_id", "member_id", "occasion"])
 
 
 async def open_many(uow: UnitOfWork, survey_id: int, member_ids: list[int], via: str,
                     occasion: str, now: datetime) -> dict[int, int]:
     """The response of each member for this occasion, made where new: member id to
     response id. A response met again (a claim repeated after a crash) is kept as is."""
-    await uow.session.execute(
-        uow.upsert(SurveyResponse).on_conflict_do_nothing(
-            index_elements=["survey_id", "member_id", "occasion"]),
-        [dict(survey_id=survey_id, member_id=m, occasion=occasion, via=via, status=SENT,
-              sent_at=now, updated_at=now) for m in member_ids])
+    await uow.session.execute(new_responses(uow, survey_id, member_ids, via, occasion, now))
     return {row.member_id: row.id for row in await uow.session.execute(
         select(SurveyResponse.member_id, SurveyResponse.id).where(
             SurveyResponse.survey_id == survey_id, SurveyResponse.occasion == occasion,

@@ -113,12 +113,9 @@ async def _send(uow: UnitOfWork, survey: _Sending, member_ids: list[int], via: s
                 occasion: str, now: datetime) -> int:
     """Responses for these members (one met already stays as it is), and an invitation
     for each response made now."""
-    made = (await uow.session.execute(
-        uow.upsert(SurveyResponse).values([dict(
-            survey_id=survey.id, member_id=m, occasion=occasion, via=via,
-            status=responses.SENT, sent_at=now, updated_at=now) for m in member_ids])
-        .on_conflict_do_nothing(index_elements=["survey_id", "member_id", "occasion"])
-        .returning(SurveyResponse.id, SurveyResponse.member_id))).all()
-    await responses.invite(uow, survey.title, [(r, m) for r, m in made], now)
+    made: list[Any] = list(await uow.session.execute(
+        responses.new_responses(uow, survey.id, member_ids, via, occasion, now)
+        .returning(SurveyResponse.id, SurveyResponse.member_id)))
+    await responses.invite(uow, survey.title, [(r.id, r.member_id) for r in made], now)
     return len(made)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.console import ConsoleChat
+from bot.console import ConsoleChat, format_reply
 from domain.staff import roles
 from handlers.engine.types import Inbound
 from handlers.routers import build_engine
@@ -33,6 +33,14 @@ class Member:
             platform="console", user_id=self.chat.user, chat_id=self.chat.user, action=action,
             locale=self.chat.locale))
         return "\n\n".join(r.text for r in answer.rendered())
+
+    async def tap(self, action: str) -> str:
+        """Press a button by its action and read the answer as the console prints it:
+        its text and its buttons, numbered as a member types them."""
+        answer = await self.chat.engine.handle(Inbound(
+            platform="console", user_id=self.chat.user, chat_id=self.chat.user, action=action,
+            locale=self.chat.locale))
+        return "\n\n".join(format_reply(r, self.chat.locale or "en") for r in answer.rendered())
 
     async def say(self, line: str) -> str:
         out = "\n\n".join(await self.chat.say(line))

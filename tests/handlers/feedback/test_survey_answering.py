@@ -10,13 +10,11 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.console import format_reply
 from domain.feedback import responses, surveys
 from domain.feedback.definitions import SurveyDef
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.notices.tables import Notice
 from domain.points.tables import LedgerEntry
-from handlers.engine.types import Inbound
 from tests.support.lifecycle_helpers import a_member
 from tests.support.transcript import Clock, member, owner
 
@@ -28,19 +26,6 @@ def clock() -> Clock:
     return Clock(T0)
 
 
-@pytest.fixture
-async def kept(db, programme):
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, T0)
-        await uow.commit()
-
-
-async def tap(who, action: str) -> str:
-    """Press a button as the console shows the answer: its text and its buttons."""
-    answer = await who.chat.engine.handle(Inbound(
-        platform="console", user_id=who.chat.user, chat_id=who.chat.user, action=action,
-        locale=who.chat.locale))
-    return "\n\n".join(format_reply(r, who.chat.locale or "en") for r in answer.rendered())
 
 
 async def response_of(db, number: int, code: str) -> tuple[int, str, dict]:
@@ -111,25 +96,25 @@ async def test_satisfaction_in_chinese_with_show_if_ticks_and_a_changed_answer(
     out = await bo.say("/survey")
     assert "第 1 题，共 3 题\n总体而言，您的满意度如何？" in out
     rid, _, _ = await response_of(db, 2, "satisfaction")
-    out = await tap(bo, f"sv:{rid}:overall:2")  # unhappy: "what went wrong" is asked
+    out = await bo.tap(f"sv:{rid}:overall:2")  # unhappy: "what went wrong" is asked
     assert "第 2 题，共 4 题\n您喜欢哪些方面？可多选。" in out
     assert "☐ 茶品" in out and "完成" in out
-    out = await tap(bo, f"svd:{rid}:liked")  # Done with nothing ticked
+    out = await bo.tap(f"svd:{rid}:liked")  # Done with nothing ticked
     assert out.startswith("请至少勾选一项。")
-    out = await tap(bo, f"svt:{rid}:liked:tea")
+    out = await bo.tap(f"svt:{rid}:liked:tea")
     assert "☑ 茶品" in out and "☐ 服务" in out
-    await tap(bo, f"svt:{rid}:liked:place")
-    out = await tap(bo, f"svt:{rid}:liked:tea")  # unticked again
+    await bo.tap(f"svt:{rid}:liked:place")
+    out = await bo.tap(f"svt:{rid}:liked:tea")  # unticked again
     assert "☐ 茶品" in out and "☑ 环境" in out
-    out = await tap(bo, f"svd:{rid}:liked")
+    out = await bo.tap(f"svd:{rid}:liked")
     assert "第 3 题，共 4 题\n哪里让您不满意？" in out
     # Back to the first question: they were happier than they said.
-    out = await tap(bo, f"svb:{rid}:liked")
-    out = await tap(bo, f"svb:{rid}:problem")
+    out = await bo.tap(f"svb:{rid}:liked")
+    out = await bo.tap(f"svb:{rid}:problem")
     assert out.startswith("请选择新的答案：") and "您喜欢哪些方面" in out
-    out = await tap(bo, f"svb:{rid}:liked")
+    out = await bo.tap(f"svb:{rid}:liked")
     assert "总体而言" in out
-    out = await tap(bo, f"sv:{rid}:overall:5")  # the problem question is no longer asked
+    out = await bo.tap(f"sv:{rid}:overall:5")  # the problem question is no longer asked
     _, status, answers = await response_of(db, 2, "satisfaction")
     assert answers == {"overall": 5, "liked": ["place"]} and status == "open"
     assert "第 3 题，共 3 题\n还有什么想对我们说的吗？" in out

@@ -10,13 +10,10 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select, update
 
-from bot.console import format_reply
-from domain.feedback import surveys
 from domain.members.tables import Member
 from domain.notices.tables import Notice
 from domain.staff import roles
 from domain.support.tables import SupportMessage
-from handlers.engine.types import Inbound
 from handlers.notices.notices import render_notice
 from tests.support.transcript import Clock, member, owner
 
@@ -28,18 +25,6 @@ def clock() -> Clock:
     return Clock(T0)
 
 
-@pytest.fixture
-async def kept(db, programme):
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, T0)
-        await uow.commit()
-
-
-async def tap(who, action: str) -> str:
-    answer = await who.chat.engine.handle(Inbound(
-        platform="console", user_id=who.chat.user, chat_id=who.chat.user, action=action,
-        locale=who.chat.locale))
-    return "\n\n".join(format_reply(r, who.chat.locale or "en") for r in answer.rendered())
 
 
 async def told(db, programme, member_id: int, locale: str = "en") -> list[str]:
@@ -84,7 +69,7 @@ async def test_a_member_writes_staff_read_answer_and_close_in_english(db, progra
     assert closing.startswith("Conversation #1 is closed. How well did we help?")
     assert "[1] 1  [2] 2  [3] 3  [4] 4  [5] 5" in closing
     assert await alice.say("4") == "Thank you for rating us 4!"
-    assert await tap(alice, "spr:1:5") == "You have rated this conversation already. Thank you!"
+    assert await alice.tap("spr:1:5") == "You have rated this conversation already. Thank you!"
     results = await olga.say("/survey results support")
     assert "Sent 1 · opened 1 (100%) · completed 1 (100%)" in results
     assert "Average 4.0 from 1 answers\n1: 0%  2: 0%  3: 0%  4: 100%  5: 0%" in results
