@@ -333,6 +333,14 @@ async def control(uow: UnitOfWork, actor_id: int, action: str, campaign_id: int,
     return campaign
 
 
+async def cancel_for_survey(uow: UnitOfWork, survey_id: int, now: datetime) -> int:
+    """The survey was closed: its campaigns still to send are cancelled (the close is
+    what the audit log records). How many."""
+    return await uow.changed(
+        update(_C).where(_C.c.survey_id == survey_id, _C.c.status.in_(OPEN))
+        .values(status="cancelled", finished_at=now, progress_at=None))
+
+
 # --------------------------------------------------------------------------- start
 
 _due_now = bindparam("b_now", type_=UTCDateTime())

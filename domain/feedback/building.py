@@ -16,9 +16,10 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
+from domain.campaigns import campaigns
 from domain.config import Programme
 from domain.errors import Refused
-from domain.feedback import surveys
+from domain.feedback import responses, surveys
 from domain.feedback.definitions import SurveyDef
 from domain.feedback.tables import Survey
 from domain.staff import audit
@@ -94,9 +95,20 @@ async def _made_by(uow: UnitOfWork, code: str, key: str) -> bool:
     return any(isinstance(p, dict) and p.get("key") == key for p in rows)
 
 
-async def close(uow: UnitOfWork, code: str, author_id: int, now: datetime) -> Survey:
-    """Close a survey now: nobody is sent it or answers it any more. A file survey the
-    file still lists opens again at the next start (keep_from_file); the caller says so."""
+@dataclass(frozen=True)
+class Stopped:
+    """What closing a survey called off: campaigns cancelled, invitations withdrawn."""
+
+    campaigns: int
+    invitations: int
+
+
+async def close(uow: UnitOfWork, code: str, author_id: int,
+                now: datetime) -> tuple[Survey, Stopped]:
+    """Close a survey now: nobody is sent it or answers it any more, so its campaigns
+    still to send are cancelled and invitations not yet out are withdrawn. A file survey
+    the file still lists opens again at the next start (keep_from_file); the caller
+    says so."""
     survey = await surveys.by_code(uow, code)
     if survey is None:
         raise BuildRefused("unknown", survey=code)
@@ -105,7 +117,10 @@ async def close(uow: UnitOfWork, code: str, author_id: int, now: datetime) -> Su
                             .values(closed=True, updated_at=now))
     if not won:
         raise BuildRefused("already_closed", survey=code)
+    stopped = Stopped(await campaigns.cancel_for_survey(uow, survey.id, now),
+                      await responses.withdraw(uow, survey.id))
     await audit.record(uow, audit.member_actor(author_id), "survey.close", code,
-                       {"source": survey.source}, now)
+                       {"source": survey.source, "campaigns": stopped.campaigns,
+                        "invitations": stopped.invitations}, now)
     await uow.session.refresh(survey)
-    return survey
+    return survey, stopped

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, or_, select, update
+from sqlalchemy import Integer, bindparam, cast, delete, func, or_, select, update
 
 from domain.config import Programme
 from domain.errors import Refused
@@ -23,6 +23,7 @@ from domain.feedback.definitions import Question, SurveyDef
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members import members
 from domain.notices import announce
+from domain.notices.tables import Notice
 from domain.points import ledger
 from domain.points.expiry import expires_at
 from domain.rewards import gifts
@@ -30,6 +31,9 @@ from domain.storage.database import UnitOfWork
 from domain.support import alerts
 
 SENT, OPEN, COMPLETED = "sent", "open", "completed"
+# Closed before its invitation went out: the member never heard of it, and it is not
+# counted as sent.
+WITHDRAWN = "withdrawn"
 UNFINISHED = (SENT, OPEN)
 LOW = {"nps": 6, "rating": 2}  # a completed survey with a score this low alerts staff
 SHOWN = 200  # characters of a free-text answer in the alert
@@ -123,8 +127,32 @@ async def invite(uow: UnitOfWork, survey_title: dict[str, str],
     """The invitation notice of each (response id, member id), once per response."""
     await announce.tell_many(uow, [(member_id, "survey.invite",
                                     {"title": {"$local": survey_title}},
-                                    f"survey:invite:{response_id}")
+                                    f"{_INVITE}{response_id}")
                                    for response_id, member_id in sent], now)
+
+
+_INVITE = "survey:invite:"
+
+
+async def withdraw(uow: UnitOfWork, survey_id: int) -> int:
+    """The survey was closed: invitations still waiting to go out are withdrawn with
+    their responses, so nobody is invited to a survey they can no longer answer. One
+    on its way already is not stopped; answering it says the survey is closed."""
+    invited = cast(func.substr(Notice.idempotency_key, len(_INVITE) + 1), Integer)
+    keys = list(await uow.session.scalars(
+        update(Notice).where(
+            Notice.status == "pending", Notice.key == "survey.invite",
+            select(SurveyResponse.id).where(
+                SurveyResponse.id == invited, SurveyResponse.survey_id == survey_id,
+                SurveyResponse.status == SENT).exists())
+        .values(status="withdrawn").returning(Notice.idempotency_key)
+        .execution_options(synchronize_session=False)))
+    ids = [int(key.removeprefix(_INVITE)) for key in keys]
+    if ids:
+        await uow.session.execute(update(SurveyResponse).where(
+            SurveyResponse.id.in_(ids), SurveyResponse.status == SENT)
+            .values(status=WITHDRAWN).execution_options(synchronize_session=False))
+    return len(ids)
 
 
 _R, _S = SurveyResponse.__table__, Survey.__table__

@@ -71,6 +71,7 @@ async def tallies(uow: UnitOfWork) -> dict[int, tuple[int, int]]:
     found: dict[int, tuple[int, int]] = {}
     for survey_id, status, n in await uow.session.execute(
             select(SurveyResponse.survey_id, SurveyResponse.status, func.count())
+            .where(SurveyResponse.status != responses.WITHDRAWN)
             .group_by(SurveyResponse.survey_id, SurveyResponse.status)):
         sent, completed = found.get(survey_id, (0, 0))
         found[survey_id] = (sent + n, completed + (n if status == responses.COMPLETED else 0))
@@ -92,6 +93,7 @@ async def of(uow: UnitOfWork, survey: Survey) -> Results:
         .group_by(SurveyResponse.status))).all())
     opened = await uow.session.scalar(select(func.count()).where(
         SurveyResponse.survey_id == survey.id, SurveyResponse.opened_at.is_not(None)))
+    by_status.pop(responses.WITHDRAWN, None)  # never sent
     funnel = Funnel(sum(by_status.values()), opened or 0,
                     by_status.get(responses.COMPLETED, 0))
     found = {q.code: QuestionResult(q.code, q.kind) for q in definition.questions}

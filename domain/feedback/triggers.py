@@ -19,6 +19,7 @@ member skipped for the hour is found again by a later run, as the windows are wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +36,8 @@ from domain.storage.database import Database, UnitOfWork
 
 CATCH_UP = timedelta(days=2)  # how late after its moment a survey is still sent
 PAGE = 1000  # member ids read from a snapshot at a time
-SLICE = {"sqlite": 50, "postgresql": 200}  # members invited per short transaction
+# Members invited by the first short transaction; later ones as fit (Database.in_slices).
+SLICE = {"sqlite": 50, "postgresql": 200}
 
 
 async def run(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
@@ -104,17 +106,16 @@ async def _invite(db: Database, programme: Programme, survey: _Sending, via: str
         after = page[-1][0]
         awake = [member_id for member_id, zone in page
                  if surveys.quiet_until(programme, zone, now) is None]
-        slices = [awake[i:i + size] for i in range(0, len(awake), size)]
-        invited += sum(await db.in_turns(slices, lambda uow, ids: _send(
-            uow, survey, ids, via, occasion, now)))
+        invited += sum(await db.in_slices(awake, lambda uow, ids: _send(
+            uow, survey, ids, via, occasion, now), size))
 
 
-async def _send(uow: UnitOfWork, survey: _Sending, member_ids: list[int], via: str,
+async def _send(uow: UnitOfWork, survey: _Sending, member_ids: Sequence[int], via: str,
                 occasion: str, now: datetime) -> int:
     """Responses for these members (one met already stays as it is), and an invitation
     for each response made now."""
     made: list[Any] = list(await uow.session.execute(
-        responses.new_responses(uow, survey.id, member_ids, via, occasion, now)
+        responses.new_responses(uow, survey.id, list(member_ids), via, occasion, now)
         .returning(SurveyResponse.id, SurveyResponse.member_id)))
     await responses.invite(uow, survey.title, [(r.id, r.member_id) for r in made], now)
     return len(made)

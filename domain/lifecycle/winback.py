@@ -13,6 +13,7 @@ since, `won_back_at` (the moment the coupon was used) when they used it, which i
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,9 +30,9 @@ from domain.rewards.tables import Coupon
 from domain.storage.database import Database, UnitOfWork
 
 BATCH = 1000  # member ids read at a time
-# Members offered by one set of statements: on SQLite a slice holds the loop while it
-# runs (domain.storage.turns), about 0.6 ms a member; on PostgreSQL only its Python does.
-SLICE = {"sqlite": 16, "postgresql": 50}
+# Members offered by the first set of statements; later slices are sized by how long
+# it took (Database.in_slices). On SQLite a slice holds the loop while it runs.
+SLICE = {"sqlite": 8, "postgresql": 50}
 # A coupon that expired longer ago than this can no longer turn up used.
 SETTLE_HORIZON = timedelta(days=7)
 _E = WinBackEpisode
@@ -55,7 +56,7 @@ JUDGED = (Member.last_active_at, Member.joined_at, Member.purchase_count,
           Member.marketing_consent)
 
 
-async def offer(uow: UnitOfWork, programme: Programme, reward: str, found: list[Any],
+async def offer(uow: UnitOfWork, programme: Programme, reward: str, found: Sequence[Any],
                 now: datetime) -> int:
     """Open the episodes of members the snapshot found lapsing (rows of id and JUDGED)
     and give their coupons, in a few statements for the whole slice. Returns the
@@ -129,10 +130,9 @@ async def run(db: Database, programme: Programme, now: datetime,
         if not page:
             break
         after = page[-1][0]
-        size = SLICE.get(db.dialect, 16)
-        slices = [page[i:i + size] for i in range(0, len(page), size)]
-        offered += sum(await db.in_turns(
-            slices, lambda uow, rows: offer(uow, programme, reward, rows, now)))
+        offered += sum(await db.in_slices(
+            page, lambda uow, rows: offer(uow, programme, reward, rows, now),
+            SLICE.get(db.dialect, 8)))
     return {"offered": offered, "returned": returned, "won_back": won}
 
 

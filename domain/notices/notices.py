@@ -17,7 +17,8 @@ from domain.storage.database import UnitOfWork
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 WAIT_AGAIN = timedelta(seconds=15)  # "wait": the member's platform is still connecting
-FINAL = ("sent", "unreachable", "rejected", "failed")
+# "withdrawn": what it told of was called off before it went out (a survey closed).
+FINAL = ("sent", "unreachable", "rejected", "failed", "withdrawn")
 
 
 async def queue(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],

@@ -364,9 +364,12 @@ async def close(ctx: Ctx, rest: list[str]) -> Outcome:
         return Outcome([reply("survey_new.close_usage")])
     code = unicodedata.normalize("NFKC", rest[0]).lower()[:32]
     try:
-        survey = await building.close(ctx.uow, code, ctx.member.id, ctx.now)
+        survey, stopped = await building.close(ctx.uow, code, ctx.member.id, ctx.now)
     except BuildRefused as refused:
         return Outcome([reply(f"survey_new.close_refused.{refused.code}", code=code)])
     listed = survey.source == FILE and any(s.code == code for s in ctx.programme.surveys)
+    called_off = Text("survey_new.closed_stopped", {
+        "campaigns": stopped.campaigns, "invitations": stopped.invitations}) \
+        if stopped.campaigns or stopped.invitations else ""
     return Outcome([reply("survey_new.closed_file" if listed else "survey_new.closed",
-                          code=code)])
+                          code=code, stopped=called_off)])

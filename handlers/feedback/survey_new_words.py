@@ -7,6 +7,7 @@ so a restart finds it where it was; domain.feedback.building checks it whole at 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 from typing import Any
@@ -25,6 +26,7 @@ WORDS_MOST = next(m.max_length for m in Words.model_fields["en"].metadata
                   if isinstance(m, MaxLen))
 SCORED = tuple(SCALES)  # rating, nps
 CHOOSING = ("single", "multiple")
+LABEL_SEPARATORS = re.compile("[;；|｜]")
 
 
 def cleaned(raw: str, lines: bool) -> tuple[str, Reply | None]:
@@ -41,11 +43,15 @@ def cleaned(raw: str, lines: bool) -> tuple[str, Reply | None]:
 
 
 def labels(raw: str, most: int) -> tuple[list[str], Reply | None]:
-    """Choice labels typed one per line (blank lines ignored), or why they cannot be."""
+    """Choice labels typed one per line (blank lines ignored), or on one line between
+    semicolons or bars, as a chat that sends each line on Enter (WeChat, the console)
+    leaves no other way; or why they cannot be. Commas stay in a label ("Yes, often")."""
     text, problem = cleaned(raw, lines=True)
     if problem is not None:
         return [], problem
     found = [line.strip() for line in text.split("\n") if line.strip()]
+    if len(found) == 1:
+        found = [part.strip() for part in LABEL_SEPARATORS.split(found[0]) if part.strip()]
     if len(found) < 2:
         return found, reply("survey_new.labels_few")
     if len(found) > most:

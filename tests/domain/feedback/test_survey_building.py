@@ -145,9 +145,10 @@ async def test_close_once_and_a_file_survey_reopens_at_the_next_start(db, progra
         await surveys.keep_from_file(uow, programme, T0)
         await uow.commit()
     async with db.uow() as uow:
-        closed = await building.close(uow, "nps", 1, T0)
+        closed, stopped = await building.close(uow, "nps", 1, T0)
         await uow.commit()
         assert closed.closed and closed.source == "file"
+        assert (stopped.campaigns, stopped.invitations) == (0, 0)  # none were waiting
     async with db.uow() as uow:
         for code, why in (("nps", "already_closed"), ("nope", "unknown")):
             with pytest.raises(BuildRefused) as refused:

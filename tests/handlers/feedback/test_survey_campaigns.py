@@ -197,3 +197,44 @@ async def test_staff_below_operator_may_follow_up_one_member_but_not_send_to_a_s
     assert "operator" in out.lower()
     out = await sam.say("/survey send nps 00000002")
     assert out == "Survey nps sent to member 00000002. They answer with /survey."
+
+
+async def test_closing_the_survey_calls_off_its_campaign_and_waiting_invitations(
+        db, programme, clock):
+    """What was queued before /survey close never goes out: the campaign still sending
+    it is cancelled, a staff follow-up's invitation not yet sent is withdrawn and not
+    counted as sent; one already out is left alone."""
+    from domain.feedback import results
+    from domain.notices.tables import Notice
+
+    olga = await owner(db, programme, clock)
+    await members_and_survey(db, programme)
+    await olga.say("/survey send nps")
+    await confirm_survey_campaign(olga, holdout=0)
+    await campaigns.start_due(db, programme, clock.now)  # deliveries written, none sent
+    assert "sent" in await olga.say("/survey send nps 2")  # a follow-up, queued
+    async with db.uow() as uow:
+        out_already = (await uow.session.scalars(select(Notice))).one()
+        out_already.status = "sent"  # the notifier took this one: it cannot be called back
+        await uow.commit()
+    await olga.say("/survey send nps 3")
+    out = await olga.say("/survey close nps")
+    assert "Called off with it: campaigns still sending it: 1; invitations not yet " \
+        "sent: 1." in out
+    telegram = Telegram()
+    await dispatch(db, programme, clock, telegram)
+    assert telegram.sent == {}
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(Campaign.status)) == "cancelled"
+        notices = dict((await uow.session.execute(
+            select(Notice.member_id, Notice.status))).all())
+        assert notices == {2: "sent", 3: "withdrawn"}
+        statuses = dict((await uow.session.execute(
+            select(SurveyResponse.member_id, SurveyResponse.status)
+            .where(SurveyResponse.via != "campaign", SurveyResponse.member_id != ANSWERED)))
+            .all())
+        assert statuses == {2: "sent", 3: "withdrawn"}
+        nps = await surveys.by_code(uow, "nps")
+        funnel = (await results.of(uow, nps)).funnel
+    assert funnel.sent == 2  # the one answered earlier and the follow-up that went out
+    assert "closed already" in await olga.say("/survey close nps")

@@ -345,3 +345,21 @@ async def test_close_a_chat_survey_and_a_file_survey(db, programme, clock):
     assert (await stored(db, "quick")).closed  # a chat survey stays closed
     assert not (await stored(db, "nps")).closed  # the file still lists it
     assert await count(db, AuditEntry, AuditEntry.action == "survey.close") == 2
+
+
+async def test_choices_typed_on_one_line_between_semicolons(db, programme, clock):
+    """WeChat and the console send a line per message: the choices fit on one line,
+    between semicolons (either width) or bars; a comma stays inside a choice."""
+    olga = await owner(db, programme, clock)
+    await say_all(olga, ["/survey new", "drinks", "Drinks", "1", "Intro", "1", "1",
+                         "Pick one", "1"])
+    assert "separated by “;”" in olga.said[-1]
+    await olga.say("Tea; Coffee, iced ;Juice")
+    assert "exactly 3 choices" in await olga.say("茶；咖啡")
+    assert "May members skip" in await olga.say("茶；冰咖啡|果汁")
+    await say_all(olga, ["1", "2", "1", "1", "1"])
+    assert "Make survey “drinks”" in olga.said[-1], olga.said[-1]
+    await olga.say("1")
+    definition = surveys.definition(await stored(db, "drinks"))
+    assert [(c.label.en, c.label.zh_Hans) for c in definition.questions[0].choices] == [
+        ("Tea", "茶"), ("Coffee, iced", "冰咖啡"), ("Juice", "果汁")]
