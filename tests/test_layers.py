@@ -64,6 +64,18 @@ def test_a_broken_rule_is_caught(tmp_path, where, line, contract):
     assert f"Contracts: {CONTRACTS - 1} kept, 1 broken." in result.stdout
 
 
+def test_every_capability_is_kept_from_sqlite_internals():
+    """A new capability package must join the storage contract, or nothing would stop
+    it importing SQLite internals (feedback and support were once left out)."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    contract = next(c for c in config["tool"]["importlinter"]["contracts"]
+                    if c["name"] == STORAGE)
+    packages = {f"domain.{path.parent.name}" for path in (ROOT / "domain").glob("*/__init__.py")}
+    assert packages - {"domain.storage"} == set(contract["source_modules"])
+
+
 def test_patterns_are_checked_whole():
     """`re.match` with a closing `$` lets a final newline through ("A-1\\n" was a second
     order); every pattern in the code is matched with fullmatch, or searched on purpose."""
