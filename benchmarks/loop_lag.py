@@ -12,7 +12,9 @@ has an operator open its card and results, through the engine), a CSV of one pur
 each (import, with the code behind `memberbot import`), and N members for an operator
 who builds a campaign for everyone through the engine: the segment's count, then its
 count per language (selection, default 1,000,000), and a seat for each in a chat
-gated at the top tier, which the hourly sweep lapses (community). The job runs once
+gated at the top tier, which the hourly sweep lapses (community), and a purchase a day
+ago for each, which the survey triggers answer with the satisfaction survey and the
+periodic NPS, an invitation each (surveys). The job runs once
 alone (T0) and once, on a second identical seed, while a simulated member sends
 "/points" through the real handlers engine every 50 ms and a ticker sleeping 5 ms
 records how late it wakes.
@@ -57,6 +59,7 @@ from domain import config
 from domain.campaigns import campaigns, deliveries
 from domain.campaigns.campaigns import Draft
 from domain.community import seats
+from domain.feedback import surveys, triggers
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.members.tables import Member
 from domain.points import writeoffs
@@ -74,7 +77,7 @@ TICK_S = 0.005
 TARGET_LAG_MS = 50.0
 TARGET_P99_MS = 250.0
 JOBS = ("expiry", "reminders", "tier_review", "birthdays", "winback", "campaign_start",
-        "campaign_reads", "import", "selection", "community")
+        "campaign_reads", "import", "selection", "community", "surveys")
 MEMBER = Inbound(platform="console", user_id="lag-probe", chat_id="lag-probe", text="/points")
 OPERATOR = Inbound(platform="console", user_id="lag-operator", chat_id="lag-operator",
                    text="/campaign", locale="en")
@@ -177,6 +180,16 @@ async def seed_started(db: Database, programme: config.Programme) -> None:
         await uow.commit()
 
 
+async def seed_surveys(db: Database, programme: config.Programme) -> None:
+    """Everyone bought a day and an hour ago: the satisfaction survey (a day after a
+    purchase) and the periodic NPS (to buyers) each invite every member."""
+    await _sql(db, update(Member.__table__).where(Member.id > 1).values(
+        last_purchase_at=_at(NOW - timedelta(hours=25)), purchase_count=1))
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, programme, NOW)
+        await uow.commit()
+
+
 async def seed_community(db: Database, programme: config.Programme) -> None:
     """Every member sits in a chat gated at the top tier, and none holds it: the
     sweep lapses them all, a notice each."""
@@ -187,7 +200,7 @@ SEEDS: dict[str, Callable[[Database, config.Programme], Awaitable[None]]] = {
     "expiry": seed_expiry, "reminders": seed_reminders, "tier_review": seed_tier_review,
     "birthdays": seed_birthdays, "winback": seed_winback, "campaign_start": seed_campaign,
     "campaign_reads": seed_started, "import": seed_expiry, "selection": seed_tier_review,
-    "community": seed_community,
+    "community": seed_community, "surveys": seed_surveys,
 }
 
 
@@ -236,6 +249,9 @@ async def run_job(job: str, db: Database, programme: config.Programme, folder: P
         await importing.run(app, folder / "purchases.csv", out=quiet, err=quiet)
     elif job == "community":
         await seats.sweep(db, programme, NOW)
+    elif job == "surveys":
+        sent = await triggers.run(db, programme, NOW)
+        assert sent.get("satisfaction:purchase") and sent.get("nps:every"), sent
     elif job == "selection":
         # An operator builds a campaign for everyone through the real engine: the
         # segment menu's count, then the confirmation's count per language.

@@ -109,7 +109,7 @@ async def _answered(api: FakeBotAPI, db: Database, programme: Programme,
     base = len(api.sent())
     for user in users:
         api.message(user, "/start")
-    await api.wait_for(lambda _: len(api.sent()) >= base + members, timeout=600)
+    await telegram_inbound.Acted(api).reach(base + members)
     async with db.uow() as uow:
         await surveys.keep_from_file(uow, programme, NOW)
         nps = await surveys.by_code(uow, "nps")
@@ -122,19 +122,19 @@ async def _answered(api: FakeBotAPI, db: Database, programme: Programme,
     base = len(api.sent("sendMessage"))
     for user in users:
         api.message(user, "/survey")
-    await api.wait_for(lambda _: len(api.sent("sendMessage")) >= 2 * members + base,
-                       timeout=600)
+    await telegram_inbound.Acted(api, "sendMessage").reach(2 * members + base)
     question = {int(c.chat_id): int(c.result["message_id"]) for c in api.sent("sendMessage")}
+    acted = telegram_inbound.Acted(api, "sendMessage")
+    acted()  # the calls so far, counted before the clock starts
     started = time.perf_counter()
     # A score is answered by the next question; Skip, the last, by thanks and points.
     for step in range(2):
-        before = len(api.sent("sendMessage"))
+        before = acted()
         for user in users:
             rid = response[user]
             data = f"sv:{rid}:score:{user % 11}" if step == 0 else f"svs:{rid}:why"
             api.callback(user, data, question[user])
-        await api.wait_for(lambda _, n=before + members: len(api.sent("sendMessage")) >= n,
-                           timeout=600)
+        await acted.reach(before + members)
     took = time.perf_counter() - started
     async with db.uow() as uow:
         stored = await uow.session.scalar(select(func.count()).select_from(SurveyAnswer))

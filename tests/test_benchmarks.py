@@ -34,6 +34,30 @@ async def test_the_selection_jobs_operator_reaches_the_confirmation(tmp_path):
         await loop_lag.run_job("selection", db, programme, tmp_path)  # raises when lost
 
 
+@pytest.mark.parametrize("job", ["surveys", "winback", "community"])
+async def test_each_seeded_job_finds_its_work(tmp_path, job):
+    """A seed that no longer makes its job do anything would time an empty run: each
+    of these asserts (in run_job) or is checked here that it did its work."""
+    from sqlalchemy import func, select
+
+    from benchmarks import loop_lag
+    from bot import programme as programme_file
+    from domain.community.tables import Seat
+    from domain.feedback.tables import SurveyResponse
+    from domain.lifecycle.tables import WinBackEpisode
+
+    programme = programme_file.load()
+    fresh = loop_lag._seeder("sqlite", job, 30, programme, tmp_path, "")
+    made = {"surveys": (SurveyResponse, None), "winback": (WinBackEpisode, None),
+            "community": (Seat, Seat.status == "lapsed")}[job]
+    async with fresh() as db:
+        await loop_lag.run_job(job, db, programme, tmp_path)
+        async with db.uow() as uow:
+            stmt = select(func.count()).select_from(made[0])
+            done = await uow.scalar(stmt if made[1] is None else stmt.where(made[1]))
+    assert done >= 29  # each generated member but the operator
+
+
 async def test_the_community_sweep_figures_count_every_seat(tmp_path):
     """benchmarks.community times the sweep, then runs it again from the same start for
     its memory peak: both passes must see every seat lapse, then none."""

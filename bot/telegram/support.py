@@ -2,16 +2,19 @@
 conversation has its own topic.
 
 `SupportDesk.group_message` takes the group messages that are the inbox's: /setsupport
-(let through to the engine in a forum only), and what staff write in a member's topic,
-which goes to the engine as `/reply N TEXT` (or `/close N`) for that member's open
-conversation (a photo with it as the Inbound's picture, support_photos.py), so the
-same step, permission check and audit answer it as in private.
+(let through to the engine in a forum where the bot may manage topics; `/setsupport
+off` anywhere), and what staff write in a member's topic, which goes to the engine as
+`/reply N TEXT` (or `/close N`) for that member's open conversation (a photo with it
+as the Inbound's picture, support_photos.py), so the same step, permission check and
+audit answer it as in private. A reply that went is acknowledged with a reaction on
+the staff member's message (the text only if the reaction fails); anything else the
+step says (a refusal, a closed WeChat window) is said in the topic, to be read.
 Anyone else writing there is told only staff may answer; nothing reaches the member.
 
 `SupportDesk.relay` posts what the domain queued for the staff chat
-(domain.support.staff_chat): a member's first post makes their topic (named with
-member number, tier and platform) and opens it with the member card. A post naming
-a support message with a photo shows the photo (support_photos.post).
+(domain.support.staff_chat) in the member's topic, which support_topics.py makes,
+closes, reopens and renames. A post naming a support message with a photo shows the
+photo (support_photos.post).
 """
 
 from __future__ import annotations
@@ -23,17 +26,20 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.telegram import support_photos
-from bot.telegram.groups import kind_of
+from bot.telegram.groups import GROUP_KINDS, kind_of
+from bot.telegram.support_topics import TopicGone, Topics, sent
 from bot.telegram.transport import TelegramFailure
 from domain.community import group_settings
 from domain.config import Programme
 from domain.members import members
 from domain.staff import roles
 from domain.storage.database import Database
-from domain.support import cards, pictures, staff_chat
 from domain.support import conversations as support
+from domain.support import pictures, staff_chat
+from handlers.engine.engine import Answer
 from handlers.engine.types import Inbound
 from handlers.notices.notices import render_notice
+from handlers.support.tickets import OFF
 
 if TYPE_CHECKING:
     from bot.telegram.gateway import Gateway
@@ -43,6 +49,9 @@ PLATFORM = "telegram"
 SETUP = "setsupport"
 EVERY_S = 2.0
 CHATS_TTL_S = 30.0  # a staff chat set through another worker is known within this
+MANAGE_TOPICS = "can_manage_topics"
+ACK = "👍"  # a reply that went: one of the reactions Telegram lets bots use
+ACKNOWLEDGED = "support.replied"  # what the reaction stands for
 
 
 class SupportDesk:
@@ -50,6 +59,7 @@ class SupportDesk:
         self.db = db
         self.programme = programme
         self._chats: tuple[float, frozenset[str]] | None = None
+        self.topics = Topics(db, programme)
 
     async def staff_chats(self) -> frozenset[str]:
         """The staff chats' ids, read at most every CHATS_TTL_S: group chatter in any
@@ -75,18 +85,7 @@ class SupportDesk:
         if user is None or user.is_bot:
             return False
         if name == SETUP:
-            if kind_of(chat) == "supergroup" and not getattr(chat, "is_forum", False):
-                await gateway.say(key, chat_id, "support.not_forum", user.language_code,
-                                  group=True, thread_id=thread)
-                return True
-            if not await self._may(str(user.id), "support_chat"):
-                # Refused before the engine, which would make a member of a stranger.
-                await gateway.say(key, chat_id, "support.chat_denied", user.language_code,
-                                  group=True, thread_id=thread)
-                return True
-            await gateway.inbound(self._inbound(message, key, message.text or ""),
-                                  thread_id=thread)
-            self._chats = None
+            await self._setup(gateway, message, key, thread)
             return True
         if thread is None or chat_id not in await self.staff_chats():
             return False
@@ -117,7 +116,64 @@ class SupportDesk:
             return True
         else:
             text = f"/reply {conv} {said}"
-        await gateway.inbound(self._inbound(message, key, text), thread_id=thread)
+        await self._answer(gateway, self._inbound(message, key, text), thread)
+        return True
+
+    async def _setup(self, gateway: Gateway, message: Any, key: str,
+                     thread: int | None) -> None:
+        """/setsupport: refused here when the group could not work as the staff chat
+        (no topics, or the bot may not manage them), before the engine makes it one;
+        `/setsupport off` goes through from anywhere."""
+        chat, user = message.chat, message.from_user
+        chat_id = str(chat.id)
+        off = (message.text or "").partition(" ")[2].strip().lower() in OFF
+        refusal = None
+        if not off and kind_of(chat) in GROUP_KINDS and not getattr(chat, "is_forum", False):
+            refusal = "support.not_forum"
+        elif not await self._may(str(user.id), "support_chat"):
+            # Refused before the engine, which would make a member of a stranger.
+            refusal = "support.chat_denied"
+        elif not off and kind_of(chat) in GROUP_KINDS:
+            try:
+                rights = await gateway.transport.bot_rights(chat_id)
+            except TelegramFailure as exc:
+                log.warning("bot rights unknown", extra={"chat": chat_id,
+                                                         "detail": exc.description})
+                refusal = "support.chat_unchecked"
+            else:
+                refusal = None if MANAGE_TOPICS in rights else "support.chat_bot_rights"
+        if refusal is not None:
+            await gateway.say(key, chat_id, refusal, user.language_code, group=True,
+                              thread_id=thread)
+            return
+        await gateway.inbound(self._inbound(message, key, message.text or ""),
+                              thread_id=thread)
+        self._chats = None
+
+    async def _answer(self, gateway: Gateway, inbound: Inbound, thread: int | None) -> None:
+        """The engine's answer to what staff wrote in a topic: a reply that went is a
+        reaction on their message, not one more message in the topic."""
+
+        async def deliver(answer: Answer) -> None:
+            assert gateway.sender is not None
+            for rendered in answer.rendered():
+                if rendered.key == ACKNOWLEDGED and await self._react(gateway, inbound):
+                    continue
+                await gateway.sender.send(inbound.chat_id, rendered, group=True,
+                                          interactive=True, thread_id=thread)
+
+        await gateway.pipeline.handle(inbound, deliver)
+
+    @staticmethod
+    async def _react(gateway: Gateway, inbound: Inbound) -> bool:
+        """👍 on the staff member's message; False when Telegram would not have it
+        (reactions turned off in the group, say)."""
+        try:
+            await gateway.transport.react(inbound.chat_id, str(inbound.message_id), ACK)
+        except TelegramFailure as exc:
+            log.info("reply not acknowledged by a reaction",
+                     extra={"chat": inbound.chat_id, "detail": exc.description})
+            return False
         return True
 
     async def _may(self, user_id: str, permission: str) -> bool:
@@ -169,45 +225,33 @@ class SupportDesk:
 
     async def _post(self, gateway: Gateway, chat_id: str, member_id: int | None, key: str,
                     params: dict[str, Any]) -> str:
-        assert gateway.sender is not None
         locale = await self._locale(chat_id)
-        thread = None
-        if member_id is not None:
-            thread = await self._topic(gateway, chat_id, member_id, locale)
+        if member_id is None:
+            return await self._say(gateway, chat_id, None, key, params, locale)
+        if key in staff_chat.TOPIC_STEPS:
+            return await self.topics.step(gateway, chat_id, member_id, key, locale)
+        thread = await self.topics.thread(gateway, chat_id, member_id, locale)
+        if thread is None:
+            return "later"  # another worker is making the topic
+        try:
+            return await self._say(gateway, chat_id, thread, key, params, locale)
+        except TopicGone:  # staff deleted the topic: a new one, then the post again
+            thread = await self.topics.remade(gateway, chat_id, member_id, thread, locale)
             if thread is None:
-                return "later"  # another worker is making the topic
+                return "later"
+            return await self._say(gateway, chat_id, thread, key, params, locale)
+
+    async def _say(self, gateway: Gateway, chat_id: str, thread: int | None, key: str,
+                   params: dict[str, Any], locale: str) -> str:
+        assert gateway.sender is not None
         message = render_notice(key, params, locale, self.programme)
         if pictures.PARAM in params:
             async with self.db.snapshot() as snap:
                 picture = await pictures.find(snap, int(params[pictures.PARAM]))
             return await support_photos.post(gateway, self.programme, chat_id, thread,
                                              message, picture, locale)
-        result = await gateway.sender.send(chat_id, message, group=True, thread_id=thread)
-        return "sent" if result.status == "sent" else "retry"
-
-    async def _topic(self, gateway: Gateway, chat_id: str, member_id: int,
-                     locale: str) -> int | None:
-        """The member's topic, made (once) with the member card as its first message."""
-        assert gateway.sender is not None
-        now = datetime.now(UTC)
-        async with self.db.uow() as uow:
-            found = await staff_chat.topic(uow, PLATFORM, chat_id, member_id)
-            if found is not None:
-                return int(found)
-            if not await staff_chat.claim_topic(uow, PLATFORM, chat_id, member_id, now):
-                return None
-            name = await cards.topic_name(uow, member_id)
-            card = await cards.member_card(uow, member_id, now)
-            await uow.commit()
-        title = render_notice("support.topic_name", name, locale, self.programme).text
-        thread = await gateway.transport.create_topic(chat_id, title)
-        async with self.db.uow() as uow:
-            await staff_chat.keep_topic(uow, PLATFORM, chat_id, member_id, thread, now)
-            await uow.commit()
-        await gateway.sender.send(chat_id, render_notice("support.card", card, locale,
-                                                         self.programme),
-                                  group=True, thread_id=int(thread))
-        return int(thread)
+        return sent(await gateway.sender.send(chat_id, message, group=True,
+                                              thread_id=thread))
 
     async def _locale(self, chat_id: str) -> str:
         async with self.db.snapshot() as snap:

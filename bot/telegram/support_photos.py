@@ -24,7 +24,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from bot.notice_pictures import fetch
-from bot.telegram.transport import CAPTION_LIMIT, Part, Transport, utf16_len
+from bot.telegram.support_topics import TopicGone, gone, sent
+from bot.telegram.transport import CAPTION_LIMIT, Part, Rejected, Transport, utf16_len
 from domain.support import pictures
 from handlers.engine.types import PictureRef, Rendered
 from handlers.notices.notices import render_notice
@@ -48,7 +49,8 @@ def picture_of(message: Any) -> PictureRef | None:
 
 async def post(gateway: Gateway, programme: Programme, chat_id: str, thread: int | None,
                message: Rendered, picture: pictures.Picture | None, locale: str) -> str:
-    """Post `message` with its photo in the staff chat; "sent" or "retry"."""
+    """Post `message` with its photo in the staff chat; "sent" or "retry" (TopicGone
+    when the topic was deleted)."""
     assert gateway.sender is not None
     if picture is not None and picture.platform == PLATFORM:
         return await _by_file_id(gateway, chat_id, thread, message, picture.ref)
@@ -58,8 +60,7 @@ async def post(gateway: Gateway, programme: Programme, chat_id: str, thread: int
         message = replace(message, text=f"{message.text}\n{note}")
     else:
         message = replace(message, image=content)
-    result = await gateway.sender.send(chat_id, message, group=True, thread_id=thread)
-    return "sent" if result.status == "sent" else "retry"
+    return sent(await gateway.sender.send(chat_id, message, group=True, thread_id=thread))
 
 
 async def _by_file_id(gateway: Gateway, chat_id: str, thread: int | None, message: Rendered,
@@ -68,12 +69,16 @@ async def _by_file_id(gateway: Gateway, chat_id: str, thread: int | None, messag
     assert gateway.sender is not None
     fits = utf16_len(message.text) <= CAPTION_LIMIT
     caption = html.escape(message.text, quote=False) if fits else ""
-    await gateway.transport.send_part(chat_id, Part("photo", caption, remote=file_id,
-                                                    thread_id=thread))
+    try:
+        await gateway.transport.send_part(chat_id, Part("photo", caption, remote=file_id,
+                                                        thread_id=thread))
+    except Rejected as exc:
+        if gone(exc.description):
+            raise TopicGone(exc.description) from exc
+        raise
     if fits:
         return "sent"
-    result = await gateway.sender.send(chat_id, message, group=True, thread_id=thread)
-    return "sent" if result.status == "sent" else "retry"
+    return sent(await gateway.sender.send(chat_id, message, group=True, thread_id=thread))
 
 
 async def download(transport: Transport, file_id: str,

@@ -371,6 +371,21 @@ class Transport(ABC):
         topic = await self._call(self.bot.create_forum_topic(chat_ref(chat_id), name[:128]))
         return str(topic.message_thread_id)
 
+    async def close_topic(self, chat_id: str, thread_id: int) -> None:
+        await self._call(self.bot.close_forum_topic(chat_ref(chat_id), thread_id))
+
+    async def reopen_topic(self, chat_id: str, thread_id: int) -> None:
+        await self._call(self.bot.reopen_forum_topic(chat_ref(chat_id), thread_id))
+
+    async def rename_topic(self, chat_id: str, thread_id: int, name: str) -> None:
+        await self._call(self.bot.edit_forum_topic(chat_ref(chat_id), thread_id,
+                                                   name=name[:128]))
+
+    async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
+        """Put `emoji` on a message (setMessageReaction): one of the reactions Telegram
+        lets bots use, and the chat allows."""
+        await self._call(self._react(chat_ref(chat_id), int(message_id), emoji))
+
     async def file_link(self, file_id: str) -> tuple[str, int | None]:
         """Where the file Telegram holds as `file_id` is downloaded (a link with the
         token in it: never log it), and its size if Telegram says (getFile)."""
@@ -408,6 +423,9 @@ class Transport(ABC):
 
     @abstractmethod
     async def _answer(self, callback_id: str, text: str | None) -> None: ...
+
+    @abstractmethod
+    async def _react(self, chat: int | str, message_id: int, emoji: str) -> None: ...
 
     @abstractmethod
     def _permissions(self, allowed: bool) -> Any:
@@ -465,6 +483,10 @@ class AiogramTransport(Transport):
 
     async def _answer(self, callback_id: str, text: str | None) -> None:
         await self.bot.answer_callback_query(callback_id, text=text)
+
+    async def _react(self, chat: int | str, message_id: int, emoji: str) -> None:
+        await self.bot.set_message_reaction(
+            chat, message_id, reaction=[self._types.ReactionTypeEmoji(emoji=emoji)])
 
     def _permissions(self, allowed: bool) -> Any:
         # aiogram's types take fields newer than the installed version as they are.
@@ -537,6 +559,9 @@ class PtbTransport(Transport):
 
     async def _answer(self, callback_id: str, text: str | None) -> None:
         await self.bot.answer_callback_query(callback_id, text=text)
+
+    async def _react(self, chat: int | str, message_id: int, emoji: str) -> None:
+        await self.bot.set_message_reaction(chat, message_id, reaction=emoji)
 
     def _permissions(self, allowed: bool) -> Any:
         # The lowest python-telegram-bot we allow predates some flags (can_react_to_messages,

@@ -4,13 +4,14 @@ A survey made in chat is kept with source "chat": keep_from_file changes and clo
 rows of source "file" only, so the programme file never touches it. It is checked by
 the same SurveyDef as the file's, and then by what only the programme and the table
 know: its code is free (in the table and in the file, which would otherwise lose its
-survey at the next start), its coupon is in the catalogue, its close date is not past.
+survey at the next start), its coupon is in the catalogue, its close date is neither
+past nor more than CLOSES_WITHIN_YEARS ahead (9999-12-31 is a slip, not a plan).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ from sqlalchemy import select, update
 from domain.campaigns import campaigns
 from domain.config import Programme
 from domain.errors import Refused
-from domain.feedback import responses, surveys
+from domain.feedback import follow_ups, responses, surveys
 from domain.feedback.definitions import SurveyDef
 from domain.feedback.tables import Survey
 from domain.staff import audit
@@ -27,10 +28,21 @@ from domain.staff.tables import AuditEntry
 from domain.storage.database import UnitOfWork
 
 CHAT = "chat"
+CLOSES_WITHIN_YEARS = 2
 
 
 class BuildRefused(Refused):
-    """invalid, code_taken, reward, closes, trigger, unknown, already_closed."""
+    """invalid, code_taken, reward, closes, closes_far, trigger, unknown, already_closed."""
+
+
+def latest_close(today: date) -> date:
+    """The last close date a survey may be given: CLOSES_WITHIN_YEARS from today (the
+    28th of February for a 29th that the year lacks)."""
+    year = today.year + CLOSES_WITHIN_YEARS
+    try:
+        return today.replace(year=year)
+    except ValueError:
+        return today.replace(year=year, day=28)
 
 
 @dataclass(frozen=True)
@@ -51,14 +63,17 @@ def check(draft: dict[str, Any], programme: Programme, now: datetime) -> SurveyD
     try:
         definition = SurveyDef.model_validate(draft)
     except ValidationError as error:
-        raise BuildRefused("invalid", problems=len(error.errors())) from error
+        raise BuildRefused("invalid", count=len(error.errors())) from error
     if any(s.code == definition.code for s in programme.surveys):
         raise BuildRefused("code_taken", survey=definition.code)
     if definition.reward is not None and programme.reward(definition.reward) is None:
         raise BuildRefused("reward", reward=definition.reward)
-    if definition.closes is not None and definition.closes < now.astimezone(
-            programme.zone).date():
+    today = now.astimezone(programme.zone).date()
+    if definition.closes is not None and definition.closes < today:
         raise BuildRefused("closes", closes=definition.closes.isoformat())
+    if definition.closes is not None and definition.closes > latest_close(today):
+        raise BuildRefused("closes_far", closes=definition.closes.isoformat(),
+                           latest=latest_close(today).isoformat())
     if definition.trigger is not None:  # the scheduler reads triggers from the file only
         raise BuildRefused("trigger")
     return definition
@@ -106,9 +121,9 @@ class Stopped:
 async def close(uow: UnitOfWork, code: str, author_id: int,
                 now: datetime) -> tuple[Survey, Stopped]:
     """Close a survey now: nobody is sent it or answers it any more, so its campaigns
-    still to send are cancelled and invitations not yet out are withdrawn. A file survey
-    the file still lists opens again at the next start (keep_from_file); the caller
-    says so."""
+    still to send are cancelled and invitations not yet out are withdrawn (reminders
+    too, uncounted). A file survey the file still lists opens again at the next start
+    (keep_from_file); the caller says so."""
     survey = await surveys.by_code(uow, code)
     if survey is None:
         raise BuildRefused("unknown", survey=code)
@@ -119,6 +134,7 @@ async def close(uow: UnitOfWork, code: str, author_id: int,
         raise BuildRefused("already_closed", survey=code)
     stopped = Stopped(await campaigns.cancel_for_survey(uow, survey.id, now),
                       await responses.withdraw(uow, survey.id))
+    await follow_ups.withdraw_reminders(uow, survey.id)
     await audit.record(uow, audit.member_actor(author_id), "survey.close", code,
                        {"source": survey.source, "campaigns": stopped.campaigns,
                         "invitations": stopped.invitations}, now)

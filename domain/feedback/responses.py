@@ -36,7 +36,6 @@ SENT, OPEN, COMPLETED = "sent", "open", "completed"
 WITHDRAWN = "withdrawn"
 UNFINISHED = (SENT, OPEN)
 LOW = {"nps": 6, "rating": 2}  # a completed survey with a score this low alerts staff
-SHOWN = 200  # characters of a free-text answer in the alert
 
 
 class SurveyRefused(Refused):
@@ -230,7 +229,11 @@ async def answer(uow: UnitOfWork, programme: Programme, response_id: int, member
         raise SurveyRefused("finished", survey=found.survey.code)
     if is_closed(found.survey, found.definition, programme, now):
         raise SurveyRefused("closed", survey=found.survey.code)
-    asked = {q.code: q for q in found.definition.asked(found.answers)}
+    # Answerable: one answered already (to change it) or the one asked now; never a
+    # later question (a forged button skipping ahead of a required score).
+    upcoming = found.next
+    asked = {q.code: q for q in found.definition.asked(found.answers)
+             if q.code in found.answers or (upcoming is not None and q.code == upcoming.code)}
     q = asked.get(question)
     if q is None:
         raise SurveyRefused("not_asked")
@@ -279,16 +282,11 @@ def low_scores(definition: SurveyDef, answers: dict[str, Any]) -> list[str]:
 
 
 def _alert(found: Progress, answers: dict[str, Any]) -> dict[str, Any]:
-    """What staff are told: the member's number and every answer they gave, by code."""
-    lines = []
-    for q in found.definition.asked(answers):
-        value = answers.get(q.code)
-        shown = ("-" if value is None else ", ".join(value) if isinstance(value, list)
-                 else str(value))
-        lines.append(f"{q.code}: {shown[:SHOWN]}")
+    """What staff are told: the member's number and every answer they gave, in words."""
     return {"number": members.member_number(found.response.member_id),
             "survey": {"$local": found.definition.title.model_dump()},
-            "answers": "\n".join(lines), "response": found.response.id}
+            "answers": alerts.survey_answers(found.definition, answers),
+            "response": found.response.id}
 
 
 async def _pay(uow: UnitOfWork, programme: Programme, found: Progress,

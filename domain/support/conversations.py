@@ -7,7 +7,8 @@ a notice (domain.notices), which goes out on the member's platform by its rules:
 reply the platform cannot take now (a closed service window) waits for the member's
 next message (reminders.py then tells staff). Every staff action is in the audit log; members'
 own messages are kept in support_messages. The staff chat hears of each step
-(staff_chat.post) when there is one.
+(staff_chat.post) when there is one, in the member's topic: opened (again) when the
+conversation's first message comes, closed with the conversation.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ async def member_says(uow: UnitOfWork, programme: Programme, member: Member, raw
     key = "support.staff.member_said"
     if picture is not None:  # the relay shows the photo, this the caption under it
         key, params[pictures.PARAM] = "support.staff.member_photo", message.id
+    if started:  # the member's topic opens (again) for this conversation, once
+        await staff_chat.topic_step(uow, member.id, staff_chat.OPEN_TOPIC, conv.id, now)
     if not await staff_chat.post(uow, member.id, key, params,
                                  f"support:in:{message.id}", now) and started:
         # No staff chat: each staff member hears once per wait, not per message.
@@ -188,6 +191,8 @@ async def reply(uow: UnitOfWork, programme: Programme, staff_id: int, conversati
         params[pictures.PARAM] = message.id
     await announce.tell(uow, conv.member_id, key, params, message.notice_key, now)
     if not from_staff_chat:  # the topic shows what was answered from elsewhere
+        await staff_chat.topic_step(uow, conv.member_id, staff_chat.OPEN_TOPIC, conv.id,
+                                    now)
         shown: dict[str, object] = {"conversation": conv.id,
                                     "staff": members.member_number(staff_id), "text": text}
         if picture is not None:
@@ -251,18 +256,39 @@ async def close(uow: UnitOfWork, programme: Programme, actor_id: int, conversati
     await uow.session.refresh(conv)
     rating = await ratings.ask(uow, programme, conv, now)
     if by_staff:
+        # The member is asked here; a member who closes is asked in their own answer.
+        params: dict[str, object] = {"conversation": conv.id}
+        if rating is not None:
+            params[ratings.BUTTONS] = ratings.buttons(conv.id)
         key = "support.closed_by_staff" if rating is None else "support.closed_by_staff_rate"
-        await announce.tell(uow, conv.member_id, key, {"conversation": conv.id},
-                            f"support:closed:{conv.id}", now)
-    await staff_chat.post(uow, conv.member_id, "support.staff.closed",
-                          {"conversation": conv.id,
-                           "by": {"$text": "support.by_staff" if by_staff
-                                  else "support.by_member"}},
-                          f"support:closed:{conv.id}", now)
+        await announce.tell(uow, conv.member_id, key, params, f"support:closed:{conv.id}",
+                            now)
+    await _closed_for_staff(uow, conv, by_staff, now)
     await audit.record(uow, actor, "support.close", f"support:{conv.id}",
                        {"member": members.member_number(conv.member_id),
                         "by": "staff" if by_staff else "member"}, now)
     return Closed(conv, rating)
+
+
+async def _closed_for_staff(uow: UnitOfWork, conv: SupportConversation, by_staff: bool,
+                            now: datetime) -> None:
+    """Staff hear that a conversation they saw was closed: in the member's topic,
+    which then closes too; a member's close also in private when there is no staff
+    chat (as they heard of the wait). One nobody wrote in was never shown to them."""
+    written = await uow.session.scalar(select(SupportMessage.id).where(
+        SupportMessage.conversation_id == conv.id).limit(1))
+    if written is None:
+        return
+    told = f"support:closed:{conv.id}"
+    if by_staff:
+        await staff_chat.post(uow, conv.member_id, "support.staff.closed",
+                              {"conversation": conv.id}, told, now)
+    else:
+        await alerts.tell_staff(uow, conv.member_id, "support.staff.member_closed",
+                                {"conversation": conv.id,
+                                 "member": members.member_number(conv.member_id)},
+                                told, now)
+    await staff_chat.topic_step(uow, conv.member_id, staff_chat.CLOSE_TOPIC, conv.id, now)
 
 
 @dataclass(frozen=True)

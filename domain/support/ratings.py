@@ -1,6 +1,10 @@
 """The rating a closed conversation asks for: a survey answer (the programme's
 `support` survey, one rating question), so it shows in /survey results support.
-One response per conversation (its occasion), answered once."""
+One response per conversation (its occasion), answered once.
+
+The member is asked with five buttons, 1 to 5: in the answer to their own close, or
+in the notice that staff closed it (a notice's buttons, handlers/notices). Each
+button's action is ACTION:<conversation>:<score>."""
 
 from __future__ import annotations
 
@@ -13,10 +17,19 @@ from domain.storage.database import UnitOfWork
 from domain.support.tables import SupportConversation
 
 SURVEY = "support"
+ACTION = "spr"  # a rating button's action: spr:<conversation>:<score>
+BUTTONS = "buttons"  # the notice parameter its buttons travel in (handlers/notices)
+SCORES = range(1, 6)
 
 
 def occasion(conversation_id: int) -> str:
     return f"support:{conversation_id}"
+
+
+def buttons(conversation_id: int) -> list[list[dict[str, object]]]:
+    """The five rating buttons as a notice carries them: one row, labelled 1 to 5."""
+    return [[{"label": "support.score", "params": {"score": score},
+              "action": f"{ACTION}:{conversation_id}:{score}"} for score in SCORES]]
 
 
 async def ask(uow: UnitOfWork, programme: Programme, conv: SupportConversation,

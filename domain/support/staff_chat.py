@@ -5,6 +5,12 @@ caused it, keyed so it is posted once; the platform's relay (in bot/)
 claims due posts under a lease, makes the member's topic the first time it needs it,
 and records how each went. The domain names no platform's API: a chat is a
 (platform, chat id) pair, a topic an opaque id.
+
+A member keeps one topic across their conversations. Its steps are queued with the
+posts, in their order: OPEN_TOPIC before a conversation's first post (so the relay
+reopens the topic with a fresh member card; a topic not made yet is made at that
+post), CLOSE_TOPIC after the words saying it closed. /setsupport off (unset_chat)
+leaves the platform without a staff chat; what waited to be posted there is dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from domain.staff import audit, roles
 from domain.storage.database import UnitOfWork
@@ -22,6 +28,9 @@ from domain.support.tables import SupportPost, SupportStaffChat, SupportTopic
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 LATER = timedelta(seconds=5)
+OPEN_TOPIC, CLOSE_TOPIC = "topic:open", "topic:close"  # never translation keys (dots)
+TOPIC_STEPS = frozenset({OPEN_TOPIC, CLOSE_TOPIC})
+DROPPED = "dropped"  # a post whose chat stopped being the staff chat before it went
 
 
 @dataclass(frozen=True)
@@ -59,6 +68,27 @@ async def set_chat(uow: UnitOfWork, actor_id: int, platform: str, chat_id: str,
     return True
 
 
+async def unset_chat(uow: UnitOfWork, actor_id: int, platform: str, now: datetime) -> bool:
+    """The platform has no staff chat any more: staff answer with /tickets and /reply,
+    and hear of waiting members in private. What still waited to be posted in the old
+    chat is dropped. False when there was none."""
+    if not await roles.can(uow, actor_id, "support_chat"):
+        raise roles.RoleRefused("denied")
+    row = await uow.session.get(SupportStaffChat, platform)
+    if row is None:
+        return False
+    chat_id = row.chat_id
+    await uow.session.delete(row)
+    await uow.session.execute(
+        update(SupportPost).where(SupportPost.platform == platform,
+                                  SupportPost.chat_id == chat_id,
+                                  SupportPost.status.in_(("pending", "sending")))
+        .values(status=DROPPED))
+    await audit.record(uow, audit.member_actor(actor_id), "support.staff_chat_off",
+                       f"{platform}:{chat_id}", {}, now)
+    return True
+
+
 async def post(uow: UnitOfWork, member_id: int | None, key: str, params: dict[str, Any],
                idempotency_key: str, now: datetime) -> bool:
     """Queue `key` for every staff chat (in the member's topic when `member_id` is
@@ -72,6 +102,14 @@ async def post(uow: UnitOfWork, member_id: int | None, key: str, params: dict[st
                 status="pending", attempts=0, not_before=now, created_at=now)
             .on_conflict_do_nothing(index_elements=["idempotency_key"]))
     return bool(found)
+
+
+async def topic_step(uow: UnitOfWork, member_id: int, step: str, conversation_id: int,
+                     now: datetime) -> None:
+    """Queue OPEN_TOPIC or CLOSE_TOPIC for the member's topic in every staff chat."""
+    assert step in TOPIC_STEPS
+    await post(uow, member_id, step, {"conversation": conversation_id},
+               f"support:{step}:{conversation_id}", now)
 
 
 async def claim(uow: UnitOfWork, platform: str, now: datetime,
@@ -96,7 +134,7 @@ async def finish(uow: UnitOfWork, post_id: int, outcome: str, now: datetime) -> 
     """"sent"; "later" (its topic is being made elsewhere: soon again, uncounted); or
     "retry", with backoff, up to a limit."""
     item = await uow.session.get(SupportPost, post_id)
-    if item is None or item.status in ("sent", "failed"):
+    if item is None or item.status in ("sent", "failed", DROPPED):
         return
     if outcome == "sent":
         item.status, item.sent_at = "sent", now
@@ -112,6 +150,20 @@ async def finish(uow: UnitOfWork, post_id: int, outcome: str, now: datetime) -> 
 async def topic(uow: UnitOfWork, platform: str, chat_id: str, member_id: int) -> str | None:
     row = await uow.session.get(SupportTopic, (platform, chat_id, member_id))
     return row.topic_id if row is not None else None
+
+
+@dataclass(frozen=True)
+class Topic:
+    """A member's topic as kept: its id (None while it is being made) and its name."""
+
+    topic_id: str | None
+    title: str | None
+
+
+async def topic_of(uow: UnitOfWork, platform: str, chat_id: str,
+                   member_id: int) -> Topic | None:
+    row = await uow.session.get(SupportTopic, (platform, chat_id, member_id))
+    return Topic(row.topic_id, row.title) if row is not None else None
 
 
 async def claim_topic(uow: UnitOfWork, platform: str, chat_id: str, member_id: int,
@@ -135,12 +187,30 @@ async def claim_topic(uow: UnitOfWork, platform: str, chat_id: str, member_id: i
 
 
 async def keep_topic(uow: UnitOfWork, platform: str, chat_id: str, member_id: int,
-                     topic_id: str, now: datetime) -> None:
+                     topic_id: str, title: str, now: datetime) -> None:
     await uow.session.execute(
         update(SupportTopic).where(SupportTopic.platform == platform,
                                    SupportTopic.chat_id == chat_id,
                                    SupportTopic.member_id == member_id)
-        .values(topic_id=topic_id, created_at=now))
+        .values(topic_id=topic_id, title=title, created_at=now))
+
+
+async def rename_topic(uow: UnitOfWork, platform: str, chat_id: str, topic_id: str,
+                       title: str) -> None:
+    await uow.session.execute(
+        update(SupportTopic).where(SupportTopic.platform == platform,
+                                   SupportTopic.chat_id == chat_id,
+                                   SupportTopic.topic_id == topic_id)
+        .values(title=title))
+
+
+async def forget_topic(uow: UnitOfWork, platform: str, chat_id: str, topic_id: str) -> None:
+    """The topic is gone from the chat (staff deleted it): the member's next post makes
+    a new one. Only that topic is forgotten, never one made since in its place."""
+    await uow.session.execute(
+        delete(SupportTopic).where(SupportTopic.platform == platform,
+                                   SupportTopic.chat_id == chat_id,
+                                   SupportTopic.topic_id == topic_id))
 
 
 async def member_of_topic(uow: UnitOfWork, platform: str, chat_id: str,

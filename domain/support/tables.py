@@ -78,8 +78,11 @@ class SupportStaffChat(Base):
 
 
 class SupportTopic(Base):
-    """A member's forum topic in a staff chat, made once. The row is claimed (topic_id
-    still null) by whoever creates the topic, so two workers never make two."""
+    """A member's forum topic in a staff chat, made once and kept across their
+    conversations (closed with one, reopened for the next). The row is claimed
+    (topic_id still null) by whoever creates the topic, so two workers never make two;
+    a topic staff deleted loses its row and is made again. `title` is the name it was
+    given, so a reopening renames it only when the name changed (a new tier)."""
 
     __tablename__ = "support_topics"
     __table_args__ = (UniqueConstraint("platform", "chat_id", "topic_id",
@@ -91,6 +94,7 @@ class SupportTopic(Base):
     topic_id: Mapped[str | None] = mapped_column(String(32))
     claimed_at: Mapped[datetime]
     created_at: Mapped[datetime | None]
+    title: Mapped[str | None] = mapped_column(String(128))
 
 
 class SupportPost(Base):
@@ -105,10 +109,13 @@ class SupportPost(Base):
     platform: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
     member_id: Mapped[int | None] = mapped_column(Id, ForeignKey("members.id"))
-    key: Mapped[str] = mapped_column(String(64))  # translation key
+    # A translation key; or a step of the member's topic (staff_chat.TOPIC_STEPS),
+    # queued among the posts so it happens in their order.
+    key: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
-    status: Mapped[str] = mapped_column(String(12))  # pending, sending, sent, failed
+    # pending, sending, sent, failed; dropped when its chat stopped being the staff chat
+    status: Mapped[str] = mapped_column(String(12))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]

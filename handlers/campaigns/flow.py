@@ -325,7 +325,8 @@ def _split_menu(data: dict) -> Outcome:
 def _holdout_menu(data: dict) -> Outcome:
     row = tuple(button("campaign.holdout_none" if h == 0 else "campaign.holdout",
                        f"cnew:holdout:{h}", percent=h) for h in HOLDOUTS)
-    return Outcome([reply("campaign.ask_holdout", row)], state=HOLDOUT, data=data)
+    key = "survey.campaign_holdout" if data.get("survey") else "campaign.ask_holdout"
+    return Outcome([reply(key, row)], state=HOLDOUT, data=data)
 
 
 def _choice(key: str, allowed: tuple[int, ...], menu: Callable[[dict], Outcome],
@@ -442,13 +443,16 @@ async def _confirm(data: dict, ctx: Ctx) -> Outcome:
     when = (Text("campaign.when.at", {"at": when_text(ctx.zone, draft.send_at)})
             if draft.send_at else Text("campaign.when.now"))
     nonce = members.new_code(10)
+    # A survey's campaign has no offer of its own (the survey's reward is its own).
+    key = "survey.campaign_confirm" if data.get("survey") else "campaign.confirm"
     return Outcome([*_previews(ctx, draft, variants, reach), reply(
-        "campaign.confirm", (button("campaign.confirm_yes", "cnew:ok"),
-                             button("campaign.confirm_no", "cnew:no")),
+        key, (button("campaign.confirm_yes", "cnew:ok"),
+              button("campaign.confirm_no", "cnew:no")),
         filters=segment_lines(draft.segment, ctx.programme), size=sum(reach.values()),
         variants=variant_lines(variants, split.holdout),
         offer=offer_text(ctx.programme, draft.coupon, draft.bonus_percent, draft.bonus_days),
-        when=when)], state=CONFIRM, data={**data, "nonce": nonce, "ask": None})
+        when=when, code=data.get("survey_code", ""))],
+        state=CONFIRM, data={**data, "nonce": nonce, "ask": None})
 
 
 @_step(CONFIRM)
@@ -472,5 +476,7 @@ async def confirm_step(ctx: Ctx) -> Outcome:
     except (CampaignRefused, SegmentRefused) as refused:
         return _refused(refused, ctx.data)
     c = created.campaign
-    key = "campaign.created_later" if c.send_at > ctx.now else "campaign.created_now"
-    return Outcome([reply(key, number=str(c.id), when=when_text(ctx.zone, c.send_at))])
+    key = "created_later" if c.send_at > ctx.now else "created_now"
+    key = f"survey.campaign_{key}" if ctx.data.get("survey") else f"campaign.{key}"
+    return Outcome([reply(key, number=str(c.id), when=when_text(ctx.zone, c.send_at),
+                          code=ctx.data.get("survey_code", ""))])

@@ -430,6 +430,9 @@ class Engine:
         router = self.router
         if command == "cancel":
             # A flow that waits, or a confirmation on screen: both are left unanswered.
+            own = router.cancels.get(state) if state else None
+            if own is not None and not answers.confirming(kinds):
+                return await own(ctx)  # the flow's own words for leaving it
             return Outcome([reply("cancel.done" if state or answers.confirming(kinds)
                                   else "cancel.nothing")])
         if command == "help":
@@ -496,9 +499,11 @@ def help_menu(router: Router, held: Set[str] = frozenset()) -> Reply:
     lines: list[Text | str] = [_line(name) for name in [*router.menu, "help", "cancel"]]
     ranks = [roles.ROLES.index(r) for r in held if r in roles.ROLES]
     for role in reversed(roles.ROLES):  # moderator, staff, operator, admin, owner
-        names = [name for name, least in router.roles.items() if least == role]
+        names = [_line(name) for name, least in router.roles.items() if least == role]
+        names += [Text(key, {"command": typed}) for key, typed, least in router.staff_lines
+                  if least == role]
         if names and ranks and min(ranks) <= roles.ROLES.index(role):
-            lines += ["", Text(f"help.role.{role}"), *map(_line, names)]
+            lines += ["", Text(f"help.role.{role}"), *names]
     return reply("help.menu", commands=lines)
 
 

@@ -159,9 +159,15 @@ class Router:
     # the order registered: /help lists them to those who hold the role. Informative
     # only: each step still checks the permission itself.
     roles: dict[str, str] = field(default_factory=dict)
+    # Lines of /help for staff that name no command of their own: a staff verb of a
+    # members' command (`/survey send`), as (catalog key, what is typed, least role).
+    staff_lines: list[tuple[str, str, str]] = field(default_factory=list)
     # Commands that may act for an account before it becomes a member (a newcomer's
     # `/link CODE` joins an existing member instead of making a new one).
     arrivals: dict[str, ArrivalStep] = field(default_factory=dict)
+    # A waiting state's own answer to /cancel (or "stop" typed), where "Cancelled"
+    # would not say what happened; the flow is left all the same.
+    cancels: dict[str, Step] = field(default_factory=dict)
 
     def command(self, name: str, listed: bool = True,
                 role: str | None = None) -> Callable[[Step], Step]:
@@ -177,6 +183,13 @@ class Router:
                 self.menu.append(name)
             return step
         return register
+
+    def staff_line(self, key: str, typed: str, role: str) -> None:
+        """List `typed` (`/survey send`) in /help for `role` and those above it, worded
+        by the catalog's `key` ("{command} CODE — ..."). Informative only, as `roles`."""
+        if role not in ROLES:
+            raise ValueError(f"{typed}: unknown role {role!r}")
+        self.staff_lines.append((key, typed, role))
 
     def arrival(self, command: str) -> Callable[[ArrivalStep], ArrivalStep]:
         def register(step: ArrivalStep) -> ArrivalStep:
@@ -199,6 +212,15 @@ class Router:
             return step
         return register
 
+    def on_cancel(self, name: str) -> Callable[[Step], Step]:
+        if not any(name in flow.states for flow in self.flows):
+            raise ValueError(f"state {name!r} is in none of this router's flows")
+
+        def register(step: Step) -> Step:
+            self.cancels[name] = step
+            return step
+        return register
+
     def check(self) -> None:
         """Every declared state has its step; found when the router is included."""
         missing = {s for flow in self.flows for s in flow.states} - self.states.keys()
@@ -207,7 +229,7 @@ class Router:
 
     def include(self, other: Router) -> None:
         other.check()
-        for kind in ("commands", "actions", "states", "arrivals"):
+        for kind in ("commands", "actions", "states", "arrivals", "cancels"):
             mine, theirs = getattr(self, kind), getattr(other, kind)
             clash = mine.keys() & theirs.keys()
             if clash:
@@ -215,6 +237,7 @@ class Router:
             mine.update(theirs)
         self.menu.extend(other.menu)
         self.roles.update(other.roles)
+        self.staff_lines.extend(other.staff_lines)
         self.flows.extend(other.flows)
 
     def waiting(self, outcome: Outcome) -> str | None:

@@ -138,7 +138,7 @@ def _thanks(ctx: Ctx, reward: responses.Reward) -> Reply:
     wait for Telegram's pace of about one a second)."""
     earned: list[Text] = []
     if reward.points:
-        earned.append(Text("survey.reward_points", {"points": reward.points}))
+        earned.append(Text("survey.reward_points", {"count": reward.points}))
     item = ctx.programme.reward(reward.coupon) if reward.coupon is not None else None
     if item is not None:
         earned.append(Text("survey.reward_coupon", {"reward": local(item.title)}))

@@ -8,17 +8,23 @@ sends question N's chart.
 
 Everything drawn is translated before drawing (handlers.engine.charts draws words,
 it does not translate them). The counting and the drawing run in the long read
-(Ctx.read): before the message's batch, the drawing in a worker thread.
+(Ctx.read): before the message's batch, the drawing in a worker thread. Chinese
+drawn where no CJK font is installed comes out as codes and numbers: the reply says
+why, and what to install, rather than leave staff to wonder.
 """
 
 from __future__ import annotations
+
+import asyncio
+import unicodedata
+from collections.abc import Sequence
 
 from domain.feedback import results, surveys
 from domain.feedback.definitions import SCALES, Question
 from domain.feedback.results import QuestionResult
 from domain.storage.database import UnitOfWork
 from handlers.engine import charts, i18n
-from handlers.engine.charts import Bars, Label
+from handlers.engine.charts import Bars, Fonts, Label
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, Text, reply
 from handlers.engine.words import local
@@ -47,31 +53,56 @@ async def show(ctx: Ctx, rest: list[str]) -> Outcome:
     locale = ctx.locale
 
     async def read(uow: UnitOfWork) -> tuple[results.Funnel, list[QuestionResult],
-                                              list[bytes]]:
+                                              list[bytes], bool]:
         found = await results.of(uow, survey)
         wanted = [] if only is not None else [funnel(found.funnel, locale)]
         wanted += [question(n, questions[n - 1], found.questions[n - 1], locale)
                    for n in drawn]
-        return found.funnel, found.questions, await charts.draw_all(wanted)
+        images = await charts.draw_all(wanted)
+        # The fonts were looked up by the drawing: cached, so this costs nothing.
+        return found.funnel, found.questions, images, no_cjk_font(
+            wanted, await asyncio.to_thread(charts.fonts))
 
     key = f"survey:charts:{survey.code}:{locale}:{only or 'all'}"
-    figures, answers, images = await ctx.read(key, read)
+    figures, answers, images, fonts_missing = await ctx.read(key, read)
+    note: Text | str = Text("survey.chart_no_cjk_font") if fonts_missing else ""
     if only is not None:
-        return Outcome([_caption(only, questions[only - 1], answers[only - 1], images[0])])
+        return Outcome([_caption(only, questions[only - 1], answers[only - 1], images[0],
+                                 note)])
     texts = [n for n, q in enumerate(questions, 1) if q.kind == "text"]
     head = Reply("survey.chart_funnel", {
         "code": survey.code, "title": local(definition.title), "sent": figures.sent,
         "opened": figures.opened, "completed": figures.completed,
         "texts": Text("survey.chart_texts", {
-            "numbers": ", ".join(map(str, texts)), "code": survey.code}) if texts else ""},
-        image=images[0])
+            "numbers": ", ".join(map(str, texts)), "code": survey.code}) if texts else "",
+        "fonts": note}, image=images[0])
     return Outcome([head, *(_caption(n, questions[n - 1], answers[n - 1], image)
                             for n, image in zip(drawn, images[1:], strict=True))])
 
 
-def _caption(number: int, q: Question, r: QuestionResult, image: bytes) -> Reply:
+def _caption(number: int, q: Question, r: QuestionResult, image: bytes,
+             note: Text | str = "") -> Reply:
     return Reply("survey.chart_question", {"number": number, "text": local(q.text),
-                                           "answered": r.answered}, image=image)
+                                           "answered": r.answered, "fonts": note},
+                 image=image)
+
+
+def no_cjk_font(drawn: Sequence[Bars], fonts: Fonts) -> bool:
+    """Whether Chinese (or other CJK) words in these charts were drawn as their codes
+    because no CJK font is installed here: not for an emoji or a rare character that
+    a CJK font here lacks."""
+    if fonts.chinese:
+        return False
+    labels = [label for chart in drawn for label in (
+        chart.title, *chart.labels, *(meaning for _, meaning in chart.legend),
+        *((chart.axis,) if chart.axis is not None else ()))]
+    return any(fonts.shows(label) != label.text and any(map(_cjk, label.text))
+               for label in labels)
+
+
+def _cjk(c: str) -> bool:
+    return unicodedata.name(c, "").startswith(
+        ("CJK", "IDEOGRAPHIC", "FULLWIDTH", "HIRAGANA", "KATAKANA", "HANGUL"))
 
 
 def _say(key: str, locale: str, **params: object) -> str:

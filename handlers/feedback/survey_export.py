@@ -1,9 +1,11 @@
 """/survey export CODE: every response as a CSV document, `survey-CODE.csv`.
 
 One row per response (domain.feedback.export: the member number, never a phone or a
-name). UTF-8 with a byte order mark, so Excel opens Chinese answers as Chinese. Free
+name); a choice question's codes, and beside them their words in the programme's
+default language. UTF-8 with a byte order mark, so Excel opens Chinese answers as Chinese. Free
 text comes from members, so a cell that a spreadsheet would take for a formula
-(= + - @, a tab or a carriage return first) is written with a quote before it.
+(= + - @, a tab or a carriage return first) is written with a quote before it; so is
+a choice's words, which an operator wrote.
 
 Read in the long read (Ctx.read): before the message's batch, page by page from a
 snapshot. Each page is written to the CSV and encoded as it arrives (a few hundred
@@ -20,6 +22,7 @@ import io
 from domain.feedback import export, surveys
 from domain.feedback.tables import Survey
 from domain.storage.database import UnitOfWork
+from handlers.campaigns.words import LANGUAGES
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, reply
 
@@ -32,13 +35,14 @@ def guarded(value: str) -> str:
     return "'" + value if value.startswith(FORMULA) else value
 
 
-async def csv_of(uow: UnitOfWork, survey: Survey) -> tuple[int, bytes]:
-    """How many responses, and the file's bytes. Each page is written and encoded as
-    it arrives, so no step handles the whole file but the final join (a copy)."""
+async def csv_of(uow: UnitOfWork, survey: Survey, language: str) -> tuple[int, bytes]:
+    """How many responses, and the file's bytes, choices worded in `language`. Each
+    page is written and encoded as it arrives, so no step handles the whole file but
+    the final join (a copy)."""
     definition = surveys.definition(survey)
     chunks = [BOM.encode(), _csv([export.header(definition)])]
     rows = 0
-    async for page in export.pages(uow, survey, definition):
+    async for page in export.pages(uow, survey, definition, language):
         chunks.append(_csv([[guarded(cell) for cell in row] for row in page]))
         rows += len(page)
     return rows, b"".join(chunks)
@@ -57,9 +61,12 @@ async def show(ctx: Ctx, rest: list[str]) -> Outcome:
     if survey is None:
         return Outcome([reply("survey.unknown", code=rest[0][:32])])
 
+    language = ctx.programme.default_locale
+
     async def read(uow: UnitOfWork) -> tuple[int, bytes]:
-        return await csv_of(uow, survey)
+        return await csv_of(uow, survey, language)
 
     rows, data = await ctx.read(f"survey:export:{survey.code}", read)
-    return Outcome([Reply("survey.exported", {"code": survey.code, "n": rows},
+    return Outcome([Reply("survey.exported", {"code": survey.code, "n": rows,
+                                              "language": LANGUAGES[language]},
                           file=(f"survey-{survey.code}.csv", data))])

@@ -70,8 +70,9 @@ async def stale(ctx: Ctx) -> Outcome:
 
 def _typed(ctx: Ctx) -> bool:
     """Words typed at a step that waits for them: digits too are words there, not the
-    number of a button an earlier message offered."""
-    return ctx.inbound.action is None and bool(ctx.inbound.text.strip())
+    number of a button an earlier message offered. Anything but spaces is typed (a
+    tab alone is refused as a control character, not taken for nothing)."""
+    return ctx.inbound.action is None and bool(words.trimmed(ctx.inbound.text))
 
 
 def _pick(ctx: Ctx, prefix: str) -> str | None:
@@ -96,9 +97,11 @@ async def code_step(ctx: Ctx) -> Outcome:
     if not _typed(ctx):
         return expired(ctx, menus.CODE) if ctx.inbound.action else Outcome(
             [reply("survey_new.ask_code")], state=menus.CODE, data=data)
-    typed = unicodedata.normalize("NFKC", ctx.text).lower()
+    typed, problem = words.line(ctx.inbound.text)
+    if problem is not None:
+        return Outcome([problem], state=menus.CODE, data=data)
     try:
-        code = CODES.validate_python(typed)
+        code = CODES.validate_python(unicodedata.normalize("NFKC", typed).lower())
     except ValidationError:
         return Outcome([reply("survey_new.bad_code")], state=menus.CODE, data=data)
     if await building.taken(ctx.uow, ctx.programme, code):
@@ -236,7 +239,10 @@ async def more_step(ctx: Ctx) -> Outcome:
 async def reward_step(ctx: Ctx) -> Outcome:
     data = ctx.data
     if data.get("ask") == "points" and _typed(ctx):
-        typed = answers.number(ctx.text)
+        line, problem = words.line(ctx.inbound.text)
+        if problem is not None:
+            return Outcome([problem], state=menus.REWARD, data=data)
+        typed = answers.number(line)
         if typed is None or typed > POINTS_MOST:
             return Outcome([reply("survey_new.bad_points", most=POINTS_MOST)],
                            state=menus.REWARD, data=data)
@@ -268,13 +274,21 @@ async def closes_step(ctx: Ctx) -> Outcome:
     data = ctx.data
     today = ctx.now.astimezone(ctx.programme.zone).date()
     if data.get("ask") == "date" and _typed(ctx):
-        typed = unicodedata.normalize("NFKC", ctx.text[:20]).strip()
+        line, problem = words.line(ctx.inbound.text)
+        if problem is not None:
+            return Outcome([problem], state=menus.CLOSES, data=data)
+        typed = unicodedata.normalize("NFKC", line)
         try:
             day = date.fromisoformat(typed) if len(typed) == 10 else None
         except ValueError:
             day = None
         if day is None or day < today:
             return Outcome([reply("survey_new.bad_date", example=today.isoformat())],
+                           state=menus.CLOSES, data=data)
+        latest = building.latest_close(today)
+        if day > latest:
+            return Outcome([reply("survey_new.date_far", latest=latest,
+                                  years=building.CLOSES_WITHIN_YEARS)],
                            state=menus.CLOSES, data=data)
         return await _confirm(ctx, {**data, "closes": day.isoformat(), "ask": None})
     said = _pick(ctx, "snew:closes:")
@@ -301,7 +315,7 @@ async def _back(ctx: Ctx, refused: BuildRefused, data: dict) -> Outcome:
     data = {**data, "ready": True}
     if refused.code == "code_taken":
         return Outcome([said, reply("survey_new.ask_code")], state=menus.CODE, data=data)
-    if refused.code == "closes":
+    if refused.code in ("closes", "closes_far"):
         menu = menus.closes_menu(data)
         return Outcome([said, *menu.replies], state=menu.state, data=menu.data)
     if refused.code == "reward":
@@ -316,7 +330,7 @@ async def _confirm(ctx: Ctx, data: dict) -> Outcome:
         return await _back(ctx, refused, data)
     item = ctx.programme.reward(definition.reward) if definition.reward else None
     reward = Text("survey_new.reward_line", {
-        "points": definition.reward_points,
+        "count": definition.reward_points,
         "coupon": Text("survey_new.reward_coupon", {"title": local(item.title)})
         if item is not None else ""})
     previews = [words.preview(definition, reward, definition.closes, lang)
@@ -325,7 +339,7 @@ async def _confirm(ctx: Ctx, data: dict) -> Outcome:
     return Outcome([*previews, reply(
         "survey_new.confirm", (button("survey_new.confirm_yes", "snew:ok"),
                                button("survey_new.confirm_no", "snew:no")),
-        code=definition.code, total=len(definition.questions))],
+        code=definition.code, count=len(definition.questions))],
         state=menus.CONFIRM, data={**data, "nonce": nonce, "ready": True})
 
 

@@ -152,7 +152,7 @@ def more_menu(data: dict) -> Outcome:
     return Outcome([reply("survey_new.ask_more",
                           (button("survey_new.more_add", "snew:more:add"),
                            button("survey_new.more_done", "snew:more:done")),
-                          total=len(data["questions"]))], state=MORE, data=data)
+                          count=len(data["questions"]))], state=MORE, data=data)
 
 
 def reward_menu(data: dict, note: Reply | None = None) -> Outcome:

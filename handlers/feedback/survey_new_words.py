@@ -29,13 +29,43 @@ CHOOSING = ("single", "multiple")
 LABEL_SEPARATORS = re.compile("[;；|｜]")
 
 
+# Spaces (Unicode's Zs) and line breaks: trimmed from the ends of what is typed. Every
+# other invisible character (a tab, a zero-width space, a direction mark) is refused
+# wherever it is, at every step, never dropped unseen.
+BLANK_ENDS = re.compile("^[\n \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+|"
+                        "[\n \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+$")
+JOINER = "\u200d"  # inside emoji sequences (👨‍🍳): kept
+HIDDEN = ("Cc", "Cf", "Cs", "Co", "Zl", "Zp")
+
+
+def trimmed(raw: str) -> str:
+    """What was typed, NFC, its line endings as "\\n", spaces and line breaks at its
+    ends trimmed; nothing else taken out."""
+    text = unicodedata.normalize("NFC", raw).replace("\r\n", "\n").replace("\r", "\n")
+    return BLANK_ENDS.sub("", text)
+
+
+def hidden(text: str, lines: bool = False) -> bool:
+    """Whether `text` holds a control or format character, or a line or paragraph
+    separator (a line break only where `lines` allows them)."""
+    return any(unicodedata.category(c) in HIDDEN and c != JOINER
+               and not (lines and c == "\n") for c in text)
+
+
+def line(raw: str) -> tuple[str, Reply | None]:
+    """A typed line (a code, points, a date) as the step reads it, or why it cannot:
+    a control character or a line break is refused as in any other words."""
+    text = trimmed(raw)
+    return text, reply("survey_new.control") if hidden(text) else None
+
+
 def cleaned(raw: str, lines: bool) -> tuple[str, Reply | None]:
     """Typed words as kept (NFC, trimmed), or why they cannot be: empty, a control
     character (a line break only where `lines`), too long."""
-    text = unicodedata.normalize("NFC", raw).strip()
+    text = trimmed(raw)
     if not text:
         return text, reply("survey_new.empty")
-    if any(unicodedata.category(c)[0] == "C" and not (lines and c == "\n") for c in text):
+    if hidden(text, lines):
         return text, reply("survey_new.control")
     if len(text) > WORDS_MOST:
         return text, reply("survey_new.too_long", most=WORDS_MOST, got=len(text))
@@ -75,13 +105,15 @@ def short(words: dict[str, str], most: int = 40) -> Local:
 
 
 def condition(rule: dict[str, Any], questions: list[dict[str, Any]]) -> Text:
-    """A show-if in words: "only if question 1 is at most 3", "... is Tea or Coffee"."""
+    """A show-if in words: "only if the answer to question 1 is 3 or less", "... is Tea
+    or Coffee", "... include Tea or Coffee" (a question of several choices)."""
     codes = [q["code"] for q in questions]
     number = codes.index(rule["question"]) + 1 if rule["question"] in codes else 0
     if rule.get("any_of"):
         earlier = questions[number - 1]
         names = [Local(c["label"]) for c in earlier["choices"] if c["code"] in rule["any_of"]]
-        return Text("survey_new.if_any", {"number": number, "choices": _or(names)})
+        key = "survey_new.if_includes" if earlier["kind"] == "multiple" else "survey_new.if_any"
+        return Text(key, {"number": number, "choices": _or(names)})
     if rule.get("at_most") is not None:
         return Text("survey_new.if_most", {"number": number, "score": rule["at_most"]})
     return Text("survey_new.if_least", {"number": number, "score": rule["at_least"]})

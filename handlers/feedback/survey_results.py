@@ -39,7 +39,7 @@ async def show(ctx: Ctx, rest: list[str]) -> Outcome:
 
 
 def _question(ctx: Ctx, number: int, q: Question, r: QuestionResult) -> Text:
-    head = {"number": number, "text": local(q.text), "answered": r.answered,
+    head = {"number": number, "text": local(q.text), "count": r.answered,
             "skipped": Text("survey.results_skipped", {"skipped": r.skipped})
             if r.skipped else ""}
     if q.kind == "text":

@@ -2,15 +2,20 @@
 now (a follow-up, 回访) or to a segment (the /campaign flow: `send CODE` alone), and
 what the answers say (survey_results). The member is told
 by a notice, in their language and within their platform's rules (quiet hours,
-WeChat's window), and answers with /survey."""
+WeChat's window), and answers with /survey. A survey already waiting for the member
+is not sent again: they are reminded (domain.feedback.follow_ups), and staff are told
+which it was."""
 
 from __future__ import annotations
 
-from domain.feedback import responses, results, surveys
+from domain.feedback import follow_ups, responses, results, surveys
+from domain.feedback.follow_ups import FollowUp
 from domain.feedback.responses import SurveyRefused
 from domain.members import members
 from domain.members.tables import Member
 from domain.staff import audit
+from domain.staff.roles import PERMISSIONS, ROLES
+from handlers.campaigns import control as campaign_control
 from handlers.campaigns import flow as campaign_flow
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Reply, Text, reply
@@ -20,6 +25,26 @@ from handlers.staff.roles import denied, member_arg
 
 PERMISSION = "survey"
 VERBS = ("list", "send", "results", "chart", "export", "new", "close")
+# The staff lines of /help: (catalog key, what is typed, the permission its step checks).
+HELP = (("command.survey.list", "/survey list", PERMISSION),
+        ("command.survey.send", "/survey send", PERMISSION),
+        ("command.survey.results", "/survey results", PERMISSION),
+        ("command.survey.chart", "/survey chart", PERMISSION),
+        ("command.survey.export", "/survey export", PERMISSION),
+        ("command.survey.send_segment", "/survey send", campaign_control.PERMISSION),
+        ("command.survey.new", "/survey new", survey_new.PERMISSION),
+        ("command.survey.close", "/survey close", survey_new.PERMISSION))
+
+
+def least_role(permission: str) -> str:
+    """The lowest role a permission is given to (ROLES run from the highest)."""
+    return max(PERMISSIONS[permission], key=ROLES.index)
+
+
+# /survey is survey.py's command, whose router includes the builder's: the lines ride
+# on that one.
+for _key, _typed, _permission in HELP:
+    survey_new.router.staff_line(_key, _typed, least_role(_permission))
 
 
 async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
@@ -52,7 +77,7 @@ async def listing(ctx: Ctx) -> Reply:
         sent, completed = counts.get(s.id, (0, 0))
         lines.append(Text("survey.list_line", {
             "code": s.code, "title": local(definition.title),
-            "questions": len(definition.questions), "sent": sent, "completed": completed,
+            "count": len(definition.questions), "sent": sent, "completed": completed,
             "closed": Text("survey.list_closed") if s.closed else ""}))
     return reply("survey.list", lines=lines)
 
@@ -74,15 +99,26 @@ async def send(ctx: Ctx, rest: list[str]) -> Outcome:
     member = await ctx.uow.session.get(Member, number) if number is not None else None
     if member is None or member.status == "erased":
         return Outcome([reply("survey.no_member", number=rest[1][:20])])
+    shown = members.member_number(member.id)
     try:
-        sent = await responses.send(ctx.uow, ctx.programme, survey, member.id, "staff",
-                                    ctx.now)
+        done = await follow_ups.send(ctx.uow, ctx.programme, survey, member.id, ctx.now)
     except SurveyRefused as refused:
-        return Outcome([reply(f"survey.send_refused.{refused.code}",
-                              number=members.member_number(member.id))])
-    await responses.invite(ctx.uow, sent.definition.title.model_dump(),
-                           [(sent.response.id, member.id)], ctx.now)
-    await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "survey.send",
-                       survey.code, {"member": members.member_number(member.id)}, ctx.now)
-    return Outcome([reply("survey.sent", code=survey.code,
-                          number=members.member_number(member.id))])
+        return Outcome([reply(f"survey.send_refused.{refused.code}", number=shown)])
+    if done.outcome in (follow_ups.SENT, follow_ups.REMINDED):
+        action = "survey.send" if done.outcome == follow_ups.SENT else "survey.remind"
+        await audit.record(ctx.uow, audit.member_actor(ctx.member.id), action, survey.code,
+                           {"member": shown}, ctx.now)
+    if not done.waiting:
+        return Outcome([reply("survey.sent", code=survey.code, number=shown)])
+    return Outcome([_waiting(ctx, done, survey.code, shown)])
+
+
+def _waiting(ctx: Ctx, done: FollowUp, code: str, number: str) -> Reply:
+    """The survey was waiting for them already: since when, how far they got, and
+    whether they were reminded now."""
+    progress = done.progress
+    answered, asked = progress.position[0] - 1, progress.position[1]
+    where = Text("survey.waiting_untouched") if not answered else Text(
+        "survey.waiting_answered", {"answered": answered, "total": asked})
+    return reply(f"survey.waiting.{done.outcome}", code=code, number=number,
+                 sent=ctx.local(progress.response.sent_at).date(), progress=where)

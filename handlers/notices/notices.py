@@ -12,7 +12,7 @@ from typing import Any
 from domain.config import Programme
 from handlers.engine import i18n
 from handlers.engine.render import render
-from handlers.engine.types import Local, Money, Rendered, Reply, Text
+from handlers.engine.types import Button, Local, Money, Rendered, Reply, Text
 from handlers.engine.words import local, tier_called
 
 
@@ -23,10 +23,20 @@ def locale_for(member_locale: str | None, programme: Programme,
     return i18n.negotiate(member_locale, hint) or programme.default_locale
 
 
+# A notice's buttons, if it has any: rows of {"label": key, "params": {...}, "action":
+# the action its press sends}, as a reply's (a rating's 1-5). Where a platform has no
+# buttons they show as numbered lines, as a reply's do.
+BUTTONS = "buttons"
+
+
 def render_notice(key: str, params: dict[str, Any], locale: str,
                   programme: Programme) -> Rendered:
-    values = {name: _decode(value, programme) for name, value in params.items()}
-    return render(Reply(key, values), locale)
+    values = {name: _decode(value, programme) for name, value in params.items()
+              if name != BUTTONS}
+    rows = tuple(tuple(Button(Text(str(b["label"]), dict(b.get("params") or {})),
+                              str(b["action"])) for b in row)
+                 for row in params.get(BUTTONS) or ())
+    return render(Reply(key, values, rows), locale)
 
 
 def _decode(value: Any, programme: Programme) -> Any:

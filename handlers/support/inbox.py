@@ -5,6 +5,12 @@ after /cancel or a restart finds it again. Text and photos are carried: a photo
 travels by its platform's reference (Inbound.picture, domain/support/pictures.py),
 its caption as the text; anything else (a sticker, a voice note) is refused in our
 words. The flow is drawn in inbox.mmd.
+
+/cancel (or "stop" typed) leaves the writing, not the conversation: the member is
+told it stays open for our answer, and how to write again or close it. When staff
+close it, the member is asked for the rating in the notice saying so (its buttons);
+a score typed back while still in the flow (WeChat shows those buttons as numbers)
+answers it.
 """
 
 from __future__ import annotations
@@ -15,13 +21,14 @@ from domain.support import conversations as support
 from domain.support import ratings
 from domain.support.conversations import SupportRefused
 from domain.support.pictures import Picture
+from handlers.engine import answers
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Inbound, Reply, button, reply
 
 CHATTING = "support.chatting"
 FLOW = Flow.beside(__file__, "inbox.mmd", CHATTING)
 router = Router(flows=[FLOW])
-CLOSE, RATE = "spc", "spr"
+CLOSE, RATE = "spc", ratings.ACTION
 
 
 def refusal(refused: Refused) -> Reply:
@@ -68,9 +75,31 @@ async def chatting(ctx: Ctx) -> Outcome:
                                   ctx.now, picture=picture_of(ctx.inbound))
     except Refused as refused:
         if refused.code == "none_open":  # staff closed it meanwhile
-            return Outcome([reply("support.refused.none_open")])
+            return await _closed_meanwhile(ctx)
         return Outcome([refusal(refused)], state=CHATTING, data=ctx.data)
     return Outcome([reply("support.sent")], state=CHATTING, data=ctx.data)
+
+
+async def _closed_meanwhile(ctx: Ctx) -> Outcome:
+    """Staff closed the conversation, and their notice asked for a rating: a score
+    typed now (1-5, as WeChat shows the notice's buttons) answers it; anything else
+    is told the conversation is closed."""
+    cid, score = ctx.data.get("conversation"), answers.number(ctx.text)
+    if isinstance(cid, int) and score is not None and score in ratings.SCORES:
+        rated = await _rate(ctx, cid, score)
+        if rated is not None:
+            return Outcome([rated])
+    return Outcome([reply("support.refused.none_open")])
+
+
+@router.on_cancel(CHATTING)
+async def stop_writing(ctx: Ctx) -> Outcome:
+    """/cancel or "stop" leaves the flow: what is typed next no longer reaches staff,
+    but the conversation stays open and their answer still comes."""
+    found = await support.current(ctx.uow, ctx.member.id)
+    if found is None:
+        return Outcome([reply("support.refused.none_open")])
+    return Outcome([reply("support.left", conversation=found.id)])
 
 
 @router.action(CLOSE)
@@ -89,7 +118,8 @@ async def _close(ctx: Ctx, cid: int) -> Outcome:
         return Outcome([refusal(refused)])
     if closed.rating is None:
         return Outcome([reply("support.closed", conversation=cid)])
-    scores = tuple(button("support.score", f"{RATE}:{cid}:{n}", score=n) for n in range(1, 6))
+    scores = tuple(button("support.score", f"{RATE}:{cid}:{n}", score=n)
+                   for n in ratings.SCORES)
     return Outcome([reply("support.closed_rate", scores, conversation=cid)])
 
 
@@ -105,6 +135,15 @@ async def rate(ctx: Ctx) -> Outcome:
         done = refused.code in ("answered", "finished")
         return Outcome([reply("support.rating_done" if done else "support.rating_gone")])
     return Outcome([reply("support.rated", score=score)])
+
+
+async def _rate(ctx: Ctx, cid: int, score: int) -> Reply | None:
+    """A typed score as the rating of conversation `cid`; None when it asks none."""
+    try:
+        await ratings.rate(ctx.uow, ctx.programme, ctx.member.id, cid, score, ctx.now)
+    except SurveyRefused:
+        return None
+    return reply("support.rated", score=score)
 
 
 def _number(parts: list[str]) -> int | None:

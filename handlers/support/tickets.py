@@ -4,8 +4,10 @@ conversation): /tickets lists open conversations as #N, higher tiers first and
 marked, then the oldest; /tickets N shows one (a photo as a "[photo]" line; the staff
 chat shows the photo itself) and tells the member it was read; /reply N TEXT answers,
 a photo sent with it (its caption the text) going to the member too; /close N
-closes. /setsupport, typed in a Telegram forum supergroup, makes it the staff chat.
-Members are named by number only."""
+closes. /setsupport, typed in a Telegram forum supergroup, makes it the staff chat
+(the adapter checks first that the group has topics and the bot may manage them);
+/setsupport off, typed anywhere, leaves the platform without one, and staff answer
+with /tickets and /reply. Members are named by number only."""
 
 from __future__ import annotations
 
@@ -102,20 +104,30 @@ async def close_command(ctx: Ctx) -> Outcome:
     if cid is None:
         return Outcome([reply("support.close_usage")])
     try:
-        await support.close(ctx.uow, ctx.programme, ctx.member.id, cid, ctx.now,
-                            by_staff=True)
+        closed = await support.close(ctx.uow, ctx.programme, ctx.member.id, cid, ctx.now,
+                                     by_staff=True)
     except Refused as refused_:
         return Outcome([refusal(refused_)])
-    return Outcome([reply("support.closed_staff", conversation=cid)])
+    asked = closed.rating is not None  # no rating without the survey, or once opted out
+    return Outcome([reply("support.closed_staff" if asked else "support.closed_staff_told",
+                          conversation=cid)])
+
+
+OFF = ("off", "关闭", "关")
 
 
 @router.command("setsupport", role="operator")
 async def setsupport(ctx: Ctx) -> Outcome:
     """Typed in the supergroup that becomes the staff chat (the adapter lets it through
-    only in a forum, where each member gets a topic)."""
+    only in a forum, where each member gets a topic, and the bot may manage topics);
+    `/setsupport off` anywhere unsets it."""
     refused = await denied(ctx, "support_chat")
     if refused is not None:
         return refused
+    if ctx.arg.strip().lower() in OFF:
+        unset = await staff_chat.unset_chat(ctx.uow, ctx.member.id, ctx.inbound.platform,
+                                            ctx.now)
+        return Outcome([reply("support.chat_unset" if unset else "support.chat_none")])
     if ctx.inbound.chat_kind != "supergroup":
         return Outcome([reply("support.chat_group_only")])
     changed = await staff_chat.set_chat(ctx.uow, ctx.member.id, ctx.inbound.platform,

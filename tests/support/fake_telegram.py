@@ -47,6 +47,15 @@ the bot to be an admin with the right (off by default, as the gate tests predate
 :meth:`message` with ``as_group`` is an anonymous admin's message, sent "as the group"
 (from GroupAnonymousBot, with the group as ``sender_chat``).
 
+Forum topics: createForumTopic keeps each topic's name in ``topics``; closeForumTopic
+and reopenForumTopic keep ``closed_topics`` and editForumTopic the name, each answering
+TOPIC_NOT_MODIFIED when nothing would change (closing a closed topic, the same name)
+and TOPIC_ID_INVALID for a topic it never made or one deleted. :meth:`delete_topic`
+(or deleteForumTopic) deletes one, as staff may in the app: sending into it then
+answers "message thread not found". setMessageReaction keeps ``reactions``
+{(chat, message id): [emoji]} and takes only the emoji Telegram lets bots use
+(REACTION_INVALID otherwise).
+
 Files: a photo a user sends (and one a bot uploads) is kept in ``files`` by file_id;
 getFile gives its size and path, GET ``/file/bot{token}/{path}`` its content (each
 download noted in ``downloads``), and a photo sent by a file_id Telegram does not hold
@@ -89,6 +98,7 @@ NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction
 JSON_FIELDS = frozenset({
     "reply_markup", "entities", "caption_entities", "commands", "scope", "allowed_updates",
     "permissions", "link_preview_options", "reply_parameters", "media", "results", "options",
+    "reaction",
 })
 INT_FIELDS = frozenset({
     "chat_id", "user_id", "message_id", "offset", "limit", "timeout", "until_date",
@@ -99,6 +109,7 @@ BOOL_FIELDS = frozenset({
     "disable_notification", "protect_content", "allow_paid_broadcast", "drop_pending_updates",
     "creates_join_request", "revoke_messages", "only_if_banned", "show_alert",
     "use_independent_chat_permissions", "has_spoiler", "disable_content_type_detection",
+    "is_big",
 })
 # An administrator's rights, as getChatMember names them.
 ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
@@ -121,6 +132,11 @@ DOWNLOAD_LIMIT = 20 * 1024 * 1024  # bytes a bot may download (getFile)
 SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
 GROUP_ANONYMOUS_BOT = {"id": 1087968824, "is_bot": True, "first_name": "Group",
                        "username": "GroupAnonymousBot"}
+# The emoji a bot may react with (ReactionTypeEmoji); anything else is REACTION_INVALID.
+BOT_REACTIONS = frozenset(
+    "👍 👎 ❤ 🔥 🥰 👏 😁 🤔 🤯 😱 🤬 😢 🎉 🤩 🤮 💩 🙏 👌 🕊 🤡 🥱 🥴 😍 🐳 ❤‍🔥 🌚 🌭 💯 🤣 ⚡ 🍌 "
+    "🏆 💔 🤨 😐 🍓 🍾 💋 🖕 😈 😴 😭 🤓 👻 👨‍💻 👀 🎃 🙈 😇 😨 🤝 ✍ 🤗 🫡 🎅 🎄 ☃ 💅 🤪 🗿 🆒 "
+    "💘 🙉 🦄 😘 💊 🙊 😎 👾 🤷‍♂ 🤷 🤷‍♀ 😡".split())
 NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and "
                 "reply markup are exactly the same as a current content and reply markup "
                 "of the message")
@@ -291,6 +307,9 @@ class FakeBotAPI:
         self.banned_until: dict[tuple[Any, int], int] = {}  # 0: for ever
         self.deleted: list[tuple[Any, int]] = []  # (chat, message id), in order
         self.topics: dict[tuple[Any, int], str] = {}  # (forum chat, thread id) -> name
+        self.closed_topics: set[tuple[Any, int]] = set()
+        self.deleted_topics: set[tuple[Any, int]] = set()
+        self.reactions: dict[tuple[Any, int], list[str]] = {}  # the bot's, per message
         self.files: dict[str, bytes] = {}  # file_id -> content, for getFile and downloads
         self.downloads: list[str] = []  # file_ids whose content was downloaded, in order
         self._file_paths: dict[str, str] = {}  # file_path (getFile's) -> file_id
@@ -633,6 +652,12 @@ class FakeBotAPI:
         if user_id != self.bot_id:
             self.members[chat_id].add(user_id)
 
+    def delete_topic(self, chat_id: Any, thread: int) -> None:
+        """Staff deleted the forum topic in the app: it is gone, its messages too."""
+        self.topics.pop((chat_id, thread), None)
+        self.closed_topics.discard((chat_id, thread))
+        self.deleted_topics.add((chat_id, thread))
+
     def demote(self, chat_id: Any, user_id: int | None = None) -> None:
         """The bot (or a user) is a plain member of the chat again."""
         user_id = self.bot_id if user_id is None else user_id
@@ -942,6 +967,8 @@ class FakeBotAPI:
         return plain, entities
 
     def _new_message(self, chat_id: Any, params: dict[str, Any], **content: Any) -> dict:
+        if (chat_id, params.get("message_thread_id")) in self.deleted_topics:
+            raise _bad("message thread not found")
         msg: dict[str, Any] = {"message_id": self._new_message_id(chat_id), "from": self.bot_user,
                                "date": int(time.time()), "chat": self._chat(chat_id), **content}
         if (thread := params.get("message_thread_id")) is not None:
@@ -1077,6 +1104,61 @@ class FakeBotAPI:
         thread = self._new_message_id(chat_id)
         self.topics[(chat_id, thread)] = name
         return {"message_thread_id": thread, "name": name, "icon_color": 7322096}
+
+    def _topic_of(self, params: dict[str, Any]) -> tuple[Any, int]:
+        """The forum topic a topic call names: one createForumTopic made, not deleted."""
+        chat_id = self._chat_of(params)
+        if not self._chat(chat_id).get("is_forum"):
+            raise _bad("the chat is not a forum")
+        key = (chat_id, params.get("message_thread_id"))
+        if key not in self.topics:
+            raise _bad("TOPIC_ID_INVALID")
+        return key
+
+    async def _closeForumTopic(self, params: dict[str, Any], call: Call) -> Any:
+        key = self._topic_of(params)
+        if key in self.closed_topics:
+            raise _bad("TOPIC_NOT_MODIFIED")
+        self.closed_topics.add(key)
+        return True
+
+    async def _reopenForumTopic(self, params: dict[str, Any], call: Call) -> Any:
+        key = self._topic_of(params)
+        if key not in self.closed_topics:
+            raise _bad("TOPIC_NOT_MODIFIED")
+        self.closed_topics.discard(key)
+        return True
+
+    async def _editForumTopic(self, params: dict[str, Any], call: Call) -> Any:
+        key = self._topic_of(params)
+        name = params.get("name")
+        if name is not None:
+            if not 1 <= len(str(name)) <= 128:
+                raise _bad("TOPIC_NAME_INVALID")
+            if str(name) == self.topics[key]:
+                raise _bad("TOPIC_NOT_MODIFIED")
+            self.topics[key] = str(name)
+        return True
+
+    async def _deleteForumTopic(self, params: dict[str, Any], call: Call) -> Any:
+        self.delete_topic(*self._topic_of(params))
+        return True
+
+    async def _setMessageReaction(self, params: dict[str, Any], call: Call) -> Any:
+        chat_id = self._chat_of(params)
+        key = (chat_id, params.get("message_id"))
+        if key not in self.messages:
+            raise _bad("message to react not found")
+        reaction = params.get("reaction") or []
+        if not isinstance(reaction, list):
+            raise _bad("can't parse reaction types JSON object")
+        emoji = []
+        for kind in reaction:
+            if kind.get("type") != "emoji" or kind.get("emoji") not in BOT_REACTIONS:
+                raise _bad("REACTION_INVALID")
+            emoji.append(kind["emoji"])
+        self.reactions[key] = emoji
+        return True
 
     async def _answerCallbackQuery(self, params: dict[str, Any], call: Call) -> Any:
         query_id = str(params.get("callback_query_id", ""))
@@ -1337,7 +1419,8 @@ _METHODS = frozenset({
     "deleteMyCommands", "createChatInviteLink", "approveChatJoinRequest",
     "declineChatJoinRequest", "banChatMember", "unbanChatMember", "restrictChatMember",
     "getChat", "getChatMember", "getChatAdministrators", "getChatMemberCount",
-    "createForumTopic", "getFile",
+    "createForumTopic", "getFile", "closeForumTopic", "reopenForumTopic", "editForumTopic",
+    "deleteForumTopic", "setMessageReaction",
 })
 
 

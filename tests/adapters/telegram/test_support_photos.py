@@ -16,9 +16,9 @@ from tests.adapters.telegram.test_support_topics import (
     ALICE,
     DESK,
     OWNER,
+    acknowledged,
     bot,  # noqa: F401 - the fixture
     desk,
-    in_chat,
 )
 
 
@@ -56,10 +56,9 @@ async def test_member_photos_reach_the_topic_and_staff_photos_the_member(api, bo
     assert await kept(db) == [("in", "My receipt", f"photo{receipt['message']['message_id']}"),
                               ("in", "", f"photo{bare['message']['message_id']}")]
 
-    api.message(OWNER, "Here is the map", photo=True, chat_id=DESK, chat_type="supergroup",
-                topic=thread, first_name="Olga")
-    await api.wait_for(lambda _: any("✓ Sent to #1" in c.params["text"]
-                                     for c in in_chat(api, DESK, thread)))
+    answer = api.message(OWNER, "Here is the map", photo=True, chat_id=DESK,
+                         chat_type="supergroup", topic=thread, first_name="Olga")
+    await api.wait_for(lambda _: acknowledged(api, answer))
     out = (await kept(db))[-1]
     assert out[:2] == ("out", "Here is the map") and out[2].startswith("photo")
     async with db.uow() as uow:

@@ -29,6 +29,7 @@ from tests.adapters.telegram.test_support_topics import (
     ALICE,
     DESK,
     OWNER,
+    acknowledged,
     bot,  # noqa: F401 - the fixture
     desk,
     in_chat,
@@ -41,12 +42,11 @@ ZH_ANSWER = "💬 客服回复（#1），附图片：\nHere is the map\n\n如需
 ZH_LINE = "（这条回复所附的图片无法在此显示。）"
 
 
-async def staff_photo(api, thread: int, conversation: int = 1) -> str:
+async def staff_photo(api, thread: int) -> str:
     """Staff send a photo with words in the member's topic; its file_id."""
     sent = api.message(OWNER, "Here is the map", photo=True, chat_id=DESK,
                        chat_type="supergroup", topic=thread, first_name="Olga")
-    await api.wait_for(lambda _: any(f"✓ Sent to #{conversation}" in c.params["text"]
-                                     for c in in_chat(api, DESK, thread)))
+    await api.wait_for(lambda _: acknowledged(api, sent))
     return f"photo{sent['message']['message_id']}"
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from bot.notifier import Notifier
 from bot.wechat.store import service_window
 from domain.notices.tables import Notice
-from tests.adapters.telegram.test_support_topics import DESK, OWNER, desk, in_chat
+from tests.adapters.telegram.test_support_topics import DESK, OWNER, acknowledged, desk
 from tests.adapters.wechat.test_support_photos import (
     WENDY,
     telegram,  # noqa: F401 - the fixture
@@ -38,8 +38,7 @@ async def answered_with_a_photo(api, fake: FakeWeChat, bot: Bot,
     thread = made.result["message_thread_id"]
     sent = api.message(OWNER, "Here is the map", photo=True, chat_id=DESK,
                        chat_type="supergroup", topic=thread, first_name="Olga")
-    await api.wait_for(lambda _: any("✓ Sent to #1" in c.params["text"]
-                                     for c in in_chat(api, DESK, thread)))
+    await api.wait_for(lambda _: acknowledged(api, sent))
     return f"photo{sent['message']['message_id']}"
 
 

@@ -47,15 +47,17 @@ async def test_pages_cover_every_response_once_in_order(db, programme):
     async with db.snapshot() as snapshot:
         survey = await surveys.by_code(snapshot, "satisfaction")
         definition = surveys.definition(survey)
-        pages = [page async for page in export.pages(snapshot, survey, definition, page=3)]
+        pages = [page async for page in export.pages(snapshot, survey, definition, "en",
+                                                     page=3)]
     assert [len(p) for p in pages] == [3, 3, 1]
     rows = [row for page in pages for row in page]
     assert [r[0] for r in rows] == [member_number(n) for n in range(1, 8)]
     assert rows[0] == [member_number(1), "completed", "campaign", "2026-03-10T02:00:00Z",
-                       "2026-03-10T02:01:00Z", "2026-03-10T02:02:00Z", "2", "tea;place", "",
-                       "评论 1"]
+                       "2026-03-10T02:01:00Z", "2026-03-10T02:02:00Z", "2", "tea;place",
+                       "The tea; The place", "", "", "评论 1"]
     assert rows[2][-1] == ""  # a skipped comment, not the text "None"
-    assert export.header(definition)[6:] == [q.code for q in definition.questions]
+    assert export.header(definition)[6:] == [
+        "overall", "liked", "liked.label", "problem", "problem.label", "comment"]
 
 
 async def test_a_large_export_leaves_the_event_loop_free(db, programme):
@@ -75,7 +77,7 @@ async def test_a_large_export_leaves_the_event_loop_free(db, programme):
     await asyncio.sleep(0.02)
     async with db.snapshot() as snapshot:
         survey = await surveys.by_code(snapshot, "satisfaction")
-        rows, data = await csv_of(snapshot, survey)
+        rows, data = await csv_of(snapshot, survey, "zh_Hans")
     done.set()
     await ticking
     assert rows == many

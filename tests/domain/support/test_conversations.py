@@ -250,6 +250,7 @@ async def test_with_a_staff_chat_each_step_is_posted_once_in_the_members_topic(
             SupportPost.key, SupportPost.member_id, SupportPost.chat_id)
             .order_by(SupportPost.id))).all()
     assert [tuple(p) for p in posts] == [
+        (staff_chat.OPEN_TOPIC, alice, "-1001"),  # once, before the first message
         ("support.staff.member_said", alice, "-1001"),
         ("support.staff.answered", alice, "-1001")]
     assert await notices_of(db, boss) == []  # the chat told staff; no private notices

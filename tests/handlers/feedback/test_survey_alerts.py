@@ -65,7 +65,9 @@ async def test_a_detractor_alerts_staff_once_with_the_answers(db, programme, clo
     (alert,) = await alerts_for(db, 1)
     text = render_notice(*alert, "en", programme).text
     assert text == ("⚠️ A low score from member 00000002 in “How likely are you to "
-                    "recommend us?”:\nscore: 3\nwhy: Cold tea =cmd")
+                    "recommend us?”:\n1. How likely are you to recommend our tea house to a "
+                    "friend? (0 = not at all, 10 …\n   3/10\n"
+                    "2. What is the main reason for your score?\n   Cold tea =cmd")
     chinese = render_notice(*alert, "zh_Hans", programme).text
     assert chinese.startswith("⚠️ 会员 00000002 在“您有多大可能向朋友推荐我们？”中给出了低分：")
 
@@ -75,4 +77,5 @@ async def test_a_promoter_alerts_nobody_and_a_six_does(db, programme, clock, olg
     assert await alerts_for(db, 1) == []
     await answer_nps(db, programme, clock, olga, "sue", 6, None, locale="zh_Hans")
     (alert,) = await alerts_for(db, 1)
-    assert "score: 6\nwhy: -" in render_notice(*alert, "en", programme).text
+    assert render_notice(*alert, "en", programme).text.endswith(
+        "   6/10\n2. What is the main reason for your score?\n   -")

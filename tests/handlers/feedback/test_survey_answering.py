@@ -94,11 +94,11 @@ async def test_satisfaction_in_chinese_with_show_if_ticks_and_a_changed_answer(
     await bo.say("/start")
     await olga.say("/survey send satisfaction 00000002")
     out = await bo.say("/survey")
-    assert "第 1 题，共 3 题\n总体而言，您的满意度如何？" in out
+    assert "第 1 题，共 2 题\n总体而言，您的满意度如何？" in out  # until the rating tells
     rid, _, _ = await response_of(db, 2, "satisfaction")
-    out = await bo.tap(f"sv:{rid}:overall:2")  # unhappy: "what went wrong" is asked
-    assert "第 2 题，共 4 题\n您喜欢哪些方面？可多选。" in out
-    assert "☐ 茶品" in out and "完成" in out
+    out = await bo.tap(f"sv:{rid}:overall:5")  # happy: what they liked is asked
+    assert "第 2 题，共 3 题\n您喜欢哪些方面？可多选。" in out
+    assert "☐ 茶品" in out and "完成" in out and "跳过" in out
     out = await bo.tap(f"svd:{rid}:liked")  # Done with nothing ticked
     assert out.startswith("请至少勾选一项。")
     out = await bo.tap(f"svt:{rid}:liked:tea")
@@ -107,21 +107,21 @@ async def test_satisfaction_in_chinese_with_show_if_ticks_and_a_changed_answer(
     out = await bo.tap(f"svt:{rid}:liked:tea")  # unticked again
     assert "☐ 茶品" in out and "☑ 环境" in out
     out = await bo.tap(f"svd:{rid}:liked")
-    assert "第 3 题，共 4 题\n哪里让您不满意？" in out
-    # Back to the first question: they were happier than they said.
-    out = await bo.tap(f"svb:{rid}:liked")
-    out = await bo.tap(f"svb:{rid}:problem")
-    assert out.startswith("请选择新的答案：") and "您喜欢哪些方面" in out
+    assert "第 3 题，共 3 题\n还有什么想对我们说的吗？" in out
+    # Back to the first question: they were less happy than they said.
+    out = await bo.tap(f"svb:{rid}:comment")
+    assert out.startswith("请选择新的答案：") and "☑ 环境" in out
     out = await bo.tap(f"svb:{rid}:liked")
     assert "总体而言" in out
-    out = await bo.tap(f"sv:{rid}:overall:5")  # the problem question is no longer asked
+    out = await bo.tap(f"sv:{rid}:overall:2")  # what they liked is no longer asked
     _, status, answers = await response_of(db, 2, "satisfaction")
-    assert answers == {"overall": 5, "liked": ["place"]} and status == "open"
-    assert "第 3 题，共 3 题\n还有什么想对我们说的吗？" in out
+    assert answers == {"overall": 2} and status == "open"
+    assert "第 2 题，共 3 题\n哪里让您不满意？" in out
+    await bo.tap(f"sv:{rid}:problem:wait")
     out = await bo.say("跳过")
     assert out.startswith("感谢您的回答！") and "已为您增加 10 积分。" in out
     _, status, answers = await response_of(db, 2, "satisfaction")
-    assert status == "completed" and answers == {"overall": 5, "liked": ["place"],
+    assert status == "completed" and answers == {"overall": 2, "problem": "wait",
                                                  "comment": None}
 
 
@@ -134,8 +134,8 @@ async def test_a_double_tap_and_bad_input_change_nothing(db, programme, clock, k
     rid, _, _ = await response_of(db, 2, "satisfaction")
     for forged in (f"sv:{rid}:overall:9", f"sv:{rid}:overall:-1", f"sv:{rid}:nosuch:1",
                    f"sv:{rid}:problem:wait", "sv:abc:overall:1", "sv:1:2:3:4",
-                   f"sv:{rid}:overall:{'9' * 40}"):
-        await alice.press(forged)
+                   f"sv:{rid}:overall:{'9' * 40}", f"svs:{rid}:comment"):
+        await alice.press(forged)  # the last skips ahead of the rating it must follow
     assert (await response_of(db, 2, "satisfaction"))[2] == {}
     # Someone else's response: as if it did not exist.
     bob = member(db, programme, clock, user="bob")

@@ -89,14 +89,14 @@ async def test_a_survey_reaches_a_segment_without_marketing_consent_but_never_th
     assert out.startswith("Survey “nps” to a segment, step 1 of 3 — who gets it:")
     assert "This reaches 61 members" in out and "marketing consent is not needed" in out
     out = await olga.press("cnew:next")
-    assert out.startswith("Keep a holdout group?")
+    assert out.startswith("Step 2 of 3 — keep a holdout group?")
     await olga.press("cnew:holdout:20")
     out = await olga.press("cnew:when:now")
     assert "Message (80%): the invitation to the survey “How likely are you to recommend " \
         "us?”" in out
     assert "📋 We would love your opinion: How likely are you to recommend us?" in out
     out = await olga.press("cnew:ok")
-    assert out.startswith("Campaign #1 is confirmed and starts now")
+    assert out.startswith("The survey “nps” goes out now") and "campaign #1" in out
 
     telegram = Telegram()
     await dispatch(db, programme, clock, telegram)

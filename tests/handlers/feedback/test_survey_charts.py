@@ -63,7 +63,7 @@ def size(png: bytes) -> tuple[int, int]:
 
 SATISFACTION = [
     {"overall": 5, "liked": ["tea", "place"], "comment": None},
-    {"overall": 2, "liked": ["tea"], "problem": "wait", "comment": "排队太久"},
+    {"overall": 2, "problem": "wait", "comment": "排队太久"},  # liked: not asked
     {"overall": 4, "liked": ["service"], "comment": None},
     {},
 ]

@@ -22,7 +22,7 @@ from tests.support.transcript import Clock, member, owner
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
 PHONE, NAME = "+8613800138000", "Alice Wang"
 HEADER = ["member", "status", "via", "sent_at", "opened_at", "completed_at",
-          "overall", "liked", "problem", "comment"]
+          "overall", "liked", "liked.label", "problem", "problem.label", "comment"]
 
 
 @pytest.fixture
@@ -62,7 +62,7 @@ async def said(chat, text: str) -> list[Rendered]:
 
 PEOPLE = [
     {"overall": 5, "liked": ["tea", "place"], "comment": "=HYPERLINK(\"http://x\",\"win\")"},
-    {"overall": 2, "liked": ["tea"], "problem": "wait", "comment": "排队太久，下次再来"},
+    {"overall": 2, "problem": "wait", "comment": "排队太久，下次再来"},
     {"overall": 4, "liked": ["service"], "comment": None},
     {"overall": 3},  # opened, not finished
     {},  # sent only

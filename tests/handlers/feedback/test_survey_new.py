@@ -88,15 +88,15 @@ async def test_a_survey_built_in_english_is_sent_and_answered(db, programme, clo
     await olga.say("How was your tea?")
     assert "May members skip this question?" in await olga.say("您觉得茶怎么样？")
     out = await olga.say("2")  # required; nothing earlier to depend on
-    assert "1 question(s) so far. Another one?" in out
+    assert "1 question so far. Another one?" in out
     await say_all(olga, ["1", "1", "What did you drink?", "您喝了什么？"])  # one choice
     assert "The same 3 choices in Chinese" in await olga.say("Oolong\nPu-erh\nGreen")
     await olga.say("乌龙\n普洱\n绿茶")
     out = await olga.say("no")  # required
     assert "[2] Only after question 1: How was your tea?" in out
     await olga.say("2")
-    assert "At most which score?" in await olga.say("1")
-    assert "2 question(s) so far" in await olga.say("3")  # typed: the score 3
+    assert "Ask it for which score or less?" in await olga.say("1")
+    assert "2 questions so far" in await olga.say("3")  # typed: the score 3
     await say_all(olga, ["1", "5"])  # free text
     assert "Question 3 in English" in await olga.say("1")  # at most 100 characters
     await say_all(olga, ["Anything else?", "1", "yes", "1", "2"])
@@ -106,12 +106,13 @@ async def test_a_survey_built_in_english_is_sent_and_answered(db, programme, clo
     await say_all(olga, ["2", "2"])
     out = await olga.say("2026-12-31")
     assert "Preview in English:\n\n📋 Tea time\nThree quick questions." in out
-    assert "Oolong · Pu-erh · Green\n(asked only if question 1 is at most 3)" in out
+    assert "Oolong · Pu-erh · Green\n(asked only if the answer to question 1 is 3 or less)" \
+        in out
     assert "Preview in Chinese:\n\n📋 下午茶\nThree quick questions." in out
-    assert "乌龙 · 普洱 · 绿茶\n（仅当第 1 题不高于 3 分时提问）" in out
+    assert "乌龙 · 普洱 · 绿茶\n（仅当第 1 题的评分为 3 分或以下时提问）" in out
     assert "Reward on completion: 30 points and a coupon: A free pot of tea" in out
     assert "完成奖励：30 积分，以及优惠券：免费一壶茶" in out
-    assert "Make survey “tea_time” with 3 question(s)" in out
+    assert "Make survey “tea_time” with 3 questions" in out
     assert "Survey “tea_time” is made." in await olga.say("1")
 
     survey = await stored(db, "tea_time")
@@ -170,8 +171,8 @@ async def test_a_survey_built_in_chinese_is_answered_in_chinese(db, programme, c
     await say_all(olga, ["2", "2", "1"])  # done, 10 points, no coupon
     out = await olga.say("1")  # no close date
     assert "预览（中文）：\n\n📋 心情调查\n请告诉我们。" in out
-    assert "（仅当第 1 题选择 红茶或白茶 时提问）" in out
-    assert "(asked only if question 1 is Black or White)" in out
+    assert "（仅当第 1 题选中 红茶或白茶 时提问）" in out
+    assert "(asked only if the answers to question 1 include Black or White)" in out
     assert "预览（英语）：\n\n📋 How do you feel?\nTell us, please." in out
     assert "问卷“mood”已创建" in await olga.say("是")
 
@@ -293,7 +294,7 @@ async def test_twenty_questions_at_most(db, programme, clock):
         if n > 1:
             await olga.say("1")  # always asked
         if n < 20:
-            assert f"{n} question(s) so far" in olga.said[-1]
+            assert f"{n} question{'s' if n > 1 else ''} so far" in olga.said[-1]
             await olga.say("1")
     assert "That is 20 questions, as many as a survey may have." in olga.said[-1]
     assert "how many points?" in olga.said[-1]

@@ -72,7 +72,7 @@ async def test_a_member_writes_staff_read_answer_and_close_in_english(db, progra
     assert await alice.tap("spr:1:5") == "You have rated this conversation already. Thank you!"
     results = await olga.say("/survey results support")
     assert "Sent 1 · opened 1 (100%) · completed 1 (100%)" in results
-    assert "Average 4.0 from 1 answers\n1: 0%  2: 0%  3: 0%  4: 100%  5: 0%" in results
+    assert "Average 4.0 from 1 answer\n1: 0%  2: 0%  3: 0%  4: 100%  5: 0%" in results
     assert await olga.say("/tickets") == "No support conversation is open."
 
 
@@ -84,9 +84,9 @@ async def test_staff_close_and_the_member_is_told_in_chinese(db, programme, cloc
     assert await li.say("积分怎么用？") == "✓ 已发送，我们会在这里回复您。"
     assert await olga.say("/close 1") == "✓ #1 已结束，已请会员评分。"
     assert await told(db, programme, 2, "zh_Hans") == [
-        "您的客服会话 #1 已结束。我们的服务如何？发送 /survey 为我们打 1 到 5 分。"]
+        "您的客服会话 #1 已结束。我们的服务如何？请选择 1（很不满意）到 5（非常满意）。"]
     assert await li.say("还在吗？") == "本次会话已结束。发送 /support 可开始新的会话。"
-    survey = await li.say("/survey")  # the rating waits there, as any survey does
+    survey = await li.say("/survey")  # the rating waits there too, as any survey does
     assert "我们的解答让您满意吗" in survey
     assert await olga.say("/close 1") == "客服会话 #1 已经结束。"
     assert (await li.say("/support")).startswith("💬 已为您接通客服（#2）")
