@@ -6,14 +6,16 @@ the answers members give through the whole Telegram path.
   delivery per member in the same run. Peak memory of the same start again, traced
   (tracemalloc), and the process's peak RSS. Then the send: the dispatcher claims every
   delivery, making each member's response, with a pusher that takes each at once.
-* answers: members press the survey's buttons over the local Bot API server with real
-  aiogram (score, then Skip on the optional "why?", each an answer written in its own
-  transaction); answers/s against the inbound Telegram benchmark's memberbot figure
-  (/points, /checkin, a button), measured in the same run.
+* answers: members press the survey's buttons (score, then Skip on the optional "why?",
+  each an answer written in its own transaction), handed to the engine as the adapter
+  hands them, and again over the local Bot API server with real aiogram; answers/s
+  against the inbound Telegram benchmark's memberbot figure (/points, /checkin, a
+  button), measured in the same run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import resource
 import time
 import tracemalloc
@@ -32,7 +34,10 @@ from domain.config import Programme
 from domain.feedback import responses, surveys
 from domain.feedback.tables import SurveyAnswer
 from domain.members.tables import Identity
+from domain.storage import schema
 from domain.storage.database import Database
+from handlers.engine.types import Inbound
+from handlers.routers import build_engine
 from tests.support.fake_telegram import FakeBotAPI
 
 NOW = seeding.NOW
@@ -93,8 +98,45 @@ async def measure_answers(folder: Path, members: int, updates: int) -> dict[str,
             answers_s = await _answers(api, db, members)
     finally:
         await db.dispose()
+    db = Database.from_url(f"sqlite+aiosqlite:///{folder / 'engine.db'}")
+    try:
+        engine_s = await _engine_answers(db, members)
+    finally:
+        await db.dispose()
     return {"members": members, "answers": 2 * members, "answers_per_s": 2 * members / answers_s,
-            "inbound_per_s": updates / inbound_s}
+            "engine_per_s": 2 * members / engine_s, "inbound_per_s": updates / inbound_s}
+
+
+async def _engine_answers(db: Database, members: int) -> float:
+    """The same answers handed to the engine as the Telegram adapter hands them (all
+    members at once, as the updates of a busy minute arrive), without Telegram: what
+    recording an answer costs the bot itself."""
+    await schema.upgrade(db.engine)
+    programme = programme_file.load()
+    engine = build_engine(db, programme)
+    users = [str(user) for user in range(FIRST_USER, FIRST_USER + members)]
+    for user in users:
+        await engine.handle(Inbound(platform="telegram", user_id=user, chat_id=user,
+                                    text="/start", locale="en"))
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, programme, NOW)
+        nps = await surveys.by_code(uow, "nps")
+        assert nps is not None
+        ids = dict((await uow.session.execute(select(Identity.external_id,
+                                                     Identity.member_id))).all())
+        asked = await responses.open_many(uow, nps.id, list(ids.values()), "bench", "", NOW)
+        await uow.commit()
+    started = time.perf_counter()
+    for step in range(2):
+        await asyncio.gather(*(engine.handle(Inbound(
+            platform="telegram", user_id=user, chat_id=user, message_id="1", locale="en",
+            action=(f"sv:{asked[ids[user]]}:score:{int(user) % 11}" if step == 0
+                    else f"svs:{asked[ids[user]]}:why"))) for user in users))
+    took = time.perf_counter() - started
+    async with db.uow() as uow:
+        stored = await uow.session.scalar(select(func.count()).select_from(SurveyAnswer))
+    assert stored == 2 * members, stored
+    return took
 
 
 async def _answers(api: FakeBotAPI, db: Database, members: int) -> float:
