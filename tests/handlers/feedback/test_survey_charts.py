@@ -7,16 +7,15 @@ from __future__ import annotations
 import struct
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from domain.feedback import responses, surveys
 from handlers.engine import charts
 from handlers.engine.charts import Label
-from handlers.engine.types import Inbound, Rendered
-from tests.support.lifecycle_helpers import a_member
+from tests.support.survey_given import answered as answered_at
+from tests.support.survey_given import said
 from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -30,27 +29,7 @@ def clock() -> Clock:
 
 
 async def answered(db, programme, code: str, people: list[dict]) -> None:
-    """Each dict is one member's answers to survey `code` (empty: sent, never opened)."""
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, T0)
-        await uow.commit()
-    for n, given in enumerate(people):
-        member_id = await a_member(db, programme, T0, f"{code}-{n}")
-        async with db.uow() as uow:
-            survey = await surveys.by_code(uow, code)
-            sent = await responses.send(uow, programme, survey, member_id, "staff", T0)
-            for m, (question, value) in enumerate(given.items()):
-                await responses.answer(uow, programme, sent.response.id, member_id, question,
-                                       value, T0 + timedelta(minutes=n * 10 + m))
-            await uow.commit()
-
-
-async def said(chat, text: str) -> list[Rendered]:
-    """What the engine answers `text`, images and files included."""
-    answer = await chat.chat.engine.handle(Inbound(
-        platform="console", user_id=chat.chat.user, chat_id=chat.chat.user, text=text,
-        locale=chat.chat.locale))
-    return answer.rendered()
+    await answered_at(db, programme, code, people, T0)
 
 
 def size(png: bytes) -> tuple[int, int]:

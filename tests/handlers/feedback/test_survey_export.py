@@ -14,9 +14,9 @@ from sqlalchemy import update
 from domain.feedback import responses, surveys
 from domain.members.members import member_number
 from domain.members.tables import Member
-from handlers.engine.types import Inbound, Rendered
 from handlers.feedback.survey_export import guarded
 from tests.support.lifecycle_helpers import a_member
+from tests.support.survey_given import said
 from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -51,13 +51,6 @@ async def answered(db, programme, code: str, people: list[dict]) -> list[int]:
             await uow.commit()
         ids.append(member_id)
     return ids
-
-
-async def said(chat, text: str) -> list[Rendered]:
-    answer = await chat.chat.engine.handle(Inbound(
-        platform="console", user_id=chat.chat.user, chat_id=chat.chat.user, text=text,
-        locale=chat.chat.locale))
-    return answer.rendered()
 
 
 PEOPLE = [

@@ -3,13 +3,13 @@ by tier, the latest free text; counted by the database on both backends."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 
-from domain.feedback import responses, results, surveys
+from domain.feedback import results, surveys
 from domain.feedback.results import nps_of
-from tests.support.lifecycle_helpers import a_member
+from tests.support.survey_given import answered as answered_at
 from tests.support.transcript import Clock, owner
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -21,17 +21,9 @@ def clock() -> Clock:
 
 
 async def answered(db, programme, code: str, people: list[tuple[str | None, dict]]) -> None:
-    """Each (tier, answers) is a member who got the survey and gave those answers (an
-    empty dict: sent, never opened)."""
-    for n, (tier, given) in enumerate(people):
-        member_id = await a_member(db, programme, T0, f"{code}-{n}", tier=tier)
-        async with db.uow() as uow:
-            survey = await surveys.by_code(uow, code)
-            sent = await responses.send(uow, programme, survey, member_id, "staff", T0)
-            for m, (question, value) in enumerate(given.items()):
-                await responses.answer(uow, programme, sent.response.id, member_id, question,
-                                       value, T0 + timedelta(minutes=n * 10 + m))
-            await uow.commit()
+    """Each (tier, answers) is a member who got the survey and gave those answers."""
+    await answered_at(db, programme, code, [given for _, given in people], T0,
+                      tiers=[tier for tier, _ in people])
 
 
 def test_nps_is_promoters_less_detractors_in_whole_percent():

@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from domain.feedback import building, responses, surveys
+from domain.feedback import building
 from domain.feedback.tables import SurveyAnswer, SurveyResponse
 from domain.members.members import member_number
 from domain.notices.tables import Notice
 from domain.support import alerts
 from handlers.engine import charts
 from handlers.engine.charts import Bars, Fonts, Label
-from handlers.engine.types import Inbound, Rendered
 from handlers.feedback import survey_charts
 from handlers.notices.notices import render_notice
-from tests.support.lifecycle_helpers import a_member
+from tests.support.survey_given import answered as answered_at
+from tests.support.survey_given import said
 from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -35,31 +35,12 @@ def clock() -> Clock:
     return Clock(T0)
 
 
+async def answered(db, programme, code: str, people: list[dict]) -> list[int]:
+    return await answered_at(db, programme, code, people, T0)
+
+
 def survey_of(programme, code: str):
     return next(s for s in programme.surveys if s.code == code)
-
-
-async def answered(db, programme, code: str, people: list[dict]) -> list[int]:
-    """Each dict is one member's answers to survey `code`, in the order asked."""
-    ids = []
-    for n, given in enumerate(people):
-        member_id = await a_member(db, programme, T0, f"{code}-{n}")
-        async with db.uow() as uow:
-            survey = await surveys.by_code(uow, code)
-            sent = await responses.send(uow, programme, survey, member_id, "staff", T0)
-            for m, (question, value) in enumerate(given.items()):
-                await responses.answer(uow, programme, sent.response.id, member_id, question,
-                                       value, T0 + timedelta(minutes=n * 10 + m))
-            await uow.commit()
-        ids.append(member_id)
-    return ids
-
-
-async def said(chat, text: str) -> list[Rendered]:
-    answer = await chat.chat.engine.handle(Inbound(
-        platform="console", user_id=chat.chat.user, chat_id=chat.chat.user, text=text,
-        locale=chat.chat.locale))
-    return answer.rendered()
 
 
 # ------------------------------------------------------------------ 7. the alert's words
