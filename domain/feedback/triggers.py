@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import exists, or_, select
+from sqlalchemy import exists, func, or_, select
 
 from domain.config import Programme
 from domain.feedback import responses, surveys
@@ -35,7 +35,7 @@ from domain.rewards.tables import Coupon, Redemption
 from domain.storage.database import Database, UnitOfWork
 
 CATCH_UP = timedelta(days=2)  # how late after its moment a survey is still sent
-PAGE = 1000  # member ids read from a snapshot at a time
+WINDOW = 5000  # member ids (a range of them) judged by one read from a snapshot
 # Members invited by the first short transaction; later ones as fit (Database.in_slices).
 SLICE = {"sqlite": 50, "postgresql": 200}
 
@@ -95,19 +95,21 @@ async def _invite(db: Database, programme: Programme, survey: _Sending, via: str
     chosen = select(Member.id, Member.timezone).where(
         Member.status == "active", *due,
         ~exists().where(SurveyOptOut.member_id == Member.id))
-    after, invited = 0, 0
-    size = SLICE.get(db.dialect, 50)
-    while True:
+    invited, size = 0, SLICE.get(db.dialect, 50)
+    async with db.snapshot() as snap:
+        top = await snap.scalar(select(func.max(Member.id))) or 0
+    # A window of member ids at a time, not "the next PAGE after this id": given a
+    # range on last_purchase_at, PostgreSQL reads the whole range and sorts it for each
+    # page (1.5-4 s a page at 100,000 buyers); a window bounds what any plan reads.
+    for low in range(0, top, WINDOW):
         async with db.snapshot() as snap:
-            page = list(await snap.session.execute(
-                chosen.where(Member.id > after).order_by(Member.id).limit(PAGE)))
-        if not page:
-            return invited
-        after = page[-1][0]
-        awake = [member_id for member_id, zone in page
-                 if surveys.quiet_until(programme, zone, now) is None]
+            page = list(await snap.session.execute(chosen.where(
+                Member.id > low, Member.id <= low + WINDOW)))
+        awake = sorted(member_id for member_id, zone in page
+                       if surveys.quiet_until(programme, zone, now) is None)
         invited += sum(await db.in_slices(awake, lambda uow, ids: _send(
             uow, survey, ids, via, occasion, now), size))
+    return invited
 
 
 async def _send(uow: UnitOfWork, survey: _Sending, member_ids: Sequence[int], via: str,

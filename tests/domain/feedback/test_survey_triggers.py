@@ -147,3 +147,16 @@ async def test_a_member_who_lapses_is_asked_why_once(db, programme):
     assert await triggers.run(db, lapsed, NOW) == {"lapsed:lapse": 1}
     assert await invited(db) == {gone: ["lapse:"]}
     assert await triggers.run(db, lapsed, NOW + timedelta(days=1)) == {"lapsed:lapse": 0}
+
+
+async def test_buyers_over_several_windows_of_member_ids_are_each_invited_once(
+        db, programme, monkeypatch):
+    """Members are judged a window of ids at a time: one at each edge of a window and
+    the last member of all are each invited, once."""
+    monkeypatch.setattr(triggers, "WINDOW", 2)
+    await prepared(db, programme)
+    only_nps = programme.model_copy(update={"surveys": (
+        programme.surveys[0], programme.surveys[1].model_copy(update={"trigger": None}))})
+    buyers = [await bought(db, programme, f"b{n}", timedelta(days=200)) for n in range(5)]
+    assert await triggers.run(db, only_nps, NOW) == {"nps:every": 5}
+    assert await invited(db) == {b: ["periodic:every:2026-03-10"] for b in buyers}
