@@ -35,7 +35,7 @@ from domain.rewards.tables import Coupon, Redemption
 from domain.storage.database import Database, UnitOfWork
 
 CATCH_UP = timedelta(days=2)  # how late after its moment a survey is still sent
-WINDOW = 5000  # member ids (a range of them) judged by one read from a snapshot
+WINDOW = 1000  # member ids (a range of them) judged by one read: its rows are handled on the loop
 # Members invited by the first short transaction; later ones as fit (Database.in_slices).
 SLICE = {"sqlite": 50, "postgresql": 200}
 

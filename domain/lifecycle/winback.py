@@ -29,7 +29,7 @@ from domain.rewards import gifts
 from domain.rewards.tables import Coupon
 from domain.storage.database import Database, UnitOfWork
 
-BATCH = 5000  # a window of member ids read at a time
+BATCH = 1000  # a window of member ids read at a time (its rows are handled on the loop)
 # Members offered by the first set of statements; later slices are sized by how long
 # it took (Database.in_slices). On SQLite a slice holds the loop while it runs.
 SLICE = {"sqlite": 8, "postgresql": 50}
