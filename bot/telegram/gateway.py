@@ -131,7 +131,7 @@ class Gateway:
             text=message.text or message.caption or "", message_id=str(message.message_id),
             locale=user.language_code, display_name=user.full_name,
             phone=contact.phone_number if contact and contact.user_id == user.id else None,
-            shares_contact=True, key=self.key(update_id),
+            shares_contact=True, buttons=True, key=self.key(update_id),
             picture=support_photos.picture_of(message)), thread_id=topic(message))
 
     async def _foreign_contact(self, message: Any, update_id: int) -> None:
@@ -363,7 +363,8 @@ class Gateway:
         await self.inbound(Inbound(
             platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
             action=query.data, message_id=str(message.message_id), locale=user.language_code,
-            display_name=user.full_name, shares_contact=True, key=self.key(update_id)),
+            display_name=user.full_name, shares_contact=True, buttons=True,
+            key=self.key(update_id)),
             callback_id=query.id, thread_id=topic(message))
 
     async def membership(self, change: Any, update_id: int) -> None:

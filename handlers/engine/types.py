@@ -36,6 +36,9 @@ class Inbound:
     key: str | None = None
     phone: str | None = None  # a phone number the platform vouches for (a shared contact)
     shares_contact: bool = False  # the platform can offer a "share my number" button
+    # The platform shows buttons as buttons: a typed number is words, where it is asked
+    # for words. Elsewhere (WeChat, the console) numbered lines are pressed by number.
+    buttons: bool = False
     # Where it was said: "private", or a group chat's kind ("group", "supergroup") and
     # title, for the few commands that act on the group they are typed in (/gate).
     chat_kind: str = "private"

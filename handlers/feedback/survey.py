@@ -9,6 +9,8 @@ a second tap finds it answered already. The flow is drawn in survey.mmd.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
 
 from domain.feedback import responses, surveys
@@ -258,12 +260,28 @@ async def off_no(ctx: Ctx) -> Outcome:
     return ask(ctx, found, said=(reply("survey.off_kept"),))
 
 
+def _typed_ticks(text: str, q: Question) -> set[str]:
+    """Choices typed as their numbers, several at once ("2,3", "2 3", "2、3"); none
+    unless every part names one."""
+    parts = [p for p in re.split(r"[\s,，、;；]+", unicodedata.normalize("NFKC", text)) if p]
+    if not parts or not all(p.isascii() and p.isdigit() and len(p) <= 2 for p in parts):
+        return set()
+    numbers = {int(p) for p in parts}
+    if not all(1 <= n <= len(q.choices) for n in numbers):
+        return set()
+    return {q.choices[n - 1].code for n in numbers}
+
+
 @router.state(ANSWER)
 async def typed(ctx: Ctx) -> Outcome:
     """While a question waits: its buttons (a typed number arrives as one), a free-text
     answer, or a question of buttons asked again."""
     rid, question = ctx.data.get("response"), ctx.data.get("question")
-    typing = ctx.inbound.action is None and ctx.data.get("kind") == "text"
+    # Where buttons are real, digits typed at a free-text question are its answer; where
+    # they are numbered lines (WeChat, the console), a number presses its line, as the
+    # question says.
+    typing = ctx.inbound.action is None and ctx.data.get("kind") == "text" \
+        and ctx.inbound.buttons
     if ctx.action is not None and not typing:  # one of the question's own buttons
         step = router.find_action(ctx.action)
         return await step(ctx) if step is not None else Outcome([reply("error.button_expired")])
@@ -275,6 +293,13 @@ async def typed(ctx: Ctx) -> Outcome:
     q = found.definition.question(question)
     if q is None:
         return Outcome([reply("error.button_expired")])
+    if q.kind == "multiple":  # "2,3": both ticked; anything else keeps the ticks made
+        ticked = _typed_ticks(ctx.text, q)
+        picked = _picked(ctx, rid, question)
+        if ticked:
+            return ask(ctx, found, picked=tuple(
+                c.code for c in q.choices if c.code in picked or c.code in ticked))
+        return ask(ctx, found, said=(reply("survey.use_buttons"),), picked=tuple(picked))
     if q.kind != "text":
         return ask(ctx, found, said=(reply("survey.use_buttons"),))
     if q.optional and answers.skipping(ctx.text):

@@ -15,6 +15,8 @@ from domain.feedback.definitions import SurveyDef
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.notices.tables import Notice
 from domain.points.tables import LedgerEntry
+from handlers.engine.types import Inbound
+from handlers.routers import build_engine
 from tests.support.lifecycle_helpers import a_member
 from tests.support.transcript import Clock, member, owner
 
@@ -272,10 +274,12 @@ async def test_a_coupon_reward_is_given_once_and_out_of_stock_is_said(db, progra
     assert await survey_points(db, 2) == [20] and await survey_points(db, 3) == [20]
 
 
-async def test_typed_digits_answer_a_free_text_question_and_numbers_never_press_scores(
+async def test_typed_digits_at_a_free_text_question_press_numbered_lines_or_answer(
         db, programme, clock, kept):
-    """Trial findings: "3" typed to "why?" is the answer, not the third button (which
-    was "No more surveys"); "11" on an NPS question is no score of 10."""
+    """Where buttons are numbered lines (the console, WeChat), a number typed at "why?"
+    presses its line, as the question says (the second trial: "2" for Back was saved
+    as the answer); where buttons are real (Telegram), typed digits are the answer.
+    "11" on an NPS question is no score of 10."""
     olga = await owner(db, programme, clock)
     alice = member(db, programme, clock)
     await alice.say("/start")
@@ -284,9 +288,19 @@ async def test_typed_digits_answer_a_free_text_question_and_numbers_never_press_
     out = await alice.say("11")
     assert "Question 1 of 2" in out and (await response_of(db, 2, "nps"))[2] == {}
     await alice.say("7")
-    out = await alice.say("3")
-    assert out.startswith("Thank you for your answers!")
-    assert (await response_of(db, 2, "nps"))[1:] == ("completed", {"score": 7, "why": "3"})
+    out = await alice.say("2")  # Back
+    assert "Question 1 of 2" in out
+    await alice.say("8")
+    assert "Stop all surveys?" in await alice.say("3")  # asked first, not saved as "3"
+    assert (await response_of(db, 2, "nps"))[1:] == ("open", {"score": 8})
+    assert "Question 2 of 2" in await alice.say("2")  # no: back at "why?"
+    # The same question with real buttons: "3" is the answer.
+    engine = build_engine(db, programme, clock=clock)
+    answer = await engine.handle(Inbound(platform="console", user_id="alice",
+                                         chat_id="alice", text="3", buttons=True,
+                                         locale="en"))
+    assert answer.rendered()[0].text.startswith("Thank you for your answers!")
+    assert (await response_of(db, 2, "nps"))[1:] == ("completed", {"score": 8, "why": "3"})
 
 
 async def test_skipping_an_optional_multiple_choice_question(db, programme, clock):
@@ -343,3 +357,26 @@ async def test_a_closed_survey_is_not_offered_by_slash_survey(db, programme, clo
             closed=True))
         await uow.commit()
     assert await alice.say("/survey") == "No survey is waiting for you right now. Thank you!"
+
+
+async def test_ticks_typed_as_numbers_and_kept_through_words_not_understood(
+        db, programme, clock, kept):
+    """Second trial: words typed at a multiple-choice question cleared every tick.
+    They keep them now, and "1,3" (or "2 4", "2、4") ticks several at once."""
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    await olga.say("/survey send satisfaction 00000002")
+    await alice.say("/survey")
+    await alice.say("5")  # a good rating: what they liked is asked
+    out = await alice.say("1,3")
+    assert "[1] ☑ The tea" in out and "[2] ☐ The service" in out and "[3] ☑ The place" in out
+    out = await alice.say("hello")
+    assert out.startswith("Please answer with the buttons")
+    assert "[1] ☑ The tea" in out and "[3] ☑ The place" in out
+    out = await alice.say("9,1")  # 9 is no choice: nothing changes
+    assert "[1] ☑ The tea" in out and "[4] ☐ The price" in out
+    await alice.say("2、4")
+    await alice.say("5")  # Done
+    assert (await response_of(db, 2, "satisfaction"))[2] == {
+        "overall": 5, "liked": ["tea", "service", "place", "price"]}
