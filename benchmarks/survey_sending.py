@@ -107,6 +107,19 @@ async def measure_answers(folder: Path, members: int, updates: int) -> dict[str,
             "engine_per_s": 2 * members / engine_s, "inbound_per_s": updates / inbound_s}
 
 
+async def _nps_for_everyone(db: Database, programme: Programme) -> dict[str, int]:
+    """The example's NPS survey sent to every member: each account's response id."""
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, programme, NOW)
+        nps = await surveys.by_code(uow, "nps")
+        assert nps is not None
+        ids = dict((await uow.session.execute(select(Identity.external_id,
+                                                     Identity.member_id))).all())
+        asked = await responses.open_many(uow, nps.id, list(ids.values()), "bench", "", NOW)
+        await uow.commit()
+    return {account: asked[member_id] for account, member_id in ids.items()}
+
+
 async def _engine_answers(db: Database, members: int) -> float:
     """The same answers handed to the engine as the Telegram adapter hands them (all
     members at once, as the updates of a busy minute arrive), without Telegram: what
@@ -118,20 +131,13 @@ async def _engine_answers(db: Database, members: int) -> float:
     for user in users:
         await engine.handle(Inbound(platform="telegram", user_id=user, chat_id=user,
                                     text="/start", locale="en"))
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, NOW)
-        nps = await surveys.by_code(uow, "nps")
-        assert nps is not None
-        ids = dict((await uow.session.execute(select(Identity.external_id,
-                                                     Identity.member_id))).all())
-        asked = await responses.open_many(uow, nps.id, list(ids.values()), "bench", "", NOW)
-        await uow.commit()
+    asked = await _nps_for_everyone(db, programme)
     started = time.perf_counter()
     for step in range(2):
         await asyncio.gather(*(engine.handle(Inbound(
             platform="telegram", user_id=user, chat_id=user, message_id="1", locale="en",
-            action=(f"sv:{asked[ids[user]]}:score:{int(user) % 11}" if step == 0
-                    else f"svs:{asked[ids[user]]}:why"))) for user in users))
+            action=(f"sv:{asked[user]}:score:{int(user) % 11}" if step == 0
+                    else f"svs:{asked[user]}:why"))) for user in users))
     took = time.perf_counter() - started
     async with db.uow() as uow:
         stored = await uow.session.scalar(select(func.count()).select_from(SurveyAnswer))
@@ -152,15 +158,8 @@ async def _answered(api: FakeBotAPI, db: Database, programme: Programme,
     for user in users:
         api.message(user, "/start")
     await telegram_inbound.Acted(api).reach(base + members)
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, NOW)
-        nps = await surveys.by_code(uow, "nps")
-        assert nps is not None
-        ids = dict((await uow.session.execute(select(Identity.external_id,
-                                                     Identity.member_id))).all())
-        asked = await responses.open_many(uow, nps.id, list(ids.values()), "bench", "", NOW)
-        await uow.commit()
-    response = {user: asked[ids[str(user)]] for user in users}
+    asked = await _nps_for_everyone(db, programme)
+    response = {user: asked[str(user)] for user in users}
     base = len(api.sent("sendMessage"))
     for user in users:
         api.message(user, "/survey")

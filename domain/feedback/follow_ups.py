@@ -19,14 +19,13 @@ from domain.config import Programme
 from domain.feedback import responses
 from domain.feedback.responses import Progress
 from domain.feedback.tables import Survey, SurveyResponse
-from domain.notices import announce
+from domain.notices import announce, notices
 from domain.notices.tables import Notice
 from domain.storage.database import UnitOfWork
 
 SENT, REMINDED, REMINDED_TODAY, ON_ITS_WAY = "sent", "reminded", "reminded_today", "on_its_way"
 REMIND = "survey.remind"  # the reminder's notice (a catalog key)
 _REMIND = "survey:remind:"  # + survey id : response id : the day, in the programme's zone
-_INVITE = "survey:invite:"  # + response id: the invitation (domain.feedback.responses)
 NOT_OUT = ("pending", "sending", "deferred")  # a notice still on its way
 
 
@@ -68,7 +67,7 @@ async def _on_its_way(uow: UnitOfWork, survey_id: int, response_id: int) -> bool
     """Whether the response's invitation, or a reminder of it, has yet to go out."""
     found = await uow.session.scalar(select(Notice.id).where(
         Notice.status.in_(NOT_OUT),
-        or_(Notice.idempotency_key == f"{_INVITE}{response_id}",
+        or_(Notice.idempotency_key == f"{responses.INVITE}{response_id}",
             Notice.idempotency_key.startswith(f"{_REMIND}{survey_id}:{response_id}:",
                                               autoescape=True))).limit(1))
     return found is not None
@@ -79,4 +78,4 @@ async def withdraw_reminders(uow: UnitOfWork, survey_id: int) -> int:
     return await uow.changed(update(Notice).where(
         Notice.status == "pending", Notice.key == REMIND,
         Notice.idempotency_key.startswith(f"{_REMIND}{survey_id}:", autoescape=True))
-        .values(status="withdrawn").execution_options(synchronize_session=False))
+        .values(status=notices.WITHDRAWN).execution_options(synchronize_session=False))

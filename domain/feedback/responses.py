@@ -22,7 +22,7 @@ from domain.feedback import surveys
 from domain.feedback.definitions import Question, SurveyDef
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members import members
-from domain.notices import announce
+from domain.notices import announce, notices
 from domain.notices.tables import Notice
 from domain.points import ledger
 from domain.points.expiry import expires_at
@@ -35,6 +35,7 @@ SENT, OPEN, COMPLETED = "sent", "open", "completed"
 # counted as sent.
 WITHDRAWN = "withdrawn"
 UNFINISHED = (SENT, OPEN)
+INVITE = "survey:invite:"  # + response id: the invitation's notice key
 LOW = {"nps": 6, "rating": 2}  # a completed survey with a score this low alerts staff
 
 
@@ -126,27 +127,26 @@ async def invite(uow: UnitOfWork, survey_title: dict[str, str],
     """The invitation notice of each (response id, member id), once per response."""
     await announce.tell_many(uow, [(member_id, "survey.invite",
                                     {"title": {"$local": survey_title}},
-                                    f"{_INVITE}{response_id}")
+                                    f"{INVITE}{response_id}")
                                    for response_id, member_id in sent], now)
 
 
-_INVITE = "survey:invite:"
 
 
 async def withdraw(uow: UnitOfWork, survey_id: int) -> int:
     """The survey was closed: invitations still waiting to go out are withdrawn with
     their responses, so nobody is invited to a survey they can no longer answer. One
     on its way already is not stopped; answering it says the survey is closed."""
-    invited = cast(func.substr(Notice.idempotency_key, len(_INVITE) + 1), Integer)
+    invited = cast(func.substr(Notice.idempotency_key, len(INVITE) + 1), Integer)
     keys = list(await uow.session.scalars(
         update(Notice).where(
             Notice.status == "pending", Notice.key == "survey.invite",
             select(SurveyResponse.id).where(
                 SurveyResponse.id == invited, SurveyResponse.survey_id == survey_id,
                 SurveyResponse.status == SENT).exists())
-        .values(status="withdrawn").returning(Notice.idempotency_key)
+        .values(status=notices.WITHDRAWN).returning(Notice.idempotency_key)
         .execution_options(synchronize_session=False)))
-    ids = [int(key.removeprefix(_INVITE)) for key in keys]
+    ids = [int(key.removeprefix(INVITE)) for key in keys]
     if ids:
         await uow.session.execute(update(SurveyResponse).where(
             SurveyResponse.id.in_(ids), SurveyResponse.status == SENT)

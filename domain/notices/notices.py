@@ -17,8 +17,9 @@ from domain.storage.database import UnitOfWork
 LEASE = timedelta(minutes=2)
 MAX_ATTEMPTS = 5
 WAIT_AGAIN = timedelta(seconds=15)  # "wait": the member's platform is still connecting
-# "withdrawn": what it told of was called off before it went out (a survey closed).
-FINAL = ("sent", "unreachable", "rejected", "failed", "withdrawn")
+# What it told of was called off before it went out (a survey closed).
+WITHDRAWN = "withdrawn"
+FINAL = ("sent", "unreachable", "rejected", "failed", WITHDRAWN)
 
 
 async def queue(uow: UnitOfWork, member_id: int, key: str, params: dict[str, Any],
