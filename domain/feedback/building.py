@@ -122,14 +122,15 @@ async def close(uow: UnitOfWork, code: str, author_id: int,
                 now: datetime) -> tuple[Survey, Stopped]:
     """Close a survey now: nobody is sent it or answers it any more, so its campaigns
     still to send are cancelled and invitations not yet out are withdrawn (reminders
-    too, uncounted). A file survey the file still lists opens again at the next start
+    too, uncounted). A file survey stays closed until the file changes it
     (keep_from_file); the caller says so."""
     survey = await surveys.by_code(uow, code)
     if survey is None:
         raise BuildRefused("unknown", survey=code)
     won = await uow.changed(update(Survey).where(Survey.id == survey.id,
                                                  Survey.closed.is_(False))
-                            .values(closed=True, updated_at=now))
+                            .values(closed=True, closed_by=surveys.STAFF,
+                                    updated_at=now))
     if not won:
         raise BuildRefused("already_closed", survey=code)
     stopped = Stopped(await campaigns.cancel_for_survey(uow, survey.id, now),

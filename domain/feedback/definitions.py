@@ -152,16 +152,59 @@ class SurveyDef(Strict):
         return [q for q in self.questions
                 if q.show_if is None or q.show_if.matches(answers.get(q.show_if.question))]
 
+    def how_many(self, answers: dict[str, object]) -> tuple[int, int]:
+        """The fewest and the most questions this member can be asked in all, given
+        their answers so far: each question a show-if still waits on counts for the
+        answers of its trigger that show the fewest and the most of them."""
+        fixed = sum(q.show_if is None or q.show_if.question in answers
+                    and q.show_if.matches(answers[q.show_if.question])
+                    for q in self.questions)
+        fewest = most = fixed
+        for trigger in self.questions:
+            waiting = [q for q in self.questions
+                       if q.show_if is not None and q.show_if.question == trigger.code
+                       and trigger.code not in answers]
+            if waiting:
+                shown = [sum(q.show_if.matches(value) for q in waiting if q.show_if)
+                         for value in _answers_of(trigger)]
+                fewest, most = fewest + min(shown), most + max(shown)
+        return fewest, most
+
     def next_question(self, answers: dict[str, object]) -> Question | None:
         """The first question asked and not yet answered (or skipped): None when done.
         A skipped optional question is in `answers` with None."""
         return next((q for q in self.asked(answers) if q.code not in answers), None)
 
 
+def _answers_of(q: Question) -> list[object]:
+    """Answers that stand for every answer `q` can take, as a show-if reads them: each
+    score or choice, all choices ticked at once, none (skipped) when optional."""
+    given: list[object]
+    codes = [c.code for c in q.choices]
+    if q.kind in SCALES:
+        given = list(SCALES[q.kind])
+    elif q.kind == "single":
+        given = list(codes)
+    else:
+        given = [*([c] for c in codes), codes]
+    return [*given, None] if q.optional else given
+
+
+JOINER = "\u200d"  # a format character emoji sequences need (👨‍👩‍👧)
+
+
+def has_control(raw: str) -> bool:
+    """Control characters other than line breaks and tabs: an escape sequence pasted
+    from a terminal would leave "[31m" behind if they were merely dropped, so such an
+    answer is refused and typed again."""
+    return any(unicodedata.category(c) == "Cc" and c not in "\n\t\r" for c in raw)
+
+
 def clean_text(raw: str) -> str:
-    """A free-text answer as kept: control and format characters out (line breaks
-    stay), NFC, trimmed."""
-    kept = "".join(c for c in unicodedata.normalize("NFC", raw)
-                   if c == "\n" or unicodedata.category(c)[0] != "C")
+    """A free-text answer as kept: tabs as spaces, invisible format characters out
+    (the emoji joiner stays), NFC, trimmed."""
+    kept = "".join(c for c in unicodedata.normalize("NFC", raw.replace("\t", " ")
+                                                    .replace("\r\n", "\n"))
+                   if c in "\n" + JOINER or unicodedata.category(c)[0] != "C")
     return kept.strip()
 

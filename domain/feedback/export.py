@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from sqlalchemy import Text, cast, select
@@ -50,10 +50,11 @@ def _columns(q: Question) -> tuple[str, ...]:
 
 
 async def pages(uow: UnitOfWork, survey: Survey, definition: SurveyDef, language: str,
-                page: int = PAGE) -> AsyncIterator[list[list[str]]]:
+                page: int = PAGE, zone: tzinfo = UTC) -> AsyncIterator[list[list[str]]]:
     """The rows of every response, `page` responses at a time: completed, open, sent
     (then any other status), oldest first within each. A question the member was not
-    asked, or skipped, is an empty cell; choices are worded in `language`."""
+    asked, or skipped, is an empty cell; choices are worded in `language`, times in
+    `zone` (the programme's, with its offset, as the shop reads its clock)."""
     questions = definition.questions
     statuses = sorted(await uow.session.scalars(
         select(SurveyResponse.status).where(SurveyResponse.survey_id == survey.id)
@@ -61,7 +62,7 @@ async def pages(uow: UnitOfWork, survey: Survey, definition: SurveyDef, language
         key=lambda s: (ORDER.index(s) if s in ORDER else len(ORDER), s))
     for status in statuses:
         async for found in _responses(uow, survey, status, page):
-            yield await _rows(uow, found, questions, language)
+            yield await _rows(uow, found, questions, language, zone)
 
 
 ORDER = (responses.COMPLETED, responses.OPEN, responses.SENT)
@@ -85,7 +86,7 @@ async def _responses(uow: UnitOfWork, survey: Survey, status: str,
 
 
 async def _rows(uow: UnitOfWork, found: Sequence[Any], questions: Sequence[Question],
-                language: str) -> list[list[str]]:
+                language: str, zone: tzinfo) -> list[list[str]]:
     given: dict[int, dict[str, Any]] = {}
     # The JSON as its text, parsed here: one json.loads a cell, no type machinery.
     for response_id, question, value in await uow.session.execute(
@@ -96,8 +97,8 @@ async def _rows(uow: UnitOfWork, found: Sequence[Any], questions: Sequence[Quest
             None if value is None else json.loads(value)
     words = {q.code: {c.code: c.label.get(language) for c in q.choices} for q in questions
              if q.choices}
-    return [[member_number(r.member_id), r.status, r.via, moment(r.sent_at),
-             moment(r.opened_at), moment(r.completed_at),
+    return [[member_number(r.member_id), r.status, r.via, moment(r.sent_at, zone),
+             moment(r.opened_at, zone), moment(r.completed_at, zone),
              *(text for q in questions
                for text in _cells(given.get(r.id, {}).get(q.code), words.get(q.code)))]
             for r in found]
@@ -121,6 +122,11 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def moment(value: datetime | None) -> str:
-    """ISO 8601 in UTC to the second, `2026-03-10T02:00:00Z`; empty when it never was."""
-    return "" if value is None else value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def moment(value: datetime | None, zone: tzinfo = UTC) -> str:
+    """ISO 8601 to the second in `zone`, with its offset (`2026-03-10T10:00:00+08:00`;
+    `Z` for UTC), which a spreadsheet or a script reads back to the same instant;
+    empty when it never was."""
+    if value is None:
+        return ""
+    shown = value.astimezone(zone).isoformat(timespec="seconds")
+    return shown.removesuffix("+00:00") + "Z" if shown.endswith("+00:00") else shown

@@ -62,6 +62,12 @@ class Progress:
         return done + 1, len(asked)
 
     @property
+    def how_many(self) -> tuple[int, int]:
+        """The fewest and most questions they can be asked in all: "of up to 3" while
+        an answer still to give decides, rather than "1 of 1" then "2 of 3"."""
+        return self.definition.how_many(self.answers)
+
+    @property
     def completed(self) -> bool:
         return self.response.status == COMPLETED
 

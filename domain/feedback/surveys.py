@@ -21,6 +21,7 @@ from domain.members.tables import Member
 from domain.storage.database import UnitOfWork
 
 FILE = "file"
+STAFF = "staff"
 
 
 def definition(survey: Survey) -> SurveyDef:
@@ -28,7 +29,8 @@ def definition(survey: Survey) -> SurveyDef:
 
 
 async def keep_from_file(uow: UnitOfWork, programme: Programme, now: datetime) -> int:
-    """Bring the file's surveys into the database: how many changed."""
+    """Bring the file's surveys into the database: how many changed. A survey staff
+    closed stays closed while the file holds the same version of it."""
     stored = {s.code: s for s in await uow.session.scalars(select(Survey))}
     changed = 0
     for survey in programme.surveys:
@@ -39,16 +41,24 @@ async def keep_from_file(uow: UnitOfWork, programme: Programme, now: datetime) -
                                    closed=False, created_by="programme", created_at=now,
                                    updated_at=now))
             changed += 1
-        elif row.source == FILE and (row.definition != wanted or row.closed):
-            row.definition, row.closed, row.updated_at = wanted, False, now
+        elif row.source == FILE and (row.definition != wanted or _closed_by_file(row)):
+            # A new version reopens even what staff closed; the same one does not.
+            row.definition, row.closed, row.closed_by = wanted, False, None
+            row.updated_at = now
             changed += 1
     in_file = {s.code for s in programme.surveys}
     for row in stored.values():
         if row.source == FILE and row.code not in in_file and not row.closed:
-            row.closed, row.updated_at = True, now
+            row.closed, row.closed_by, row.updated_at = True, FILE, now
             changed += 1
     await uow.flush()
     return changed
+
+
+def _closed_by_file(row: Survey) -> bool:
+    """Closed because the file had dropped it (rows closed before closed_by was kept
+    count as the file's)."""
+    return row.closed and row.closed_by != STAFF
 
 
 async def by_code(uow: UnitOfWork, code: str) -> Survey | None:

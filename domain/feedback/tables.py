@@ -23,7 +23,10 @@ class Survey(Base):
     code: Mapped[str] = mapped_column(String(32), unique=True)
     source: Mapped[str] = mapped_column(String(8))  # "file" or "chat"
     definition: Mapped[dict[str, Any]] = mapped_column(JSON)
-    closed: Mapped[bool] = mapped_column(default=False)  # the file dropped it, or staff
+    closed: Mapped[bool] = mapped_column(default=False)
+    # Who closed it: "file" (the file dropped it; it opens again when the file lists it
+    # again) or "staff" (/survey close; it stays closed until the file changes it).
+    closed_by: Mapped[str | None] = mapped_column(String(8), default=None)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

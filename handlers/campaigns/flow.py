@@ -20,6 +20,7 @@ from domain.campaigns import campaigns, segments
 from domain.campaigns.campaigns import Author, CampaignRefused, Draft
 from domain.campaigns.segments import Segment, SegmentRefused
 from domain.members import members
+from domain.staff import jobs
 from handlers.campaigns import control as campaign_control
 from handlers.campaigns import offers
 from handlers.campaigns import segment as campaign_segment
@@ -478,5 +479,10 @@ async def confirm_step(ctx: Ctx) -> Outcome:
     c = created.campaign
     key = "created_later" if c.send_at > ctx.now else "created_now"
     key = f"survey.campaign_{key}" if ctx.data.get("survey") else f"campaign.{key}"
-    return Outcome([reply(key, number=str(c.id), when=when_text(ctx.zone, c.send_at),
-                          code=ctx.data.get("survey_code", ""))])
+    said = [reply(key, number=str(c.id), when=when_text(ctx.zone, c.send_at),
+                  code=ctx.data.get("survey_code", ""))]
+    if c.send_at > ctx.now:  # a time to keep needs a scheduler (`memberbot chat` has none)
+        runner = await jobs.runner(ctx.uow)
+        if runner is None or not runner.alive(ctx.now):
+            said.append(reply("campaign.no_runner"))
+    return Outcome(said)

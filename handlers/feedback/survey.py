@@ -14,11 +14,12 @@ import unicodedata
 from typing import Any
 
 from domain.feedback import responses, surveys
-from domain.feedback.definitions import SCALES, Question, clean_text
+from domain.feedback.definitions import SCALES, Question, clean_text, has_control
 from domain.feedback.responses import Progress, SurveyRefused
+from domain.staff import roles
 from handlers.engine import answers
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Button, Reply, Text, button, reply, value_button
+from handlers.engine.types import Button, Local, Reply, Text, button, reply, value_button
 from handlers.engine.words import local
 from handlers.feedback import survey_new, survey_staff
 
@@ -33,16 +34,22 @@ NPS_ROWS = ((0, 1, 2, 3, 4, 5), (6, 7, 8, 9, 10))
 
 @router.command("survey")
 async def survey(ctx: Ctx) -> Outcome:
-    """/survey: the survey waiting for the member, where they left it. Staff add a verb:
-    /survey list, /survey send CODE NUMBER."""
+    """/survey: the survey waiting for the member, where they left it (none while they
+    have turned surveys off); /survey on|off. Staff add a verb: /survey list, ..."""
     words = ctx.arg.split()
     if words and words[0].lower() in survey_staff.VERBS:
         return await survey_staff.staff(ctx, words[0].lower(), words[1:])
     if len(words) == 1 and words[0].lower() == "on":
         await surveys.opt_in(ctx.uow, ctx.member.id)
         return Outcome([reply("survey.opted_in")])
-    if words:
-        return Outcome([reply("survey.usage")])
+    if len(words) == 1 and words[0].lower() == "off":  # typed: no need to ask first
+        changed = await surveys.opt_out(ctx.uow, ctx.member.id, ctx.now)
+        return Outcome([reply("survey.opted_out" if changed else "survey.off_already")])
+    if words:  # the usage for who they are: members are not shown staff verbs
+        staff = await roles.can(ctx.uow, ctx.member.id, survey_staff.PERMISSION)
+        return Outcome([reply("survey.usage_staff" if staff else "survey.usage")])
+    if await surveys.opted_out(ctx.uow, ctx.member.id):
+        return Outcome([reply("survey.off_now")])
     found = await responses.unfinished(ctx.uow, ctx.programme, ctx.member.id, ctx.now)
     if found is None:
         return Outcome([reply("survey.none_waiting")])
@@ -56,7 +63,10 @@ def ask(ctx: Ctx, progress: Progress, intro: bool = False, said: tuple[Reply, ..
     if q is None:
         return Outcome([*said, reply("survey.finished")])
     rid = progress.response.id
-    number, count = progress.position
+    number = progress.position[0]
+    fewest, most = progress.how_many
+    counter = Text("survey.counter" if fewest == most else "survey.counter_up_to",
+                   {"number": number, "total": most})
     rows = _answer_rows(rid, q, picked)
     if q.optional:
         rows.append((button("survey.skip", f"{SKIP}:{rid}:{q.code}"),))
@@ -68,8 +78,7 @@ def ask(ctx: Ctx, progress: Progress, intro: bool = False, said: tuple[Reply, ..
     lead = [reply("survey.intro", title=local(progress.definition.title),
                   intro=local(progress.definition.intro))] if intro else []
     key = "survey.question_text" if q.kind == "text" else f"survey.question_{q.kind}"
-    question = reply(key, *rows, number=number, total=count, text=local(q.text),
-                     most=q.max_length)
+    question = reply(key, *rows, counter=counter, text=local(q.text), most=q.max_length)
     # A free-text question takes typed digits as its answer, not as its buttons' numbers.
     return Outcome([*said, *lead, question], state=ANSWER,
                    data={"response": rid, "question": q.code, "picked": list(picked),
@@ -228,7 +237,22 @@ async def back(ctx: Ctx) -> Outcome:
                      {k: v for k, v in found.answers.items() if k != earlier})
     previous = found.answers.get(earlier)
     picked = tuple(previous) if isinstance(previous, list) else ()
-    return ask(ctx, shown, said=(reply("survey.change"),), picked=picked)
+    asked_again = found.definition.question(earlier)
+    said = reply("survey.change") if asked_again is None or picked else \
+        reply("survey.change_was", answer=_given(asked_again, previous))
+    return ask(ctx, shown, said=(said,), picked=picked)
+
+
+def _given(q: Question, value: Any) -> Text | Local | str:
+    """An answer as the member gave it, to show beside the question asked again (ticks
+    show themselves)."""
+    if value is None:
+        return Text("survey.given_skipped")
+    choice = next((c for c in q.choices if c.code == value), None)
+    if choice is not None:
+        return local(choice.label)
+    text = str(value)
+    return text if len(text) <= 60 else text[:59] + "…"
 
 
 @router.action(OFF)
@@ -304,6 +328,8 @@ async def typed(ctx: Ctx) -> Outcome:
         return ask(ctx, found, said=(reply("survey.use_buttons"),))
     if q.optional and answers.skipping(ctx.text):
         return await _record(ctx, rid, question, None)
+    if has_control(ctx.inbound.text):
+        return ask(ctx, found, said=(reply("survey.text_control"),))
     text = clean_text(ctx.inbound.text)
     if not text:
         return ask(ctx, found, said=(reply("survey.text_empty"),))

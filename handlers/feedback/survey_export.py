@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, tzinfo
 
 from domain.feedback import export, surveys
 from domain.feedback.tables import Survey
@@ -35,14 +36,17 @@ def guarded(value: str) -> str:
     return "'" + value if value.startswith(FORMULA) else value
 
 
-async def csv_of(uow: UnitOfWork, survey: Survey, language: str) -> tuple[int, bytes]:
-    """How many responses, and the file's bytes, choices worded in `language`. Each
+async def csv_of(uow: UnitOfWork, survey: Survey, language: str,
+                 zone: tzinfo = UTC) -> tuple[int, bytes]:
+    """How many responses, and the file's bytes, choices worded in `language`, times in
+    `zone`. Each
     page is written and encoded as it arrives, so no step handles the whole file but
     the final join (a copy)."""
     definition = surveys.definition(survey)
     chunks = [BOM.encode(), _csv([export.header(definition)])]
     rows = 0
-    async for page in export.pages(uow, survey, definition, language):
+    async for page in export.pages(uow, survey, definition, language,
+                                   zone=zone):
         chunks.append(_csv([[guarded(cell) for cell in row] for row in page]))
         rows += len(page)
     return rows, b"".join(chunks)
@@ -64,7 +68,7 @@ async def show(ctx: Ctx, rest: list[str]) -> Outcome:
     language = ctx.programme.default_locale
 
     async def read(uow: UnitOfWork) -> tuple[int, bytes]:
-        return await csv_of(uow, survey, language)
+        return await csv_of(uow, survey, language, ctx.programme.zone)
 
     rows, data = await ctx.read(f"survey:export:{survey.code}", read)
     return Outcome([Reply("survey.exported", {"code": survey.code, "n": rows,

@@ -369,8 +369,8 @@ async def confirm_step(ctx: Ctx) -> Outcome:
 # ------------------------------------------------------------------ /survey close CODE
 
 async def close(ctx: Ctx, rest: list[str]) -> Outcome:
-    """Close a survey now. A file survey the file still lists opens again at the next
-    start, which the reply says (with how to close it for good)."""
+    """Close a survey now. A file survey the file still lists opens again when the file
+    changes it, which the reply says."""
     refusal = await _denied(ctx, "/survey close")
     if refusal is not None:
         return refusal

@@ -47,6 +47,10 @@ def ask_words(data: dict, note: Reply | None = None) -> Outcome:
         if written:
             params["total"] = len(next(iter(written.values())))
             field = "labels_more"
+    kind = (data.get("q") or {}).get("kind")
+    if field == "text" and kind in SCALES:  # members see bare numbers: say what the ends mean
+        params["example"] = Text(f"survey_new.scale_example.{kind}")
+        field = "text_scored"
     said = [note] if note else []
     return Outcome([*said, reply(f"survey_new.ask_{field}", *rows, **params)], state=WORDS,
                    data=data)

@@ -86,7 +86,8 @@ def labels(raw: str, most: int) -> tuple[list[str], Reply | None]:
         return found, reply("survey_new.labels_few")
     if len(found) > most:
         return found, reply("survey_new.labels_many", most=most, got=len(found))
-    if len(set(found)) != len(found):
+    # "Tea" and "tea " (or a full-width "Ｔｅａ") are one choice to a member reading them.
+    if len({unicodedata.normalize("NFKC", label).casefold() for label in found}) != len(found):
         return found, reply("survey_new.labels_twice")
     return found, None
 
@@ -136,9 +137,9 @@ def preview(definition: SurveyDef, reward: Any, closes: date | None,
     total = len(definition.questions)
     for number, q in enumerate(definition.questions, start=1):
         key = "survey.question_text" if q.kind == "text" else f"survey.question_{q.kind}"
-        lines = [translate(Text(key, {"number": number, "total": total,
-                                      "text": q.text.get(language), "most": q.max_length}),
-                           language)]
+        counter = Text("survey.counter", {"number": number, "total": total})
+        lines = [translate(Text(key, {"counter": counter, "text": q.text.get(language),
+                                      "most": q.max_length}), language)]
         if q.kind in CHOOSING:
             lines.append(" · ".join(c.label.get(language) for c in q.choices))
         elif q.kind in SCORED:

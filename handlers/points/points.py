@@ -11,7 +11,7 @@ from domain.points import ledger
 from handlers.engine import i18n
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, button, reply
-from handlers.engine.words import signed
+from handlers.engine.words import local, signed
 from handlers.points.earning_words import programme_names, tier_bonus_params
 
 router = Router()
@@ -105,6 +105,10 @@ def _reason_params(ctx: Ctx, entry: Any) -> dict:
         params = {"count": int(params.get("streak", 1))}
     elif entry.reason in ("redeemed", "promotion", "category_bonus", "sku_bonus"):
         params = programme_names(ctx.programme, params)  # the programme's own wording
+    elif entry.reason == "survey_completed":  # the file's title; a chat survey's code
+        code = str(params.get("survey", ""))[:32]
+        survey = next((s for s in ctx.programme.surveys if s.code == code), None)
+        params = {"survey": local(survey.title) if survey is not None else code}
     elif entry.reason == "tier_bonus":
         params = tier_bonus_params(params)
     elif entry.reason == "expired":

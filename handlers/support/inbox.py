@@ -16,7 +16,7 @@ answers it.
 from __future__ import annotations
 
 from domain.errors import Refused
-from domain.feedback.responses import SurveyRefused
+from domain.feedback.responses import LOW, SurveyRefused
 from domain.support import conversations as support
 from domain.support import ratings
 from domain.support.conversations import SupportRefused
@@ -59,8 +59,11 @@ async def support_command(ctx: Ctx) -> Outcome:
         return await _close(ctx, found.id)
     opened = await support.open_(ctx.uow, ctx.programme, ctx.member, ctx.now)
     cid = opened.conversation.id
-    said = reply("support.opened" if opened.created else "support.resumed",
-                 (button("support.close", f"{CLOSE}:{cid}"),), conversation=cid)
+    # Where buttons are numbered lines, a number typed in the conversation is words for
+    # staff, so Close is not offered as one: the text says to send /support close.
+    rows = [(button("support.close", f"{CLOSE}:{cid}"),)] if ctx.inbound.buttons else []
+    said = reply("support.opened" if opened.created else "support.resumed", *rows,
+                 conversation=cid)
     return Outcome([said], state=CHATTING, data={"conversation": cid})
 
 
@@ -134,7 +137,7 @@ async def rate(ctx: Ctx) -> Outcome:
     except SurveyRefused as refused:
         done = refused.code in ("answered", "finished")
         return Outcome([reply("support.rating_done" if done else "support.rating_gone")])
-    return Outcome([reply("support.rated", score=score)])
+    return Outcome([_rated(score)])
 
 
 async def _rate(ctx: Ctx, cid: int, score: int) -> Reply | None:
@@ -143,7 +146,12 @@ async def _rate(ctx: Ctx, cid: int, score: int) -> Reply | None:
         await ratings.rate(ctx.uow, ctx.programme, ctx.member.id, cid, score, ctx.now)
     except SurveyRefused:
         return None
-    return reply("support.rated", score=score)
+    return _rated(score)
+
+
+def _rated(score: int) -> Reply:
+    """Thanks for a rating, not cheerful when it is low (staff see it as a low score)."""
+    return reply("support.rated_low" if score <= LOW["rating"] else "support.rated", score=score)
 
 
 def _number(parts: list[str]) -> int | None:

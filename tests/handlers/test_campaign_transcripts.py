@@ -14,7 +14,7 @@ from domain.conversations.tables import Conversation
 from domain.members.tables import MemberTag
 from domain.points import purchases
 from domain.rewards.tables import Coupon
-from domain.staff import roles
+from domain.staff import jobs, roles
 from domain.staff.tables import AuditEntry
 from tests.support import crowd
 from tests.support.transcript import Clock, member, owner
@@ -103,6 +103,8 @@ async def test_an_a_b_campaign_with_a_coupon_and_a_holdout_scheduled_en(db, prog
     [yes, _] = await offered(db, "boss")
     out = await me.press(yes)
     assert "Campaign #1 is scheduled for 2026-03-12 18:30." in out
+    # No scheduler has been seen (as in `memberbot chat`): the operator is told.
+    assert "⚠️ No scheduler is running right now." in out
     assert "expired" in await me.press(yes)  # a double tap makes nothing more
     c = await the_campaign(db)
     assert (c.status, c.coupon_reward, c.holdout, c.send_at) == (
@@ -191,7 +193,12 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
         assert await campaigns.count(uow) == 0
     await me.say("2")
     assert "Ready to send:" in await me.say("2026-03-25 09:00")
-    assert "Campaign #1 is scheduled for 2026-03-25 09:00." in await me.say("1")
+    async with db.uow() as uow:  # a scheduler beats: no warning
+        await jobs.beat(uow, "host:1", clock.now, clock.now)
+        await uow.commit()
+    out = await me.say("1")
+    assert "Campaign #1 is scheduled for 2026-03-25 09:00." in out
+    assert "No scheduler" not in out
     c = await the_campaign(db)
     assert (c.bonus_percent, c.bonus_days, c.send_at) == (
         100, 7, datetime(2026, 3, 25, 1, 0, tzinfo=UTC))

@@ -140,14 +140,14 @@ async def test_the_programme_file_leaves_chat_surveys_alone(db, programme):
         ("later", "chat", False), ("spring", "chat", True)}
 
 
-async def test_close_once_and_a_file_survey_reopens_at_the_next_start(db, programme):
+async def test_close_once_and_a_file_survey_stays_closed_at_the_next_start(db, programme):
     async with db.uow() as uow:
         await surveys.keep_from_file(uow, programme, T0)
         await uow.commit()
     async with db.uow() as uow:
         closed, stopped = await building.close(uow, "nps", 1, T0)
         await uow.commit()
-        assert closed.closed and closed.source == "file"
+        assert closed.closed and closed.source == "file" and closed.closed_by == "staff"
         assert (stopped.campaigns, stopped.invitations) == (0, 0)  # none were waiting
     async with db.uow() as uow:
         for code, why in (("nps", "already_closed"), ("nope", "unknown")):
@@ -155,7 +155,7 @@ async def test_close_once_and_a_file_survey_reopens_at_the_next_start(db, progra
                 await building.close(uow, code, 1, T0)
             assert refused.value.code == why
     assert await audits(db, "survey.close") == 1
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, T0)
+    async with db.uow() as uow:  # the same file: staff's close holds
+        assert await surveys.keep_from_file(uow, programme, T0) == 0
         await uow.commit()
-    assert ("nps", "file", False) in await rows(db)
+    assert ("nps", "file", True) in await rows(db)

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from domain.feedback import responses, surveys
-from domain.feedback.definitions import SurveyDef
+from domain.feedback.definitions import SurveyDef, clean_text, has_control
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.notices.tables import Notice
 from domain.points.tables import LedgerEntry
@@ -71,13 +71,20 @@ async def test_a_follow_up_nps_answered_with_numbers_in_english(db, programme, c
     out = await alice.say("10")
     assert "Question 2 of 2\nWhat is the main reason for your score?" in out
     assert "at most 500 characters" in out and "Skip" in out and "Back" in out
-    out = await alice.say("The oolong\x07 is wonderful\u200b")
+    # Control characters (a terminal's colour codes) are refused, not half-dropped.
+    out = await alice.say("\x1b[31mThe oolong\x1b[0m")
+    assert out.startswith("Your answer holds control characters")
+    assert "Question 2 of 2" in out and (await response_of(db, 2, "nps"))[2] == {"score": 10}
+    out = await alice.say("The oolong is wonderful\u200b")  # a zero-width space dropped
     assert out.startswith("Thank you for your answers!")
     assert "+20 points have been added to your balance." in out
     rid, status, answers = await response_of(db, 2, "nps")
     assert status == "completed"
     assert answers == {"score": 10, "why": "The oolong is wonderful"}
     assert await survey_points(db, 2) == [20]
+    # The statement names the survey that paid.
+    assert "+20  Survey answered: How likely are you to recommend us?" in \
+        await alice.say("/points")
     # Done: /survey finds nothing, and staff cannot send it again.
     assert await alice.say("/survey") == "No survey is waiting for you right now. Thank you!"
     assert await olga.say("/survey send nps 00000002") == \
@@ -96,7 +103,8 @@ async def test_satisfaction_in_chinese_with_show_if_ticks_and_a_changed_answer(
     await bo.say("/start")
     await olga.say("/survey send satisfaction 00000002")
     out = await bo.say("/survey")
-    assert "第 1 题，共 2 题\n总体而言，您的满意度如何？" in out  # until the rating tells
+    # Three, whatever the rating: it shows either what they liked or what went wrong.
+    assert "第 1 题，共 3 题\n总体而言，您的满意度如何？" in out
     rid, _, _ = await response_of(db, 2, "satisfaction")
     out = await bo.tap(f"sv:{rid}:overall:5")  # happy: what they liked is asked
     assert "第 2 题，共 3 题\n您喜欢哪些方面？可多选。" in out
@@ -114,7 +122,7 @@ async def test_satisfaction_in_chinese_with_show_if_ticks_and_a_changed_answer(
     out = await bo.tap(f"svb:{rid}:comment")
     assert out.startswith("请选择新的答案：") and "☑ 环境" in out
     out = await bo.tap(f"svb:{rid}:liked")
-    assert "总体而言" in out
+    assert out.startswith("您之前的答案是：5。请选择新的答案：") and "总体而言" in out
     out = await bo.tap(f"sv:{rid}:overall:2")  # what they liked is no longer asked
     _, status, answers = await response_of(db, 2, "satisfaction")
     assert answers == {"overall": 2} and status == "open"
@@ -181,10 +189,27 @@ async def test_cancel_and_come_back_and_no_more_surveys(db, programme, clock, ke
     await alice.press(f"svoff:{rid}")
     out = await alice.say("yes")
     assert out.startswith("Understood: we will send you no more surveys.")
+    # The survey that was waiting is not shown while surveys are off.
+    assert (await alice.say("/survey")).startswith("You turned surveys off, so none")
     out = await olga.say("/survey send nps 2")
     assert out == "Member 00000002 asked for no surveys: nothing was sent."
     assert await alice.say("/survey on") == "Thank you: surveys are welcome again."
+    assert (await alice.say("/survey")).startswith("Question 2 of 3\nWhat did you like?")
     assert (await olga.say("/survey send nps 2")).startswith("Survey nps sent")
+    # Typed, /survey off needs no question; twice says it is off already.
+    assert (await alice.say("/survey OFF")).startswith("Understood: we will send you no")
+    assert (await alice.say("/survey off")).startswith("Surveys are off for you already")
+
+
+async def test_a_mistyped_survey_verb_shows_each_their_own_usage(db, programme, clock):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock, locale="zh_Hans")
+    await alice.say("/start")
+    out = await alice.say("/survey xyz")
+    assert "/survey off：不再接收问卷" in out and "/survey list" not in out
+    out = await olga.say("/survey xyz")
+    assert "/survey off and /survey on" in out and "/survey list" in out
+    assert "/survey off: no more surveys" in await olga.say("/help")
 
 
 async def test_staff_commands_and_who_may_use_them(db, programme, clock, kept):
@@ -224,6 +249,27 @@ async def test_the_programme_file_wins_for_its_surveys(db, programme):
         with pytest.raises(responses.SurveyRefused) as refused:
             await responses.send(uow, programme, dropped, member_id, "staff", T0)
         assert refused.value.code == "closed"
+
+
+def test_the_count_of_questions_says_up_to_while_an_answer_decides():
+    def w(text: str) -> dict[str, str]:
+        return {"en": text, "zh_Hans": text}
+
+    definition = SurveyDef.model_validate({
+        "code": "visit", "title": w("Visit"), "intro": w("Hi"), "questions": [
+            {"code": "came", "kind": "single", "text": w("Came?"), "choices": [
+                {"code": "yes", "label": w("Yes")}, {"code": "no", "label": w("No")}]},
+            {"code": "what", "kind": "text", "text": w("What?"),
+             "show_if": {"question": "came", "any_of": ["yes"]}},
+            {"code": "why", "kind": "text", "text": w("Why?"),
+             "show_if": {"question": "came", "any_of": ["yes"]}},
+            {"code": "score", "kind": "rating", "text": w("Score?"), "optional": True},
+            {"code": "low", "kind": "text", "text": w("Low?"),
+             "show_if": {"question": "score", "at_most": 2}}]})
+    assert definition.how_many({}) == (2, 5)  # "no" and no low score; "yes" and a 1
+    assert definition.how_many({"came": "yes"}) == (4, 5)
+    assert definition.how_many({"came": "no", "score": 1}) == (3, 3)
+    assert definition.how_many({"came": "yes", "score": None}) == (4, 4)  # skipped
 
 
 def test_a_show_if_must_point_back_one_level_at_answers_that_exist():
@@ -380,3 +426,9 @@ async def test_ticks_typed_as_numbers_and_kept_through_words_not_understood(
     await alice.say("5")  # Done
     assert (await response_of(db, 2, "satisfaction"))[2] == {
         "overall": 5, "liked": ["tea", "service", "place", "price"]}
+
+
+def test_free_text_keeps_emoji_joiners_and_line_breaks_and_refuses_control_characters():
+    family = "👨\u200d👩\u200d👧"
+    assert clean_text(f"家人 {family}\r\n好\tI\u200bI ") == f"家人 {family}\n好 II"
+    assert has_control("a\x00b") and has_control("\x1b[0m") and not has_control("a\nb\tc")

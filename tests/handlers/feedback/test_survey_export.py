@@ -82,8 +82,9 @@ async def test_one_row_per_response_by_member_number(db, programme, clock, local
     assert [r["status"] for r in table] == ["completed"] * 4 + ["open", "sent"]
     assert {r["via"] for r in table} == {"staff"}
     first, second, third, sixth, fourth, fifth = table
-    assert first["sent_at"] == "2026-03-10T02:00:00Z"
-    assert second["opened_at"] == "2026-03-10T03:01:00Z"
+    # In the programme's zone (Asia/Shanghai), with its offset: the shop's own clock.
+    assert first["sent_at"] == "2026-03-10T10:00:00+08:00"
+    assert second["opened_at"] == "2026-03-10T11:01:00+08:00"
     assert fifth["opened_at"] == fifth["completed_at"] == "" and fifth["overall"] == ""
     assert first["liked"] == "tea;place" and first["overall"] == "5"
     assert first["problem"] == ""  # not asked: the rating was high

@@ -84,7 +84,9 @@ async def test_a_survey_built_in_english_is_sent_and_answered(db, programme, clo
     out = await olga.say("1")  # the same intro in Chinese
     assert "Question 1 (at most 20): what kind?" in out
     assert "[3] Rating 1–5" in out and "[5] Free text" in out
-    await olga.say("3")  # a rating
+    out = await olga.say("3")  # a rating: its words should say what 1 and 5 mean
+    assert "say what the ends of the scale mean, for example: “How was your visit? " \
+        "(1 = very poor, 5 = excellent)”" in out
     await olga.say("How was your tea?")
     assert "May members skip this question?" in await olga.say("您觉得茶怎么样？")
     out = await olga.say("2")  # required; nothing earlier to depend on
@@ -336,16 +338,38 @@ async def test_close_a_chat_survey_and_a_file_survey(db, programme, clock):
     assert "There is no survey “nope”" in await olga.say("/survey close nope")
     assert "Close a survey" in await olga.say("/survey close")
     out = await olga.say("/survey close NPS")
-    assert "opens again at the next start" in out
+    assert "stays closed until the file changes it" in out
     alice = member(db, programme, clock)
     await alice.say("/start")
     assert "closed" in await olga.say("/survey send quick 2")
-    async with db.uow() as uow:
-        await surveys.keep_from_file(uow, programme, T0)
+    async with db.uow() as uow:  # a restart with the same file
+        assert await surveys.keep_from_file(uow, programme, T0) == 0
         await uow.commit()
     assert (await stored(db, "quick")).closed  # a chat survey stays closed
-    assert not (await stored(db, "nps")).closed  # the file still lists it
+    assert (await stored(db, "nps")).closed  # and so does the file's, closed by staff
     assert await count(db, AuditEntry, AuditEntry.action == "survey.close") == 2
+    nps = next(s for s in programme.surveys if s.code == "nps")
+    changed = programme.model_copy(update={"surveys": [
+        nps.model_copy(update={"reward_points": nps.reward_points + 5}) if s is nps else s
+        for s in programme.surveys]})
+    async with db.uow() as uow:  # a new version of it in the file opens it again
+        assert await surveys.keep_from_file(uow, changed, T0) == 1
+        await uow.commit()
+    assert not (await stored(db, "nps")).closed
+
+
+async def test_a_survey_the_file_dropped_opens_when_listed_again(db, programme):
+    """Closed by the file, not by staff: listing it again reopens it."""
+    nps = [s for s in programme.surveys if s.code == "nps"]
+    without = programme.model_copy(update={"surveys": [
+        s for s in programme.surveys if s.code != "nps"]})
+    async with db.uow() as uow:
+        await surveys.keep_from_file(uow, programme, T0)
+        assert await surveys.keep_from_file(uow, without, T0) == 1
+        assert (await surveys.by_code(uow, "nps")).closed_by == "file"
+        assert await surveys.keep_from_file(uow, programme, T0) == 1
+        reopened = await surveys.by_code(uow, "nps")
+        assert nps and not reopened.closed and reopened.closed_by is None
 
 
 async def test_choices_typed_on_one_line_between_semicolons(db, programme, clock):
@@ -355,6 +379,8 @@ async def test_choices_typed_on_one_line_between_semicolons(db, programme, clock
     await say_all(olga, ["/survey new", "drinks", "Drinks", "1", "Intro", "1", "1",
                          "Pick one", "1"])
     assert "separated by “;”" in olga.said[-1]
+    # Choices that differ only by case or width read the same to a member.
+    assert "Two choices have the same words" in await olga.say("Tea; TEA|Ｔｅａ")
     await olga.say("Tea; Coffee, iced ;Juice")
     assert "exactly 3 choices" in await olga.say("茶；咖啡")
     assert "May members skip" in await olga.say("茶；冰咖啡|果汁")

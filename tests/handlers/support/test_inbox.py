@@ -14,7 +14,9 @@ from domain.members.tables import Member
 from domain.notices.tables import Notice
 from domain.staff import roles
 from domain.support.tables import SupportMessage
+from handlers.engine.types import Inbound, Rendered
 from handlers.notices.notices import render_notice
+from handlers.routers import build_engine
 from tests.support.transcript import Clock, member, owner
 
 T0 = datetime(2026, 3, 10, 2, 0, tzinfo=UTC)
@@ -45,7 +47,9 @@ async def test_a_member_writes_staff_read_answer_and_close_in_english(db, progra
             display_name="Alice Wong", phone="+8613800138000"))
         await uow.commit()
     out = await alice.say("/support")
-    assert out.startswith("💬 You are talking to us now (#1).") and "[1] Close" in out
+    # Buttons are numbered lines here: a number typed is words, so Close is no line.
+    assert out.startswith("💬 You are talking to us now (#1).") and "[1]" not in out
+    assert "Send /support close when you are done." in out
     assert await alice.say("Do you open on Sundays?") == "✓ Sent. We will answer here."
     assert await alice.say("1") == "✓ Sent. We will answer here."  # typed: text, not Close
     assert await told(db, programme, 1) == [
@@ -157,3 +161,27 @@ async def test_setsupport_only_in_a_supergroup(db, programme, clock, kept):
     olga = await owner(db, programme, clock)
     assert await olga.say("/setsupport") == ("Type /setsupport in the Telegram supergroup "
                                             "with topics that staff answer from.")
+
+
+async def test_where_buttons_are_real_close_is_a_button_and_typed_digits_are_words(
+        db, programme, clock):
+    """Telegram shows Close as a button: pressing it ends the conversation, and a
+    typed "1" is still a message to staff."""
+    alice = member(db, programme, clock)
+    await alice.say("/start")
+    engine = build_engine(db, programme, clock=clock)
+
+    async def send(text: str | None = None, action: str | None = None) -> Rendered:
+        answer = await engine.handle(Inbound(
+            platform="console", user_id="alice", chat_id="alice", text=text or "",
+            action=action, buttons=True, locale="en"))
+        return answer.rendered()[0]
+
+    opened = await send("/support")
+    [[(label, close)]] = opened.buttons
+    assert label == "Close" and close == "spc:1"
+    assert (await send("1")).text == "✓ Sent. We will answer here."
+    assert (await send(action=close)).text.startswith("Conversation #1 is closed.")
+    async with db.uow() as uow:
+        said = list(await uow.session.scalars(select(SupportMessage.text)))
+    assert said == ["1"]

@@ -144,3 +144,15 @@ async def test_setsupport_off(db, programme, clock, kept):
     async with db.uow() as uow:
         assert await staff_chat.chats(uow) == []
     assert "unset the staff chat for support (console:desk)" in await olga.say("/audit")
+
+
+async def test_a_low_rating_is_thanked_without_cheer(db, programme, clock, kept):
+    olga = await owner(db, programme, clock)
+    alice = member(db, programme, clock, locale="zh_Hans")
+    await alice.say("/start")
+    await alice.say("/support")
+    await alice.say("还是没解决")
+    await olga.say("/close 1")
+    out = await alice.say("2")
+    assert out.startswith("感谢您的评分（2 分，满分 5 分）。很抱歉没能更好地帮到您")
+    assert "2: 100%" in await rated(olga)
