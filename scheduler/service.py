@@ -99,7 +99,17 @@ class Scheduler:
         finally:
             self.leading.clear()
             await self._stop()
+            await self._stood_down()
             log.info("scheduler stood down", extra={"runner": self.name})
+
+    async def _stood_down(self) -> None:
+        try:
+            async with self.db.uow() as uow:
+                await jobs.stood_down(uow, self.name)
+                await uow.commit()
+        except Exception:  # noqa: BLE001 - the heartbeat then just ages out
+            log.warning("could not clear the scheduler's heartbeat",
+                        extra={"runner": self.name})
 
     def _start(self, states: dict[str, Any]) -> None:
         zone = self.programme.zone

@@ -86,17 +86,22 @@ def is_closed(survey: Survey, definition: SurveyDef, programme: Programme,
 
 
 async def send(uow: UnitOfWork, programme: Programme, survey: Survey, member_id: int,
-               via: str, now: datetime, occasion: str = "") -> Progress:
+               via: str, now: datetime, occasion: str = "",
+               apart: bool = False) -> Progress:
     """The member's response for this occasion, made if new. Refused when the survey is
-    closed, the member turned surveys off, or they have completed it already."""
+    closed, the member turned surveys off, or they have completed it already. An
+    unfinished response of another occasion stands in for this one, unless each
+    occasion stands `apart` (a rating per support conversation)."""
     definition = surveys.definition(survey)
     if is_closed(survey, definition, programme, now):
         raise SurveyRefused("closed", survey=survey.code)
     if await surveys.opted_out(uow, member_id):
         raise SurveyRefused("opted_out")
+    same = SurveyResponse.occasion == occasion if apart else SurveyResponse.status.in_(
+        UNFINISHED)
     waiting = await uow.session.scalar(select(SurveyResponse.id).where(
         SurveyResponse.survey_id == survey.id, SurveyResponse.member_id == member_id,
-        SurveyResponse.status.in_(UNFINISHED)).order_by(SurveyResponse.id).limit(1))
+        same).order_by(SurveyResponse.id).limit(1))
     # One response per member: the one they have not finished, else this occasion's.
     if waiting is None:
         waiting = (await open_many(uow, survey.id, [member_id], via, occasion, now))[member_id]
@@ -204,16 +209,18 @@ async def progress(uow: UnitOfWork, response_id: int, member_id: int,
 
 
 async def unfinished(uow: UnitOfWork, programme: Programme, member_id: int,
-                     now: datetime) -> Progress | None:
-    """Their latest survey still to finish and still open, to come back to."""
+                     now: datetime, closed: bool = False) -> Progress | None:
+    """Their latest survey still to finish and still open, to come back to; with
+    `closed`, the latest one that closed before they finished it (an invitation that
+    was on its way when staff closed the survey)."""
     waiting = await uow.session.scalars(
         select(SurveyResponse.id).where(SurveyResponse.member_id == member_id,
                                         SurveyResponse.status.in_(UNFINISHED))
         .order_by(SurveyResponse.sent_at.desc(), SurveyResponse.id.desc()).limit(20))
     for response_id in list(waiting):
         found = await progress(uow, response_id, member_id)
-        if found is not None and not is_closed(found.survey, found.definition, programme,
-                                               now):
+        if found is not None and is_closed(found.survey, found.definition, programme,
+                                           now) == closed:
             return found
     return None
 
@@ -302,7 +309,10 @@ async def _pay(uow: UnitOfWork, programme: Programme, found: Progress,
     if points:
         await ledger.post(uow, ledger.Post(
             member_id=member_id, delta=points, kind="earn", reason="survey_completed",
-            key=f"survey:{found.response.id}", params={"survey": found.survey.code},
+            key=f"survey:{found.response.id}",
+            # The title as it was: the statement names the survey, even one made in
+            # chat or dropped from the file since.
+            params={"survey": found.survey.code, "title": definition.title.model_dump()},
             expires_at=expires_at(programme.expiry, programme, now)), now)
     if definition.reward is None:
         return Reward(points)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from domain.errors import Refused
 from domain.staff import audit
@@ -136,6 +136,13 @@ async def beat(uow: UnitOfWork, holder: str, started_at: datetime, now: datetime
     await uow.session.execute(
         uow.upsert(SchedulerRunner).values(name=RUNNER, **values)
         .on_conflict_do_update(index_elements=["name"], set_=values))
+
+
+async def stood_down(uow: UnitOfWork, holder: str) -> None:
+    """The scheduling process `holder` stopped leading: no heartbeat stays behind to
+    say a scheduler runs (a campaign set for later would not be warned about)."""
+    await uow.session.execute(delete(SchedulerRunner).where(
+        SchedulerRunner.name == RUNNER, SchedulerRunner.holder == holder[:64]))
 
 
 async def runner(uow: UnitOfWork) -> Runner | None:

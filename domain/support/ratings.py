@@ -41,7 +41,7 @@ async def ask(uow: UnitOfWork, programme: Programme, conv: SupportConversation,
         return None
     try:
         sent = await responses.send(uow, programme, survey, conv.member_id, "support", now,
-                                    occasion=occasion(conv.id))
+                                    occasion=occasion(conv.id), apart=True)
     except SurveyRefused:
         return None
     return sent.response.id
@@ -57,7 +57,7 @@ async def rate(uow: UnitOfWork, programme: Programme, member_id: int, conversati
             or survey is None:
         raise SurveyRefused("not_asked")
     sent = await responses.send(uow, programme, survey, member_id, "support", now,
-                                occasion=occasion(conv.id))
+                                occasion=occasion(conv.id), apart=True)
     question = sent.definition.questions[0].code
     return await responses.answer(uow, programme, sent.response.id, member_id, question,
                                   score, now)

@@ -85,7 +85,7 @@ async def _page(ctx: Ctx, page: int, edit: bool) -> Outcome:
         rows.append(tuple(nav))
     lines = [Text("campaign.list_line", {
         "number": str(c.id), "status": Text(f"campaign.status.{c.status}"),
-        "recipients": c.recipients, "when": when_text(ctx.zone, c.send_at)}) for c in shown]
+        "count": c.recipients, "when": when_text(ctx.zone, c.send_at)}) for c in shown]
     return Outcome([Reply("campaign.list", {"page": page, "pages": pages, "lines": lines},
                           tuple(rows), edit=edit)])
 

@@ -40,8 +40,8 @@ async def survey(ctx: Ctx) -> Outcome:
     if words and words[0].lower() in survey_staff.VERBS:
         return await survey_staff.staff(ctx, words[0].lower(), words[1:])
     if len(words) == 1 and words[0].lower() == "on":
-        await surveys.opt_in(ctx.uow, ctx.member.id)
-        return Outcome([reply("survey.opted_in")])
+        changed = await surveys.opt_in(ctx.uow, ctx.member.id)
+        return Outcome([reply("survey.opted_in" if changed else "survey.on_already")])
     if len(words) == 1 and words[0].lower() == "off":  # typed: no need to ask first
         changed = await surveys.opt_out(ctx.uow, ctx.member.id, ctx.now)
         return Outcome([reply("survey.opted_out" if changed else "survey.off_already")])
@@ -51,7 +51,12 @@ async def survey(ctx: Ctx) -> Outcome:
     if await surveys.opted_out(ctx.uow, ctx.member.id):
         return Outcome([reply("survey.off_now")])
     found = await responses.unfinished(ctx.uow, ctx.programme, ctx.member.id, ctx.now)
-    if found is None:
+    if found is None:  # an invitation that was on its way when the survey closed
+        late = await responses.unfinished(ctx.uow, ctx.programme, ctx.member.id, ctx.now,
+                                          closed=True)
+        if late is not None:
+            return Outcome([reply("survey.closed_meanwhile",
+                                  title=local(late.definition.title))])
         return Outcome([reply("survey.none_waiting")])
     return ask(ctx, found, intro=not found.answers)
 
@@ -127,6 +132,19 @@ async def _unfinished(ctx: Ctx, rid: int) -> Progress | None:
     return None if found is None or found.completed else found
 
 
+def _on_screen(found: Progress, question: str) -> Progress | None:
+    """The response as the question on screen shows it: the next one, or one answered
+    before and asked again by Back (shown as if unanswered; the stored answer stays
+    until a new one replaces it). None for a question not asked."""
+    if found.next is not None and found.next.code == question:
+        return found
+    asked = [q.code for q in found.definition.asked(found.answers)]
+    if question not in asked or question not in found.answers:
+        return None
+    return Progress(found.response, found.survey, found.definition,
+                    {k: v for k, v in found.answers.items() if k != question})
+
+
 def _picked(ctx: Ctx, rid: int, question: str) -> list[str]:
     """The ticks of the multiple-choice question on screen (none for another one)."""
     same = ctx.data.get("response") == rid and ctx.data.get("question") == question
@@ -196,8 +214,10 @@ async def tick(ctx: Ctx) -> Outcome:
         return Outcome([reply("error.button_expired")])
     rid, question, code = int(parts[0]), parts[1], parts[2]
     found = await _unfinished(ctx, rid)
-    if found is None or found.next is None or found.next.code != question:
+    shown = _on_screen(found, question) if found is not None else None
+    if shown is None:
         return Outcome([reply("error.button_expired")])
+    found = shown
     picked = _picked(ctx, rid, question)
     picked = [p for p in picked if p != code] if code in picked else [*picked, code]
     return ask(ctx, found, picked=tuple(picked))
@@ -212,9 +232,10 @@ async def done(ctx: Ctx) -> Outcome:
     picked = _picked(ctx, rid, question)
     if not picked:
         found = await _unfinished(ctx, rid)
-        if found is None:
+        shown = _on_screen(found, question) if found is not None else None
+        if shown is None:
             return Outcome([reply("error.button_expired")])
-        return ask(ctx, found, said=(reply("survey.pick_one_or_more"),))
+        return ask(ctx, shown, said=(reply("survey.pick_one_or_more"),))
     return await _record(ctx, rid, question, picked)
 
 
@@ -232,9 +253,9 @@ async def back(ctx: Ctx) -> Outcome:
     if question not in asked or asked.index(question) == 0:
         return ask(ctx, found)
     earlier = asked[asked.index(question) - 1]
-    # Shown as if unanswered; the stored answer stays until a new one replaces it.
-    shown = Progress(found.response, found.survey, found.definition,
-                     {k: v for k, v in found.answers.items() if k != earlier})
+    shown = _on_screen(found, earlier)
+    if shown is None:
+        return ask(ctx, found)
     previous = found.answers.get(earlier)
     picked = tuple(previous) if isinstance(previous, list) else ()
     asked_again = found.definition.question(earlier)
@@ -311,10 +332,13 @@ async def typed(ctx: Ctx) -> Outcome:
         return await step(ctx) if step is not None else Outcome([reply("error.button_expired")])
     if not isinstance(rid, int) or not isinstance(question, str):
         return Outcome([reply("error.button_expired")])
-    found = await responses.progress(ctx.uow, rid, ctx.member.id)
-    if found is None or found.completed:
+    stored = await responses.progress(ctx.uow, rid, ctx.member.id)
+    if stored is None or stored.completed:
         return Outcome([reply("survey.refused.finished")])
-    q = found.definition.question(question)
+    q = stored.definition.question(question)
+    # Asked again after words not understood: the question on screen, even one that
+    # Back brought up (not the next one unanswered).
+    found = _on_screen(stored, question) or stored
     if q is None:
         return Outcome([reply("error.button_expired")])
     if q.kind == "multiple":  # "2,3": both ticked; anything else keeps the ticks made

@@ -120,6 +120,14 @@ def funnel(figures: results.Funnel, locale: str) -> Bars:
         horizontal=True)
 
 
+def _plain(english: str, otherwise: str = "") -> str:
+    """What a chart without a CJK font shows instead of Chinese: the English wording
+    where every font draws it (a survey made in chat has choice codes c1, c2 ...), else
+    `otherwise`."""
+    drawable = english.isascii() and english.isprintable() and len(english) <= 60
+    return english if drawable else otherwise
+
+
 def question(number: int, q: Question, r: QuestionResult, locale: str) -> Bars:
     """Question `number`'s bars: its scale's scores, or its choices in their order."""
     text = i18n.translate(local(q.text), locale)
@@ -153,8 +161,10 @@ def question(number: int, q: Question, r: QuestionResult, locale: str) -> Bars:
         "survey.chart_choice_summary"
     return Bars(
         title=Label(f"{number}. {text}\n{_say(key, locale, n=r.answered)}",
-                    f"Q{number}  n={r.answered}"),
-        labels=tuple(Label(i18n.translate(local(c.label), locale), c.code) for c in q.choices),
+                    "  ".join(filter(None, (f"Q{number}", _plain(q.text.en),
+                                            f"n={r.answered}")))),
+        labels=tuple(Label(i18n.translate(local(c.label), locale), _plain(c.label.en, c.code))
+                     for c in q.choices),
         values=values,
         notes=tuple(f"{v} ({percent(v, r.answered)}%)" for v in values),
         horizontal=True)

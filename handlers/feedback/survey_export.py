@@ -65,12 +65,13 @@ async def show(ctx: Ctx, rest: list[str]) -> Outcome:
     if survey is None:
         return Outcome([reply("survey.unknown", code=rest[0][:32])])
 
-    language = ctx.programme.default_locale
+    language = ctx.locale  # the reader's: the .label columns are for them to read
 
     async def read(uow: UnitOfWork) -> tuple[int, bytes]:
         return await csv_of(uow, survey, language, ctx.programme.zone)
 
     rows, data = await ctx.read(f"survey:export:{survey.code}", read)
     return Outcome([Reply("survey.exported", {"code": survey.code, "n": rows,
-                                              "language": LANGUAGES[language]},
+                                              "language": LANGUAGES[language],
+                                              "zone": str(ctx.programme.zone)},
                           file=(f"survey-{survey.code}.csv", data))])

@@ -52,7 +52,7 @@ async def staff(ctx: Ctx, verb: str, rest: list[str]) -> Outcome:
         return await survey_new.begin(ctx)
     if verb == "close":
         return await survey_new.close(ctx, rest)
-    refusal = await denied(ctx, PERMISSION)
+    refusal = await denied(ctx, PERMISSION, command=f"/survey {verb}")
     if refusal is not None:
         return refusal
     if verb == "list":

@@ -10,7 +10,7 @@ from typing import Any
 from domain.points import ledger
 from handlers.engine import i18n
 from handlers.engine.routing import Ctx, Outcome, Router
-from handlers.engine.types import Reply, Text, button, reply
+from handlers.engine.types import Local, Reply, Text, button, reply
 from handlers.engine.words import local, signed
 from handlers.points.earning_words import programme_names, tier_bonus_params
 
@@ -99,16 +99,25 @@ def _line(ctx: Ctx, entry: Any) -> Text:  # a ledger row (ledger.page)
                                 "delta": signed(entry.delta), "reason": reason})
 
 
+def _survey_title(ctx: Ctx, params: dict) -> Local | str:
+    """The title kept with the entry; for entries kept before titles were, the file's
+    title, else the code."""
+    title = params.get("title")
+    if isinstance(title, dict) and all(isinstance(v, str) for v in title.values()):
+        return Local({k: v[:120] for k, v in title.items()})
+    code = str(params.get("survey", ""))[:32]
+    survey = next((s for s in ctx.programme.surveys if s.code == code), None)
+    return local(survey.title) if survey is not None else code
+
+
 def _reason_params(ctx: Ctx, entry: Any) -> dict:
     params = dict(entry.params or {})
     if entry.reason == "checkin":
         params = {"count": int(params.get("streak", 1))}
     elif entry.reason in ("redeemed", "promotion", "category_bonus", "sku_bonus"):
         params = programme_names(ctx.programme, params)  # the programme's own wording
-    elif entry.reason == "survey_completed":  # the file's title; a chat survey's code
-        code = str(params.get("survey", ""))[:32]
-        survey = next((s for s in ctx.programme.surveys if s.code == code), None)
-        params = {"survey": local(survey.title) if survey is not None else code}
+    elif entry.reason == "survey_completed":
+        params = {"survey": _survey_title(ctx, params)}
     elif entry.reason == "tier_bonus":
         params = tier_bonus_params(params)
     elif entry.reason == "expired":

@@ -7,6 +7,8 @@ client and a role may have been revoked since it was shown.
 
 from __future__ import annotations
 
+import unicodedata
+
 from domain.errors import UnknownMember
 from domain.staff import audit, roles
 from domain.staff.roles import RoleRefused
@@ -23,13 +25,14 @@ COMMAND = {"grant": "/grant", "audit": "/audit", "purchase": "/purchase", "stock
            "verify": "/verify", "gates": "/gate"}
 
 
-async def denied(ctx: Ctx, permission: str) -> Outcome | None:
-    """None when the member may; else a refusal naming the command and who may use it
+async def denied(ctx: Ctx, permission: str, command: str | None = None) -> Outcome | None:
+    """None when the member may; else a refusal naming the command (`command`, such as
+    "/survey results", where the command alone is also a member's) and who may use it
     ("/audit is for the owner and admins"), so nobody is told a role they hold is
     not enough without being told which one is."""
     if await roles.can(ctx.uow, ctx.member.id, permission):
         return None
-    return Outcome([reply("staff.denied", command=_command(ctx, permission),
+    return Outcome([reply("staff.denied", command=command or _command(ctx, permission),
                           roles=Text(f"staff.needs.{roles.least(permission)}"))])
 
 
@@ -43,7 +46,9 @@ def _command(ctx: Ctx, permission: str) -> str:
 
 
 def member_arg(raw: str) -> int | None:
-    raw = raw.strip()
+    """A number typed as an argument (a member's, a ticket's), whole: full-width digits
+    from a Chinese keyboard count as digits, and a leading "#" is allowed."""
+    raw = unicodedata.normalize("NFKC", raw).strip().lstrip("#")
     return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 

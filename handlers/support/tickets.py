@@ -19,16 +19,11 @@ from domain.support.tables import SupportMessage
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Text, reply
 from handlers.engine.words import clock, tier_called
-from handlers.staff.roles import denied
+from handlers.staff.roles import denied, member_arg
 from handlers.support.inbox import picture_of, refusal
 
 router = Router()
 PERMISSION = "support"
-
-
-def _ticket(raw: str) -> int | None:
-    raw = raw.strip().lstrip("#")
-    return int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 12 else None
 
 
 @router.command("tickets", role="staff")
@@ -37,7 +32,7 @@ async def tickets(ctx: Ctx) -> Outcome:
     if refused is not None:
         return refused
     if ctx.arg:
-        cid = _ticket(ctx.arg)
+        cid = member_arg(ctx.arg)
         if cid is None:
             return Outcome([reply("support.refused.unknown", number=ctx.arg[:20])])
         return await _show(ctx, cid)
@@ -83,7 +78,7 @@ async def reply_command(ctx: Ctx) -> Outcome:
     if refused is not None:
         return refused
     head, _, text = ctx.arg.partition(" ")
-    cid = _ticket(head)
+    cid = member_arg(head)
     picture = picture_of(ctx.inbound)
     if cid is None or not (text.strip() or picture):
         return Outcome([reply("support.reply_usage")])
@@ -100,7 +95,7 @@ async def close_command(ctx: Ctx) -> Outcome:
     refused = await denied(ctx, PERMISSION)
     if refused is not None:
         return refused
-    cid = _ticket(ctx.arg)
+    cid = member_arg(ctx.arg)
     if cid is None:
         return Outcome([reply("support.close_usage")])
     try:

@@ -272,7 +272,7 @@ async def test_pause_resume_cancel_by_button_with_results_and_audit(db, programm
             "orders 1, spend ¥123.45; uplift +25.0 pp against the holdout") in out
     assert "Holdout, 2 in the group: delivered 0, coupons used 0, buyers 0 (0.0%)" in out
     out = await me.say("/campaigns")
-    assert "#1 cancelled — " in out and "[1] #1" in out
+    assert "#1 cancelled — 4 recipients, from" in out and "[1] #1" in out
     assert await audit_actions(db) == ["role.grant", "campaign.create", "campaign.send",
                                        "campaign.pause", "campaign.resume", "campaign.cancel"]
 

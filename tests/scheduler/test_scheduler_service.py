@@ -99,14 +99,16 @@ async def test_a_request_from_any_worker_runs_the_job_and_its_state_is_recorded(
         await until(lambda: _next_set(db, "birthdays"))
         await ask(db, "birthdays")
         await until(lambda: _outcome(db, "birthdays", "ok"))
+        async with db.uow() as uow:
+            runner = await jobs.runner(uow)
+        assert runner.holder == "test:1" and runner.alive(datetime.now(UTC))
     row = await state(db, "birthdays")
     assert len(calls.at) == 1
     assert (row.last_result, row.last_runner, row.run_requested_at) == ({"given": 1}, "test:1",
                                                                         None)
     assert row.next_run_at.astimezone(programme.zone).hour == 3
-    async with db.uow() as uow:
-        runner = await jobs.runner(uow)
-    assert runner.holder == "test:1" and runner.alive(datetime.now(UTC))
+    async with db.uow() as uow:  # stopped: no heartbeat says a scheduler still runs
+        assert await jobs.runner(uow) is None
 
 
 async def _next_set(db, name: str) -> bool:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select, update
 
-from domain.feedback import responses, surveys
+from domain.feedback import building, responses, surveys
 from domain.feedback.definitions import SurveyDef, clean_text, has_control
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.notices.tables import Notice
@@ -51,7 +51,7 @@ async def test_a_follow_up_nps_answered_with_numbers_in_english(db, programme, c
     olga = await owner(db, programme, clock)
     alice = member(db, programme, clock)
     await alice.say("/start")  # member 2
-    out = await olga.say("/survey send nps 00000002")
+    out = await olga.say("/survey send nps ００００００02")  # full width as typed in Chinese
     assert out == "Survey nps sent to member 00000002. They answer with /survey."
     async with db.uow() as uow:
         invites = list(await uow.session.scalars(select(Notice.key).where(
@@ -199,6 +199,8 @@ async def test_cancel_and_come_back_and_no_more_surveys(db, programme, clock, ke
     # Typed, /survey off needs no question; twice says it is off already.
     assert (await alice.say("/survey OFF")).startswith("Understood: we will send you no")
     assert (await alice.say("/survey off")).startswith("Surveys are off for you already")
+    await alice.say("/survey on")
+    assert await alice.say("/survey on") == "Surveys are on for you already. Thank you!"
 
 
 async def test_a_mistyped_survey_verb_shows_each_their_own_usage(db, programme, clock):
@@ -227,7 +229,9 @@ async def test_staff_commands_and_who_may_use_them(db, programme, clock, kept):
     assert await olga.say("/survey send nps abc") == "There is no member number abc."
     for line in ("/survey list", "/survey send nps 1"):
         out = await alice.say(line)
-        assert out == "Sorry, /survey is for the owner, admins, operators and staff."
+        # The verb is named: /survey alone is every member's.
+        assert out == f"Sorry, {' '.join(line.split()[:2])} is for the owner, admins, " \
+            "operators and staff."
     async with db.uow() as uow:
         assert await uow.session.scalar(select(func.count()).select_from(SurveyResponse)) == 0
 
@@ -402,7 +406,9 @@ async def test_a_closed_survey_is_not_offered_by_slash_survey(db, programme, clo
         await uow.session.execute(update(Survey).where(Survey.code == "nps").values(
             closed=True))
         await uow.commit()
-    assert await alice.say("/survey") == "No survey is waiting for you right now. Thank you!"
+    # Its invitation had gone out: the member is told it closed, not that none waits.
+    assert (await alice.say("/survey")).startswith(
+        "Sorry: the survey “How likely are you to recommend us?” has closed")
 
 
 async def test_ticks_typed_as_numbers_and_kept_through_words_not_understood(
@@ -432,3 +438,45 @@ def test_free_text_keeps_emoji_joiners_and_line_breaks_and_refuses_control_chara
     family = "👨\u200d👩\u200d👧"
     assert clean_text(f"家人 {family}\r\n好\tI\u200bI ") == f"家人 {family}\n好 II"
     assert has_control("a\x00b") and has_control("\x1b[0m") and not has_control("a\nb\tc")
+
+
+async def test_words_not_understood_after_back_ask_the_question_on_screen_again(
+        db, programme, clock, kept):
+    """Back brings up question 2; words it cannot take ask question 2 again, not the
+    next unanswered one, and a tick there is kept for question 2."""
+    olga = await owner(db, programme, clock)
+    bo = member(db, programme, clock, user="bo")
+    await bo.say("/start")
+    await olga.say("/survey send satisfaction 00000002")
+    await bo.say("/survey")
+    rid, _, _ = await response_of(db, 2, "satisfaction")
+    await bo.tap(f"sv:{rid}:overall:5")
+    await bo.tap(f"svt:{rid}:liked:tea")
+    assert "Question 3 of 3" in await bo.tap(f"svd:{rid}:liked")
+    out = await bo.tap(f"svb:{rid}:comment")
+    assert "Question 2 of 3" in out and "☑" in out
+    out = await bo.say("abc")
+    assert "Question 2 of 3" in out and "Question 3" not in out
+    out = await bo.tap(f"svt:{rid}:liked:place")  # ticked on the question asked again
+    assert "Question 2 of 3" in out
+    assert "Question 3 of 3" in await bo.tap(f"svd:{rid}:liked")
+    assert (await response_of(db, 2, "satisfaction"))[2] == {
+        "overall": 5, "liked": ["tea", "place"]}
+
+
+async def test_the_statement_names_a_survey_made_in_chat_by_its_title(db, programme, clock):
+    draft = {"code": "fb1", "title": {"en": "Feedback", "zh_Hans": "反馈调查"},
+             "intro": {"en": "i", "zh_Hans": "i"}, "reward_points": 15,
+             "questions": [{"code": "ok", "kind": "rating",
+                            "text": {"en": "?", "zh_Hans": "？"}}]}
+    async with db.uow() as uow:
+        await building.create(uow, programme, draft, 1, "test:fb1", T0)
+        await uow.commit()
+    bo = member(db, programme, clock, user="bo", locale="zh_Hans")
+    await bo.say("/start")
+    async with db.uow() as uow:
+        sent = await responses.send(uow, programme, await surveys.by_code(uow, "fb1"), 1,
+                                    "staff", T0)
+        await responses.answer(uow, programme, sent.response.id, 1, "ok", 4, T0)
+        await uow.commit()
+    assert "+15  填写问卷：反馈调查" in await bo.say("/points")

@@ -219,8 +219,8 @@ async def test_closing_the_survey_calls_off_its_campaign_and_waiting_invitations
         await uow.commit()
     await olga.say("/survey send nps 3")
     out = await olga.say("/survey close nps")
-    assert "Called off with it: campaigns still sending it: 1; invitations not yet " \
-        "sent: 1." in out
+    assert "Called off with it: its campaigns not yet finished (scheduled or sending): " \
+        "1; invitations not yet sent: 1." in out
     telegram = Telegram()
     await dispatch(db, programme, clock, telegram)
     assert telegram.sent == {}

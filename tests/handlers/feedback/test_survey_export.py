@@ -87,6 +87,9 @@ async def test_one_row_per_response_by_member_number(db, programme, clock, local
     assert second["opened_at"] == "2026-03-10T11:01:00+08:00"
     assert fifth["opened_at"] == fifth["completed_at"] == "" and fifth["overall"] == ""
     assert first["liked"] == "tea;place" and first["overall"] == "5"
+    # The words are the reader's: an English operator reads English.
+    assert first["liked.label"] == ("The tea; The place" if locale == "en" else "茶品; 环境")
+    assert "Asia/Shanghai" in sent.text and "UTC" not in sent.text
     assert first["problem"] == ""  # not asked: the rating was high
     assert second["problem"] == "wait" and second["comment"] == "排队太久，下次再来"
     assert third["comment"] == "" and fourth["overall"] == "3" and fourth["liked"] == ""

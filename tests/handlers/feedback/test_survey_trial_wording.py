@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from domain.feedback import building
+from domain.feedback.definitions import Question
+from domain.feedback.results import QuestionResult
 from domain.feedback.tables import SurveyAnswer, SurveyResponse
 from domain.members.members import member_number
 from domain.notices.tables import Notice
@@ -92,11 +95,10 @@ async def test_the_export_keeps_codes_and_adds_their_words(db, programme, clock,
         {"overall": 2, "problem": "wait", "comment": None},
         {"overall": 4, "liked": None, "comment": None},  # liked skipped
     ])
-    olga = await owner(db, programme, clock, user="olga")
+    olga = await owner(db, programme, clock, user="olga", locale="zh_Hans")
     (sent,) = await said(olga, "/survey export satisfaction")
-    # The programme's default language (Chinese here), whoever asks.
-    assert "A choice question has two columns: its choices' codes (several joined by “;”), " \
-        "then, headed CODE.label, their words in Chinese." in sent.text
+    # The reader's language: words they can read.
+    assert "后是标题为“题目代码.label”的一列，为选项的中文文字" in sent.text
     rows = table(sent.file[1])
     assert rows[0][6:] == ["overall", "liked", "liked.label", "problem", "problem.label",
                            "comment"]
@@ -108,9 +110,11 @@ async def test_the_export_keeps_codes_and_adds_their_words(db, programme, clock,
     assert (skipped["liked"], skipped["liked.label"]) == ("", "")
     assert happy["overall"] == "5" and happy["comment"] == "Lovely"
 
-    zh = await owner(db, programme, clock, user="zhou", locale="zh_Hans")
-    (sent,) = await said(zh, "/survey export satisfaction")
-    assert "后是标题为“题目代码.label”的一列，为选项的中文文字" in sent.text
+    en = await owner(db, programme, clock, user="erin", locale="en")
+    (sent,) = await said(en, "/survey export satisfaction")
+    assert "then, headed CODE.label, their words in English." in sent.text
+    rows = table(sent.file[1])
+    assert dict(zip(rows[0], rows[1], strict=True))["liked.label"] == "The tea; The place"
 
 
 async def test_choice_words_that_look_like_formulas_are_defused(db, programme, clock):
@@ -124,7 +128,7 @@ async def test_choice_words_that_look_like_formulas_are_defused(db, programme, c
         await building.create(uow, programme, draft, 1, "test:odd", T0)
         await uow.commit()
     await answered(db, programme, "odd", [{"pick": "c1"}, {"pick": "c2"}])
-    olga = await owner(db, programme, clock, user="olga")
+    olga = await owner(db, programme, clock, user="olga", locale="zh_Hans")
     (sent,) = await said(olga, "/survey export odd")
     rows = table(sent.file[1])
     assert [row[6:] for row in rows[1:]] == [["c1", "'=1+1"], ["c2", "'-2 糖"]]
@@ -230,3 +234,17 @@ async def test_the_lapsed_survey_promises_no_coupon_and_asks_what_else(db, progr
     assert status == "completed"
     # Another reason: no follow-up.
     assert [q.code for q in lapsed.asked({"reason": "price"})] == ["reason", "better"]
+
+
+def test_without_a_chinese_font_a_chat_surveys_choices_fall_back_to_english_words():
+    """A survey made in chat has choice codes c1, c2: a chart drawn without a CJK font
+    shows the English wording instead, where it is plain ASCII."""
+    q = Question.model_validate({
+        "code": "q1", "kind": "single", "text": {"en": "Which tea?", "zh_Hans": "哪种茶？"},
+        "choices": [{"code": "c1", "label": {"en": "Oolong", "zh_Hans": "乌龙"}},
+                    {"code": "c2", "label": {"en": "Café crème", "zh_Hans": "咖啡"}}]})
+    bars = survey_charts.question(1, q, QuestionResult("q1", "single", answered=2,
+                                                       counts=Counter({"c1": 2})), "zh_Hans")
+    assert [(label.text, label.fallback) for label in bars.labels] == [
+        ("乌龙", "Oolong"), ("咖啡", "c2")]  # not ASCII: its code
+    assert bars.title.fallback == "Q1  Which tea?  n=2"

@@ -10,11 +10,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import select
 
 from bot.console import ConsoleChat
 from bot.console_outbox import Outbox
 from bot.notifier import Notifier
 from domain.feedback import surveys
+from domain.feedback.tables import SurveyResponse
 from domain.support import staff_chat
 from handlers.routers import build_engine
 from tests.handlers.support.test_inbox import told
@@ -152,7 +154,31 @@ async def test_a_low_rating_is_thanked_without_cheer(db, programme, clock, kept)
     await alice.say("/start")
     await alice.say("/support")
     await alice.say("还是没解决")
-    await olga.say("/close 1")
+    assert "#1" in await olga.say("/reply １ 请再试一次")  # a Chinese keyboard's digits
+    await olga.say("/close ＃１")
     out = await alice.say("2")
     assert out.startswith("感谢您的评分（2 分，满分 5 分）。很抱歉没能更好地帮到您")
     assert "2: 100%" in await rated(olga)
+
+
+async def test_a_rating_answers_its_own_conversation_and_a_second_tap_changes_nothing(
+        db, programme, clock, kept):
+    """An earlier conversation left unrated does not take the next one's rating."""
+    olga = await owner(db, programme, clock)
+    dave = member(db, programme, clock, user="dave")
+    await dave.say("/start")
+    await dave.say("/support")
+    await dave.say("First question")
+    await olga.say("/close 1")  # dave is asked to rate #1, and does not
+    await dave.say("/support")
+    await dave.say("Second question")
+    assert "Conversation #2 is closed. How well did we help?" in \
+        await dave.say("/support close")
+    assert await dave.say("5") == "Thank you for rating us 5!"
+    assert await dave.say("5") != "Thank you for rating us 5!"
+    async with db.uow() as uow:
+        given = dict((await uow.session.execute(
+            select(SurveyResponse.occasion, SurveyResponse.status)
+            .where(SurveyResponse.member_id == 2))).all())
+    assert given == {"support:1": "sent", "support:2": "completed"}
+    assert "5: 100%" in await rated(olga)
