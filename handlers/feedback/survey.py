@@ -83,7 +83,7 @@ def ask(ctx: Ctx, progress: Progress, intro: bool = False, said: tuple[Reply, ..
     lead = [reply("survey.intro", title=local(progress.definition.title),
                   intro=local(progress.definition.intro))] if intro else []
     key = "survey.question_text" if q.kind == "text" else f"survey.question_{q.kind}"
-    question = reply(key, *rows, counter=counter, text=local(q.text), most=q.max_length)
+    question = reply(key, *rows, progress=counter, text=local(q.text), most=q.max_length)
     # A free-text question takes typed digits as its answer, not as its buttons' numbers.
     return Outcome([*said, *lead, question], state=ANSWER,
                    data={"response": rid, "question": q.code, "picked": list(picked),

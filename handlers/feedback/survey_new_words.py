@@ -138,7 +138,7 @@ def preview(definition: SurveyDef, reward: Any, closes: date | None,
     for number, q in enumerate(definition.questions, start=1):
         key = "survey.question_text" if q.kind == "text" else f"survey.question_{q.kind}"
         counter = Text("survey.counter", {"number": number, "total": total})
-        lines = [translate(Text(key, {"counter": counter, "text": q.text.get(language),
+        lines = [translate(Text(key, {"progress": counter, "text": q.text.get(language),
                                       "most": q.max_length}), language)]
         if q.kind in CHOOSING:
             lines.append(" · ".join(c.label.get(language) for c in q.choices))

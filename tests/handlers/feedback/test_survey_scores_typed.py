@@ -16,7 +16,7 @@ COUNTER = Text("survey.counter", {"number": 1, "total": 1})
 def question() -> Reply:
     scores = tuple(value_button(Text("survey.score", {"score": n}), f"sv:1:q:{n}", n)
                    for n in range(11))
-    return Reply("survey.question_nps", {"counter": COUNTER, "text": "How likely?"},
+    return Reply("survey.question_nps", {"progress": COUNTER, "text": "How likely?"},
                  (scores[:6], scores[6:], (button("survey.skip", "svs:1:q"),
                                            button("survey.off", "svoff:1"))))
 
@@ -43,9 +43,9 @@ def test_wechat_and_the_console_show_scores_as_what_to_type():
 
 
 def test_a_big_file_is_sent_but_not_kept_in_the_recorded_answer():
-    big = Reply("survey.question_text", {"counter": COUNTER, "text": "t", "most": 5},
+    big = Reply("survey.question_text", {"progress": COUNTER, "text": "t", "most": 5},
                 file=("survey.csv", b"x" * (300 * 1024)))
-    small = Reply("survey.question_text", {"counter": COUNTER, "text": "t", "most": 5},
+    small = Reply("survey.question_text", {"progress": COUNTER, "text": "t", "most": 5},
                   file=("survey.csv", b"member\r\n"))
     assert render(big, "en").file is not None
     assert load(dump(render(big, "en"))).file is None
@@ -53,7 +53,7 @@ def test_a_big_file_is_sent_but_not_kept_in_the_recorded_answer():
 
 
 def test_the_console_saves_a_file_it_is_sent(tmp_path):
-    sent = render(Reply("survey.question_text", {"counter": COUNTER, "text": "t",
+    sent = render(Reply("survey.question_text", {"progress": COUNTER, "text": "t",
                                                  "most": 5},
                         file=("survey-nps.csv", "\ufeffmember\r\n00000002\r\n".encode())), "en")
     shown = format_reply(sent, "en", images=tmp_path)
