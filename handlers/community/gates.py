@@ -23,6 +23,7 @@ from domain.identifiers import MEMBER_NUMBER, valid
 from domain.staff import roles
 from domain.staff.audit import member_actor
 from domain.storage.database import UnitOfWork
+from handlers.community.words import length as spoken_length
 from handlers.engine.rooms import GATE_RIGHTS, ROOM_KINDS, Room, RoomError, Rooms
 from handlers.engine.routing import Arrival, Arrived, Ctx, Outcome, Router
 from handlers.engine.types import Reply, Text, reply
@@ -291,7 +292,7 @@ def find_tier(ladder: Tiers, typed: str) -> Tier | None:
 def _grace(seconds: int) -> Text:
     if seconds <= 0:
         return Text("community.grace_none")
-    return Text("community.grace", {"length": durations.spell(timedelta(seconds=seconds))})
+    return Text("community.grace", {"length": spoken_length(timedelta(seconds=seconds))})
 
 
 def _actor(ctx: Ctx) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from domain.community import durations, restrictions
+from domain.community import restrictions
 from domain.community.restrictions import BAN, MUTE
 from handlers.community.moderation.commands_targets import (
     because,
@@ -22,6 +22,7 @@ from handlers.community.moderation.commands_targets import (
 )
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import GroupChat, GroupOutcome, Person
+from handlers.community.words import length as spoken_length
 from handlers.engine.types import Reply, Text, reply
 
 router = GroupRouter()
@@ -40,11 +41,11 @@ async def restrict(ctx: GroupCtx, chat: GroupChat, person: Person, kind: str,
         await chat.ban(person.user_id, span.until)
     await restrictions.impose(ctx.work(), ctx.event.platform, chat.chat_id, person.user_id,
                               kind, span.until, reason or None, ctx.actor, ctx.now)
-    lasts = (Text("moderation.for", {"length": durations.spell(length)})
+    lasts = (Text("moderation.for", {"length": spoken_length(length)})
              if span.until is not None and length is not None
              else Text(f"moderation.for_ever.{kind}"))
     forced = Text("moderation.forever_note") if span.forced else None
-    spelt = (durations.spell(length) if span.until is not None and length is not None
+    spelt = (spoken_length(length) if span.until is not None and length is not None
              else Text("moderation.permanent"))
     log(ctx, outcome, kind, person, Text("moderation.log_length", {"length": spelt}),
         because(reason), chat_title=chat_title)

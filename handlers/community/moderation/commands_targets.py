@@ -120,7 +120,8 @@ def length_and_reason(rest: str) -> tuple[timedelta | None, str] | Reply:
     """A leading length (`2h`, `0` for none), then the reason; a first word that starts
     with a digit but is no length is refused, not taken for the reason."""
     head, tail = (rest.split(maxsplit=1) + ["", ""])[:2]
-    if not head or not LOOKS_LIKE_LENGTH.fullmatch(head):
+    # Read as typed on any keyboard: "３０m" and an invisibly marked "7d" are lengths.
+    if not head or not LOOKS_LIKE_LENGTH.fullmatch(durations.plain(head)):
         return None, cleaned(rest)
     length = durations.parse(head)
     if length is None:

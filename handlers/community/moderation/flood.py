@@ -20,6 +20,7 @@ from domain.community import durations, group_settings, restrictions
 from domain.community.group_settings import MODES, Rules
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import MESSAGE, GroupOutcome, Person
+from handlers.community.words import length as spoken_length
 from handlers.engine.types import Reply, Text, reply
 
 log = logging.getLogger(__name__)
@@ -145,8 +146,8 @@ def action_words(mode: str, length: timedelta | None) -> Text:
         return Text(f"moderation.flood.action.{mode}")
     if length < restrictions.SHORTEST or length > restrictions.LONGEST:  # Telegram's bounds
         return Text(f"moderation.flood.action.{mode}_forever",
-                    {"duration": durations.spell(length)})
-    return Text(f"moderation.flood.action.{mode}_for", {"duration": durations.spell(length)})
+                    {"duration": spoken_length(length)})
+    return Text(f"moderation.flood.action.{mode}_for", {"duration": spoken_length(length)})
 
 
 def _usage() -> Reply:

@@ -46,7 +46,7 @@ async def gate_audits(db) -> list[str]:
 async def test_the_owner_gates_a_group_and_is_told_chat_tier_grace_and_link(db, boss, rooms):
     out = await boss.say("/gate gold 3d", TEA)
     assert out == ("🔒 “Tea Lovers” is now for Gold members and above.\n"
-                   "Grace after losing the tier: 3d. Then: removed from the chat.\n"
+                   "Grace after losing the tier: 3 days. Then: removed from the chat.\n"
                    "Join link (asks for approval): https://t.me/+tea1\n"
                    "Members find it in /groups. People already here are checked the "
                    "next time they write.")
@@ -70,7 +70,7 @@ async def test_a_gate_in_chinese(db, programme, engine, clock):
 
 
 async def test_without_a_grace_the_programme_default_applies(db, boss):
-    assert "Grace after losing the tier: 3d." in await boss.say("/gate Silver", TEA)
+    assert "Grace after losing the tier: 3 days." in await boss.say("/gate Silver", TEA)
     assert (await all_gates(db))[0]["tier"] == "silver"
 
 
@@ -134,7 +134,7 @@ async def test_a_bad_grace_in_chinese(db, programme, engine, clock):
 async def test_gating_again_changes_the_tier_and_keeps_the_link(db, boss, rooms):
     first = await boss.say("/gate gold 3d", TEA)
     again = await boss.say("/gate silver 12h", TEA)
-    assert "now for Silver members" in again and "Grace after losing the tier: 12h." in again
+    assert "now for Silver members" in again and "Grace after losing the tier: 12 hours." in again
     link = "https://t.me/+tea1"
     assert link in first and link in again
     assert len(rooms.links) == 1
@@ -201,7 +201,7 @@ async def test_settings_of_an_ungated_chat_say_so(db, boss):
 
 async def test_a_channel_is_gated_from_the_private_chat_by_its_id(db, boss, rooms):
     out = await boss.say(f"/gate {NEWS.chat_id} gold 1w")
-    assert "🔒 “Tea House News” is now for Gold members" in out and "1w" in out
+    assert "🔒 “Tea House News” is now for Gold members" in out and "1 week" in out
     assert ("look_up", NEWS.chat_id) in rooms.calls
     (gate,) = await all_gates(db)
     assert (gate["chat"], gate["kind"]) == (NEWS.chat_id, "channel")
@@ -358,7 +358,7 @@ GROUP_TYPOS = {
     "/gate gold\u200b": "“gold\ufffd” is not one of our tiers.",
     "/gate " + "g" * 3000: "“" + "g" * 32 + "” is not one of our tiers.",
     "/gate 🥇🥇🥇": "“🥇🥇🥇” is not one of our tiers.",
-    "/gate gold 3d\x00": "Grace after losing the tier: 3d.",  # NUL is dropped on the way in
+    "/gate gold 3d\x00": "Grace after losing the tier: 3 days.",  # NUL is dropped on the way in
     "/gate gold \x07": "“\ufffd” is not a grace period.",
     "/gate gold 3d extra words": "To gate a group, add me to it as an admin",
     "/gate " + "x " * 2000: "To gate a group, add me to it as an admin",

@@ -60,7 +60,7 @@ async def test_gates_lists_each_gate_with_who_is_in_lapsed_and_due(db, programme
         "Gated chats:\n"
         f"• Gold Lounge ({GOLD_LOUNGE.chat_id}): Gold and above, grace none, then removed "
         "from the chat\n  in: 2 · lapsed: 1 · grace over: 1\n"
-        f"• Tea Lovers ({TEA.chat_id}): Silver and above, grace 1h, then removed from the "
+        f"• Tea Lovers ({TEA.chat_id}): Silver and above, grace 1 hour, then removed from the "
         "chat\n  in: 1 · lapsed: 1 · grace over: 0")
     clock.advance(hours=2)
     assert "in: 1 · lapsed: 1 · grace over: 1" in await boss.say("/gates")
@@ -92,7 +92,7 @@ async def test_gates_in_chinese(db, programme, engine, clock):
     await boss.say("/gate dryrun on", TEA)
     assert await boss.say("/gates") == (
         "设了门槛的群：\n"
-        f"• Tea Lovers（{TEA.chat_id}）：黄金会员及以上，宽限期 3d，之后只提醒\n"
+        f"• Tea Lovers（{TEA.chat_id}）：黄金会员及以上，宽限期 3 天，之后只提醒\n"
         "  群内：0 · 已降级：0 · 宽限期已过：0\n"
         "  演练模式 — 将移出 0 人：—")
 

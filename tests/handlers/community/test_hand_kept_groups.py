@@ -169,7 +169,7 @@ async def test_who_stops_qualifying_is_listed_for_staff_once_the_grace_is_over(
     mid = await set_tier(db, programme, clock, GOLDIE, "bronze")
     assert await seat(db, GOLDIE) == "lapsed"
     listing = await boss.say("/gates")
-    assert "Gold tea club (gold-club): Gold and above, grace 3d, then taken out by staff" \
+    assert "Gold tea club (gold-club): Gold and above, grace 3 days, then taken out by staff" \
         in listing
     assert "/gate gold-club done" not in listing  # its grace is not over
     assert "/gate silver-club done" in listing  # no grace there

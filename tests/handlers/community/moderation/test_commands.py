@@ -124,7 +124,7 @@ async def test_the_right_an_admin_holds_is_enough(db, english, chat):
     chat.admin_rights[ANN.user_id] = {RESTRICT}
     said = await english.say(ANN, "/mute 2h", reply_to=BEN)
     assert said.keys == ["moderation.muted"]
-    assert said.text == "🔇 Ben Wu is muted for 2h."
+    assert said.text == "🔇 Ben Wu is muted for 2 hours."
 
 
 # ------------------------------------------------------------------ warns
@@ -226,10 +226,28 @@ async def test_warns_in_chinese(group):
 
 # ------------------------------------------------------------------ mute, ban, kick
 
+@pytest.mark.parametrize(("typed", "length", "said_as"), [
+    ("/mute ３０m", timedelta(minutes=30), "muted for 30 minutes"),  # a Chinese keyboard
+    ("/mute \u202e7d", timedelta(days=7), "muted for 1 week"),  # an invisible mark
+])
+async def test_a_length_typed_oddly_is_a_length_never_a_reason(english, chat, clock, typed,
+                                                                length, said_as):
+    """Read as the reason, it made the mute permanent."""
+    said = await english.say(BOSS, typed, reply_to=ANN)
+    assert said_as in said.text and "Reason" not in said.text
+    assert chat.actions == [("mute", ANN.user_id, clock.now + length)]
+
+
+async def test_an_odd_length_that_is_none_is_refused(english, chat):
+    said = await english.say(BOSS, "/ban ３x", reply_to=ANN)
+    assert "“3x”" in said.text or "３x" in said.text
+    assert chat.actions == []
+
+
 async def test_mute_for_a_while_then_unmute(db, english, chat, clock):
     said = await english.say(BOSS, "/mute 2h flooding", reply_to=ANN)
     until = clock.now + timedelta(hours=2)
-    assert said.text == "🔇 Ann Lee is muted for 2h.\nReason: flooding"
+    assert said.text == "🔇 Ann Lee is muted for 2 hours.\nReason: flooding"
     assert chat.actions == [("mute", ANN.user_id, until)]
     assert await restricted(db, ANN) == {"mute": until}
     async with english.moderation.db.uow() as uow:
@@ -285,7 +303,7 @@ async def test_an_absurd_or_mistyped_length_is_refused(db, english, chat, typed)
 
 async def test_ban_unban_and_kick(db, english, chat):
     said = await english.say(BOSS, "/ban 7d", reply_to=ANN)
-    assert said.text == "🚫 Ann Lee is banned for 1w."
+    assert said.text == "🚫 Ann Lee is banned for 1 week."
     said = await english.say(BOSS, "/unban", reply_to=ANN)
     assert said.text == "✅ Ann Lee is unbanned and may join again."
     said = await english.say(BOSS, "/kick being rude", reply_to=BEN)
@@ -343,7 +361,7 @@ async def test_a_numeric_id_names_someone_never_seen(db, english, chat):
 async def test_a_text_mention_names_someone_without_a_username(english, chat):
     nameless = Person("4004", "Dora Chen")
     said = await english.say(BOSS, "/mute Dora Chen 1h noise", mentioned=(nameless,))
-    assert said.text == "🔇 Dora Chen is muted for 1h.\nReason: noise"
+    assert said.text == "🔇 Dora Chen is muted for 1 hour.\nReason: noise"
     assert chat.actions[0][:2] == ("mute", "4004")
 
 

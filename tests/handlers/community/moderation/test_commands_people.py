@@ -68,7 +68,7 @@ async def test_a_username_names_someone_once_they_were_seen(db, group, chat):
     assert said.keys == ["moderation.unknown_user"]
     await group.say(ANN, "hello all")
     said = await group.say(BOSS, "/mute @AnnLee 1h")
-    assert said.text == "🔇 Ann Lee is muted for 1h."
+    assert said.text == "🔇 Ann Lee is muted for 1 hour."
     assert chat.actions[0][:2] == ("mute", ANN.user_id)
 
 

@@ -93,7 +93,7 @@ async def test_the_log_chat_hears_every_moderation_action(db, group, chat, log_c
     assert (await rules_of(db)).log_chat == LOG_ID
     said = await group.say(BOSS, "/mute 2h 刷屏", reply_to=ANN)
     assert said.logged() == ["🔇 禁言 · Tea Lovers\n操作人：Bea Boss（1001）\n"
-                             "对象：Ann Lee（2001）\n时长：2h\n原因：刷屏"]
+                             "对象：Ann Lee（2001）\n时长：2 小时\n原因：刷屏"]
     await group.say(BOSS, "/grouplang en")
     for command, entry in [
         ("/warn spam", "⚠️ Warn · Tea Lovers\nBy: Bea Boss (1001)\nUser: Ben Wu (2002)\n"

@@ -138,11 +138,11 @@ async def test_off_by_default_and_off_again(db, group, chat):
 @pytest.mark.parametrize(("typed", "call", "kept_as", "words"), [
     ("ban", ("ban", ANN.user_id, None), [("ban", None)], "banned until an admin lifts it"),
     ("ban 1d", ("ban", ANN.user_id, T0 + timedelta(days=1)),
-     [("ban", T0 + timedelta(days=1))], "banned for 1d"),
+     [("ban", T0 + timedelta(days=1))], "banned for 1 day"),
     ("tmute 2h", ("mute", ANN.user_id, T0 + timedelta(hours=2)),
-     [("mute", T0 + timedelta(hours=2))], "muted for 2h"),
+     [("mute", T0 + timedelta(hours=2))], "muted for 2 hours"),
     ("mute 10s", ("mute", ANN.user_id, None), [("mute", None)],
-     "muted for good (Telegram treats 10s as permanent"),
+     "muted for good (Telegram treats 10 seconds as permanent"),
     ("kick", ("kick", ANN.user_id), [], "removed from the group (they may join again)"),
 ])
 async def test_each_flood_mode(db, group, chat, typed, call, kept_as, words):
@@ -164,13 +164,13 @@ async def test_flood_settings_are_explained_in_chinese(db, group):
     assert said.keys == ["moderation.flood.off", "moderation.flood.usage"]
     assert "防刷屏已关闭" in said.text and "/setflood N" in said.text
     said = await group.say(BOSS, "/setfloodmode ban 3d")
-    assert "将被封禁 3d" in said.text
+    assert "将被封禁 3 天" in said.text
     said = await group.say(BOSS, "/setflood 4")
-    assert said.text == ("防刷屏已开启：同一人在 10 秒内连续发送 4 条消息，将被封禁 3d。"
+    assert said.text == ("防刷屏已开启：同一人在 10 秒内连续发送 4 条消息，将被封禁 3 天。"
                          "管理员不受限制。")
     for n in range(4):
         said = await group.say(ANN, f"{n}")
-    assert said.text == "@annlee 连续发送消息过多，已被封禁 3d。"
+    assert said.text == "@annlee 连续发送消息过多，已被封禁 3 天。"
 
 
 @pytest.mark.parametrize("typed", ["/setflood 2", "/setflood 101", "/setflood many",
