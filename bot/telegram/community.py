@@ -70,6 +70,25 @@ class TelegramRooms:
         except TelegramFailure as exc:
             raise RoomError(exc.description) from exc
 
+    async def revoke_link(self, chat_id: str, link: str) -> None:
+        """revokeChatInviteLink: a gate taken off leaves no link of ours that asks for an
+        approval nobody gives. Both libraries name the call as the Bot API does."""
+        try:
+            await self.transport.revoke_join_link(chat_id, link)
+        except TelegramFailure as exc:
+            raise RoomError(exc.description) from exc
+
+
+def why_refused(description: str) -> str:
+    """A refused removal in the domain's words (removals.WHY), from Telegram's."""
+    said = description.lower()
+    if "not enough rights" in said or "not an administrator" in said \
+            or "need administrator rights" in said or "bot is not a member" in said:
+        return "rights"
+    if "administrator" in said or "chat owner" in said:
+        return "admin"
+    return "other"
+
 
 class Remover:
     """Takes out, one at a time, whoever is due (removals.due): first a look at their
@@ -78,9 +97,11 @@ class Remover:
 
     A 429 ends the pass at once, before anyone else is touched, and the worker sleeps
     it out; a refusal (400, 403) postpones that one removal with a growing delay and the
-    pass goes on; a network failure ends the pass, to be tried at the next. The hourly
-    sweep of every seat (seats.sweep) is the scheduler's "community" job, not this
-    worker's: it needs no platform, and on PostgreSQL only the leading scheduler runs it."""
+    pass goes on, read for why (the bot lacks "Ban users", the person is an admin) so
+    /gates and the operators' notice can say so; a network failure ends the pass, to be
+    tried at the next. The hourly sweep of every seat (seats.sweep) is the scheduler's
+    "community" job, not this worker's: it needs no platform, and on PostgreSQL only the
+    leading scheduler runs it."""
 
     def __init__(self, db: Database, programme: Programme, transport: Transport, *,
                  every: float = 2.0, batch: int = 50,
@@ -148,7 +169,8 @@ class Remover:
         delay = timedelta(minutes=min(2 ** (refusals - 1), 240))
         now = self.clock()
         async with self.db.uow() as uow:
-            await removals.postpone(uow, removal, now + delay, reason, now)
+            await removals.postpone(uow, removal, now + delay, reason, now,
+                                    why=why_refused(reason))
             await uow.commit()
         log.warning("removal refused; postponed", extra={
             "chat": removal.chat_id, "user": removal.user_id, "detail": reason,

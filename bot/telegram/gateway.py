@@ -28,6 +28,7 @@ from bot.telegram.groups import (
     button_event,
     kind_of,
     message_events,
+    toast_text,
 )
 from bot.telegram.sender import Sender
 from bot.telegram.support import SupportDesk
@@ -171,8 +172,10 @@ class Gateway:
                 return
             moderated = self.moderation is not None and name in self.moderation.commands()
             if not moderated and name in self.pipeline.engine.router.commands:
+                # Said in the group, so in the group's language (the programme's if none).
                 await self.say(key, str(message.chat.id), "telegram.private_only",
-                               user.language_code, group=True, thread_id=topic(message))
+                               await self._group_locale(str(message.chat.id)), group=True,
+                               thread_id=topic(message))
                 return
         events = message_events(message, key, self.bot_id)
         if self.moderation is None or not events:
@@ -184,13 +187,26 @@ class Gateway:
 
     async def group_button(self, query: Any, update_id: int) -> None:
         """A button under a message in a group (or a moderation button in a log chat):
-        always answered at once (the spinner stops), then moderation acts on it, once."""
+        moderation acts on it, once, and the press is answered then, with its toast
+        (a refusal, "already done") for the presser alone; always answered, once."""
         key = self.key(update_id)
-        await self._answer_callback(query.id, None)
         if self.moderation is None or not query.data:
+            await self._answer_callback(query.id, None)
             await self.pipeline.finish(key)
             return
-        await self._moderate([button_event(query, key)], key, topic(query.message))
+        answered = False
+
+        async def answer(text: str | None) -> None:
+            nonlocal answered
+            if not answered:
+                answered = True
+                await self._answer_callback(query.id, text)
+
+        try:
+            await self._moderate([button_event(query, key)], key, topic(query.message),
+                                 answer)
+        finally:  # a redelivery, or a failure: the spinner stops all the same
+            await answer(None)
 
     def _moderates(self, action: str | None) -> bool:
         """A moderation button outside a group: a report's, in a private log chat."""
@@ -241,7 +257,9 @@ class Gateway:
             await self._marking
 
     async def _moderate(self, events: list[GroupEvent], key: str,
-                        thread_id: int | None) -> None:
+                        thread_id: int | None,
+                        answer: Callable[[str | None], Awaitable[None]] | None = None,
+                        ) -> None:
         """Commands, buttons, arrivals and departures, under the delivery's lease: a
         redelivery meanwhile does nothing, and one cut short is handled again later."""
         assert self.moderation is not None
@@ -253,7 +271,10 @@ class Gateway:
                 count = await self._member_count(chat.chat_id)
                 counted = [replace(event, members=count) for event in events]
             for event in counted:
-                await self._send(event, await self._handle_group(event, chat), thread_id)
+                outcome = await self._handle_group(event, chat)
+                if answer is not None:
+                    await answer(toast_text(outcome))
+                await self._send(event, outcome, thread_id)
 
         await self.pipeline.once(key, act)
 

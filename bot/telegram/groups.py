@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.telegram.sender import Sender
-from bot.telegram.transport import TelegramFailure, Transport
+from bot.telegram.transport import TelegramFailure, Transport, chat_ref
 from domain.config import Programme
 from domain.storage.database import Database
 from handlers.community.moderation.dispatch import Moderation
@@ -32,6 +32,7 @@ from handlers.community.moderation.events import (
     SETTINGS,
     ChatActionError,
     GroupEvent,
+    GroupOutcome,
     Person,
 )
 from handlers.community.moderation.routers import build_group_router
@@ -54,6 +55,7 @@ REFUSALS = (("not enough rights", "rights"), ("chat_admin_required", "rights"),
             ("user_admin_invalid", "admin"), ("user not found", "gone"),
             ("participant_id_invalid", "gone"), ("message to delete not found", "gone"))
 OUTBOX_BACKLOG = 50  # replies one group may have waiting; more are dropped (20 a minute)
+TOAST_LIMIT = 200  # characters answerCallbackQuery shows
 
 
 def build_moderation(db: Database, programme: Programme, username: str | None) -> Moderation:
@@ -165,6 +167,17 @@ def button_event(query: Any, key: str) -> GroupEvent:
     return GroupEvent(PLATFORM, str(chat.id), getattr(chat, "title", None) or "", BUTTON,
                       person(query.from_user), message_id=str(query.message.message_id),
                       action=query.data, key=key)
+
+
+def toast_text(outcome: GroupOutcome) -> str | None:
+    """The outcome's word for whoever pressed the button alone, as answerCallbackQuery
+    takes it (plain text, cut to Telegram's 200 characters); None: just stop the
+    spinner. The gateway answers a moderation button with it once moderation has
+    acted, instead of at once, and says nothing in the chat for it."""
+    if outcome.toast is None:
+        return None
+    text = render(outcome.toast, outcome.locale or "en").text.strip()
+    return text if len(text) <= TOAST_LIMIT else text[:TOAST_LIMIT - 1] + "…"
 
 
 # Our names (handlers' events.RIGHTS) for the Telegram rights that grant them.
@@ -327,12 +340,28 @@ class TelegramGroupChat:
     async def refresh_admins(self) -> frozenset[str]:
         return await self._admins.refresh(self.chat_id)
 
+    async def admin_people(self) -> list[Person]:
+        """The chat's admins as Telegram names them (usernames included), bots left
+        out, so a report can mention them: asked afresh, as reports are rare."""
+        try:
+            found = await self.transport.bot.get_chat_administrators(chat_ref(self.chat_id))
+        except Exception as exc:  # noqa: BLE001 - either library's failure: name nobody
+            raise ChatActionError("failed", str(exc)) from exc
+        return [person(member.user) for member in found if not member.user.is_bot]
+
     async def rights(self, user_id: str) -> frozenset[str]:
         """An anonymous admin (the group itself) is shown no rights by Telegram: only an
         admin can speak as the group, so they count as holding them all."""
         if user_id == self.chat_id:
             return frozenset(RIGHTS)
         return await self._admins.rights(self.chat_id, user_id)
+
+    async def member_count(self) -> int:
+        """getChatMemberCount: {count} in a welcome the event gave no count for."""
+        try:
+            return await self.transport.member_count(self.chat_id)
+        except TelegramFailure as exc:
+            raise refusal(exc) from exc
 
     async def mute(self, user_id: str, until: datetime | None) -> None:
         await self._act(self.transport.restrict_member(self.chat_id, user_id, until))

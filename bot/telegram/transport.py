@@ -161,15 +161,18 @@ def _plan(message: Rendered, edit_message_id: str | None) -> list[Part]:
         media.append(Part("document", upload=message.file))
     if (message.edit and edit_message_id and not media and not isinstance(keyboard, AskContact)
             and text.strip() and utf16_len(text) <= TEXT_LIMIT):
-        return [Part("edit", _html(text), keyboard, message_id=edit_message_id)]
+        return [Part("edit", _html(text, message.mentions), keyboard,
+                     message_id=edit_message_id)]
     if media and utf16_len(text) <= CAPTION_LIMIT:
         last = media[-1]
-        caption = _html(text) if text.strip() else ""
+        caption = _html(text, message.mentions) if text.strip() else ""
         return [*media[:-1], replace(last, text=caption, keyboard=keyboard)]
     chunks = split_text(text, TEXT_LIMIT)
     if not chunks and not media:
         raise ValueError("a reply needs text, an image or a file")
-    parts = media + [Part("text", _html(chunk)) for chunk in chunks]
+    # Mentions where the text is one message; split, the names stay plain.
+    spans = message.mentions if chunks == [text] else ()
+    parts = media + [Part("text", _html(chunk, spans)) for chunk in chunks]
     return [*parts[:-1], replace(parts[-1], keyboard=keyboard)]
 
 
@@ -209,8 +212,19 @@ def _cut_line(line: str, limit: int) -> list[str]:
     return pieces
 
 
-def _html(text: str) -> str:
-    return html.escape(text, quote=False)
+def _html(text: str, mentions: tuple[tuple[int, int, str], ...] = ()) -> str:
+    """`text` escaped for parse_mode HTML, each mention a link that notifies its user
+    (tg://user?id=…, Telegram's mention of someone without an @username)."""
+    out, at = [], 0
+    for start, end, user_id in sorted(mentions):
+        if start < at or end > len(text) or not (user_id.isascii() and user_id.isdigit()):
+            continue
+        out.append(html.escape(text[at:start], quote=False))
+        out.append(f'<a href="tg://user?id={user_id}">'
+                   f'{html.escape(text[start:end], quote=False)}</a>')
+        at = end
+    out.append(html.escape(text[at:], quote=False))
+    return "".join(out)
 
 
 def _keyboard(rows: tuple[tuple[tuple[str, str], ...], ...]) -> Inline | AskContact | None:
@@ -315,6 +329,9 @@ class Transport(ABC):
         link = await self._call(self.bot.create_chat_invite_link(
             chat_ref(chat_id), name=name[:LINK_NAME_LIMIT] or None, creates_join_request=True))
         return link.invite_link
+
+    async def revoke_join_link(self, chat_id: str, link: str) -> None:
+        await self._call(self.bot.revoke_chat_invite_link(chat_ref(chat_id), link))
 
     async def approve_join(self, chat_id: str, user_id: str) -> None:
         await self._call(self.bot.approve_chat_join_request(chat_ref(chat_id), int(user_id)))

@@ -4,8 +4,8 @@ taken out when the time runs out.
 Every pending captcha is a row, so a restart forgets none: the answer, the message to
 take away and the moment it expires all come back from the database. Each change is
 a conditional update from "pending", so whoever settles a captcha first (the
-newcomer's answer, the expiry worker, their leaving) settles it once, and a second
-delivery of the same answer finds nothing to do.
+newcomer's answer, the expiry worker, their leaving, /captcha off) settles it once,
+and a second delivery of the same answer finds nothing to do.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from domain.community.tables import GroupCaptcha
 from domain.storage.database import UnitOfWork
 
 PENDING, PASSED, FAILED, EXPIRED, LEFT = "pending", "passed", "failed", "expired", "left"
+RELEASED = "released"  # the group turned its captcha off while it waited
 TERMS = range(1, 10)  # each term of the sum: 1 + 1 up to 9 + 9
 CHOICES = 4  # answer buttons, the right one among them
 _draw = random.SystemRandom()
@@ -137,3 +138,14 @@ async def expired(uow: UnitOfWork, platform: str, now: datetime, limit: int) -> 
         .order_by(c.expires_at, c.id).limit(limit))
     return [Due(*row) for row in rows]
 
+
+async def release(uow: UnitOfWork, platform: str, chat_id: str, now: datetime) -> list[Due]:
+    """The group turned its captcha off: every captcha still pending there is settled as
+    RELEASED, and returned, so its newcomer is let in rather than taken out later. Each
+    is settled on its own condition, so one answered meanwhile is left out."""
+    c = GroupCaptcha
+    rows = await uow.session.execute(
+        select(c.id, c.chat_id, c.user_id, c.message_id)
+        .where(c.status == PENDING, c.platform == platform, c.chat_id == chat_id)
+        .order_by(c.id))
+    return [Due(*row) for row in rows.all() if await close(uow, row[0], RELEASED, now)]

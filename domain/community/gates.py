@@ -2,7 +2,9 @@
 
 A gate belongs to one chat of one platform. Opening it again changes its tier and
 grace and keeps everyone already seated; closing it forgets its seats, since nobody
-will be removed from an open chat.
+will be removed from an open chat. Its join link is the platform's to revoke, before
+the gate is closed (handlers.community.gates), or join requests through it would wait
+for an answer that no gate gives.
 
 Where a platform cannot let a bot run a group, the programme file names the groups
 staff keep by hand instead, each joined by scanning its QR picture (kind "qr",
@@ -17,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, select
 
-from domain.community import durations, seats
+from domain.community import durations, removals, seats
 from domain.community.tables import Gate, Seat
 from domain.config import Programme
 from domain.errors import UnknownTier
@@ -141,12 +143,15 @@ async def configure(uow: UnitOfWork, gate: Gate, actor: str, now: datetime, *,
 @dataclass(frozen=True)
 class Summary:
     """A gate and who is in its chat: qualifying, lapsed (warned, awaiting removal),
-    and of those the ones whose grace is over."""
+    of those the ones whose grace is over, and the ones whose removal the platform
+    refused (`failing`, with the latest refusal)."""
 
     gate: Gate
     seated: int
     lapsed: int
     due: int
+    failing: int = 0
+    refusal: removals.Refusal | None = None
 
 
 async def listing(uow: UnitOfWork, now: datetime) -> list[Summary]:
@@ -155,14 +160,18 @@ async def listing(uow: UnitOfWork, now: datetime) -> list[Summary]:
                func.count(case((Seat.status == "in", 1))).label("seated"),
                func.count(case((Seat.status == "lapsed", 1))).label("lapsed"),
                func.count(case(((Seat.status == "lapsed") & (Seat.remove_after <= now), 1)))
-               .label("due"))
+               .label("due"),
+               func.count(case(((Seat.status == "lapsed") & (Seat.attempts > 0), 1)))
+               .label("failing"))
         .where(Seat.status.in_(("in", "lapsed"))).group_by(Seat.gate_id))}
-    gates = await uow.session.scalars(select(Gate).order_by(Gate.title, Gate.id))
+    gates = list(await uow.session.scalars(select(Gate).order_by(Gate.title, Gate.id)))
     out = []
     for gate in gates:
         row = counts.get(gate.id)
+        failing = row.failing if row else 0
         out.append(Summary(gate, row.seated if row else 0, row.lapsed if row else 0,
-                           row.due if row else 0))
+                           row.due if row else 0, failing,
+                           await removals.refused(uow, gate) if failing else None))
     return out
 
 

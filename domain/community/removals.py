@@ -2,7 +2,10 @@
 
 Taking someone out is a platform call, made by the process that talks to the platform;
 this is the durable half: what is due, and what became of it. A removal that the
-platform refuses is tried again later, and given up after a few refusals.
+platform refuses is tried again later, and given up after a few refusals. A refusal is
+never only in the log: /gates counts the seats whose removal is refused and says why
+(`refused`), and the staff who run gates are told once, when a chat's removals start
+failing, so a right taken from the bot is put back before anyone waits on it.
 """
 
 from __future__ import annotations
@@ -10,15 +13,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from domain.community.seats import IN, LAPSED, LEFT, REMOVED
 from domain.community.tables import Gate, Seat
+from domain.notices import announce
 from domain.staff import audit
+from domain.staff.roles import PERMISSIONS
+from domain.staff.tables import AuditEntry, StaffRole
 from domain.storage.database import UnitOfWork
 
 GIVE_UP_AFTER = 8  # removal attempts the platform refused before we stop trying
 ACTOR = "community"  # the audit log's actor for what the gates do on their own
+# Why the platform refused a removal, as its side reads the refusal: the bot lacks the
+# right to take people out, the person is one of the chat's admins, or something else
+# (its own words are kept beside).
+WHY = ("rights", "admin", "other")
+REFUSED, GAVE_UP = "gate.remove_refused", "gate.remove_failed"  # audit actions
+REASON_KEPT = 200  # characters of the platform's words kept
 
 
 @dataclass(frozen=True)
@@ -66,18 +78,70 @@ async def removed(uow: UnitOfWork, removal: Removal, now: datetime) -> bool:
 
 
 async def postpone(uow: UnitOfWork, removal: Removal, until: datetime, reason: str,
-                   now: datetime) -> None:
-    """The platform refused this removal: try again at `until`, or stop after a few
-    refusals (the seat stays lapsed, in /gates, for staff to see to)."""
+                   now: datetime, why: str = "other") -> None:
+    """The platform refused this removal (`why`, one of WHY; `reason`, its words): try
+    again at `until`, or stop after a few refusals (the seat stays lapsed, in /gates,
+    for staff to see to). A seat's first refusal is audited, and is told to the staff
+    who run gates when no other removal in that chat is failing already."""
     seat = await uow.session.get(Seat, removal.seat_id)
     if seat is None or seat.status != LAPSED:
         return
+    why = why if why in WHY else "other"
     seat.attempts += 1
     seat.remove_after = until if seat.attempts < GIVE_UP_AFTER else None
     seat.updated_at = now
+    said = {"user": removal.user_id, "reason": reason[:REASON_KEPT], "why": why}
+    if seat.attempts == 1:
+        await audit.record(uow, ACTOR, REFUSED, _target(removal), said, now)
+        if not await _failing_besides(uow, removal):
+            await _tell_operators(uow, removal, why, reason, now)
     if seat.remove_after is None:
-        await audit.record(uow, ACTOR, "gate.remove_failed", _target(removal),
-                           {"user": removal.user_id, "reason": reason[:200]}, now)
+        await audit.record(uow, ACTOR, GAVE_UP, _target(removal), said, now)
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a chat's latest removal was refused: a WHY and the platform's words."""
+
+    why: str
+    reason: str
+
+
+async def refused(uow: UnitOfWork, gate: Gate) -> Refusal | None:
+    """The latest refusal of a removal from the gate's chat, if any. Read only for a
+    gate whose removals are failing: the newest entries of the audit log come first."""
+    params = await uow.session.scalar(
+        select(AuditEntry.params).where(
+            AuditEntry.action.in_((REFUSED, GAVE_UP)),
+            AuditEntry.target == _chat(gate.platform, gate.chat_id))
+        .order_by(AuditEntry.id.desc()).limit(1))
+    if not params:
+        return None
+    why = params.get("why")
+    return Refusal(why if why in WHY else "other", str(params.get("reason", "")))
+
+
+async def _failing_besides(uow: UnitOfWork, removal: Removal) -> bool:
+    """Whether another lapsed seat of the chat has had a removal refused already."""
+    return bool(await uow.session.scalar(
+        select(func.count()).select_from(Seat).where(
+            Seat.gate_id == removal.gate_id, Seat.id != removal.seat_id,
+            Seat.status == LAPSED, Seat.attempts > 0)))
+
+
+async def _tell_operators(uow: UnitOfWork, removal: Removal, why: str, reason: str,
+                          now: datetime) -> None:
+    """A notice to each member whose role runs gates (domain.staff.roles "gates")."""
+    staff = await uow.session.scalars(
+        select(StaffRole.member_id).distinct()
+        .where(StaffRole.role.in_(sorted(PERMISSIONS["gates"])))
+        .order_by(StaffRole.member_id))
+    params = {"chat": removal.title, "id": removal.chat_id,
+              "reason": reason[:REASON_KEPT]}
+    await announce.tell_many(uow, [
+        (staff_id, f"community.removal_refused.{why}", params,
+         f"community:refused:{removal.seat_id}:{now.isoformat()}:to:{staff_id}")
+        for staff_id in staff], now)
 
 
 async def by_hand(uow: UnitOfWork, gate: Gate, member_ids: list[int], actor: str,

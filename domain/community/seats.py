@@ -3,10 +3,13 @@
 Someone qualifies while they are an active member whose tier opens the gate, hold a
 staff role, or administer the chat. Who stops qualifying lapses: warned in private at
 once, removed once the gate's grace is over (`due`, which the platform's side acts on),
-kept when they qualify again first. A tier change re-checks that member's seats in
-the same transaction (`recheck`); `sweep` re-checks every seat, a page at a time, as
-the safety net for whatever changed without a tier change (a member erased, a role
-revoked, a gate's tier raised).
+kept when they qualify again first. The grace is given once per lapse, counted from
+when they stopped qualifying (`lapsed_at`, kept while they are out): someone removed,
+or gone while lapsed, who comes back still not qualifying (re-added by a friend, an
+old link) has no new grace and no new warning, or every re-add would be days free.
+A tier change re-checks that member's seats in the same transaction (`recheck`);
+`sweep` re-checks every seat, a page at a time, as the safety net for whatever changed
+without a tier change (a member erased, a role revoked, a gate's tier raised).
 """
 
 from __future__ import annotations
@@ -47,11 +50,14 @@ async def member_of(uow: UnitOfWork, platform: str, user_id: str) -> int | None:
 async def arrived(uow: UnitOfWork, ladder: Tiers, gate: Gate, user_id: str, chat_admin: bool,
                   now: datetime) -> str:
     """They are in the chat now (joined, promoted or demoted): their seat's status.
-    Whoever came in without qualifying (an old link, added by a friend) lapses."""
+    Whoever came in without qualifying (an old link, added by a friend) lapses; one
+    whose earlier lapse never ended (removed, or left while lapsed) goes on from it."""
     member_id = await member_of(uow, gate.platform, user_id)
     seat = await find(uow, gate, user_id)
     if seat is None or seat.status not in PRESENT:
+        since = seat.lapsed_at if seat is not None else None
         seat = await put(uow, gate, user_id, member_id, IN, now)
+        seat.lapsed_at = since  # judged at once below: a lapse that goes on, or cleared
     seat.member_id = member_id
     seat.chat_admin = chat_admin
     await _judge_all(uow, ladder, [(seat, gate)], now)
@@ -68,19 +74,24 @@ async def shown(uow: UnitOfWork, gate: Gate, user_id: str, member_id: int,
 
 
 async def departed(uow: UnitOfWork, gate: Gate, user_id: str, now: datetime) -> None:
-    """They left or were taken out: a removal we made stays recorded as ours."""
+    """They left or were taken out: a removal we made stays recorded as ours. When
+    their lapse began is kept, so leaving and coming back does not start a new grace."""
     await uow.session.execute(update(Seat).where(
         Seat.gate_id == gate.id, Seat.user_id == user_id, Seat.status.in_(PRESENT))
-        .values(status=LEFT, lapsed_at=None, remove_after=None, updated_at=now))
+        .values(status=LEFT, remove_after=None, updated_at=now))
 
 
 async def reopen(uow: UnitOfWork, gate: Gate, now: datetime) -> None:
     """The gate's terms changed (its tier, its grace, a dry run ended, warn-only turned
     to remove): whoever had lapsed under the old ones is judged afresh, so nobody is
-    removed without a warning that names the new terms and a full grace."""
+    removed without a warning that names the new terms and a full grace (those out
+    of the chat too, should they come back)."""
     await uow.session.execute(update(Seat).where(
         Seat.gate_id == gate.id, Seat.status == LAPSED)
         .values(status=IN, lapsed_at=None, remove_after=None, attempts=0, updated_at=now))
+    await uow.session.execute(update(Seat).where(
+        Seat.gate_id == gate.id, Seat.status.in_((REMOVED, LEFT)), Seat.lapsed_at.is_not(None))
+        .values(lapsed_at=None, updated_at=now))
 
 
 async def recheck(uow: UnitOfWork, ladder: Tiers, member_ids: Iterable[int],
@@ -227,18 +238,22 @@ async def _owners(uow: UnitOfWork, rows: list[Any]) -> None:
 def _judge(ladder: Tiers, gate: Gate, seat: Seat, person: Any, staff: bool,
            now: datetime) -> bool:
     """Move the seat as `person` (its member: id, tier, status; None for none) now
-    stands; True when a member is to be warned."""
+    stands; True when a member is to be warned. An "in" seat with `lapsed_at` is one
+    just back in the chat (arrived) whose earlier lapse never ended: it goes on, with
+    what is left of its grace (often none) and no second warning."""
     # Blocking the bot ("unreachable") only stops notices: only erasure ends membership.
     active = person is not None and person.status != "erased"
     qualifies = seat.chat_admin or (active and (staff or opens(ladder, gate, person.tier)))
-    if qualifies and seat.status == LAPSED:
+    if qualifies and (seat.status == LAPSED or seat.lapsed_at is not None):
         seat.status, seat.lapsed_at, seat.remove_after, seat.attempts = IN, None, None, 0
         seat.updated_at = now
     elif not qualifies and seat.status == IN:
-        seat.status, seat.lapsed_at = LAPSED, now
-        seat.remove_after = now + timedelta(seconds=gate.grace_s)
+        fresh = seat.lapsed_at is None
+        since = seat.lapsed_at or now
+        seat.status, seat.lapsed_at = LAPSED, since
+        seat.remove_after = since + timedelta(seconds=gate.grace_s)
         seat.updated_at = now
-        return active
+        return active and fresh
     return False
 
 
@@ -246,6 +261,9 @@ def _warning(gate: Gate, grace: timedelta, now: datetime) -> tuple[str, dict[str
     params: dict[str, Any] = {"chat": gate.title, "tier": {"$tier": gate.min_tier}}
     if gate.on_lapse == "warn":
         return "community.lapse_kept", params
+    # A channel is no group: its warning names it as what it is.
+    where = "_channel" if gate.kind == "channel" else ""
     if grace <= timedelta(0):
-        return "community.lapse_now", params
-    return "community.lapse_until", {**params, "until": {"$moment": (now + grace).isoformat()}}
+        return f"community.lapse_now{where}", params
+    return f"community.lapse_until{where}", {
+        **params, "until": {"$moment": (now + grace).isoformat()}}

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     Boolean,
     ForeignKey,
+    Index,
     String,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,9 +28,12 @@ class StaffRole(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: who did what to whom, for every operator action."""
+    """Append-only: who did what to whom, for every operator action. Indexed by target
+    and action: a report's actions, a chat's refused removals and a survey's making
+    are read back by them, and the log grows with everything operators do."""
 
     __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_target_action", "target", "action"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     actor: Mapped[str] = mapped_column(String(64))

@@ -5,28 +5,32 @@ so `/gate CHAT_ID TIER [GRACE]` does the same from the private chat. The same fo
 take `off`, `dryrun on|off` and `lapse remove|warn` in place of the tier.
 
 Asking the platform (does the chat exist, does the bot hold the rights, a new join
-link) goes through `Ctx.read`, so no request to the platform happens while the
-engine's transaction holds the database for other members' messages.
+link, revoking it at `off`) goes through `Ctx.read`, so no request to the platform
+happens while the engine's transaction holds the database for other members' messages.
+
+What /gate says in a group is said to the group, so it is in the group's language
+(/grouplang, else the programme's), as moderation's replies are, not the sender's.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from domain.community import durations, gates, removals
+from domain.community import durations, gates, group_settings, removals
 from domain.config import Tier, Tiers
 from domain.identifiers import MEMBER_NUMBER, valid
 from domain.staff import roles
 from domain.staff.audit import member_actor
 from domain.storage.database import UnitOfWork
 from handlers.community.words import length as spoken_length
+from handlers.engine.i18n import translate
 from handlers.engine.rooms import GATE_RIGHTS, ROOM_KINDS, Room, RoomError, Rooms
 from handlers.engine.routing import Arrival, Arrived, Ctx, Outcome, Router
-from handlers.engine.types import Reply, Text, reply
+from handlers.engine.types import Inbound, Reply, Text, reply
 from handlers.engine.words import number, tier_called, tier_name
 from handlers.staff.roles import denied
 
@@ -42,6 +46,15 @@ DONE = "done"  # /gate CODE done NUMBER…: staff took them out of a chat kept b
 LINK_NAME = 32  # characters Telegram allows in an invite link's name
 SHOWN_REMOVALS = 10
 QUOTED = 32  # characters of a mistyped tier or grace quoted back
+SAID = "community.said"  # words already in the group's language: "{text}"
+
+
+@runtime_checkable
+class RevokesLinks(Protocol):
+    """Rooms whose platform can revoke a join link (Telegram's revokeChatInviteLink);
+    elsewhere a gate has no link of ours to revoke."""
+
+    async def revoke_link(self, chat_id: str, link: str) -> None: ...
 
 
 @router.arrival("gate")
@@ -51,8 +64,11 @@ async def gate_on_arrival(arrival: Arrival) -> Arrived | None:
     chat a first message makes a member as usual, then the refusal follows.)"""
     if arrival.inbound.chat_kind == "private":
         return None
-    return Arrived(None, [reply("staff.denied", command="/gate",
-                                roles=Text(f"staff.needs.{roles.least('gates')}"))])
+    refusal = reply("staff.denied", command="/gate",
+                    roles=Text(f"staff.needs.{roles.least('gates')}"))
+    locale = await _group_locale(arrival.uow, arrival.programme.default_locale,
+                                 arrival.inbound)
+    return Arrived(None, [_worded(refusal, locale)])
 
 
 @dataclass(frozen=True)
@@ -67,6 +83,26 @@ class Order:
 
 @router.command("gate", role="operator")
 async def gate(ctx: Ctx) -> Outcome:
+    outcome = await _gate(ctx)
+    if not ctx.in_group:
+        return outcome
+    locale = await _group_locale(ctx.uow, ctx.programme.default_locale, ctx.inbound)
+    outcome.replies = [_worded(r, locale) for r in outcome.replies]
+    return outcome
+
+
+async def _group_locale(uow: UnitOfWork, default: str, inbound: Inbound) -> str:
+    rules = await group_settings.read(uow, inbound.platform, inbound.chat_id)
+    return rules.language or default
+
+
+def _worded(said: Reply, locale: str) -> Reply:
+    """`said` worded now in `locale`: the engine words replies in the sender's."""
+    return replace(said, key=SAID, params={"text": translate(Text(said.key, said.params),
+                                                             locale)})
+
+
+async def _gate(ctx: Ctx) -> Outcome:
     refusal = await denied(ctx, "gates")
     if refusal is not None:
         return refusal
@@ -97,7 +133,7 @@ async def gate(ctx: Ctx) -> Outcome:
     if order.action == "open":
         return await _open(ctx, rooms, chat_id, known, order)
     if order.action == "off":
-        return await _close(ctx, chat_id)
+        return await _close(ctx, rooms, chat_id)
     return await _configure(ctx, chat_id, order)
 
 
@@ -142,12 +178,16 @@ async def _open(ctx: Ctx, rooms: Rooms, chat_id: str, known: Room | None,
         return Outcome([reply(ready.problem or "community.chat_unknown", chat=chat_id,
                               rights=[_right(r) for r in ready.missing])])
     room = ready.room
+    before = await gates.find(ctx.uow, rooms.platform, room.chat_id)
+    kept = before is not None and before.join_link is not None and ready.link is None
     done = await gates.open_gate(ctx.uow, ctx.programme, rooms.platform, room.chat_id,
                                  room.kind, room.title, tier.code, order.grace,
                                  ready.link, _actor(ctx), ctx.now)
-    return Outcome([reply("community.gated", chat=done.title, tier=tier_name(tier),
+    # A change keeps the link: it is not posted again (members find it in /groups).
+    return Outcome([reply("community.regated" if kept else "community.gated",
+                          chat=done.title, tier=tier_name(tier),
                           grace=_grace(done.grace_s), link=done.join_link or "",
-                          lapse=Text(f"community.lapse_mode.{done.on_lapse}"))])
+                          lapse=_lapse(done.kind, done.on_lapse))])
 
 
 @dataclass(frozen=True)
@@ -200,14 +240,35 @@ async def _prepare(snapshot: UnitOfWork, rooms: Rooms, chat_id: str, known: Room
     return Prepared(room, link)
 
 
-async def _close(ctx: Ctx, chat_id: str) -> Outcome:
-    assert ctx.rooms is not None
-    found = await gates.find(ctx.uow, ctx.rooms.platform, chat_id)
+async def _close(ctx: Ctx, rooms: Rooms, chat_id: str) -> Outcome:
+    """The gate goes, and its join link with it: a join request through a live link of
+    ours to a chat with no gate would wait for the chat's admins, who did not ask for
+    it. When the platform will not revoke it, the gate goes all the same (the operator
+    asked for that) and the operator is told to revoke the link by hand."""
+    found = await gates.find(ctx.uow, rooms.platform, chat_id)
     if found is None:
         return Outcome([reply("community.not_gated", chat=chat_id)])
-    title = found.title
+    title, link = found.title, found.join_link
+    revoked: bool | None = None  # None: no link of ours to revoke
+    if link and isinstance(rooms, RevokesLinks):
+        revoked = await ctx.read(f"gate:{rooms.platform}:{chat_id}:revoke:{link}",
+                                 _revoker(rooms, chat_id, link))
     await gates.close_gate(ctx.uow, found, _actor(ctx), ctx.now)
-    return Outcome([reply("community.ungated", chat=title)])
+    if revoked is False:
+        return Outcome([reply("community.ungated_link_live", chat=title, link=link)])
+    return Outcome([reply("community.ungated_revoked" if revoked else "community.ungated",
+                          chat=title)])
+
+
+def _revoker(rooms: RevokesLinks, chat_id: str,
+             link: str) -> Callable[[UnitOfWork], Awaitable[bool]]:
+    async def revoke(_: UnitOfWork) -> bool:
+        try:
+            await rooms.revoke_link(chat_id, link)
+        except RoomError:
+            return False
+        return True
+    return revoke
 
 
 async def _configure(ctx: Ctx, chat_id: str, order: Order) -> Outcome:
@@ -220,10 +281,12 @@ async def _configure(ctx: Ctx, chat_id: str, order: Order) -> Outcome:
                               dry_run=SWITCH[order.value])
     else:
         await gates.configure(ctx.uow, found, _actor(ctx), ctx.now, on_lapse=order.value)
+    lapse = _lapse(found.kind, found.on_lapse)
+    if found.dry_run:  # nobody is removed or warned: "is removed" would say otherwise
+        return Outcome([reply("community.configured_dry_run", chat=found.title,
+                              lapse=lapse)])
     return Outcome([reply("community.configured", chat=found.title,
-                          dry_run=Text("community.dry_run_on" if found.dry_run
-                                       else "community.dry_run_off"),
-                          lapse=Text(f"community.lapse_mode.{found.on_lapse}"))])
+                          dry_run=Text("community.dry_run_off"), lapse=lapse)])
 
 
 async def _taken_out(ctx: Ctx, code: str, typed: list[str]) -> Outcome:
@@ -254,7 +317,8 @@ async def list_gates(ctx: Ctx) -> Outcome:
             out.append({"title": g.title, "chat": g.chat_id, "tier": g.min_tier,
                         "grace_s": g.grace_s, "on_lapse": g.on_lapse, "dry_run": g.dry_run,
                         "seated": summary.seated, "lapsed": summary.lapsed,
-                        "due": summary.due,
+                        "due": summary.due, "failing": summary.failing,
+                        "refusal": summary.refusal,
                         "by_hand": g.kind == gates.BY_HAND and g.on_lapse == "remove",
                         "would": await removals.would_remove(
                             snapshot, g, ctx.now, SHOWN_REMOVALS)
@@ -271,12 +335,27 @@ async def list_gates(ctx: Ctx) -> Outcome:
         "lapse": Text("community.lapse_mode.by_hand" if g["by_hand"]
                       else f"community.lapse_mode.{g['on_lapse']}"),
         "seated": g["seated"], "lapsed": g["lapsed"], "due": g["due"],
-        "dry_run": Text("community.gates_by_hand" if g["by_hand"] else
-                        "community.gates_dry_run", {
-            "many": g["due"] if g["by_hand"] else len(g["would"]), "code": g["chat"],
-            "who": ", ".join(number(m) if m else u for u, m in g["would"]) or "—"})
-        if g["dry_run"] or (g["by_hand"] and g["would"]) else ""}) for g in shown]
+        "dry_run": Text("community.gates_notes", {"dry_run": Text(
+            "community.gates_by_hand" if g["by_hand"] else "community.gates_dry_run", {
+                "many": g["due"] if g["by_hand"] else len(g["would"]), "code": g["chat"],
+                "who": ", ".join(number(m) if m else u for u, m in g["would"]) or "—"})
+            if g["dry_run"] or (g["by_hand"] and g["would"]) else "",
+            "refused": _refused(g["failing"], g["refusal"])})}) for g in shown]
     return Outcome([reply("community.gates", lines=lines)])
+
+
+def _refused(failing: int, refusal: removals.Refusal | None) -> Text | str:
+    """Removals the platform refuses, and why: otherwise only the log would know."""
+    if not failing:
+        return ""
+    why = refusal.why if refusal is not None else "other"
+    return Text("community.gates_refused", {"count": failing, "why": Text(
+        f"community.refused_why.{why}",
+        {"reason": _printable(refusal.reason) if refusal else "—"})})
+
+
+def _printable(said: str) -> str:
+    return "".join(c if c.isprintable() else "\ufffd" for c in said[:removals.REASON_KEPT])
 
 
 def find_tier(ladder: Tiers, typed: str) -> Tier | None:
@@ -293,6 +372,13 @@ def _grace(seconds: int) -> Text:
     if seconds <= 0:
         return Text("community.grace_none")
     return Text("community.grace", {"length": spoken_length(timedelta(seconds=seconds))})
+
+
+def _lapse(kind: str, on_lapse: str) -> Text:
+    """What happens to who no longer qualifies; a channel is named as one."""
+    if on_lapse == "remove" and kind == "channel":
+        return Text("community.lapse_mode.remove_channel")
+    return Text(f"community.lapse_mode.{on_lapse}")
 
 
 def _actor(ctx: Ctx) -> str:

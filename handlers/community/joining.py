@@ -30,7 +30,10 @@ JOIN_PAYLOAD = "groups"  # `/start groups`: a newcomer who asked to join a gated
 
 @dataclass(frozen=True)
 class JoinAnswer:
-    """approve: True, False, or None when the chat has no gate (leave it to its admins).
+    """approve: True, False, or None when the chat has no gate: the request is left to
+    the chat's own admins, who may have links of their own that ask for approval. No
+    link of ours outlives its gate (/gate off revokes it), so such a request never came
+    through a gate and does not wait on us.
     message: what to tell the requester in private, if anything."""
 
     approve: bool | None

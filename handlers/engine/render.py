@@ -9,14 +9,16 @@ import base64
 from typing import Any
 
 from handlers.engine.i18n import translate
-from handlers.engine.types import VALUE, Rendered, Reply, Text
+from handlers.engine.types import VALUE, Rendered, Reply, Text, unmark
 
 RECORDED_FILE_MOST = 256 * 1024  # bytes of a file kept in a recorded answer
 
 
 def render(reply: Reply, locale: str) -> Rendered:
+    text, mentions = unmark(translate(Text(reply.key, reply.params), locale))
     return Rendered(
-        text=translate(Text(reply.key, reply.params), locale),
+        text=text,
+        mentions=mentions,
         buttons=tuple(
             tuple((translate(b.label, locale), b.action) for b in row) for row in reply.buttons
         ),
@@ -50,6 +52,8 @@ def dump(message: Rendered) -> dict[str, Any]:
         data["values"] = list(message.values)
     if message.image_ref is not None:
         data["image_ref"] = message.image_ref
+    if message.mentions:
+        data["mentions"] = [list(m) for m in message.mentions]
     return data
 
 
@@ -67,4 +71,5 @@ def load(data: dict[str, Any]) -> Rendered:
         qr=data.get("qr"),
         values=tuple(data.get("values", ())),
         image_ref=data.get("image_ref"),
+        mentions=tuple((int(a), int(b), str(u)) for a, b, u in data.get("mentions", ())),
     )

@@ -124,6 +124,49 @@ class Rendered:
     values: tuple[str, ...] = ()  # actions of buttons typed as their label (VALUE)
     # A photo the member's platform already holds (Telegram's file_id), sent by it as is.
     image_ref: str | None = None
+    # People named in `text` who can be notified (Telegram's mention of someone with no
+    # @username): (start, end, user id) as str indices of `text`; others show the name.
+    mentions: tuple[tuple[int, int, str], ...] = ()
+
+
+# A mention in text on its way to the screen: OPEN user id SEP name CLOSE, private-use
+# characters that no name keeps (`mentioned` takes them out); `render` turns each into
+# the bare name and a span of Rendered.mentions.
+MENTION_OPEN, MENTION_SEP, MENTION_CLOSE = "\ue000", "\ue001", "\ue002"
+_MARKS = str.maketrans("", "", MENTION_OPEN + MENTION_SEP + MENTION_CLOSE)
+
+
+def mentioned(user_id: str, name: str) -> str:
+    """`name`, marked to notify user `user_id` where the platform can (digits only)."""
+    shown = name.translate(_MARKS)
+    if not (user_id.isascii() and user_id.isdigit()) or not shown:
+        return shown
+    return f"{MENTION_OPEN}{user_id}{MENTION_SEP}{shown}{MENTION_CLOSE}"
+
+
+def unmark(text: str) -> tuple[str, tuple[tuple[int, int, str], ...]]:
+    """`text` with each mention as its bare name, and where those names are."""
+    if MENTION_OPEN not in text:
+        return text, ()
+    out: list[str] = []
+    spans: list[tuple[int, int, str]] = []
+    size, rest = 0, text
+    while (start := rest.find(MENTION_OPEN)) >= 0:
+        sep = rest.find(MENTION_SEP, start)
+        end = rest.find(MENTION_CLOSE, sep) if sep >= 0 else -1
+        if end < 0:  # cut short (a text clipped to one message): the name, unlinked
+            rest = rest[:start] + (rest[sep + 1:] if sep >= 0
+                                   else rest[start + 1:].lstrip("0123456789"))
+            break
+        out.append(rest[:start])
+        size += start
+        name = rest[sep + 1:end]
+        spans.append((size, size + len(name), rest[start + 1:sep]))
+        out.append(name)
+        size += len(name)
+        rest = rest[end + 1:]
+    out.append(rest)
+    return "".join(out).translate(_MARKS), tuple(spans)
 
 
 def value_button(label: Text, action: str, value: int) -> Button:

@@ -619,8 +619,9 @@ class FakeBotAPI:
         """The user asked to join `chat_id` (a group) through a join-request link."""
         chat = self.chats.setdefault(chat_id, {"id": chat_id, "type": "supergroup",
                                                "title": "Group"})
-        if self.invite_links:
-            asked = [link for link in self.invite_links if link["chat_id"] == chat_id]
+        if self.invite_links:  # as Telegram: a revoked link asks nobody to join
+            asked = [link for link in self.invite_links
+                     if link["chat_id"] == chat_id and not link["is_revoked"]]
             if asked:
                 link = {k: v for k, v in asked[-1].items() if k != "chat_id"}
                 return self.push({"chat_join_request": {
@@ -1297,6 +1298,15 @@ class FakeBotAPI:
         self.invite_links.append({**link, "chat_id": params["chat_id"]})
         return link
 
+    async def _revokeChatInviteLink(self, params: dict[str, Any], call: Call) -> Any:
+        self._chat_of(params)
+        for link in self.invite_links:
+            if link["chat_id"] == params["chat_id"] \
+                    and link["invite_link"] == params.get("invite_link"):
+                link["is_revoked"] = True
+                return {k: v for k, v in link.items() if k != "chat_id"}
+        raise _bad("INVITE_HASH_EXPIRED")
+
     def _chat_user(self, params: dict[str, Any], *, groups_only: bool = False) -> tuple[Any, int]:
         chat_id = self._chat_of(params)
         user_id = params.get("user_id")
@@ -1416,7 +1426,8 @@ _METHODS = frozenset({
     "getMe", "getUpdates", "setWebhook", "deleteWebhook", "getWebhookInfo", "sendMessage",
     "sendPhoto", "sendDocument", "editMessageText", "editMessageReplyMarkup", "deleteMessage",
     "sendChatAction", "answerCallbackQuery", "setMyCommands", "getMyCommands",
-    "deleteMyCommands", "createChatInviteLink", "approveChatJoinRequest",
+    "deleteMyCommands", "createChatInviteLink", "revokeChatInviteLink",
+    "approveChatJoinRequest",
     "declineChatJoinRequest", "banChatMember", "unbanChatMember", "restrictChatMember",
     "getChat", "getChatMember", "getChatAdministrators", "getChatMemberCount",
     "createForumTopic", "getFile", "closeForumTopic", "reopenForumTopic", "editForumTopic",

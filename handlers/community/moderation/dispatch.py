@@ -105,6 +105,23 @@ class GroupCtx:
                          right=Text(f"moderation.right.{right}"))
         return reply("moderation.not_admin", command=command)
 
+    async def button_refusal(self, right: str | None, person: Person | None = None,
+                             chat: GroupChat | None = None) -> GroupOutcome | None:
+        """`refusal` for a moderation button: a toast for whoever pressed it, naming
+        the right an admin lacks, so the group hears nothing of a stray press."""
+        refused = await self.refusal(right, "", person, chat)
+        if refused is None:
+            return None
+        if refused.key == "moderation.lacks_right":
+            return toast("moderation.button_lacks_right", right=refused.params["right"])
+        return toast("moderation.admins_only_button")
+
+
+def toast(key: str, **params: Any) -> GroupOutcome:
+    """An answer for whoever pressed a button alone (GroupOutcome.toast): the chat
+    hears nothing. Also for a button meant for someone else ("button_not_for_you")."""
+    return GroupOutcome(toast=reply(key, **params))
+
 
 Step = Callable[[GroupCtx], Awaitable[GroupOutcome]]
 # A listener returns None to let the event go on, or an outcome that ends it.

@@ -53,12 +53,15 @@ class GroupEvent:
 class GroupOutcome:
     """replies: to the group. elsewhere: (chat id, reply, locale) for another chat, such
     as the log chat or an admin's private chat. delete_command: take the command
-    message away once answered (/cleancommands)."""
+    message away once answered (/cleancommands). toast: for whoever pressed a button
+    alone (Telegram's callback notice), never said in the chat: a refusal or "already
+    done" is theirs to know, and a group would otherwise hear every stray press."""
 
     replies: list[Reply] = field(default_factory=list)
     elsewhere: list[tuple[str, Reply, str]] = field(default_factory=list)
     delete_command: bool = False
     locale: str = ""  # the group's language, for `replies`: set by the dispatcher
+    toast: Reply | None = None  # short: a platform may cut it (Telegram: 200 characters)
 
 
 class ChatActionError(Exception):
@@ -81,7 +84,10 @@ RIGHTS = (RESTRICT, DELETE, SETTINGS)
 
 class GroupChat(Protocol):
     """The chat the event happened in, as the platform lets us act on it. Every action
-    raises ChatActionError when the platform refuses it."""
+    raises ChatActionError when the platform refuses it.
+
+    A platform that can name a chat's admins may also offer `async def admin_people()
+    -> list[Person]` (humans only, usernames included): a report mentions them."""
 
     platform: str
     chat_id: str

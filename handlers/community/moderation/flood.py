@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 
 from domain.community import durations, group_settings, restrictions
 from domain.community.group_settings import MODES, Rules
+from handlers.community.moderation.commands_targets import shown
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import MESSAGE, GroupOutcome, Person
 from handlers.community.words import length as spoken_length
@@ -171,10 +172,13 @@ async def set_flood(ctx: GroupCtx) -> GroupOutcome:
         return GroupOutcome([_state(ctx), _usage()])
     if typed in OFF:
         limit = 0
-    elif typed.isdigit() and int(typed) in LIMITS:
+    elif typed.isdecimal() and len(typed) <= 6 and int(typed) in LIMITS:
         limit = int(typed)
-    else:
-        return GroupOutcome([_usage()])
+    else:  # the usage, then what was wrong with what they wrote
+        why = "moderation.flood.limit_range" if typed.isdecimal() else \
+            "moderation.flood.limit_words"
+        return GroupOutcome([_usage(), reply(why, typed=shown(typed, 16), least=str(LIMITS[0]),
+                                             most=str(LIMITS[-1]))])
     event = ctx.event
     ctx.changed_rules = await group_settings.change(
         ctx.work(), event.platform, event.chat_id, ctx.actor, ctx.now, flood_limit=limit)

@@ -11,6 +11,10 @@ The platform may refuse any action (the bot lost a right, the newcomer left at o
 that is logged and the arrival goes on as well as it can, so one refusal never leaves
 the next newcomer unhandled.
 
+A welcome is one message, whatever names fill it: /setwelcome refuses a text that the
+longest names could stretch past one, and a filled-in welcome is cut to fit all the
+same. `/captcha off` lets in whoever is still waiting on a captcha.
+
 A platform that paces a group's messages (Telegram: 20 a minute) offers `soon` (see
 `Paced`): then the newcomer is muted and their captcha recorded at once, and the sum
 is posted when the group's turn comes, its message id recorded then. A join raid thus
@@ -45,7 +49,7 @@ from handlers.community.moderation.events import (
     GroupOutcome,
     Person,
 )
-from handlers.engine.types import Reply, Text, button, reply
+from handlers.engine.types import Reply, Text, button, mentioned, reply
 from handlers.engine.words import tier_called
 
 log = logging.getLogger(__name__)
@@ -53,6 +57,11 @@ router = GroupRouter()
 
 SWITCH = {"on": True, "off": False}
 WELCOME_LENGTH = 4096  # characters GroupSettings.welcome_text holds
+ONE_MESSAGE = 4096  # UTF-16 units in one message (Telegram's limit, which counts so)
+# The longest each placeholder can bring in, as the platform bounds names (Telegram: a
+# first and a last name of 64 characters each, a group's title of 128), for /setwelcome.
+LONGEST = {"first": 64, "mention": 129, "chatname": 128, "count": 9}
+ELLIPSIS = "…"
 EXPIRY_PAGE = 100  # captchas settled per transaction by the expiry worker
 PLACEHOLDERS = ("first", "mention", "chatname", "count")
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
@@ -65,6 +74,14 @@ class Paced(Protocol):
     holding up the chat's next updates."""
 
     def soon(self, job: Coroutine[Any, Any, None]) -> None: ...
+
+
+@runtime_checkable
+class Counted(Protocol):
+    """A GroupChat that can tell how many members it has (for {count} where the event
+    did not say: a welcome after a captcha, the /setwelcome preview)."""
+
+    async def member_count(self) -> int: ...
 
 
 # ------------------------------------------------------------------ arrival
@@ -80,7 +97,7 @@ async def arrive(ctx: GroupCtx) -> GroupOutcome | None:
     if ctx.rules.captcha_on and not await _skips(ctx, who):
         if await _challenge(ctx, who):
             return None  # the welcome waits for the right answer
-    return welcome(ctx, who)
+    return await welcome(ctx, who)
 
 
 async def _held(ctx: GroupCtx, who: Person) -> bool:
@@ -237,7 +254,7 @@ async def answer(ctx: GroupCtx) -> GroupOutcome:
         if not await _held(ctx, who):  # muted meanwhile by an admin: that mute stays
             await ctx.chat.unmute(who.user_id)
         await _take_away(ctx.chat, settled.message_id)
-        return welcome(ctx, who) or GroupOutcome()
+        return await welcome(ctx, who) or GroupOutcome()
     await ctx.chat.kick(who.user_id)
     await _take_away(ctx.chat, settled.message_id)
     return GroupOutcome()
@@ -297,12 +314,26 @@ async def expire_due(db: Database, programme: Programme, platform: str,
 # ------------------------------------------------------------------ welcome
 
 
-def welcome(ctx: GroupCtx, who: Person) -> GroupOutcome | None:
+async def welcome(ctx: GroupCtx, who: Person) -> GroupOutcome | None:
     rules = ctx.changed_rules or ctx.rules
     if not rules.welcome_on:
         return None
     return GroupOutcome([welcome_reply(rules, who, ctx.event.chat_title, ctx.event.chat_id,
-                                       ctx.event.members)])
+                                       await _members(ctx, rules))])
+
+
+async def _members(ctx: GroupCtx, rules: Rules) -> int | None:
+    """The chat's member count for {count}: as the event said, else asked of the
+    platform, and only when the welcome shows it."""
+    if ctx.event.members is not None or "{count}" not in (rules.welcome_text or ""):
+        return ctx.event.members
+    if not isinstance(ctx.chat, Counted):
+        return None
+    try:
+        return await ctx.chat.member_count()
+    except ChatActionError as refused:
+        _refused("member count", ctx.event.chat_id, "", refused)
+        return None
 
 
 def welcome_reply(rules: Rules, who: Person, chat_title: str, chat_id: str,
@@ -316,7 +347,7 @@ def welcome_reply(rules: Rules, who: Person, chat_title: str, chat_id: str,
         return reply("moderation.welcome.default", *buttons, first=values["first"],
                      chatname=chat_title)
     return reply("moderation.welcome.custom", *buttons,
-                 text=fill(rules.welcome_text, values))
+                 text=clipped(fill(rules.welcome_text, values), ONE_MESSAGE))
 
 
 def fill(template: str, values: dict[str, str]) -> str:
@@ -325,13 +356,36 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda found: values[found.group(1)], template)
 
 
+def units(text: str) -> int:
+    """Length as a message limit counts it: UTF-16 units (an emoji may be two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def clipped(text: str, most: int) -> str:
+    """`text` cut to `most` units, "…" last, so it is one message and never split."""
+    if units(text) <= most:
+        return text
+    room, used, end = most - units(ELLIPSIS), 0, 0
+    while used + units(text[end]) <= room:  # stops inside: the text is longer than room
+        used += units(text[end])
+        end += 1
+    return text[:end].rstrip() + ELLIPSIS
+
+
+def longest_fill(template: str) -> int:
+    """Units of `template` filled in with the longest names the platform allows."""
+    return units(fill(template, {name: "x" * most for name, most in LONGEST.items()}))
+
+
 def first_name(who: Person) -> str:
     parts = who.name.split()
     return parts[0] if parts else who.name
 
 
 def mention(who: Person) -> str:
-    return f"@{who.username}" if who.username else who.name
+    """@username where they have one; else their name, marked to notify them where the
+    platform can (Telegram links it to the user)."""
+    return f"@{who.username}" if who.username else mentioned(who.user_id, who.name)
 
 
 @router.button("rules")
@@ -355,8 +409,9 @@ async def _change(ctx: GroupCtx, **changes: object) -> Rules:
 
 
 def _welcome_state(rules: Rules) -> Reply:
-    shown: Text | str = rules.welcome_text if rules.welcome_text is not None else Text(
-        "moderation.welcome.default_named")
+    # The template under a line of ours: cut so the two stay one message.
+    shown: Text | str = clipped(rules.welcome_text, ONE_MESSAGE - 200) \
+        if rules.welcome_text is not None else Text("moderation.welcome.default_named")
     return reply("moderation.welcome.state_on" if rules.welcome_on
                  else "moderation.welcome.state_off", text=shown)
 
@@ -369,9 +424,13 @@ async def set_welcome(ctx: GroupCtx) -> GroupOutcome:
                                    placeholders=" ".join(f"{{{p}}}" for p in PLACEHOLDERS))])
     if len(text) > WELCOME_LENGTH:
         return GroupOutcome([reply("moderation.welcome.too_long", most=str(WELCOME_LENGTH))])
+    longest = longest_fill(text)
+    if longest > ONE_MESSAGE:
+        return GroupOutcome([reply("moderation.welcome.too_long_filled", longest=str(longest),
+                                   most=str(ONE_MESSAGE))])
     rules = await _change(ctx, welcome_text=text, welcome_on=True)
     preview = welcome_reply(rules, ctx.event.person, ctx.event.chat_title, ctx.event.chat_id,
-                            ctx.event.members)
+                            await _members(ctx, rules))
     return GroupOutcome([reply("moderation.welcome.saved"), preview])
 
 
@@ -414,7 +473,27 @@ async def switch_captcha(ctx: GroupCtx) -> GroupOutcome:
         if not typed.isdigit() or int(typed) not in CAPTCHA_MINUTES:
             return GroupOutcome([usage])
         changes["captcha_minutes"] = int(typed)
-    return GroupOutcome([_captcha_state(ctx, await _change(ctx, **changes))])
+    said = [_captcha_state(ctx, await _change(ctx, **changes))]
+    if not changes["captcha_on"]:
+        released = await _release(ctx)
+        if released:
+            said.append(reply("moderation.captcha.released", count=released))
+    return GroupOutcome(said)
+
+
+async def _release(ctx: GroupCtx) -> int:
+    """Captcha off: whoever still waits on one is let in now, not taken out when its
+    time runs out: their captcha settled, taken away, and unmuted unless an admin's
+    mute or a ban holds them. How many."""
+    event, uow = ctx.event, ctx.work()
+    released = await captchas.release(uow, event.platform, event.chat_id, ctx.now)
+    for waiting in released:
+        if not await kept.active(uow, event.platform, event.chat_id, waiting.user_id,
+                                 ctx.now):
+            await _quietly(ctx.chat.unmute(waiting.user_id), "captcha unmute",
+                           event.chat_id, waiting.user_id)
+        await _take_away(ctx.chat, waiting.message_id)
+    return len(released)
 
 
 @router.command("captchaskip")

@@ -1,6 +1,10 @@
 """A group's settings from the group itself: the warn limit and mode, the log chat,
 the admin list, the group's language, command cleanup, and the rules.
 
+The log chat must be one whoever sets it administers too (or their own private chat
+with the bot): anyone else's chat would receive this group's log, and the words its
+admin chose to put in it.
+
 Every change is audited by domain/community/group_settings.py and told to the log
 chat; the dispatcher takes the changed settings at once (`ctx.changed_rules`), so a
 new language already answers the command that set it.
@@ -16,7 +20,7 @@ from domain.community.group_settings import MODES, WARN_LIMITS, Rules
 from handlers.community.moderation.commands_targets import cleaned, log, shown
 from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
 from handlers.community.moderation.events import SETTINGS, ChatActionError, GroupOutcome
-from handlers.engine.types import Text, reply
+from handlers.engine.types import Reply, Text, reply
 
 router = GroupRouter()
 SWITCH = {"on": True, "off": False}
@@ -54,10 +58,18 @@ async def setwarnlimit(ctx: GroupCtx) -> GroupOutcome:
                    "warn_limit", rules.warn_limit)
 
 
+TIMED = {"tmute": "mute", "tban": "ban"}  # Rose's words for a mute or ban with a length
+
+
 @router.command("setwarnmode")
 async def setwarnmode(ctx: GroupCtx) -> GroupOutcome:
-    mode = ctx.arg.strip().lower()
-    if mode not in MODES:
+    words = ctx.arg.lower().split()
+    mode = TIMED.get(words[0], words[0]) if words else ""
+    if mode in MODES and (len(words) > 1 or words[0] in TIMED):
+        # A length (`ban 1d`, `tban 1d`) is not kept for the warn limit: say so.
+        return GroupOutcome([reply("moderation.warnmode_no_length",
+                                   typed=shown(ctx.arg.strip(), 32), mode=mode)])
+    if len(words) != 1 or mode not in MODES:
         return GroupOutcome([reply("moderation.warnmode_usage",
                                    mode=Text(f"moderation.mode.{ctx.rules.warn_mode}"))])
     rules = await _change(ctx, warn_mode=mode)
@@ -82,6 +94,9 @@ async def setlog(ctx: GroupCtx) -> GroupOutcome:
         return GroupOutcome([reply("moderation.log_usage")])
     if typed == ctx.event.chat_id:
         return GroupOutcome([reply("moderation.log_same_chat")])
+    refused = await _not_theirs(ctx, typed)
+    if refused is not None:
+        return GroupOutcome([refused])
     hello = reply("moderation.log_hello", chat=shown(ctx.event.chat_title, 64))
     outcome = GroupOutcome([reply("moderation.log_set", chat=typed)])
     there = ctx.chat_of(typed)
@@ -94,6 +109,27 @@ async def setlog(ctx: GroupCtx) -> GroupOutcome:
             return GroupOutcome([reply("moderation.log_unreachable", chat=typed)])
     await _change(ctx, log_chat=typed)
     return outcome
+
+
+async def _not_theirs(ctx: GroupCtx, chat_id: str) -> Reply | None:
+    """None when whoever typed /setlog administers `chat_id` as well (asked of the
+    platform, as for this group), or it is their own private chat with the bot; else
+    why it is refused. Being this group's admin, or memberbot's staff, is not enough:
+    the log would go to a chat they have no say in."""
+    who = ctx.event.person
+    if who.user_id == ctx.event.chat_id:  # an anonymous admin: nobody to ask about
+        return reply("moderation.log_anonymous")
+    if chat_id == who.user_id:
+        return None
+    there = ctx.chat_of(chat_id)
+    if there is None:
+        return reply("moderation.log_unchecked", chat=chat_id)
+    try:
+        if who.user_id in await there.admins():
+            return None
+    except ChatActionError:  # not a chat the bot can see: a private chat, or none
+        pass
+    return reply("moderation.log_not_admin_there", chat=chat_id)
 
 
 @router.command("admincache", right=None)

@@ -1,8 +1,9 @@
 """/warn, /warns, /unwarn, /resetwarns and the "remove warn" button under each warn.
 
 At the group's limit the warn mode's action follows (mute or ban until lifted, or a
-kick) and the count starts again. The button is for the group's admins: anyone else
-pressing it changes nothing and is told so.
+kick) and the count starts again. The button is for the group's admins holding "Ban
+users": anyone else pressing it changes nothing and is told so privately (a toast), so
+the group does not hear every stray press.
 """
 
 from __future__ import annotations
@@ -123,8 +124,9 @@ async def unwarn_button(ctx: GroupCtx) -> GroupOutcome:
     _, _, ref = (ctx.event.action or "").partition(":")
     if not ref.isdigit() or len(ref) > 18:
         return GroupOutcome()  # not ours: forged or mangled data
-    if not await ctx.may_moderate(right=RESTRICT):
-        return GroupOutcome([reply("moderation.admins_only_button")])
+    refused = await ctx.button_refusal(RESTRICT)
+    if refused is not None:
+        return refused
     uow, platform, chat_id = ctx.work(), ctx.event.platform, ctx.event.chat_id
     owner = await book.owner_of(uow, platform, chat_id, int(ref))
     if owner is None:

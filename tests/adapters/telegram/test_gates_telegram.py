@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 
 from bot.telegram.community import TelegramRooms
 from bot.telegram.transport import FloodWait
-from domain.community import gates, removals, seats
+from domain.community import gates, group_settings, removals, seats
 from domain.community.tables import Gate, Seat
 from domain.members import members
 from domain.members.tables import Member
@@ -103,6 +103,9 @@ async def test_gate_in_a_group_names_missing_rights_then_gates_with_a_join_link(
     async with db.uow() as uow:
         await members.register(uow, programme, "telegram", str(OWNER), clock())
         await roles.set_owner(uow, programme, f"telegram:{OWNER}", clock())
+        # /gate answers in the group's language (/grouplang; else the programme's, Chinese).
+        await group_settings.change(uow, "telegram", str(LOUNGE), "test", clock(),
+                                    language="en")
         await uow.commit()
     api.message(OWNER, "/gate gold 0", chat_id=LOUNGE, chat_type="supergroup")
     (said,) = await api.wait_for(1, method="sendMessage", chat_id=LOUNGE)

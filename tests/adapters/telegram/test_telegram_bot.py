@@ -165,7 +165,8 @@ async def test_noise_is_ignored_or_answered_politely_and_changes_nothing(api, bo
     await _settled(api)
     texts = [c.text for c in api.sent("sendMessage")]
     assert len(texts) == 4, texts
-    assert "private chat" in texts[1]
+    # Said in the group, so in its language: the programme's (Chinese) until /grouplang.
+    assert texts[1] == "请在私聊中发送该指令。"
     assert api.sent("sendMessage")[1].chat_id == -500
     assert "only read text" in texts[2] and "too long" in texts[3]
     assert await member_row(db, 7) is None
@@ -205,7 +206,7 @@ async def test_replies_to_a_forum_topic_stay_in_that_topic(api, bot):
     forum = -1001234567890
     api.push(json.loads(FORUM_TOPIC_UPDATE))
     (pointed,) = await api.wait_for(1, method="sendMessage", chat_id=forum)
-    assert "private chat" in pointed.text
+    assert pointed.text == "请在私聊中发送该指令。"  # the group's language: the programme's
     assert pointed.params["message_thread_id"] == 48
     # General has no thread id, and the reply does not invent one.
     general = json.loads(FORUM_TOPIC_UPDATE)

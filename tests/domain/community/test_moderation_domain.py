@@ -119,20 +119,28 @@ async def test_a_restriction_is_active_until_it_ends_or_is_lifted(db):
 
 # ------------------------------------------------------------------ reports
 
-async def test_a_report_is_filed_once_per_message_and_settled_once(db):
+async def test_a_report_is_filed_once_per_message_and_each_action_taken_once(db):
     async with db.uow() as uow:
-        filed, new = await reports.file(uow, P, CHAT, "5", "7", "m1", T0)
+        filed, new = await reports.file(uow, P, CHAT, "5", "7", "m1", T0, reason="spam")
         again, new_again = await reports.file(uow, P, CHAT, "6", "7", "m1", T0)
         assert new and not new_again and again.id == filed.id
         assert await reports.find(uow, "wechat", filed.id) is None
-        assert await reports.settle(uow, filed, "mute", ADMIN, T0) is True
-        assert await reports.settle(uow, filed, "ban", ADMIN, T0) is False
-        assert filed.status == "mute"
-        # Once settled, the same message may be reported anew.
+        assert (await reports.details(uow, filed)).reason == "spam"
+        muted = await reports.act(uow, filed, "mute", ADMIN, "Bea", T0)
+        assert muted.new and not muted.closed
+        assert not (await reports.act(uow, filed, "mute", ADMIN, "Bea", T0)).new  # once
+        banned = await reports.act(uow, filed, "ban", ADMIN, "Bea", T0)
+        assert [d.what for d in banned.done] == ["mute", "ban"] and not banned.closed
+        deleted = await reports.act(uow, filed, "delete", ADMIN, "Bea", T0)
+        assert deleted.closed and filed.status == "delete"  # deleted and banned: done
+        assert await reports.act(uow, filed, "resolved", ADMIN, "Bea", T0) is None
+        # Once closed, the same message may be reported anew.
         _, new = await reports.file(uow, P, CHAT, "5", "7", "m1", T0)
         assert new
         await uow.commit()
-    assert [(a, p["outcome"]) for a, _, p in await audit_log(db)] == [("group.report", "mute")]
+    assert [(a, p.get("outcome")) for a, _, p in await audit_log(db)
+            if a == "group.report"] == [("group.report", "mute"), ("group.report", "ban"),
+                                        ("group.report", "delete")]
 
 
 # ------------------------------------------------------------------ people

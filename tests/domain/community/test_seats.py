@@ -257,9 +257,11 @@ async def test_departing_leaves_the_seat_and_a_removal_we_made_stays_ours(db, pr
     await arrive(db, programme, gate_id, "s")
     await leave(db, gate_id, "g", T0 + HOUR)
     await leave(db, gate_id, "s", T0 + HOUR)
-    for user in ("g", "s"):
-        seat = await seat_of(db, gate_id, user)
-        assert (seat.status, seat.lapsed_at, seat.remove_after) == ("left", None, None)
+    seat = await seat_of(db, gate_id, "g")
+    assert (seat.status, seat.lapsed_at, seat.remove_after) == ("left", None, None)
+    # Who left while lapsed keeps when the lapse began: coming back gives no new grace.
+    seat = await seat_of(db, gate_id, "s")
+    assert (seat.status, seat.lapsed_at, seat.remove_after) == ("left", T0, None)
     async with db.uow() as uow:  # a lapsed seat that left is not due for removal
         assert await removals.due(uow, "telegram", T0 + 2 * DAY, 10) == []
     await leave(db, gate_id, "never-seen", T0 + HOUR)  # nothing to record, no error
@@ -274,17 +276,25 @@ async def test_departing_leaves_the_seat_and_a_removal_we_made_stays_ours(db, pr
     assert (await seat_of(db, gate_id, "s")).status == "removed"
 
 
-async def test_coming_back_after_leaving_is_judged_afresh(db, programme):
+async def test_coming_back_after_leaving_while_lapsed_is_due_at_once(db, programme):
+    """One grace per lapse, counted from when they stopped qualifying: leaving and coming
+    back (an old link, a friend's re-add) neither restarts the grace nor warns again."""
     gate_id = await a_gate(db, programme, tier="gold")
     member_id = await a_member(db, programme, T0, "s", tier="silver")
     await arrive(db, programme, gate_id, "s")
+    assert len(await lapse_notices(db)) == 1
     await leave(db, gate_id, "s", T0 + HOUR)
     assert await arrive(db, programme, gate_id, "s", T0 + 2 * DAY) == "lapsed"
     seat = await seat_of(db, gate_id, "s")
-    assert (seat.lapsed_at, seat.remove_after) == (T0 + 2 * DAY, T0 + 3 * DAY)
+    assert (seat.lapsed_at, seat.remove_after) == (T0, T0 + DAY)
+    assert await due_users(db, T0 + 2 * DAY) == ["s"]  # the grace was over long ago
+    assert len(await lapse_notices(db)) == 1  # no second warning
+    # Who qualifies by the time they come back is let in, and that lapse ends.
     await set_member(db, member_id, tier="gold")
     await leave(db, gate_id, "s", T0 + 3 * DAY)
     assert await arrive(db, programme, gate_id, "s", T0 + 4 * DAY) == "in"
+    seat = await seat_of(db, gate_id, "s")
+    assert (seat.lapsed_at, seat.remove_after) == (None, None)
 
 
 # --- a tier change re-checks at once, in its own transaction --------------------------------
@@ -656,7 +666,11 @@ async def test_postpone_tries_later_then_gives_up_with_an_audit_entry(db, progra
                                                                    now + HOUR)
         assert await due_users(db, now + HOUR - MINUTE) == []
         now += HOUR
-    assert await audit_actions(db) == []
+        # The first refusal is audited at once; later ones are not, until we give up.
+        ((actor, action, target, params),) = await audit_actions(db)
+        assert (actor, action, target, params["user"], params["reason"]) == (
+            "community", "gate.remove_refused", "chat:telegram:-100", "x",
+            "Bad Request: not enough rights")
     async with db.uow() as uow:
         (removal,) = await removals.due(uow, "telegram", now, 10)
         await removals.postpone(uow, removal, now + HOUR, "refused " * 100, now)
@@ -665,7 +679,8 @@ async def test_postpone_tries_later_then_gives_up_with_an_audit_entry(db, progra
     assert (seat.status, seat.attempts, seat.remove_after) == (
         "lapsed", removals.GIVE_UP_AFTER, None)
     assert await due_users(db, now + 365 * DAY) == []
-    ((actor, action, target, params),) = await audit_actions(db)
+    (refused, (actor, action, target, params)) = await audit_actions(db)
+    assert refused[1] == "gate.remove_refused"
     assert (actor, action, target, params["user"]) == (
         "community", "gate.remove_failed", "chat:telegram:-100", "x")
     assert params["reason"] == ("refused " * 100)[:200]

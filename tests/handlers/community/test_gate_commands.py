@@ -1,6 +1,8 @@
 """/gate: an operator gates a group where it is typed, or a channel from the private
 chat; the bot's rights, the tier, the grace and the chat are checked first, in our
-words, and whoever may not gate changes nothing."""
+words, and whoever may not gate changes nothing. In a group, what /gate says is said
+to the group, in the group's language (/grouplang, else the programme's): the test
+groups speak English here (the `english_groups` fixture) unless a test says otherwise."""
 
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ from tests.handlers.community import (
 
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 
+pytestmark = pytest.mark.usefixtures("english_groups")
+
 
 async def gate_audits(db) -> list[str]:
     async with db.uow() as uow:
@@ -60,8 +64,8 @@ async def test_the_owner_gates_a_group_and_is_told_chat_tier_grace_and_link(db, 
     assert await gate_audits(db) == ["gate.open"]
 
 
-async def test_a_gate_in_chinese(db, programme, engine, clock):
-    boss = await owner(db, programme, engine, clock, locale="zh_Hans")
+async def test_a_gate_in_chinese(db, boss, group_language):
+    await group_language(TEA, "zh_Hans")  # the group's language, not the sender's (en)
     out = await boss.say("/gate 黄金会员 0", TEA)  # a tier by its Chinese name
     assert out.startswith("🔒 “Tea Lovers”现在只对黄金会员及以上会员开放。\n"
                           "降级后的宽限期：无。之后：移出群。")
@@ -85,8 +89,8 @@ async def test_the_missing_right_is_named_exactly(db, boss, rooms):
     assert await all_gates(db) == [] and rooms.links == [] and await gate_audits(db) == []
 
 
-async def test_missing_rights_in_chinese(db, programme, engine, clock, rooms):
-    boss = await owner(db, programme, engine, clock, locale="zh_Hans")
+async def test_missing_rights_in_chinese(db, boss, rooms, group_language):
+    await group_language(TEA, "zh_Hans")
     rooms.missing = ["can_invite_users"]
     assert await boss.say("/gate gold", TEA) == (
         "我在这个群里的权限不够，无法设置门槛。请把我设为管理员，并打开以下权限：\n"
@@ -107,8 +111,8 @@ async def test_an_unknown_tier_lists_the_codes(db, boss, rooms, typed):
     assert await all_gates(db) == [] and rooms.calls == []
 
 
-async def test_an_unknown_tier_in_chinese(db, programme, engine, clock):
-    boss = await owner(db, programme, engine, clock, locale="zh_Hans")
+async def test_an_unknown_tier_in_chinese(db, boss, group_language):
+    await group_language(TEA, "zh_Hans")
     assert await boss.say("/gate 钻石", TEA) == \
         "“钻石”不是会员等级。可用的等级：member, silver, gold。"
 
@@ -125,8 +129,8 @@ async def test_a_bad_grace_is_refused_in_our_words(db, boss, rooms, grace):
     assert await all_gates(db) == [] and rooms.calls == []
 
 
-async def test_a_bad_grace_in_chinese(db, programme, engine, clock):
-    boss = await owner(db, programme, engine, clock, locale="zh_Hans")
+async def test_a_bad_grace_in_chinese(db, boss, group_language):
+    await group_language(TEA, "zh_Hans")
     assert await boss.say("/gate gold 三天", TEA) == \
         "“三天”不是有效的宽限期。不设宽限期请写 0，或写 12h、3d、1w 这样的时长。"
 
@@ -134,9 +138,11 @@ async def test_a_bad_grace_in_chinese(db, programme, engine, clock):
 async def test_gating_again_changes_the_tier_and_keeps_the_link(db, boss, rooms):
     first = await boss.say("/gate gold 3d", TEA)
     again = await boss.say("/gate silver 12h", TEA)
-    assert "now for Silver members" in again and "Grace after losing the tier: 12 hours." in again
+    assert again == ("🔒 “Tea Lovers” is now for Silver members and above.\n"
+                     "Grace after losing the tier: 12 hours. Then: removed from the chat.\n"
+                     "The join link stays the same; members find it in /groups.")
     link = "https://t.me/+tea1"
-    assert link in first and link in again
+    assert link in first and link not in again  # a change does not post the link again
     assert len(rooms.links) == 1
     (gate,) = await all_gates(db)
     assert (gate["tier"], gate["grace_s"], gate["link"]) == ("silver", 12 * 3600, link)
@@ -163,12 +169,12 @@ async def test_gate_off_opens_the_group_again(db, boss):
 async def test_dry_run_and_lapse_mode_switch(db, boss):
     await boss.say("/gate gold", TEA)
     assert await boss.say("/gate dryrun on", TEA) == (
-        "“Tea Lovers”: dry run on (nobody is removed, /gates reports who would be); "
-        "who no longer qualifies is removed from the chat.")
+        "“Tea Lovers”: dry run on. Nobody is warned or removed; /gates lists who would be. "
+        "Once the dry run ends, who no longer qualifies is removed from the chat.")
     assert (await all_gates(db))[0]["dry_run"] is True
     assert await boss.say("/gate lapse warn", TEA) == (
-        "“Tea Lovers”: dry run on (nobody is removed, /gates reports who would be); "
-        "who no longer qualifies is warned only.")
+        "“Tea Lovers”: dry run on. Nobody is warned or removed; /gates lists who would be. "
+        "Once the dry run ends, who no longer qualifies is warned only.")
     assert await boss.say("/gate dryrun off", TEA) == \
         "“Tea Lovers”: dry run off; who no longer qualifies is warned only."
     assert "removed from the chat" in await boss.say("/gate lapse remove", TEA)
@@ -176,8 +182,8 @@ async def test_dry_run_and_lapse_mode_switch(db, boss):
     assert (gate["dry_run"], gate["on_lapse"]) == (False, "remove")
 
 
-async def test_configuring_in_chinese(db, programme, engine, clock):
-    boss = await owner(db, programme, engine, clock, locale="zh_Hans")
+async def test_configuring_in_chinese(db, boss, group_language):
+    await group_language(TEA, "zh_Hans")
     await boss.say("/gate gold", TEA)
     assert await boss.say("/gate lapse warn", TEA) == \
         "“Tea Lovers”：演练模式已关闭；不再符合条件的人：只提醒。"
@@ -280,10 +286,12 @@ async def test_a_member_without_the_role_is_refused_politely(db, engine, boss, c
     assert await all_gates(db) == [] and rooms.calls == []
 
 
-async def test_a_refusal_after_the_gate_changes_nothing(db, engine, boss, clock):
+async def test_a_refusal_after_the_gate_changes_nothing(db, engine, boss, clock,
+                                                      group_language):
     await boss.say("/gate gold", TEA)
     before = await all_gates(db)
-    sam = await someone(db, engine, clock, SAM, "moderator", locale="zh_Hans")
+    await group_language(TEA, "zh_Hans")  # the refusal is said to the group
+    sam = await someone(db, engine, clock, SAM, "moderator")  # who speaks English
     assert await sam.say("/gate off", TEA) == "抱歉，/gate 仅限店主、管理员和运营人员使用。"
     assert await all_gates(db) == before
 
@@ -294,15 +302,18 @@ async def test_an_operator_may_gate(db, engine, boss, clock):
 
 
 async def test_a_stranger_in_the_group_is_refused_and_not_made_a_member(db, engine, boss,
-                                                                       rooms):
+                                                                       rooms, group_language):
     members_before = await count(db, Member)
+    await group_language(TEA, "zh_Hans")  # refused in the group's language, whoever asks
     stranger = Person(engine, "5555", "zh_Hans")
     out = await stranger.say("/gate gold", TEA)
     assert out == "抱歉，/gate 仅限店主、管理员和运营人员使用。"
-    assert "会员编号" not in out  # no welcome card posted in the group
+    assert "会员号" not in out  # no welcome card posted in the group
     english = Person(engine, "5556", "en")
     assert await english.say("/gate@memberbot off", TEA) == \
-        "Sorry, /gate is for the owner, admins and operators."
+        "抱歉，/gate 仅限店主、管理员和运营人员使用。"
+    out = await stranger.say("/gate gold", GOLD_LOUNGE)  # an English group
+    assert out == "Sorry, /gate is for the owner, admins and operators."
     assert await count(db, Member) == members_before
     async with db.uow() as uow:
         assert await uow.session.scalar(select(Identity).where(

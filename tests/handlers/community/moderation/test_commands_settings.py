@@ -141,12 +141,13 @@ async def test_a_log_chat_the_bot_cannot_write_in_is_not_kept(db, group, log_cha
     assert (await rules_of(db)).log_chat is None and await audited(db) == []
 
 
-async def test_without_a_way_to_other_chats_the_hello_goes_with_the_outcome(
-        db, programme, clock, chat):
+async def test_without_a_way_to_other_chats_no_log_chat_is_set(db, programme, clock, chat):
+    """Where no other chat can be reached, it cannot be checked that the one who sets
+    it administers it: nothing is set, nothing is sent there."""
     group = Group(moderation_for(db, programme, clock), chat)
     said = await group.say(BOSS, f"/setlog {LOG_ID}")
-    assert said.logged() == ["📋 本群开始接收“Tea Lovers”的管理日志。"]
-    assert (await rules_of(db)).log_chat == LOG_ID
+    assert said.keys == ["moderation.log_unchecked"] and said.logged() == []
+    assert (await rules_of(db)).log_chat is None
 
 
 # ------------------------------------------------------------------ admins
