@@ -19,7 +19,8 @@ from handlers.engine.types import Reply, Text, reply
 
 USER_ID = re.compile(r"[1-9][0-9]{0,19}")
 USERNAME = re.compile(r"@[A-Za-z0-9_]{1,64}")
-LOOKS_LIKE_LENGTH = re.compile(r"[-+]?[0-9]\S*")  # "-5m" is a mistyped length too
+# "-5m" is a mistyped length too; any script's digit ("٣d") starts one.
+LOOKS_LIKE_LENGTH = re.compile(r"[-+]?\d\S*")
 NAME = 64  # characters of a name shown
 REASON = 200  # characters of a reason kept and shown
 QUOTED = 32  # characters of a mistyped word quoted back

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -39,7 +40,7 @@ from domain.members import members
 from domain.staff import roles
 from domain.storage.database import Database, UnitOfWork
 from handlers.community.gates import find_tier
-from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
+from handlers.community.moderation.dispatch import GroupCtx, GroupRouter, toast
 from handlers.community.moderation.events import (
     JOINED,
     LEFT,
@@ -388,12 +389,32 @@ def mention(who: Person) -> str:
     return f"@{who.username}" if who.username else mentioned(who.user_id, who.name)
 
 
+RULES_AGAIN = timedelta(seconds=60)  # the Rules button shows them at most this often
+_rules_shown: OrderedDict[str, datetime] = OrderedDict()  # chat -> when, this worker
+_RULES_CHATS = 10_000  # chats remembered
+
+
+def forget() -> None:
+    """No rules shown yet, in this worker (for tests, as flood.forget)."""
+    _rules_shown.clear()
+
+
 @router.button("rules")
 async def rules_button(ctx: GroupCtx) -> GroupOutcome:
+    """The rules, in the group; pressed again within a minute (anyone may press it, and
+    each showing costs one of the group's 20 messages a minute), a private answer
+    pointing at those just shown."""
     event = ctx.event
     chat = (event.action or "").partition(":")[2]
     if chat != event.chat_id or not ctx.rules.rules_text:
         return GroupOutcome()
+    last = _rules_shown.get(chat)
+    if last is not None and ctx.now - last < RULES_AGAIN:
+        return toast("moderation.rules_just_shown")
+    _rules_shown[chat] = ctx.now
+    _rules_shown.move_to_end(chat)
+    while len(_rules_shown) > _RULES_CHATS:
+        _rules_shown.popitem(last=False)
     return GroupOutcome([reply("moderation.welcome.rules", chatname=event.chat_title,
                                rules=ctx.rules.rules_text)])
 

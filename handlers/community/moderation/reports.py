@@ -41,7 +41,7 @@ from handlers.community.moderation.events import (
 )
 from handlers.community.moderation.warns import give
 from handlers.engine import i18n
-from handlers.engine.types import Button, Reply, Text, button, reply
+from handlers.engine.types import Button, Reply, Text, button, mentioned, reply
 
 router = GroupRouter()
 REPORT = "report"
@@ -74,9 +74,9 @@ async def report(ctx: GroupCtx) -> GroupOutcome:
 
 
 async def _mentions(ctx: GroupCtx) -> str:
-    """The group's admins as @usernames, which notify them: a chat that can name its
-    admins says who they are (GroupChat.admin_people, where the platform has it), else
-    those seen in a group under a username. Admins without one cannot be named."""
+    """The group's admins, named so they are notified: an @username, else a mention
+    by user id (a link on Telegram). A chat that can name its admins says who they are
+    (GroupChat.admin_people, where the platform has it), else those seen in a group."""
     named = getattr(ctx.chat, "admin_people", None)
     found: list[Person] = []
     try:
@@ -89,9 +89,10 @@ async def _mentions(ctx: GroupCtx) -> str:
                     found.append(Person(user_id, seen.name, seen.username))
     except ChatActionError:  # the report still goes out, naming nobody
         return ""
-    handles = [f"@{p.username}" for p in found
-               if p.username and not p.is_bot and p.user_id != ctx.event.chat_id
-               and p.username.lower() != ctx.me]
+    handles = [f"@{p.username}" if p.username else mentioned(p.user_id, p.name)
+               for p in found
+               if not p.is_bot and p.user_id != ctx.event.chat_id
+               and (p.username or "").lower() != ctx.me and (p.username or p.name)]
     return " ".join(dict.fromkeys(handles[:MENTIONED]))
 
 

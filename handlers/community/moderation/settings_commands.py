@@ -26,7 +26,10 @@ router = GroupRouter()
 SWITCH = {"on": True, "off": False}
 # A chat as the platform numbers it: groups and channels are negative.
 CHAT_ID = re.compile(r"-?[1-9][0-9]{0,19}")
-RULES = 4096  # characters of rules kept (the column's size)
+# UTF-16 units of rules that still fit one message under their heading (a group title
+# of up to 128 characters), within the column's 4,096: longer ones are refused, not cut
+# without a word.
+RULES_FIT = 3900
 LANGUAGES = {"en": "en", "english": "en", "英文": "en", "英语": "en",
              "zh": "zh_Hans", "zh_hans": "zh_Hans", "zh-hans": "zh_Hans", "cn": "zh_Hans",
              "zh-cn": "zh_Hans", "zh_cn": "zh_Hans", "chinese": "zh_Hans", "中文": "zh_Hans"}
@@ -165,9 +168,12 @@ async def cleancommands(ctx: GroupCtx) -> GroupOutcome:
 
 @router.command("setrules", right=SETTINGS)
 async def setrules(ctx: GroupCtx) -> GroupOutcome:
-    text = cleaned(ctx.arg, RULES, lines=True)
+    text = cleaned(ctx.arg, len(ctx.arg) + 1, lines=True)  # measured whole, then judged
     if not text:
         return GroupOutcome([reply("moderation.setrules_usage")])
+    size = len(text.encode("utf-16-le")) // 2
+    if size > RULES_FIT:
+        return GroupOutcome([reply("moderation.rules_too_long", most=RULES_FIT, got=size)])
     await _change(ctx, rules_text=text)
     return _logged(ctx, GroupOutcome([reply("moderation.rules_set")]), "rules", "…")
 

@@ -23,7 +23,7 @@ from handlers.community.moderation.commands_targets import (
     name_of,
     punishable,
 )
-from handlers.community.moderation.dispatch import GroupCtx, GroupRouter
+from handlers.community.moderation.dispatch import GroupCtx, GroupRouter, toast
 from handlers.community.moderation.events import RESTRICT, GroupChat, GroupOutcome, Person
 from handlers.engine.types import Reply, Text, button, reply
 
@@ -129,8 +129,8 @@ async def unwarn_button(ctx: GroupCtx) -> GroupOutcome:
         return refused
     uow, platform, chat_id = ctx.work(), ctx.event.platform, ctx.event.chat_id
     owner = await book.owner_of(uow, platform, chat_id, int(ref))
-    if owner is None:
-        return GroupOutcome([edited(reply("moderation.unwarn_gone"))])
+    if owner is None:  # a second press: the message already says who removed it
+        return toast("moderation.unwarn_gone")
     await book.take_back(uow, platform, chat_id, owner, ctx.actor, ctx.now, int(ref))
     seen = await people.by_id(uow, platform, owner)
     person = Person(owner, seen.name if seen else owner)

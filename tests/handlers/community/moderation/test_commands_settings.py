@@ -206,6 +206,12 @@ async def test_setrules_and_rules_for_everyone(db, group):
     said = await group.say(BOSS, "/resetrules")
     assert said.text == "✅ Rules removed."
     assert (await rules_of(db)).rules_text is None
-    long = "r" * 5000
-    await group.say(BOSS, f"/setrules {long}")
-    assert len((await rules_of(db)).rules_text or "") == 4096
+    # Rules that cannot show in one message are refused, not cut without a word.
+    said = await group.say(BOSS, f"/setrules {'r' * 5000}")
+    assert said.text == ("Those rules are too long to show in one message: at most 3,900 "
+                         "characters, and these have 5,000. Nothing was changed.")
+    assert (await rules_of(db)).rules_text is None
+    await group.say(BOSS, f"/setrules {'r' * 3900}")
+    assert len((await rules_of(db)).rules_text or "") == 3900
+    said = await group.say(BEN, "/rules")
+    assert len(said.text.encode("utf-16-le")) // 2 <= 4096

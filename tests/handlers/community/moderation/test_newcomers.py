@@ -43,8 +43,10 @@ def lane_router() -> GroupRouter:
 @pytest.fixture(autouse=True)
 def fresh_counts():
     flood.forget()
+    newcomers.forget()
     yield
     flood.forget()
+    newcomers.forget()
 
 
 @pytest.fixture
@@ -394,13 +396,19 @@ async def test_welcome_switches_and_shows_what_it_says(db, group):
     assert said.keys == ["moderation.not_admin"]
 
 
-async def test_a_rules_button_when_the_group_has_rules(db, group):
+async def test_a_rules_button_when_the_group_has_rules(db, group, clock):
     await settle(db, language="en", welcome_on=True, rules_text="Be kind.\nNo {spam}.")
     said = await group.join(ANN)
     assert said.buttons == [("Rules", f"rules:{TEA_ID}")]
     said = await group.press(ANN, f"rules:{TEA_ID}")
     assert said.text == "Rules of Tea Lovers:\nBe kind.\nNo {spam}."
     assert not (await group.press(ANN, "rules:-100999")).replies  # another chat's
+    # Pressed again within a minute (anyone may, and each showing costs one of the
+    # group's 20 messages a minute): a private answer, nothing in the group.
+    again = await group.press(BEN, f"rules:{TEA_ID}")
+    assert again.replies == [] and again.outcome.toast.key == "moderation.rules_just_shown"
+    clock.advance(seconds=61)
+    assert (await group.press(BEN, f"rules:{TEA_ID}")).text.startswith("Rules of Tea")
 
 
 async def test_captcha_commands(db, group):

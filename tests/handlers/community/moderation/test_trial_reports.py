@@ -178,3 +178,18 @@ async def test_the_log_chat_hears_the_group_language_and_strays_get_a_toast(
     assert closed.replies[0].text.startswith("✅ Report about Ben Wu closed by Bea Boss.")
     late = await log_room.press(BOSS, mute)
     assert late.replies == [] and toast(late) == "This report was already dealt with."
+
+
+async def test_an_admin_without_a_username_is_named_by_a_mention(db, programme, clock):
+    """Re-trial: only @usernames were named, so such an admin was never notified."""
+    dee = Person("1003", "Dee Ng")  # no @username
+    chat = FakeGroupChat(admin_ids={BOSS.user_id, dee.user_id, "7000"})
+    group = Group(moderation_for(db, programme, clock, {TEA_ID: chat}), chat)
+    await group_in(group, "en")
+    for who in (BEN, BOSS, dee):
+        await group.say(who, "hello")
+    said = await group.say(ANN, "/report", reply_to=BEN, reply_to_message_id=SPAM_ID)
+    (notice,) = said.replies
+    assert notice.text.endswith("Admins, what should be done?\n@bea Dee Ng")
+    start = notice.text.index("Dee Ng")
+    assert notice.mentions == ((start, start + len("Dee Ng"), "1003"),)
