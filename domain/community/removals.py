@@ -18,9 +18,8 @@ from sqlalchemy import func, select, update
 from domain.community.seats import IN, LAPSED, LEFT, REMOVED
 from domain.community.tables import Gate, Seat
 from domain.notices import announce
-from domain.staff import audit
-from domain.staff.roles import PERMISSIONS
-from domain.staff.tables import AuditEntry, StaffRole
+from domain.staff import audit, roles
+from domain.staff.tables import AuditEntry
 from domain.storage.database import UnitOfWork
 
 GIVE_UP_AFTER = 8  # removal attempts the platform refused before we stop trying
@@ -132,10 +131,7 @@ async def _failing_besides(uow: UnitOfWork, removal: Removal) -> bool:
 async def _tell_operators(uow: UnitOfWork, removal: Removal, why: str, reason: str,
                           now: datetime) -> None:
     """A notice to each member whose role runs gates (domain.staff.roles "gates")."""
-    staff = await uow.session.scalars(
-        select(StaffRole.member_id).distinct()
-        .where(StaffRole.role.in_(sorted(PERMISSIONS["gates"])))
-        .order_by(StaffRole.member_id))
+    staff = await roles.holders(uow, "gates")
     params = {"chat": removal.title, "id": removal.chat_id,
               "reason": reason[:REASON_KEPT]}
     await announce.tell_many(uow, [

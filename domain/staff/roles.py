@@ -54,6 +54,16 @@ async def held(uow: UnitOfWork, member_id: int) -> set[str]:
     return set(rows)
 
 
+async def holders(uow: UnitOfWork, permission: str) -> list[int]:
+    """The members whose role gives `permission`, in id order: those a staff notice
+    about it goes to."""
+    rows = await uow.session.scalars(
+        select(StaffRole.member_id).distinct()
+        .where(StaffRole.role.in_(sorted(PERMISSIONS[permission])))
+        .order_by(StaffRole.member_id))
+    return list(rows)
+
+
 _AMONG = (select(StaffRole.__table__.c.member_id).distinct()
           .where(StaffRole.__table__.c.member_id.in_(bindparam("b_ids", expanding=True))))
 

@@ -9,24 +9,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from domain.config import Programme
 from domain.feedback.definitions import SCALES, Question, SurveyDef
 from domain.notices import announce
-from domain.staff.roles import PERMISSIONS
-from domain.staff.tables import StaffRole
+from domain.staff import roles
 from domain.storage.database import UnitOfWork
 from domain.support import staff_chat
 
 
 async def support_staff(uow: UnitOfWork) -> list[int]:
     """The members whose role lets them answer members, in id order."""
-    rows = await uow.session.scalars(
-        select(StaffRole.member_id).distinct()
-        .where(StaffRole.role.in_(sorted(PERMISSIONS["support"])))
-        .order_by(StaffRole.member_id))
-    return list(rows)
+    return await roles.holders(uow, "support")
 
 
 async def tell_staff(uow: UnitOfWork, member_id: int | None, key: str, params: dict[str, Any],

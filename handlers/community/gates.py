@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -27,7 +27,6 @@ from domain.staff import roles
 from domain.staff.audit import member_actor
 from domain.storage.database import UnitOfWork
 from handlers.community.words import length as spoken_length
-from handlers.engine.i18n import translate
 from handlers.engine.rooms import GATE_RIGHTS, ROOM_KINDS, Room, RoomError, Rooms
 from handlers.engine.routing import Arrival, Arrived, Ctx, Outcome, Router
 from handlers.engine.types import Inbound, Reply, Text, reply
@@ -46,7 +45,6 @@ DONE = "done"  # /gate CODE done NUMBER…: staff took them out of a chat kept b
 LINK_NAME = 32  # characters Telegram allows in an invite link's name
 SHOWN_REMOVALS = 10
 QUOTED = 32  # characters of a mistyped tier or grace quoted back
-SAID = "community.said"  # words already in the group's language: "{text}"
 
 
 @runtime_checkable
@@ -66,9 +64,8 @@ async def gate_on_arrival(arrival: Arrival) -> Arrived | None:
         return None
     refusal = reply("staff.denied", command="/gate",
                     roles=Text(f"staff.needs.{roles.least('gates')}"))
-    locale = await _group_locale(arrival.uow, arrival.programme.default_locale,
-                                 arrival.inbound)
-    return Arrived(None, [_worded(refusal, locale)])
+    return Arrived(None, [refusal], locale=await _group_locale(
+        arrival.uow, arrival.programme.default_locale, arrival.inbound))
 
 
 @dataclass(frozen=True)
@@ -84,22 +81,15 @@ class Order:
 @router.command("gate", role="operator")
 async def gate(ctx: Ctx) -> Outcome:
     outcome = await _gate(ctx)
-    if not ctx.in_group:
-        return outcome
-    locale = await _group_locale(ctx.uow, ctx.programme.default_locale, ctx.inbound)
-    outcome.replies = [_worded(r, locale) for r in outcome.replies]
+    if ctx.in_group:  # said to the group: in its language
+        outcome.locale = await _group_locale(ctx.uow, ctx.programme.default_locale,
+                                             ctx.inbound)
     return outcome
 
 
 async def _group_locale(uow: UnitOfWork, default: str, inbound: Inbound) -> str:
     rules = await group_settings.read(uow, inbound.platform, inbound.chat_id)
     return rules.language or default
-
-
-def _worded(said: Reply, locale: str) -> Reply:
-    """`said` worded now in `locale`: the engine words replies in the sender's."""
-    return replace(said, key=SAID, params={"text": translate(Text(said.key, said.params),
-                                                             locale)})
 
 
 async def _gate(ctx: Ctx) -> Outcome:

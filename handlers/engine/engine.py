@@ -302,7 +302,8 @@ class Engine:
         arrived = await self._arrive(uow, job, command, arg) if known is None else None
         if arrived is not None:
             if arrived.member is None:  # nothing done and nobody made: say why, and only that
-                return Answer(self._locale(None, inbound.locale), arrived.replies), None
+                return Answer(arrived.locale or self._locale(None, inbound.locale),
+                              arrived.replies), None
             known = arrived.member  # the account joined a member: no new one is made
         registration = await members.register(
             uow, self.programme, inbound.platform, inbound.user_id, now,
@@ -342,7 +343,7 @@ class Engine:
             if welcome is None and ctx.action is not None and _expired(outcome):
                 # An old button changes nothing: the flow, its data and the buttons on
                 # offer stay as they were, and the next valid answer works.
-                return Answer(self._locale(member.locale, inbound.locale),
+                return Answer(outcome.locale or self._locale(member.locale, inbound.locale),
                               outcome.replies), member
         if welcome is not None:
             if any(r.buttons for r in outcome.replies):
@@ -361,7 +362,8 @@ class Engine:
         if inbound.chat_kind == "private":
             conv.move(state, data, options)
         # A flow may have changed the language; answer in the new one.
-        return Answer(self._locale(member.locale, inbound.locale), outcome.replies), member
+        return Answer(outcome.locale or self._locale(member.locale, inbound.locale),
+                      outcome.replies), member
 
     async def _arrive(self, uow: UnitOfWork, job: _Job, command: str | None,
                       arg: str) -> Arrived | None:

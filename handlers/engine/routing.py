@@ -93,6 +93,9 @@ class Outcome:
     replies: list[Reply]
     state: str | None = None  # where the conversation waits next; None ends the flow
     data: dict[str, Any] = field(default_factory=dict)
+    # The language to answer in when it is not the member's: a reply said to a group is
+    # in the group's own language.
+    locale: str | None = None
 
 
 Step = Callable[[Ctx], Awaitable[Outcome]]
@@ -142,6 +145,7 @@ class Arrived:
 
     member: Member | None
     replies: list[Reply]
+    locale: str | None = None  # as Outcome.locale
 
 
 # Returns None when the message is for the usual path (a member is made, then routed).
