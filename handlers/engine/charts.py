@@ -1,11 +1,13 @@
-"""Bar charts as PNG images, drawn off the event loop.
+"""Bar charts as PNG images, drawn in a process of their own.
 
-Importing matplotlib and drawing take far longer than a message may hold the loop,
-so both happen in a worker thread (`draw_all`), and matplotlib is imported there, on
-first use, never when the bot starts. Figures are built with the object-oriented API
-on the Agg canvas, not pyplot, so no global figure state is shared; a lock still
-draws one chart at a time, as matplotlib does not promise thread safety (its font
-objects are shared), and two cores are better spent on members than on two charts.
+Importing matplotlib and drawing take far longer than a message may hold the loop.
+A worker thread is not enough: importing numpy and matplotlib runs C code that keeps
+the interpreter lock for 20-30 ms at a time, 50 ms on a busy machine, and the loop
+waits for it. So `draw_all` hands the charts to one child process, started (spawned,
+not forked from a process with threads) on first use, never when the bot starts;
+matplotlib is imported there alone. Figures are built with the object-oriented API on
+the Agg canvas, not pyplot, so no global figure state is shared; one process draws
+one chart at a time, and the other core is better spent on members than on charts.
 
 Labels arrive translated. Chinese needs a font with its glyphs: the first CJK font
 matplotlib or the system has (Noto CJK, Source Han, WenQuanYi, Droid Sans Fallback)
@@ -17,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import io
+import multiprocessing
 import os
 import threading
 import unicodedata
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -37,7 +42,8 @@ WIDTH_IN, DPI = 8.0, 120
 TITLE_WIDTH, LABEL_WIDTH = 64, 28  # in columns: a CJK character takes two
 BLUE = "#4a7bd0"
 
-_drawing = threading.Lock()
+_drawing = threading.Lock()  # one caller at a time starts or restarts the process
+_pool: list[ProcessPoolExecutor] = []  # the one drawing process, once started
 
 
 @dataclass(frozen=True)
@@ -63,11 +69,6 @@ class Bars:
     horizontal: bool = False
 
 
-async def draw_all(charts: Sequence[Bars]) -> list[bytes]:
-    """Each chart as PNG bytes, drawn in a worker thread."""
-    return await asyncio.to_thread(lambda: [draw(chart) for chart in charts])
-
-
 @dataclass(frozen=True)
 class Fonts:
     families: tuple[str, ...]
@@ -84,9 +85,41 @@ class Fonts:
         return label.fallback
 
 
+@dataclass(frozen=True)
+class Drawn:
+    images: list[bytes]  # PNG, one a chart
+    fonts: Fonts  # what they were drawn with
+
+
+async def draw_all(charts: Sequence[Bars]) -> Drawn:
+    """Each chart as PNG bytes, drawn in the drawing process. A thread waits for it,
+    as starting the process and waiting both block."""
+    return await asyncio.to_thread(_in_process, list(charts))
+
+
+def _in_process(charts: list[Bars]) -> Drawn:
+    with _drawing:
+        try:
+            return _process().submit(_draw_here, charts).result()
+        except BrokenProcessPool:  # it died (killed, out of memory): once more, anew
+            _pool.pop().shutdown(wait=False)
+            return _process().submit(_draw_here, charts).result()
+
+
+def _process() -> ProcessPoolExecutor:
+    if not _pool:
+        _pool.append(ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")))
+    return _pool[0]
+
+
+def _draw_here(charts: list[Bars]) -> Drawn:
+    """Runs in the drawing process."""
+    return Drawn([draw(chart) for chart in charts], fonts())
+
+
 @cache
 def fonts() -> Fonts:
-    """The families to draw with and what they cover; looked up once, in a thread."""
+    """The families to draw with and what they cover; looked up once, in the drawing process."""
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
@@ -117,48 +150,48 @@ def fonts() -> Fonts:
 
 
 def draw(chart: Bars) -> bytes:
-    """The chart as PNG bytes. Blocking: call it through `draw_all`."""
+    """The chart as PNG bytes. Blocking, and it imports matplotlib: the bot calls it
+    through `draw_all`."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    with _drawing:
-        found = fonts()
-        text: dict[str, Any] = {"family": list(found.families)}  # Text properties
-        bars = len(chart.values)
-        height = 2.2 + 0.45 * bars if chart.horizontal else 4.5
-        figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
-        FigureCanvasAgg(figure)
-        axes = figure.add_subplot()
-        labels = [wrap(found.shows(label), LABEL_WIDTH) for label in chart.labels]
-        colours = list(chart.colours) or BLUE
-        places = range(bars)
-        if chart.horizontal:
-            drawn = axes.barh(places, chart.values, color=colours)
-            axes.set_yticks(places, labels, **text)
-            axes.invert_yaxis()  # the first choice on top, as it was asked
-            axes.xaxis.set_visible(False)
-        else:
-            drawn = axes.bar(places, chart.values, color=colours)
-            axes.set_xticks(places, labels, **text)
-            axes.yaxis.set_visible(False)
-        top = max(chart.values, default=0) or 1
-        (axes.set_xlim if chart.horizontal else axes.set_ylim)(0, top * 1.25)
-        if chart.notes:
-            axes.bar_label(drawn, labels=list(chart.notes), padding=3, **text)
-        for side in ("top", "right", "left" if not chart.horizontal else "bottom"):
-            axes.spines[side].set_visible(False)
-        axes.set_title(wrap(found.shows(chart.title), TITLE_WIDTH), loc="left", **text)
-        if chart.axis is not None:
-            (axes.set_ylabel if chart.horizontal else axes.set_xlabel)(
-                found.shows(chart.axis), **text)
-        if chart.legend:
-            axes.legend(handles=[Patch(color=colour, label=found.shows(meaning))
-                                 for colour, meaning in chart.legend],
-                        prop=text, loc="upper left", ncols=len(chart.legend), frameon=False)
-        out = io.BytesIO()
-        figure.savefig(out, format="png")
-        return out.getvalue()
+    found = fonts()
+    text: dict[str, Any] = {"family": list(found.families)}  # Text properties
+    bars = len(chart.values)
+    height = 2.2 + 0.45 * bars if chart.horizontal else 4.5
+    figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    labels = [wrap(found.shows(label), LABEL_WIDTH) for label in chart.labels]
+    colours = list(chart.colours) or BLUE
+    places = range(bars)
+    if chart.horizontal:
+        drawn = axes.barh(places, chart.values, color=colours)
+        axes.set_yticks(places, labels, **text)
+        axes.invert_yaxis()  # the first choice on top, as it was asked
+        axes.xaxis.set_visible(False)
+    else:
+        drawn = axes.bar(places, chart.values, color=colours)
+        axes.set_xticks(places, labels, **text)
+        axes.yaxis.set_visible(False)
+    top = max(chart.values, default=0) or 1
+    (axes.set_xlim if chart.horizontal else axes.set_ylim)(0, top * 1.25)
+    if chart.notes:
+        axes.bar_label(drawn, labels=list(chart.notes), padding=3, **text)
+    for side in ("top", "right", "left" if not chart.horizontal else "bottom"):
+        axes.spines[side].set_visible(False)
+    axes.set_title(wrap(found.shows(chart.title), TITLE_WIDTH), loc="left", **text)
+    if chart.axis is not None:
+        (axes.set_ylabel if chart.horizontal else axes.set_xlabel)(
+            found.shows(chart.axis), **text)
+    if chart.legend:
+        axes.legend(handles=[Patch(color=colour, label=found.shows(meaning))
+                             for colour, meaning in chart.legend],
+                    prop=text, loc="upper left", ncols=len(chart.legend), frameon=False)
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
 
 
 def wrap(words: str, width: int) -> str:

@@ -15,7 +15,6 @@ why, and what to install, rather than leave staff to wonder.
 
 from __future__ import annotations
 
-import asyncio
 import unicodedata
 from collections.abc import Sequence
 
@@ -58,10 +57,8 @@ async def show(ctx: Ctx, rest: list[str]) -> Outcome:
         wanted = [] if only is not None else [funnel(found.funnel, locale)]
         wanted += [question(n, questions[n - 1], found.questions[n - 1], locale)
                    for n in drawn]
-        images = await charts.draw_all(wanted)
-        # The fonts were looked up by the drawing: cached, so this costs nothing.
-        return found.funnel, found.questions, images, no_cjk_font(
-            wanted, await asyncio.to_thread(charts.fonts))
+        made = await charts.draw_all(wanted)
+        return found.funnel, found.questions, made.images, no_cjk_font(wanted, made.fonts)
 
     key = f"survey:charts:{survey.code}:{locale}:{only or 'all'}"
     figures, answers, images, fonts_missing = await ctx.read(key, read)
