@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tomllib
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -288,6 +289,20 @@ class Support(Strict):
     show_staff_names: bool = False
 
 
+class Insight(Strict):
+    """Figures for operators (domain/insight): what one point is worth in the programme's
+    currency, for the liability of the points members hold (so "0.01": a hundred points
+    are worth one yuan), and when the weekly report goes out, in the programme's zone."""
+
+    point_value: Annotated[StrictStr, Field(pattern=r"^[0-9]{1,6}(\.[0-9]{1,4})?$")] = "0.01"
+    report_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
+    report_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
+
+    @property
+    def point_worth(self) -> Decimal:
+        return Decimal(self.point_value)
+
+
 class Programme(Strict):
     name: LocalText
     default_locale: Literal["en", "zh_Hans"] = "zh_Hans"
@@ -308,6 +323,7 @@ class Programme(Strict):
     surveys: Annotated[tuple[SurveyDef, ...], Field(max_length=50)] = ()
     quiet_hours: QuietHours = QuietHours()
     support: Support = Support()
+    insight: Insight = Insight()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),

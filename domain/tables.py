@@ -5,6 +5,7 @@ from domain.campaigns import tables as campaigns  # noqa: F401
 from domain.community import tables as community  # noqa: F401
 from domain.conversations import tables as conversations  # noqa: F401
 from domain.feedback import tables as feedback  # noqa: F401
+from domain.insight import tables as insight  # noqa: F401
 from domain.lifecycle import tables as lifecycle  # noqa: F401
 from domain.members import tables as members  # noqa: F401
 from domain.notices import tables as notices  # noqa: F401

@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from domain.community import seats
 from domain.config import Programme
 from domain.feedback import triggers
+from domain.insight import rollups, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
@@ -71,5 +72,11 @@ JOBS: tuple[Job, ...] = (
         HOUR - 60),
     # Every minute: unanswered support conversations remind staff past [support]'s time.
     Job("support", support.run, lambda p: CronTrigger(second=30, timezone=p.zone), 50),
+    # /stats adds what came after the last roll-up itself: this keeps that part short.
+    Job("rollups", rollups.run, lambda p: CronTrigger(minute="*/10", timezone=p.zone),
+        600 - 60),
+    # Hourly, and the day's last reading stays that day's: /stats compares with it.
+    Job("standing", snapshots.take, lambda p: CronTrigger(minute=55, timezone=p.zone),
+        HOUR - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

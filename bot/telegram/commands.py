@@ -15,7 +15,8 @@ STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["veri
                   "audit": ["audit"], "grant": ["grant", "revoke"],
                   "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],
                   "rewards": ["reward"], "gates": ["gate", "gates"],
-                  "support": ["tickets", "reply", "close"], "support_chat": ["setsupport"]}
+                  "support": ["tickets", "reply", "close"], "support_chat": ["setsupport"],
+                  "insight": ["stats"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 

@@ -44,6 +44,7 @@ class SurveyResponse(Base):
                          name="uq_survey_responses_member"),
         Index("ix_survey_responses_member", "member_id", "status"),
         Index("ix_survey_responses_survey", "survey_id", "status"),
+        Index("ix_survey_responses_sent_at", "sent_at"),  # /stats: sent in a period
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)

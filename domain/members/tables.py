@@ -91,6 +91,8 @@ class ReferralReward(Base):
     """Decided once per referee, at their first purchase: rewarded, or why not."""
 
     __tablename__ = "referral_rewards"
+    # /stats counts the referred members who bought first in a period.
+    __table_args__ = (Index("ix_referral_rewards_created_at", "created_at"),)
 
     referee_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
     referrer_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)

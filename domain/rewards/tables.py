@@ -52,6 +52,8 @@ class Redemption(Base):
 
 class Coupon(Base):
     __tablename__ = "coupons"
+    # /stats counts the coupons used in a period.
+    __table_args__ = (Index("ix_coupons_used_at", "used_at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     code: Mapped[str] = mapped_column(String(24), unique=True)

@@ -34,6 +34,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # group's own admins may).
     "moderate": frozenset({"owner", "admin", "operator", "staff", "moderator"}),
     "verify": frozenset({"owner", "admin", "operator", "staff"}),
+    "insight": frozenset({"owner", "admin", "operator"}),  # /stats, /segments, /report
 }
 # Who may hand out which role. Nobody grants "owner": it comes from the settings.
 GRANTABLE: dict[str, frozenset[str]] = {

@@ -1,4 +1,4 @@
-"""Bar charts as PNG images, drawn in a process of their own.
+"""Charts as PNG images, drawn in a process of their own.
 
 Importing matplotlib and drawing take far longer than a message may hold the loop.
 A worker thread is not enough: importing numpy and matplotlib runs C code that keeps
@@ -11,13 +11,17 @@ one chart at a time, and the other core is better spent on members than on chart
 
 Labels arrive translated. Chinese needs a font with its glyphs: the first CJK font
 matplotlib or the system has (Noto CJK, Source Han, WenQuanYi, Droid Sans Fallback)
-is used beside DejaVu Sans; a label some glyph of which no font here has is drawn as
-its fallback (a code or a number) rather than as empty boxes.
+is used beside DejaVu Sans, else the Noto Sans CJK SC file the mplfonts package
+carries, so a fresh machine draws Chinese too; a label some glyph of which no font
+here has is drawn as its fallback (a code or a number) rather than as empty boxes.
+
+`Bars` are drawn here; lines, paired bars and a cohort grid in chart_kinds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import io
 import multiprocessing
 import os
@@ -28,7 +32,12 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from handlers.engine.chart_kinds import Chart
 
 BASE_FAMILY = "DejaVu Sans"  # matplotlib ships it: always there
 # Family names, then words in file names, of fonts that hold Simplified Chinese.
@@ -38,6 +47,8 @@ CJK_FAMILIES = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC",
                 "Microsoft YaHei", "SimHei", "PingFang SC")
 CJK_FILES = ("notosanscjk", "notoserifcjk", "notosanssc", "sourcehansans", "wqy",
              "droidsansfallback", "uming", "ukai", "msyh", "simhei", "pingfang")
+# Noto Sans CJK SC in the mplfonts package, for a machine with no CJK font of its own.
+PACKAGED_FONT = ("mplfonts", ("fonts", "NotoSansCJKsc-Regular.otf"))
 WIDTH_IN, DPI = 8.0, 120
 TITLE_WIDTH, LABEL_WIDTH = 64, 28  # in columns: a CJK character takes two
 BLUE = "#4a7bd0"
@@ -91,13 +102,13 @@ class Drawn:
     fonts: Fonts  # what they were drawn with
 
 
-async def draw_all(charts: Sequence[Bars]) -> Drawn:
+async def draw_all(charts: Sequence[Chart]) -> Drawn:
     """Each chart as PNG bytes, drawn in the drawing process. A thread waits for it,
     as starting the process and waiting both block."""
     return await asyncio.to_thread(_in_process, list(charts))
 
 
-def _in_process(charts: list[Bars]) -> Drawn:
+def _in_process(charts: list[Chart]) -> Drawn:
     with _drawing:
         try:
             return _process().submit(_draw_here, charts).result()
@@ -112,14 +123,15 @@ def _process() -> ProcessPoolExecutor:
     return _pool[0]
 
 
-def _draw_here(charts: list[Bars]) -> Drawn:
+def _draw_here(charts: list[Chart]) -> Drawn:
     """Runs in the drawing process."""
     return Drawn([draw(chart) for chart in charts], fonts())
 
 
 @cache
 def fonts() -> Fonts:
-    """The families to draw with and what they cover; looked up once, in the drawing process."""
+    """The families to draw with and what they cover; looked up once, in the drawing
+    process. A CJK font of the system's comes first, the packaged one after it."""
     from matplotlib import font_manager
     from matplotlib.ft2font import FT2Font
 
@@ -140,6 +152,15 @@ def fonts() -> Fonts:
         # A .ttc is read for its first face alone, which may be named otherwise.
         cjk = next((name for name in CJK_FAMILIES if name in known), None) or \
             next(iter(added), None)
+    packaged = packaged_font() if cjk is None else None
+    if packaged is not None:
+        try:
+            manager.addfont(packaged)
+        except (OSError, RuntimeError, ValueError):
+            pass
+        else:
+            cjk = manager.ttflist[-1].name
+            known[cjk] = packaged
     if cjk is not None:
         families.append(cjk)
     covered: set[int] = set()
@@ -149,19 +170,59 @@ def fonts() -> Fonts:
     return Fonts(tuple(families), frozenset(covered))
 
 
-def draw(chart: Bars) -> bytes:
+def packaged_font() -> str | None:
+    """The path of the CJK font file an installed package carries, found without
+    importing the package (its code imports more than a data file needs)."""
+    package, parts = PACKAGED_FONT
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        spec = None
+    folders = spec.submodule_search_locations if spec is not None else None
+    for folder in folders or ():
+        path = os.path.join(folder, *parts)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def draw(chart: Chart) -> bytes:
     """The chart as PNG bytes. Blocking, and it imports matplotlib: the bot calls it
     through `draw_all`."""
+    found = fonts()
+    if isinstance(chart, Bars):
+        figure = _bars(chart, found)
+    else:
+        from handlers.engine import chart_kinds
+
+        figure = chart_kinds.figure(chart, found)
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()
+
+
+def new_figure(height: float) -> Figure:
+    """An empty figure, `height` inches high, on the Agg canvas (no pyplot)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.patches import Patch
 
-    found = fonts()
-    text: dict[str, Any] = {"family": list(found.families)}  # Text properties
-    bars = len(chart.values)
-    height = 2.2 + 0.45 * bars if chart.horizontal else 4.5
     figure = Figure(figsize=(WIDTH_IN, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
+    return figure
+
+
+def text_style(found: Fonts) -> dict[str, Any]:
+    """Text properties that draw each glyph with the first family that has it."""
+    return {"family": list(found.families)}
+
+
+def _bars(chart: Bars, found: Fonts) -> Figure:
+    from matplotlib.patches import Patch
+
+    text = text_style(found)
+    bars = len(chart.values)
+    height = 2.2 + 0.45 * bars if chart.horizontal else 4.5
+    figure = new_figure(height)
     axes = figure.add_subplot()
     labels = [wrap(found.shows(label), LABEL_WIDTH) for label in chart.labels]
     colours = list(chart.colours) or BLUE
@@ -189,9 +250,7 @@ def draw(chart: Bars) -> bytes:
         axes.legend(handles=[Patch(color=colour, label=found.shows(meaning))
                              for colour, meaning in chart.legend],
                     prop=text, loc="upper left", ncols=len(chart.legend), frameon=False)
-    out = io.BytesIO()
-    figure.savefig(out, format="png")
-    return out.getvalue()
+    return figure
 
 
 def wrap(words: str, width: int) -> str:

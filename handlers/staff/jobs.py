@@ -34,6 +34,8 @@ RESULT_FIELDS = {
     "campaigns": ("started",),
     "community": ("judged", "lapsed"),
     "support": ("reminded", "replies_waiting"),
+    "rollups": ("rows",),
+    "standing": ("members",),
 }
 VERBS = ("pause", "resume", "run")
 

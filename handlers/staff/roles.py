@@ -22,7 +22,7 @@ PAGE = 10
 # The command a refusal names when the step was a button or a typed answer.
 COMMAND = {"grant": "/grant", "audit": "/audit", "purchase": "/purchase", "stock": "/stock",
            "rewards": "/reward", "jobs": "/jobs", "campaign": "/campaign",
-           "verify": "/verify", "gates": "/gate"}
+           "verify": "/verify", "gates": "/gate", "insight": "/stats"}
 
 
 async def denied(ctx: Ctx, permission: str, command: str | None = None) -> Outcome | None:

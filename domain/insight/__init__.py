@@ -1,0 +1,1 @@
+"""Insight: figures of the programme computed from what is recorded."""

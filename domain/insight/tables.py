@@ -1,0 +1,69 @@
+"""Tables of the daily roll-ups the figures of /stats are read from.
+
+A roll-up is kept by a job (domain/insight/rollups.py) reading what was appended since
+its mark, never by the transactions that record a purchase or move points: those stay
+as short as they were, and a roll-up can be rebuilt from the records at any time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+# The tables this one's foreign keys name, so the metadata can resolve them.
+from domain.members import tables as _members  # noqa: F401
+from domain.storage.tables import Base, Id
+
+
+class InsightDay(Base):
+    """One figure of one day in the programme's zone: `amount` (points or minor units)
+    and `number` (rows counted) of `measure` ("points.issued") for one `dimension`
+    (a source, a tier, a reward code; "" when it has none)."""
+
+    __tablename__ = "insight_days"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(48), primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger, default=0)
+    number: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class InsightMemberDay(Base):
+    """What one member did on one day: the distinct members of a period (active, buyers,
+    repeat buyers) are counted from these, as daily counts cannot be added up."""
+
+    __tablename__ = "insight_member_days"
+    __table_args__ = (Index("ix_insight_member_days_member", "member_id", "day"),)
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    moves: Mapped[int] = mapped_column(Integer, default=0)  # points earned or redeemed
+    purchases: Mapped[int] = mapped_column(Integer, default=0)
+    checkins: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InsightMark(Base):
+    """How far one source (an append-only table) has been rolled up: every row with an
+    id up to `last_id` is in the roll-ups, none after it."""
+
+    __tablename__ = "insight_marks"
+
+    source: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    updated_at: Mapped[datetime]
+
+
+class InsightSnapshot(Base):
+    """A figure of the members as they stood (by tier, by stage, outstanding points):
+    taken again through the day, so a past day keeps its last reading."""
+
+    __tablename__ = "insight_snapshots"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    measure: Mapped[str] = mapped_column(String(32), primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(48), primary_key=True)
+    value: Mapped[int] = mapped_column(BigInteger, default=0)
+    taken_at: Mapped[datetime]

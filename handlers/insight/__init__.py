@@ -1,0 +1,1 @@
+"""Insight for operators: /stats, its charts and its export."""
