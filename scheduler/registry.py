@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from domain.community import seats
 from domain.config import Programme
 from domain.feedback import triggers
-from domain.insight import rollups, snapshots
+from domain.insight import rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
@@ -78,5 +78,7 @@ JOBS: tuple[Job, ...] = (
     # Hourly, and the day's last reading stays that day's: /stats compares with it.
     Job("standing", snapshots.take, lambda p: CronTrigger(minute=55, timezone=p.zone),
         HOUR - 60),
+    # Nightly: campaign segments by RFM segment or churn risk read these scores.
+    Job("scores", scores.run, _daily(3, 30), 12 * HOUR),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

@@ -26,6 +26,8 @@ from domain import identifiers
 from domain.config import LOCALES, Programme
 from domain.errors import DomainError
 from domain.feedback import surveys
+from domain.insight import rfm
+from domain.insight.tables import InsightMemberScore
 from domain.lifecycle import lifecycle
 from domain.members import members, tags
 from domain.members.tables import Identity, Member, MemberTag
@@ -74,6 +76,8 @@ class Segment:
     points_min: int | None = None
     points_max: int | None = None
     birth_months: tuple[int, ...] = ()
+    rfm: tuple[str, ...] = ()  # RFM segments as last scored (domain/insight/scores.py)
+    risk_min: int | None = None  # churn risk at least this, 1-100, as last scored
 
     def dump(self) -> dict[str, Any]:
         """JSON for the campaign row: only the filters that are set."""
@@ -123,6 +127,11 @@ def check(segment: Segment, programme: Programme) -> Segment:
         raise SegmentRefused("segment_points")
     if not all(isinstance(m, int) and 1 <= m <= 12 for m in segment.birth_months):
         raise SegmentRefused("segment_month")
+    if not set(segment.rfm) <= set(rfm.SEGMENTS):
+        raise SegmentRefused("segment_rfm")
+    if segment.risk_min is not None and not (
+            isinstance(segment.risk_min, int) and 1 <= segment.risk_min <= 100):
+        raise SegmentRefused("segment_risk")
     return segment
 
 
@@ -161,6 +170,14 @@ def clause(segment: Segment, programme: Programme, now: datetime,
         parts.append(m.points_balance <= segment.points_max)
     if segment.birth_months:
         parts.append(m.birth_month.in_(segment.birth_months))
+    # Scores rank a member among all: read as the nightly scoring left them.
+    scored = [InsightMemberScore.member_id == m.id]
+    if segment.rfm:
+        scored.append(InsightMemberScore.segment.in_(segment.rfm))
+    if segment.risk_min is not None:
+        scored.append(InsightMemberScore.risk >= segment.risk_min)
+    if len(scored) > 1:
+        parts.append(select(InsightMemberScore.member_id).where(*scored).exists())
     return and_(*parts)
 
 

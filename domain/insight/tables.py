@@ -67,3 +67,30 @@ class InsightSnapshot(Base):
     dimension: Mapped[str] = mapped_column(String(48), primary_key=True)
     value: Mapped[int] = mapped_column(BigInteger, default=0)
     taken_at: Mapped[datetime]
+
+
+class InsightMemberScore(Base):
+    """A member's RFM cell and churn risk as the nightly scoring left them: what
+    campaign segments filter by ("at risk", "champions"), as both rank a member among
+    all the others and cannot be one SQL condition."""
+
+    __tablename__ = "insight_member_scores"
+    __table_args__ = (Index("ix_insight_member_scores_segment", "segment", "member_id"),
+                      Index("ix_insight_member_scores_risk", "risk", "member_id"))
+
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    segment: Mapped[str | None] = mapped_column(String(24))  # an RFM code; None: never bought
+    recency: Mapped[int] = mapped_column(Integer, default=0)  # 1-5; 0 when never bought
+    frequency: Mapped[int] = mapped_column(Integer, default=0)
+    monetary: Mapped[int] = mapped_column(Integer, default=0)
+    risk: Mapped[int] = mapped_column(Integer, default=0)  # 0-100
+    scored_at: Mapped[datetime]
+
+
+class InsightReportReader(Base):
+    """A staff member who asked for the weekly report (/report on)."""
+
+    __tablename__ = "insight_report_readers"
+
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    since: Mapped[datetime]

@@ -1,10 +1,11 @@
 """Step 1 of /campaign: building the segment, with its size after every change.
 
 One waiting state, "campaign.segment". Its menu offers a button per filter; choice
-filters (tier, language, platform, stage) open a picker whose buttons toggle values,
-and the others ask for a line of text (tags, points range, last purchase, birthday
-months). Every value, typed or pressed, is checked against what the programme knows
-before it is kept, since button data comes from the client.
+filters (tier, language, platform, stage, RFM segment) open a picker whose buttons
+toggle values, and the others ask for a line of text (tags, points range, last
+purchase, birthday months, least churn risk). Every value, typed or pressed, is
+checked against what the programme knows before it is kept, since button data comes
+from the client.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from domain.campaigns import segments
 from domain.campaigns.segments import Segment, SegmentRefused
 from domain.config import LOCALES
+from domain.insight import rfm
 from domain.members import tags
 from domain.members.tags import TagRefused
 from handlers.campaigns.control import ask_again, expired
@@ -27,9 +29,10 @@ from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import tier_name
 
 STATE = "campaign.segment"
-CHOICES = ("tier", "locale", "platform", "stage")
-TYPED = ("tags", "points", "purchase", "months")
-FIELD = {"tier": "tiers", "locale": "locales", "platform": "platforms", "stage": "stages"}
+CHOICES = ("tier", "locale", "platform", "stage", "rfm")
+TYPED = ("tags", "points", "purchase", "months", "risk")
+FIELD = {"tier": "tiers", "locale": "locales", "platform": "platforms", "stage": "stages",
+         "rfm": "rfm"}
 POINTS = re.compile(r"(\d{1,10})?\s*-\s*(\d{1,10})?")
 PURCHASE = re.compile(r"([<>])\s*(\d{1,4})")
 CLEAR = "-"
@@ -58,6 +61,8 @@ def values_of(ctx: Ctx, dimension: str) -> list[tuple[str, Any]]:
         return [(code, LANGUAGES[code]) for code in LOCALES]
     if dimension == "platform":
         return list(PLATFORMS.items())
+    if dimension == "rfm":
+        return [(code, Text(f"rfm.{code}")) for code in rfm.SEGMENTS]
     return [(stage, stage_name(stage)) for stage in segments.STAGES]
 
 
@@ -81,6 +86,7 @@ async def menu(ctx: Ctx, segment: Segment, edit: bool = False,
          button("campaign.dim.purchase", "cnew:dim:purchase")),
         (button("campaign.dim.points", "cnew:dim:points"),
          button("campaign.dim.months", "cnew:dim:months")),
+        (button("campaign.dim.rfm", "cnew:dim:rfm"), button("campaign.dim.risk", "cnew:dim:risk")),
         (button("campaign.clear", "cnew:clear"), button("campaign.next", "cnew:next")),
     )
     shown = Reply("survey.campaign_segment" if survey is not None else "campaign.segment",
@@ -174,6 +180,12 @@ def parse(dimension: str, text: str, segment: Segment) -> Segment:
         if not raw or not all(r.isascii() and r.isdigit() and len(r) <= 2 for r in raw):
             raise SegmentRefused("segment_month")
         return replace(segment, birth_months=tuple(sorted({int(r) for r in raw})))
+    if dimension == "risk":
+        if clear:
+            return replace(segment, risk_min=None)
+        if not (text.isascii() and text.isdigit() and len(text) <= 3):
+            raise SegmentRefused("segment_risk")
+        return replace(segment, risk_min=int(text))
     if dimension == "points":
         if clear:
             return replace(segment, points_min=None, points_max=None)

@@ -15,9 +15,9 @@ from domain.campaigns.attribution import Group, Results
 from domain.campaigns.deliveries import Progress
 from domain.campaigns.segments import Segment
 from domain.campaigns.tables import Campaign
-from domain.config import LOCALES, Programme
+from domain.config import LOCALES, Programme, RewardItem
 from domain.rewards import coupons
-from handlers.engine.i18n import negotiate
+from handlers.engine.i18n import negotiate, translate
 from handlers.engine.render import render
 from handlers.engine.types import Button, Local, Money, Rendered, Reply, Text, button
 from handlers.engine.words import bar, local, multiplier, tier_name
@@ -64,18 +64,45 @@ def offer_reply(text: str, programme: Programme, coupon_reward: str | None,
 
 def member_message(campaign: Campaign, variant: str, programme: Programme,
                    locale: str | None, code: str | None = None,
-                   coupon_until: datetime | None = None) -> Rendered:
+                   coupon_until: datetime | None = None,
+                   recommended: RewardItem | None = None) -> Rendered:
     """The message of `variant` for a member who reads `locale`: the operator's words
-    for that language (campaigns.text_for), with the offer in the same language."""
+    for that language (campaigns.text_for), with the offer in the same language;
+    RECOMMENDED in the words becomes `recommended`'s title (the member's top pick)."""
     stored = next(v for v in campaign.variants if v["code"] == variant)
     if stored.get("survey"):  # a survey's campaign: its invitation
         return render(survey_invitation(stored), negotiate(locale) or programme.default_locale)
     text, language = campaigns.text_for(stored, negotiate(locale) or programme.default_locale,
                                         programme.default_locale)
+    text = recommended_in(text, translate(local(recommended.title), language)
+                          if recommended is not None else None)
     until = coupon_until if campaign.coupon_reward else campaign.bonus_ends
     display = coupons.display(code) if code else None
     return render(offer_reply(text, programme, campaign.coupon_reward, campaign.bonus_percent,
                               display, until, programme.zone), language)
+
+
+# "Recommended for you": written in a campaign's words (any language), it becomes each
+# member's top reward pick (domain.insight.recommendations), worded in the message's
+# language: "You might like: {recommended}". A member with no pick gets the message
+# without the lines that hold it. The preview shows it as written.
+RECOMMENDED = "{recommended}"
+
+
+def recommends(campaign: Campaign) -> bool:
+    """Whether any of the campaign's words ask for each member's top pick."""
+    return any(RECOMMENDED in text for stored in campaign.variants
+               for text in (stored.get("text") or "", *(stored.get("texts") or {}).values()))
+
+
+def recommended_in(text: str, title: str | None) -> str:
+    """`text` with RECOMMENDED filled in by `title`, or without its lines for None."""
+    if RECOMMENDED not in text:
+        return text
+    if title is not None:
+        return text.replace(RECOMMENDED, title)
+    kept = [line for line in text.split("\n") if RECOMMENDED not in line]
+    return "\n".join(kept).strip("\n")
 
 
 def survey_invitation(stored: dict[str, Any]) -> Reply:
@@ -190,6 +217,11 @@ def segment_lines(segment: Segment, programme: Programme) -> list[Text]:
     if segment.birth_months:
         lines.append(Text("campaign.filter.months", {
             "values": ", ".join(str(m) for m in sorted(segment.birth_months))}))
+    if segment.rfm:
+        lines.append(Text("campaign.filter.rfm", {
+            "values": joined([Text(f"rfm.{code}") for code in segment.rfm])}))
+    if segment.risk_min is not None:
+        lines.append(Text("campaign.filter.risk", {"min": segment.risk_min}))
     return lines or [Text("campaign.filter.everyone")]
 
 

@@ -36,6 +36,7 @@ RESULT_FIELDS = {
     "support": ("reminded", "replies_waiting"),
     "rollups": ("rows",),
     "standing": ("members",),
+    "scores": ("members", "buyers"),
 }
 VERBS = ("pause", "resume", "run")
 

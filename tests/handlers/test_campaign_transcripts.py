@@ -66,7 +66,7 @@ async def test_an_a_b_campaign_with_a_coupon_and_a_holdout_scheduled_en(db, prog
     assert "That is not a points range." in out and "Send the points balance range" in out
     out = await me.say("-500")
     assert "Points balance at most 500" in out and "This reaches 4 members" in out
-    out = await me.say("10")
+    out = await me.say("12")
     assert "Step 2 of 5" in out
     out = await me.say("x" * 1001)
     assert "at most 1,000 characters" in out
@@ -128,7 +128,7 @@ async def test_a_points_multiplier_sent_now_zh(db, programme, clock):
     await me.say("6")  # last purchase
     out = await me.say("never")
     assert "从未消费" in out
-    assert "第 2 步" in await me.say("10")
+    assert "第 2 步" in await me.say("12")
     assert "第 3 步" in await me.say("春茶上市！")
     out = await me.say("3")
     assert "[1] 1.5 倍积分  [2] 2 倍积分  [3] 3 倍积分" in out
@@ -160,7 +160,7 @@ async def test_previews_in_each_language_reached_and_a_time_passed_meanwhile_is_
         db, programme, clock):
     me = await boss(db, programme, clock)  # reads English; 4 English and 2 Chinese members
     await me.say("/campaign")
-    out = await me.say("10")  # everyone
+    out = await me.say("12")  # everyone
     assert "Step 2 of 5 — write the message for 4 members who read English" in out
     assert "Then you write it for 2 members who read Chinese, or send them the same." in out
     out = await me.say("Autumn oolong is in")
@@ -213,8 +213,8 @@ async def test_full_width_input_from_a_chinese_keyboard_is_understood_zh(db, pro
     assert "生日月份：3, 4, 5" in await me.say("3、4，５")
     await me.say("6")  # last purchase
     assert "最近 30 天内有消费" in await me.say("＜３０")
-    await me.say("9")  # clear them all: everyone
-    assert "第 2 步" in await me.say("10")
+    await me.say("11")  # clear them all: everyone
+    assert "第 2 步" in await me.say("12")
     assert "现在请输入发给使用英语的 4 位会员的消息" in await me.say("秋茶")
     await me.say("1")  # the same text for all
     await me.say("1")  # no offer
@@ -348,7 +348,7 @@ async def test_a_role_revoked_mid_flow_stops_the_next_step(db, programme, clock)
         await roles.grant(uow, 1, "operator", 8, clock.now)
         await uow.commit()
     await op.say("/campaign")
-    assert "Step 2 of 5" in await op.say("10")
+    assert "Step 2 of 5" in await op.say("12")
     assert "Member 00000008 no longer has the role operator." in await me.say(
         "/revoke operator 00000008")
     assert "is for the owner, admins and operators." in await op.say("Hello everyone")
@@ -365,7 +365,7 @@ async def test_forged_and_stale_values_in_the_flow_change_nothing(db, programme,
     out = await me.say("4")  # the picker's numbers outlast the refusal: [4] Done
     assert "Please choose with the buttons" not in out
     assert "Everyone" in out and "This reaches 6 members" in out
-    assert "Step 2 of 5" in await me.say("10")
+    assert "Step 2 of 5" in await me.say("12")
     await me.say("Hello")
     await me.say("2")  # a coupon: the catalogue
     assert "expired" in await me.press("cnew:coupon:caviar")
@@ -378,7 +378,7 @@ async def test_forged_and_stale_values_in_the_flow_change_nothing(db, programme,
     assert "There is no campaign #7." in await me.press("camp:resume:7")
     # /cancel leaves the flow at any step: its buttons and numbers are gone with it.
     await me.say("/campaign")
-    await me.say("10")
+    await me.say("12")
     await me.say("Hello")
     assert "Cancelled" in await me.say("/cancel")
     assert "Step 4 of 5" not in await me.say("1")
@@ -397,7 +397,7 @@ async def test_time_examples_come_from_the_clock_and_agree(db, programme, locale
     clock = Clock(datetime(2026, 12, 5, 12, 12, tzinfo=UTC))  # 20:12 in Shanghai
     me = await boss(db, programme, clock, locale=locale)
     await me.say("/campaign")
-    await me.say("10")  # everyone
+    await me.say("12")  # everyone
     await me.say("Hello")
     await me.say("1")  # the same text for all
     await me.say("1")  # no offer

@@ -96,7 +96,7 @@ async def test_an_operator_builds_a_coupon_campaign_with_numbers_and_it_goes_out
         assert "2. ✓ 微信" in await say("2")
         out = await say("3")
         assert "平台：微信" in out and "共覆盖 3 位会员" in out
-        assert "第 2 步" in await say("10")
+        assert "第 2 步" in await say("12")
         assert "第 3 步" in await say("新茶上市")
         assert "1. 免费一壶茶" in await say("2")  # a coupon
         assert "第 4 步" in await say("1")

@@ -1,0 +1,85 @@
+"""/segments as an operator reads it, in both languages, with its chart; the campaign
+builder's RFM and churn-risk filters; everyone below an operator refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.insight import churn, scores
+from domain.staff import roles
+from tests.domain.insight.test_scores import NOW, buyers
+from tests.support.survey_given import said
+from tests.support.transcript import Clock, member, owner
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+async def test_segments_show_every_segment_and_who_is_at_risk(db, programme, clock):
+    await buyers(db)
+    olga = await owner(db, programme, clock, user="olga")
+    rfm_part, risk_part = await said(olga, "/segments")
+    assert rfm_part.image is not None and rfm_part.image.startswith(PNG)
+    async with db.snapshot() as uow:
+        found = await churn.report(uow, programme, NOW, top=10)
+    text = rfm_part.text
+    assert text.startswith("🧭 RFM segments of the 10 members who bought")
+    champions = found.rfm.segment("champions")
+    assert f"• Champions: {champions.members} (" in text
+    for name in ("Loyal", "Potential loyalists", "New customers", "Promising", "Need attention",
+                 "About to sleep", "At risk (RFM)", "Can't lose them", "Hibernating"):
+        assert f"• {name}: " in text, name
+    risk = risk_part.text
+    assert f"At risk: {found.risk.at_risk} of {found.risk.members} members" in risk
+    worst = found.risk.top[0]
+    assert f"#{worst.member_id:08d}: {worst.score}, idle {worst.idle_days} days" in risk
+    assert "How well it foretold churn: scored as of" in risk
+    assert "Use it in a campaign: /campaign, then Churn risk." in risk
+
+
+async def test_segments_in_chinese_and_for_a_programme_nobody_bought_from(db, programme, clock):
+    zhou = await owner(db, programme, clock, user="zhou", locale="zh_Hans")
+    rfm_part, risk_part = await said(zhou, "/segments")
+    assert rfm_part.text.startswith("🧭 0 位有消费的会员的 RFM 分群")
+    assert "• 冠军客户：0 人（占购买会员 —，占销售额 —）" in rfm_part.text
+    assert rfm_part.image is not None  # a chart even so
+    assert "风险最高：\n暂无" in risk_part.text and "预测效果回看：暂无" in risk_part.text
+
+
+@pytest.mark.parametrize("role", [None, "staff", "moderator"])
+async def test_only_operators_and_up(db, programme, clock, role):
+    await owner(db, programme, clock)
+    sam = member(db, programme, clock, user="sam")
+    await sam.say("/start")
+    if role is not None:
+        async with db.uow() as uow:
+            await roles.grant(uow, 1, role, 2, clock.now)
+            await uow.commit()
+    (out,) = await said(sam, "/segments")
+    assert out.text == "Sorry, /segments is for the owner, admins and operators."
+    assert out.image is None
+
+
+async def test_the_campaign_builder_filters_by_rfm_segment_and_churn_risk(db, programme, clock):
+    await buyers(db)
+    await scores.run(db, programme, NOW)
+    olga = await owner(db, programme, clock, user="olga")
+    out = await olga.say("/campaign")
+    assert "[9] RFM segment  [10] Churn risk" in out and "[12] Next" in out
+    out = await olga.say("9")
+    assert "[1] Champions" in out and "[10] Hibernating" in out
+    await olga.say("1")
+    out = await olga.say("11")  # done
+    assert "RFM segment (as scored last night): Champions" in out
+    await olga.say("10")
+    out = await olga.say("abc")
+    assert "A churn risk is a whole number from 1 to 100." in out
+    out = await olga.say("５０")  # from a Chinese keyboard
+    assert "Churn risk at least 50 (as scored last night)" in out
+    await olga.say("10")
+    out = await olga.say("-")
+    assert "Churn risk at least" not in out and "RFM segment (as scored" in out
