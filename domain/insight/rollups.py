@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, select
 
 from domain.config import Programme
+from domain.insight import cohorts
 from domain.insight.tables import InsightDay, InsightMark, InsightMemberDay
 from domain.members.tables import Member
 from domain.points.tables import Checkin, LedgerEntry, Purchase, Refund
@@ -195,6 +196,7 @@ async def _window(db: Database, source: Source, zone: ZoneInfo, now: datetime) -
         if not folded:
             return 0
         await write(uow, tally)
+        await cohorts.note(uow, zone, tally)
         await uow.execute(InsightMark.__table__.update()
                           .where(InsightMark.source == source.name)
                           .values(last_id=last, updated_at=now))

@@ -94,3 +94,24 @@ class InsightReportReader(Base):
 
     member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
     since: Mapped[datetime]
+
+
+class InsightMemberMonth(Base):
+    """A member was active (moved points, bought, checked in) in a month: kept once, so a
+    cohort's month counts each member once however often they came."""
+
+    __tablename__ = "insight_member_months"
+
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+
+
+class InsightCohort(Base):
+    """How many members who joined in `cohort` were active in `month` (first days of
+    months in the programme's zone): the retention grid of /stats."""
+
+    __tablename__ = "insight_cohorts"
+
+    cohort: Mapped[date] = mapped_column(Date, primary_key=True)
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    members: Mapped[int] = mapped_column(BigInteger, default=0)

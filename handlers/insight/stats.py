@@ -13,7 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
-from domain.insight import kpis, periods, rollups
+from domain.insight import cohorts, kpis, periods, rollups
 from domain.insight.kpis import Figures
 from domain.insight.periods import Period, PeriodRefused
 from domain.staff import audit
@@ -55,28 +55,31 @@ async def stats_command(ctx: Ctx) -> Outcome:
     if period is None:
         return Outcome([reply("stats.usage")])
 
-    async def read(uow: UnitOfWork) -> tuple[Figures, Figures, stats_charts.Daily]:
-        tail = await rollups.tail(uow, ctx.programme.zone, await rollups.marks(uow))
+    async def read(uow: UnitOfWork) -> tuple[Figures, Figures, stats_charts.Daily,
+                                              cohorts.Grid]:
+        zone = ctx.programme.zone
+        tail = await rollups.tail(uow, zone, await rollups.marks(uow))
         this = await kpis.figures(uow, ctx.programme, period, ctx.now, tail)
         last = await kpis.figures(uow, ctx.programme, period.before(), ctx.now, tail)
-        return this, last, await stats_charts.series(uow, period, tail)
+        return (this, last, await stats_charts.series(uow, period, tail),
+                await cohorts.grid(uow, zone, today, tail))
 
     key = f"stats:{period.first}:{period.last}"
-    this, last, over_time = await ctx.read(key, read)
+    this, last, over_time, grid = await ctx.read(key, read)
     if exporting:
         await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "stats.export",
                            f"{period.first}..{period.last}", {"locale": ctx.locale}, ctx.now)
         data = stats_export.csv_of(ctx.programme, this, last, ctx.locale)
         return Outcome([Reply("stats.exported", {"period": period_words(name, period)},
                               file=(f"stats-{period.first}-{period.last}.csv", data))])
-    images = await stats_charts.draw(ctx.programme, this, over_time, ctx.locale)
+    images = await stats_charts.draw(ctx.programme, this, over_time, grid, ctx.locale)
     text = Reply("stats.figures", {
         "period": period_words(name, period), "before": period_words(None, last.period),
         "members": member_lines(ctx, this, last), "sales": sales_lines(ctx, this, last),
         "points": points_lines(ctx, this, last),
         "engagement": engagement_lines(this, last)}, image=images[0])
     return Outcome([text, *(Reply(f"stats.caption.{name}", {}, image=image)
-                            for name, image in zip(("points", "tiers"), images[1:],
+                            for name, image in zip(("points", "tiers", "cohorts"), images[1:],
                                                    strict=True))])
 
 

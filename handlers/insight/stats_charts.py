@@ -7,21 +7,22 @@ Every chart draws even for a programme of three members opened today: operators 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from fractions import Fraction
 
 from babel.numbers import get_currency_precision
 
 from domain.config import Programme
-from domain.insight import kpis
+from domain.insight import cohorts, kpis
 from domain.insight.kpis import Figures
 from domain.insight.periods import Period
 from domain.insight.rollups import Tally
 from domain.storage.database import UnitOfWork
 from handlers.engine import charts, i18n
-from handlers.engine.chart_kinds import Lines, Paired, Series
+from handlers.engine.chart_kinds import Grid, Lines, Paired, Series
 from handlers.engine.charts import Bars, Label
 from handlers.engine.types import Text
 from handlers.engine.words import tier_called
-from handlers.insight.words import day_label
+from handlers.insight.words import day_label, rounded
 
 Daily = dict[tuple[date, str], list[int]]
 MEASURES = ("members.joined", "sales", "refunds", "points.issued", "points.redeemed")
@@ -54,6 +55,20 @@ def _sum(daily: Daily, measure: str, first: date, last: date, which: int = 0) ->
 
 def _say(key: str, locale: str) -> Label:
     return Label(i18n.translate(Text(key), locale), i18n.translate(Text(key), "en"))
+
+
+def retention(grid: cohorts.Grid, locale: str) -> Grid:
+    """Each cohort's active members as a percent of those who joined that month, from
+    the first month anyone joined (a programme opened in March has no rows before)."""
+    start = next((i for i, size in enumerate(grid.sizes) if size), len(grid.sizes) - 1)
+    cells = tuple(
+        tuple(None if n is None or not size else rounded(Fraction(100 * n, size)) for n in row)
+        for size, row in zip(grid.sizes[start:], grid.active[start:], strict=True))
+    return Grid(title=_say("stats.chart.retention", locale),
+                rows=tuple(f"{c.year}-{c.month:02d}" for c in grid.cohorts[start:]),
+                columns=tuple(str(k) for k in range(len(grid.cohorts))), cells=cells,
+                row_label=_say("stats.chart.joined", locale),
+                column_label=_say("stats.chart.months_since", locale))
 
 
 def build(programme: Programme, this: Figures, daily: Daily,
@@ -90,5 +105,7 @@ def build(programme: Programme, this: Figures, daily: Daily,
     return [over_time, points, tiers]
 
 
-async def draw(programme: Programme, this: Figures, daily: Daily, locale: str) -> list[bytes]:
-    return (await charts.draw_all(build(programme, this, daily, locale))).images
+async def draw(programme: Programme, this: Figures, daily: Daily, grid: cohorts.Grid,
+               locale: str) -> list[bytes]:
+    return (await charts.draw_all([*build(programme, this, daily, locale),
+                                   retention(grid, locale)])).images

@@ -28,7 +28,7 @@ def clock() -> Clock:
 async def test_a_new_programme_gets_its_figures_and_every_chart(db, programme, clock):
     olga = await owner(db, programme, clock)
     out = await said(olga, "/stats")
-    assert len(out) == 3 and all(m.image is not None and m.image.startswith(PNG) for m in out)
+    assert len(out) == 4 and all(m.image is not None and m.image.startswith(PNG) for m in out)
     text = out[0].text
     assert text.startswith("📊 Figures for the last 30 days (Feb 13, 2026 – Mar 14, 2026)\n"
                            "Compared with Jan 14, 2026 – Feb 12, 2026")
@@ -36,7 +36,8 @@ async def test_a_new_programme_gets_its_figures_and_every_chart(db, programme, c
     assert "• Members: 1\n" in text and "• New members: 1 (was 0)" in text
     assert "• Revenue (after refunds): ¥0.00 (was ¥0.00)" in text
     assert "• Redemption rate: —" in text and "   Member: 1" in text
-    assert [m.text for m in out[1:]] == ["Points issued and redeemed", "Members by tier"]
+    assert [m.text for m in out[1:3]] == ["Points issued and redeemed", "Members by tier"]
+    assert out[3].text.startswith("Retention by join month")
 
 
 async def test_the_figures_of_a_week_read_as_worked_out_by_hand(db, programme, clock):
@@ -70,7 +71,7 @@ async def test_in_chinese(db, programme, clock):
     out = await said(zhou, "/stats 7d")
     assert "📊 数据：最近 7 天" in out[0].text
     assert "• 复购率：50%（之前 0%）" in out[0].text
-    assert [m.text for m in out[1:]] == ["积分发放与兑换", "各等级会员人数"]
+    assert [m.text for m in out[1:3]] == ["积分发放与兑换", "各等级会员人数"]
 
 
 async def test_export_is_a_csv_of_both_periods_and_is_audited(db, programme, clock):
