@@ -13,6 +13,7 @@ from typing import Any
 from bot.api.signing import SIGNATURE, TIMESTAMP
 from bot.web import MAX_BODY
 from domain import identifiers as ids
+from domain.insight import takings
 from domain.points.purchases import MAX_AMOUNT, MAX_ITEMS, MAX_QUANTITY
 
 SIGNED = [{"timestamp": [], "signature": []}]
@@ -59,10 +60,12 @@ _REFUND_LINK = {"refundOrder": {
     "description": "Refund what is left of the order just recorded"}}
 
 def document(currency: str) -> dict[str, Any]:
-    """The document for a programme: its currency is the only one a purchase may name."""
-    schemas = {**SCHEMAS, "Purchase": {**SCHEMAS["Purchase"], "properties": {
-        **SCHEMAS["Purchase"]["properties"],
-        "currency": {"const": currency, "description": "the programme's currency"}}}}
+    """The document for a programme: its currency is the only one a purchase, or a
+    day's takings, may name."""
+    schemas = {**SCHEMAS, **{name: {**SCHEMAS[name], "properties": {
+        **SCHEMAS[name]["properties"],
+        "currency": {"const": currency, "description": "the programme's currency"}}}
+        for name in ("Purchase", "Takings")}}
     return {**DOCUMENT, "components": {**DOCUMENT["components"], "schemas": schemas}}
 
 
@@ -102,6 +105,16 @@ SCHEMAS: dict[str, Any] = {
             "order_id": _STR, "amount": _INT, "points_reversed": _INT,
             "points_unrecovered": _INT, "refunded_total": _INT, "balance": _INT,
             "duplicate": _BOOL}),
+    "Takings": _object(["day", "amount", "orders", "currency"], {
+        "day": _pattern(ids.DAY, format="date", description=(
+            "the store day, in the programme's time zone, YYYY-MM-DD; not in the future")),
+        "amount": {"type": "integer", "minimum": 0, "maximum": takings.MAX_AMOUNT,
+                   "description": "minor units taken that day from every customer, members "
+                                  "or not"},
+        "orders": {"type": "integer", "minimum": 0, "maximum": takings.MAX_ORDERS},
+        "currency": _pattern(ids.CURRENCY, description="the programme's currency")}),
+    "TakingsReported": _object(["day", "amount", "orders", "corrected"], {
+        "day": _STR, "amount": _INT, "orders": _INT, "corrected": _BOOL}),
     "Redeem": _object([], {"till": _pattern(ids.ORDER_ID, description=(
         "which till; failed codes are counted per till"))}),
     "Verified": _object(["code", "reward", "kind", "value", "member", "used_at"], {
@@ -167,6 +180,20 @@ DOCUMENT: dict[str, Any] = {
                           "409": _error("Used already"),
                           "410": _error("Expired"),
                           "429": _error("Too many wrong codes from this till; wait")}}},
+        "/api/v1/store-sales": {"post": {
+            "operationId": "reportStoreSales",
+            "summary": "Report a day's takings from every customer, so /stats can say what "
+                       "share of revenue came from members; a day reported again is "
+                       "corrected", "security": SIGNED,
+            "requestBody": {"required": True, **_json("Takings")},
+            "responses": {
+                "201": {"description": "Reported", **_json("TakingsReported")},
+                "200": {"description": "Corrected: the day had been reported",
+                        **_json("TakingsReported")},
+                **_ERRORS,
+                "422": _error("Refused: a day in the future, a currency other than the "
+                              "programme's, an amount or a number of orders out of "
+                              "bounds")}}},
         "/api/v1/openapi.json": {"get": {
             "operationId": "openapiDocument", "summary": "This document",
             "responses": {"200": {"description": "OpenAPI",

@@ -10,6 +10,7 @@ document quotes (domain.identifiers), so the document and the server agree.
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -119,6 +120,16 @@ def _item(raw: Any) -> Item:
                 category=identifier(raw, "category", identifiers.ITEM_TEXT),
                 quantity=integer(raw, "quantity", 1, MAX_QUANTITY),
                 amount=integer(raw, "amount", 0, MAX_AMOUNT))
+
+
+def day(data: dict[str, Any], name: str) -> date:
+    """A calendar day written YYYY-MM-DD that exists (no 2026-02-30)."""
+    value = identifier(data, name, identifiers.DAY)
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError:
+        raise BadRequest("invalid_field", f"{name} must be a calendar day, YYYY-MM-DD") \
+            from None
 
 
 def required(data: dict[str, Any], *names: str) -> None:

@@ -27,6 +27,8 @@ from bot.app import App
 from bot.web import MAX_BODY, error
 from domain import identifiers
 from domain.errors import DomainError, InvalidInput
+from domain.insight import takings
+from domain.insight.takings import TakingsRefused
 from domain.members import till_members
 from domain.members.profile import parse_phone
 from domain.points import purchases, refunds
@@ -123,6 +125,32 @@ async def refund(request: web.Request, data: dict[str, Any], now: datetime) -> w
     }, status=200 if done.duplicate else 201)
 
 
+async def store_sales(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:
+    """A day's takings from every customer, members or not (domain/insight/takings.py)."""
+    app = request.app[APP_KEY]
+    parsing.required(data, "day", "amount", "orders", "currency")
+    day = parsing.day(data, "day")
+    amount = parsing.integer(data, "amount", 0, takings.MAX_AMOUNT)
+    orders = parsing.integer(data, "orders", 0, takings.MAX_ORDERS)
+    currency = parsing.identifier(data, "currency", identifiers.CURRENCY)
+    assert amount is not None and orders is not None and currency is not None
+
+    async def attempt() -> takings.Reported:
+        async with app.db.uow() as uow:
+            done = await takings.report(uow, app.programme, day, amount, orders, currency, now)
+            await audit.record(uow, "api", "takings.report", day.isoformat(),
+                               {"amount": amount, "orders": orders}, now)
+            await uow.commit()
+            return done
+    try:
+        done = await again_if_transient(attempt)
+    except TakingsRefused as refused:
+        return refusal(refused)
+    return web.json_response({"day": done.day.isoformat(), "amount": done.amount,
+                              "orders": done.orders, "corrected": done.corrected},
+                             status=200 if done.corrected else 201)
+
+
 async def redeem_coupon(request: web.Request, data: dict[str, Any],
                         now: datetime) -> web.Response:
     app = request.app[APP_KEY]
@@ -207,6 +235,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[None]:
     web_app.router.add_post("/api/v1/purchases", signed(purchase))
     web_app.router.add_post("/api/v1/refunds", signed(refund))
     web_app.router.add_post("/api/v1/coupons/{code}/redeem", signed(redeem_coupon))
+    web_app.router.add_post("/api/v1/store-sales", signed(store_sales))
     web_app.router.add_get("/api/v1/openapi.json", document)
     log.info("purchases API on /api/v1")
     yield

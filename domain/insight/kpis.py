@@ -21,7 +21,7 @@ from domain.campaigns import attribution
 from domain.campaigns.tables import Campaign
 from domain.config import Programme
 from domain.feedback.tables import SurveyResponse
-from domain.insight import rollups, snapshots
+from domain.insight import rollups, snapshots, takings
 from domain.insight.periods import Period
 from domain.insight.rollups import Tally
 from domain.insight.tables import InsightDay, InsightMemberDay
@@ -51,6 +51,11 @@ class Figures:
     campaign_reached: int = 0  # members a campaign started in the period reached
     campaign_buyers: int = 0  # ... who bought within its attribution window
     referrals: int = 0  # referred members who made their first purchase
+    # The tills' takings from every customer on the days they reported (takings.py),
+    # how many days that is, and members' sales on those same days.
+    takings: int = 0
+    takings_days: int = 0
+    member_sales_on_takings_days: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def amount(self, measure: str, dimension: str | None = None) -> int:
@@ -111,13 +116,18 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
                                                   else_=0).cast(Integer)), 0))
         .where(SurveyResponse.sent_at >= start, SurveyResponse.sent_at < end))).one()
     reached, bought = await _campaigns(uow, start, end, now)
+    reported = await takings.in_period(uow, period)
+    member_sales = await daily(uow, period, tail, ("sales",)) if reported else {}
     return Figures(
         period, days, *members, outstanding=outstanding,
         standing=found[1] if found else None, standing_at=found[0] if found else None,
         coupons_used=await _count(uow, Coupon.used_at, start, end),
         surveys_sent=int(sent), surveys_completed=int(completed),
         campaign_reached=reached, campaign_buyers=bought,
-        referrals=await _count(uow, ReferralReward.created_at, start, end))
+        referrals=await _count(uow, ReferralReward.created_at, start, end),
+        takings=sum(reported.values()), takings_days=len(reported),
+        member_sales_on_takings_days=sum(member_sales.get((day, "sales"), [0])[0]
+                                         for day in reported))
 
 
 def _bounds(programme: Programme, period: Period) -> tuple[datetime, datetime]:

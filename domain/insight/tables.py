@@ -115,3 +115,16 @@ class InsightCohort(Base):
     cohort: Mapped[date] = mapped_column(Date, primary_key=True)
     month: Mapped[date] = mapped_column(Date, primary_key=True)
     members: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StoreTakings(Base):
+    """What the tills took in one day from every customer, members or not, as they
+    report it (POST /api/v1/store-sales): the whole that members' share of revenue is
+    of. A day reported again is corrected."""
+
+    __tablename__ = "store_takings"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    amount: Mapped[int] = mapped_column(BigInteger)  # minor units
+    orders: Mapped[int] = mapped_column(BigInteger)
+    reported_at: Mapped[datetime]

@@ -161,7 +161,19 @@ def sales_lines(ctx: Ctx, this: Figures, last: Figures) -> list[Text]:
             for t in ladder.levels if t.code in by_tier]),
         _line("repeat_rate", percent(kpis.share(this.repeat_buyers, this.buyers)),
               rate_change(kpis.share(last.repeat_buyers, last.buyers))),
+        _line("member_share", _member_share(this), rate_change(
+            kpis.share(last.member_sales_on_takings_days, last.takings))
+            if last.takings_days else ""),
     ]
+
+
+def _member_share(figures: Figures) -> Text:
+    """Members' sales against the tills' takings, over the days the tills reported."""
+    if not figures.takings_days:
+        return Text("stats.no_takings")
+    return Text("stats.member_share", {
+        "share": percent(kpis.share(figures.member_sales_on_takings_days, figures.takings)),
+        "reported": figures.takings_days, "days": figures.period.days})
 
 
 def _pair(figure: list[int]) -> tuple[int, int]:

@@ -40,6 +40,10 @@ def rows(programme: Programme) -> list[tuple[str, str, str, Figure]]:
         ("sales.revenue", "revenue", minor, lambda f: f.revenue),
         ("sales.repeat_rate", "repeat_rate", "rate",
          lambda f: kpis.share(f.repeat_buyers, f.buyers)),
+        ("sales.store_takings", "store_takings", minor, lambda f: f.takings),
+        ("sales.store_days", "store_days", "days", lambda f: f.takings_days),
+        ("sales.member_share", "member_share", "rate",
+         lambda f: kpis.share(f.member_sales_on_takings_days, f.takings)),
         ("points.issued", "issued", "points", lambda f: f.issued),
     ]
     found += [(f"points.issued.{s}", f"source.{s}", "points",
