@@ -28,7 +28,7 @@ from domain.rewards import catalogue
 from domain.storage.database import Database
 from domain.support import pictures
 from handlers.engine.types import Rendered
-from handlers.notices.notices import locale_for, render_notice
+from handlers.notices.notices import drawn, locale_for, render_drawn, render_notice
 
 log = logging.getLogger(__name__)
 Push = Callable[[str, Rendered], Awaitable[str]]
@@ -58,7 +58,14 @@ class Notifier:
             if due:  # a notice may name a reward, in the wording operators gave it
                 await catalogue.refresh(uow, self.programme)
             work = [(n.id, *await self._targets(uow, n)) for n in due]
+            drawing = {n.id: (n.key, dict(n.params), await self._locale(uow, n))
+                       for n in due if drawn(n.key)}
             await uow.commit()
+        for i, (nid, targets, photo) in enumerate(work):
+            if nid in drawing and targets:  # its chart is drawn now, out of the transaction
+                message = await render_drawn(*drawing[nid], self.programme)
+                if message is not None:
+                    work[i] = (nid, [(p, a, message) for p, a, _ in targets], photo)
         results = await asyncio.gather(*(self._send(nid, targets, photo)
                                          for nid, targets, photo in work))
         async with self.db.uow() as uow:
@@ -75,6 +82,10 @@ class Notifier:
             except Exception:
                 log.exception("notifier pass failed")
             await asyncio.sleep(every)
+
+    async def _locale(self, uow, notice: Notice) -> str:
+        member = await members.get(uow, notice.member_id)
+        return locale_for(member.locale, self.programme, member.language_hint)
 
     async def _targets(self, uow, notice: Notice) -> tuple[list[Target], Photo | None]:
         member = await members.get(uow, notice.member_id)

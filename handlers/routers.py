@@ -11,6 +11,7 @@ from handlers.community import gates, groups
 from handlers.engine.engine import Engine
 from handlers.engine.routing import Router
 from handlers.feedback import survey
+from handlers.insight import report as insight_report
 from handlers.insight import segments as insight_segments
 from handlers.insight import stats
 from handlers.members import home, language, link, profile, referrals, rules, start
@@ -24,7 +25,8 @@ from handlers.tiers import tier
 
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, groups, roles, staff, operator, jobs,
-            campaigns, gates, survey, inbox, tickets, stats, insight_segments)
+            campaigns, gates, survey, inbox, tickets, stats, insight_segments,
+            insight_report)
 
 
 def build_router() -> Router:

@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from domain.community import seats
 from domain.config import Programme
 from domain.feedback import triggers
-from domain.insight import rollups, scores, snapshots
+from domain.insight import report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
@@ -80,5 +80,9 @@ JOBS: tuple[Job, ...] = (
         HOUR - 60),
     # Nightly: campaign segments by RFM segment or churn risk read these scores.
     Job("scores", scores.run, _daily(3, 30), 12 * HOUR),
+    # Weekly, to the operators who asked: keyed by ISO week and reader, so once a week.
+    Job("report", report.run, lambda p: CronTrigger(
+        day_of_week=p.insight.report_weekday, hour=p.insight.report_hour, minute=0,
+        timezone=p.zone), 12 * HOUR),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

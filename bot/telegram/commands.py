@@ -16,7 +16,7 @@ STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["veri
                   "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],
                   "rewards": ["reward"], "gates": ["gate", "gates"],
                   "support": ["tickets", "reply", "close"], "support_chat": ["setsupport"],
-                  "insight": ["stats", "segments"]}
+                  "insight": ["stats", "segments", "report"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 

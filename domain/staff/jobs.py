@@ -20,7 +20,8 @@ from domain.staff.tables import JobState, SchedulerRunner
 from domain.storage.database import UnitOfWork
 
 NAMES = ("birthdays", "winback", "expiry", "expiry_reminders", "tier_review", "campaigns",
-         "community", "surveys", "support", "rollups", "standing", "scores")
+         "community", "surveys", "support", "rollups", "standing", "scores",
+         "report")
 RUNNER = "scheduler"
 # A scheduler says it is alive at least this often; older means none is running.
 HEARTBEAT = timedelta(seconds=60)

@@ -13,6 +13,7 @@ import unicodedata
 from collections.abc import Sequence
 from datetime import date
 
+from domain.config import Programme
 from domain.insight import cohorts, kpis, periods, rollups
 from domain.insight.kpis import Figures
 from domain.insight.periods import Period, PeriodRefused
@@ -75,8 +76,9 @@ async def stats_command(ctx: Ctx) -> Outcome:
     images = await stats_charts.draw(ctx.programme, this, over_time, grid, ctx.locale)
     text = Reply("stats.figures", {
         "period": period_words(name, period), "before": period_words(None, last.period),
-        "members": member_lines(ctx, this, last), "sales": sales_lines(ctx, this, last),
-        "points": points_lines(ctx, this, last),
+        "members": member_lines(ctx.programme, this, last),
+        "sales": sales_lines(ctx.programme, this, last),
+        "points": points_lines(ctx.programme, this, last),
         "engagement": engagement_lines(this, last)}, image=images[0])
     return Outcome([text, *(Reply(f"stats.caption.{name}", {}, image=image)
                             for name, image in zip(("points", "tiers", "cohorts"), images[1:],
@@ -112,7 +114,7 @@ def _line(name: str, value: object, was: Text | str = "") -> Text:
                                "change": was})
 
 
-def member_lines(ctx: Ctx, this: Figures, last: Figures) -> list[Text]:
+def member_lines(programme: Programme, this: Figures, last: Figures) -> list[Text]:
     total, reachable = this.state("members.total"), this.state("members.reachable")
     lines = [
         _line("total", total if total is not None else "—",
@@ -124,7 +126,7 @@ def member_lines(ctx: Ctx, this: Figures, last: Figures) -> list[Text]:
               change(reachable, last.state("members.reachable"))
               if reachable is not None else ""),
     ]
-    ladder = ctx.programme.tiers
+    ladder = programme.tiers
     tiers = this.states("members.tier")
     lines.append(_block("by_tier", [(tier_called(ladder, t.code), tiers.get(t.code, 0))
                                     for t in ladder.levels]))
@@ -144,11 +146,11 @@ def _block(name: str, pairs: Sequence[tuple[object, object]]) -> Text:
                                 "items": items or "  —"})
 
 
-def sales_lines(ctx: Ctx, this: Figures, last: Figures) -> list[Text]:
-    money = ctx.programme.currency
+def sales_lines(programme: Programme, this: Figures, last: Figures) -> list[Text]:
+    money = programme.currency
     orders, before = this.number("sales"), last.number("sales")
     by_tier = this.by("sales")
-    ladder = ctx.programme.tiers
+    ladder = programme.tiers
     return [
         _line("purchases", orders, change(orders, before)),
         _line("buyers", this.buyers, change(this.buyers, last.buyers)),
@@ -186,7 +188,7 @@ def _average_change(last: Figures, money: str) -> Text | str:
         if orders else ""
 
 
-def points_lines(ctx: Ctx, this: Figures, last: Figures) -> list[Text]:
+def points_lines(programme: Programme, this: Figures, last: Figures) -> list[Text]:
     issued, redeemed = this.issued, this.amount("points.redeemed")
     expired = this.amount("points.expired")
     sources = this.by("points.issued")
@@ -200,8 +202,8 @@ def points_lines(ctx: Ctx, this: Figures, last: Figures) -> list[Text]:
               rate_change(kpis.share(last.amount("points.redeemed"), last.issued))),
         _line("breakage", percent(kpis.share(expired, issued))),
         _line("outstanding", this.outstanding, change(this.outstanding, last.outstanding)),
-        _line("liability", worth(this.outstanding, ctx.programme.insight.point_worth,
-                                 ctx.programme.currency)),
+        _line("liability", worth(this.outstanding, programme.insight.point_worth,
+                                 programme.currency)),
     ]
 
 

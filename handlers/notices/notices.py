@@ -10,10 +10,12 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.config import Programme
+from domain.insight import report
 from handlers.engine import i18n
 from handlers.engine.render import render
 from handlers.engine.types import Button, Local, Money, Rendered, Reply, Text
 from handlers.engine.words import local, tier_called
+from handlers.insight import report as insight_report
 
 
 def locale_for(member_locale: str | None, programme: Programme,
@@ -60,3 +62,17 @@ def _decode(value: Any, programme: Programme) -> Any:
         item = programme.reward(raw)
         return local(item.title) if item is not None else str(raw)
     return value
+
+
+async def render_drawn(key: str, params: dict[str, Any], locale: str,
+                       programme: Programme) -> Rendered | None:
+    """A notice whose message is drawn when it goes out, a chart with it (the weekly
+    report); None for the others, which render_notice words. Drawing takes a while, so
+    the notifier calls this outside any transaction."""
+    if key == report.KEY:
+        return await insight_report.render_report(params, locale, programme)
+    return None
+
+
+def drawn(key: str) -> bool:
+    return key == report.KEY

@@ -37,6 +37,7 @@ RESULT_FIELDS = {
     "rollups": ("rows",),
     "standing": ("members",),
     "scores": ("members", "buyers"),
+    "report": ("readers", "queued"),
 }
 VERBS = ("pause", "resume", "run")
 

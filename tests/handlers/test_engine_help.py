@@ -18,7 +18,8 @@ T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 ROUTER = build_router()
 STAFF = ["/verify", "/tickets", "/reply", "/close"]
 OPERATORS = ["/purchase", "/stock", "/reward", "/campaign", "/campaigns", "/tag", "/jobs", "/gate",
-             "/gates", "/setsupport", "/stats", "/stats", "/segments"]  # /stats, /stats export
+             "/gates", "/setsupport", "/stats", "/stats", "/segments",
+             "/report"]  # /stats, /stats export
 ADMINS = ["/grant", "/revoke", "/audit"]
 # The staff verbs of /survey, a members' command too (tests/handlers/feedback/
 # test_survey_trial_staff.py reads their lines): list, send CODE NUMBER, results, chart,
