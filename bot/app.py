@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -11,11 +12,13 @@ from datetime import UTC, datetime
 from bot import programme as programme_file
 from bot.campaign_dispatch import Edit
 from bot.notifier import Push
+from bot.ordering import cancel
 from bot.settings import Settings
 from domain import config
 from domain.campaigns import segments
 from domain.config import Programme
 from domain.feedback import surveys
+from domain.insight import cooccurrence
 from domain.staff import roles
 from domain.storage import schema
 from domain.storage.database import Database
@@ -23,6 +26,7 @@ from handlers.engine.engine import Engine
 from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
+RETRY_MODEL_S = 60.0  # a failed first build of the picks' model is tried again after this
 
 
 @dataclass
@@ -41,10 +45,18 @@ class App:
 async def lifespan(settings: Settings, migrate: bool = True,
                    programme: programme_file.Programme | None = None) -> AsyncIterator[App]:
     """Owns the database engine for the life of the process. `programme`: the file as
-    the caller already loaded it (`memberbot run` checks it before its banner)."""
+    the caller already loaded it (`memberbot run` checks it before its banner).
+
+    It also holds the model behind members' reward picks (domain.insight.cooccurrence),
+    kept on the programme where /rewards and the campaign dispatcher find it. Its first
+    build starts once the database is ready and runs in the background: members are
+    served meanwhile, without picks, and no member's transaction ever waits for it."""
     programme = programme or programme_file.load(settings.programme_file)
     programme.keep_reach(reach(settings))
     db = Database.from_url(settings.database_url)
+    models = cooccurrence.Models(db)
+    programme.keep_recommender(models)
+    first: list[asyncio.Task[None]] = []
     try:
         if migrate:
             await schema.upgrade(db.engine, phone_country_code=programme.phone_country_code)
@@ -61,9 +73,27 @@ async def lifespan(settings: Settings, migrate: bool = True,
                         raise config.ConfigError("MEMBERBOT_OWNER must look like "
                                                  "platform:id, e.g. telegram:12345") from None
                     await uow.commit()
+        first.append(asyncio.create_task(first_model(models), name="recommendations model"))
         yield App(settings, programme, db, build_engine(db, programme))
     finally:
+        # A build under way stops after its current read, before the database goes
+        # (cancelled mid-read, SQLite's worker thread would go on reading); then the
+        # start-up task, done or waiting to try again, is cancelled.
+        await models.close()
+        await cancel(first)
         await db.dispose()
+
+
+async def first_model(models: cooccurrence.Models, retry_s: float = RETRY_MODEL_S) -> None:
+    """The picks' first model, tried again while a build fails (it is logged): until one
+    is built, /rewards shows no picks."""
+    while True:
+        try:
+            await models.rebuild(datetime.now(UTC))
+            return
+        except Exception:
+            log.exception("the recommendations model could not be built")
+            await asyncio.sleep(retry_s)
 
 
 def reach(settings: Settings) -> segments.Reach:

@@ -25,6 +25,11 @@ typed back would answer the conversation's own options, not these); it says to s
 /campaign N instead. An end the platform would not take now (WeChat's window closed
 or its quota spent, or a passing error) is tried again every `owed_every` seconds
 for a day while this process runs, so it arrives once the operator writes again.
+
+A campaign whose words hold handlers.campaigns.words.RECOMMENDED gets each member's top
+reward pick (domain.insight.recommendations) filled in: read once per claimed slice,
+from a snapshot, a few members at a time, with the model the composition root keeps on
+the programme. Should that fail, the members get the message without that line.
 """
 
 from __future__ import annotations
@@ -42,9 +47,10 @@ from bot.notifier import Push, connecting
 from domain.campaigns import campaigns, deliveries
 from domain.campaigns.deliveries import Progress, Work
 from domain.campaigns.tables import Campaign
-from domain.config import Programme
+from domain.config import Programme, RewardItem
+from domain.insight import recommendations
 from domain.storage.database import Database
-from handlers.campaigns.words import member_message, progress_message
+from handlers.campaigns.words import member_message, progress_message, recommends
 from handlers.engine.i18n import translate
 from handlers.engine.types import Rendered, Text
 
@@ -60,6 +66,7 @@ QUARTERS = 4  # a pushed progress is heard at each quarter on the way, none twic
 ENDED = ("done", "cancelled")
 TRY_AGAIN = ("deferred", "retry")  # a pushed end the platform may take later
 OWED_FOR = 24 * 3600.0  # seconds an untaken end is tried again
+PICKS_AT_ONCE = 20  # members whose top pick is ranked between two turns of the loop
 
 
 @dataclass
@@ -221,8 +228,10 @@ class Dispatcher:
                     await uow.commit()
                 if not work:
                     break
+                tops = await self.recommended(campaign, [item.member_id for item in work])
                 for item in work:
-                    task = asyncio.create_task(self._deliver(campaign, item))
+                    task = asyncio.create_task(
+                        self._deliver(campaign, item, tops.get(item.member_id)))
                     self._flying[item.delivery_id] = task
                     mine.add(task)
                     task.add_done_callback(mine.discard)
@@ -235,7 +244,32 @@ class Dispatcher:
         finally:
             self._sending.pop(campaign.id, None)
 
-    async def _deliver(self, campaign: Campaign, work: Work) -> None:
+    async def recommended(self, campaign: Campaign,
+                          member_ids: list[int]) -> dict[int, RewardItem]:
+        """Each member's top pick, for a campaign whose words ask for it. Unlike a
+        member's /rewards, a campaign sent before the first model is built waits for
+        it (Models.get)."""
+        models = self.programme.recommender
+        if models is None or not recommends(campaign):
+            return {}
+        tops: dict[int, RewardItem] = {}
+        try:
+            now = self.clock()
+            model = await models.get(now)
+            for start in range(0, len(member_ids), PICKS_AT_ONCE):
+                async with self.db.snapshot() as snapshot:
+                    found = await recommendations.for_members(
+                        snapshot, self.programme, model,
+                        member_ids[start:start + PICKS_AT_ONCE], now, limit=1)
+                tops.update((member_id, picks[0].item)
+                            for member_id, picks in found.items() if picks)
+                await asyncio.sleep(0)
+        except Exception:  # noqa: BLE001 - a pick is a nicety; the campaign goes on
+            log.exception("campaign picks failed", extra={"campaign": campaign.id})
+        return tops
+
+    async def _deliver(self, campaign: Campaign, work: Work,
+                       recommended: RewardItem | None = None) -> None:
         outcome: str = "unreachable"
         platform: str | None = None
         detail: str | None = NO_ACCOUNT
@@ -244,7 +278,7 @@ class Dispatcher:
             coupon = work.coupon
             message = member_message(campaign, work.variant, self.programme, work.locale,
                                      coupon.code if coupon else None,
-                                     coupon.expires_at if coupon else None)
+                                     coupon.expires_at if coupon else None, recommended)
             for platform, external_id in self.routes(campaign, work):
                 lane = self._lane(platform)
                 if not await lane.enter(lambda: campaign.id in self._halted):

@@ -6,7 +6,7 @@ import tomllib
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -22,6 +22,9 @@ from pydantic import (
 from domain.community import durations
 from domain.feedback.definitions import SurveyDef
 from domain.wording import LocalText, Strict
+
+if TYPE_CHECKING:  # the insight package reads the programme; it is not read here
+    from domain.insight.cooccurrence import Models
 
 __all__ = ["LocalText", "Strict"]  # where sections of the file have always found them
 
@@ -329,6 +332,9 @@ class Programme(Strict):
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),
     # as the composition root decided from the process's settings.
     _reach: Any = PrivateAttr(default=None)
+    # Not in the file: the model behind members' reward picks (domain.insight.cooccurrence
+    # .Models), one per process, as the composition root made it; None: no picks.
+    _recommender: Any = PrivateAttr(default=None)
 
     @field_validator("timezone")
     @classmethod
@@ -400,6 +406,13 @@ class Programme(Strict):
 
     def keep_reach(self, reach: Any) -> None:
         self._reach = reach
+
+    @property
+    def recommender(self) -> Models | None:
+        return self._recommender
+
+    def keep_recommender(self, models: Models | None) -> None:
+        self._recommender = models
 
     @property
     def zone(self) -> ZoneInfo:

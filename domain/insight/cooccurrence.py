@@ -139,17 +139,24 @@ def fold(tally: Tally, rows: Iterable[tuple[int, str | None, str, int]]) -> Iter
         yield None
 
 
-async def build(db: Database, now: datetime, window_days: int = WINDOW_DAYS) -> Model:
+async def build(db: Database, now: datetime, window_days: int = WINDOW_DAYS,
+                stop: asyncio.Event | None = None) -> Model:
     """The model of the last `window_days` of redemptions, read a window of member ids
     at a time, each from a snapshot (on SQLite it reads on a worker thread, without the
     write lock). Folding gives the loop a turn every FOLD_SLICE_S, and windows are sized
     to about WINDOW_ROWS rows, so that turning them into Python rows, which happens on
-    the loop, stays short too."""
+    the loop, stays short too.
+
+    Once `stop` is set it stops between two windows, as if cancelled. Cancelling it
+    instead could leave a read running on SQLite's worker thread, with the database
+    disposed of under it (a crash)."""
     since = now - timedelta(days=window_days)
+    _stop_if(stop)
     async with db.snapshot() as snap:
         top = await snap.scalar(_TOP) or 0
     tally, low, span = Tally(), 0, FIRST_SPAN
     while low < top:
+        _stop_if(stop)
         async with db.snapshot() as snap:
             rows = (await snap.execute(_WINDOW, {"low": low, "high": low + span,
                                                  "since": since})).all()
@@ -159,6 +166,11 @@ async def build(db: Database, now: datetime, window_days: int = WINDOW_DAYS) -> 
         low += span
         span = max(100, min(span * WINDOW_ROWS // max(len(rows), 1), span * 2))
     return tally.model(now)
+
+
+def _stop_if(stop: asyncio.Event | None) -> None:
+    if stop is not None and stop.is_set():
+        raise asyncio.CancelledError
 
 
 class Models:
@@ -174,6 +186,7 @@ class Models:
         self._model: Model | None = None
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[Model] | None = None
+        self._closed = asyncio.Event()
 
     @property
     def latest(self) -> Model | None:
@@ -196,7 +209,7 @@ class Models:
         async with self._lock:
             if self._model is not None and not self._model.stale(now, self.max_age):
                 return self._model
-            self._model = await build(self._db, now, self.window_days)
+            self._model = await build(self._db, now, self.window_days, self._closed)
             return self._model
 
     async def settled(self) -> None:
@@ -206,14 +219,15 @@ class Models:
             await asyncio.wait([task])
 
     async def close(self) -> None:
-        """Stop a background rebuild: before the database is disposed of."""
+        """Stop building, before the database is disposed of: a build under way, in the
+        background or a caller's, stops after its current read (see `build`), and this
+        waits until it has; none starts after."""
+        self._closed.set()
+        async with self._lock:  # held by the build under way, if any
+            pass
         task = self._task
         if task is not None and not task.done():
-            task.cancel()
-            try:
-                await task
-            except asyncio.CancelledError:
-                pass
+            await asyncio.wait([task])  # it stops as soon as it has the lock
 
 
 def _logged(task: asyncio.Task[Model]) -> None:

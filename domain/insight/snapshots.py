@@ -22,7 +22,7 @@ from domain.members.tables import Identity, Member
 from domain.storage.database import Database, UnitOfWork
 
 WINDOW = 5000  # member ids a query reads
-FRESH = timedelta(hours=1)  # a reading younger than this is used as it is
+FRESH = timedelta(hours=2)  # a reading younger than this is used: the job is hourly
 Reading = dict[tuple[str, str], int]  # (measure, dimension) -> value
 
 _M = Member

@@ -61,7 +61,7 @@ async def retrying(call: Callable[[], Any], wait: float) -> Any:
     while True:
         try:
             if _offload.get():
-                return await asyncio.to_thread(call)
+                return await _on_thread(call)
             return call()
         except sqlite3.OperationalError as error:
             if not _locked(error):
@@ -72,6 +72,24 @@ async def retrying(call: Callable[[], Any], wait: float) -> Any:
                 raise
             await asyncio.sleep(pause)
             pause = min(pause * 2, LONGEST_PAUSE)
+
+
+async def _on_thread(call: Callable[[], Any]) -> Any:
+    """`call` on a worker thread. Cancelled while it runs, the caller still waits for the
+    statement to end before the cancellation goes on: a statement left running on its
+    thread while its connection is used again, or closed, can crash the process."""
+    running = asyncio.ensure_future(asyncio.to_thread(call))
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        while not running.done():
+            try:
+                await asyncio.shield(running)
+            except asyncio.CancelledError:
+                continue  # cancelled again: still the statement must end first
+            except BaseException:  # noqa: BLE001 - its own failure no longer matters
+                break
+        raise
 
 
 class _Queue:

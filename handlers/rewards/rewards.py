@@ -3,18 +3,28 @@ means that tier and those above it); a tap asks for confirmation, and the
 confirmation redeems. Every step judges again, since a button may be old or forged;
 the confirmation carries a nonce, so a double tap is one redemption. Its answer takes
 the confirmation's place (Reply.edit: its buttons go where the platform can edit), and
-its No carries the same nonce, so a No pressed after the Yes redeemed says so."""
+its No carries the same nonce, so a No pressed after the Yes redeemed says so.
+
+The first page starts with up to three picks for this member (domain.insight
+.recommendations), each saying why in one short line, then the catalogue. A pick the
+member can redeem now gets the catalogue's own button (rewards:pick:CODE, the same
+confirmation), in the picks' order, and the catalogue does not repeat it. Picks come
+from a model the composition root keeps on the programme (Programme.recommender) and
+builds at start-up; until it is built there are no picks, rather than a member waiting
+for a build inside their transaction."""
 
 from __future__ import annotations
 
 from domain.config import RewardItem
+from domain.insight import recommendations
+from domain.insight.recommendations import Pick
 from domain.members import members
 from domain.points import ledger
 from domain.rewards import rewards
 from domain.rewards.rewards import Offer, RewardRefused
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
-from handlers.engine.words import local
+from handlers.engine.words import local, tier_called
 from handlers.rewards.coupons import card
 from handlers.rewards.fields import floor
 
@@ -46,9 +56,11 @@ async def _page(ctx: Ctx, number: int, edit: bool = False) -> Reply:
     pages = -(-len(offers) // PAGE)
     number = min(number, pages)
     shown = offers[(number - 1) * PAGE:number * PAGE]
-    rows: list[tuple[Button, ...]] = [
-        (Button(local(o.item.title), f"rewards:pick:{o.item.code}"),)
-        for o in shown if o.locked is None]
+    picks = await _picks(ctx, balance) if number == 1 else []
+    rows: list[tuple[Button, ...]] = [_button(p.item) for p in picks if not p.needed]
+    buttoned = {p.item.code for p in picks if not p.needed}
+    rows += [_button(o.item) for o in shown
+             if o.locked is None and o.item.code not in buttoned]
     nav = []
     if number > 1:
         nav.append(button("page.previous", f"rewards:page:{number - 1}"))
@@ -56,9 +68,51 @@ async def _page(ctx: Ctx, number: int, edit: bool = False) -> Reply:
         nav.append(button("page.next", f"rewards:page:{number + 1}"))
     if nav:
         rows.append(tuple(nav))
-    return Reply("rewards.list", {"balance": balance, "page": number, "pages": pages,
-                                  "lines": [_line(ctx, o) for o in shown]},
-                 tuple(rows), edit=edit)
+    listed = Text("rewards.list", {"balance": balance, "page": number, "pages": pages,
+                                   "lines": [_line(ctx, o) for o in shown]})
+    if not picks:
+        return Reply(listed.key, listed.params, tuple(rows), edit=edit)
+    return Reply("recommendations.screen", {
+        "picks": [_pick_line(ctx, p) for p in picks], "catalogue": listed},
+        tuple(rows), edit=edit)
+
+
+def _button(item: RewardItem) -> tuple[Button, ...]:
+    return (Button(local(item.title), f"rewards:pick:{item.code}"),)
+
+
+async def _picks(ctx: Ctx, balance: int) -> list[Pick]:
+    """This member's picks at `balance`; none while the model is not built yet. A stale
+    model still serves while its successor builds in the background (Models.get)."""
+    models = ctx.programme.recommender
+    if models is None or models.latest is None:
+        return []
+    model = await models.get(ctx.now)
+    return await recommendations.picks(ctx.uow, ctx.programme, model, ctx.member, balance,
+                                       ctx.now)
+
+
+def _pick_line(ctx: Ctx, pick: Pick) -> Text:
+    return Text("recommendations.line", {"title": local(pick.item.title),
+                                         "cost": pick.item.cost, "why": because(ctx, pick)})
+
+
+def because(ctx: Ctx, pick: Pick) -> Text:
+    """Why a pick is picked, in one short line. The ladder's first tier is everybody's
+    start, so its members are simply members ("popular with Member members" says
+    nothing more)."""
+    if pick.reason == "points_to_go":
+        return Text("recommendations.why.points_to_go", {"points": pick.params["points"]})
+    if pick.reason == "chosen_with":
+        code = pick.params["reward"]
+        partner = ctx.programme.reward(code)
+        return Text("recommendations.why.chosen_with",
+                    {"reward": local(partner.title) if partner is not None else code})
+    levels = ctx.programme.tiers.levels
+    if pick.reason == "tier_popular" and pick.params["tier"] != levels[0].code:
+        return Text("recommendations.why.tier_popular",
+                    {"tier": tier_called(ctx.programme.tiers, pick.params["tier"])})
+    return Text("recommendations.why.popular")
 
 
 def _line(ctx: Ctx, offer: Offer) -> Text:

@@ -88,7 +88,7 @@ async def test_a_b_test_written_per_language_reaches_each_member_in_theirs_en(
         db, programme, clock):
     me = await boss(db, programme, clock)
     await me.say("/campaign")
-    out = await me.say("10")  # everyone
+    out = await me.say("12")  # everyone
     # The operator's language first; the count follows the rule, hint included.
     assert ("Step 2 of 5 — write the message for 2 members who read English "
             "(up to 1,000 characters). Then you write it for 4 members who read Chinese, "
@@ -146,7 +146,7 @@ async def test_one_language_asks_once_and_same_text_for_all_is_one_tap_zh(
     await me.say("2")  # 中文
     out = await me.say("3")  # done
     assert "语言：中文" in out and "共覆盖 4 位会员" in out
-    out = await me.say("10")
+    out = await me.say("12")
     assert "第 2 步（共 5 步）— 请输入发给使用中文的 4 位会员的消息" in out
     assert "之后" not in out and "[1]" not in out  # nobody else to write for
     assert "第 3 步" in await me.say("新茶上市")
@@ -163,7 +163,7 @@ async def test_one_language_asks_once_and_same_text_for_all_is_one_tap_zh(
 
     # Everyone, and one text for all at the first chance: the operator's language first.
     await me.say("/campaign")
-    out = await me.say("10")
+    out = await me.say("12")
     assert "请输入发给使用中文的 4 位会员的消息" in out
     assert "之后再为使用英语的 2 位会员输入，或发送同一条。" in out
     out = await me.say("欢迎光临")
@@ -180,7 +180,7 @@ async def test_one_language_asks_once_and_same_text_for_all_is_one_tap_zh(
 async def test_a_stale_same_text_button_at_the_first_language_asks_again(db, programme, clock):
     me = await boss(db, programme, clock)
     await me.say("/campaign")
-    await me.say("10")
+    await me.say("12")
     # Not offered now (nothing is written yet to repeat): refused, the draft kept.
     assert "expired" in await me.press("cnew:same")
     async with db.uow() as uow:

@@ -208,7 +208,7 @@ async def test_a_campaign_confirmation_says_the_same(db, programme, clock):
     boss = await operator(db, programme, clock)
     await crowd.plain(db, 2, clock.now, first_id=2, locale="en")
     await boss.say("/campaign")
-    assert "Step 2 of 5" in await boss.say("10")  # everyone
+    assert "Step 2 of 5" in await boss.say("12")  # everyone
     assert "Step 3 of 5" in await boss.say("Hello")
     assert "Step 4 of 5" in await boss.say("1")  # no offer
     await boss.say("1")  # no A/B test

@@ -91,7 +91,7 @@ async def test_an_expired_button_at_the_campaign_preview_keeps_the_draft(db, pro
                                                                         locale):
     me = await boss(db, programme, clock, locale)
     await me.say("/campaign")
-    await me.say("10")  # everyone
+    await me.say("12")  # everyone
     await me.say("Hello")
     await me.say("1")  # the same text for all
     await me.say("1")  # no offer
@@ -403,7 +403,7 @@ async def test_the_multiplier_question_matches_its_options(db, programme, clock,
                                                           question, options):
     me = await boss(db, programme, clock, locale)
     await me.say("/campaign")
-    await me.say("10")
+    await me.say("12")
     await me.say("Hello")
     await me.say("1")  # the same text for all
     out = await me.say("3")  # points multiplier
