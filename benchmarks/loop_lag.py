@@ -81,9 +81,9 @@ JOBS = ("expiry", "reminders", "tier_review", "birthdays", "winback", "campaign_
 MEMBER = Inbound(platform="console", user_id="lag-probe", chat_id="lag-probe", text="/points")
 OPERATOR = Inbound(platform="console", user_id="lag-operator", chat_id="lag-operator",
                    text="/campaign", locale="en")
-# After the segment menu: everyone, a text, the same text in every language, no offer,
+# After the segment menu: everyone ("12", Next), a text, the same text in every language, no offer,
 # one message, no holdout.
-SELECTION_STEPS = ("10", "Spring tea is here", "1", "1", "1", "1")
+SELECTION_STEPS = ("12", "Spring tea is here", "1", "1", "1", "1")
 
 
 @dataclass

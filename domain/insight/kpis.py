@@ -117,7 +117,7 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
         .where(SurveyResponse.sent_at >= start, SurveyResponse.sent_at < end))).one()
     reached, bought = await _campaigns(uow, start, end, now)
     reported = await takings.in_period(uow, period)
-    member_sales = await daily(uow, period, tail, ("sales",)) if reported else {}
+    member_sales = await daily(uow, period, tail, ("sales", "refunds")) if reported else {}
     return Figures(
         period, days, *members, outstanding=outstanding,
         standing=found[1] if found else None, standing_at=found[0] if found else None,
@@ -126,8 +126,9 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
         campaign_reached=reached, campaign_buyers=bought,
         referrals=await _count(uow, ReferralReward.created_at, start, end),
         takings=sum(reported.values()), takings_days=len(reported),
-        member_sales_on_takings_days=sum(member_sales.get((day, "sales"), [0])[0]
-                                         for day in reported))
+        member_sales_on_takings_days=sum(  # after refunds, as the revenue line
+            member_sales.get((day, "sales"), [0])[0] - member_sales.get((day, "refunds"), [0])[0]
+            for day in reported))
 
 
 def _bounds(programme: Programme, period: Period) -> tuple[datetime, datetime]:

@@ -42,9 +42,10 @@ def named(word: str, today: date) -> Period | None:
 
 
 class PeriodRefused(ValueError):
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, word: str = "") -> None:
         super().__init__(code)
         self.code = code
+        self.word = word  # what was typed, where that is what is wrong
 
 
 def between(first: date, last: date, today: date) -> Period:

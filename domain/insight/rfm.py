@@ -3,14 +3,19 @@ the other buyers, and the standard grid of named segments those scores put them 
 
 Who is scored: every member, erased ones aside, with a purchase (purchase_count > 0 and
 a last purchase). Their values:
-- recency: last_purchase_at, in whole seconds (a later purchase is the better value,
-  so `now - last_purchase_at` orders them the other way round and needs no clock);
+- recency: the day (UTC) of last_purchase_at (a later day is the better value, so
+  `now - last_purchase_at` orders them the other way round and needs no clock);
+  buyers of the same day are equally recent, and tie upwards (below);
 - frequency: purchase_count;
 - monetary: the sum of `amount - refunded` over their purchases, in minor units.
 
 A score is a quintile by rank, with ties scored alike. Among n buyers, a value that
 exactly `below` buyers' values are strictly less than scores `1 + 5 * below // n`: the
-score of the lowest rank that value holds. So a value shared by many buyers never
+score of the lowest rank that value holds (frequency and spend: forty per cent who
+bought once are all F1). Recency ties the other way, to the highest rank its day holds
+(5 less `5 * above // n`, counting the buyers of a later day): everyone who bought
+today is as recent as can be, R5, even if all bought today; `Edges.recency` is then
+exact only between days no two buyers share. So a value shared by many buyers never
 splits them between two scores, and a score can stay empty (if 40% bought once, they
 all score F1 and nobody scores F2). Worked out as the four `edges` of a measure:
 score >= s exactly when the value is greater than edges[s - 2].
@@ -76,6 +81,7 @@ PURCHASE_WINDOW = 4000  # purchase ids a query reads (folded on the loop: a few 
 CHUNK = 4096  # members scored between two turns of the loop (a few ms)
 SORTED = 16_384  # values sorted at once (about 2 ms)
 NEVER = -(2 ** 62)  # the moment of something that never happened (no purchase yet)
+DAY = 86_400
 
 
 def fm(f: int, m: int) -> int:
@@ -379,18 +385,25 @@ async def score(members: Members, now: datetime) -> Rfm:
     monetary = array("q")
     async for span in chunks(n, CHUNK * 4):
         monetary.extend([spent[ids[i]] for i in span])
-    e_r, e_f, e_m = [await edges(v) for v in (members.buyer_last, members.buyer_purchases,
-                                              monetary)]
+    # Recency in whole days: buyers of the same day are as recent as each other. Its
+    # score counts the buyers more recent than them (edges of the days negated), so a
+    # tie takes the highest rank it holds.
+    last, back = array("q"), array("q")
+    async for span in chunks(n, CHUNK * 4):
+        last.extend([members.buyer_last[i] // DAY for i in span])
+        back.extend([-last[i] for i in span])
+    e_r, e_back, e_f, e_m = [await edges(v) for v in (last, back, members.buyer_purchases,
+                                                      monetary)]
     cells = bytearray(n)
     count = [0] * len(SEGMENTS)
     revenue = [0] * len(SEGMENTS)
     segment_of = _SEGMENT_OF_CELL
-    last, purchases = members.buyer_last, members.buyer_purchases
+    purchases = members.buyer_purchases
     async for span in chunks(n):
         for i in span:
             m = monetary[i]
-            cell = (bisect_left(e_r, last[i]) * 25 + bisect_left(e_f, purchases[i]) * 5
-                    + bisect_left(e_m, m))
+            cell = ((4 - bisect_left(e_back, back[i])) * 25
+                    + bisect_left(e_f, purchases[i]) * 5 + bisect_left(e_m, m))
             cells[i] = cell
             s = segment_of[cell]
             count[s] += 1
@@ -399,7 +412,7 @@ async def score(members: Members, now: datetime) -> Rfm:
         at=now, members=n, revenue=sum(revenue),
         segments=tuple(SegmentFigure(code, count[i], revenue[i])
                        for i, code in enumerate(SEGMENTS)),
-        edges=Edges(tuple(EPOCH + timedelta(seconds=s) for s in e_r), e_f, e_m),
+        edges=Edges(tuple(EPOCH + timedelta(days=d) for d in e_r), e_f, e_m),
         scores=Scores(ids, bytes(cells)))
 
 

@@ -102,7 +102,7 @@ def _purchase(row: Any, day: date, tally: Tally) -> None:
 
 
 def _refund(row: Any, day: date, tally: Tally) -> None:
-    tally.add(day, "refunds", row.amount)
+    tally.add(day, "refunds", row.amount, row.tier or "")
 
 
 def _redemption(row: Any, day: date, tally: Tally) -> None:
@@ -133,8 +133,9 @@ SOURCES = (
     Source("purchases", select(_P.id, _P.created_at.label("at"), _P.member_id, _P.amount,
                                Member.tier).join(Member, Member.id == _P.member_id)
            .where(_P.id > _MARK), _purchase),
-    Source("refunds", select(Refund.id, Refund.created_at.label("at"), Refund.amount)
-           .where(Refund.id > _MARK), _refund),
+    Source("refunds", select(Refund.id, Refund.created_at.label("at"), Refund.amount,
+                             Member.tier).join(_P, _P.id == Refund.purchase_id)
+           .join(Member, Member.id == _P.member_id).where(Refund.id > _MARK), _refund),
     Source("redemptions", select(Redemption.id, Redemption.created_at.label("at"),
                                  Redemption.reward, Redemption.cost)
            .where(Redemption.id > _MARK), _redemption),

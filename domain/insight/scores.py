@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, delete, func, select
 from domain.config import Programme
 from domain.insight import churn, rfm
 from domain.insight.tables import InsightMemberScore
-from domain.storage.database import Database
+from domain.storage.database import Database, UnitOfWork
 
 WINDOW = 1000  # rows a transaction writes
 _S = InsightMemberScore.__table__
@@ -65,3 +65,9 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
 _STALE = delete(_S).where(_S.c.member_id > bindparam("b_low"),
                           _S.c.member_id <= bindparam("b_high"),
                           _S.c.scored_at < bindparam("b_now", type_=_S.c.scored_at.type))
+
+
+async def last_scored(uow: UnitOfWork) -> datetime | None:
+    """When the members were last scored (every row of a run has that run's moment, so
+    any row tells); None before the first run."""
+    return await uow.scalar(select(_S.c.scored_at).limit(1))

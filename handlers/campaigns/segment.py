@@ -19,14 +19,14 @@ from typing import Any
 from domain.campaigns import segments
 from domain.campaigns.segments import Segment, SegmentRefused
 from domain.config import LOCALES
-from domain.insight import rfm
+from domain.insight import rfm, scores
 from domain.members import tags
 from domain.members.tags import TagRefused
 from handlers.campaigns.control import ask_again, expired
 from handlers.campaigns.words import LANGUAGES, PLATFORMS, segment_lines, stage_name
 from handlers.engine.routing import Ctx, Outcome
 from handlers.engine.types import Button, Reply, Text, button, reply
-from handlers.engine.words import tier_name
+from handlers.engine.words import clock, tier_name
 
 STATE = "campaign.segment"
 CHOICES = ("tier", "locale", "platform", "stage", "rfm")
@@ -89,8 +89,13 @@ async def menu(ctx: Ctx, segment: Segment, edit: bool = False,
         (button("campaign.dim.rfm", "cnew:dim:rfm"), button("campaign.dim.risk", "cnew:dim:risk")),
         (button("campaign.clear", "cnew:clear"), button("campaign.next", "cnew:next")),
     )
+    filters = segment_lines(segment, ctx.programme)
+    if segment.rfm or segment.risk_min is not None:  # say how fresh the scores are
+        scored = await scores.last_scored(ctx.uow)
+        filters.append(Text("campaign.not_scored") if scored is None else Text(
+            "campaign.scores_at", {"when": clock(scored, ctx.programme.zone)}))
     shown = Reply("survey.campaign_segment" if survey is not None else "campaign.segment",
-                  {"filters": segment_lines(segment, ctx.programme), "count": size,
+                  {"filters": filters, "count": size,
                    "code": ctx.data.get("survey_code", "")}, rows, edit=edit)
     return Outcome([note, shown] if note else [shown], state=STATE,
                    data={**ctx.data, "segment": segment.dump(), "ask": None, "size": size})

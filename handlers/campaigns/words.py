@@ -75,7 +75,8 @@ def member_message(campaign: Campaign, variant: str, programme: Programme,
     text, language = campaigns.text_for(stored, negotiate(locale) or programme.default_locale,
                                         programme.default_locale)
     text = recommended_in(text, translate(local(recommended.title), language)
-                          if recommended is not None else None)
+                          if recommended is not None else None,
+                          translate(Text("recommendations.none"), language))
     until = coupon_until if campaign.coupon_reward else campaign.bonus_ends
     display = coupons.display(code) if code else None
     return render(offer_reply(text, programme, campaign.coupon_reward, campaign.bonus_percent,
@@ -95,14 +96,16 @@ def recommends(campaign: Campaign) -> bool:
                for text in (stored.get("text") or "", *(stored.get("texts") or {}).values()))
 
 
-def recommended_in(text: str, title: str | None) -> str:
-    """`text` with RECOMMENDED filled in by `title`, or without its lines for None."""
+def recommended_in(text: str, title: str | None, instead: str) -> str:
+    """`text` with RECOMMENDED filled in by `title`; for a member with no pick, without
+    the lines that hold it, unless that leaves nothing to send: then with `instead`
+    (the catalogue, in the message's language) in its place."""
     if RECOMMENDED not in text:
         return text
     if title is not None:
         return text.replace(RECOMMENDED, title)
-    kept = [line for line in text.split("\n") if RECOMMENDED not in line]
-    return "\n".join(kept).strip("\n")
+    kept = "\n".join(line for line in text.split("\n") if RECOMMENDED not in line)
+    return kept.strip("\n") if kept.strip() else text.replace(RECOMMENDED, instead)
 
 
 def survey_invitation(stored: dict[str, Any]) -> Reply:
@@ -119,6 +122,7 @@ def preview(stored: dict[str, Any], programme: Programme, coupon_reward: str | N
         return Reply("campaign.message", {"body": render(survey_invitation(stored),
                                                          locale).text})
     text, language = campaigns.text_for(stored, locale, programme.default_locale)
+    text = text.replace(RECOMMENDED, translate(Text("recommendations.sample"), language))
     shown = render(offer_reply(text, programme, coupon_reward, bonus_percent, SAMPLE_CODE,
                                until, programme.zone), language)
     return Reply("campaign.message", {"body": shown.text})

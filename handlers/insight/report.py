@@ -24,7 +24,7 @@ from handlers.engine.render import render
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Money, Rendered, Reply, Text, reply
 from handlers.engine.words import tier_called
-from handlers.insight import stats, stats_charts
+from handlers.insight import stats_charts, stats_lines
 from handlers.insight.words import percent, period_words
 from handlers.staff import audit as audit_words
 from handlers.staff.roles import denied
@@ -81,10 +81,10 @@ async def report_reply(week: Week, locale: str, programme: Programme) -> Reply:
         "period": period_words(None, this.period), "before": period_words(None, last.period),
         "changes": [change_line(c, programme) for c in week.changes]
         or Text("report.no_changes"),
-        "members": stats.member_lines(programme, this, last),
-        "sales": stats.sales_lines(programme, this, last),
-        "points": stats.points_lines(programme, this, last),
-        "engagement": stats.engagement_lines(this, last)},
+        "members": stats_lines.member_lines(programme, this, last),
+        "sales": stats_lines.sales_lines(programme, this, last),
+        "points": stats_lines.points_lines(programme, this, last),
+        "engagement": stats_lines.engagement_lines(this, last)},
         image=await main_chart(week, locale, programme))
 
 

@@ -57,12 +57,20 @@ def change(now: int, was: int | None, money: str | None = None) -> Text | str:
                                      "diff": diff if diff.startswith("-") else "+" + diff})
 
 
-def rate_change(was: Fraction | None) -> Text | str:
-    return "" if was is None else Text("stats.was", {"was": percent(was)})
+def rate_change(now: Fraction | None, was: Fraction | None) -> Text | str:
+    """' (was 41%, -13 pts)': a rate's change in percentage points."""
+    if was is None:
+        return ""
+    if now is None:
+        return Text("stats.was", {"was": percent(was)})
+    points = percent(now - was)[:-1]  # the difference, in points
+    return Text("stats.was_points", {"was": percent(was),
+                                     "diff": points if points.startswith("-") else "+" + points})
 
 
 def period_words(name: str | None, period: Period) -> Text:
-    key = PERIOD_KEYS.get(name or "", "stats.period.between")
+    key = PERIOD_KEYS.get(name or "", "stats.period.day" if period.days == 1
+                          else "stats.period.between")
     return Text(key, {"first": period.first, "last": period.last, "days": period.days})
 
 

@@ -82,11 +82,14 @@ async def test_members_are_served_while_the_first_build_runs(tmp_path, monkeypat
 
 def test_the_recommended_line_is_filled_in_or_left_out():
     words = "Spring tea is here.\nYou might like: {recommended}\nSee you soon"
-    assert recommended_in(words, "Tea set") == \
+    instead = "our rewards (/rewards)"
+    assert recommended_in(words, "Tea set", instead) == \
         "Spring tea is here.\nYou might like: Tea set\nSee you soon"
-    assert recommended_in(words, None) == "Spring tea is here.\nSee you soon"
-    assert recommended_in("{recommended} is back", None) == ""
-    assert recommended_in("No pick asked for", None) == "No pick asked for"
+    assert recommended_in(words, None, instead) == "Spring tea is here.\nSee you soon"
+    # A message of nothing but that line is never sent empty.
+    assert recommended_in("For you: {recommended}", None, instead) == \
+        "For you: our rewards (/rewards)"
+    assert recommended_in("No pick asked for", None, instead) == "No pick asked for"
 
 
 async def test_a_campaign_names_each_members_top_pick_in_their_language(db, programme):

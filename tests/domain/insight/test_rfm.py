@@ -183,7 +183,10 @@ async def test_designed_buyers_get_their_scores_and_segments(db):
     # Score s needs a value above the one ranked 3(s-1): ranks 3, 6, 9, 12.
     assert result.edges.frequency == (3, 6, 9, 12)
     assert result.edges.monetary == (3000, 6000, 9000, 12000)
-    assert result.edges.recency == tuple(NOW - (20 - r) * DAY for r in (3, 6, 9, 12))
+    # Recency is scored by day: its edges are days (midnight UTC).
+    assert result.edges.recency == tuple(
+        (NOW - (20 - r) * DAY).replace(hour=0, minute=0, second=0, microsecond=0)
+        for r in (3, 6, 9, 12))
 
     assert await scores.members_in(["loyal"]) == expected["loyal"] == [8, 10, 12]
     assert await scores.members_in(["new", "at_risk"]) == [1, 2, 3, 6, 14]
@@ -217,3 +220,24 @@ async def test_windows_of_ids_read_every_member(db, monkeypatch):
     async with db.snapshot() as snap:
         windowed = await rfm.rfm(snap, NOW)
     assert windowed == whole
+
+
+async def test_buyers_of_the_same_day_are_all_as_recent_as_can_be(db):
+    """Five members who bought today, one in the same second as another: all R5, so
+    none of them is called dormant ("at risk", "hibernating") for being tied."""
+    members = [member_row(i, purchase_count=1, first_purchase_at=NOW - i * timedelta(
+        minutes=10), last_purchase_at=NOW - i * timedelta(minutes=10)) for i in range(1, 6)]
+    members[1]["last_purchase_at"] = members[1]["first_purchase_at"] = NOW - timedelta(
+        minutes=10)
+    orders = [purchase_row(f"T{i}", i, 1000 * i, NOW - i * timedelta(minutes=10))
+              for i in range(1, 6)]
+    async with db.uow() as uow:
+        await uow.execute(insert(Member.__table__), members)
+        await uow.execute(insert(Purchase.__table__), orders)
+        await uow.commit()
+    async with db.snapshot() as snap:
+        result = await rfm.rfm(snap, NOW + timedelta(minutes=5))
+    assert {result.scores.scores_of(i)[0] for i in range(1, 6)} == {5}
+    assert {result.scores.segment_of(i) for i in range(1, 6)} <= {
+        "new", "potential_loyalists", "champions"}
+    assert result.segment("at_risk").members == result.segment("hibernating").members == 0

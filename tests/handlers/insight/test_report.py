@@ -103,7 +103,7 @@ async def test_the_report_as_sent_from_the_job_in_both_languages(db, programme, 
                            "• Nothing changed much since the week before.\n\n👥 Members\n")
     for line in ("• Purchases: 3 (was 2, +50%)",
                  "• Revenue (after refunds): ¥60.00 (was ¥300.00, -80%)",
-                 "• Repeat-purchase rate: 50% (was 0%)",
+                 "• Repeat-purchase rate: 50% (was 0%, +50 pts)",
                  "• Points redeemed: 200 (was 0)",
                  "• Check-ins: 2; members who checked in: 1 (33% of active members)"):
         assert line in text, line
@@ -112,7 +112,8 @@ async def test_the_report_as_sent_from_the_job_in_both_languages(db, programme, 
     assert chinese.image is not None and chinese.image.startswith(PNG)
     assert chinese.image != shown.image  # its labels are Chinese
     assert chinese.text.startswith("📈 每周报告：2026年3月8日 – 2026年3月14日")
-    assert "• 复购率：50%（之前 0%）" in chinese.text and "与上周相比没有明显变化" in chinese.text
+    assert "• 复购率：50%（之前 0%，+50 个百分点）" in chinese.text
+    assert "与上周相比没有明显变化" in chinese.text
     # Rendered plainly (a notifier that does not draw it), it still names the week.
     assert render_notice(report.KEY, params, "en", sundays).text == (
         "📈 The weekly report, Mar 8, 2026 – Mar 14, 2026: "

@@ -74,12 +74,13 @@ async def test_the_campaign_builder_filters_by_rfm_segment_and_churn_risk(db, pr
     assert "[1] Champions" in out and "[10] Hibernating" in out
     await olga.say("1")
     out = await olga.say("11")  # done
-    assert "RFM segment (as scored last night): Champions" in out
+    assert "RFM segment (from the nightly scores): Champions" in out
+    assert "Scores from 2026-06-01 12:00; the scores job runs nightly at 03:30" in out
     await olga.say("10")
     out = await olga.say("abc")
     assert "A churn risk is a whole number from 1 to 100." in out
     out = await olga.say("５０")  # from a Chinese keyboard
-    assert "Churn risk at least 50 (as scored last night)" in out
+    assert "Churn risk at least 50 (from the nightly scores)" in out
     await olga.say("10")
     out = await olga.say("-")
-    assert "Churn risk at least" not in out and "RFM segment (as scored" in out
+    assert "Churn risk at least" not in out and "RFM segment (from the nightly" in out

@@ -52,14 +52,18 @@ async def test_the_figures_of_a_week_read_as_worked_out_by_hand(db, programme, c
             "• Purchases: 3 (was 2, +50%)",
             "• Members who bought: 2 (was 2, +0%)",
             "• Revenue (after refunds): ¥60.00 (was ¥300.00, -80%)",
-            "• Refunded: ¥40.00",
-            "• Average order: ¥33.33 (was ¥150.00)",  # 100.00 / 3, rounded half up
-            "• Repeat-purchase rate: 50% (was 0%)",
+            "• Refunded: ¥40.00 (was ¥0.00)",
+            # After refunds, as revenue: (100.00 - 40.00) / 3 orders, against 300.00 / 2.
+            "• Average order: ¥20.00 (was ¥150.00, -87%)",
+            "• Repeat-purchase rate: 50% (was 0%, +50 pts)",
             "• Points redeemed: 200 (was 0)",
             "• Check-ins: 2; members who checked in: 1 (33% of active members)",
             "• Campaign response (bought): no campaign started in this period",
-            "• Coupons: 1 issued, 0 used",
-            "   Purchases: 100\n   Check-ins: 10"):
+            "• Coupons issued: 1 (was 0)",
+            "• Coupons used: 0 (was 0)",
+            "• Points taken back by refunds: 80 (was 0)",  # 40% of the base and first-order points
+            "• Points held by members: 330 (was 500, -34%)",  # 500 + 110 - 200 - 80
+            "   Purchases: 100 (was 500, -80%)\n   Check-ins: 10 (was 0)"):
         assert line in text, line
     # Held points are worth 0.01 yuan each (the example's point_value).
     assert "• Their value (liability): ¥" in text
@@ -70,7 +74,7 @@ async def test_in_chinese(db, programme, clock):
     zhou = await owner(db, programme, clock, user="zhou", locale="zh_Hans")
     out = await said(zhou, "/stats 7d")
     assert "📊 数据：最近 7 天" in out[0].text
-    assert "• 复购率：50%（之前 0%）" in out[0].text
+    assert "• 复购率：50%（之前 0%，+50 个百分点）" in out[0].text
     assert [m.text for m in out[1:3]] == ["积分发放与兑换", "各等级会员人数"]
 
 
@@ -95,10 +99,10 @@ async def test_export_is_a_csv_of_both_periods_and_is_audited(db, programme, clo
 @pytest.mark.parametrize(("typed", "answer"), [
     ("/stats 2026-03-10 2026-03-01", "The first date comes after the second."),
     ("/stats 2027-01-01 2027-02-01", "That period has not started yet"),
-    ("/stats 2020-01-01 2026-03-01", "A period can span at most 1,098 days."),
+    ("/stats 2020-01-01 2026-03-01", "A period can span at most 1,098 days"),
     ("/stats yesterday", "Which period?"),
-    ("/stats 2026-02-30 2026-03-01", "Which period?"),
-    ("/stats 2026-03-01", "Which period?"),
+    ("/stats 2026-02-30 2026-03-01", "There is no such day as 2026-02-30."),
+    ("/stats 2026-03-01 please", "Which period?"),
     ("/stats export 2026-03-01 2026-03-02 2026-03-03", "Which period?"),
 ])
 async def test_periods_typed_wrong_are_answered_in_our_words(db, programme, clock, typed,
@@ -112,6 +116,23 @@ async def test_dates_from_a_chinese_keyboard(db, programme, clock):
     olga = await owner(db, programme, clock)
     out = await said(olga, "/stats ２０２６－０３－０１ ２０２６／０３／０５")
     assert "Mar 1, 2026 – Mar 5, 2026" in out[0].text and out[0].image is not None
+    out = await said(olga, "/stats 2026年3月1日至2026年3月5日")
+    assert "Mar 1, 2026 – Mar 5, 2026" in out[0].text
+    out = await said(olga, "/stats 2026-03-01~2026-03-05")
+    assert "Mar 1, 2026 – Mar 5, 2026" in out[0].text
+
+
+@pytest.mark.parametrize(("typed", "period"), [
+    ("/stats 今天", "today (Mar 14, 2026)"), ("/stats 本月", "this month so far"),
+    ("/stats 30天", "the last 30 days"), ("/stats 导出 7天", None),
+    ("/stats 2026-03-01", "Figures for Mar 1, 2026\nCompared with Feb 28, 2026\n")])
+async def test_chinese_words_and_a_single_day(db, programme, clock, typed, period):
+    olga = await owner(db, programme, clock)
+    out = await said(olga, typed)
+    if period is None:  # the export
+        assert out[0].file is not None and out[0].file[0] == "stats-2026-03-08-2026-03-14.csv"
+    else:
+        assert period in out[0].text and out[0].image is not None
 
 
 @pytest.mark.parametrize("role", [None, "staff", "moderator"])
