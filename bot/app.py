@@ -27,6 +27,7 @@ from handlers.routers import build_engine
 
 log = logging.getLogger(__name__)
 RETRY_MODEL_S = 60.0  # a failed first build of the picks' model is tried again after this
+READY_S = 3.0  # how long a start waits for the picks' first model before serving
 
 
 @dataclass
@@ -74,6 +75,9 @@ async def lifespan(settings: Settings, migrate: bool = True,
                                                  "platform:id, e.g. telegram:12345") from None
                     await uow.commit()
         first.append(asyncio.create_task(first_model(models), name="recommendations model"))
+        # A small programme's model is built in a moment: wait that long, so the first
+        # /rewards after a start has its picks; a big one goes on building meanwhile.
+        await asyncio.wait(first, timeout=READY_S)
         yield App(settings, programme, db, build_engine(db, programme))
     finally:
         # A build under way stops after its current read, before the database goes

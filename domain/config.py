@@ -301,6 +301,15 @@ class Insight(Strict):
     report_weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = "mon"
     report_hour: Annotated[StrictInt, Field(ge=0, le=23)] = 9
 
+    @field_validator("point_value", mode="before")
+    @classmethod
+    def _point_value_as_written(cls, value: Any) -> Any:
+        """`point_value = 0.01` as a TOML number reads as the text it was written as:
+        TOML gives a float, whose shortest form is what was typed."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return format(Decimal(repr(value)), "f")
+        return value
+
     @property
     def point_worth(self) -> Decimal:
         return Decimal(self.point_value)

@@ -189,10 +189,12 @@ async def winback_coupons(uow: UnitOfWork, size: int) -> array[int]:
 
 async def at_risk(uow: UnitOfWork, programme: Programme, now: datetime, *,
                   top: int = TOP, threshold: int = THRESHOLD, reachable_only: bool = False,
-                  members: Members | None = None) -> Risk:
+                  members: Members | None = None, savable_only: bool = False) -> Risk:
     """Every member scored as of `now`, and the win-back coupons read from `uow`, best
     a snapshot (Database.snapshot). `members` is a reading already taken (rfm.read);
-    else one is taken. `top` lists the members at highest risk, only those we can reach
+    else one is taken. `top` lists the members at highest risk (with `savable_only`,
+    among those not churned yet, scoring under 100: the ones a win-back may still
+    bring back), only those we can reach
     with `reachable_only`."""
     _check(threshold)
     if members is None:
@@ -216,7 +218,8 @@ async def at_risk(uow: UnitOfWork, programme: Programme, now: datetime, *,
             if score >= threshold and given[ids[i]] > lasts[i]:
                 reached += 1
             if top and (len(heap) < top or score >= heap[0][0]) and (
-                    not reachable_only or reachable[i]):
+                    not reachable_only or reachable[i]) and (
+                    not savable_only or score < 100):
                 entry = (score, now_s - active[i], -ids[i], i)
                 if len(heap) < top:
                     heapq.heappush(heap, entry)
@@ -318,7 +321,8 @@ class Report:
 
 async def report(uow: UnitOfWork, programme: Programme, now: datetime, *,
                  top: int = TOP, threshold: int = THRESHOLD, reachable_only: bool = False,
-                 evaluated: bool = True, horizon_days: int | None = None) -> Report:
+                 evaluated: bool = True, horizon_days: int | None = None,
+                 savable_only: bool = False) -> Report:
     """RFM, churn risk and (with `evaluated`) the look back, from one read of the members
     and one of the purchases. `uow` is best a snapshot (Database.snapshot)."""
     window = look_back(programme, now, horizon_days) if evaluated else (None, None)
@@ -326,7 +330,8 @@ async def report(uow: UnitOfWork, programme: Programme, now: datetime, *,
     return Report(
         rfm=await rfm.score(members, now),
         risk=await at_risk(uow, programme, now, top=top, threshold=threshold,
-                           reachable_only=reachable_only, members=members),
+                           reachable_only=reachable_only, members=members,
+                           savable_only=savable_only),
         evaluation=await evaluate(uow, programme, now, horizon_days=horizon_days,
                                   threshold=threshold, members=members)
         if evaluated else None)

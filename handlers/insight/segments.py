@@ -34,7 +34,7 @@ async def segments_command(ctx: Ctx) -> Outcome:
         return Outcome([Reply("segments.usage")])
 
     async def read(uow: UnitOfWork) -> Report:
-        return await churn.report(uow, ctx.programme, ctx.now, top=TOP)
+        return await churn.report(uow, ctx.programme, ctx.now, top=TOP, savable_only=True)
 
     found = await ctx.read("segments", read)
     image = (await charts.draw_all([chart(found.rfm, ctx.locale)])).images[0]

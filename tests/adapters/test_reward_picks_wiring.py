@@ -49,9 +49,9 @@ async def test_start_up_holds_the_model_and_builds_it_in_the_background(tmp_path
     async with lifespan(settings) as app:
         models = app.programme.recommender
         assert isinstance(models, Models)
-        async with asyncio.timeout(10):
-            while models.latest is None:  # noqa: ASYNC110 - it polls
-                await asyncio.sleep(0.01)
+        # A small programme's model is built before the first message is served, so
+        # the first /rewards after a start has its picks.
+        assert models.latest is not None
         assert models.latest.members == 0  # a new database: nothing to pick from
 
 

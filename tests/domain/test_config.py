@@ -179,3 +179,15 @@ def test_end_of_next_year_follows_the_programme_zone_not_utc(programme):
 
 def test_never_means_no_expiry(programme):
     assert expires_at(Expiry(policy="never"), programme, datetime(2026, 3, 10, tzinfo=UTC)) is None
+
+
+def test_a_point_value_may_be_written_as_a_toml_number_or_as_text():
+    from decimal import Decimal
+
+    from domain.config import Insight
+    assert Insight(point_value=0.01).point_worth == Decimal("0.01")
+    assert Insight(point_value=2).point_worth == Decimal("2")
+    assert Insight(point_value="0.05").point_worth == Decimal("0.05")
+    for wrong in (-1, "1e-3", "0.00001", True):
+        with pytest.raises(ValueError):
+            Insight(point_value=wrong)
