@@ -123,3 +123,120 @@ async def test_the_survey_answers_benchmark_stores_every_answer(tmp_path):
 
     found = await survey_sending.measure_answers(tmp_path, 5, 10)
     assert found["answers"] == 10 and found["answers_per_s"] > 0 and found["engine_per_s"] > 0
+
+
+async def test_the_analytics_benchmark_runs_its_steps_and_its_recount_agrees(tmp_path):
+    """benchmarks.analytics at a tiny scale, every step as the full run takes it: the
+    seed keeps the members' caches, the roll-ups agree with the recount before and
+    after the tail, and each step was timed with the member answered."""
+    from sqlalchemy import func, select
+
+    from benchmarks import analytics
+    from bot import programme as programme_file
+    from domain.members.tables import Member
+    from domain.points.tables import LedgerEntry, Purchase
+    from domain.storage.database import Database
+
+    programme = programme_file.load()
+    shape = analytics.shape_of(programme, 0.0004, campaign_share=0.25)
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'analytics.db'}")
+    try:
+        run = await analytics.measure(db, programme, shape, tmp_path, repeats=1, trace=False,
+                                      apart=False, say=lambda line: None)
+        async with db.uow() as uow:
+            held = dict((await uow.execute(select(LedgerEntry.member_id,
+                                                  func.sum(LedgerEntry.delta))
+                                           .group_by(LedgerEntry.member_id))).all())
+            bought = dict((await uow.execute(select(Purchase.member_id, func.count())
+                                             .group_by(Purchase.member_id))).all())
+            members = (await uow.execute(select(Member.id, Member.points_balance,
+                                                Member.purchase_count))).all()
+    finally:
+        await db.dispose()
+    assert run.seeded["members"] == 400
+    assert 8 * 400 < run.seeded["ledger_entries"] < 12 * 400
+    assert 2 * 400 < run.seeded["purchases"] < 4 * 400
+    assert all(m.points_balance == held.get(m.id, 0) >= 0 for m in members)
+    assert all(m.purchase_count == bought.get(m.id, 0) for m in members)
+    first, after_tail = run.agreements
+    assert first.agrees and after_tail.agrees, (first.line(), after_tail.line())
+    assert first.checked["days"] > 600 and first.checked["period figures"] == 26
+    assert after_tail.checked["day figures"] > first.checked["day figures"]  # the tail's
+    assert sum(run.tail.values()) > 0
+    assert [s.name for s in run.steps] == [
+        "roll-ups from scratch (job)", "standing (job)", "/stats 30d read",
+        "/stats 30d answer (engine, charts)", "RFM + churn risk + look back",
+        "RFM + churn risk", "roll-ups of the tail (job)"]
+    assert all(s.replies > 0 and s.times for s in run.steps)
+
+
+async def test_the_analytics_recount_finds_a_tampered_roll_up(tmp_path):
+    """The recount compares for real: one day figure, one member's day or one cohort
+    cell off by one, or a member's day given to another member, is a disagreement
+    naming that day or month."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from benchmarks import analytics
+    from bot import programme as programme_file
+    from domain.insight import rollups
+    from domain.insight.tables import InsightCohort, InsightDay, InsightMemberDay
+    from domain.storage.database import Database
+
+    programme = programme_file.load()
+    shape = analytics.shape_of(programme, 0.0003, campaign_share=0)
+    db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'tampered.db'}")
+
+    async def change(statement) -> None:
+        async with db.uow() as uow:
+            await uow.execute(statement)
+            await uow.commit()
+
+    try:
+        await analytics.seed(db, programme, shape, tmp_path, apart=False)
+        await rollups.run(db, programme, analytics.NOW - timedelta(minutes=10))
+        assert (await analytics.verify(db, programme, shape, analytics.NOW)).agrees
+        async with db.uow() as uow:
+            sale = (await uow.execute(select(InsightDay).where(
+                InsightDay.measure == "sales").limit(1))).one()
+            visit = (await uow.execute(select(InsightMemberDay).where(
+                InsightMemberDay.purchases > 0).limit(1))).one()
+        d = InsightDay
+        one_sale = update(d).where(d.day == sale.day, d.measure == "sales",
+                                   d.dimension == sale.dimension)
+        await change(one_sale.values(amount=d.amount + 1))
+        found = await analytics.verify(db, programme, shape, analytics.NOW)
+        assert not found.agrees
+        assert any(str(sale.day) in said and "sales" in said for said in found.disagreements)
+        await change(one_sale.values(amount=d.amount - 1))
+
+        md = InsightMemberDay
+        one_visit = update(md).where(md.day == visit.day, md.member_id == visit.member_id)
+        await change(one_visit.values(purchases=md.purchases + 1))
+        found = await analytics.verify(db, programme, shape, analytics.NOW)
+        assert [said[:22] for said in found.disagreements] == [f"{visit.day} member days"]
+        await change(one_visit.values(purchases=md.purchases - 1))
+
+        async with db.uow() as uow:
+            cell = (await uow.execute(select(InsightCohort).limit(1))).one()
+        one_cell = update(InsightCohort).where(InsightCohort.cohort == cell.cohort,
+                                               InsightCohort.month == cell.month)
+        await change(one_cell.values(members=InsightCohort.members + 1))
+        found = await analytics.verify(db, programme, shape, analytics.NOW)
+        assert [said[:25] for said in found.disagreements] == [
+            f"cohort {cell.cohort:%Y-%m} in {cell.month:%Y-%m}"]
+        await change(one_cell.values(members=InsightCohort.members - 1))
+
+        there = set(await _scalars(db, select(md.member_id).where(md.day == visit.day)))
+        stranger = max(m for m in range(2, 300) if m not in there)
+        await change(one_visit.values(member_id=stranger))
+        found = await analytics.verify(db, programme, shape, analytics.NOW)
+        assert not found.agrees and all(str(visit.day) in said for said in found.disagreements)
+    finally:
+        await db.dispose()
+
+
+async def _scalars(db, statement) -> list:
+    async with db.uow() as uow:
+        return list((await uow.execute(statement)).scalars())
