@@ -87,6 +87,24 @@ class InsightMemberScore(Base):
     scored_at: Mapped[datetime]
 
 
+class InsightLookBack(Base):
+    """How well the churn score foretold churn, worked out by the nightly scoring
+    (domain/insight/churn.py `evaluate`): /segments shows the last one, as working it
+    out takes a second read of every purchase, seconds on a large programme."""
+
+    __tablename__ = "insight_look_backs"
+
+    scored_at: Mapped[datetime] = mapped_column(primary_key=True)
+    as_of: Mapped[datetime]
+    until: Mapped[datetime]
+    threshold: Mapped[int] = mapped_column(Integer)
+    members: Mapped[int] = mapped_column(BigInteger)
+    true_positives: Mapped[int] = mapped_column(BigInteger)
+    false_positives: Mapped[int] = mapped_column(BigInteger)
+    false_negatives: Mapped[int] = mapped_column(BigInteger)
+    true_negatives: Mapped[int] = mapped_column(BigInteger)
+
+
 class InsightReportReader(Base):
     """A staff member who asked for the weekly report (/report on)."""
 

@@ -3,10 +3,13 @@ builder's RFM and churn-risk filters; everyone below an operator refused."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from domain.insight import churn, scores
 from domain.staff import roles
+from handlers.insight import segments
 from tests.domain.insight.test_scores import NOW, buyers
 from tests.support.survey_given import said
 from tests.support.transcript import Clock, member, owner
@@ -41,6 +44,32 @@ async def test_segments_show_every_segment_and_who_is_at_risk(db, programme, clo
     assert worst.score < 100 and ": 100, idle" not in risk
     assert "How well it foretold churn: scored as of" in risk
     assert "Use it in a campaign: /campaign, then Churn risk." in risk
+
+
+async def test_the_look_back_is_the_nightly_scorings_once_it_ran(db, programme, clock,
+                                                                 monkeypatch):
+    """A large programme's look back reads every purchase again: /segments shows the
+    nightly scoring's, says when it is not worked out yet, and works it out as it answers
+    only for a programme small enough to wait for."""
+    await buyers(db)
+    olga = await owner(db, programme, clock, user="olga")
+    monkeypatch.setattr(segments, "LIVE_LOOK_BACK", 5)  # 13 members: a large programme
+    _, risk_part = await said(olga, "/segments")
+    assert ("How well it foretold churn: worked out by the nightly scoring (03:30, or now "
+            "with /jobs run scores); not run yet.") in risk_part.text
+    await scores.run(db, programme, NOW - timedelta(hours=2))
+    async with db.snapshot() as uow:
+        judged = await churn.evaluate(uow, programme, NOW - timedelta(hours=2))
+        kept = await scores.last_look_back(uow)
+    assert kept == (NOW - timedelta(hours=2), judged) and judged.members == 10
+    _, risk_part = await said(olga, "/segments")
+    assert ("How well it foretold churn (worked out by the nightly scoring at 2026-06-01 "
+            f"10:00): scored as of Dec 3, 2025, {judged.flagged} of 10 members were at risk."
+            ) in risk_part.text
+    olga.chat.locale = "zh_Hans"
+    _, risk_part = await said(olga, "/segments")
+    assert ("预测效果回看（由每晚评分于 2026-06-01 10:00 算出）：以 2025年12月3日 为准打分"
+            in risk_part.text)
 
 
 async def test_segments_in_chinese_and_for_a_programme_nobody_bought_from(db, programme, clock):

@@ -1,0 +1,37 @@
+"""How well the churn score foretold churn, kept by the nightly scoring
+
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-06
+
+/segments showed a look back worked out as it answered: a second read of every
+purchase, seconds on a large programme. The nightly scoring now works it out and keeps
+it here.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0029"
+down_revision: str | None = "0028"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "insight_look_backs",
+        sa.Column("scored_at", sa.DateTime(), primary_key=True),
+        sa.Column("as_of", sa.DateTime(), nullable=False),
+        sa.Column("until", sa.DateTime(), nullable=False),
+        sa.Column("threshold", sa.Integer(), nullable=False),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in (
+            "members", "true_positives", "false_positives", "false_negatives",
+            "true_negatives")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("insight_look_backs")
