@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from domain.community import seats
 from domain.config import Programme
 from domain.feedback import triggers
-from domain.insight import report, rollups, scores, snapshots
+from domain.insight import distinct, report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
@@ -52,6 +52,11 @@ async def _campaigns(db: Database, programme: Programme, now: datetime) -> dict[
     return {"started": await campaigns.start_due(db, programme, now)}
 
 
+async def _rollups(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
+    done = await rollups.run(db, programme, now)
+    return {**done, "spans": await distinct.keep(db, programme, now)}
+
+
 def _daily(hour: int, minute: int) -> Callable[[Programme], BaseTrigger]:
     return lambda p: CronTrigger(hour=hour, minute=minute, timezone=p.zone)
 
@@ -72,8 +77,9 @@ JOBS: tuple[Job, ...] = (
         HOUR - 60),
     # Every minute: unanswered support conversations remind staff past [support]'s time.
     Job("support", support.run, lambda p: CronTrigger(second=30, timezone=p.zone), 50),
-    # /stats adds what came after the last roll-up itself: this keeps that part short.
-    Job("rollups", rollups.run, lambda p: CronTrigger(minute="*/10", timezone=p.zone),
+    # /stats adds what came after the last roll-up itself: this keeps that part short,
+    # and once a day ends, counts the named periods' distinct members of it.
+    Job("rollups", _rollups, lambda p: CronTrigger(minute="*/10", timezone=p.zone),
         600 - 60),
     # Hourly, and the day's last reading stays that day's: /stats compares with it.
     Job("standing", snapshots.take, lambda p: CronTrigger(minute=55, timezone=p.zone),

@@ -21,15 +21,14 @@ from domain.campaigns import attribution
 from domain.campaigns.tables import Campaign
 from domain.config import Programme
 from domain.feedback.tables import SurveyResponse
-from domain.insight import rollups, snapshots, takings
+from domain.insight import distinct, rollups, snapshots, takings
 from domain.insight.periods import Period
 from domain.insight.rollups import Tally
-from domain.insight.tables import InsightDay, InsightMemberDay
+from domain.insight.tables import InsightDay
 from domain.members.tables import ReferralReward
 from domain.rewards.tables import Coupon
 from domain.storage.database import UnitOfWork
 
-CHUNK = 500  # member ids in one IN (...) list
 LOSSES = ("points.redeemed", "points.expired", "points.reversed", "points.deducted")
 
 
@@ -103,7 +102,7 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
                   tail: Tally) -> Figures:
     today = now.astimezone(programme.zone).date()
     days = await _days(uow, period, tail)
-    members = await _members(uow, period, tail)
+    members = await distinct.count(uow, period, tail, distinct.ended_through(programme.zone, now))
     outstanding = await _outstanding(uow, period, tail)
     if period.last >= today:
         standing_at, standing = await snapshots.current(uow, programme, now)
@@ -119,7 +118,8 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
     reported = await takings.in_period(uow, period)
     member_sales = await daily(uow, period, tail, ("sales", "refunds")) if reported else {}
     return Figures(
-        period, days, *members, outstanding=outstanding,
+        period, days, members.active, members.buyers, members.repeat_buyers,
+        members.checkin_members, outstanding=outstanding,
         standing=found[1] if found else None, standing_at=found[0] if found else None,
         coupons_used=await _count(uow, Coupon.used_at, start, end),
         surveys_sent=int(sent), surveys_completed=int(completed),
@@ -175,47 +175,6 @@ async def _outstanding(uow: UnitOfWork, period: Period, tail: Tally) -> int:
         elif measure in LOSSES:
             total -= int(amount)
     return total
-
-
-_MD = InsightMemberDay
-
-
-def _yes(column: Any, at_least: int = 1) -> Any:
-    return func.coalesce(func.sum(case((column >= at_least, 1), else_=0).cast(Integer)), 0)
-
-
-_PER_MEMBER = (select(_MD.member_id, func.sum(_MD.moves).label("moves"),
-                      func.sum(_MD.purchases).label("purchases"),
-                      func.sum(_MD.checkins).label("checkins"))
-               .where(_MD.day >= _FIRST, _MD.day <= _LAST).group_by(_MD.member_id))
-_per = _PER_MEMBER.subquery()
-_DISTINCT = select(_yes(_per.c.moves), _yes(_per.c.purchases), _yes(_per.c.purchases, 2),
-                   _yes(_per.c.checkins))
-
-
-async def _members(uow: UnitOfWork, period: Period, tail: Tally) -> tuple[int, int, int, int]:
-    """Distinct members who moved points, bought, bought twice, checked in: counted in the
-    roll-ups, then corrected member by member for what the tail adds."""
-    window = {"b_first": period.first, "b_last": period.last}
-    counts = [int(n) for n in (await uow.execute(_DISTINCT, window)).one()]
-    added: dict[int, list[int]] = {}
-    for (day, member_id), done in tail.members.items():
-        if period.first <= day <= period.last:
-            sums = added.setdefault(member_id, [0, 0, 0])
-            for i, n in enumerate(done):
-                sums[i] += n
-    before: dict[int, tuple[int, int, int]] = {}
-    ids = sorted(added)
-    for at in range(0, len(ids), CHUNK):
-        chunk = ids[at:at + CHUNK]
-        for row in await uow.execute(_PER_MEMBER.where(_MD.member_id.in_(chunk)), window):
-            before[row.member_id] = (int(row.moves), int(row.purchases), int(row.checkins))
-    for member_id, more in added.items():
-        was = before.get(member_id, (0, 0, 0))
-        now = tuple(a + b for a, b in zip(was, more, strict=True))
-        for i, (column, least) in enumerate(((0, 1), (1, 1), (1, 2), (2, 1))):
-            counts[i] += (now[column] >= least) - (was[column] >= least)
-    return counts[0], counts[1], counts[2], counts[3]
 
 
 async def _campaigns(uow: UnitOfWork, start: datetime, end: datetime,

@@ -45,6 +45,21 @@ class InsightMemberDay(Base):
     checkins: Mapped[int] = mapped_column(Integer, default=0)
 
 
+class InsightDistinct(Base):
+    """The distinct members of a span of days that ended (domain/insight/distinct.py),
+    kept as they no longer change: counting them anew takes seconds."""
+
+    __tablename__ = "insight_distinct"
+
+    first: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[date] = mapped_column(Date, primary_key=True)
+    active: Mapped[int] = mapped_column(BigInteger)
+    buyers: Mapped[int] = mapped_column(BigInteger)
+    repeat_buyers: Mapped[int] = mapped_column(BigInteger)
+    checkin_members: Mapped[int] = mapped_column(BigInteger)
+    counted_at: Mapped[datetime]
+
+
 class InsightMark(Base):
     """How far one source (an append-only table) has been rolled up: every row with an
     id up to `last_id` is in the roll-ups, none after it."""

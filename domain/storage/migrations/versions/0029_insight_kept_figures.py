@@ -1,4 +1,4 @@
-"""How well the churn score foretold churn, kept by the nightly scoring
+"""Figures kept so /stats and /segments answer in a second or two on a large programme
 
 Revision ID: 0029
 Revises: 0028
@@ -6,7 +6,9 @@ Create Date: 2026-12-06
 
 /segments showed a look back worked out as it answered: a second read of every
 purchase, seconds on a large programme. The nightly scoring now works it out and keeps
-it here.
+it (insight_look_backs). /stats counted a period's distinct members (active, buyers)
+from every member-day of it; a span of days that ended no longer changes, so its
+counts are kept (insight_distinct).
 """
 
 from collections.abc import Sequence
@@ -32,6 +34,16 @@ def upgrade() -> None:
             "true_negatives")),
     )
 
+    op.create_table(
+        "insight_distinct",
+        sa.Column("first", sa.Date(), primary_key=True),
+        sa.Column("last", sa.Date(), primary_key=True),
+        *(sa.Column(name, sa.BigInteger(), nullable=False) for name in (
+            "active", "buyers", "repeat_buyers", "checkin_members")),
+        sa.Column("counted_at", sa.DateTime(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("insight_distinct")
     op.drop_table("insight_look_backs")
