@@ -15,8 +15,10 @@ fresh temporary file; PostgreSQL in a fresh schema, when reachable) it:
    time in every table, the members' caches kept consistent with it;
 2. times the roll-up job (`domain.insight.rollups.run`, which also keeps the cohorts
    of `domain.insight.cohorts`) from scratch over all of it, and its second part, the
-   distinct members of the named periods' ended spans (`domain.insight.distinct.keep`),
-   then the members' standing job (`domain.insight.snapshots.take`);
+   figures that no longer change kept: the distinct members of the named periods'
+   ended days (`domain.insight.distinct.keep`) and the reach of campaigns past their
+   attribution window (`domain.insight.reach.keep`); then the members' standing job
+   (`domain.insight.snapshots.take`);
 3. checks the roll-ups against a full recount, SQL written here from the raw tables:
    every figure of every day of `insight_days` (sales and refunds by the buyer's tier
    as it is now, as the job files them); the members' day rows, day by day
@@ -133,6 +135,7 @@ from domain.insight import (
     distinct,
     kpis,
     periods,
+    reach,
     rollups,
     scores,
     snapshots,
@@ -1512,16 +1515,17 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
     steps.append(step)
     say(f"    {step.name}: {step.median:.1f} s, {rolled:,} day figures")
 
-    kept: list[int] = []
+    kept: list[tuple[int, int]] = []
 
     async def keep() -> None:
-        kept.append(await distinct.keep(db, programme, job_at))
+        kept.append((await distinct.keep(db, programme, job_at), await reach.keep(db, job_at)))
 
-    step = await timed("distinct members of ended spans (job)", engine, keep, None)
-    step.note = (f"{kept[0]} spans of the named periods and those before them counted "
-                 f"and kept, as the roll-up job does once a day ends")
+    step = await timed("kept figures (job)", engine, keep, None)
+    step.note = (f"{kept[0][0]} spans of ended days (the named periods and those before "
+                 f"them) and {kept[0][1]} campaigns past their window counted and kept, as "
+                 f"the roll-up job does")
     steps.append(step)
-    say(f"    {step.name}: {step.median:.1f} s, {kept[0]} spans")
+    say(f"    {step.name}: {step.median:.1f} s ({step.note})")
 
     stand_at = NOW - timedelta(minutes=5)
     step = await timed("standing (job)", engine,

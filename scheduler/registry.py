@@ -20,7 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from domain.community import seats
 from domain.config import Programme
 from domain.feedback import triggers
-from domain.insight import distinct, report, rollups, scores, snapshots
+from domain.insight import distinct, reach, report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
 from domain.staff import jobs
@@ -54,7 +54,8 @@ async def _campaigns(db: Database, programme: Programme, now: datetime) -> dict[
 
 async def _rollups(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
     done = await rollups.run(db, programme, now)
-    return {**done, "spans": await distinct.keep(db, programme, now)}
+    return {**done, "spans": await distinct.keep(db, programme, now),
+            "campaigns": await reach.keep(db, now)}
 
 
 def _daily(hour: int, minute: int) -> Callable[[Programme], BaseTrigger]:
@@ -78,7 +79,8 @@ JOBS: tuple[Job, ...] = (
     # Every minute: unanswered support conversations remind staff past [support]'s time.
     Job("support", support.run, lambda p: CronTrigger(second=30, timezone=p.zone), 50),
     # /stats adds what came after the last roll-up itself: this keeps that part short,
-    # and once a day ends, counts the named periods' distinct members of it.
+    # and keeps what no longer changes: the named periods' distinct members of days
+    # that ended, the reach of campaigns whose attribution window closed.
     Job("rollups", _rollups, lambda p: CronTrigger(minute="*/10", timezone=p.zone),
         600 - 60),
     # Hourly, and the day's last reading stays that day's: /stats compares with it.

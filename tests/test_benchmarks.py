@@ -164,11 +164,12 @@ async def test_the_analytics_benchmark_runs_its_steps_and_its_recount_agrees(tmp
     assert after_tail.checked["day figures"] > first.checked["day figures"]  # the tail's
     assert sum(run.tail.values()) > 0
     assert [s.name for s in run.steps] == [
-        "roll-ups from scratch (job)", "distinct members of ended spans (job)",
+        "roll-ups from scratch (job)", "kept figures (job)",
         "standing (job)", "/stats 30d read", "/stats 30d answer (engine, charts)",
         "scores (nightly job)", "/segments read: RFM + churn risk",
         "roll-ups of the tail (job)"]
     assert "the look back kept by the scoring" in run.steps[6].note
+    assert "and 2 campaigns past their window" in run.steps[1].note
     assert all(s.replies > 0 and s.times for s in run.steps)
 
 

@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import bindparam, select
 
 from domain.insight.tables import InsightCohort, InsightDay, InsightMemberMonth
 from domain.members.tables import Member
@@ -111,14 +111,19 @@ async def grid(uow: UnitOfWork, zone: ZoneInfo, today: date, tail: Tally,
 
 async def _unseen(uow: UnitOfWork, zone: ZoneInfo, tail: Tally,
                   first: date) -> Counter[tuple[date, date]]:
-    """The tail's first sightings: member-months not recorded yet, by cohort."""
+    """The tail's first sightings: member-months not recorded yet, by cohort. Looked up
+    month by month (a pair of columns IN a list of pairs is a full scan on SQLite)."""
     seen = sorted(_months(tail))
+    by_month: dict[date, list[int]] = {}
+    for m, member in seen:
+        by_month.setdefault(m, []).append(member)
     known: set[tuple[date, int]] = set()
-    for at in range(0, len(seen), CHUNK):
-        chunk = seen[at:at + CHUNK]
-        known.update(tuple(row) for row in await uow.execute(
-            select(InsightMemberMonth.month, InsightMemberMonth.member_id).where(
-                tuple_(InsightMemberMonth.month, InsightMemberMonth.member_id).in_(chunk))))
+    for m, members in by_month.items():
+        for at in range(0, len(members), CHUNK):
+            known.update((m, member) for (member,) in await uow.execute(
+                select(InsightMemberMonth.member_id).where(
+                    InsightMemberMonth.month == m,
+                    InsightMemberMonth.member_id.in_(members[at:at + CHUNK]))))
     new = [(m, member) for m, member in seen if (m, member) not in known]
     joined = await _joined(uow, zone, (member for _, member in new))
     return Counter((joined[member], m) for m, member in new

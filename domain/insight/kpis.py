@@ -15,13 +15,11 @@ from datetime import date, datetime, time, timedelta
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, case, func, select
+from sqlalchemy import Integer, bindparam, case, func, select
 
-from domain.campaigns import attribution
-from domain.campaigns.tables import Campaign
 from domain.config import Programme
 from domain.feedback.tables import SurveyResponse
-from domain.insight import distinct, rollups, snapshots, takings
+from domain.insight import distinct, reach, rollups, snapshots, takings
 from domain.insight.periods import Period
 from domain.insight.rollups import Tally
 from domain.insight.tables import InsightDay
@@ -114,7 +112,7 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
         func.count(), func.coalesce(func.sum(case((SurveyResponse.completed_at.is_not(None), 1),
                                                   else_=0).cast(Integer)), 0))
         .where(SurveyResponse.sent_at >= start, SurveyResponse.sent_at < end))).one()
-    reached, bought = await _campaigns(uow, start, end, now)
+    reached, bought = await reach.in_period(uow, start, end, now)
     reported = await takings.in_period(uow, period)
     member_sales = await daily(uow, period, tail, ("sales", "refunds")) if reported else {}
     return Figures(
@@ -175,21 +173,6 @@ async def _outstanding(uow: UnitOfWork, period: Period, tail: Tally) -> int:
         elif measure in LOSSES:
             total -= int(amount)
     return total
-
-
-async def _campaigns(uow: UnitOfWork, start: datetime, end: datetime,
-                     now: datetime) -> tuple[int, int]:
-    """Members reached by the campaigns started in the period, and those of them who
-    bought within each campaign's attribution window (held-out members left out)."""
-    reached = bought = 0
-    started = await uow.session.scalars(select(Campaign).where(
-        and_(Campaign.started_at >= start, Campaign.started_at < end)))
-    for campaign in started:
-        for group in (await attribution.results(uow, campaign, now)).groups:
-            if group.variant != "holdout":
-                reached += group.delivered
-                bought += group.buyers
-    return reached, bought
 
 
 _DAILY = (select(_D.day, _D.measure, func.sum(_D.amount), func.sum(_D.number))

@@ -13,6 +13,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 # The tables this one's foreign keys name, so the metadata can resolve them.
+from domain.campaigns import tables as _campaigns  # noqa: F401
 from domain.members import tables as _members  # noqa: F401
 from domain.storage.tables import Base, Id
 
@@ -57,6 +58,18 @@ class InsightDistinct(Base):
     buyers: Mapped[int] = mapped_column(BigInteger)
     repeat_buyers: Mapped[int] = mapped_column(BigInteger)
     checkin_members: Mapped[int] = mapped_column(BigInteger)
+    counted_at: Mapped[datetime]
+
+
+class InsightCampaignReach(Base):
+    """Members a campaign reached (holdout aside) and those of them who bought within
+    its attribution window, kept once neither can change (domain/insight/reach.py)."""
+
+    __tablename__ = "insight_campaign_reach"
+
+    campaign_id: Mapped[int] = mapped_column(Id, ForeignKey("campaigns.id"), primary_key=True)
+    reached: Mapped[int] = mapped_column(BigInteger)
+    bought: Mapped[int] = mapped_column(BigInteger)
     counted_at: Mapped[datetime]
 
 

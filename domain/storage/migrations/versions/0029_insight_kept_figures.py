@@ -8,7 +8,8 @@ Create Date: 2026-12-06
 purchase, seconds on a large programme. The nightly scoring now works it out and keeps
 it (insight_look_backs). /stats counted a period's distinct members (active, buyers)
 from every member-day of it; a span of days that ended no longer changes, so its
-counts are kept (insight_distinct).
+counts are kept (insight_distinct); so are a campaign's reach and buyers once its
+attribution window closed (insight_campaign_reach).
 """
 
 from collections.abc import Sequence
@@ -43,7 +44,17 @@ def upgrade() -> None:
         sa.Column("counted_at", sa.DateTime(), nullable=False),
     )
 
+    op.create_table(
+        "insight_campaign_reach",
+        sa.Column("campaign_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+                  sa.ForeignKey("campaigns.id"), primary_key=True),
+        sa.Column("reached", sa.BigInteger(), nullable=False),
+        sa.Column("bought", sa.BigInteger(), nullable=False),
+        sa.Column("counted_at", sa.DateTime(), nullable=False),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("insight_campaign_reach")
     op.drop_table("insight_distinct")
     op.drop_table("insight_look_backs")
