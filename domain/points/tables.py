@@ -61,6 +61,8 @@ class Purchase(Base):
     ledger entries it earned ([entry id, points]), which a refund reverses."""
 
     __tablename__ = "purchases"
+    # Purchases of a span of time: a campaign's attribution window (domain/insight/reach.py).
+    __table_args__ = (Index("ix_purchases_created_at", "created_at"),)
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(String(64), unique=True)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 
-from domain.campaigns import deliveries
+from domain.campaigns import attribution, campaigns, deliveries
 from domain.insight import reach, rollups
 from domain.insight.tables import InsightCampaignReach
 from tests.domain.campaigns.test_campaigns import buy, claim, fetch, operator, rows, started
@@ -43,7 +43,11 @@ async def test_a_campaigns_response_is_kept_once_its_window_closed(db, programme
     assert await reach.keep(db, now + timedelta(days=7)) == 0
     async with db.snapshot() as uow:
         live = await reach.in_period(uow, start, end, now + timedelta(days=4))
-    assert live == (len(reached), 3)
+        groups_ = (await attribution.results(uow, await campaigns.get(uow, c.id),
+                                             now + timedelta(days=4))).groups
+    assert live == (len(reached), 3) == (
+        sum(g.delivered for g in groups_ if g.variant != "holdout"),
+        sum(g.buyers for g in groups_ if g.variant != "holdout"))
     # Closed: kept once, read from what was kept, with a purchase after the window left
     # out either way.
     await buy(db, programme, reached[3], "R-late", 5_000, now + timedelta(days=8))

@@ -9,7 +9,8 @@ purchase, seconds on a large programme. The nightly scoring now works it out and
 it (insight_look_backs). /stats counted a period's distinct members (active, buyers)
 from every member-day of it; a span of days that ended no longer changes, so its
 counts are kept (insight_distinct); so are a campaign's reach and buyers once its
-attribution window closed (insight_campaign_reach).
+attribution window closed (insight_campaign_reach); one still in its window is counted
+from the purchases of the window (ix_purchases_created_at).
 """
 
 from collections.abc import Sequence
@@ -53,8 +54,11 @@ def upgrade() -> None:
         sa.Column("counted_at", sa.DateTime(), nullable=False),
     )
 
+    op.create_index("ix_purchases_created_at", "purchases", ["created_at"])
+
 
 def downgrade() -> None:
+    op.drop_index("ix_purchases_created_at", table_name="purchases")
     op.drop_table("insight_campaign_reach")
     op.drop_table("insight_distinct")
     op.drop_table("insight_look_backs")
