@@ -58,6 +58,11 @@ async def _rollups(db: Database, programme: Programme, now: datetime) -> dict[st
             "campaigns": await reach.keep(db, now)}
 
 
+async def _surveys(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
+    sent = await triggers.run(db, programme, now)
+    return {"invited": sum(sent.values()), **sent}
+
+
 def _daily(hour: int, minute: int) -> Callable[[Programme], BaseTrigger]:
     return lambda p: CronTrigger(hour=hour, minute=minute, timezone=p.zone)
 
@@ -74,7 +79,7 @@ JOBS: tuple[Job, ...] = (
     Job("community", seats.sweep, lambda p: CronTrigger(minute=20, timezone=p.zone),
         HOUR - 60),
     # Hourly: a purchase's survey is due so many hours after it, in each member's day.
-    Job("surveys", triggers.run, lambda p: CronTrigger(minute=40, timezone=p.zone),
+    Job("surveys", _surveys, lambda p: CronTrigger(minute=40, timezone=p.zone),
         HOUR - 60),
     # Every minute: unanswered support conversations remind staff past [support]'s time.
     Job("support", support.run, lambda p: CronTrigger(second=30, timezone=p.zone), 50),

@@ -34,10 +34,11 @@ RESULT_FIELDS = {
     "campaigns": ("started",),
     "community": ("judged", "lapsed"),
     "support": ("reminded", "replies_waiting"),
-    "rollups": ("rows",),
+    "rollups": ("rows", "spans", "campaigns"),
     "standing": ("members",),
     "scores": ("members", "buyers"),
     "report": ("readers", "queued"),
+    "surveys": ("invited",),
 }
 VERBS = ("pause", "resume", "run")
 

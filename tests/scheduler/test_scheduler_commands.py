@@ -160,3 +160,37 @@ async def test_a_revoked_operator_is_refused_at_the_next_button(db, programme, c
         await uow.commit()
     assert "/jobs is for the owner, admins and operators." in await olga.say("1")
     assert await job_rows(db) == {}
+
+
+@pytest.mark.parametrize("locale", ["en", "zh_Hans"])
+def test_every_job_has_its_name_description_and_result_in_both_languages(locale):
+    """A job's page says what it is, what it does and what its last run did: keys made
+    from the job's name, so a job added without its words shows the raw key."""
+    from handlers.engine import i18n
+    from handlers.engine.types import Text
+    from handlers.staff.jobs import RESULT_FIELDS
+    from scheduler.registry import JOBS
+
+    for job in JOBS:
+        for kind in ("name", "about", "result"):
+            assert i18n.has(f"jobs.{kind}.{job.name}", locale), (kind, job.name, locale)
+        said = i18n.translate(Text(f"jobs.result.{job.name}",
+                                   dict.fromkeys(RESULT_FIELDS[job.name], 987)), locale)
+        assert said.count("987") == len(RESULT_FIELDS[job.name]), said
+
+
+async def test_the_survey_jobs_last_run_shows_how_many_were_invited(db, programme, clock):
+    from scheduler.registry import JOBS
+
+    await make(db, programme, "boss", "owner")
+    surveys = next(j for j in JOBS if j.name == "surveys")
+    done = await surveys.run(db, programme, T0)
+    assert done["invited"] == sum(v for k, v in done.items() if k != "invited")
+    async with db.uow() as uow:
+        await jobs.ensure(uow, jobs.NAMES, T0)
+        await jobs.started(uow, "surveys", "test", T0)
+        await jobs.finished(uow, "surveys", "ok", done, None, None, T0)
+        await uow.commit()
+    boss = member(db, programme, clock, user="boss")
+    out = await boss.say("/jobs surveys")
+    assert "Survey invitations" in out and "members invited: 0" in out

@@ -63,12 +63,12 @@ async def test_the_look_back_is_the_nightly_scorings_once_it_ran(db, programme, 
         kept = await scores.last_look_back(uow)
     assert kept == (NOW - timedelta(hours=2), judged) and judged.members == 10
     _, risk_part = await said(olga, "/segments")
-    assert ("How well it foretold churn (worked out by the nightly scoring at 2026-06-01 "
+    assert ("How well it foretold churn (worked out by the scores job at 2026-06-01 "
             f"10:00): scored as of Dec 3, 2025, {judged.flagged} of 10 members were at risk."
             ) in risk_part.text
     olga.chat.locale = "zh_Hans"
     _, risk_part = await said(olga, "/segments")
-    assert ("预测效果回看（由每晚评分于 2026-06-01 10:00 算出）：以 2025年12月3日 为准打分"
+    assert ("预测效果回看（由评分任务于 2026-06-01 10:00 算出）：以 2025年12月3日 为准打分"
             in risk_part.text)
 
 
