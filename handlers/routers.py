@@ -15,7 +15,7 @@ from handlers.insight import report as insight_report
 from handlers.insight import segments as insight_segments
 from handlers.insight import stats
 from handlers.members import home, language, link, profile, referrals, rules, start
-from handlers.points import checkin, points
+from handlers.points import award, checkin, points
 from handlers.points import purchase as operator
 from handlers.rewards import catalogue, coupons, rewards
 from handlers.rewards import counter as staff
@@ -24,7 +24,7 @@ from handlers.support import inbox, tickets
 from handlers.tiers import tier
 
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
-            rewards, catalogue, coupons, referrals, groups, roles, staff, operator, jobs,
+            rewards, catalogue, coupons, referrals, groups, roles, staff, operator, award, jobs,
             campaigns, gates, survey, inbox, tickets, stats, insight_segments,
             insight_report)
 

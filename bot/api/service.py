@@ -199,7 +199,7 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
             for i, member_id in found.items():
                 _ref, order, now = calls[i]
                 try:
-                    async with uow.session.begin_nested():
+                    async with uow.savepoint():
                         results[i] = await purchases.record(uow, app.programme, member_id,
                                                             order, now)
                 except PurchaseRefused as refused:

@@ -11,7 +11,8 @@ from handlers.engine.routing import Router
 
 LANGUAGES = {"en": "en", "zh_Hans": "zh"}  # our locale -> Telegram's language_code
 # The staff commands each permission (domain.staff.roles.PERMISSIONS) opens.
-STAFF_COMMANDS = {"purchase": ["purchase"], "stock": ["stock"], "verify": ["verify"],
+STAFF_COMMANDS = {"purchase": ["purchase"], "award": ["award"], "stock": ["stock"],
+                  "verify": ["verify"],
                   "audit": ["audit"], "grant": ["grant", "revoke"],
                   "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],
                   "rewards": ["reward"], "gates": ["gate", "gates"],

@@ -114,7 +114,7 @@ async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
 async def _post_debit(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
     """A debit can be refused after its entry is written; the savepoint takes the entry
     back with it, so a caller that catches the refusal and commits leaves no trace."""
-    async with uow.session.begin_nested():
+    async with uow.savepoint():
         entry_id = await _append(uow, cmd, now)
         if entry_id is None:
             return Posted(None, await balance_of(uow, cmd.member_id), duplicate=True)

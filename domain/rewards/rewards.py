@@ -103,7 +103,7 @@ async def redeem(uow: UnitOfWork, programme: Programme, member_id: int, code: st
     if item is None:
         raise RewardRefused("unknown")
     key = redemption_key(member_id, code, tap)
-    async with uow.session.begin_nested():
+    async with uow.savepoint():
         claimed = await uow.session.scalar(
             uow.upsert(Redemption).values(
                 key=key, member_id=member_id, reward=code, cost=item.cost, created_at=now)

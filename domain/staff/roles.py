@@ -21,6 +21,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "grant": frozenset({"owner", "admin"}),
     "audit": frozenset({"owner", "admin"}),
     "purchase": frozenset({"owner", "admin", "operator"}),
+    "award": frozenset({"owner", "admin", "operator"}),  # /award: give or take back points
     "stock": frozenset({"owner", "admin", "operator"}),
     "rewards": frozenset({"owner", "admin", "operator"}),  # /reward: edit the catalogue
     "jobs": frozenset({"owner", "admin", "operator"}),  # /jobs: see, pause, run

@@ -14,8 +14,8 @@ import logging
 import random
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from contextvars import ContextVar
 from types import TracebackType
 from typing import Any, Self, TypeVar
@@ -288,6 +288,15 @@ class UnitOfWork:
     def upsert(self, table: Any) -> Upsert:
         """An INSERT for this backend that can say what happens on a conflict."""
         return upsert(self.dialect, table)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """A savepoint taken now: what the block writes is undone if it raises. The ORM
+        takes one lazily, at its own next statement, so Core statements run through
+        `execute` on the open connection before that would fall outside it and stay."""
+        async with self.session.begin_nested():
+            await self.session.connection()
+            yield
 
     def snapshot(self) -> Snapshot:
         """A snapshot of this unit of work's database (Database.snapshot), for a long

@@ -285,8 +285,7 @@ class Engine:
         """A staff message, in a savepoint: a step that asks for a long read first
         (Ctx.read) leaves nothing of this pass behind."""
         try:
-            async with uow.session.begin_nested():
-                await uow.session.connection()  # SAVEPOINT now, not lazily
+            async with uow.savepoint():
                 return await self._act(uow, job, known, conv, ahead=job.read_first,
                                        staff=True)
         except ReadFirst as wanted:

@@ -91,7 +91,10 @@ async def _expiry(ctx: Ctx) -> Text | list[Text] | None:
 
 def _line(ctx: Ctx, entry: Any) -> Text:  # a ledger row (ledger.page)
     reason_key = f"reason.{entry.reason}"
-    if not i18n.has(reason_key):
+    note = (entry.params or {}).get("note") if entry.reason == "adjusted" else None
+    if isinstance(note, str) and note:  # staff's words to the member (/award)
+        reason = Text("reason.adjusted_note", {"note": note})
+    elif not i18n.has(reason_key):
         reason = Text("reason.other", {"code": entry.reason})
     else:
         reason = Text(reason_key, _reason_params(ctx, entry))

@@ -20,7 +20,8 @@ from handlers.staff import audit as audit_words
 router = Router()
 PAGE = 10
 # The command a refusal names when the step was a button or a typed answer.
-COMMAND = {"grant": "/grant", "audit": "/audit", "purchase": "/purchase", "stock": "/stock",
+COMMAND = {"grant": "/grant", "audit": "/audit", "purchase": "/purchase", "award": "/award",
+           "stock": "/stock",
            "rewards": "/reward", "jobs": "/jobs", "campaign": "/campaign",
            "verify": "/verify", "gates": "/gate", "insight": "/stats"}
 

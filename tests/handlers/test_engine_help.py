@@ -17,8 +17,8 @@ from tests.support.transcript import Clock, member
 T0 = datetime(2026, 3, 11, 1, 0, tzinfo=UTC)
 ROUTER = build_router()
 STAFF = ["/verify", "/tickets", "/reply", "/close"]
-OPERATORS = ["/purchase", "/stock", "/reward", "/campaign", "/campaigns", "/tag", "/jobs", "/gate",
-             "/gates", "/setsupport", "/stats", "/stats", "/segments",
+OPERATORS = ["/purchase", "/award", "/stock", "/reward", "/campaign", "/campaigns", "/tag",
+             "/jobs", "/gate", "/gates", "/setsupport", "/stats", "/stats", "/segments",
              "/report"]  # /stats, /stats export
 ADMINS = ["/grant", "/revoke", "/audit"]
 # The staff verbs of /survey, a members' command too (tests/handlers/feedback/

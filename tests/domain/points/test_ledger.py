@@ -68,6 +68,25 @@ async def test_overdraw_is_refused_and_leaves_no_entry(db, programme, now):
         assert await ledger.count(uow, m) == 1
 
 
+async def test_a_refused_debit_caught_mid_transaction_leaves_no_entry(db, programme, now):
+    """As a handler does: statements already ran on the connection, inside a savepoint
+    of its own, then the refusal is caught and the transaction commits. The debit's
+    savepoint must be taken before its entry is written (the ORM takes one lazily),
+    or the entry stays while the balance does not move."""
+    m = await new_member(db, programme, now)
+    await post(db, now, m, 50, "e1")
+    async with db.uow() as uow:
+        await ledger.balance_of(uow, m)  # the connection is open and in use
+        async with uow.savepoint():
+            await ledger.balance_of(uow, m)
+            with pytest.raises(InsufficientPoints):
+                await ledger.post(uow, ledger.Post(m, -80, "adjust", "adjusted", key="r1"), now)
+        await uow.commit()
+    assert await balance_and_sum(db, m) == (50, 50)
+    async with db.uow() as uow:
+        assert await ledger.count(uow, m) == 1
+
+
 @pytest.mark.parametrize("delta", [0, 10**12, -(10**12)])
 async def test_absurd_amounts_are_refused(db, programme, now, delta):
     m = await new_member(db, programme, now)
