@@ -34,9 +34,11 @@ Each of the 25 cells belongs to exactly one segment (tested).
 
 The reading (`read`) is shared with churn risk (domain/insight/churn.py), which needs
 the same member rows and, for its look back, the same pass over purchases. Members are
-read a window of ids at a time; purchases a window of purchase ids at a time, in the
-order they are stored (an index lookup per member costs three times as much on
-SQLite), folded into arrays indexed by member id. Figures are kept as arrays of machine
+read a window of ids at a time, and what each spent summed by the database a window of
+member ids at a time from an index that holds every column it needs; the look back
+reads the purchases themselves, a window of purchase ids at a time in the order they
+are stored (an index lookup per member costs three times as much on SQLite), folded
+into arrays indexed by member id. Figures are kept as arrays of machine
 integers, not objects (RFM, churn risk and its look back together grew a process by
 16 MB for 100,000 members), and every pass over them works in chunks with the loop
 given a turn between two, so neither a query nor Python holds the loop for long.
@@ -136,6 +138,12 @@ MEMBERS = (select(_M.c.id, _moment(_M.c.last_active_at), _moment(_M.c.first_purc
 SPENT = (select(_P.c.member_id, _P.c.amount - _P.c.refunded)
          .where(_P.c.id > _LOW, _P.c.id <= _HIGH))
 SPENT_WHEN = SPENT.add_columns(epoch_seconds(_P.c.created_at))
+# What each member of a window of ids spent: summed from ix_purchases_member_spend, which
+# holds every column it needs, in the order of its member ids.
+SPENT_BY_MEMBER = (select(_P.c.member_id,
+                          func.sum(_P.c.amount - _P.c.refunded).cast(BigInteger()))
+                   .where(_P.c.member_id > _LOW, _P.c.member_id <= _HIGH)
+                   .group_by(_P.c.member_id))
 
 
 @dataclass
@@ -218,14 +226,16 @@ async def read(uow: UnitOfWork, as_of: datetime | None = None,
         members.history = History(as_of, until, array("q", [NEVER]) * size,
                                   array("q", [NEVER]) * size, array("q", bytes(8 * size)),
                                   bytearray(size))
+    if members.history is None:  # what each spent, summed by the database
+        for low in range(0, size, MEMBER_WINDOW):
+            _fold(members, (await uow.execute(
+                SPENT_BY_MEMBER, {"b_low": low, "b_high": low + MEMBER_WINDOW})).all())
+        return members
     last_purchase = int(await uow.scalar(select(func.coalesce(func.max(_P.c.id), 0))))
     for low in range(0, last_purchase, PURCHASE_WINDOW):
         window = {"b_low": low, "b_high": low + PURCHASE_WINDOW}
-        if members.history is None:
-            _fold(members, (await uow.execute(SPENT, window)).all())
-        else:
-            _fold_history(members, members.history,
-                          (await uow.execute(SPENT_WHEN, window)).all())
+        _fold_history(members, members.history,
+                      (await uow.execute(SPENT_WHEN, window)).all())
     return members
 
 

@@ -61,12 +61,17 @@ class Purchase(Base):
     ledger entries it earned ([entry id, points]), which a refund reverses."""
 
     __tablename__ = "purchases"
-    # Purchases of a span of time: a campaign's attribution window (domain/insight/reach.py).
-    __table_args__ = (Index("ix_purchases_created_at", "created_at"),)
+    __table_args__ = (
+        # Purchases of a span of time: a campaign's attribution window (insight/reach.py).
+        Index("ix_purchases_created_at", "created_at"),
+        # A member's purchases; with what each came to, so what every member spent is
+        # summed from the index alone (insight/rfm.py), not a lookup in the table a row.
+        Index("ix_purchases_member_spend", "member_id", "amount", "refunded"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     order_id: Mapped[str] = mapped_column(String(64), unique=True)
-    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     items: Mapped[list[Any]] = mapped_column(JSON, default=list)

@@ -241,3 +241,15 @@ async def test_buyers_of_the_same_day_are_all_as_recent_as_can_be(db):
     assert {result.scores.segment_of(i) for i in range(1, 6)} <= {
         "new", "potential_loyalists", "champions"}
     assert result.segment("at_risk").members == result.segment("hibernating").members == 0
+
+
+async def test_what_each_spent_is_the_same_summed_by_the_database_or_folded(db, monkeypatch):
+    """/segments sums each member's spend in SQL from the covering index; the look back
+    folds every purchase itself: the same spend, refunds taken off, window by window."""
+    await designed(db)
+    monkeypatch.setattr(rfm, "MEMBER_WINDOW", 4)
+    async with db.snapshot() as snap:
+        summed = await rfm.read(snap)
+        folded = await rfm.read(snap, NOW - 30 * DAY, NOW)
+    assert list(summed.spent) == list(folded.spent)
+    assert sum(summed.spent) == 1000 * sum(range(1, 16)) and summed.spent[16] == 0

@@ -10,7 +10,9 @@ it (insight_look_backs). /stats counted a period's distinct members (active, buy
 from every member-day of it; a span of days that ended no longer changes, so its
 counts are kept (insight_distinct); so are a campaign's reach and buyers once its
 attribution window closed (insight_campaign_reach); one still in its window is counted
-from the purchases of the window (ix_purchases_created_at).
+from the purchases of the window (ix_purchases_created_at). What each member spent, for
+RFM, is summed from an index that holds it (ix_purchases_member_spend, which replaces
+ix_purchases_member_id), not from every purchase row.
 """
 
 from collections.abc import Sequence
@@ -55,9 +57,14 @@ def upgrade() -> None:
     )
 
     op.create_index("ix_purchases_created_at", "purchases", ["created_at"])
+    op.create_index("ix_purchases_member_spend", "purchases",
+                    ["member_id", "amount", "refunded"])
+    op.drop_index("ix_purchases_member_id", table_name="purchases")
 
 
 def downgrade() -> None:
+    op.create_index("ix_purchases_member_id", "purchases", ["member_id"])
+    op.drop_index("ix_purchases_member_spend", table_name="purchases")
     op.drop_index("ix_purchases_created_at", table_name="purchases")
     op.drop_table("insight_campaign_reach")
     op.drop_table("insight_distinct")
