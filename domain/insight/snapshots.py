@@ -13,25 +13,21 @@ from collections import Counter
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, case, delete, func, select
 
-from domain.config import Programme
+from domain.config import Lifecycle, Programme
 from domain.insight.tables import InsightSnapshot
-from domain.lifecycle.lifecycle import stage_of
+from domain.lifecycle.lifecycle import stage_clause
 from domain.members.tables import Identity, Member
 from domain.storage.database import Database, UnitOfWork
 
-WINDOW = 5000  # member ids a query reads
+WINDOW = 20_000  # member ids a query counts (a few rows come back)
 FRESH = timedelta(hours=2)  # a reading younger than this is used: the job is hourly
 Reading = dict[tuple[str, str], int]  # (measure, dimension) -> value
 
 _M = Member
 _LOW: Any = bindparam("b_low")
 _HIGH: Any = bindparam("b_high")
-_MEMBERS = select(_M.id, _M.status, _M.tier, _M.points_balance, _M.joined_at,
-                  _M.last_active_at, _M.first_purchase_at, _M.last_purchase_at,
-                  _M.purchase_count).where(_M.id > _LOW, _M.id <= _HIGH,
-                                           _M.status != "erased")
 _PLATFORMS = (select(Identity.platform, func.count(func.distinct(Identity.member_id)))
               .join(_M, _M.id == Identity.member_id)
               .where(Identity.member_id > _LOW, Identity.member_id <= _HIGH,
@@ -39,20 +35,34 @@ _PLATFORMS = (select(Identity.platform, func.count(func.distinct(Identity.member
               .group_by(Identity.platform))
 
 
+def _standing(rules: Lifecycle, now: datetime) -> Any:
+    """Members by status, tier and lifecycle stage, with their points, counted by the
+    database a window of ids at a time: the stage by lifecycle's own SQL rule, so no
+    row comes back to be judged here (a million members' timestamps parsed in Python
+    took most of the job's time)."""
+    m = Member.__table__
+    stage = case(*((stage_clause(s, rules, now), s) for s in ("new", "churned", "lapsing")),
+                 else_="active")
+    return (select(m.c.status, m.c.tier, stage, func.count(),
+                   func.coalesce(func.sum(m.c.points_balance), 0))
+            .where(m.c.id > _LOW, m.c.id <= _HIGH, m.c.status != "erased")
+            .group_by(m.c.status, m.c.tier, stage))
+
+
 async def read_now(uow: UnitOfWork, programme: Programme, now: datetime) -> Reading:
-    """The members as they stand: every member read, window by window."""
+    """The members as they stand: every member counted, window by window."""
     counts: Counter[tuple[str, str]] = Counter()
     top = int(await uow.scalar(select(func.coalesce(func.max(_M.id), 0))))
-    rules = programme.lifecycle
+    standing = _standing(programme.lifecycle, now)
     for low in range(0, top, WINDOW):
         window = {"b_low": low, "b_high": low + WINDOW}
-        for row in await uow.execute(_MEMBERS, window):
-            counts["members.total", ""] += 1
-            if row.status == "active":
-                counts["members.reachable", ""] += 1
-            counts["members.tier", row.tier or ""] += 1
-            counts["members.stage", stage_of(row, rules, now)] += 1
-            counts["points.outstanding", ""] += row.points_balance
+        for status, tier, stage, members, points in await uow.execute(standing, window):
+            counts["members.total", ""] += members
+            if status == "active":
+                counts["members.reachable", ""] += members
+            counts["members.tier", tier or ""] += members
+            counts["members.stage", stage] += members
+            counts["points.outstanding", ""] += int(points)
         for platform, members in await uow.execute(_PLATFORMS, window):
             counts["members.platform", platform] += members
     counts["members.total", ""] += 0  # said even when there is nobody
