@@ -17,7 +17,7 @@ from sqlalchemy import bindparam, case, delete, func, select
 
 from domain.config import Lifecycle, Programme
 from domain.insight.tables import InsightSnapshot
-from domain.lifecycle.lifecycle import stage_clause
+from domain.lifecycle.lifecycle import Stage, stage_clause
 from domain.members.tables import Identity, Member
 from domain.storage.database import Database, UnitOfWork
 
@@ -41,8 +41,8 @@ def _standing(rules: Lifecycle, now: datetime) -> Any:
     row comes back to be judged here (a million members' timestamps parsed in Python
     took most of the job's time)."""
     m = Member.__table__
-    stage = case(*((stage_clause(s, rules, now), s) for s in ("new", "churned", "lapsing")),
-                 else_="active")
+    judged: tuple[Stage, ...] = ("new", "churned", "lapsing")
+    stage = case(*((stage_clause(s, rules, now), s) for s in judged), else_="active")
     return (select(m.c.status, m.c.tier, stage, func.count(),
                    func.coalesce(func.sum(m.c.points_balance), 0))
             .where(m.c.id > _LOW, m.c.id <= _HIGH, m.c.status != "erased")
