@@ -1376,6 +1376,15 @@ class Step:
         return max(self.times)
 
     @property
+    def aside(self) -> str:
+        """The loop, the member and memory during the step, said as it ends, so a run cut
+        short still tells them."""
+        traced = f", traced {self.traced_mb:.1f} MB" if self.traced_mb is not None else ""
+        return (f"[loop lag {self.lag_ms:.0f} ms, stretch {self.stretch_ms:.0f} ms, member "
+                f"p99 {self.p99_ms:.0f} ms over {self.replies} replies, RSS peak "
+                f"{self.rss_mb:.0f} MB ({self.rise_mb:+.0f}){traced}]")
+
+    @property
     def passed(self) -> bool:
         return ((self.target_s is None or self.worst < self.target_s)
                 and self.lag_ms <= TARGET_LAG_MS and self.p99_ms <= TARGET_P99_MS
@@ -1513,7 +1522,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
                "coupons")
     step.note = f"{sum(seeded[n] for n in sources):,} rows in, {rolled:,} day figures out"
     steps.append(step)
-    say(f"    {step.name}: {step.median:.1f} s, {rolled:,} day figures")
+    say(f"    {step.name}: {step.median:.1f} s, {rolled:,} day figures {step.aside}")
 
     kept: list[tuple[int, int]] = []
 
@@ -1525,7 +1534,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
                  f"them) and {kept[0][1]} campaigns past their window counted and kept, as "
                  f"the roll-up job does")
     steps.append(step)
-    say(f"    {step.name}: {step.median:.1f} s ({step.note})")
+    say(f"    {step.name}: {step.median:.1f} s ({step.note}) {step.aside}")
 
     stand_at = NOW - timedelta(minutes=5)
     step = await timed("standing (job)", engine,
@@ -1534,7 +1543,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
         step.traced_mb = await traced(lambda: snapshots.take(db, programme, stand_at))
     steps.append(step)
     await past_readings(db, programme)
-    say(f"    {step.name}: {step.median:.1f} s")
+    say(f"    {step.name}: {step.median:.1f} s {step.aside}")
 
     agreements = [await verify(db, programme, shape, NOW)]
     say(f"    {agreements[0].line()}")
@@ -1550,7 +1559,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
     if trace:
         step.traced_mb = await traced(lambda: stats_read(db, programme, period, NOW))
     steps.append(step)
-    say(f"    {step.name}: median {step.median:.2f} s, worst {step.worst:.2f} s")
+    say(f"    {step.name}: median {step.median:.2f} s, worst {step.worst:.2f} s {step.aside}")
 
     began = time.perf_counter()
     await stats_answer(engine)  # the drawing process starts on the first chart
@@ -1560,7 +1569,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
     step.note = f"the first answer, starting the drawing process: {first_s:.1f} s"
     steps.append(step)
     say(f"    {step.name}: median {step.median:.2f} s, worst {step.worst:.2f} s "
-        f"({step.note})")
+        f"({step.note}) {step.aside}")
 
     step = await timed("scores (nightly job)", engine,
                        lambda: scores.run(db, programme, NOW - timedelta(minutes=1)), None)
@@ -1568,7 +1577,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
         step.traced_mb = await traced(lambda: scores.run(db, programme,
                                                          NOW - timedelta(minutes=1)))
     steps.append(step)
-    say(f"    {step.name}: {step.median:.1f} s")
+    say(f"    {step.name}: {step.median:.1f} s {step.aside}")
 
     found: list[churn.Report] = []
 
@@ -1584,7 +1593,7 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
                     f"{float(got.evaluation.precision or 0):.2f} recall "
                     f"{float(got.evaluation.recall or 0):.2f}" if got.evaluation else ""))
     steps.append(step)
-    say(f"    {step.name}: {step.median:.1f} s ({step.note})")
+    say(f"    {step.name}: {step.median:.1f} s ({step.note}) {step.aside}")
 
     step = await timed("roll-ups of the tail (job)", engine, lambda: rollups.run(
         db, programme, NOW + rollups.SETTLE + timedelta(seconds=1)), None)
