@@ -62,7 +62,8 @@ async def test_a_double_tap_moves_points_once(db, programme, clock):
     await olga.say("/award 00000002 50 welcome gift")
     async with db.uow() as uow:
         from domain.conversations.tables import Conversation
-        state = await uow.session.scalar(select(Conversation.data))
+        state = await uow.session.scalar(select(Conversation.data).where(
+            Conversation.user_id == "olga", Conversation.state == "award.confirm"))
     yes = f"award:yes:{state['code']}"
     assert "Done: +50 points" in await olga.press(yes)
     assert "Already done: those points moved once" in await olga.press(yes)
