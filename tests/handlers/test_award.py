@@ -12,9 +12,8 @@ from sqlalchemy import func, select
 from domain.notices.tables import Notice
 from domain.points import ledger
 from domain.points.tables import LedgerEntry
-from domain.staff import roles
 from domain.staff.tables import AuditEntry
-from tests.support.transcript import Clock, member, owner
+from tests.support.transcript import Clock, member, owner, second_member
 
 
 @pytest.fixture
@@ -128,12 +127,7 @@ async def test_full_width_digits_and_control_characters(db, programme, clock):
 @pytest.mark.parametrize("role", [None, "staff", "moderator"])
 async def test_only_operators_and_up(db, programme, clock, role):
     await owner(db, programme, clock)
-    sam = member(db, programme, clock, user="sam")
-    await sam.say("/start")
-    if role is not None:
-        async with db.uow() as uow:
-            await roles.grant(uow, 1, role, 2, clock.now)
-            await uow.commit()
+    sam = await second_member(db, programme, clock, role)
     out = await sam.say("/award 00000002 100 for me")
     assert "Sorry, /award is for the owner, admins and operators." in out
     assert await sam.press("award:yes:abcdefghij") != ""

@@ -61,3 +61,16 @@ async def owner(db, programme, clock: Clock, user: str = "olga",
         await roles.set_owner(uow, programme, f"console:{user}", clock.now)
         await uow.commit()
     return chat
+
+
+async def second_member(db, programme, clock: Clock, role: str | None,
+                        user: str = "sam") -> Member:
+    """Member 2, joined after the owner (member 1), holding `role` from the owner (none:
+    a plain member): the caller of a permission test."""
+    chat = member(db, programme, clock, user=user)
+    await chat.say("/start")
+    if role is not None:
+        async with db.uow() as uow:
+            await roles.grant(uow, 1, role, 2, clock.now)
+            await uow.commit()
+    return chat

@@ -22,7 +22,7 @@ from handlers.notices.notices import render_notice
 from tests.domain.insight.test_kpis import on, story
 from tests.domain.insight.test_report import LAST, THIS
 from tests.support.lifecycle_helpers import with_
-from tests.support.transcript import Clock, member, owner
+from tests.support.transcript import Clock, owner, second_member
 
 PNG = b"\x89PNG\r\n\x1a\n"
 SCHEDULE = "every Monday at 09:00 (Asia/Shanghai, UTC+8)"
@@ -63,12 +63,7 @@ async def test_in_chinese_with_chinese_words(db, programme, clock):
 @pytest.mark.parametrize("role", [None, "staff", "moderator"])
 async def test_only_operators_and_up_may_ask_for_it(db, programme, clock, role):
     await owner(db, programme, clock)
-    sam = member(db, programme, clock, user="sam")
-    await sam.say("/start")
-    if role is not None:
-        async with db.uow() as uow:
-            await roles.grant(uow, 1, role, 2, clock.now)
-            await uow.commit()
+    sam = await second_member(db, programme, clock, role)
     for typed in ("/report on", "/report off", "/report"):
         assert await sam.say(typed) == \
             "Sorry, /report is for the owner, admins and operators."

@@ -8,11 +8,10 @@ from datetime import timedelta
 import pytest
 
 from domain.insight import churn, scores
-from domain.staff import roles
 from handlers.insight import segments
 from tests.domain.insight.test_scores import NOW, buyers
 from tests.support.survey_given import said
-from tests.support.transcript import Clock, member, owner
+from tests.support.transcript import Clock, owner, second_member
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -85,12 +84,7 @@ async def test_segments_in_chinese_and_for_a_programme_nobody_bought_from(db, pr
 @pytest.mark.parametrize("role", [None, "staff", "moderator"])
 async def test_only_operators_and_up(db, programme, clock, role):
     await owner(db, programme, clock)
-    sam = member(db, programme, clock, user="sam")
-    await sam.say("/start")
-    if role is not None:
-        async with db.uow() as uow:
-            await roles.grant(uow, 1, role, 2, clock.now)
-            await uow.commit()
+    sam = await second_member(db, programme, clock, role)
     (out,) = await said(sam, "/segments")
     assert out.text == "Sorry, /segments is for the owner, admins and operators."
     assert out.image is None

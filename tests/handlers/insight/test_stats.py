@@ -15,7 +15,7 @@ from domain.staff import roles
 from domain.staff.tables import AuditEntry
 from tests.domain.insight.test_kpis import on, story
 from tests.support.survey_given import said
-from tests.support.transcript import Clock, member, owner
+from tests.support.transcript import Clock, owner, second_member
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -138,12 +138,7 @@ async def test_chinese_words_and_a_single_day(db, programme, clock, typed, perio
 @pytest.mark.parametrize("role", [None, "staff", "moderator"])
 async def test_only_operators_and_up_read_or_export(db, programme, clock, role):
     olga = await owner(db, programme, clock)
-    sam = member(db, programme, clock, user="sam")
-    await sam.say("/start")
-    if role is not None:
-        async with db.uow() as uow:
-            await roles.grant(uow, 1, role, 2, clock.now)
-            await uow.commit()
+    sam = await second_member(db, programme, clock, role)
     for typed in ("/stats", "/stats export", "/stats 7d"):
         (out,) = await said(sam, typed)
         assert out.text == "Sorry, /stats is for the owner, admins and operators." \
