@@ -36,9 +36,11 @@ fresh temporary file; PostgreSQL in a fresh schema, when reachable) it:
    first, then the words and the four charts, drawn in the drawing process, which the
    first answer starts: timed apart);
 5. times the nightly scoring (`domain.insight.scores.run`: every member's RFM cell and
-   risk kept for campaign segments, and the look back kept for /segments), then what
-   /segments reads (`domain.insight.churn.report` without the look back, and the look
-   back the scoring kept);
+   risk kept for campaign segments, and what /segments shows, look back included), then
+   RFM and churn risk worked out from every member (`domain.insight.churn.report`
+   without the look back: what the job does, and /segments for a small programme),
+   what /segments reads on a large one (the figures the scoring kept), and the whole
+   /segments answer through the engine, with its chart;
 6. runs the job again over the tail (as every 10 minutes) and checks everything again.
 
 While each step runs, a member sends `/points` through the real handlers engine every
@@ -138,6 +140,7 @@ from domain.insight import (
     reach,
     rollups,
     scores,
+    segment_reports,
     snapshots,
 )
 from domain.insight.tables import (
@@ -172,6 +175,7 @@ PROBE_ID = "analytics-probe"
 PROBE = Inbound(platform="console", user_id=PROBE_ID, chat_id=PROBE_ID, text="/points")
 OPERATOR = Inbound(platform="console", user_id="analytics-operator",
                    chat_id="analytics-operator", text="/stats 30d", locale="en")
+SEGMENTS = replace(OPERATOR, text="/segments")
 EVERY_S, TICK_S = 0.05, 0.005
 BASELINE = "SELECT count(*), sum(amount) FROM purchases"
 
@@ -1442,13 +1446,27 @@ async def stats_answer(engine: Any) -> None:
         raise RuntimeError(f"/stats 30d answered {keys}")
 
 
-async def segments_read(db: Database, programme: Programme) -> churn.Report:
-    """What /segments reads in its long read (handlers/insight/segments.py)."""
+async def segments_worked_out(db: Database, programme: Programme) -> churn.Report:
+    """RFM and churn risk worked out from every member, as the nightly scoring does and
+    /segments does for a programme of up to segment_reports.LIVE members."""
     async with db.snapshot() as uow:
-        found = await churn.report(uow, programme, NOW, top=segments.TOP, savable_only=True,
-                                   evaluated=False)
-        kept = await scores.last_look_back(uow)
-        return found if kept is None else replace(found, evaluation=kept[1])
+        return await churn.report(uow, programme, NOW, top=segments.TOP, savable_only=True,
+                                  evaluated=False)
+
+
+async def segments_read(db: Database, programme: Programme) -> segment_reports.Shown:
+    """What /segments reads in its long read (handlers/insight/segments.py): on a large
+    programme, the figures the nightly scoring kept."""
+    async with db.snapshot() as uow:
+        return await segment_reports.shown(uow, programme, NOW, top=segments.TOP)
+
+
+async def segments_answer(engine: Any) -> None:
+    """/segments as an operator sends it, through the engine, with its chart."""
+    answer = await engine.handle(SEGMENTS, NOW)
+    keys = [r.key for r in answer.replies]
+    if keys != ["segments.rfm", "segments.risk"] or answer.replies[0].image is None:
+        raise RuntimeError(f"/segments answered {keys}")
 
 
 async def bare_scan(db: Database) -> float:
@@ -1579,21 +1597,43 @@ async def measure(db: Database, programme: Programme, shape: Shape, folder: Path
     steps.append(step)
     say(f"    {step.name}: {step.median:.1f} s {step.aside}")
 
-    found: list[churn.Report] = []
+    reports: list[churn.Report] = []
 
-    async def work() -> None:
-        found.append(await segments_read(db, programme))
+    async def work_out() -> None:
+        reports.append(await segments_worked_out(db, programme))
 
-    step = await timed("/segments read: RFM + churn risk", engine, work, TARGET_SCORES_S)
+    step = await timed("RFM + churn risk worked out (job, small programmes)", engine,
+                       work_out, TARGET_SCORES_S)
     if trace:
-        step.traced_mb = await traced(work)
-    got = found[0]
-    step.note = (f"{got.rfm.members:,} buyers, {got.risk.at_risk:,} at risk"
-                 + (f"; the look back kept by the scoring: precision "
-                    f"{float(got.evaluation.precision or 0):.2f} recall "
-                    f"{float(got.evaluation.recall or 0):.2f}" if got.evaluation else ""))
+        step.traced_mb = await traced(work_out)
+    step.note = f"{reports[0].rfm.members:,} buyers, {reports[0].risk.at_risk:,} at risk"
     steps.append(step)
     say(f"    {step.name}: {step.median:.1f} s ({step.note}) {step.aside}")
+
+    shown: list[segment_reports.Shown] = []
+
+    async def read() -> None:
+        shown.append(await segments_read(db, programme))
+
+    step = await timed("/segments read", engine, read, TARGET_SCORES_S, repeats)
+    if trace:
+        step.traced_mb = await traced(read)
+    got = shown[0].figures
+    large = len(reports[0].risk.scores.ids) > segment_reports.LIVE
+    if shown[0].kept != large or got is None or got.rfm.members != reports[0].rfm.members:
+        raise RuntimeError(f"/segments read {shown[0]}: the figures kept: {large}")
+    step.note = (("the figures the scoring kept: " if large else "worked out as it asks: ")
+                 + f"{got.rfm.members:,} buyers, {got.risk.at_risk:,} at risk"
+                 + (f"; the look back: precision {float(got.evaluation.precision or 0):.2f}"
+                    f" recall {float(got.evaluation.recall or 0):.2f}"
+                    if got.evaluation else ""))
+    steps.append(step)
+    say(f"    {step.name}: median {step.median:.3f} s ({step.note}) {step.aside}")
+
+    step = await timed("/segments answer (engine, chart)", engine,
+                       lambda: segments_answer(engine), TARGET_SCORES_S, repeats)
+    steps.append(step)
+    say(f"    {step.name}: median {step.median:.2f} s, worst {step.worst:.2f} s {step.aside}")
 
     step = await timed("roll-ups of the tail (job)", engine, lambda: rollups.run(
         db, programme, NOW + rollups.SETTLE + timedelta(seconds=1)), None)

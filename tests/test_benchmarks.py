@@ -125,7 +125,8 @@ async def test_the_survey_answers_benchmark_stores_every_answer(tmp_path):
     assert found["answers"] == 10 and found["answers_per_s"] > 0 and found["engine_per_s"] > 0
 
 
-async def test_the_analytics_benchmark_runs_its_steps_and_its_recount_agrees(tmp_path):
+async def test_the_analytics_benchmark_runs_its_steps_and_its_recount_agrees(tmp_path,
+                                                                            monkeypatch):
     """benchmarks.analytics at a tiny scale, every step as the full run takes it: the
     seed keeps the members' caches, the roll-ups agree with the recount before and
     after the tail, and each step was timed with the member answered."""
@@ -133,10 +134,12 @@ async def test_the_analytics_benchmark_runs_its_steps_and_its_recount_agrees(tmp
 
     from benchmarks import analytics
     from bot import programme as programme_file
+    from domain.insight import segment_reports
     from domain.members.tables import Member
     from domain.points.tables import LedgerEntry, Purchase
     from domain.storage.database import Database
 
+    monkeypatch.setattr(segment_reports, "LIVE", 100)  # 400 members: read as kept
     programme = programme_file.load()
     shape = analytics.shape_of(programme, 0.0004, campaign_share=0.25)
     db = Database.from_url(f"sqlite+aiosqlite:///{tmp_path / 'analytics.db'}")
@@ -166,9 +169,11 @@ async def test_the_analytics_benchmark_runs_its_steps_and_its_recount_agrees(tmp
     assert [s.name for s in run.steps] == [
         "roll-ups from scratch (job)", "kept figures (job)",
         "standing (job)", "/stats 30d read", "/stats 30d answer (engine, charts)",
-        "scores (nightly job)", "/segments read: RFM + churn risk",
+        "scores (nightly job)", "RFM + churn risk worked out (job, small programmes)",
+        "/segments read", "/segments answer (engine, chart)",
         "roll-ups of the tail (job)"]
-    assert "the look back kept by the scoring" in run.steps[6].note
+    assert run.steps[7].note.startswith("the figures the scoring kept: ")
+    assert "the look back: precision" in run.steps[7].note
     assert "and 2 campaigns past their window" in run.steps[1].note
     assert all(s.replies > 0 and s.times for s in run.steps)
 

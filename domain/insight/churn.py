@@ -161,16 +161,22 @@ class RiskScores:
 
 
 @dataclass(frozen=True)
-class Risk:
-    """The churn figures of /segments as of `at`."""
+class RiskFigures:
+    """The churn figures /segments shows as of `at`, and the nightly scoring keeps."""
 
     at: datetime
     threshold: int
     members: int  # scored: every member but the erased
     at_risk: int  # scoring `threshold` or more
     reached: int  # of those, how many a win-back coupon reached since their last purchase
-    bands: tuple[int, ...]  # members by score: 0-9, 10-19, ..., 90-99, and 100
     top: tuple[AtRisk, ...]  # highest score first, then longest idle, then lowest id
+
+
+@dataclass(frozen=True)
+class Risk(RiskFigures):
+    """The figures, with every member's score."""
+
+    bands: tuple[int, ...]  # members by score: 0-9, 10-19, ..., 90-99, and 100
     scores: RiskScores
 
 
@@ -313,10 +319,27 @@ async def evaluate(uow: UnitOfWork, programme: Programme, now: datetime, *,
 # --- all of it, from one reading -------------------------------------------------------
 
 @dataclass(frozen=True)
+class Summary:
+    """What /segments shows: the figures without every member's scores, which the
+    nightly scoring keeps (domain/insight/segment_reports.py)."""
+
+    rfm: rfm.Figures
+    risk: RiskFigures
+    evaluation: Evaluation | None
+
+
+@dataclass(frozen=True)
 class Report:
     rfm: rfm.Rfm
     risk: Risk
     evaluation: Evaluation | None
+
+    def summary(self) -> Summary:
+        """The figures alone, without every member's scores."""
+        f, r = self.rfm, self.risk
+        return Summary(rfm.Figures(f.at, f.members, f.revenue, f.segments),
+                       RiskFigures(r.at, r.threshold, r.members, r.at_risk, r.reached, r.top),
+                       self.evaluation)
 
 
 async def report(uow: UnitOfWork, programme: Programme, now: datetime, *,

@@ -366,17 +366,15 @@ class SegmentFigure:
 
 
 @dataclass(frozen=True)
-class Rfm:
-    """The figures of /segments: every segment (in SEGMENTS order, empty ones too) with
-    its buyers and their revenue, the totals, the edges of each score, and each buyer's
-    scores (`scores`)."""
+class Figures:
+    """What /segments shows of RFM, and what the nightly scoring keeps of it: every
+    segment (in SEGMENTS order, empty ones too) with its buyers and their revenue, and
+    the totals."""
 
     at: datetime
     members: int
     revenue: int
     segments: tuple[SegmentFigure, ...]
-    edges: Edges
-    scores: Scores
 
     def segment(self, code: str) -> SegmentFigure:
         return self.segments[SEGMENTS.index(code)]
@@ -387,6 +385,14 @@ class Rfm:
     def share_of_revenue(self, code: str) -> Fraction | None:
         """None when the buyers' revenue is nothing (all refunded, or free orders)."""
         return Fraction(self.segment(code).revenue, self.revenue) if self.revenue else None
+
+
+@dataclass(frozen=True)
+class Rfm(Figures):
+    """The figures, with the edges of each score and each buyer's scores (`scores`)."""
+
+    edges: Edges
+    scores: Scores
 
 
 async def score(members: Members, now: datetime) -> Rfm:

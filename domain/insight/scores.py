@@ -7,9 +7,10 @@ window of members at a time, each window its own short transaction. A member era
 since the last run loses their row; one who joined since has none until the next run,
 and no segment that asks for a score picks them.
 
-The same run works out how well the score foretold churn (churn.evaluate) and keeps it
-(InsightLookBack): /segments shows the last one rather than reading every purchase a
-second time while an operator waits.
+The same run keeps what /segments shows (domain/insight/segment_reports.py), with how
+well the score foretold churn (churn.evaluate): /segments on a large programme shows
+the last run's rather than reading every member, and every purchase a second time,
+while an operator waits.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, select
 
 from domain.config import Programme
-from domain.insight import churn, rfm
-from domain.insight.tables import InsightLookBack, InsightMemberScore
+from domain.insight import churn, rfm, segment_reports
+from domain.insight.tables import InsightMemberScore
 from domain.storage.database import Database, UnitOfWork
 
 WINDOW = 1000  # rows a transaction writes
@@ -30,7 +31,8 @@ _S = InsightMemberScore.__table__
 
 async def run(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
     async with db.snapshot() as snapshot:
-        found = await churn.report(snapshot, programme, now, top=0, evaluated=True)
+        found = await churn.report(snapshot, programme, now, top=segment_reports.TOP,
+                                   savable_only=True, evaluated=True)
     risk, scored = found.risk.scores, found.rfm.scores
     ids, cells = scored.ids, scored.cells
     at = 0  # where the buyers' arrays stand, walked beside every member's
@@ -63,10 +65,9 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
             await uow.execute(_STALE, {"b_low": low, "b_high": low + WINDOW * 10,
                                        "b_now": now})
             await uow.commit()
-    if found.evaluation is not None:
-        async with db.uow() as uow:
-            await keep_look_back(uow, found.evaluation, now)
-            await uow.commit()
+    async with db.uow() as uow:
+        await segment_reports.keep(uow, found.summary(), now)
+        await uow.commit()
     return {"members": len(risk.ids), "buyers": len(ids)}
 
 
@@ -79,25 +80,3 @@ async def last_scored(uow: UnitOfWork) -> datetime | None:
     """When the members were last scored (every row of a run has that run's moment, so
     any row tells); None before the first run."""
     return await uow.scalar(select(_S.c.scored_at).limit(1))
-
-
-_LOOK = InsightLookBack.__table__
-_COUNTS = ("members", "true_positives", "false_positives", "false_negatives", "true_negatives")
-
-
-async def keep_look_back(uow: UnitOfWork, judged: churn.Evaluation, now: datetime) -> None:
-    insert = uow.upsert(_LOOK)
-    values = {"scored_at": now, "as_of": judged.as_of, "until": judged.until,
-              "threshold": judged.threshold, **{c: getattr(judged, c) for c in _COUNTS}}
-    await uow.execute(insert.values(values).on_conflict_do_update(
-        index_elements=["scored_at"], set_={c: insert.excluded[c] for c in values
-                                            if c != "scored_at"}))
-
-
-async def last_look_back(uow: UnitOfWork) -> tuple[datetime, churn.Evaluation] | None:
-    """The last look back the scoring kept, with when; None before the first run."""
-    row = (await uow.execute(select(_LOOK).order_by(_LOOK.c.scored_at.desc()).limit(1))).first()
-    if row is None:
-        return None
-    return row.scored_at, churn.Evaluation(row.as_of, row.until, row.threshold,
-                                           *(int(getattr(row, c)) for c in _COUNTS))

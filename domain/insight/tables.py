@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 # The tables this one's foreign keys name, so the metadata can resolve them.
@@ -131,6 +131,52 @@ class InsightLookBack(Base):
     false_positives: Mapped[int] = mapped_column(BigInteger)
     false_negatives: Mapped[int] = mapped_column(BigInteger)
     true_negatives: Mapped[int] = mapped_column(BigInteger)
+
+
+class InsightSegmentReport(Base):
+    """The figures of /segments as the nightly scoring worked them out
+    (domain/insight/segment_reports.py): a large programme's /segments shows the last
+    one, as working them out reads every member and what each spent, ten seconds at a
+    million members. Its segments and its members at highest risk are rows beside it."""
+
+    __tablename__ = "insight_segment_reports"
+
+    scored_at: Mapped[datetime] = mapped_column(primary_key=True)
+    buyers: Mapped[int] = mapped_column(BigInteger)
+    revenue: Mapped[int] = mapped_column(BigInteger)  # minor units
+    threshold: Mapped[int] = mapped_column(Integer)
+    members: Mapped[int] = mapped_column(BigInteger)
+    at_risk: Mapped[int] = mapped_column(BigInteger)
+    reached: Mapped[int] = mapped_column(BigInteger)
+
+
+class InsightSegmentFigure(Base):
+    """One RFM segment of a kept report: its buyers and their revenue."""
+
+    __tablename__ = "insight_segment_figures"
+
+    scored_at: Mapped[datetime] = mapped_column(
+        ForeignKey("insight_segment_reports.scored_at"), primary_key=True)
+    code: Mapped[str] = mapped_column(String(24), primary_key=True)
+    members: Mapped[int] = mapped_column(BigInteger)
+    revenue: Mapped[int] = mapped_column(BigInteger)
+
+
+class InsightSegmentAtRisk(Base):
+    """One of a kept report's members at highest risk, as they stood then (rank 0 is
+    the highest)."""
+
+    __tablename__ = "insight_segment_at_risk"
+
+    scored_at: Mapped[datetime] = mapped_column(
+        ForeignKey("insight_segment_reports.scored_at"), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    score: Mapped[int] = mapped_column(Integer)
+    idle_days: Mapped[int] = mapped_column(Integer)
+    usual_gap_days: Mapped[int | None] = mapped_column(Integer)
+    reachable: Mapped[bool] = mapped_column(Boolean)
+    winback: Mapped[bool] = mapped_column(Boolean)
 
 
 class InsightReportReader(Base):

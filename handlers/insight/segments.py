@@ -2,21 +2,21 @@
 chart), and churn risk: who is at risk, how many of them a win-back coupon reached,
 and how well the score foretold churn when it is worked out as of a past day.
 
-All from one read of the members and the purchases (domain/insight/churn.py `report`),
-done in the long read (Ctx.read). Operators and up. The same segments and risk are
-campaign filters, from the nightly scores (domain/insight/scores.py), which also work
-out the look back: it reads every purchase again, seconds on a large programme, so it
-is worked out here only for a programme small enough to wait for, until the first
-night's scoring.
+Working the figures out reads every member and what each spent (domain/insight/churn.py
+`report`): half a second for 50,000 members, ten seconds for a million. So a programme
+of up to LIVE members gets them worked out as it asks, in the long read (Ctx.read), with
+the look back the nightly scoring kept (which reads every purchase again), or worked out
+too until the first night. A larger one gets the figures the nightly scoring kept
+(domain/insight/segment_reports.py), saying when they were worked out, or is told how to
+have them worked out before the first night. Operators and up. The same segments and
+risk are campaign filters, from the same nightly scores (domain/insight/scores.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from datetime import datetime
-
-from domain.insight import churn, rfm, scores
-from domain.insight.churn import Report
+from domain.insight import rfm, segment_reports
+from domain.insight.churn import Summary
+from domain.insight.segment_reports import Shown
 from domain.storage.database import UnitOfWork
 from handlers.engine import charts, i18n
 from handlers.engine.charts import Bars, Label
@@ -27,15 +27,8 @@ from handlers.insight.words import percent
 from handlers.staff.roles import denied
 
 PERMISSION = "insight"
-TOP = 10
-LIVE_LOOK_BACK = 50_000  # members: up to here the look back is worked out as /segments asks
+TOP = segment_reports.TOP
 router = Router()
-
-
-@dataclass(frozen=True)
-class Found:
-    report: Report
-    scored_at: datetime | None  # when the nightly scoring worked out the look back
 
 
 @router.command("segments", role="operator")
@@ -46,37 +39,34 @@ async def segments_command(ctx: Ctx) -> Outcome:
     if ctx.arg.strip():
         return Outcome([Reply("segments.usage")])
 
-    async def read(uow: UnitOfWork) -> Found:
-        found = await churn.report(uow, ctx.programme, ctx.now, top=TOP, savable_only=True,
-                                   evaluated=False)
-        kept = await scores.last_look_back(uow)
-        if kept is not None:
-            return Found(replace(found, evaluation=kept[1]), kept[0])
-        if found.risk.members <= LIVE_LOOK_BACK:
-            return Found(replace(found, evaluation=await churn.evaluate(
-                uow, ctx.programme, ctx.now)), None)
-        return Found(found, None)
+    async def read(uow: UnitOfWork) -> Shown:
+        return await segment_reports.shown(uow, ctx.programme, ctx.now, top=TOP)
 
     answer = await ctx.read("segments", read)
-    found = answer.report
+    found = answer.figures
+    if found is None:
+        return Outcome([Reply("segments.pending")])
+    kept = Text("segments.kept", {"when": clock(found.rfm.at, ctx.programme.zone)}) \
+        if answer.kept else ""
     image = (await charts.draw_all([chart(found.rfm, ctx.locale)])).images[0]
     return Outcome([Reply("segments.rfm", {
-        "buyers": found.rfm.members, "lines": rfm_lines(found.rfm)}, image=image),
+        "buyers": found.rfm.members, "lines": rfm_lines(found.rfm), "kept": kept},
+        image=image),
         Reply("segments.risk", {
             "at_risk": found.risk.at_risk, "members": found.risk.members,
             "threshold": found.risk.threshold, "reached": found.risk.reached,
-            "top": risk_lines(found) or Text("segments.nobody_at_risk"),
+            "top": risk_lines(found) or Text("segments.nobody_at_risk"), "kept": kept,
             "look_back": look_back(ctx, answer)})])
 
 
-def rfm_lines(figures: rfm.Rfm) -> list[Text]:
+def rfm_lines(figures: rfm.Figures) -> list[Text]:
     return [Text("segments.rfm_line", {
         "name": Text(f"rfm.{code}"), "members": figures.segment(code).members,
         "share": percent(figures.share_of_members(code)),
         "revenue": percent(figures.share_of_revenue(code))}) for code in rfm.SEGMENTS]
 
 
-def chart(figures: rfm.Rfm, locale: str) -> Bars:
+def chart(figures: rfm.Figures, locale: str) -> Bars:
     def say(key: str, **params: object) -> Label:
         return Label(i18n.translate(Text(key, params), locale),
                      i18n.translate(Text(key, params), "en"))
@@ -92,7 +82,7 @@ def chart(figures: rfm.Rfm, locale: str) -> Bars:
         horizontal=True)
 
 
-def risk_lines(found: Report) -> list[Text]:
+def risk_lines(found: Summary) -> list[Text]:
     lines = []
     for member in found.risk.top:
         if member.score < found.risk.threshold:  # the top of a calm programme is not at risk
@@ -106,17 +96,17 @@ def risk_lines(found: Report) -> list[Text]:
     return lines
 
 
-def look_back(ctx: Ctx, answer: Found) -> Text:
-    judged = answer.report.evaluation
+def look_back(ctx: Ctx, answer: Shown) -> Text:
+    judged = answer.figures.evaluation if answer.figures is not None else None
     if judged is None:
         return Text("segments.look_back_pending")
     zone = ctx.programme.zone
     if not judged.members:
         return Text("segments.look_back_none")
-    kept = answer.scored_at
-    return Text("segments.look_back", {
+    kept = answer.looked_back_at
+    return Text("segments.look_back", {  # kept figures say when in their headings
         "when": Text("segments.look_back_kept", {"when": clock(kept, zone)})
-        if kept is not None else "",
+        if kept is not None and not answer.kept else "",
         "as_of": judged.as_of.astimezone(zone).date(),
         "until": judged.until.astimezone(zone).date(),
         "members": judged.members, "flagged": judged.flagged, "churned": judged.churned,

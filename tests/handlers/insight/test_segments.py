@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from domain.insight import churn, scores
-from handlers.insight import segments
+from domain.insight import churn, scores, segment_reports
 from tests.domain.insight.test_scores import NOW, buyers
 from tests.support.survey_given import said
 from tests.support.transcript import Clock, owner, second_member
@@ -45,23 +44,43 @@ async def test_segments_show_every_segment_and_who_is_at_risk(db, programme, clo
     assert "Use it in a campaign: /campaign, then Churn risk." in risk
 
 
-async def test_the_look_back_is_the_nightly_scorings_once_it_ran(db, programme, clock,
-                                                                 monkeypatch):
-    """A large programme's look back reads every purchase again: /segments shows the
-    nightly scoring's, says when it is not worked out yet, and works it out as it answers
-    only for a programme small enough to wait for."""
+async def test_a_large_programme_reads_the_nightly_figures(db, programme, clock, monkeypatch):
+    """Working the figures out reads every member (ten seconds at a million): a large
+    programme shows the nightly scoring's, saying when, or how to have them before the
+    first night; a small one works them out as it asks, with the kept look back."""
     await buyers(db)
     olga = await owner(db, programme, clock, user="olga")
-    monkeypatch.setattr(segments, "LIVE_LOOK_BACK", 5)  # 13 members: a large programme
-    _, risk_part = await said(olga, "/segments")
-    assert ("How well it foretold churn: worked out by the nightly scoring (03:30, or now "
-            "with /jobs run scores); not run yet.") in risk_part.text
+    monkeypatch.setattr(segment_reports, "LIVE", 5)  # 13 members: a large programme
+    (pending,) = await said(olga, "/segments")
+    assert pending.text == (
+        "🧭 RFM segments and churn risk: on a programme this large they are worked out by "
+        "the nightly scoring (03:30, or now with /jobs run scores), which has not run yet.")
+    assert pending.image is None
     await scores.run(db, programme, NOW - timedelta(hours=2))
     async with db.snapshot() as uow:
-        judged = await churn.evaluate(uow, programme, NOW - timedelta(hours=2))
-        kept = await scores.last_look_back(uow)
-    assert kept == (NOW - timedelta(hours=2), judged) and judged.members == 10
-    _, risk_part = await said(olga, "/segments")
+        then = (await churn.report(uow, programme, NOW - timedelta(hours=2), top=10,
+                                   savable_only=True)).summary()
+    rfm_part, risk_part = await said(olga, "/segments")
+    assert rfm_part.image is not None and rfm_part.image.startswith(PNG)
+    kept = " (worked out by the nightly scores job at 2026-06-01 10:00)"
+    assert rfm_part.text.startswith(f"🧭 RFM segments of the 10 members who bought{kept}\n")
+    assert risk_part.text.startswith(f"⚠️ Churn risk{kept}\n")
+    worst = then.risk.top[0]
+    assert f"#{worst.member_id:08d}: {worst.score}, idle {worst.idle_days} days" in \
+        risk_part.text
+    judged = then.evaluation
+    assert (f"How well it foretold churn: scored as of Dec 3, 2025, {judged.flagged} of 10 "
+            "members were at risk.") in risk_part.text
+    olga.chat.locale = "zh_Hans"
+    rfm_part, risk_part = await said(olga, "/segments")
+    assert rfm_part.text.startswith("🧭 10 位有消费的会员的 RFM 分群（由每晚评分任务于 "
+                                    "2026-06-01 10:00 算出）\n")
+    assert risk_part.text.startswith("⚠️ 流失风险（由每晚评分任务于 2026-06-01 10:00 算出）\n")
+    olga.chat.locale = "en"
+    monkeypatch.setattr(segment_reports, "LIVE", 50_000)  # small: worked out as it asks
+    rfm_part, risk_part = await said(olga, "/segments")
+    assert rfm_part.text.startswith("🧭 RFM segments of the 10 members who bought\n")
+    assert risk_part.text.startswith("⚠️ Churn risk\n")
     assert ("How well it foretold churn (worked out by the scores job at 2026-06-01 "
             f"10:00): scored as of Dec 3, 2025, {judged.flagged} of 10 members were at risk."
             ) in risk_part.text
