@@ -78,7 +78,8 @@ async def lifespan(settings: Settings, migrate: bool = True,
         # A small programme's model is built in a moment: wait that long, so the first
         # /rewards after a start has its picks; a big one goes on building meanwhile.
         await asyncio.wait(first, timeout=READY_S)
-        yield App(settings, programme, db, build_engine(db, programme))
+        yield App(settings, programme, db,
+                  build_engine(db, programme, public_url=settings.public_url))
     finally:
         # A build under way stops after its current read, before the database goes
         # (cancelled mid-read, SQLite's worker thread would go on reading); then the

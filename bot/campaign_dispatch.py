@@ -69,6 +69,12 @@ OWED_FOR = 24 * 3600.0  # seconds an untaken end is tried again
 PICKS_AT_ONCE = 20  # members whose top pick is ranked between two turns of the loop
 
 
+# Platforms where a pushed message's buttons can be pressed. Elsewhere (WeChat, the
+# console) a typed number answers the conversation's last buttons, not a pushed
+# message's: there the message's words say what to type instead ("TD").
+PRESSABLE = frozenset({"telegram"})
+
+
 @dataclass
 class Owed:
     """A campaign's end its operator's platform did not take yet."""
@@ -286,7 +292,8 @@ class Dispatcher:
                     break
                 handed, detail = True, None
                 try:
-                    outcome = await self.pushers[platform](external_id, message)
+                    outcome = await self.pushers[platform](external_id, message if (
+                        platform in PRESSABLE) else replace(message, buttons=()))
                 except Exception as exc:  # noqa: BLE001 - a broken pusher must not stop the rest
                     log.exception("campaign push failed", extra={"delivery": work.delivery_id})
                     outcome, detail = "retry", type(exc).__name__

@@ -48,6 +48,9 @@ class Settings:
     api_key: str | None = None
     owner: str | None = None  # "telegram:12345": the programme's owner, a platform identity
     redis_url: str | None = None
+    # The web app's address as members' browsers reach it (https://club.example.com),
+    # for links it serves: a member's data where a platform cannot send documents.
+    public_url: str | None = None
     # Campaigns reach console members: None (unset) when the console is the only chat.
     console_reachable: bool | None = None
 
@@ -101,6 +104,7 @@ class Settings:
             api_key=env.get("MEMBERBOT_API_KEY"),
             owner=env.get("MEMBERBOT_OWNER"),
             redis_url=env.get("MEMBERBOT_REDIS_URL"),
+            public_url=(env.get("MEMBERBOT_PUBLIC_URL") or "").rstrip("/") or None,
             console_reachable=_switch(env, "MEMBERBOT_CONSOLE_REACHABLE"),
         )
         settings.validate()
@@ -123,6 +127,10 @@ class Settings:
         if self.owner is not None and not all(self.owner.partition(":")[::2]):
             raise SettingsError("MEMBERBOT_OWNER must look like platform:id, e.g. "
                                 "telegram:12345")
+        if self.public_url is not None and not re.fullmatch(
+                r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", self.public_url):
+            raise SettingsError("MEMBERBOT_PUBLIC_URL must be the web app's address as "
+                                "browsers reach it, e.g. https://club.example.com")
         if self.wechat_aes_key is not None and len(self.wechat_aes_key) != 43:
             raise SettingsError("MEMBERBOT_WECHAT_AES_KEY must be the 43-character "
                                 "EncodingAESKey")

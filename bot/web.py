@@ -11,10 +11,12 @@ import os
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from aiohttp import web
 from sqlalchemy import text
 
+from bot import privacy_web
 from domain.storage.database import Database
 
 log = logging.getLogger(__name__)
@@ -103,10 +105,13 @@ def _refusal(request: web.Request, refused: web.HTTPException) -> web.Response:
     return answer
 
 
-def build(db: Database) -> web.Application:
+def build(db: Database, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+          ) -> web.Application:
+    """The app with the routes every process serves; `clock` is the downloads' time."""
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     app[DB_KEY] = db
     app.router.add_get("/healthz", health)
+    app.router.add_get(privacy_web.ROUTE, privacy_web.download(db, clock))
     return app
 
 

@@ -21,7 +21,7 @@ from pydantic import (
 
 from domain.community import durations
 from domain.feedback.definitions import SurveyDef
-from domain.wording import LocalText, Strict
+from domain.wording import Document, LocalText, Strict
 
 if TYPE_CHECKING:  # the insight package reads the programme; it is not read here
     from domain.insight.cooccurrence import Models
@@ -315,6 +315,19 @@ class Insight(Strict):
         return Decimal(self.point_value)
 
 
+class Privacy(Strict):
+    """Members' data rights (domain/privacy): the privacy notice /privacy shows and its
+    version, which every consent record names, so a record says which wording the
+    member agreed to; change the version whenever the wording changes."""
+
+    notice: Document = Document(
+        en="We keep your profile, points, purchases and messages to run the programme. "
+           "We send offers only if you agree, and you can stop them at any time.",
+        zh_Hans="我们保存您的资料、积分、消费和消息记录，用于运营会员计划。"
+                "仅在您同意后发送优惠信息，您可随时停止。")
+    version: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")] = "1"
+
+
 class Programme(Strict):
     name: LocalText
     default_locale: Literal["en", "zh_Hans"] = "zh_Hans"
@@ -336,6 +349,7 @@ class Programme(Strict):
     quiet_hours: QuietHours = QuietHours()
     support: Support = Support()
     insight: Insight = Insight()
+    privacy: Privacy = Privacy()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),

@@ -10,6 +10,7 @@ from domain.lifecycle import tables as lifecycle  # noqa: F401
 from domain.members import tables as members  # noqa: F401
 from domain.notices import tables as notices  # noqa: F401
 from domain.points import tables as points  # noqa: F401
+from domain.privacy import tables as privacy  # noqa: F401
 from domain.rewards import tables as rewards  # noqa: F401
 from domain.staff import tables as staff  # noqa: F401
 from domain.support import tables as support  # noqa: F401

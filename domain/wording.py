@@ -28,3 +28,11 @@ class Words(LocalText):
 
     en: Annotated[StrictStr, Field(min_length=1, max_length=600)]
     zh_Hans: Annotated[StrictStr, Field(min_length=1, max_length=600)]
+
+
+class Document(LocalText):
+    """A document in every language: the privacy notice, the terms. Long, yet within
+    one chat message (4,096 characters at most, with the words around it)."""
+
+    en: Annotated[StrictStr, Field(min_length=1, max_length=3000)]
+    zh_Hans: Annotated[StrictStr, Field(min_length=1, max_length=3000)]

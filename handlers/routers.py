@@ -17,6 +17,7 @@ from handlers.insight import stats
 from handlers.members import home, language, link, profile, referrals, rules, start
 from handlers.points import award, checkin, points
 from handlers.points import purchase as operator
+from handlers.privacy import mydata, privacy
 from handlers.rewards import catalogue, coupons, rewards
 from handlers.rewards import counter as staff
 from handlers.staff import jobs, roles
@@ -26,7 +27,7 @@ from handlers.tiers import tier
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, groups, roles, staff, operator, award, jobs,
             campaigns, gates, survey, inbox, tickets, stats, insight_segments,
-            insight_report)
+            insight_report, privacy, mydata)
 
 
 def build_router() -> Router:

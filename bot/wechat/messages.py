@@ -103,7 +103,7 @@ def delivery_key(fields: dict[str, str]) -> str:
 
 def _inbound(openid: str, key: str, text: str, picture: PictureRef | None = None) -> Inbound:
     return Inbound(platform=PLATFORM, user_id=openid, chat_id=openid, text=text, key=key,
-                   picture=picture)
+                   documents=False, picture=picture)
 
 
 def _picture(fields: dict[str, str]) -> PictureRef | None:

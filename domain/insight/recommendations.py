@@ -163,7 +163,10 @@ _TAKEN = (select(_RD.c.member_id, _RD.c.reward, func.count())
 async def picks(uow: UnitOfWork, programme: Programme, model: Model, member: Member,
                 balance: int, now: datetime, limit: int = PICKS) -> list[Pick]:
     """/rewards: the picks of a member already loaded, at the balance the screen shows
-    (ledger.settle's)."""
+    (ledger.settle's); none for one who turned personal picks off
+    (domain/privacy/consents.py)."""
+    if not member.personalised:
+        return []
     items = await edits.refresh(uow, programme)
     stock = await rewards.stock_of(uow, programme)
     taken = await rewards.counts(uow, member.id)
@@ -195,8 +198,11 @@ async def for_members(uow: UnitOfWork, programme: Programme, model: Model,
     for member_id, reward, n in await uow.execute(_TAKEN, {"ids": ids}):
         taken.setdefault(member_id, {})[reward] = n
     earned = await _earned(uow, ids, now)
-    out = {}
+    out: dict[int, list[Pick]] = {}
     for member in found:
+        if not member.personalised:  # turned personal picks off: the plain words
+            out[member.id] = []
+            continue
         balance = await _spendable(uow, member, now)
         out[member.id] = _ranked(programme, model, items, stock, member, balance,
                                  taken.get(member.id, {}), earned.get(member.id, 0), now,

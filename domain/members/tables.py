@@ -13,6 +13,7 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,6 +50,8 @@ class Member(Base):
     timezone: Mapped[str | None] = mapped_column(String(64))
     marketing_consent: Mapped[bool] = mapped_column(Boolean, default=False)
     consent_at: Mapped[datetime | None]
+    # Personal reward picks (domain/privacy/consents.py): on unless the member turns them off.
+    personalised: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     status: Mapped[str] = mapped_column(String(16), default="active")
     joined_at: Mapped[datetime]
     last_active_at: Mapped[datetime]

@@ -36,6 +36,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "moderate": frozenset({"owner", "admin", "operator", "staff", "moderator"}),
     "verify": frozenset({"owner", "admin", "operator", "staff"}),
     "insight": frozenset({"owner", "admin", "operator"}),  # /stats, /segments, /report
+    "member_data": frozenset({"owner"}),  # /member export: a member's data, on request
 }
 # Who may hand out which role. Nobody grants "owner": it comes from the settings.
 GRANTABLE: dict[str, frozenset[str]] = {

@@ -21,6 +21,7 @@ from handlers.engine.i18n import negotiate, translate
 from handlers.engine.render import render
 from handlers.engine.types import Button, Local, Money, Rendered, Reply, Text, button
 from handlers.engine.words import bar, local, multiplier, tier_name
+from handlers.privacy.privacy import STOP_MARKETING
 
 # A language as the operator reads its name: "English", "Chinese"; "英语", "中文".
 LANGUAGES = {code: Text(f"campaign.language.{code}") for code in LOCALES}
@@ -79,8 +80,17 @@ def member_message(campaign: Campaign, variant: str, programme: Programme,
                           translate(Text("recommendations.none"), language))
     until = coupon_until if campaign.coupon_reward else campaign.bonus_ends
     display = coupons.display(code) if code else None
-    return render(offer_reply(text, programme, campaign.coupon_reward, campaign.bonus_percent,
-                              display, until, programme.zone), language)
+    shown = render(offer_reply(text, programme, campaign.coupon_reward, campaign.bonus_percent,
+                               display, until, programme.zone), language)
+    return render(marketing(shown.text), language)
+
+
+def marketing(body: str) -> Reply:
+    """A marketing message as sent: how to stop them under it ("TD", the convention
+    members know, typed on any platform), and the one-tap button where buttons are
+    shown with a pushed message (the dispatcher drops it elsewhere)."""
+    return Reply("campaign.message_marketing", {"body": body},
+                 ((button("privacy.stop_marketing", STOP_MARKETING),),))
 
 
 # "Recommended for you": written in a campaign's words (any language), it becomes each
@@ -125,7 +135,7 @@ def preview(stored: dict[str, Any], programme: Programme, coupon_reward: str | N
     text = text.replace(RECOMMENDED, translate(Text("recommendations.sample"), language))
     shown = render(offer_reply(text, programme, coupon_reward, bonus_percent, SAMPLE_CODE,
                                until, programme.zone), language)
-    return Reply("campaign.message", {"body": shown.text})
+    return Reply("campaign.message", {"body": render(marketing(shown.text), language).text})
 
 
 # ------------------------------------------------------------------ a campaign

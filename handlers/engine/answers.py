@@ -59,6 +59,10 @@ KEYWORDS: Mapping[str, str] = {
                     "profile"),
     **dict.fromkeys(("language", "语言", "切换语言", "语言设置"), "language"),
     **dict.fromkeys(("rules", "规则", "会员规则"), "rules"),
+    # Under every offer: "Reply TD to stop offers" (回复 TD 退订, the convention in China).
+    **dict.fromkeys(("td", "退订", "unsubscribe", "stop offers", "取消订阅", "退订优惠"),
+                    "unsubscribe"),
+    **dict.fromkeys(("privacy", "隐私", "隐私设置", "我的隐私"), "privacy"),
 }
 GREETINGS = frozenset({
     "hi", "hello", "hey", "hiya", "howdy", "hallo", "hi there", "hello there", "hey there",

@@ -112,8 +112,10 @@ class Engine:
     def __init__(self, db: Database, programme: Programme, router: Router,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  username: str | None = None, batch: int = BATCH,
-                 start_link: str | None = None, rooms: Rooms | None = None) -> None:
+                 start_link: str | None = None, rooms: Rooms | None = None,
+                 public_url: str | None = None) -> None:
         self.db = db
+        self.public_url = public_url
         self.rooms = rooms
         self.username = username.lower() if username else None  # "/cmd@username" in groups
         self.programme = programme
@@ -320,7 +322,8 @@ class Engine:
         ctx = Ctx(inbound=inbound, uow=uow, programme=self.programme, member=member, now=now,
                   locale=self._locale(member.locale, inbound.locale), arg=arg,
                   data=data, created=registration.created, state=waiting,
-                  start_link=self.start_link, offered=tuple(offered),
+                  start_link=self.start_link, public_url=self.public_url,
+                  offered=tuple(offered),
                   reads=dict(job.reads), read_first=ahead, rooms=self.rooms)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or answers.pressed(inbound.text, offered, kinds))

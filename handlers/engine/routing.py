@@ -50,6 +50,8 @@ class Ctx:
     state: str | None = None  # where the conversation was waiting when this arrived
     # The adapter's link that opens a chat with the bot and sends `/start {payload}`.
     start_link: str | None = None
+    # Where the web app is reached from outside (MEMBERBOT_PUBLIC_URL), for links to it.
+    public_url: str | None = None
     offered: tuple[str, ...] = ()  # the buttons of the last reply that had any
     # Long reads done before this pass (Ctx.read), and whether one not done yet is
     # asked of the engine (ReadFirst) rather than read here.

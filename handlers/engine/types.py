@@ -39,6 +39,9 @@ class Inbound:
     # The platform shows buttons as buttons: a typed number is words, where it is asked
     # for words. Elsewhere (WeChat, the console) numbered lines are pressed by number.
     buttons: bool = False
+    # The platform sends a reply's file as a document (Telegram; the console saves it).
+    # Elsewhere (WeChat) a file has to be offered another way: a download link.
+    documents: bool = True
     # Where it was said: "private", or a group chat's kind ("group", "supergroup") and
     # title, for the few commands that act on the group they are typed in (/gate).
     chat_kind: str = "private"

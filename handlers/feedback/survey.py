@@ -16,6 +16,7 @@ from typing import Any
 from domain.feedback import responses, surveys
 from domain.feedback.definitions import SCALES, Question, clean_text, has_control
 from domain.feedback.responses import Progress, SurveyRefused
+from domain.privacy import consents
 from domain.staff import roles
 from handlers.engine import answers
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
@@ -40,10 +41,12 @@ async def survey(ctx: Ctx) -> Outcome:
     if words and words[0].lower() in survey_staff.VERBS:
         return await survey_staff.staff(ctx, words[0].lower(), words[1:])
     if len(words) == 1 and words[0].lower() == "on":
-        changed = await surveys.opt_in(ctx.uow, ctx.member.id)
+        changed = await consents.choose(ctx.uow, ctx.programme, ctx.member, "surveys", True,
+                                        ctx.inbound.platform, ctx.now)
         return Outcome([reply("survey.opted_in" if changed else "survey.on_already")])
     if len(words) == 1 and words[0].lower() == "off":  # typed: no need to ask first
-        changed = await surveys.opt_out(ctx.uow, ctx.member.id, ctx.now)
+        changed = await consents.choose(ctx.uow, ctx.programme, ctx.member, "surveys", False,
+                                        ctx.inbound.platform, ctx.now)
         return Outcome([reply("survey.opted_out" if changed else "survey.off_already")])
     if words:  # the usage for who they are: members are not shown staff verbs
         staff = await roles.can(ctx.uow, ctx.member.id, survey_staff.PERMISSION)
@@ -291,7 +294,8 @@ async def off(ctx: Ctx) -> Outcome:
 
 @router.action(OFF_YES)
 async def off_yes(ctx: Ctx) -> Outcome:
-    await surveys.opt_out(ctx.uow, ctx.member.id, ctx.now)
+    await consents.choose(ctx.uow, ctx.programme, ctx.member, "surveys", False,
+                          ctx.inbound.platform, ctx.now)
     return Outcome([reply("survey.opted_out")])
 
 

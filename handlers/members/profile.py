@@ -1,4 +1,5 @@
-"""/profile: complete or edit name, phone, birthday and consent.
+"""/profile: complete or edit name, phone, birthday and marketing consent (recorded by
+domain/privacy/consents.py; a member who agreed can withdraw in one tap here).
 
 Every step can be skipped, by its Skip button or by typing "skip" or "跳过" (on Telegram
 the phone step's keyboard is the "share my number" one, which hides the Skip button),
@@ -16,11 +17,13 @@ from collections.abc import Awaitable, Callable
 from domain.errors import InvalidInput
 from domain.members import members
 from domain.members.profile import parse_birthday, parse_name, parse_phone, shown_phone
+from domain.privacy import consents
 from handlers.engine import answers
 from handlers.engine.engine import CONTACT_SHARED
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import yes_no
+from handlers.privacy.privacy import STOP_MARKETING
 
 FIELDS = ("name", "phone", "birthday", "consent")
 ASKING = {field: f"profile.{field}" for field in FIELDS}  # the state asking each field
@@ -145,7 +148,8 @@ async def _set_consent(ctx: Ctx) -> None:
     answer = {"profile:consent:yes": True, "profile:consent:no": False}.get(ctx.action or "")
     if answer is None:
         raise InvalidInput("consent_use_buttons")
-    members.set_consent(ctx.member, answer, ctx.now)
+    await consents.choose(ctx.uow, ctx.programme, ctx.member, "marketing", answer,
+                          ctx.inbound.platform, ctx.now)
 
 
 def _need_text(ctx: Ctx) -> None:
@@ -178,6 +182,8 @@ def _summary(ctx: Ctx) -> Reply:
         (button("profile.field_birthday", "profile:edit:birthday"),
          button("profile.field_consent", "profile:edit:consent")),
     ]
+    if m.marketing_consent:  # withdrawn in one tap, as from any offer
+        rows.append((button("privacy.stop_marketing", STOP_MARKETING),))
     if not members.profile_complete(m):
         rows.append((button("profile.fill_missing", "profile:walk"),
                      button("profile.done", "profile:done")))

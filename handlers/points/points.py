@@ -90,16 +90,20 @@ async def _expiry(ctx: Ctx) -> Text | list[Text] | None:
 
 
 def _line(ctx: Ctx, entry: Any) -> Text:  # a ledger row (ledger.page)
+    return Text("points.line", {"date": ctx.local(entry.created_at).date(),
+                                "delta": signed(entry.delta), "reason": reason(ctx, entry)})
+
+
+def reason(ctx: Ctx, entry: Any) -> Text:
+    """Why a ledger row moved points, in the member's words (the statement's and their
+    data export's)."""
     reason_key = f"reason.{entry.reason}"
     note = (entry.params or {}).get("note") if entry.reason == "adjusted" else None
     if isinstance(note, str) and note:  # staff's words to the member (/award)
-        reason = Text("reason.adjusted_note", {"note": note})
-    elif not i18n.has(reason_key):
-        reason = Text("reason.other", {"code": entry.reason})
-    else:
-        reason = Text(reason_key, _reason_params(ctx, entry))
-    return Text("points.line", {"date": ctx.local(entry.created_at).date(),
-                                "delta": signed(entry.delta), "reason": reason})
+        return Text("reason.adjusted_note", {"note": note})
+    if not i18n.has(reason_key):
+        return Text("reason.other", {"code": entry.reason})
+    return Text(reason_key, _reason_params(ctx, entry))
 
 
 def _survey_title(ctx: Ctx, params: dict) -> Local | str:

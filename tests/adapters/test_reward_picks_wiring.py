@@ -114,11 +114,13 @@ async def test_a_campaign_names_each_members_top_pick_in_their_language(db, prog
     telegram = Recorder()
     dispatcher = Dispatcher(db, programme, {"telegram": telegram}, every=0.01)
     await asyncio.wait_for(dispatcher.run_until_idle(), 30)
-    assert telegram.got["en"] == "Spring tea is here.\nRecommended for you: A free pot of tea"
-    assert telegram.got["zh"] == "春茶上市。\n为您推荐：免费一壶茶"
+    stop_en, stop_zh = "\n\nReply TD to stop offers.", "\n\n回复 TD 退订"  # under every offer
+    assert telegram.got["en"] == ("Spring tea is here.\nRecommended for you: A free pot of tea"
+                                  + stop_en)
+    assert telegram.got["zh"] == "春茶上市。\n为您推荐：免费一壶茶" + stop_zh
     # Nothing they could have (no points, no earning to reach one): no line at all.
-    assert telegram.got["broke"] == "Spring tea is here."
-    assert telegram.got["t0"] == "春茶上市。"
+    assert telegram.got["broke"] == "Spring tea is here." + stop_en
+    assert telegram.got["t0"] == "春茶上市。" + stop_zh
 
 
 async def test_a_campaign_without_the_placeholder_reads_no_picks(db, programme):
@@ -136,7 +138,7 @@ async def test_a_campaign_without_the_placeholder_reads_no_picks(db, programme):
     telegram = Recorder()
     await asyncio.wait_for(Dispatcher(db, programme, {"telegram": telegram},
                                       every=0.01).run_until_idle(), 30)
-    assert telegram.got == {"en": "Spring tea is here."}
+    assert telegram.got == {"en": "Spring tea is here.\n\nReply TD to stop offers."}
     assert models.latest is None  # no model was built for it
 
 

@@ -159,7 +159,8 @@ async def test_one_language_asks_once_and_same_text_for_all_is_one_tap_zh(
     c = await the_campaign(db)
     assert c.variants[0]["texts"] == {"zh_Hans": "新茶上市"}
     got = await dispatched(db, programme)
-    assert {m: t for m, (_, t) in got.items()} == {m: "新茶上市" for m in (4, 5, 6, 7)}
+    assert {m: t for m, (_, t) in got.items()} == {m: "新茶上市\n\n回复 TD 退订"
+                                                   for m in (4, 5, 6, 7)}
 
     # Everyone, and one text for all at the first chance: the operator's language first.
     await me.say("/campaign")
@@ -219,8 +220,8 @@ async def test_a_campaign_written_before_keeps_its_one_text(db, programme, clock
         await uow.commit()
     c = made.campaign
     c.variants = [{"code": "A", "text": "Hello", "share": 10_000}]
-    assert member_message(c, "A", programme, "zh_Hans").text == "Hello"
-    assert member_message(c, "A", programme, "en").text == "Hello"
+    assert member_message(c, "A", programme, "zh_Hans").text == "Hello\n\n回复 TD 退订"
+    assert member_message(c, "A", programme, "en").text == "Hello\n\nReply TD to stop offers."
 
 
 # ------------------------------------------------------------------ the language hint

@@ -46,7 +46,8 @@ async def prepared(url: str) -> list[str]:
 
 
 def performed(api: FakeBotAPI) -> Counter:
-    return Counter(str(c.chat_id) for c in api.sent("sendMessage") if c.text == TEXT)
+    return Counter(str(c.chat_id) for c in api.sent("sendMessage")
+                   if (c.text or "").startswith(TEXT))
 
 
 async def until(check, timeout: float = 30.0) -> None:  # noqa: ASYNC109 - a test deadline

@@ -155,7 +155,8 @@ async def test_a_campaign_sent_from_the_console_reaches_a_console_members_sessio
     async with console.session(app, "alice", "en", **place) as alice:
         out = await script(alice, "/points")
     assert out.split("\n", 1)[1].startswith(
-        "— A new message —\nSpring tea has arrived!\n\n> /points\n")
+        "— A new message —\nSpring tea has arrived!\n\nReply TD to stop offers.\n\n"
+        "> /points\n")
     assert out.count("Spring tea has arrived!") == 1
 
 

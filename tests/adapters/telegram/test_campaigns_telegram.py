@@ -137,7 +137,9 @@ async def test_an_operator_builds_and_sends_a_campaign_with_buttons_zh(api, bot,
     await asyncio.wait_for(dispatcher(bot).run_until_idle(), 60)
     for member_id in range(FIRST, FIRST + 3):
         got = api.sent("sendMessage", chat_id=chat(member_id))
-        assert [c.text for c in got] == ["新茶上市，欢迎品尝！"]
+        assert [c.text for c in got] == ["新茶上市，欢迎品尝！\n\n回复 TD 退订"]
+        assert got[0].params["reply_markup"]["inline_keyboard"] == [
+            [{"text": "停止接收优惠", "callback_data": "privacy:stop"}]]
     progress = api.sent("sendMessage", chat_id=BOSS)[-1]
     assert "营销活动 #1" in progress.text
     told = "\n".join(c.text for c in api.sent("sendMessage", chat_id=BOSS))

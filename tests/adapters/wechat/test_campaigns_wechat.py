@@ -58,7 +58,8 @@ async def test_open_windows_are_sent_and_closed_ones_deferred(db, programme):
     assert outcome == {10: "sent", 11: "sent", 12: "deferred", 13: "deferred"}
     to_members = [t for t in texts if t["touser"] != "oBoss"]
     assert sorted(t["touser"] for t in to_members) == ["o0", "o1"]
-    assert all(t["text"]["content"] == "新茶到店" for t in to_members)
+    # No button under a pushed message here (a number would answer another): TD is typed.
+    assert all(t["text"]["content"] == "新茶到店\n\n回复 TD 退订" for t in to_members)
     progress = [t["text"]["content"] for t in texts if t["touser"] == "oBoss"]
     assert len(progress) == 2  # the start, and the end
     assert "发送中" in progress[0] and "已完成" in progress[1]

@@ -1,0 +1,1 @@
+"""Members' data rights: consent records, exports of their data, one-time downloads."""

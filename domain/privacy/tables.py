@@ -1,0 +1,57 @@
+"""Tables of members' data rights: the record of every consent given and withdrawn, and
+of every export of a member's data."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from domain.members import tables as _members  # noqa: F401 - the foreign key's table
+from domain.storage.tables import Base, Id
+
+
+class ConsentRecord(Base):
+    """One grant or withdrawal of a purpose: appended, never changed, so it proves what
+    the member agreed to, under which wording of the notice, when and where."""
+
+    __tablename__ = "consent_records"
+    __table_args__ = (Index("ix_consent_records_member", "member_id", "purpose", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    purpose: Mapped[str] = mapped_column(String(16))  # consents.PURPOSES
+    granted: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[str] = mapped_column(String(32))  # the notice's ([privacy] version)
+    channel: Mapped[str] = mapped_column(String(16))  # a platform, or "staff"
+    at: Mapped[datetime]
+
+
+class DataExport(Base):
+    """A member's data sent to them (/mydata), or to staff on their request: a member
+    may ask once a day, and staff's are audited besides."""
+
+    __tablename__ = "data_exports"
+    __table_args__ = (Index("ix_data_exports_member", "member_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"))
+    at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(Id, ForeignKey("members.id"))
+
+
+class DataDownload(Base):
+    """A member's data waiting to be downloaded once through a link (domain/privacy/
+    downloads.py): only the secret's hash is kept, and the content is wiped once taken."""
+
+    __tablename__ = "data_downloads"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    taken_at: Mapped[datetime | None]

@@ -1,0 +1,1 @@
+"""Members' privacy: consent (/privacy), their data (/mydata), and the owner's export."""
