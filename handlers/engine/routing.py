@@ -64,7 +64,8 @@ class Ctx:
         return self.inbound.chat_kind != "private"
 
     async def read(self, key: str, read: Callable[[UnitOfWork], Awaitable[T]]) -> T:
-        """A long read (a count over every member or over a campaign's deliveries).
+        """A long read (a count over every member or over a campaign's deliveries), or
+        other long work that needs no lock (charts drawn in the drawing process).
 
         It goes through a snapshot: no write lock, committed data only. Inside the
         batch it would still hold every message that waits for the batch, so in a

@@ -48,7 +48,11 @@ async def segments_command(ctx: Ctx) -> Outcome:
         return Outcome([Reply("segments.pending")])
     kept = Text("segments.kept", {"when": clock(found.rfm.at, ctx.programme.zone)}) \
         if answer.kept else ""
-    image = (await charts.draw_all([chart(found.rfm, ctx.locale)])).images[0]
+    async def draw(_: UnitOfWork) -> bytes:
+        return (await charts.draw_all([chart(found.rfm, ctx.locale)])).images[0]
+
+    # Drawn as a long read is done: a member's message waits for no chart.
+    image = await ctx.read(f"segments:chart:{ctx.locale}", draw)
     return Outcome([Reply("segments.rfm", {
         "buyers": found.rfm.members, "lines": rfm_lines(found.rfm), "kept": kept},
         image=image),

@@ -76,7 +76,11 @@ async def stats_command(ctx: Ctx) -> Outcome:
         data = stats_export.csv_of(ctx.programme, this, last, ctx.locale)
         return Outcome([Reply("stats.exported", {"period": period_words(name, period)},
                               file=(f"stats-{period.first}-{period.last}.csv", data))])
-    images = await stats_charts.draw(ctx.programme, this, over_time, grid, ctx.locale)
+    async def draw(_: UnitOfWork) -> list[bytes]:
+        return await stats_charts.draw(ctx.programme, this, over_time, grid, ctx.locale)
+
+    # Drawn as a long read is done: a member's message waits for no chart.
+    images = await ctx.read(f"{key}:charts:{ctx.locale}", draw)
     text = Reply("stats.figures", {
         "period": period_words(name, period), "before": period_words(None, last.period),
         "members": lines.member_lines(ctx.programme, this, last),
