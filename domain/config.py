@@ -326,6 +326,23 @@ class Privacy(Strict):
         zh_Hans="我们保存您的资料、积分、消费和消息记录，用于运营会员计划。"
                 "仅在您同意后发送优惠信息，您可随时停止。")
     version: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")] = "1"
+    # Days between a member's confirmed /deleteme and their erasure, for a change of mind.
+    cooling_off_days: Annotated[StrictInt, Field(ge=0, le=90)] = 7
+
+
+class Membership(Strict):
+    """Paid membership's words (domain/membership): the terms /terms shows, and what
+    /paysupport answers about payments, as Telegram asks of every bot that sells."""
+
+    terms: Document = Document(
+        en="Membership follows the programme's rules (/rules). A paid membership renews "
+           "every 30 days until you cancel it; cancelling keeps it until the paid period "
+           "ends. Points have no cash value and cannot be transferred.",
+        zh_Hans="会员权益以会员规则（/rules）为准。付费会员每 30 天自动续费，直至您取消；"
+                "取消后权益保留至已付周期结束。积分不可兑现，不可转让。")
+    payment_support: Document = Document(
+        en="Questions about a payment, a renewal or a refund? We answer every one.",
+        zh_Hans="对付款、续费或退款有疑问？我们会逐一解答。")
 
 
 class Programme(Strict):
@@ -350,6 +367,7 @@ class Programme(Strict):
     support: Support = Support()
     insight: Insight = Insight()
     privacy: Privacy = Privacy()
+    membership: Membership = Membership()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),

@@ -15,9 +15,10 @@ from handlers.insight import report as insight_report
 from handlers.insight import segments as insight_segments
 from handlers.insight import stats
 from handlers.members import home, language, link, profile, referrals, rules, start
+from handlers.membership import terms
 from handlers.points import award, checkin, points
 from handlers.points import purchase as operator
-from handlers.privacy import mydata, privacy
+from handlers.privacy import deleteme, member_data, mydata, privacy
 from handlers.rewards import catalogue, coupons, rewards
 from handlers.rewards import counter as staff
 from handlers.staff import jobs, roles
@@ -27,7 +28,7 @@ from handlers.tiers import tier
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, groups, roles, staff, operator, award, jobs,
             campaigns, gates, survey, inbox, tickets, stats, insight_segments,
-            insight_report, privacy, mydata)
+            insight_report, privacy, mydata, member_data, deleteme, terms)
 
 
 def build_router() -> Router:

@@ -23,6 +23,7 @@ from domain.feedback import triggers
 from domain.insight import distinct, reach, report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
+from domain.privacy import erasure
 from domain.staff import jobs
 from domain.storage.database import Database
 from domain.support import reminders as support
@@ -97,5 +98,8 @@ JOBS: tuple[Job, ...] = (
     Job("report", report.run, lambda p: CronTrigger(
         day_of_week=p.insight.report_weekday, hour=p.insight.report_hour, minute=0,
         timezone=p.zone), 12 * HOUR),
+    # Every 15 minutes: members whose /deleteme cooling-off ended are erased.
+    Job("erasure", erasure.run, lambda p: CronTrigger(minute="*/15", timezone=p.zone),
+        900 - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

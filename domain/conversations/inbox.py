@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
 
 from domain.conversations.tables import InboxItem
 from domain.storage.database import DIALECTS, UnitOfWork, upsert
@@ -186,9 +186,12 @@ async def unfinished(uow: UnitOfWork, platform: str, now: datetime,
     return [Pending(r.key, r.payload, r.handled_at is not None) for r in rows]
 
 
-async def prune(uow: UnitOfWork, before: datetime) -> int:
-    """Forget deliveries sent before `before`; platforms stop redelivering within hours."""
-    return await uow.changed(
-        delete(InboxItem).where(and_(InboxItem.delivered_at.is_not(None),
-                                     InboxItem.delivered_at < before))
-    )
+async def prune(uow: UnitOfWork, before: datetime, limit: int | None = None) -> int:
+    """Forget deliveries sent before `before` (at most `limit` of them); platforms stop
+    redelivering within hours, and a delivery holds what the member wrote."""
+    old = and_(InboxItem.delivered_at.is_not(None), InboxItem.delivered_at < before)
+    if limit is None:
+        return await uow.changed(delete(InboxItem).where(old))
+    some = select(InboxItem.platform, InboxItem.key).where(old).limit(limit)
+    return await uow.changed(delete(InboxItem).where(
+        tuple_(InboxItem.platform, InboxItem.key).in_(some)))

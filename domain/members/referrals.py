@@ -14,6 +14,7 @@ from domain.members.tables import Member, ReferralReward
 from domain.notices import announce
 from domain.points import ledger
 from domain.points.expiry import expires_at
+from domain.privacy import returning
 from domain.storage.database import UnitOfWork
 
 MAX_CHAIN = 100  # how far up the referral chain a cycle is looked for
@@ -62,6 +63,8 @@ async def _judge(uow: UnitOfWork, programme: Programme, member: Member,
         return "self"
     if member.phone and referrer.phone == member.phone:
         return "self"  # a second account of the same person
+    if await returning.returning(uow, member.id):
+        return "returning"  # erased once and back: rewarded the first time only
     seen, current = {referrer.id}, referrer.referred_by_id
     for _ in range(MAX_CHAIN):
         if current is None:

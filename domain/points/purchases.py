@@ -26,6 +26,7 @@ from domain.members.tables import Member
 from domain.points import earning, ledger
 from domain.points.expiry import expires_at
 from domain.points.tables import LedgerEntry, Purchase
+from domain.privacy import returning
 from domain.storage.database import UnitOfWork
 from domain.storage.tables import UTCDateTime
 from domain.tiers import upgrades
@@ -129,7 +130,9 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
     check(order, programme)
     standing = await _load(uow, programme, member_id, now)
     member = standing.member
-    earns = plan_for(programme, member.tier, order, first=not standing.bought, now=now,
+    # A first purchase earns its bonus once per person: not again after an erasure.
+    first = not standing.bought and not await returning.returning(uow, member_id)
+    earns = plan_for(programme, member.tier, order, first=first, now=now,
                      campaign_percent=standing.campaign_percent)
     rules = [[e.points, e.reason, e.rule] for e in earns]
     points = sum(e.points for e in earns)

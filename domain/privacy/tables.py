@@ -55,3 +55,41 @@ class DataDownload(Base):
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime] = mapped_column(index=True)
     taken_at: Mapped[datetime | None]
+
+
+class ErasureRequest(Base):
+    """A member's request to be erased (/deleteme), carried out once its cooling-off
+    ends unless cancelled first; an owner's on a member's behalf is due at once. One
+    per member: asking again after a cancel starts a new cooling-off."""
+
+    __tablename__ = "erasure_requests"
+    __table_args__ = (Index("ix_erasure_requests_due", "state", "due_at"),)
+
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(12))  # waiting, cancelled, done
+    asked_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    channel: Mapped[str] = mapped_column(String(16))
+    staff_id: Mapped[int | None] = mapped_column(Id, ForeignKey("members.id"))
+    done_at: Mapped[datetime | None]
+
+
+class ErasedAccount(Base):
+    """A platform account whose member was erased, kept only as a keyed hash
+    (domain/privacy/returning.py): the same person back is a new member, but earns no
+    first-purchase or referral bonus a second time."""
+
+    __tablename__ = "erased_accounts"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime]
+
+
+class PrivacyKey(Base):
+    """The secret the erased accounts' hashes are keyed with, made on first use."""
+
+    __tablename__ = "privacy_keys"
+
+    name: Mapped[str] = mapped_column(String(16), primary_key=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]

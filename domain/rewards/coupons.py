@@ -102,3 +102,10 @@ async def consume(uow: UnitOfWork, text: str, actor: str, now: datetime) -> Coup
     uow.session.add(CouponFailure(actor=actor[:64], created_at=now))
     await uow.flush()
     raise CouponRefused("coupon_unknown")
+
+
+async def open_count(uow: UnitOfWork, member_id: int, now: datetime) -> int:
+    """How many of the member's coupons may still be used."""
+    return int(await uow.session.scalar(select(func.count()).select_from(Coupon).where(
+        Coupon.member_id == member_id, Coupon.status == "issued", Coupon.expires_at > now))
+        or 0)

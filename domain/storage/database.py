@@ -77,6 +77,9 @@ def _tune_sqlite(engine: AsyncEngine, checkpoints_apart: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # What a write frees (an erased phone, a deleted row) is zeroed, not left in the
+        # page's free space or the freelist to be read from the file (domain/privacy).
+        cursor.execute("PRAGMA secure_delete=ON")
         if checkpoints_apart:  # a worker thread checkpoints (sqlite_checkpoints)
             cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
@@ -209,6 +212,28 @@ class Database:
             size = turns.resized(len(chunk), took, self.dialect, 1, most or (
                 first * 4 if self.dialect == "sqlite" else first))
         return results
+
+    async def scrub(self, tables: Sequence[str]) -> None:
+        """After an erasure: leave no older copy of what `tables` held readable. On
+        SQLite the write-ahead log, which keeps the pages as they were before, is
+        checkpointed and truncated (Checkpoints.truncate; retried while a reader holds
+        it). On PostgreSQL, VACUUM reclaims the old row versions of `tables`."""
+        if self.dialect == "sqlite":
+            if self.checkpoints is not None:  # a file (in memory there is no log)
+                await self.checkpoints.truncate()
+            return
+        known = set(await self._tables())
+        async with self.engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in tables:
+                if table in known:  # a name from our own list, checked against the schema
+                    await conn.exec_driver_sql(f'VACUUM "{table}"')
+
+    async def _tables(self) -> list[str]:
+        async with self.engine.connect() as conn:
+            return list((await conn.exec_driver_sql(
+                "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+                ).scalars())
 
     async def dispose(self) -> None:
         if self.checkpoints is not None:

@@ -45,6 +45,31 @@ class Checkpoints:
         if self._running is not None:
             await asyncio.shield(self._running)
 
+    async def truncate(self, tries: int = 50, wait_s: float = 0.1) -> bool:
+        """Checkpoint the whole log and truncate it to nothing, on a worker thread: no
+        older copy of a page stays in it. A reader on an older snapshot blocks that; it
+        is tried again `tries` times, `wait_s` apart. False if it never got through."""
+        await self.settled()
+        loop = asyncio.get_running_loop()
+        for _ in range(tries):
+            if await loop.run_in_executor(None, self._truncate):
+                return True
+            await asyncio.sleep(wait_s)
+        log.warning("the write-ahead log could not be truncated: a reader held it")
+        return False
+
+    def _truncate(self) -> bool:
+        conn = sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=rw", timeout=1,
+                               isolation_level=None, uri=True)
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return busy == 0
+        except sqlite3.OperationalError as exc:
+            log.debug("a truncating checkpoint was left: %s", exc)
+            return False
+        finally:
+            conn.close()
+
     def _checkpoint(self) -> None:
         # mode=rw: a file removed meanwhile (the database was disposed of) is not made anew.
         target = Path(self.path).resolve().as_uri() + "?mode=rw"

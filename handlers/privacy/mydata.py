@@ -1,7 +1,7 @@
 """/mydata: everything the programme holds about the member (domain/privacy/export.py)
 as a JSON document, and their points statement as a CSV, in their language where
 there is text. Once a day. The owner can have a member's sent to them on the member's
-request (/member export NUMBER), audited.
+request (handlers/privacy/member_data.py).
 
 Where the platform sends documents (Telegram; the console saves them) the two files
 are sent. Elsewhere (WeChat) they wait, zipped, for one download through a link that
@@ -20,16 +20,13 @@ from typing import Any
 
 from domain.members.tables import Member
 from domain.privacy import downloads, export
-from domain.staff import audit
 from handlers.engine import i18n
 from handlers.engine.routing import Ctx, Outcome, Router
 from handlers.engine.types import Money, Reply, Text, reply
 from handlers.engine.words import clock, local, number, tier_called
 from handlers.points.points import reason
-from handlers.staff.roles import denied, member_arg
 
 DOWNLOAD_PATH = "/mydata/"  # the web app's route, followed by the secret
-PERMISSION = "member_data"
 router = Router()
 
 
@@ -44,28 +41,6 @@ async def mydata(ctx: Ctx) -> Outcome:
         return Outcome([reply("mydata.no_link")])
     await export.record(ctx.uow, ctx.member.id, ctx.inbound.platform, ctx.now)
     return Outcome(await delivered(ctx, ctx.member, "mydata.sent"))
-
-
-@router.command("member", role="owner")
-async def member_data(ctx: Ctx) -> Outcome:
-    """/member export NUMBER: a member's data for the owner, on the member's request
-    (by mail, at the counter); audited, and kept with the member's exports."""
-    refusal = await denied(ctx, PERMISSION)
-    if refusal is not None:
-        return refusal
-    words = ctx.arg.split()
-    target = member_arg(words[1]) if len(words) == 2 and words[0].lower() == "export" else None
-    if target is None:
-        return Outcome([reply("member_data.usage")])
-    found = await ctx.uow.session.get(Member, target)
-    if found is None or found.status == "erased":
-        return Outcome([reply("member_data.unknown", number=number(target))])
-    if not ctx.inbound.documents and not ctx.public_url:
-        return Outcome([reply("mydata.no_link")])
-    await export.record(ctx.uow, target, ctx.inbound.platform, ctx.now, staff_id=ctx.member.id)
-    await audit.record(ctx.uow, f"member:{ctx.member.id}", "privacy.export", number(target),
-                       {}, ctx.now)
-    return Outcome(await delivered(ctx, found, "member_data.sent"))
 
 
 async def delivered(ctx: Ctx, whose: Member, said: str) -> list[Reply]:

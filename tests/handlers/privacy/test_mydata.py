@@ -178,7 +178,7 @@ async def test_the_owner_exports_a_member_on_request_and_it_is_audited(db, progr
     boss = await owner(db, programme, clock, user="boss")  # member 1
     sam = await second_member(db, programme, clock, None)  # member 2
     await history(db, programme, clock, 2, "SAM-1")
-    for bad in ("/member", "/member export", "/member export abc", "/member erase 2",
+    for bad in ("/member", "/member export", "/member export abc", "/member delete 2",
                 "/member export 2 3"):
         assert (await boss.say(bad)).startswith("Write it as /member export NUMBER"), bad
     assert await boss.say("/member export 99") == "There is no member #00000099."

@@ -1,0 +1,1 @@
+"""Paid membership as members see it: its terms, and help with payments."""

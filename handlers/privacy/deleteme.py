@@ -1,0 +1,74 @@
+"""/deleteme: a member asks to be erased (domain/privacy/erasure.py), confirming twice,
+and then has `[privacy] cooling_off_days` to change their mind (/deleteme cancel). The
+flow is drawn in deleteme.mmd beside this file.
+
+The first answer says what goes (profile, accounts, the points and coupons left) and
+what stays (their purchases and points history, under their member number alone); the
+second is the last word. Staff are not erased this way: their roles go first.
+"""
+
+from __future__ import annotations
+
+from domain.points import ledger
+from domain.privacy import erasure
+from domain.rewards import coupons
+from domain.staff import roles
+from handlers.engine.routing import Ctx, Flow, Outcome, Router
+from handlers.engine.types import Reply, button, reply
+from handlers.engine.words import clock
+
+FIRST, LAST = "deleteme.first", "deleteme.last"
+FLOW = Flow.beside(__file__, "deleteme.mmd", FIRST, LAST)
+GO, YES, KEEP = "deleteme:go", "deleteme:yes", "deleteme:keep"
+CANCELS = ("cancel", "取消")
+router = Router(flows=[FLOW])
+
+
+@router.command("deleteme")
+async def deleteme(ctx: Ctx) -> Outcome:
+    waiting = await erasure.pending(ctx.uow, ctx.member.id)
+    if ctx.arg.strip().lower() in CANCELS:
+        if await erasure.cancel(ctx.uow, ctx.member.id):
+            return Outcome([reply("deleteme.cancelled")])
+        return Outcome([reply("deleteme.nothing_to_cancel")])
+    if ctx.arg.strip():
+        return Outcome([reply("deleteme.usage")])
+    if waiting is not None:
+        return Outcome([reply("deleteme.already", when=clock(waiting.due_at, ctx.zone))])
+    if await roles.held(ctx.uow, ctx.member.id):
+        return Outcome([reply("deleteme.staff")])
+    balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
+    open_coupons = await coupons.open_count(ctx.uow, ctx.member.id, ctx.now)
+    return Outcome([reply("deleteme.warn", (button("deleteme.go", GO),),
+                          (button("deleteme.keep", KEEP),), points=balance,
+                          coupons=open_coupons, days=ctx.programme.privacy.cooling_off_days)],
+                   state=FIRST)
+
+
+@router.state(FIRST)
+async def first(ctx: Ctx) -> Outcome:
+    if ctx.action == GO:
+        return Outcome([reply("deleteme.last", (button("deleteme.yes", YES),),
+                              (button("deleteme.keep", KEEP),))], state=LAST)
+    return _kept_or_again(ctx, FIRST)
+
+
+@router.state(LAST)
+async def last(ctx: Ctx) -> Outcome:
+    if ctx.action != YES:
+        return _kept_or_again(ctx, LAST)
+    due = await erasure.ask(ctx.uow, ctx.programme, ctx.member.id, ctx.inbound.platform,
+                            ctx.now)
+    return Outcome([Reply("deleteme.scheduled", {"when": clock(due, ctx.zone)}, edit=True)])
+
+
+def _kept_or_again(ctx: Ctx, state: str) -> Outcome:
+    if ctx.action == KEEP:
+        return Outcome([Reply("deleteme.kept", edit=True)])
+    return Outcome([reply("deleteme.use_buttons")], state=state, data=ctx.data)
+
+
+@router.action("deleteme")
+async def stale(ctx: Ctx) -> Outcome:
+    """A button of a question no longer asked (an older message's)."""
+    return Outcome([reply("error.button_expired")])

@@ -1,0 +1,150 @@
+"""Erasure: personal data gone from the database file itself, points and purchase
+history still true (the ledger sums to the balances), coupons void, accounts unlinked,
+gated chats left; the same person back earns no first-purchase or referral bonus."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from domain.community.tables import Gate, Seat
+from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
+from domain.members.tables import Identity, Member, MemberTag, ReferralReward
+from domain.points import ledger, purchases
+from domain.points.tables import LedgerEntry, Purchase
+from domain.privacy import erasure
+from domain.rewards import rewards
+from domain.rewards.tables import Coupon
+from domain.staff.tables import AuditEntry
+from domain.support.tables import SupportConversation, SupportMessage
+from tests.domain.privacy.test_consents import NOW
+from tests.support import crowd
+from tests.support.crowd import Person
+
+PHONE, NAME, SECRET = "+8613912345678", "Zhang Weiqiang", "my very private words"
+
+
+async def someone(db, programme) -> int:
+    """A member with a bit of everything: a phone and a name, a purchase (its first
+    bonus), a coupon, a tag, a survey's written answer, a support message, a seat in a
+    gated chat, a Telegram account."""
+    [mid] = await crowd.add(db, [Person(accounts=(("telegram", "555"),), tags=("vip",))], NOW)
+    async with db.uow() as uow:
+        member = await uow.session.get(Member, mid)
+        member.phone, member.display_name, member.birth_month = PHONE, NAME, 3
+        await purchases.record(uow, programme, mid, purchases.Order("Z-1", 50_000, "CNY"), NOW)
+        await rewards.redeem(uow, programme, mid, "ten_off", "tap-1", NOW)
+        survey = Survey(code="s", source="chat", definition={"questions": [
+            {"code": "why", "kind": "text"}, {"code": "score", "kind": "rating"}]},
+            created_by="test", created_at=NOW, updated_at=NOW)
+        uow.session.add(survey)
+        await uow.flush()
+        response = SurveyResponse(survey_id=survey.id, member_id=mid, via="staff",
+                                  status="completed", sent_at=NOW, updated_at=NOW)
+        uow.session.add(response)
+        await uow.flush()
+        uow.session.add_all([
+            SurveyAnswer(response_id=response.id, question="why", value=SECRET,
+                         answered_at=NOW),
+            SurveyAnswer(response_id=response.id, question="score", value=5, answered_at=NOW)])
+        conversation = SupportConversation(member_id=mid, open_member_id=mid, status="open",
+                                           opened_at=NOW, updated_at=NOW)
+        uow.session.add(conversation)
+        await uow.flush()
+        uow.session.add(SupportMessage(conversation_id=conversation.id, direction="in",
+                                       text=SECRET + " again", created_at=NOW))
+        gate = Gate(platform="telegram", chat_id="-100", kind="supergroup", title="Tea friends",
+                    min_tier="member", grace_s=86_400, created_by="test", created_at=NOW,
+                    updated_at=NOW)
+        uow.session.add(gate)
+        await uow.flush()
+        uow.session.add(Seat(gate_id=gate.id, user_id="555", member_id=mid, status="in",
+                             updated_at=NOW))
+        await uow.commit()
+    return mid
+
+
+async def erased_now(db, programme, mid: int, at=NOW) -> dict:
+    async with db.uow() as uow:
+        await erasure.ask(uow, programme, mid, "console", at, staff_id=None)
+        await uow.commit()
+    return await erasure.run(db, programme, at + timedelta(days=7))
+
+
+async def test_personal_data_goes_the_books_stay_true(db, programme):
+    mid = await someone(db, programme)
+    async with db.uow() as uow:
+        held = (await uow.session.get(Member, mid)).points_balance
+        revenue = await uow.session.scalar(select(func.sum(Purchase.amount)))
+    assert held > 0
+    assert await erased_now(db, programme, mid) == {"erased": 1, "points": held}
+    async with db.uow() as uow:
+        member = await uow.session.get(Member, mid)
+        assert member.status == "erased" and member.points_balance == 0
+        assert (member.phone, member.display_name, member.birth_month) == (None, None, None)
+        assert await uow.session.scalar(select(func.count()).select_from(Identity)) == 0
+        assert await uow.session.scalar(select(func.count()).select_from(MemberTag)) == 0
+        assert set(await uow.session.scalars(select(Coupon.status))) == {"void"}
+        answers = dict((await uow.session.execute(
+            select(SurveyAnswer.question, SurveyAnswer.value))).all())
+        assert answers == {"why": None, "score": 5}  # only the written answer goes
+        assert list(await uow.session.scalars(select(SupportMessage.text))) == [""]
+        seat = (await uow.session.scalars(select(Seat))).one()
+        assert seat.status == "lapsed" and seat.remove_after == NOW + timedelta(days=7)
+        # The books: every member's entries sum to their balance; purchases all stay.
+        sums = dict((await uow.session.execute(select(
+            LedgerEntry.member_id, func.sum(LedgerEntry.delta))
+            .group_by(LedgerEntry.member_id))).all())
+        assert sums == {mid: 0}
+        assert await uow.session.scalar(select(func.sum(Purchase.amount))) == revenue
+        forfeit = (await uow.session.execute(select(LedgerEntry.delta, LedgerEntry.kind)
+                                             .where(LedgerEntry.reason == "forfeited"))).one()
+        assert tuple(forfeit) == (-held, "expire")
+        assert await uow.session.scalar(select(AuditEntry.action)
+                                        .where(AuditEntry.action == "privacy.erase"))
+    assert await erased_now(db, programme, mid) == {"erased": 0, "points": 0}  # once
+
+
+async def test_the_erased_phone_is_nowhere_in_the_sqlite_file(db, programme):
+    if db.dialect != "sqlite":
+        return  # PostgreSQL: the README says what VACUUM reclaims
+    mid = await someone(db, programme)
+    await erased_now(db, programme, mid)
+    path = Path(db.checkpoints.path)
+    files = [p for p in (path, Path(f"{path}-wal")) if p.exists()]
+    content = b"".join(p.read_bytes() for p in files)
+    assert content  # the file was read
+    for gone in (PHONE[3:], NAME, SECRET):
+        assert gone.encode() not in content, gone
+    assert b"Z-1" in content  # the order stays, under the member's number
+
+
+async def test_back_again_is_a_new_member_without_the_bonuses_twice(db, programme):
+    mid = await someone(db, programme)
+    await erased_now(db, programme, mid)
+    [friend] = await crowd.add(db, [Person(accounts=(("telegram", "777"),))], NOW,
+                               first_id=mid + 1)
+    [back] = await crowd.add(db, [Person(accounts=(("telegram", "555"),),
+                                         extra={"referred_by_id": friend})], NOW,
+                             first_id=mid + 2)
+    [fresh] = await crowd.add(db, [Person(accounts=(("telegram", "999"),),
+                                          extra={"referred_by_id": friend})], NOW,
+                              first_id=mid + 3)
+    async with db.uow() as uow:
+        again = await purchases.record(uow, programme, back,
+                                       purchases.Order("B-1", 50_000, "CNY"), NOW)
+        new = await purchases.record(uow, programme, fresh,
+                                     purchases.Order("F-1", 50_000, "CNY"), NOW)
+        await uow.commit()
+    async with db.uow() as uow:
+        outcomes = dict((await uow.session.execute(
+            select(ReferralReward.referee_id, ReferralReward.outcome))).all())
+        first_bonus = set(await uow.session.scalars(select(LedgerEntry.member_id).where(
+            LedgerEntry.reason == "first_purchase")))
+        friend_points = await ledger.balance_of(uow, friend)
+    assert outcomes == {back: "returning", fresh: "rewarded"}
+    assert first_bonus == {mid, fresh}  # the first time, and the newcomer: never twice
+    assert again.points < new.points
+    assert friend_points == programme.earning.referrer  # for the newcomer alone
