@@ -332,7 +332,7 @@ class Privacy(Strict):
 
 class Membership(Strict):
     """Paid membership's words (domain/membership): the terms /terms shows, and what
-    /paysupport answers about payments, as Telegram asks of every bot that sells."""
+    /paysupport answers about payments, as a chat platform asks of every bot that sells."""
 
     terms: Document = Document(
         en="Membership follows the programme's rules (/rules). A paid membership renews "

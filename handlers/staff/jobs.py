@@ -39,6 +39,7 @@ RESULT_FIELDS = {
     "scores": ("members", "buyers"),
     "report": ("readers", "queued"),
     "surveys": ("invited",),
+    "erasure": ("erased", "points"),
 }
 VERBS = ("pause", "resume", "run")
 
