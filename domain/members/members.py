@@ -167,11 +167,6 @@ def set_birthday(member: Member, birthday: Birthday) -> None:
         birthday.month, birthday.day, birthday.year)
 
 
-def set_consent(member: Member, consent: bool, now: datetime) -> None:
-    member.marketing_consent = consent
-    member.consent_at = now
-
-
 async def identities(uow: UnitOfWork, member_id: int) -> list[Identity]:
     rows = await uow.session.scalars(select(Identity).where(Identity.member_id == member_id)
                                      .order_by(Identity.id))

@@ -29,7 +29,6 @@ from domain.privacy.tables import ConsentRecord
 from domain.storage.database import UnitOfWork
 
 PURPOSES = ("marketing", "surveys", "recommendations")
-DEFAULT = {"marketing": False, "surveys": True, "recommendations": True}
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ async def last_asked(uow: UnitOfWork, member_id: int) -> datetime | None:
         DataExport.member_id == member_id, DataExport.staff_id.is_(None)))
 
 
-def next_allowed(last: datetime | None) -> datetime | None:
-    return None if last is None else last + LIMIT
+def next_allowed(last: datetime) -> datetime:
+    return last + LIMIT
 
 
 async def record(uow: UnitOfWork, member_id: int, channel: str, now: datetime,

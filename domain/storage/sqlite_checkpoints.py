@@ -58,9 +58,13 @@ class Checkpoints:
         log.warning("the write-ahead log could not be truncated: a reader held it")
         return False
 
+    def _connect(self, timeout: float) -> sqlite3.Connection:
+        # mode=rw: a file removed meanwhile (the database was disposed of) is not made anew.
+        return sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=rw",
+                               timeout=timeout, isolation_level=None, uri=True)
+
     def _truncate(self) -> bool:
-        conn = sqlite3.connect(Path(self.path).resolve().as_uri() + "?mode=rw", timeout=1,
-                               isolation_level=None, uri=True)
+        conn = self._connect(timeout=1)
         try:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
             return busy == 0
@@ -71,9 +75,7 @@ class Checkpoints:
             conn.close()
 
     def _checkpoint(self) -> None:
-        # mode=rw: a file removed meanwhile (the database was disposed of) is not made anew.
-        target = Path(self.path).resolve().as_uri() + "?mode=rw"
-        conn = sqlite3.connect(target, timeout=0, isolation_level=None, uri=True)
+        conn = self._connect(timeout=0)
         try:
             conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
         finally:

@@ -26,13 +26,13 @@ router = Router(flows=[FLOW])
 
 @router.command("deleteme")
 async def deleteme(ctx: Ctx) -> Outcome:
-    waiting = await erasure.pending(ctx.uow, ctx.member.id)
     if ctx.arg.strip().lower() in CANCELS:
         if await erasure.cancel(ctx.uow, ctx.member.id):
             return Outcome([reply("deleteme.cancelled")])
         return Outcome([reply("deleteme.nothing_to_cancel")])
     if ctx.arg.strip():
         return Outcome([reply("deleteme.usage")])
+    waiting = await erasure.pending(ctx.uow, ctx.member.id)
     if waiting is not None:
         return Outcome([reply("deleteme.already", when=clock(waiting.due_at, ctx.zone))])
     if await roles.held(ctx.uow, ctx.member.id):

@@ -16,6 +16,7 @@ import io
 import json
 import zipfile
 from datetime import date, datetime
+from types import SimpleNamespace
 from typing import Any
 
 from domain.members.tables import Member
@@ -33,10 +34,9 @@ router = Router()
 @router.command("mydata")
 async def mydata(ctx: Ctx) -> Outcome:
     last = await export.last_asked(ctx.uow, ctx.member.id)
-    again = export.next_allowed(last)
-    if last is not None and again is not None and again > ctx.now:
+    if last is not None and export.next_allowed(last) > ctx.now:
         return Outcome([reply("mydata.too_soon", asked=clock(last, ctx.zone),
-                              again=clock(again, ctx.zone))])
+                              again=clock(export.next_allowed(last), ctx.zone))])
     if not ctx.inbound.documents and not ctx.public_url:
         return Outcome([reply("mydata.no_link")])
     await export.record(ctx.uow, ctx.member.id, ctx.inbound.platform, ctx.now)
@@ -65,7 +65,7 @@ async def files(ctx: Ctx, whose: Member) -> tuple[bytes, bytes]:
     held = await export.gather(ctx.uow, whose)
     say = _sayer(ctx)
     for entry in held["points"]:
-        entry["reason_text"] = say(reason(ctx, _Entry(entry)))
+        entry["reason_text"] = say(reason(ctx, SimpleNamespace(**entry)))
     for row in (*held["coupons"], *held["redemptions"]):
         item = ctx.programme.reward(row["reward"])
         row["reward_title"] = say(local(item.title)) if item is not None else row["reward"]
@@ -103,14 +103,6 @@ def _sayer(ctx: Ctx) -> Any:
                                                                          {"value": words}),
                               ctx.locale)
     return say
-
-
-class _Entry:
-    """A ledger row as the statement's wording reads it."""
-
-    def __init__(self, row: dict[str, Any]) -> None:
-        self.reason, self.params = row["reason"], row["params"]
-        self.created_at, self.delta = row["created_at"], row["delta"]
 
 
 def _plain(value: Any) -> Any:

@@ -15,6 +15,7 @@ from domain.members.members import CODE_ALPHABET, LINK_CODE_TTL
 from domain.members.tables import Identity, Member
 from domain.points import ledger
 from domain.points.tables import LedgerEntry
+from domain.privacy import consents
 
 
 async def register(db, programme, now, platform="telegram", external_id="alice", referral=None):
@@ -199,19 +200,19 @@ async def test_a_member_gets_one_account_per_platform(db, programme, now):
 # --- profile completion ---------------------------------------------------------------------
 
 
-async def fill_profile(uow, member_id, now, *, phone="13812345678"):
+async def fill_profile(uow, programme, member_id, now, *, phone="13812345678"):
     member = await members.get(uow, member_id)
     member.display_name = "Alice"
     member.phone = phone
     member.birth_month, member.birth_day = 3, 14
-    members.set_consent(member, True, now)
+    await consents.choose(uow, programme, member, "marketing", True, "console", now)
     return member
 
 
 async def test_completing_the_profile_is_awarded_once(db, programme, now):
     m, _, _ = await register(db, programme, now)
     async with db.uow() as uow:
-        member = await fill_profile(uow, m, now)
+        member = await fill_profile(uow, programme, m, now)
         assert await members.award_profile_completion(uow, programme, member, now) == 50
         assert member.points_balance == 50
         await uow.commit()
@@ -232,7 +233,7 @@ async def test_completing_the_profile_is_awarded_once(db, programme, now):
 async def test_an_incomplete_profile_earns_nothing(db, programme, now):
     m, _, _ = await register(db, programme, now)
     async with db.uow() as uow:
-        member = await fill_profile(uow, m, now, phone=None)
+        member = await fill_profile(uow, programme, m, now, phone=None)
         assert await members.award_profile_completion(uow, programme, member, now) == 0
         await uow.commit()
     async with db.uow() as uow:
@@ -243,8 +244,8 @@ async def test_an_incomplete_profile_earns_nothing(db, programme, now):
 async def test_declining_marketing_still_completes_the_profile(db, programme, now):
     m, _, _ = await register(db, programme, now)
     async with db.uow() as uow:
-        member = await fill_profile(uow, m, now)
-        members.set_consent(member, False, now)
+        member = await fill_profile(uow, programme, m, now)
+        await consents.choose(uow, programme, member, "marketing", False, "console", now)
         assert await members.award_profile_completion(uow, programme, member, now) == 50
 
 
