@@ -54,7 +54,7 @@ Memory: the process's resident set, sampled every 10 ms while the step runs (its
 and how far it rose above the start of the step; the seed runs in a child process on
 SQLite, in the server on PostgreSQL, so it is not in these), and Python's own peak
 (tracemalloc) in a second, untimed run of the step: not for the roll-up job, whose
-from-scratch run cannot be repeated (it folds 1,000 rows at a time), nor for the /stats
+from-scratch run cannot be repeated (its windows are sized as it goes), nor for the /stats
 answer, whose charts are drawn in another process.
 
 The baseline, measured in the same run on the same database: a bare full scan

@@ -16,6 +16,7 @@ row that old has committed or never will.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -30,10 +31,12 @@ from domain.insight.tables import InsightDay, InsightMark, InsightMemberDay
 from domain.members.tables import Member
 from domain.points.tables import Checkin, LedgerEntry, Purchase, Refund
 from domain.rewards.tables import Coupon, Redemption
+from domain.storage import turns
 from domain.storage.database import Database, UnitOfWork
 
 SETTLE = timedelta(minutes=2)
-WINDOW = 1000  # rows a transaction rolls up: folded on the loop, so a few ms of it
+WINDOW = 1000  # rows the first window of a run rolls up, and a read of the tail takes
+LEAST_WINDOW, MOST_WINDOW = 50, 4000
 
 # Where earned points came from, by the ledger's reason code.
 SOURCES_OF_POINTS = {
@@ -175,11 +178,20 @@ async def marks(uow: UnitOfWork) -> dict[str, int]:
 
 
 async def run(db: Database, programme: Programme, now: datetime) -> dict[str, Any]:
-    """The scheduled job: every source rolled up to SETTLE ago, a window a transaction."""
+    """The scheduled job: every source rolled up to SETTLE ago, a window a transaction,
+    each window sized to take about a slice (domain.storage.turns) by how long the last
+    one took: a window writes a row of each member's day and month, each on a page of
+    its own, so its cost per row grows with the tables and a fixed size held the loop
+    for a hundred milliseconds and more on a large programme."""
     rows = 0
+    # On PostgreSQL the loop waits for none of it: only the fold's Python, which a
+    # bigger window would lengthen (as Database.in_slices).
+    most = MOST_WINDOW if db.dialect == "sqlite" else WINDOW
     for source in SOURCES:
-        while (taken := await _window(db, source, programme.zone, now)) > 0:
-            rows += taken
+        size = WINDOW
+        while (done := await _window(db, source, programme.zone, now, size))[0]:
+            rows += done[0]
+            size = turns.resized(size, done[1], db.dialect, LEAST_WINDOW, most)
     return {"rows": rows}
 
 
@@ -187,22 +199,27 @@ def _after(source: Source, limit: int) -> Any:
     return source.query.order_by(source.query.selected_columns[0]).limit(limit)
 
 
-async def _window(db: Database, source: Source, zone: ZoneInfo, now: datetime) -> int:
+async def _window(db: Database, source: Source, zone: ZoneInfo, now: datetime,
+                  size: int) -> tuple[int, float]:
+    """Rows rolled up, and how long that took once the write lock was held."""
+    await db.caught_up()
     async with db.uow() as uow:
+        began = time.perf_counter()
         mark = await _claim(uow, source.name, now)
         with uow.off_loop():
-            found = (await uow.execute(_after(source, WINDOW), {"b_mark": mark})).all()
+            found = (await uow.execute(_after(source, size), {"b_mark": mark})).all()
         tally = Tally()
         folded, last = fold(source, found, zone, tally, now - SETTLE)
         if not folded:
-            return 0
+            return 0, 0.0
         await write(uow, tally)
         await cohorts.note(uow, zone, tally)
         await uow.execute(InsightMark.__table__.update()
                           .where(InsightMark.source == source.name)
                           .values(last_id=last, updated_at=now))
-        await uow.commit()
-        return folded
+        with uow.off_loop():  # writing the pages out can wait on the disk
+            await uow.commit()
+        return folded, time.perf_counter() - began
 
 
 async def _claim(uow: UnitOfWork, name: str, now: datetime) -> int:

@@ -32,7 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from domain.storage import sqlite_direct, sqlite_inline, turns
+from domain.storage import sqlite_checkpoints, sqlite_direct, sqlite_inline, turns
 from domain.storage.sqlite_checkpoints import Checkpoints
 
 log = logging.getLogger(__name__)
@@ -77,11 +77,18 @@ def _tune_sqlite(engine: AsyncEngine, checkpoints_apart: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        # A transaction that dirties more pages than the cache holds writes them to the
+        # log as it goes, on the loop's thread: 8 MB, not SQLite's 2, lets a long job's
+        # transaction (a thousand members' rows, each on a page of its own) wait for
+        # its commit, which it can run off the loop.
+        cursor.execute("PRAGMA cache_size=-8192")
         # What a write frees (an erased phone, a deleted row) is zeroed, not left in the
         # page's free space or the freelist to be read from the file (domain/privacy).
         cursor.execute("PRAGMA secure_delete=ON")
         if checkpoints_apart:  # a worker thread checkpoints (sqlite_checkpoints)
             cursor.execute("PRAGMA wal_autocheckpoint=0")
+            # ... and cut the log back to its size once it is rewound
+            cursor.execute(f"PRAGMA journal_size_limit={sqlite_checkpoints.SIZE_LIMIT_BYTES}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -176,6 +183,7 @@ class Database:
         pending = iter(items)
         item = next(pending, _END)
         while item is not _END:
+            await self.caught_up()
             async with self.uow() as uow:
                 taken = 0
                 while item is not _END:
@@ -203,6 +211,7 @@ class Database:
         size, at = first, 0
         while at < len(rows):
             chunk = rows[at:at + size]
+            await self.caught_up()
             async with self.uow() as uow:
                 began = time.perf_counter()  # after any wait for the write lock
                 results.append(await work(uow, chunk))
@@ -212,6 +221,13 @@ class Database:
             size = turns.resized(len(chunk), took, self.dialect, 1, most or (
                 first * 4 if self.dialect == "sqlite" else first))
         return results
+
+    async def caught_up(self) -> None:
+        """Before a long job's next transaction: on a SQLite file whose write-ahead log
+        has grown long, wait for it to be copied into the database, so that it starts
+        over (domain.storage.sqlite_checkpoints). Elsewhere, nothing to wait for."""
+        if self.checkpoints is not None:
+            await self.checkpoints.caught_up()
 
     async def scrub(self, tables: Sequence[str]) -> None:
         """After an erasure: leave no older copy of what `tables` held readable. On

@@ -6,6 +6,7 @@ import sqlite3
 
 from sqlalchemy import text
 
+from domain.storage import sqlite_checkpoints
 from domain.storage.database import Database
 
 
@@ -44,5 +45,51 @@ async def test_a_memory_database_has_no_checkpoints():
     db = Database.from_url("sqlite+aiosqlite:///:memory:")
     try:
         assert db.checkpoints is None
+    finally:
+        await db.dispose()
+
+
+async def _write_pages(db: Database, transactions: int, catch_up: bool) -> None:
+    """Transactions back to back, each dirtying a few pages, as a long job writes."""
+    for n in range(transactions):
+        if catch_up:
+            await db.caught_up()
+        async with db.uow() as uow:
+            await uow.execute(text("INSERT INTO t VALUES (:n, randomblob(12000))"), {"n": n})
+            await uow.commit()
+
+
+async def test_a_long_job_waits_for_the_log_to_be_copied_so_it_starts_over(
+        tmp_path, monkeypatch):
+    # A small limit stands in for the real one: a job writing without a pause once left
+    # the log growing to gigabytes, since a passive checkpoint never starts it over.
+    limit = 32 * 4096
+    monkeypatch.setattr(sqlite_checkpoints, "SIZE_LIMIT_BYTES", limit)
+    sizes = {}
+    for catch_up in (False, True):
+        path = tmp_path / f"log-{catch_up}.db"
+        db = Database.from_url(f"sqlite+aiosqlite:///{path}")
+        try:
+            async with db.uow() as uow:
+                await uow.execute(text("CREATE TABLE t (x INTEGER, b BLOB)"))
+                await uow.commit()
+            assert db.checkpoints is not None
+            await _write_pages(db, 200, catch_up)
+            sizes[catch_up] = (path.parent / f"{path.name}-wal").stat().st_size
+            async with db.uow() as uow:
+                assert await uow.scalar(text("SELECT count(*) FROM t")) == 200
+            if catch_up:
+                assert db.checkpoints.waits > 0
+        finally:
+            await db.dispose()
+    pages = 200 * 3  # each row takes three pages and more
+    assert sizes[False] > pages * 4096  # never started over: every page still in it
+    assert sizes[True] < 2 * limit  # started over, cut back to the limit
+
+
+async def test_catching_up_is_nothing_to_wait_for_on_a_memory_database():
+    db = Database.from_url("sqlite+aiosqlite:///:memory:")
+    try:
+        await db.caught_up()  # no log to copy: returns at once
     finally:
         await db.dispose()
