@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy import delete, exists, func, or_, select, update
 
 from domain.config import Programme
 from domain.members.tables import Member
@@ -120,7 +120,10 @@ async def expire(uow: UnitOfWork, programme: Programme, member_id: int,
 
 
 async def _came_back(uow: UnitOfWork, ids: Sequence[int]) -> int:
-    """End the warnings of these members that they outlived (read again here)."""
+    """End the warnings of these members that they outlived, or that an erasure made
+    moot (their own /deleteme), read again here; the members who came back."""
+    await uow.execute(delete(_W).where(_W.member_id.in_(list(ids)), exists().where(
+        Member.id == _W.member_id, Member.status == "erased")))
     moved = exists().where(Member.id == _W.member_id,
                            Member.last_active_at != _W.idle_since, Member.status != "erased")
     ended = list(await uow.session.scalars(
@@ -164,7 +167,8 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, in
                 await uow.commit()
             if len(ended) < READ:
                 return {**done, "waiting": 0, "at_stake": 0}
-    back = await _read(db, Member.last_active_at != _W.idle_since)
+    back = await _read(db, or_(Member.last_active_at != _W.idle_since,
+                               Member.status == "erased"))
     done["returned"] = sum(await db.in_slices(back, _came_back, READ))
     erased = [e for e in await db.in_turns(
         await _read(db, _W.erase_at <= now),

@@ -174,3 +174,15 @@ def test_the_warning_in_both_languages(programme, locale, words):
                                                               "points": 0}, locale,
                           programme).text
     assert words[0] in plain and "0" not in plain.replace("2026", "")
+
+
+async def test_a_warned_member_erased_at_their_own_request_is_no_longer_waiting(db, programme):
+    rules = keeping(programme)
+    [mid, other] = await crowd.add(db, [Person(idle_days=350), Person(idle_days=350)], NOW)
+    assert (await retention.run(db, rules, NOW))["waiting"] == 2
+    async with db.uow() as uow:
+        await erasure.ask(uow, rules, mid, "console", NOW)
+        await uow.commit()
+    assert (await erasure.run(db, rules, NOW + 8 * DAY))["erased"] == 1
+    later = await retention.run(db, rules, NOW + 9 * DAY)
+    assert (later["returned"], later["waiting"]) == (0, 1)  # the other one, still away
