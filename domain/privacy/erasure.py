@@ -14,8 +14,9 @@ it. When it is due, one transaction (`erase`):
   of a platform's own (its registered erasers, `register`) goes too;
 - blanks the profile (name, phone, birthday, language, time zone), the tags, the
   free-text survey answers, the support messages' text and pictures, what the staff
-  chat was told of them (its posts' words, their topic's name; the topic is closed),
-  the notices not sent yet and any data download waiting;
+  chat was told of them (its posts' words, their topic's name; the topic is closed)
+  and what staff were told in private with their words in it, the notices not sent
+  yet (and what those sent said) and any data download waiting;
 - marks the member erased. Ledger rows, purchases, redemptions, deliveries and the
   audit trail stay, under the member's number alone, so balances, figures and the
   trail stay true.
@@ -36,7 +37,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 
 from domain.community.tables import Gate, GroupPerson, GroupWarn, Seat
 from domain.config import Programme
@@ -45,12 +46,14 @@ from domain.conversations.tables import Conversation
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.members import member_number, new_code
 from domain.members.tables import Identity, LinkCode, Member, MemberTag
+from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.points import ledger
 from domain.privacy import returning
 from domain.privacy.tables import DataDownload, ErasureRequest
 from domain.rewards.tables import Coupon
 from domain.staff import audit
+from domain.staff.tables import StaffRole
 from domain.storage.database import Database, UnitOfWork
 from domain.support import staff_chat
 from domain.support.tables import SupportConversation, SupportMessage, SupportPost, SupportTopic
@@ -64,6 +67,8 @@ TOUCHED = ("members", "identities", "member_tags", "survey_answers", "support_me
            "conversations", "notices", "data_downloads", "group_people", "group_warns",
            "link_codes", "inbox", "community_seats", "support_topics", "support_posts")
 _R = ErasureRequest.__table__
+# Notices to staff that carry what a member wrote, and the parameter naming the member.
+STAFF_TOLD = (("support.staff.waiting", "member"), ("survey.low_score", "number"))
 # What the domain cannot see is erased by whoever keeps it: a platform's own state in
 # bot/ (its service windows, its membership cards) registers an eraser at composition
 # (`register`), called in the erasing transaction with the member's id and accounts
@@ -179,6 +184,8 @@ async def _blank(uow: UnitOfWork, member: Member, now: datetime) -> None:
     await uow.execute(delete(MemberTag).where(MemberTag.member_id == mid))
     await uow.execute(delete(Notice).where(Notice.member_id == mid,
                                            Notice.status == "pending"))
+    await uow.execute(update(Notice).where(Notice.member_id == mid).values(params={}))
+    await _untell_staff(uow, mid)
     await uow.execute(delete(DataDownload).where(DataDownload.member_id == mid))
     conversations = select(SupportConversation.id).where(SupportConversation.member_id == mid)
     await uow.execute(update(SupportMessage).where(
@@ -214,6 +221,20 @@ async def _blank(uow: UnitOfWork, member: Member, now: datetime) -> None:
     member.referral_code = f"E{new_code(11)}"  # the old one would still lead to them
     member.status = "erased"
     await uow.flush()
+
+
+async def _untell_staff(uow: UnitOfWork, member_id: int) -> None:
+    """What staff were told in private about the member, with words the member wrote
+    (STAFF_TOLD; where there is no staff chat): those notices keep none of it, and
+    one not sent yet never goes."""
+    number = member_number(member_id)
+    told = or_(*(and_(Notice.key == key, Notice.params[param].as_string() == number)
+                 for key, param in STAFF_TOLD))
+    staff = Notice.member_id.in_(select(StaffRole.member_id).distinct())
+    await uow.execute(update(Notice).where(
+        staff, told, Notice.status.in_(("pending", "sending", "deferred")))
+        .values(status=notices.WITHDRAWN))
+    await uow.execute(update(Notice).where(staff, told).values(params={}))
 
 
 async def _free_text(uow: UnitOfWork, member_id: int) -> list[tuple[int, str]]:

@@ -216,3 +216,36 @@ async def test_the_staff_chat_keeps_none_of_their_words(db, programme):
         content = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
         for gone in (said, waiting, "Gold · telegram"):
             assert gone.encode() not in content, gone
+
+
+async def test_what_staff_were_told_in_private_keeps_none_of_their_words(db, programme):
+    from domain.notices.tables import Notice
+    from domain.staff.tables import StaffRole
+    mid = await someone(db, programme)
+    [staff, other] = await crowd.add(db, [Person(), Person()], NOW, first_id=mid + 1)
+    excerpt, answers, theirs = "a wait excerpt of mine", "my low score reasons", "not theirs"
+    number, other_number = f"{mid:08d}", f"{other:08d}"
+    told = [("support.staff.waiting", {"member": number, "text": excerpt}, "sent"),
+            ("survey.low_score", {"number": number, "answers": answers}, "pending"),
+            ("support.staff.waiting", {"member": other_number, "text": theirs}, "sent")]
+    async with db.uow() as uow:
+        uow.session.add(StaffRole(member_id=staff, role="staff", granted_by="test",
+                                  granted_at=NOW))
+        for n, (key, params, state) in enumerate(told):
+            uow.session.add(Notice(member_id=staff, key=key, params=params, status=state,
+                                   idempotency_key=f"told:{n}", created_at=NOW,
+                                   not_before=NOW, attempts=0))
+        await uow.commit()
+    await erased_now(db, programme, mid)
+    async with db.uow() as uow:
+        notices = (await uow.session.execute(select(Notice.status, Notice.params)
+                                             .where(Notice.member_id == staff)
+                                             .order_by(Notice.id))).all()
+    assert notices == [("sent", {}), ("withdrawn", {}),
+                       ("sent", {"member": other_number, "text": theirs})]
+    if db.dialect == "sqlite":
+        path = Path(db.checkpoints.path)
+        content = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert theirs.encode() in content
+        for gone in (excerpt, answers):
+            assert gone.encode() not in content, gone
