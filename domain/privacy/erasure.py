@@ -230,11 +230,15 @@ async def _untell_staff(uow: UnitOfWork, member_id: int) -> None:
     number = member_number(member_id)
     told = or_(*(and_(Notice.key == key, Notice.params[param].as_string() == number)
                  for key, param in STAFF_TOLD))
-    staff = Notice.member_id.in_(select(StaffRole.member_id).distinct())
-    await uow.execute(update(Notice).where(
-        staff, told, Notice.status.in_(("pending", "sending", "deferred")))
-        .values(status=notices.WITHDRAWN))
-    await uow.execute(update(Notice).where(staff, told).values(params={}))
+    # Read through the staff's own notices (by member, indexed), never the whole queue.
+    staff = list(await uow.session.scalars(select(StaffRole.member_id).distinct()))
+    ids = list(await uow.session.scalars(select(Notice.id).where(
+        Notice.member_id.in_(staff), told))) if staff else []
+    if ids:
+        await uow.execute(update(Notice).where(
+            Notice.id.in_(ids), Notice.status.in_(("pending", "sending", "deferred")))
+            .values(status=notices.WITHDRAWN))
+        await uow.execute(update(Notice).where(Notice.id.in_(ids)).values(params={}))
 
 
 async def _free_text(uow: UnitOfWork, member_id: int) -> list[tuple[int, str]]:
