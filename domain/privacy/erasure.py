@@ -183,8 +183,9 @@ async def _blank(uow: UnitOfWork, member: Member, now: datetime) -> None:
     mid = member.id
     await uow.execute(delete(MemberTag).where(MemberTag.member_id == mid))
     await uow.execute(delete(Notice).where(Notice.member_id == mid,
-                                           Notice.status == "pending"))
-    await uow.execute(update(Notice).where(Notice.member_id == mid).values(params={}))
+                                           Notice.status.in_(("pending", "deferred"))))
+    await uow.execute(update(Notice).where(Notice.member_id == mid,
+                                           Notice.status.in_(notices.FINAL)).values(params={}))
     await _untell_staff(uow, mid)
     await uow.execute(delete(DataDownload).where(DataDownload.member_id == mid))
     conversations = select(SupportConversation.id).where(SupportConversation.member_id == mid)

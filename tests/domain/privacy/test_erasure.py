@@ -228,7 +228,11 @@ async def test_what_staff_were_told_in_private_keeps_none_of_their_words(db, pro
     told = [("support.staff.waiting", {"member": number, "text": excerpt}, "sent"),
             ("survey.low_score", {"number": number, "answers": answers}, "pending"),
             ("support.staff.waiting", {"member": other_number, "text": theirs}, "sent")]
+    reply = "a staff reply sent to them"
     async with db.uow() as uow:
+        uow.session.add(Notice(member_id=mid, key="support.reply", params={"text": reply},
+                               status="sent", idempotency_key="reply", created_at=NOW,
+                               not_before=NOW, attempts=0))
         uow.session.add(StaffRole(member_id=staff, role="staff", granted_by="test",
                                   granted_at=NOW))
         for n, (key, params, state) in enumerate(told):
@@ -241,11 +245,14 @@ async def test_what_staff_were_told_in_private_keeps_none_of_their_words(db, pro
         notices = (await uow.session.execute(select(Notice.status, Notice.params)
                                              .where(Notice.member_id == staff)
                                              .order_by(Notice.id))).all()
+        own = (await uow.session.execute(select(Notice.status, Notice.params)
+                                         .where(Notice.member_id == mid))).all()
     assert notices == [("sent", {}), ("withdrawn", {}),
                        ("sent", {"member": other_number, "text": theirs})]
+    assert own == [("sent", {})]
     if db.dialect == "sqlite":
         path = Path(db.checkpoints.path)
         content = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
         assert theirs.encode() in content
-        for gone in (excerpt, answers):
+        for gone in (excerpt, answers, reply):
             assert gone.encode() not in content, gone
