@@ -14,6 +14,7 @@ from bot.campaign_dispatch import Edit
 from bot.notifier import Push
 from bot.ordering import cancel
 from bot.settings import Settings
+from bot.wechat.store import erasure as wechat_erasure
 from domain import config
 from domain.campaigns import segments
 from domain.config import Programme
@@ -53,6 +54,7 @@ async def lifespan(settings: Settings, migrate: bool = True,
     build starts once the database is ready and runs in the background: members are
     served meanwhile, without picks, and no member's transaction ever waits for it."""
     programme = programme or programme_file.load(settings.programme_file)
+    wechat_erasure.register()  # erasure reaches the platform state bot/ keeps
     programme.keep_reach(reach(settings))
     db = Database.from_url(settings.database_url)
     models = cooccurrence.Models(db)

@@ -315,6 +315,9 @@ class Insight(Strict):
         return Decimal(self.point_value)
 
 
+RETENTION_MIN_DAYS = 180  # [privacy] retention_days, when set
+
+
 class Privacy(Strict):
     """Members' data rights (domain/privacy): the privacy notice /privacy shows and its
     version, which every consent record names, so a record says which wording the
@@ -328,6 +331,18 @@ class Privacy(Strict):
     version: Annotated[StrictStr, Field(pattern=r"^[A-Za-z0-9._-]{1,32}$")] = "1"
     # Days between a member's confirmed /deleteme and their erasure, for a change of mind.
     cooling_off_days: Annotated[StrictInt, Field(ge=0, le=90)] = 7
+    # Retention (domain/privacy/retention.py): members inactive this many days are
+    # erased as /deleteme erases them, warned `retention_warning_days` before. 0: off.
+    retention_days: Annotated[StrictInt, Field(ge=0, le=3650)] = 0
+    retention_warning_days: Annotated[StrictInt, Field(ge=7, le=90)] = 30
+
+    @model_validator(mode="after")
+    def _retention_long_enough(self) -> Privacy:
+        if 0 < self.retention_days < RETENTION_MIN_DAYS:
+            raise ValueError(f"retention_days must be 0 (off) or at least "
+                             f"{RETENTION_MIN_DAYS}: members away for a season are not "
+                             f"erased")
+        return self
 
 
 class Membership(Strict):

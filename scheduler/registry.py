@@ -23,7 +23,7 @@ from domain.feedback import triggers
 from domain.insight import distinct, reach, report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
 from domain.points import writeoffs
-from domain.privacy import erasure
+from domain.privacy import erasure, retention
 from domain.staff import jobs
 from domain.storage.database import Database
 from domain.support import reminders as support
@@ -101,5 +101,7 @@ JOBS: tuple[Job, ...] = (
     # Every 15 minutes: members whose /deleteme cooling-off ended are erased.
     Job("erasure", erasure.run, lambda p: CronTrigger(minute="*/15", timezone=p.zone),
         900 - 60),
+    # Daily, in the daytime (it warns members): [privacy] retention_days, off unless set.
+    Job("retention", retention.run, _daily(11, 15), 6 * HOUR),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

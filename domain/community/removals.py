@@ -13,11 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from domain.community.seats import IN, LAPSED, LEFT, REMOVED
 from domain.community.tables import Gate, Seat
 from domain.notices import announce
+from domain.privacy import returning
 from domain.staff import audit, roles
 from domain.staff.tables import AuditEntry
 from domain.storage.database import UnitOfWork
@@ -30,6 +31,7 @@ ACTOR = "community"  # the audit log's actor for what the gates do on their own
 WHY = ("rights", "admin", "other")
 REFUSED, GAVE_UP = "gate.remove_refused", "gate.remove_failed"  # audit actions
 REASON_KEPT = 200  # characters of the platform's words kept
+ERASED = "-"  # an erased member's account, as the audit log names it
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,19 @@ async def removed(uow: UnitOfWork, removal: Removal, now: datetime) -> bool:
         Seat.id == removal.seat_id, Seat.status.in_((LAPSED, LEFT)))
         .values(status=REMOVED, remove_after=None, updated_at=now))
     if done:
+        user = await _user(uow, removal)
         await audit.record(uow, ACTOR, "gate.remove", _target(removal),
-                           {"user": removal.user_id, "title": removal.title}, now)
+                           {"user": user, "title": removal.title}, now)
+        if user == ERASED:  # nothing is kept of an erased member's account
+            await uow.execute(delete(Seat).where(Seat.id == removal.seat_id))
     return bool(done)
+
+
+async def _user(uow: UnitOfWork, removal: Removal) -> str:
+    """The account as the audit log names it: ERASED for an erased member's, whose id
+    is kept nowhere (domain/privacy/erasure.py)."""
+    erased = await returning.erased_account(uow, removal.platform, removal.user_id)
+    return ERASED if erased else removal.user_id
 
 
 async def postpone(uow: UnitOfWork, removal: Removal, until: datetime, reason: str,
@@ -89,7 +101,7 @@ async def postpone(uow: UnitOfWork, removal: Removal, until: datetime, reason: s
     seat.attempts += 1
     seat.remove_after = until if seat.attempts < GIVE_UP_AFTER else None
     seat.updated_at = now
-    said = {"user": removal.user_id, "reason": reason[:REASON_KEPT], "why": why}
+    said = {"user": await _user(uow, removal), "reason": reason[:REASON_KEPT], "why": why}
     if seat.attempts == 1:
         await audit.record(uow, ACTOR, REFUSED, _target(removal), said, now)
         if not await _failing_besides(uow, removal):
@@ -157,9 +169,13 @@ async def by_hand(uow: UnitOfWork, gate: Gate, member_ids: list[int], actor: str
         else:
             if seat.status == LAPSED:
                 seat.status, seat.remove_after, seat.updated_at = REMOVED, None, now
+                erased = await returning.erased_account(uow, gate.platform, seat.user_id)
                 await audit.record(uow, actor, "gate.remove",
                                    _chat(gate.platform, gate.chat_id),
-                                   {"user": seat.user_id, "title": gate.title}, now)
+                                   {"user": ERASED if erased else seat.user_id,
+                                    "title": gate.title}, now)
+                if erased:
+                    await uow.session.delete(seat)
             out[member_id] = "removed"
     await uow.flush()
     return out

@@ -9,10 +9,14 @@ it. When it is due, one transaction (`erase`):
 - keeps a keyed hash of each platform account (domain/privacy/returning.py), then
   removes the accounts, their conversation state and their delivered messages, and
   what group moderation noted about them; the gated chats they sit in lapse with no
-  grace, so the platform's side removes them at its next pass;
+  grace, so the platform's side removes them at its next pass (and then forgets the
+  seat: domain/community/removals.py), their other seats go at once; what bot/ keeps
+  of a platform's own (its registered erasers, `register`) goes too;
 - blanks the profile (name, phone, birthday, language, time zone), the tags, the
-  free-text survey answers, the support messages' text and pictures, the notices not
-  sent yet and any data download waiting;
+  free-text survey answers, the support messages' text and pictures, what the staff
+  chat was told of them (its posts' words, their topic's name; the topic is closed)
+  and what staff were told in private with their words in it, the notices not sent
+  yet (and what those sent said) and any data download waiting;
 - marks the member erased. Ledger rows, purchases, redemptions, deliveries and the
   audit trail stay, under the member's number alone, so balances, figures and the
   trail stay true.
@@ -28,27 +32,31 @@ reclaims them; the job runs one on the tables it touched (see the README).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import and_, delete, or_, select, tuple_, update
 
-from domain.community.tables import GroupPerson, GroupWarn, Seat
+from domain.community.tables import Gate, GroupPerson, GroupWarn, Seat
 from domain.config import Programme
 from domain.conversations import inbox
 from domain.conversations.tables import Conversation
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.members import member_number, new_code
 from domain.members.tables import Identity, LinkCode, Member, MemberTag
+from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.points import ledger
 from domain.privacy import returning
 from domain.privacy.tables import DataDownload, ErasureRequest
 from domain.rewards.tables import Coupon
 from domain.staff import audit
+from domain.staff.tables import StaffRole
 from domain.storage.database import Database, UnitOfWork
-from domain.support.tables import SupportConversation, SupportMessage
+from domain.support import staff_chat
+from domain.support.tables import SupportConversation, SupportMessage, SupportPost, SupportTopic
 
 WAITING, CANCELLED, DONE = "waiting", "cancelled", "done"
 BATCH = 50  # due requests read at a time; each member is erased in a transaction of its own
@@ -57,8 +65,28 @@ PRUNE = 2000  # deliveries forgotten by one transaction
 # The tables erasure overwrites or deletes from: what PostgreSQL's VACUUM should reclaim.
 TOUCHED = ("members", "identities", "member_tags", "survey_answers", "support_messages",
            "conversations", "notices", "data_downloads", "group_people", "group_warns",
-           "link_codes", "inbox")
+           "link_codes", "inbox", "community_seats", "support_topics", "support_posts")
 _R = ErasureRequest.__table__
+# Notices to staff that carry what a member wrote, and the parameter naming the member.
+STAFF_TOLD = (("support.staff.waiting", "member"), ("survey.low_score", "number"))
+# What the domain cannot see is erased by whoever keeps it: a platform's own state in
+# bot/ (its service windows, its membership cards) registers an eraser at composition
+# (`register`), called in the erasing transaction with the member's id and accounts
+# ((platform, id) pairs), before the accounts are removed.
+Eraser = Callable[[UnitOfWork, int, list[tuple[str, str]]], Awaitable[None]]
+_ERASERS: dict[str, tuple[Eraser, tuple[str, ...]]] = {}
+
+
+def register(name: str, eraser: Eraser, tables: Sequence[str] = ()) -> None:
+    """Add (or replace) an eraser, and the tables it overwrites or deletes from, which
+    the job's clean-up (Database.scrub) then covers too."""
+    _ERASERS[name] = (eraser, tuple(tables))
+
+
+def touched() -> tuple[str, ...]:
+    """The tables erasure writes: TOUCHED and those of every registered eraser."""
+    return TOUCHED + tuple(t for _, tables in _ERASERS.values() for t in tables
+                           if t not in TOUCHED)
 
 
 @dataclass(frozen=True)
@@ -127,8 +155,14 @@ async def erase(uow: UnitOfWork, programme: Programme, member_id: int, now: date
 
 async def _forget_accounts(uow: UnitOfWork, member_id: int, accounts: list[tuple[str, str]],
                            now: datetime) -> None:
-    # Gated chats: lapsed with no grace; the seat keeps the account until it is removed.
-    present = (Seat.member_id == member_id, Seat.status.in_(("in", "lapsed")))
+    # Gated chats: lapsed with no grace. A seat the platform's side is to take out of
+    # its chat keeps the account until then (removals.removed deletes it after); the
+    # member's other seats (out already, or in a chat that only warns) go now.
+    removing = select(Gate.id).where(Gate.on_lapse == "remove", Gate.dry_run.is_(False))
+    present = (Seat.member_id == member_id, Seat.status.in_(("in", "lapsed")),
+               Seat.gate_id.in_(removing))
+    await uow.execute(delete(Seat).where(Seat.member_id == member_id,
+                                         ~and_(*present[1:])))
     await uow.execute(update(Seat).where(*present, Seat.lapsed_at.is_(None))
                       .values(lapsed_at=now))
     await uow.execute(update(Seat).where(*present)
@@ -139,6 +173,8 @@ async def _forget_accounts(uow: UnitOfWork, member_id: int, accounts: list[tuple
         for table in (GroupPerson, GroupWarn):
             await uow.execute(delete(table).where(
                 tuple_(table.platform, table.user_id).in_(accounts)))
+    for eraser, _ in _ERASERS.values():
+        await eraser(uow, member_id, accounts)
     await uow.execute(delete(LinkCode).where(LinkCode.member_id == member_id))
     await uow.execute(delete(Identity).where(Identity.member_id == member_id))
 
@@ -147,17 +183,33 @@ async def _blank(uow: UnitOfWork, member: Member, now: datetime) -> None:
     mid = member.id
     await uow.execute(delete(MemberTag).where(MemberTag.member_id == mid))
     await uow.execute(delete(Notice).where(Notice.member_id == mid,
-                                           Notice.status == "pending"))
+                                           Notice.status.in_(("pending", "deferred"))))
+    await uow.execute(update(Notice).where(Notice.member_id == mid,
+                                           Notice.status.in_(notices.FINAL)).values(params={}))
+    await _untell_staff(uow, mid)
     await uow.execute(delete(DataDownload).where(DataDownload.member_id == mid))
     conversations = select(SupportConversation.id).where(SupportConversation.member_id == mid)
     await uow.execute(update(SupportMessage).where(
         SupportMessage.conversation_id.in_(conversations)).values(
         text="", picture_platform=None, picture_ref=None, picture_url=None,
         picture_size=None))
+    # The staff chat: what waited to be posted about them is dropped, what was posted
+    # keeps none of their words, their topic's name is forgotten, and the topic is
+    # closed with their conversation.
+    posts = (SupportPost.member_id == mid,)
+    await uow.execute(update(SupportPost).where(
+        *posts, SupportPost.status.in_(("pending", "sending"))).values(status=staff_chat.DROPPED))
+    await uow.execute(update(SupportPost).where(*posts).values(params={}))
+    await uow.execute(update(SupportTopic).where(SupportTopic.member_id == mid)
+                      .values(title=None))
+    still_open = list(await uow.session.scalars(select(SupportConversation.id).where(
+        SupportConversation.member_id == mid, SupportConversation.status != "closed")))
     await uow.execute(update(SupportConversation).where(
-        SupportConversation.member_id == mid, SupportConversation.status != "closed")
+        SupportConversation.id.in_(still_open))
         .values(status="closed", open_member_id=None, closed_at=now, closed_by="privacy",
                 updated_at=now))
+    for conversation_id in still_open:
+        await staff_chat.topic_step(uow, mid, staff_chat.CLOSE_TOPIC, conversation_id, now)
     for response_id, question in await _free_text(uow, mid):
         await uow.execute(update(SurveyAnswer).where(
             SurveyAnswer.response_id == response_id, SurveyAnswer.question == question)
@@ -170,6 +222,24 @@ async def _blank(uow: UnitOfWork, member: Member, now: datetime) -> None:
     member.referral_code = f"E{new_code(11)}"  # the old one would still lead to them
     member.status = "erased"
     await uow.flush()
+
+
+async def _untell_staff(uow: UnitOfWork, member_id: int) -> None:
+    """What staff were told in private about the member, with words the member wrote
+    (STAFF_TOLD; where there is no staff chat): those notices keep none of it, and
+    one not sent yet never goes."""
+    number = member_number(member_id)
+    told = or_(*(and_(Notice.key == key, Notice.params[param].as_string() == number)
+                 for key, param in STAFF_TOLD))
+    # Read through the staff's own notices (by member, indexed), never the whole queue.
+    staff = list(await uow.session.scalars(select(StaffRole.member_id).distinct()))
+    ids = list(await uow.session.scalars(select(Notice.id).where(
+        Notice.member_id.in_(staff), told))) if staff else []
+    if ids:
+        await uow.execute(update(Notice).where(
+            Notice.id.in_(ids), Notice.status.in_(("pending", "sending", "deferred")))
+            .values(status=notices.WITHDRAWN))
+        await uow.execute(update(Notice).where(Notice.id.in_(ids)).values(params={}))
 
 
 async def _free_text(uow: UnitOfWork, member_id: int) -> list[tuple[int, str]]:
@@ -208,5 +278,5 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
         if pruned < PRUNE:
             break
     if erased:
-        await db.scrub(TOUCHED)
+        await db.scrub(touched())
     return {"erased": erased, "points": forfeited}

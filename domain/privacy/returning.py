@@ -62,3 +62,15 @@ async def returning(uow: UnitOfWork, member_id: int) -> bool:
     digests = [_digest(key, p, e) for p, e in accounts]
     return bool(digests) and await uow.session.scalar(
         select(ErasedAccount.digest).where(ErasedAccount.digest.in_(digests)).limit(1)) is not None
+
+
+async def erased_account(uow: UnitOfWork, platform: str, external_id: str) -> bool:
+    """Whether the account belonged to a member erased since, and to nobody now."""
+    key = await _key(uow)
+    if key is None:
+        return False
+    if await uow.session.scalar(select(Identity.id).where(
+            Identity.platform == platform, Identity.external_id == external_id)) is not None:
+        return False
+    return await uow.session.scalar(select(ErasedAccount.digest).where(
+        ErasedAccount.digest == _digest(key, platform, external_id))) is not None

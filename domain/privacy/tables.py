@@ -1,5 +1,5 @@
 """Tables of members' data rights: the record of every consent given and withdrawn, and
-of every export of a member's data."""
+of every export of a member's data, and the warnings before a retention erasure."""
 
 from __future__ import annotations
 
@@ -93,3 +93,17 @@ class PrivacyKey(Base):
     name: Mapped[str] = mapped_column(String(16), primary_key=True)
     secret: Mapped[bytes] = mapped_column(LargeBinary)
     created_at: Mapped[datetime]
+
+
+class RetentionWarning(Base):
+    """A member told they will be erased for inactivity (domain/privacy/retention.py)
+    on `erase_at` unless they come back: the warning holds while their last activity
+    is still `idle_since`; any activity of theirs moves it, and the warning is over."""
+
+    __tablename__ = "retention_warnings"
+    __table_args__ = (Index("ix_retention_warnings_erase_at", "erase_at"),)
+
+    member_id: Mapped[int] = mapped_column(Id, ForeignKey("members.id"), primary_key=True)
+    idle_since: Mapped[datetime]  # the member's last activity when warned
+    warned_at: Mapped[datetime]
+    erase_at: Mapped[datetime]

@@ -38,7 +38,8 @@ AMOUNTS = ("amount_off", "gift", "goods", "experience")  # as handlers.rewards.f
 UNSET_LEFT_OUT = ("bonus", "days", "coupon")  # a campaign without them: nothing to list
 SWITCHES = {"enabled": ("audit.on", "audit.off")}
 ACTORS = {"settings": "audit.actor.settings", "api": "audit.actor.api",
-          "cli": "audit.actor.cli"}
+          "cli": "audit.actor.cli", "privacy": "audit.actor.privacy",
+          "retention": "audit.actor.retention"}
 # Parameters whose value is a code with a catalog name: the key's prefix.
 CODES = {"role": "role.name", "kind": "catalogue.kind", "status": "campaign.status",
          "locales": "campaign.language", "languages": "campaign.language",

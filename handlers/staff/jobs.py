@@ -40,6 +40,7 @@ RESULT_FIELDS = {
     "report": ("readers", "queued"),
     "surveys": ("invited",),
     "erasure": ("erased", "points"),
+    "retention": ("warned", "returned", "erased", "points", "waiting", "at_stake"),
 }
 VERBS = ("pause", "resume", "run")
 

@@ -148,3 +148,111 @@ async def test_back_again_is_a_new_member_without_the_bonuses_twice(db, programm
     assert first_bonus == {mid, fresh}  # the first time, and the newcomer: never twice
     assert again.points < new.points
     assert friend_points == programme.earning.referrer  # for the newcomer alone
+
+
+async def test_seats_keep_the_account_only_until_the_removal(db, programme):
+    from domain.community import removals
+    from tests.domain.community.test_seats import a_gate
+    account = "918273645500"
+    [mid] = await crowd.add(db, [Person(accounts=(("telegram", account),))], NOW)
+    removing = await a_gate(db, programme, tier="member", chat_id="-100")
+    warning_only = await a_gate(db, programme, tier="member", chat_id="-200", on_lapse="warn")
+    left_before = await a_gate(db, programme, tier="member", chat_id="-300")
+    async with db.uow() as uow:
+        for gate_id, status in ((removing, "in"), (warning_only, "in"), (left_before, "removed")):
+            uow.session.add(Seat(gate_id=gate_id, user_id=account, member_id=mid, status=status,
+                                 updated_at=NOW))
+        await uow.commit()
+    at = NOW + timedelta(days=7)
+    await erased_now(db, programme, mid)
+    async with db.uow() as uow:
+        seats = (await uow.session.execute(select(Seat.gate_id, Seat.status,
+                                                  Seat.remove_after))).all()
+        assert seats == [(removing, "lapsed", at)]  # to be taken out; the others gone
+        [removal] = await removals.due(uow, "telegram", at, 10)
+        assert await removals.removed(uow, removal, at)
+        await uow.commit()
+    async with db.uow() as uow:
+        assert await uow.session.scalar(select(func.count()).select_from(Seat)) == 0
+        logged = await uow.session.scalar(select(AuditEntry.params).where(
+            AuditEntry.action == "gate.remove"))
+        assert logged == {"user": removals.ERASED, "title": "member -100"}
+
+
+async def test_the_staff_chat_keeps_none_of_their_words(db, programme):
+    from domain.support import staff_chat
+    from domain.support.tables import SupportPost, SupportStaffChat, SupportTopic
+    mid = await someone(db, programme)
+    said, waiting = "what I told the staff chat", "what was still to be posted"
+    async with db.uow() as uow:
+        conversation = await uow.session.scalar(select(SupportConversation.id))
+        uow.session.add(SupportStaffChat(platform="telegram", chat_id="-999", set_by="test",
+                                         set_at=NOW))
+        uow.session.add(SupportTopic(platform="telegram", chat_id="-999", member_id=mid,
+                                     topic_id="77", claimed_at=NOW, created_at=NOW,
+                                     title="00000001 · Gold · telegram"))
+        for text, state in ((said, "sent"), (waiting, "pending")):
+            uow.session.add(SupportPost(
+                platform="telegram", chat_id="-999", member_id=mid,
+                key="support.staff.member_said", params={"text": text},
+                idempotency_key=f"post:{state}", status=state, attempts=0, not_before=NOW,
+                created_at=NOW))
+        await uow.commit()
+    at = NOW + timedelta(days=7)
+    await erased_now(db, programme, mid)
+    async with db.uow() as uow:
+        posts = (await uow.session.execute(select(SupportPost.key, SupportPost.status,
+                                                  SupportPost.params)
+                                           .order_by(SupportPost.id))).all()
+        assert posts == [("support.staff.member_said", "sent", {}),
+                         ("support.staff.member_said", staff_chat.DROPPED, {}),
+                         (staff_chat.CLOSE_TOPIC, "pending", {"conversation": conversation})]
+        topic = await staff_chat.topic_of(uow, "telegram", "-999", mid)
+        assert topic == staff_chat.Topic("77", None)  # closed at the relay's next pass
+        closed = await uow.session.get(SupportConversation, conversation)
+        assert (closed.status, closed.closed_at) == ("closed", at)
+    if db.dialect == "sqlite":
+        path = Path(db.checkpoints.path)
+        content = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        for gone in (said, waiting, "Gold · telegram"):
+            assert gone.encode() not in content, gone
+
+
+async def test_what_staff_were_told_in_private_keeps_none_of_their_words(db, programme):
+    from domain.notices.tables import Notice
+    from domain.staff.tables import StaffRole
+    mid = await someone(db, programme)
+    [staff, other] = await crowd.add(db, [Person(), Person()], NOW, first_id=mid + 1)
+    excerpt, answers, theirs = "a wait excerpt of mine", "my low score reasons", "not theirs"
+    number, other_number = f"{mid:08d}", f"{other:08d}"
+    told = [("support.staff.waiting", {"member": number, "text": excerpt}, "sent"),
+            ("survey.low_score", {"number": number, "answers": answers}, "pending"),
+            ("support.staff.waiting", {"member": other_number, "text": theirs}, "sent")]
+    reply = "a staff reply sent to them"
+    async with db.uow() as uow:
+        uow.session.add(Notice(member_id=mid, key="support.reply", params={"text": reply},
+                               status="sent", idempotency_key="reply", created_at=NOW,
+                               not_before=NOW, attempts=0))
+        uow.session.add(StaffRole(member_id=staff, role="staff", granted_by="test",
+                                  granted_at=NOW))
+        for n, (key, params, state) in enumerate(told):
+            uow.session.add(Notice(member_id=staff, key=key, params=params, status=state,
+                                   idempotency_key=f"told:{n}", created_at=NOW,
+                                   not_before=NOW, attempts=0))
+        await uow.commit()
+    await erased_now(db, programme, mid)
+    async with db.uow() as uow:
+        notices = (await uow.session.execute(select(Notice.status, Notice.params)
+                                             .where(Notice.member_id == staff)
+                                             .order_by(Notice.id))).all()
+        own = (await uow.session.execute(select(Notice.status, Notice.params)
+                                         .where(Notice.member_id == mid))).all()
+    assert notices == [("sent", {}), ("withdrawn", {}),
+                       ("sent", {"member": other_number, "text": theirs})]
+    assert own == [("sent", {})]
+    if db.dialect == "sqlite":
+        path = Path(db.checkpoints.path)
+        content = b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+        assert theirs.encode() in content
+        for gone in (excerpt, answers, reply):
+            assert gone.encode() not in content, gone
