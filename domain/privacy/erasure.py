@@ -39,7 +39,15 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, tuple_, update
 
-from domain.community.tables import Gate, GroupPerson, GroupWarn, Seat
+from domain.community.tables import (
+    Gate,
+    GroupCaptcha,
+    GroupPerson,
+    GroupReport,
+    GroupRestriction,
+    GroupWarn,
+    Seat,
+)
 from domain.config import Programme
 from domain.conversations import inbox
 from domain.conversations.tables import Conversation
@@ -65,7 +73,8 @@ PRUNE = 2000  # deliveries forgotten by one transaction
 # The tables erasure overwrites or deletes from: what PostgreSQL's VACUUM should reclaim.
 TOUCHED = ("members", "identities", "member_tags", "survey_answers", "support_messages",
            "conversations", "notices", "data_downloads", "group_people", "group_warns",
-           "link_codes", "inbox", "community_seats", "support_topics", "support_posts")
+           "link_codes", "inbox", "community_seats", "support_topics", "support_posts",
+           "group_captchas", "group_reports", "group_restrictions")
 _R = ErasureRequest.__table__
 # Notices to staff that carry what a member wrote, and the parameter naming the member.
 STAFF_TOLD = (("support.staff.waiting", "member"), ("survey.low_score", "number"))
@@ -170,9 +179,19 @@ async def _forget_accounts(uow: UnitOfWork, member_id: int, accounts: list[tuple
     if accounts:
         pairs = tuple_(Conversation.platform, Conversation.user_id).in_(accounts)
         await uow.execute(delete(Conversation).where(pairs))
-        for table in (GroupPerson, GroupWarn):
+        for table in (GroupPerson, GroupWarn, GroupCaptcha):
             await uow.execute(delete(table).where(
                 tuple_(table.platform, table.user_id).in_(accounts)))
+        # Their reports keep what was reported, for the admins, but not who reported it;
+        # a mute or ban still in force stays on the account alone (erasing is no way
+        # round a ban), and one that has ended goes.
+        await uow.execute(update(GroupReport).where(
+            tuple_(GroupReport.platform, GroupReport.reporter_id).in_(accounts))
+            .values(reporter_id=""))
+        restricted = tuple_(GroupRestriction.platform, GroupRestriction.user_id)
+        await uow.execute(delete(GroupRestriction).where(
+            restricted.in_(accounts), GroupRestriction.until.is_not(None),
+            GroupRestriction.until <= now))
     for eraser, _ in _ERASERS.values():
         await eraser(uow, member_id, accounts)
     await uow.execute(delete(LinkCode).where(LinkCode.member_id == member_id))

@@ -20,7 +20,7 @@ from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.tables import Identity, Member, MemberTag, ReferralReward
 from domain.points.tables import Checkin, LedgerEntry, Purchase
 from domain.privacy import consents
-from domain.privacy.tables import DataExport
+from domain.privacy.tables import DataExport, ErasureRequest, RetentionWarning
 from domain.rewards.tables import Coupon, Redemption
 from domain.storage.database import UnitOfWork
 from domain.support.tables import SupportConversation, SupportMessage
@@ -106,6 +106,13 @@ async def gather(uow: UnitOfWork, member: Member) -> dict[str, Any]:
             .join(SupportConversation,
                   SupportConversation.id == SupportMessage.conversation_id)
             .where(SupportConversation.member_id == mid).order_by(SupportMessage.id)),
+        "erasure_requests": await rows(select(
+            ErasureRequest.state, ErasureRequest.asked_at, ErasureRequest.due_at,
+            ErasureRequest.channel, ErasureRequest.done_at)
+            .where(ErasureRequest.member_id == mid)),
+        "retention_warning": await rows(select(
+            RetentionWarning.warned_at, RetentionWarning.erase_at)
+            .where(RetentionWarning.member_id == mid)),
         "tier_history": await rows(select(
             TierChange.from_tier, TierChange.to_tier, TierChange.reason, TierChange.created_at)
             .where(TierChange.member_id == mid).order_by(TierChange.id)),

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from domain.community.tables import Gate, Seat
+from domain.community.tables import Gate, GroupCaptcha, GroupReport, GroupRestriction, Seat
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.tables import Identity, Member, MemberTag, ReferralReward
 from domain.points import ledger, purchases
 from domain.points.tables import LedgerEntry, Purchase
-from domain.privacy import erasure
+from domain.privacy import erasure, export
 from domain.rewards import rewards
 from domain.rewards.tables import Coupon
 from domain.staff.tables import AuditEntry
@@ -256,3 +256,49 @@ async def test_what_staff_were_told_in_private_keeps_none_of_their_words(db, pro
         assert theirs.encode() in content
         for gone in (excerpt, answers, reply):
             assert gone.encode() not in content, gone
+
+
+async def test_group_moderation_keeps_a_ban_in_force_and_forgets_the_rest(db, programme):
+    mid = await someone(db, programme)
+    other = "777"
+    async with db.uow() as uow:
+        def captcha(user):
+            return GroupCaptcha(platform="telegram", chat_id="-100", user_id=user, answer=7,
+                                status="pending", expires_at=NOW + timedelta(minutes=5),
+                                created_at=NOW, updated_at=NOW)
+
+        def report(reporter):
+            return GroupReport(platform="telegram", chat_id="-100", reporter_id=reporter,
+                               target_id="999", status="open", created_at=NOW)
+
+        def restriction(user, kind, until):
+            return GroupRestriction(platform="telegram", chat_id="-100", user_id=user,
+                                    kind=kind, until=until, actor="telegram:1",
+                                    created_at=NOW)
+
+        uow.session.add_all([
+            captcha("555"), captcha(other), report("555"), report(other),
+            restriction("555", "ban", None), restriction("555", "mute", NOW + timedelta(hours=1)),
+            restriction(other, "mute", NOW + timedelta(hours=1))])
+        await uow.commit()
+    await erased_now(db, programme, mid)  # a week later: the mute has ended, the ban not
+    async with db.uow() as uow:
+        captchas = list(await uow.session.scalars(select(GroupCaptcha.user_id)))
+        reporters = sorted(await uow.session.scalars(select(GroupReport.reporter_id)))
+        restrictions = sorted((r.user_id, r.kind) for r in await uow.session.scalars(
+            select(GroupRestriction)))
+    assert captchas == [other]
+    assert reporters == ["", other]  # what was reported stays for the admins, not by whom
+    assert restrictions == [("555", "ban"), (other, "mute")]
+
+
+async def test_the_export_shows_a_waiting_erasure(db, programme):
+    mid = await someone(db, programme)
+    async with db.uow() as uow:
+        await erasure.ask(uow, programme, mid, "console", NOW, staff_id=None)
+        await uow.commit()
+    async with db.uow() as uow:
+        held = await export.gather(uow, await uow.session.get(Member, mid))
+    [request] = held["erasure_requests"]
+    assert request["state"] == erasure.WAITING and request["due_at"] > request["asked_at"]
+    assert held["retention_warning"] == []
