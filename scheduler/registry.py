@@ -22,6 +22,7 @@ from domain.config import Programme
 from domain.feedback import triggers
 from domain.insight import distinct, reach, report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
+from domain.membership import subscriptions
 from domain.points import writeoffs
 from domain.privacy import erasure
 from domain.staff import jobs
@@ -101,5 +102,8 @@ JOBS: tuple[Job, ...] = (
     # Every 15 minutes: members whose /deleteme cooling-off ended are erased.
     Job("erasure", erasure.run, lambda p: CronTrigger(minute="*/15", timezone=p.zone),
         900 - 60),
+    # Hourly: paid plans whose renewal is missed past [membership] grace_days end.
+    Job("membership", subscriptions.lapse_due,
+        lambda p: CronTrigger(minute=25, timezone=p.zone), HOUR - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

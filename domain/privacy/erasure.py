@@ -41,6 +41,7 @@ from domain.conversations.tables import Conversation
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.members import member_number, new_code
 from domain.members.tables import Identity, LinkCode, Member, MemberTag
+from domain.membership import subscriptions
 from domain.notices.tables import Notice
 from domain.points import ledger
 from domain.privacy import returning
@@ -57,7 +58,7 @@ PRUNE = 2000  # deliveries forgotten by one transaction
 # The tables erasure overwrites or deletes from: what PostgreSQL's VACUUM should reclaim.
 TOUCHED = ("members", "identities", "member_tags", "survey_answers", "support_messages",
            "conversations", "notices", "data_downloads", "group_people", "group_warns",
-           "link_codes", "inbox")
+           "link_codes", "inbox", "membership_subscriptions")
 _R = ErasureRequest.__table__
 
 
@@ -115,6 +116,7 @@ async def erase(uow: UnitOfWork, programme: Programme, member_id: int, now: date
             key=f"erase:{member_id}", source="privacy"), now)
     coupons = await uow.changed(update(Coupon).where(
         Coupon.member_id == member_id, Coupon.status == "issued").values(status="void"))
+    await subscriptions.end_for_erasure(uow, programme, member_id, now)  # paid plans end
     accounts = [(p, e) for p, e in await uow.session.execute(
         select(Identity.platform, Identity.external_id).where(Identity.member_id == member_id))]
     await returning.remember(uow, accounts, now)

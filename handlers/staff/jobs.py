@@ -40,6 +40,7 @@ RESULT_FIELDS = {
     "report": ("readers", "queued"),
     "surveys": ("invited",),
     "erasure": ("erased", "points"),
+    "membership": ("lapsed",),
 }
 VERBS = ("pause", "resume", "run")
 
