@@ -220,6 +220,7 @@ async def _gift(uow: UnitOfWork, programme: Programme, plan: Plan | None, sub: S
 async def _stand(uow: UnitOfWork, programme: Programme, member: Member, now: datetime) -> None:
     """Put the member's paid floor in step with their active plan, re-evaluate the tier
     and re-judge their seats (a plan's chats open and close without a tier change)."""
+    await uow.flush()  # the subscription's new status, for the query below
     sub = await active(uow, member.id)
     plan = programme.plan(sub.plan) if sub is not None else None
     floor = plan.tier_floor if plan is not None else None
