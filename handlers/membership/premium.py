@@ -192,8 +192,8 @@ async def pre_checkout(db: Database, programme: Programme, platform: str, user_i
         member = await members.by_identity(uow, platform, user_id)
         refused = await subscriptions.check(uow, programme, member.id if member else None,
                                             payload, amount, currency)
-        locale = (member.locale if member is not None else None) or i18n.negotiate(hint) \
-            or programme.default_locale
+        known = (member.locale, member.language_hint) if member is not None else ()
+        locale = i18n.negotiate(*known, hint) or programme.default_locale
     if refused is None:
         return None
     return i18n.translate(Text(f"membership.refused.{refused}"), locale)
