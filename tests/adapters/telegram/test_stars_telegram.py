@@ -130,6 +130,8 @@ async def test_cancel_and_re_enable_renewal_on_telegram(api, bot, db):
     api.callback(ALICE, "premium:renew", shown.result["message_id"])
     await api.wait_for(2, method="editUserStarSubscription")
     assert api.star_renewals[(ALICE, "ch-1")] is False
+    edits = await api.wait_for(2, method="editMessageText", chat_id=ALICE)  # once committed
+    assert "Renewal is on" in edits[-1].text
     async with db.uow() as uow:
         assert (await subscriptions.active(uow, mid)).renews
 

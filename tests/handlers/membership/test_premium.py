@@ -206,6 +206,7 @@ async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme,
     assert "⭐ Paid members: 1" in listed and "Member 00000002: Tea House Plus" in listed
     assert "is for" in await payer.text("/refund ch-9")  # a member may not
     assert "No payment has the charge id nope." in await boss.text("/refund nope")
+    assert "Paid membership (Stars, after refunds): 100 ⭐" in await boss.text("/stats")
     asked = await boss.text("/refund ch-9")
     assert "Give back 100 ⭐ of payment ch-9 to member 00000002?" in asked
     assert "Nothing was refunded." in await boss.text(action="refund:no")
@@ -222,3 +223,5 @@ async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme,
         assert (await uow.session.get(Member, 2)).tier == "member"
     assert "refunded already" in await boss.text("/refund ch-9")
     assert "Nobody is on a paid plan." in await boss.text("/subscribers")
+    # The refund leaves the period's Stars revenue.
+    assert "Paid membership (Stars, after refunds): 0 ⭐ (was 0)" in await boss.text("/stats")
