@@ -171,6 +171,25 @@ async def _renewal(ctx: Ctx, renews: bool) -> Outcome:
                           {"until": ctx.local(sub.expires_at).date()}, edit=True)])
 
 
+async def stopped_for_erasure(ctx: Ctx) -> list[Reply]:
+    """The member asked to be erased: a renewing plan of theirs is cancelled now, at the
+    platform, so nothing is charged after they are gone (the plan itself ends with the
+    erasure). What to tell them: that it was, or where to cancel it themselves."""
+    sub = await subscriptions.active(ctx.uow, ctx.member.id)
+    if sub is None or not sub.renews:
+        return []
+    port = ctx.payments
+    if port is None or port.platform != sub.platform:
+        return [reply("membership.erasure_renewal_elsewhere")]
+    failed = await ctx.read(f"premium:renewal:{sub.charge_id}:False:{ctx.inbound.key}",
+                            asked(port, lambda p: p.set_renewal(sub.account, sub.charge_id,
+                                                                False)))
+    if failed is not None:
+        return [reply("membership.erasure_renewal_elsewhere")]
+    await subscriptions.set_renewal(ctx.uow, ctx.member.id, False, ctx.now)
+    return [reply("membership.erasure_renewal_stopped")]
+
+
 def asked(port: Payments, call: Callable[[Payments], Awaitable[None]]
            ) -> Callable[[UnitOfWork], Awaitable[str | None]]:
     """A platform call as a long read (Ctx.read): None when done, else what it said."""

@@ -225,3 +225,31 @@ async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme,
     assert "Nobody is on a paid plan." in await boss.text("/subscribers")
     # The refund leaves the period's Stars revenue.
     assert "Paid membership (Stars, after refunds): 0 ⭐ (was 0)" in await boss.text("/stats")
+
+
+async def test_asking_to_be_erased_cancels_a_renewing_plan(db, programme, clock):
+    port = FakePayments()
+    payer = Payer(db, programme, clock, port)
+    await payer.send("/start")
+    await payer.send(action="premium:paid", payment=payment(1))
+    await payer.send("/deleteme")
+    await payer.send(action="deleteme:go")
+    said = await payer.text(action="deleteme:yes")
+    assert "Your account will be erased" in said
+    assert "The renewal of your paid plan is cancelled" in said
+    assert port.calls == [("renewal", "payer", "ch-1", False)]
+    async with db.uow() as uow:
+        assert not (await subscriptions.active(uow, 1)).renews
+
+
+async def test_erasure_asked_elsewhere_says_where_to_cancel(db, programme, clock):
+    payer = Payer(db, programme, clock, FakePayments(platform="telegram"))
+    await payer.send("/start")
+    await payer.send(action="premium:paid", payment=payment(1))
+    # The same member where no payments port is given (the plain console): the plan's
+    # renewal cannot be cancelled from here, so they are told where.
+    alice = member(db, programme, clock, user="payer")
+    await alice.say("/deleteme")
+    await alice.press("deleteme:go")
+    said = await alice.press("deleteme:yes")
+    assert "please cancel its renewal in /premium on Telegram" in said
