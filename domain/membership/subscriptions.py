@@ -163,11 +163,13 @@ async def pay(uow: UnitOfWork, programme: Programme, member_id: int, charge: Cha
         uow.session.add(sub)
     else:
         was_active = sub.status == ACTIVE
-        if not was_active or not renewal:
-            # Taken up again (after a lapse, a refund) or paid anew: a new subscription
-            # on the platform, named by this first payment.
-            sub.started_at, sub.charge_id, sub.renews = now, charge.charge_id, True
-            sub.ended_at = None
+        if not renewal:
+            # Paid anew (after a lapse, a refund): a new subscription on the platform,
+            # named by this first payment. A renewal keeps the first payment's name,
+            # even one that comes after the plan lapsed.
+            sub.charge_id, sub.renews = charge.charge_id, True
+        if not was_active:
+            sub.started_at, sub.ended_at = now, None
         sub.status = ACTIVE
         sub.platform, sub.account = charge.platform, charge.account
         sub.expires_at = max(until, sub.expires_at) if was_active else until
@@ -300,11 +302,15 @@ async def set_renewal(uow: UnitOfWork, member_id: int, renews: bool,
 
 @dataclass(frozen=True)
 class Refunded:
+    """A payment refunded (or to refund); `subscription_charge` names its subscription
+    on the platform (the first payment's charge id), whose renewal stops too."""
+
     member_id: int
     platform: str
     account: str
     amount: int
     plan: str
+    subscription_charge: str
 
 
 class RefundRefused(Exception):
@@ -323,7 +329,8 @@ async def refundable(uow: UnitOfWork, charge_id: str) -> Refunded:
         raise RefundRefused("refunded")
     sub = await uow.session.get(Subscription, payment.subscription_id)
     assert sub is not None  # a payment's subscription is never deleted
-    return Refunded(payment.member_id, sub.platform, sub.account, payment.amount, payment.plan)
+    return Refunded(payment.member_id, sub.platform, sub.account, payment.amount, payment.plan,
+                    sub.charge_id)
 
 
 async def refund(uow: UnitOfWork, programme: Programme, charge_id: str,

@@ -85,6 +85,10 @@ async def confirmed(ctx: Ctx) -> Outcome:
         port, lambda p: p.refund(found.account, charge_id)))
     if failed is not None:
         return Outcome([reply("refund.failed", charge=charge_id, reason=failed)])
+    # The plan ends now: its renewal too, or the next period would be charged. Already
+    # off, or refused: the refund stands all the same (the member may cancel it too).
+    await ctx.read(f"refund:{charge_id}:renewal", asked(
+        port, lambda p: p.set_renewal(found.account, found.subscription_charge, False)))
     done = await subscriptions.refund(ctx.uow, ctx.programme, charge_id, ctx.now)
     await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "membership.refund",
                        charge_id, {"member": number(done.member_id), "stars": done.amount},

@@ -153,6 +153,7 @@ async def test_an_owner_refunds_a_payment_and_the_plan_ends(api, bot, db, progra
     (done,) = await api.wait_for(1, method="editMessageText", chat_id=BOSS)
     assert "Refunded 100 ⭐ of payment ch-7" in done.text
     assert api.refunded == {"ch-7"}
+    assert api.star_renewals[(ALICE, "ch-7")] is True  # and no renewal after it
     async with db.uow() as uow:
         assert await subscriptions.active(uow, mid) is None
     assert (await member_of(db, ALICE)).tier == "member"

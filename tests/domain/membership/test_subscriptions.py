@@ -111,6 +111,20 @@ async def test_a_renewal_extends_the_plan_and_gives_the_next_gift(db, programme)
     assert (await member(db, mid)).points_balance == 200
 
 
+async def test_a_renewal_after_the_lapse_takes_the_plan_up_again_under_its_first_name(
+        db, programme):
+    mid = await one(db)
+    await paid(db, programme, mid, charge(mid))
+    await subscriptions.lapse_due(db, programme, NOW + 2 * MONTH)
+    late = await paid(db, programme, mid, charge(mid, "ch-2", until=NOW + 3 * MONTH,
+                                                 first=False), NOW + 2 * MONTH)
+    assert not late.duplicate
+    async with db.uow() as uow:
+        sub = await subscriptions.active(uow, mid)
+        assert sub is not None and sub.charge_id == "ch-1" and sub.expires_at == NOW + 3 * MONTH
+    assert (await member(db, mid)).tier == "silver"
+
+
 async def test_the_plan_floor_lifts_the_tier_and_a_lapse_after_the_grace_drops_it(db, programme):
     mid = await one(db, tier="member")
     await paid(db, programme, mid, charge(mid))

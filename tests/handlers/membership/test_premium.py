@@ -214,7 +214,7 @@ async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme,
     await boss.text("/refund ch-9")
     done = await boss.text(action="refund:yes")
     assert "Refunded 100 ⭐ of payment ch-9; member 00000002's plan has ended." in done
-    assert port.calls == [("refund", "payer", "ch-9")]
+    assert port.calls == [("refund", "payer", "ch-9"), ("renewal", "payer", "ch-9", False)]
     async with db.uow() as uow:
         assert await subscriptions.active(uow, 2) is None
         logged = await uow.session.scalar(select(AuditEntry).where(
