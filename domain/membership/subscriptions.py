@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from domain.community import seats
 from domain.config import Plan, Programme
+from domain.errors import Refused
 from domain.members.tables import Member
 from domain.membership.passes import ACTIVE
 from domain.membership.tables import Payment, Subscription
@@ -124,13 +125,9 @@ class Paid:
     gift_coupon: bool = False
 
 
-class PaymentRefused(Exception):
-    """A payment that names no plan and member of ours: kept nowhere (the platform
-    said it was paid: staff see it in the log and refund it)."""
-
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class PaymentRefused(Refused):
+    """A payment that names no plan and member of ours: kept nowhere. The platform took
+    the money, so it is logged with its charge id for staff to give back by hand."""
 
 
 _P = Payment.__table__
@@ -313,10 +310,8 @@ class Refunded:
     subscription_charge: str
 
 
-class RefundRefused(Exception):
-    def __init__(self, code: str) -> None:
-        super().__init__(code)
-        self.code = code
+class RefundRefused(Refused):
+    """"unknown": no payment has that charge id; "refunded": given back already."""
 
 
 async def refundable(uow: UnitOfWork, charge_id: str) -> Refunded:
