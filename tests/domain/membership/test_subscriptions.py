@@ -17,8 +17,8 @@ from domain.members.tables import Member
 from domain.membership import subscriptions
 from domain.membership.subscriptions import Charge, Order
 from domain.membership.tables import Payment, Subscription
-from domain.points import purchases
-from domain.points.tables import LedgerEntry
+from domain.points import imports, purchases
+from domain.points.tables import LedgerEntry, Purchase
 from domain.privacy import erasure, export
 from tests.support import crowd
 from tests.support.crowd import Person
@@ -170,6 +170,20 @@ async def test_the_plan_multiplier_adds_to_purchase_points_in_whole_points(db, p
     # Silver by the floor: 10 * 120% = 12, then the plan's +20% of 12 = 2 (floored).
     assert rules["plan"] == 12 * 20 // 100
     assert "plan" not in {r["rule"] for r in plain.rules}
+
+
+async def test_imported_orders_earn_the_plan_multiplier_too(db, programme):
+    mid = await one(db, tier="member")
+    await paid(db, programme, mid, charge(mid))
+    async with db.uow() as uow:
+        tally = await imports.import_batch(uow, programme, [imports.Row(
+            1, purchases.Order("IMP-1", 1_001, "CNY", source="import"),
+            {"number": str(mid)})], NOW + timedelta(hours=1))
+        await uow.commit()
+    assert tally.imported == 1
+    async with db.uow() as uow:
+        order = await uow.session.scalar(select(Purchase).where(Purchase.order_id == "IMP-1"))
+        assert [p for p, _, rule in order.entries if rule == "plan"] == [12 * 20 // 100]
 
 
 async def test_a_refund_ends_the_plan_and_leaves_the_revenue(db, programme):
