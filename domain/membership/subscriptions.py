@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +31,7 @@ from domain.errors import Refused
 from domain.members.tables import Member
 from domain.membership.passes import ACTIVE
 from domain.membership.tables import Payment, Subscription
+from domain.notices import announce
 from domain.points import ledger
 from domain.points.expiry import expires_at
 from domain.rewards import gifts
@@ -343,7 +345,16 @@ async def refund(uow: UnitOfWork, programme: Programme, charge_id: str,
     if sub.status == ACTIVE:
         sub.status, sub.renews, sub.ended_at, sub.updated_at = REFUNDED, False, now, now
         await _stand(uow, programme, member, now)
+    await announce.tell(uow, found.member_id, "membership.refunded", {
+        "plan": _named(programme, found.plan), "stars": found.amount},
+        f"membership:refunded:{charge_id}", now)
     return found
+
+
+def _named(programme: Programme, code: str) -> Any:
+    """A plan's name in each language, for a notice (the code, if the plan is gone)."""
+    plan = programme.plan(code)
+    return {"$local": plan.name.model_dump()} if plan is not None else code
 
 
 async def lapse_due(db: Database, programme: Programme, now: datetime,
@@ -363,6 +374,9 @@ async def lapse_due(db: Database, programme: Programme, now: datetime,
                 member = await ledger_lock(uow, sub.member_id)
                 sub.status, sub.renews, sub.ended_at, sub.updated_at = LAPSED, False, now, now
                 await _stand(uow, programme, member, now)
+                await announce.tell(uow, sub.member_id, "membership.lapsed", {
+                    "plan": _named(programme, sub.plan), "tier": {"$tier": member.tier}},
+                    f"membership:lapsed:{sub.id}:{sub.expires_at.isoformat()}", now)
                 lapsed += 1
             await uow.commit()
         if len(due) < batch:

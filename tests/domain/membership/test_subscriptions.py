@@ -17,6 +17,7 @@ from domain.members.tables import Member
 from domain.membership import subscriptions
 from domain.membership.subscriptions import Charge, Order
 from domain.membership.tables import Payment, Subscription
+from domain.notices.tables import Notice
 from domain.points import imports, purchases
 from domain.points.tables import LedgerEntry, Purchase
 from domain.privacy import erasure, export
@@ -141,6 +142,9 @@ async def test_the_plan_floor_lifts_the_tier_and_a_lapse_after_the_grace_drops_i
     assert await subscriptions.lapse_due(db, programme, NOW + 2 * MONTH) == {"lapsed": 0}
     async with db.uow() as uow:
         assert await subscriptions.active(uow, mid) is None
+        told = list(await uow.session.scalars(select(Notice.key).where(
+            Notice.member_id == mid, Notice.key == "membership.lapsed")))
+        assert told == ["membership.lapsed"]  # once, however often the job runs
 
 
 async def test_a_tier_earned_above_the_floor_stays_when_the_plan_lapses(db, programme):
@@ -198,6 +202,9 @@ async def test_a_refund_ends_the_plan_and_leaves_the_revenue(db, programme):
     async with db.uow() as uow:
         assert await subscriptions.active(uow, mid) is None
         assert await subscriptions.revenue(uow, NOW, NOW + MONTH) == 0
+        notice = await uow.session.scalar(select(Notice).where(
+            Notice.member_id == mid, Notice.key == "membership.refunded"))
+        assert notice is not None and notice.params["stars"] == 100
         with pytest.raises(subscriptions.RefundRefused) as twice:
             await subscriptions.refund(uow, programme, "ch-1", NOW + timedelta(days=2))
         assert twice.value.code == "refunded"

@@ -14,11 +14,13 @@ from sqlalchemy import select
 from domain.members.tables import Member
 from domain.membership import subscriptions
 from domain.membership.subscriptions import Order
+from domain.notices.tables import Notice
 from domain.staff import roles
 from domain.staff.tables import AuditEntry
 from handlers.engine.payments import PaymentError
 from handlers.engine.types import Inbound, Payment
 from handlers.membership.premium import pre_checkout
+from handlers.notices.notices import render_notice
 from handlers.routers import build_engine
 from tests.support.transcript import Clock, member
 
@@ -221,6 +223,13 @@ async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme,
             AuditEntry.action == "membership.refund"))
         assert logged is not None and logged.target == "ch-9"
         assert (await uow.session.get(Member, 2)).tier == "member"
+    async with db.uow() as uow:
+        told = (await uow.session.execute(select(Notice.key, Notice.params).where(
+            Notice.member_id == 2, Notice.key == "membership.refunded"))).one()
+    for locale, words in (("en", "Your payment of 100 ⭐ was refunded, and your plan Tea "
+                                 "House Plus has ended."),
+                          ("zh_Hans", "您的 100 ⭐ 付款已退还，付费会员 茶馆 Plus 随之结束。")):
+        assert render_notice(told.key, told.params, locale, programme).text.startswith(words)
     assert "refunded already" in await boss.text("/refund ch-9")
     assert "Nobody is on a paid plan." in await boss.text("/subscribers")
     # The refund leaves the period's Stars revenue.
