@@ -34,6 +34,7 @@ from domain.membership.tables import Payment, Subscription
 from domain.notices import announce
 from domain.points import ledger
 from domain.points.expiry import expires_at
+from domain.privacy.tables import ErasureRequest
 from domain.rewards import gifts
 from domain.storage.database import Database, UnitOfWork
 from domain.tiers import tiers
@@ -78,7 +79,8 @@ async def check(uow: UnitOfWork, programme: Programme, member_id: int | None, pa
                 amount: int, currency: str) -> str | None:
     """Whether the payment about to be made may go ahead: None when it may, else why
     not (a code): the payload is not ours, names another member, a plan gone or priced
-    otherwise now, or a member who may not buy it (erased, or on a plan already)."""
+    otherwise now, or a member who may not buy it (erased or about to be, or on a plan
+    already)."""
     found = Order.parse(payload)
     if found is None or currency != STARS:
         return "bad_order"
@@ -94,6 +96,9 @@ async def check(uow: UnitOfWork, programme: Programme, member_id: int | None, pa
         return "not_allowed"
     if await active(uow, member_id) is not None:
         return "already_active"
+    if await uow.session.scalar(select(ErasureRequest.member_id).where(
+            ErasureRequest.member_id == member_id, ErasureRequest.state == "waiting")):
+        return "erasure_pending"  # no plan to start that the erasure would end unused
     return None
 
 

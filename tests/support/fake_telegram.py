@@ -61,6 +61,14 @@ getFile gives its size and path, GET ``/file/bot{token}/{path}`` its content (ea
 download noted in ``downloads``), and a photo sent by a file_id Telegram does not hold
 is refused ("wrong file identifier/HTTP URL specified").
 
+Payments in Telegram Stars: createInvoiceLink checks Stars' rules (no provider token,
+one price of 1-10,000, a subscription_period of 30 days only) and keeps each link's
+parameters in ``invoices``; :meth:`pre_checkout` delivers a pre_checkout_query, whose
+answer (answerPreCheckoutQuery) lands in ``checkout_answers``; :meth:`paid` delivers the
+successful_payment service message (first payment or renewal); refundStarPayment and
+editUserStarSubscription take only a charge that user paid, keeping ``refunded`` and
+``star_renewals`` (a second refund is CHARGE_ALREADY_REFUNDED).
+
 As with Telegram, only a message without reply_markup or with an inline keyboard can be
 edited: one sent with a reply keyboard (or ReplyKeyboardRemove) answers "message can't
 be edited"; ``reply_keyboards`` {chat: the last reply_markup of that kind} tells which

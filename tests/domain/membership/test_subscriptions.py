@@ -21,6 +21,7 @@ from domain.notices.tables import Notice
 from domain.points import imports, purchases
 from domain.points.tables import LedgerEntry, Purchase
 from domain.privacy import erasure, export
+from domain.rewards.tables import Coupon
 from tests.support import crowd
 from tests.support.crowd import Person
 
@@ -83,6 +84,19 @@ async def test_an_erased_member_may_not_buy(db, programme):
     assert await checked(db, programme, mid, Order("plus", mid, 100).payload) == "not_allowed"
 
 
+async def test_a_member_waiting_to_be_erased_may_not_buy(db, programme):
+    mid = await one(db)
+    async with db.uow() as uow:
+        await erasure.ask(uow, programme, mid, "console", NOW)
+        await uow.commit()
+    good = Order("plus", mid, 100).payload
+    assert await checked(db, programme, mid, good) == "erasure_pending"
+    async with db.uow() as uow:
+        await erasure.cancel(uow, mid)
+        await uow.commit()
+    assert await checked(db, programme, mid, good) is None
+
+
 async def test_a_payment_is_kept_once_and_a_redelivery_changes_nothing(db, programme):
     mid = await one(db, tier="member")
     first = await paid(db, programme, mid, charge(mid))
@@ -124,6 +138,23 @@ async def test_a_renewal_after_the_lapse_takes_the_plan_up_again_under_its_first
         sub = await subscriptions.active(uow, mid)
         assert sub is not None and sub.charge_id == "ch-1" and sub.expires_at == NOW + 3 * MONTH
     assert (await member(db, mid)).tier == "silver"
+
+
+async def test_a_coupon_gift_comes_once_each_period_paid(db, programme):
+    gifting = programme.membership.plans[0].model_copy(update={"gift_points": 0,
+                                                               "gift_reward": "free_pot"})
+    prog = programme.model_copy(update={"membership": programme.membership.model_copy(
+        update={"plans": (gifting,)})})
+    mid = await one(db)
+    first = await paid(db, prog, mid, charge(mid))
+    again = await paid(db, prog, mid, charge(mid))
+    renewed = await paid(db, prog, mid, charge(mid, "ch-2", until=NOW + 2 * MONTH,
+                                               first=False), NOW + MONTH)
+    assert (first.gift_coupon, again.gift_coupon, renewed.gift_coupon) == (True, False, True)
+    async with db.uow() as uow:
+        coupons = await uow.session.scalar(select(func.count()).select_from(Coupon).where(
+            Coupon.member_id == mid, Coupon.reward == "free_pot"))
+        assert coupons == 2
 
 
 async def test_the_plan_floor_lifts_the_tier_and_a_lapse_after_the_grace_drops_it(db, programme):
