@@ -175,19 +175,30 @@ async def stopped_for_erasure(ctx: Ctx) -> list[Reply]:
     """The member asked to be erased: a renewing plan of theirs is cancelled now, at the
     platform, so nothing is charged after they are gone (the plan itself ends with the
     erasure). What to tell them: that it was, or where to cancel it themselves."""
-    sub = await subscriptions.active(ctx.uow, ctx.member.id)
-    if sub is None or not sub.renews:
+    stopped = await stop_renewal(ctx, ctx.member.id)
+    if stopped is None:
         return []
+    return [reply("membership.erasure_renewal_stopped" if stopped
+                  else "membership.erasure_renewal_elsewhere")]
+
+
+async def stop_renewal(ctx: Ctx, member_id: int) -> bool | None:
+    """Cancel the renewal of the member's plan at the platform and here, before they are
+    erased. None: nothing renews; False: it could not be cancelled from this chat (paid
+    on another platform, or the platform refused), so somebody must do it there."""
+    sub = await subscriptions.active(ctx.uow, member_id)
+    if sub is None or not sub.renews:
+        return None
     port = ctx.payments
     if port is None or port.platform != sub.platform:
-        return [reply("membership.erasure_renewal_elsewhere")]
+        return False
     failed = await ctx.read(f"premium:renewal:{sub.charge_id}:False:{ctx.inbound.key}",
                             asked(port, lambda p: p.set_renewal(sub.account, sub.charge_id,
                                                                 False)))
     if failed is not None:
-        return [reply("membership.erasure_renewal_elsewhere")]
-    await subscriptions.set_renewal(ctx.uow, ctx.member.id, False, ctx.now)
-    return [reply("membership.erasure_renewal_stopped")]
+        return False
+    await subscriptions.set_renewal(ctx.uow, member_id, False, ctx.now)
+    return True
 
 
 def asked(port: Payments, call: Callable[[Payments], Awaitable[None]]

@@ -262,3 +262,36 @@ async def test_erasure_asked_elsewhere_says_where_to_cancel(db, programme, clock
     await alice.press("deleteme:go")
     said = await alice.press("deleteme:yes")
     assert "please cancel its renewal in /premium on Telegram" in said
+
+
+async def test_the_owner_erasing_a_member_cancels_their_renewal(db, programme, clock):
+    port = FakePayments()
+    boss = Payer(db, programme, clock, port, user="boss")
+    await boss.send("/start")  # member 1
+    async with db.uow() as uow:
+        await roles.set_owner(uow, programme, "console:boss", NOW)
+        await uow.commit()
+    payer = Payer(db, programme, clock, port)
+    await payer.send("/start")  # member 2
+    await payer.send(action="premium:paid", payment=payment(2, "ch-5"))
+    assert "Erase member #00000002 now" in await boss.text("/member erase 2")
+    assert port.calls == []
+    said = await boss.text(action="memberdata:erase")
+    assert "Member #00000002 is erased" in said and "still renews" not in said
+    assert port.calls == [("renewal", "payer", "ch-5", False)]
+    async with db.uow() as uow:
+        assert await subscriptions.active(uow, 2) is None
+
+
+async def test_the_owner_is_told_to_cancel_a_renewal_paid_elsewhere(db, programme, clock):
+    boss = member(db, programme, clock, user="boss")  # the console: no payments port
+    await boss.say("/start")
+    async with db.uow() as uow:
+        await roles.set_owner(uow, programme, "console:boss", NOW)
+        await uow.commit()
+    payer = Payer(db, programme, clock, FakePayments())
+    await payer.send("/start")
+    await payer.send(action="premium:paid", payment=payment(2, "ch-5"))
+    await boss.say("/member erase 2")
+    said = await boss.press("memberdata:erase")
+    assert "Member 00000002 had a paid plan that still renews on Telegram" in said
