@@ -21,7 +21,7 @@ from pydantic import (
 
 from domain.community import durations
 from domain.feedback.definitions import SurveyDef
-from domain.wording import Document, LocalText, Strict
+from domain.wording import Document, LocalText, Strict, Words
 
 if TYPE_CHECKING:  # the insight package reads the programme; it is not read here
     from domain.insight.cooccurrence import Models
@@ -345,9 +345,39 @@ class Privacy(Strict):
         return self
 
 
+Stars = Annotated[StrictInt, Field(ge=1, le=10_000)]
+ChatRef = Annotated[StrictStr, Field(pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{4,32}$")]
+
+
+class Plan(Strict):
+    """A paid plan (付费会员): what it costs each period, in the stars the chat platform
+    sells with, and what it gives while it is paid for: a tier the member never sits
+    below, benefits, extra points on purchases (`multiplier_percent`, 150: half as many
+    again), gated chats it opens whatever the tier, and a gift each period paid."""
+
+    code: Code
+    name: LocalText
+    description: Words
+    price: Stars
+    period_days: Literal[30] = 30  # the platform renews every 30 days
+    tier_floor: Code | None = None
+    benefits: tuple[Code, ...] = ()
+    multiplier_percent: Annotated[StrictInt, Field(ge=100, le=1000)] = 100
+    chats: Annotated[tuple[ChatRef, ...], Field(max_length=20)] = ()
+    gift_points: Points = 0
+    gift_reward: Code | None = None
+
+
 class Membership(Strict):
-    """Paid membership's words (domain/membership): the terms /terms shows, and what
-    /paysupport answers about payments, as a chat platform asks of every bot that sells."""
+    """Paid membership (domain/membership): its plans; the days a lapsed payment is
+    waited for before the benefits go (`grace_days`); where members of a platform that
+    cannot take the payment may pay (`payment_url`); and its words: the terms /terms
+    shows, and what /paysupport answers about payments, as a chat platform asks of
+    every bot that sells."""
+
+    plans: Annotated[tuple[Plan, ...], Field(max_length=10)] = ()
+    grace_days: Annotated[StrictInt, Field(ge=0, le=30)] = 3
+    payment_url: Url | None = None
 
     terms: Document = Document(
         en="Membership follows the programme's rules (/rules). A paid membership renews "
@@ -434,6 +464,26 @@ class Programme(Strict):
             if survey.reward is not None and self.reward_in_file(survey.reward) is None:
                 raise ValueError(f"surveys.{i}.reward: {survey.reward!r} is not in [[rewards]]")
         return self
+
+    @model_validator(mode="after")
+    def _plans_valid(self) -> Programme:
+        codes = [p.code for p in self.membership.plans]
+        if len(set(codes)) != len(codes):
+            raise ValueError("membership.plans: plan codes must be unique")
+        for i, plan in enumerate(self.membership.plans):
+            where = f"membership.plans.{i}"
+            if plan.tier_floor is not None and self.tiers.by_code(plan.tier_floor) is None:
+                raise ValueError(f"{where}.tier_floor: {plan.tier_floor!r} is not a tier")
+            for code in plan.benefits:
+                if code not in self.benefits:
+                    raise ValueError(f"{where}.benefits: {code!r} is not in [benefits]")
+            if plan.gift_reward is not None and self.reward_in_file(plan.gift_reward) is None:
+                raise ValueError(f"{where}.gift_reward: {plan.gift_reward!r} is not in "
+                                 "[[rewards]]")
+        return self
+
+    def plan(self, code: str) -> Plan | None:
+        return next((p for p in self.membership.plans if p.code == code), None)
 
     def reward(self, code: str) -> RewardItem | None:
         """The catalogue item as operators left it (domain.rewards.catalogue)."""

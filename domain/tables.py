@@ -8,6 +8,7 @@ from domain.feedback import tables as feedback  # noqa: F401
 from domain.insight import tables as insight  # noqa: F401
 from domain.lifecycle import tables as lifecycle  # noqa: F401
 from domain.members import tables as members  # noqa: F401
+from domain.membership import tables as membership  # noqa: F401
 from domain.notices import tables as notices  # noqa: F401
 from domain.points import tables as points  # noqa: F401
 from domain.privacy import tables as privacy  # noqa: F401

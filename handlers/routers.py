@@ -15,7 +15,7 @@ from handlers.insight import report as insight_report
 from handlers.insight import segments as insight_segments
 from handlers.insight import stats
 from handlers.members import home, language, link, profile, referrals, rules, start
-from handlers.membership import terms
+from handlers.membership import premium, subscribers, terms
 from handlers.points import award, checkin, points
 from handlers.points import purchase as operator
 from handlers.privacy import deleteme, member_data, mydata, privacy
@@ -28,7 +28,7 @@ from handlers.tiers import tier
 FEATURES = (start, home, points, tier, rules, checkin, profile, language, link,
             rewards, catalogue, coupons, referrals, groups, roles, staff, operator, award, jobs,
             campaigns, gates, survey, inbox, tickets, stats, insight_segments,
-            insight_report, privacy, mydata, member_data, deleteme, terms)
+            insight_report, privacy, mydata, member_data, deleteme, terms, premium, subscribers)
 
 
 def build_router() -> Router:

@@ -22,6 +22,7 @@ from domain.config import Programme
 from domain.feedback import triggers
 from domain.insight import distinct, reach, report, rollups, scores, snapshots
 from domain.lifecycle import birthdays, expiry_reminders, winback
+from domain.membership import subscriptions
 from domain.points import writeoffs
 from domain.privacy import erasure, retention
 from domain.staff import jobs
@@ -103,5 +104,8 @@ JOBS: tuple[Job, ...] = (
         900 - 60),
     # Daily, in the daytime (it warns members): [privacy] retention_days, off unless set.
     Job("retention", retention.run, _daily(11, 15), 6 * HOUR),
+    # Hourly: paid plans whose renewal is missed past [membership] grace_days end.
+    Job("membership", subscriptions.lapse_due,
+        lambda p: CronTrigger(minute=25, timezone=p.zone), HOUR - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

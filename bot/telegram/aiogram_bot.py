@@ -33,6 +33,7 @@ from aiogram.types import (
     ChatJoinRequest,
     ChatMemberUpdated,
     Message,
+    PreCheckoutQuery,
     Update,
 )
 from aiogram.utils.token import TokenValidationError
@@ -110,6 +111,7 @@ def make_router() -> Router:
     router.my_chat_member.register(membership)
     router.chat_member.register(chat_member)
     router.chat_join_request.register(join_request)
+    router.pre_checkout_query.register(pre_checkout)
     return router
 
 
@@ -144,6 +146,11 @@ async def chat_member(update: ChatMemberUpdated, event_update: Update,
 async def join_request(request: ChatJoinRequest, event_update: Update,
                        gateway: Gateway) -> None:
     await gateway.join_request(request, event_update.update_id)
+
+
+async def pre_checkout(query: PreCheckoutQuery, event_update: Update,
+                       gateway: Gateway) -> None:
+    await gateway.pre_checkout(query, event_update.update_id)
 
 
 async def publish_commands(bot: Bot, router: Commands, default_locale: str,
@@ -185,6 +192,8 @@ def chat_of(update: Update) -> str:
     event = update.message or update.edited_message or update.channel_post
     if event is not None:
         return str(event.chat.id)
+    if (checkout := update.pre_checkout_query) is not None:  # with the payer's messages
+        return str(checkout.from_user.id)
     if (query := update.callback_query) is not None:
         # A group's buttons queue with its messages: a newcomer's captcha answer comes
         # after their arrival. In a private chat the chat is the presser's.

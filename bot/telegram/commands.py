@@ -17,7 +17,8 @@ STAFF_COMMANDS = {"purchase": ["purchase"], "award": ["award"], "stock": ["stock
                   "campaign": ["campaign", "campaigns", "tag"], "jobs": ["jobs"],
                   "rewards": ["reward"], "gates": ["gate", "gates"],
                   "support": ["tickets", "reply", "close"], "support_chat": ["setsupport"],
-                  "insight": ["stats", "segments", "report"], "member_data": ["member"]}
+                  "insight": ["stats", "segments", "report"], "member_data": ["member"],
+                  "subscribers": ["subscribers"], "refund": ["refund"]}
 Entry = tuple[list[tuple[str, str]], dict, str | None]  # (commands, scope, language)
 
 

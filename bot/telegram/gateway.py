@@ -30,6 +30,7 @@ from bot.telegram.groups import (
     message_events,
     toast_text,
 )
+from bot.telegram.payments import payment_of, with_invoice
 from bot.telegram.sender import Sender
 from bot.telegram.support import SupportDesk
 from bot.telegram.transport import (
@@ -58,6 +59,7 @@ from handlers.engine.engine import Answer
 from handlers.engine.render import render
 from handlers.engine.rooms import ROOM_KINDS
 from handlers.engine.types import Inbound, Rendered, Reply
+from handlers.membership import premium
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -127,13 +129,16 @@ class Gateway:
         if contact is not None and contact.user_id != user.id:
             await self._foreign_contact(message, update_id)
             return
+        paid = payment_of(message)  # a payment made: the conversation records it
         await self.inbound(Inbound(
             platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
             text=message.text or message.caption or "", message_id=str(message.message_id),
             locale=user.language_code, display_name=user.full_name,
             phone=contact.phone_number if contact and contact.user_id == user.id else None,
             shares_contact=True, buttons=True, key=self.key(update_id),
-            picture=support_photos.picture_of(message)), thread_id=topic(message))
+            picture=support_photos.picture_of(message), invoices=True,
+            action=premium.PAID if paid is not None else None, payment=paid),
+            thread_id=topic(message))
 
     async def _foreign_contact(self, message: Any, update_id: int) -> None:
         """Someone else's contact (or one without a Telegram account) proves nothing
@@ -341,6 +346,23 @@ class Gateway:
 
         await self.pipeline.once(self.key(update_id), act)
 
+    async def pre_checkout(self, query: Any, update_id: int) -> None:
+        """Telegram asks, within 10 seconds, whether a payment may go ahead: yes only for
+        a plan that still exists at the price invoiced, for the member it was made for,
+        who may buy it; else the reason, in the payer's language. Once per update."""
+        engine, user = self.pipeline.engine, query.from_user
+
+        async def act() -> None:
+            refused = await premium.pre_checkout(
+                self.db, engine.programme, PLATFORM, str(user.id), query.invoice_payload,
+                int(query.total_amount), query.currency, user.language_code)
+            try:
+                await self.transport.answer_pre_checkout(str(query.id), refused)
+            except TelegramFailure as exc:  # too late: Telegram gave up on us already
+                log.warning("pre-checkout not answered", extra={"detail": exc.description})
+
+        await self.pipeline.once(self.key(update_id), act)
+
     async def chat_member(self, change: Any, update_id: int) -> None:
         """Someone's status in a group or channel changed: the gate's seats follow it.
         Our own removals report a departure too, perhaps before the Remover records
@@ -385,7 +407,7 @@ class Gateway:
             platform=PLATFORM, user_id=str(user.id), chat_id=str(message.chat.id),
             action=query.data, message_id=str(message.message_id), locale=user.language_code,
             display_name=user.full_name, shares_contact=True, buttons=True,
-            key=self.key(update_id)),
+            key=self.key(update_id), invoices=True),
             callback_id=query.id, thread_id=topic(message))
 
     async def membership(self, change: Any, update_id: int) -> None:
@@ -424,6 +446,7 @@ class Gateway:
                                        close_keyboard=True)
                 close = False
             for message in messages:
+                message = await with_invoice(self.transport, message, answer.locale)
                 edit = under if message.edit else None
                 closing = close and closes_keyboard(message, edit)
                 await self.sender.send(inbound.chat_id, message, interactive=True,

@@ -28,6 +28,7 @@ from bot.telegram.community import TelegramRooms
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.gateway import poll as polling
 from bot.telegram.groups import GROUP_KINDS, build_moderation
+from bot.telegram.payments import TelegramPayments
 from bot.telegram.transport import PtbTransport
 from handlers.engine.routing import Router
 from handlers.routers import build_engine
@@ -43,7 +44,8 @@ def install(application: Application, app: App) -> Gateway:
     bot = application.bot
     transport = PtbTransport(bot)
     engine = build_engine(app.db, app.programme, username=bot.username,
-                          start_link=start_link(bot.username), rooms=TelegramRooms(transport))
+                          start_link=start_link(bot.username), rooms=TelegramRooms(transport),
+                          payments=TelegramPayments(transport))
     gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None, bot.id,
                       app.programme.default_locale,
                       build_moderation(app.db, app.programme, bot.username))
@@ -58,6 +60,7 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     uid = update.update_id
     message, query, change = update.message, update.callback_query, update.my_chat_member
     request, member = update.chat_join_request, update.chat_member
+    checkout = update.pre_checkout_query
     if message is not None and message.chat.type in GROUP_KINDS:
         await gateway.group_message(message, uid, (context.bot.username or "").lower())
     elif (message is not None and message.chat.type == "private"
@@ -73,6 +76,8 @@ async def on_update(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await gateway.join_request(request, uid)
     elif member is not None:
         await gateway.chat_member(member, uid)
+    elif checkout is not None:
+        await gateway.pre_checkout(checkout, uid)
     else:
         await gateway.ignore(gateway.key(uid))  # edits, channel posts, other bots
 

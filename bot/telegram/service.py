@@ -24,6 +24,7 @@ from bot.telegram import aiogram_bot, community, webhook, wiring
 from bot.telegram.community import TelegramRooms
 from bot.telegram.gateway import PLATFORM, Gateway, start_link
 from bot.telegram.groups import build_moderation
+from bot.telegram.payments import TelegramPayments
 from bot.telegram.transport import AiogramTransport
 from bot.telegram.wiring import ALLOWED, sender, staff_menus
 from handlers.routers import build_engine
@@ -63,7 +64,8 @@ async def connecting(app: App, web_app: web.Application) -> AsyncIterator[asynci
         me = await reach(bot.get_me)
         transport = AiogramTransport(bot)
         engine = build_engine(app.db, app.programme, username=me.username,
-                              start_link=start_link(me.username), rooms=TelegramRooms(transport))
+                              start_link=start_link(me.username), rooms=TelegramRooms(transport),
+                              payments=TelegramPayments(transport))
         gateway = Gateway(app.db, Pipeline(app.db, engine, PLATFORM), transport, None,
                           me.id, app.programme.default_locale,
                           build_moderation(app.db, app.programme, me.username))

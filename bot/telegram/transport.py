@@ -24,7 +24,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-from handlers.engine.types import Rendered
+from handlers.engine.types import Rendered, ShownInvoice
 
 if TYPE_CHECKING:  # each library is imported only by the transport that uses it
     import aiogram
@@ -43,6 +43,8 @@ ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chat
                 "can_delete_stories", "can_post_messages", "can_edit_messages",
                 "can_pin_messages", "can_manage_topics")
 LINK_NAME_LIMIT = 32  # characters of an invite link's name
+INVOICE_TITLE_LIMIT, INVOICE_DESCRIPTION_LIMIT = 32, 255  # characters
+ERROR_MESSAGE_LIMIT = 255  # characters of a pre-checkout refusal, as shown to the payer
 # What a member may do in a group (ChatPermissions), every flag both libraries know: a
 # mute turns them all off, lifting it turns them all on.
 PERMISSIONS = ("can_send_messages", "can_send_audios", "can_send_documents",
@@ -227,11 +229,18 @@ def _html(text: str, mentions: tuple[tuple[int, int, str], ...] = ()) -> str:
     return "".join(out)
 
 
+def is_link(action: str) -> bool:
+    """A button whose action is a web address opens it (an invoice's link to pay)."""
+    return action.startswith(("https://", "http://"))
+
+
 def _keyboard(rows: tuple[tuple[tuple[str, str], ...], ...]) -> Inline | AskContact | None:
     for row in rows:
         for label, action in row:
             if action == CONTACT_ACTION:
                 return AskContact(label)
+            if is_link(action):
+                continue
             if not 1 <= len(action.encode()) <= CALLBACK_DATA_LIMIT:
                 raise ValueError(f"button action must be 1-{CALLBACK_DATA_LIMIT} bytes of "
                                  f"callback data: {action!r}")
@@ -414,6 +423,34 @@ class Transport(ABC):
     async def member_count(self, chat_id: str) -> int:
         return await self._call(self.bot.get_chat_member_count(chat_ref(chat_id)))
 
+    # ------------------------------------------------------------------ payments in stars
+
+    async def invoice_link(self, invoice: ShownInvoice) -> str:
+        """A link to pay `invoice` (createInvoiceLink): one price, in stars, renewed every
+        `period_s` seconds when it is a subscription."""
+        title = invoice.title[:INVOICE_TITLE_LIMIT]
+        return await self._call(self.bot.create_invoice_link(
+            title=title, description=invoice.description[:INVOICE_DESCRIPTION_LIMIT],
+            payload=invoice.payload, currency=invoice.currency,
+            prices=[self._price(title, invoice.price)],
+            subscription_period=invoice.period_s or None))
+
+    async def answer_pre_checkout(self, query_id: str, error: str | None) -> None:
+        """Let the payment go ahead (no `error`), or stop it with `error` shown."""
+        await self._call(self.bot.answer_pre_checkout_query(
+            pre_checkout_query_id=query_id, ok=error is None,
+            error_message=error[:ERROR_MESSAGE_LIMIT] if error else None))
+
+    async def refund_stars(self, user_id: str, charge_id: str) -> None:
+        await self._call(self.bot.refund_star_payment(
+            user_id=int(user_id), telegram_payment_charge_id=charge_id))
+
+    async def star_renewal(self, user_id: str, charge_id: str, canceled: bool) -> None:
+        """Cancel (or allow again) the renewal of a subscription in stars, named by its
+        first payment's charge id (editUserStarSubscription)."""
+        await self._call(self.bot.edit_user_star_subscription(
+            user_id=int(user_id), telegram_payment_charge_id=charge_id, is_canceled=canceled))
+
     @property
     def bot_id(self) -> int:
         """The bot's own user id, the first part of its token (no getMe needed)."""
@@ -449,6 +486,10 @@ class Transport(ABC):
         """The library's ChatPermissions with every flag `allowed`."""
 
     @abstractmethod
+    def _price(self, label: str, amount: int) -> Any:
+        """The library's LabeledPrice."""
+
+    @abstractmethod
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         """Our exception for a library one; None for anything else."""
 
@@ -471,7 +512,8 @@ class AiogramTransport(Transport):
                 one_time_keyboard=True, resize_keyboard=True)
         if isinstance(keyboard, Inline):
             return t.InlineKeyboardMarkup(inline_keyboard=[
-                [t.InlineKeyboardButton(text=label, callback_data=action)
+                [t.InlineKeyboardButton(text=label, url=action) if is_link(action)
+                 else t.InlineKeyboardButton(text=label, callback_data=action)
                  for label, action in row] for row in keyboard.rows])
         return None
 
@@ -508,6 +550,9 @@ class AiogramTransport(Transport):
     def _permissions(self, allowed: bool) -> Any:
         # aiogram's types take fields newer than the installed version as they are.
         return self._types.ChatPermissions(**dict.fromkeys(PERMISSIONS, allowed))
+
+    def _price(self, label: str, amount: int) -> Any:
+        return self._types.LabeledPrice(label=label, amount=amount)
 
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         e = self._errors
@@ -547,8 +592,9 @@ class PtbTransport(Transport):
                 one_time_keyboard=True, resize_keyboard=True)
         if isinstance(keyboard, Inline):
             return t.InlineKeyboardMarkup([
-                [t.InlineKeyboardButton(label, callback_data=action) for label, action in row]
-                for row in keyboard.rows])
+                [t.InlineKeyboardButton(label, url=action) if is_link(action)
+                 else t.InlineKeyboardButton(label, callback_data=action)
+                 for label, action in row] for row in keyboard.rows])
         return None
 
     async def _send(self, chat: int | str, part: Part, paid: bool) -> int:
@@ -589,6 +635,9 @@ class PtbTransport(Transport):
         newer = {flag: value for flag, value in flags.items() if flag not in names}
         return kind(**{flag: value for flag, value in flags.items() if flag in names},
                     api_kwargs=newer or None)
+
+    def _price(self, label: str, amount: int) -> Any:
+        return self._tg.LabeledPrice(label, amount)
 
     def _failure(self, exc: Exception) -> TelegramFailure | None:
         e = self._errors

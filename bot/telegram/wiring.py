@@ -36,8 +36,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 # chat_member is not sent unless asked for; gated chats follow their members with it.
+# pre_checkout_query: a payment in stars asks whether it may go ahead.
 ALLOWED = ["message", "edited_message", "channel_post", "callback_query", "my_chat_member",
-           "chat_member", "chat_join_request"]
+           "chat_member", "chat_join_request", "pre_checkout_query"]
 POLL_TIMEOUT = 25
 PUSH_OUTCOMES = {"sent": "sent", "unreachable": "unreachable", "rejected": "rejected"}
 MAX_WAIT = 60  # seconds between start-up attempts, at most

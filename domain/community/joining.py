@@ -10,6 +10,7 @@ from domain.community.tables import Gate
 from domain.config import Tiers
 from domain.members import members
 from domain.members.tables import Member
+from domain.membership import passes
 from domain.staff import roles
 from domain.storage.database import UnitOfWork
 
@@ -27,7 +28,8 @@ async def decide_join(uow: UnitOfWork, ladder: Tiers, gate: Gate, user_id: str) 
     member = await members.by_identity(uow, gate.platform, user_id)
     if member is None or member.status == "erased":  # blocking the bot is not leaving
         return Verdict("stranger")
-    if opens(ladder, gate, member.tier) or await roles.held(uow, member.id):
+    if (opens(ladder, gate, member.tier) or await roles.held(uow, member.id)
+            or await passes.holds_pass(uow, member.id, gate.chat_id)):
         return Verdict("approve", member)
     return Verdict("decline", member)
 

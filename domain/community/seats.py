@@ -24,6 +24,7 @@ from sqlalchemy import select, update
 from domain.community.tables import Gate, Seat
 from domain.config import Programme, Tiers
 from domain.members.tables import Identity, Member
+from domain.membership import passes
 from domain.notices import announce
 from domain.staff.tables import StaffRole
 from domain.storage.database import Database, UnitOfWork
@@ -201,11 +202,13 @@ async def _judge_all(uow: UnitOfWork, ladder: Tiers, rows: Iterable[Any],
         select(*_PERSON).where(Member.id.in_(ids)))} if ids else {}
     staff = set(await uow.session.scalars(select(StaffRole.member_id).distinct()
                                           .where(StaffRole.member_id.in_(ids)))) if ids else set()
+    paid = await passes.passes(uow, ids)  # chats a paid plan opens, whatever the tier
     warnings = []
     for seat, gate in rows:
         person = people.get(seat.member_id)
+        let_in = seat.member_id in staff or (seat.member_id, gate.chat_id) in paid
         # A dry run only reports: nobody is told of a removal that will not happen.
-        if _judge(ladder, gate, seat, person, seat.member_id in staff, now) \
+        if _judge(ladder, gate, seat, person, let_in, now) \
                 and not gate.dry_run:
             assert person is not None  # only a member is ever warned
             key, params = _warning(gate, timedelta(seconds=gate.grace_s), now)
@@ -238,7 +241,8 @@ async def _owners(uow: UnitOfWork, rows: list[Any]) -> None:
 def _judge(ladder: Tiers, gate: Gate, seat: Seat, person: Any, staff: bool,
            now: datetime) -> bool:
     """Move the seat as `person` (its member: id, tier, status; None for none) now
-    stands; True when a member is to be warned. An "in" seat with `lapsed_at` is one
+    stands; True when a member is to be warned. `staff`: let in whatever the tier (a
+    staff role, or a paid plan that opens this chat). An "in" seat with `lapsed_at` is one
     just back in the chat (arrived) whose earlier lapse never ended: it goes on, with
     what is left of its grace (often none) and no second warning."""
     # Blocking the bot ("unreachable") only stops notices: only erasure ends membership.

@@ -24,6 +24,7 @@ from domain.insight.periods import Period
 from domain.insight.rollups import Tally
 from domain.insight.tables import InsightDay
 from domain.members.tables import ReferralReward
+from domain.membership import subscriptions
 from domain.rewards.tables import Coupon
 from domain.storage.database import UnitOfWork
 
@@ -53,6 +54,8 @@ class Figures:
     takings: int = 0
     takings_days: int = 0
     member_sales_on_takings_days: int = 0
+    # Stars paid for paid membership in the period, refunds taken off (domain/membership).
+    stars: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
     def amount(self, measure: str, dimension: str | None = None) -> int:
@@ -126,7 +129,8 @@ async def figures(uow: UnitOfWork, programme: Programme, period: Period, now: da
         takings=sum(reported.values()), takings_days=len(reported),
         member_sales_on_takings_days=sum(  # after refunds, as the revenue line
             member_sales.get((day, "sales"), [0])[0] - member_sales.get((day, "refunds"), [0])[0]
-            for day in reported))
+            for day in reported),
+        stars=await subscriptions.revenue(uow, start, end))
 
 
 def _bounds(programme: Programme, period: Period) -> tuple[datetime, datetime]:

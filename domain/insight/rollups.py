@@ -44,10 +44,10 @@ SOURCES_OF_POINTS = {
     "sku_bonus": "purchase", "promotion": "purchase", "first_purchase": "purchase",
     "campaign_bonus": "campaign", "checkin": "checkin", "birthday": "birthday",
     "referral": "referral", "referral_welcome": "referral", "survey_completed": "survey",
-    "profile_completed": "profile",
+    "profile_completed": "profile", "plan_bonus": "purchase", "plan_gift": "membership",
 }
 POINT_SOURCES = ("purchase", "checkin", "birthday", "referral", "survey", "campaign",
-                 "profile", "operator", "other")
+                 "profile", "membership", "operator", "other")
 
 
 @dataclass

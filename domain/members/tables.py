@@ -63,6 +63,9 @@ class Member(Base):
     tier: Mapped[str | None] = mapped_column(String(32))
     tier_valid_until: Mapped[datetime | None]
     tier_floor: Mapped[str | None] = mapped_column(String(32))
+    # The floor of the member's paid plan while it is active (domain/membership), kept
+    # beside the operator's: tier evaluation takes the higher of the two.
+    paid_floor: Mapped[str | None] = mapped_column(String(32))
     # Purchase statistics, kept by domain/points/purchases.py and domain/points/imports.py (refunds
     # leave them): the lifecycle stage reads a member's own usual purchase interval.
     first_purchase_at: Mapped[datetime | None]

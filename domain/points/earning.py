@@ -33,10 +33,12 @@ class Earn:
 
 
 def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[Item],
-         day: date, first: bool, campaign_percent: int = 0) -> list[Earn]:
+         day: date, first: bool, campaign_percent: int = 0,
+         plan_percent: int = 0) -> list[Earn]:
     """Every rule that pays for this purchase; rules that pay nothing are left out.
     `campaign_percent`: the extra of a campaign's points-multiplier window the member
-    is in (domain/campaigns/boosts.py), on top of any promotion."""
+    is in (domain/campaigns/boosts.py), on top of any promotion. `plan_percent`: the
+    extra a paid plan gives while active (domain/membership), likewise."""
     ppu, unit = rules.points_per_unit, rules.unit_minor
     base = amount * ppu // unit
     with_tier = amount * ppu * multiplier_percent // (unit * 100)
@@ -58,6 +60,9 @@ def plan(rules: Earning, multiplier_percent: int, amount: int, items: Sequence[I
     if campaign_percent:
         earns.append(Earn("campaign", "campaign_bonus", with_tier * campaign_percent // 100,
                           {"percent": campaign_percent}))
+    if plan_percent:
+        earns.append(Earn("plan", "plan_bonus", with_tier * plan_percent // 100,
+                          {"percent": plan_percent}))
     if first:
         earns.append(Earn("first_purchase", "first_purchase", rules.first_purchase))
     return [e for e in earns if e.points > 0]

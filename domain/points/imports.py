@@ -29,6 +29,7 @@ from domain.config import Programme
 from domain.lifecycle import lifecycle
 from domain.members import referrals
 from domain.members.tables import Identity, Member
+from domain.membership import passes
 from domain.points import ledger, purchases
 from domain.points.expiry import expires_at
 from domain.points.purchases import Order, PurchaseRefused
@@ -92,7 +93,8 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
     bought = set(await uow.session.scalars(select(Purchase.member_id).distinct().where(
         Purchase.member_id.in_(set(ids.values())))))
     found = {m.id: m for m in await uow.session.execute(
-        select(*upgrades.STANDING).where(Member.id.in_(set(ids.values()))))}
+        select(*upgrades.STANDING, passes.active_plan(Member.id).label("paid_plan"))
+        .where(Member.id.in_(set(ids.values()))))}
     cmds: list[ledger.Post] = []
     values: list[dict] = []
     firsts: list[int] = []
@@ -121,7 +123,8 @@ async def import_batch(uow: UnitOfWork, programme: Programme, rows: Sequence[Row
         if first:
             bought.add(member_id)
             firsts.append(member_id)
-        plan = purchases.plan_for(programme, standing.tier, row.order, first, now)
+        plan = purchases.plan_for(programme, standing.tier, row.order, first, now,
+                                  paid_plan=standing.paid_plan)
         cmds.extend(purchases.earn_posts(programme, member_id, row.order, plan, now, expiry))
         points = sum(e.points for e in plan)
         values.append(dict(order_id=row.order.order_id, member_id=member_id,

@@ -23,6 +23,7 @@ from domain.errors import Refused
 from domain.lifecycle import lifecycle
 from domain.members import referrals
 from domain.members.tables import Member
+from domain.membership import passes
 from domain.points import earning, ledger
 from domain.points.expiry import expires_at
 from domain.points.tables import LedgerEntry, Purchase
@@ -92,6 +93,7 @@ class _Standing:
     bought: bool  # a purchase before this one
     window_total: int  # what tier evaluation counts, before this purchase
     campaign_percent: int = 0  # a campaign's points multiplier open to the member
+    plan: str | None = None  # the member's active paid plan
 
 
 def _load_statement(basis: str) -> Any:
@@ -102,7 +104,8 @@ def _load_statement(basis: str) -> Any:
                     LedgerEntry.created_at > bindparam("b_since", type_=UTCDateTime()))
              .scalar_subquery())
     campaign = boosts.best_percent(Member.id, bindparam("b_now", type_=UTCDateTime()))
-    return (select(*_STANDING, campaign, bought, total).where(Member.id == bindparam("b_member"))
+    return (select(*_STANDING, passes.active_plan(Member.id), campaign, bought, total)
+            .where(Member.id == bindparam("b_member"))
             .with_for_update(key_share=True, of=Member))
 
 
@@ -122,7 +125,7 @@ async def _load(uow: UnitOfWork, programme: Programme, member_id: int,
         "b_now": now})).first()
     if row is None or row.status == "erased":
         raise PurchaseRefused("unknown_member")
-    return _Standing(row, bool(row[-2]), int(row[-1] or 0), int(row[-3] or 0))
+    return _Standing(row, bool(row[-2]), int(row[-1] or 0), int(row[-3] or 0), row[-4])
 
 
 async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: Order,
@@ -133,7 +136,7 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
     # A first purchase earns its bonus once per person: not again after an erasure.
     first = not standing.bought and not await returning.returning(uow, member_id)
     earns = plan_for(programme, member.tier, order, first=first, now=now,
-                     campaign_percent=standing.campaign_percent)
+                     campaign_percent=standing.campaign_percent, paid_plan=standing.plan)
     rules = [[e.points, e.reason, e.rule] for e in earns]
     points = sum(e.points for e in earns)
     claimed = await uow.scalar(_CLAIM[uow.dialect], dict(
@@ -166,10 +169,14 @@ async def record(uow: UnitOfWork, programme: Programme, member_id: int, order: O
 
 
 def plan_for(programme: Programme, tier_code: str | None, order: Order, first: bool,
-             now: datetime, campaign_percent: int = 0) -> list[earning.Earn]:
+             now: datetime, campaign_percent: int = 0,
+             paid_plan: str | None = None) -> list[earning.Earn]:
+    """`paid_plan`: the member's active paid plan, whose multiplier adds its extra."""
     tier = programme.tiers.by_code(tier_code) or programme.tiers.levels[0]
+    plan = programme.plan(paid_plan) if paid_plan else None
     return earning.plan(programme.earning, tier.multiplier_percent, order.amount, order.items,
-                        now.astimezone(programme.zone).date(), first, campaign_percent)
+                        now.astimezone(programme.zone).date(), first, campaign_percent,
+                        plan.multiplier_percent - 100 if plan is not None else 0)
 
 
 def _key(order: Order, earn: earning.Earn) -> str:

@@ -54,6 +54,7 @@ from domain.conversations.tables import Conversation
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.members import member_number, new_code
 from domain.members.tables import Identity, LinkCode, Member, MemberTag
+from domain.membership import subscriptions
 from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.points import ledger
@@ -74,7 +75,7 @@ PRUNE = 2000  # deliveries forgotten by one transaction
 TOUCHED = ("members", "identities", "member_tags", "survey_answers", "support_messages",
            "conversations", "notices", "data_downloads", "group_people", "group_warns",
            "link_codes", "inbox", "community_seats", "support_topics", "support_posts",
-           "group_captchas", "group_reports", "group_restrictions")
+           "group_captchas", "group_reports", "group_restrictions", "membership_subscriptions")
 _R = ErasureRequest.__table__
 # Notices to staff that carry what a member wrote, and the parameter naming the member.
 STAFF_TOLD = (("support.staff.waiting", "member"), ("survey.low_score", "number"))
@@ -160,6 +161,7 @@ async def _erase(uow: UnitOfWork, programme: Programme, member_id: int, now: dat
             key=f"erase:{member_id}", source="privacy"), now)
     coupons = await uow.changed(update(Coupon).where(
         Coupon.member_id == member_id, Coupon.status == "issued").values(status="void"))
+    await subscriptions.end_for_erasure(uow, programme, member_id, now)  # paid plans end
     accounts = [(p, e) for p, e in await uow.session.execute(
         select(Identity.platform, Identity.external_id).where(Identity.member_id == member_id))]
     await returning.remember(uow, accounts, now)

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from domain.feedback.tables import Survey, SurveyAnswer, SurveyResponse
 from domain.members.tables import Identity, Member, MemberTag, ReferralReward
+from domain.membership.tables import Payment, Subscription
 from domain.points.tables import Checkin, LedgerEntry, Purchase
 from domain.privacy import consents
 from domain.privacy.tables import DataExport, ErasureRequest, RetentionWarning
@@ -113,6 +114,16 @@ async def gather(uow: UnitOfWork, member: Member) -> dict[str, Any]:
         "retention_warning": await rows(select(
             RetentionWarning.warned_at, RetentionWarning.erase_at)
             .where(RetentionWarning.member_id == mid)),
+        "paid_membership": {
+            "subscriptions": await rows(select(
+                Subscription.plan, Subscription.status, Subscription.renews,
+                Subscription.started_at, Subscription.expires_at, Subscription.ended_at)
+                .where(Subscription.member_id == mid).order_by(Subscription.id)),
+            "payments": await rows(select(
+                Payment.charge_id, Payment.plan, Payment.amount, Payment.currency,
+                Payment.expires_at, Payment.recurring, Payment.refunded_at, Payment.created_at)
+                .where(Payment.member_id == mid).order_by(Payment.id)),
+        },
         "tier_history": await rows(select(
             TierChange.from_tier, TierChange.to_tier, TierChange.reason, TierChange.created_at)
             .where(TierChange.member_id == mid).order_by(TierChange.id)),

@@ -37,6 +37,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "verify": frozenset({"owner", "admin", "operator", "staff"}),
     "insight": frozenset({"owner", "admin", "operator"}),  # /stats, /segments, /report
     "member_data": frozenset({"owner"}),  # /member export: a member's data, on request
+    "subscribers": frozenset({"owner", "admin", "operator"}),  # /subscribers: paid plans
+    "refund": frozenset({"owner", "admin"}),  # /refund: a paid plan's payment given back
 }
 # Who may hand out which role. Nobody grants "owner": it comes from the settings.
 GRANTABLE: dict[str, frozenset[str]] = {

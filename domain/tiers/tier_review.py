@@ -52,8 +52,8 @@ async def review(uow: UnitOfWork, programme: Programme, member_id: int, now: dat
     period = row.tier_valid_until
     total = await ledger.qualifying_total(uow, member_id, now - timedelta(days=ladder.window_days),
                                           ladder.basis)
-    decision = tiers.evaluate(ladder, total, tiers.Standing(row.tier, period), row.tier_floor,
-                              now)
+    decision = tiers.evaluate(ladder, total, tiers.Standing(row.tier, period),
+                              tiers.floor_of(ladder, row.tier_floor, row.paid_floor), now)
     cause = f"review:{period.isoformat() if period else 'none'}"
     await upgrades.apply(uow, programme, row, total, cause, now)
     key = f"tier-review:{member_id}:{period.isoformat() if period else 'none'}"

@@ -62,6 +62,16 @@ def evaluate(tiers: Tiers, total: int, current: Standing, floor: str | None,
                        floor, current)
 
 
+def floor_of(tiers: Tiers, operator: str | None, paid: str | None) -> str | None:
+    """The floor a member stands on: the higher of the operator's (set_floor) and the
+    one their paid plan gives while it is active (domain/membership)."""
+    if paid is None or tiers.by_code(paid) is None:
+        return operator
+    if operator is None:
+        return paid
+    return max(operator, paid, key=tiers.rank)
+
+
 def _with_floor(tiers: Tiers, decision: Decision, floor: str | None, current: Standing) -> Decision:
     if floor is None or tiers.rank(floor) <= tiers.rank(decision.code):
         return decision
@@ -103,7 +113,7 @@ async def reevaluate(uow: UnitOfWork, tiers: Tiers, member_id: int, now: datetim
     total = await ledger.qualifying_total(uow, member_id, now - timedelta(days=tiers.window_days),
                                           tiers.basis)
     decision = evaluate(tiers, total, Standing(member.tier, member.tier_valid_until),
-                        member.tier_floor, now)
+                        floor_of(tiers, member.tier_floor, member.paid_floor), now)
     before = member.tier
     if decision.code != member.tier:
         await uow.execute(_RECORD_CHANGE, {
@@ -131,6 +141,31 @@ async def set_floor(uow: UnitOfWork, tiers: Tiers, member_id: int, code: str | N
         raise UnknownMember(member_id=member_id)
     member.tier_floor = code
     return await reevaluate(uow, tiers, member_id, now)
+
+
+async def floor_lowered(uow: UnitOfWork, tiers: Tiers, member_id: int,
+                        now: datetime) -> Decision:
+    """The floor the member stood on was lowered or taken away (a paid plan ended): a
+    tier they held only because of it goes at once, to what they qualify for now (or
+    the floor left), with no grace: the grace is for a tier they earned."""
+    member = await uow.session.get(Member, member_id)
+    if member is None:
+        raise UnknownMember(member_id=member_id)
+    total = await ledger.qualifying_total(uow, member_id, now - timedelta(days=tiers.window_days),
+                                          tiers.basis)
+    fresh = evaluate(tiers, total, Standing(None), floor_of(tiers, member.tier_floor,
+                                                            member.paid_floor), now)
+    if tiers.rank(fresh.code) >= tiers.rank(member.tier):
+        return await reevaluate(uow, tiers, member_id, now)
+    await uow.execute(_RECORD_CHANGE, {
+        "member_id": member_id, "from_tier": member.tier, "to_tier": fresh.code,
+        "reason": "floor_ended", "qualifying": total, "created_at": now})
+    await uow.execute(_SET_TIER, {"b_member": member_id, "b_tier": fresh.code,
+                                  "b_until": fresh.valid_until})
+    set_committed_value(member, "tier", fresh.code)
+    set_committed_value(member, "tier_valid_until", fresh.valid_until)
+    await seats.recheck(uow, tiers, [member_id], now)
+    return Decision(fresh.code, fresh.valid_until, "downgrade")
 
 
 async def progress(uow: UnitOfWork, tiers: Tiers, member: Member, now: datetime) -> Progress:

@@ -25,7 +25,7 @@ from domain.tiers.tables import TierChange
 _M = Member.__table__
 # What tier evaluation reads of a member: plain rows, no ORM objects to build and flush.
 STANDING = (Member.id, Member.tier, Member.tier_valid_until, Member.tier_floor,
-            Member.referred_by_id)
+            Member.paid_floor, Member.referred_by_id)
 _SET_TIER = (update(_M).where(_M.c.id == bindparam("b_member"))
              .values(tier=bindparam("b_tier"),
                      tier_valid_until=bindparam("b_until", type_=UTCDateTime())))
@@ -37,7 +37,8 @@ async def apply(uow: UnitOfWork, programme: Programme, member: Any, total: int, 
     """tiers.reevaluate's decision and record, for a window total already read."""
     decision = tiers.evaluate(programme.tiers, total,
                               tiers.Standing(member.tier, member.tier_valid_until),
-                              member.tier_floor, now)
+                              tiers.floor_of(programme.tiers, member.tier_floor,
+                                             member.paid_floor), now)
     if decision.code != member.tier:
         await uow.execute(_RECORD_CHANGE, dict(
             member_id=member.id, from_tier=member.tier, to_tier=decision.code,
@@ -87,7 +88,8 @@ async def reevaluate_many(uow: UnitOfWork, programme: Programme, member_ids: set
         total = max(int(totals.get(member.id, 0)), 0)
         decision = tiers.evaluate(ladder, total, tiers.Standing(member.tier,
                                                                 member.tier_valid_until),
-                                  member.tier_floor, now)
+                                  tiers.floor_of(ladder, member.tier_floor,
+                                                 member.paid_floor), now)
         if decision.code == member.tier and decision.valid_until == member.tier_valid_until:
             continue
         changes.append({"b_id": member.id, "tier": decision.code,

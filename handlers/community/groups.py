@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from domain.community import gates, seats
 from domain.community.seats import opens
+from domain.membership import passes
 from domain.staff import roles
 from domain.tiers import tiers
 from handlers.community.words import needs
@@ -30,7 +31,8 @@ async def groups(ctx: Ctx) -> Outcome:
     staff = bool(await roles.held(ctx.uow, ctx.member.id))
     lines, pictures = [], []
     for gate in found:
-        allowed = staff or opens(ladder, gate, ctx.member.tier)
+        allowed = staff or opens(ladder, gate, ctx.member.tier) or \
+            await passes.holds_pass(ctx.uow, ctx.member.id, gate.chat_id)
         image = await gates.join_image(ctx.uow, gate) if allowed and \
             gate.kind == gates.BY_HAND else None
         if image is not None:

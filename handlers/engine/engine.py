@@ -53,6 +53,7 @@ from domain.staff import roles
 from domain.storage.database import Database, UnitOfWork, again_on_conflict
 from domain.storage.group_commit import LATER, GroupCommit
 from handlers.engine import answers, i18n
+from handlers.engine.payments import Payments
 from handlers.engine.render import dump, load, render
 from handlers.engine.rooms import Rooms
 from handlers.engine.routing import Arrival, Arrived, Ctx, Outcome, ReadFirst, Router
@@ -113,8 +114,9 @@ class Engine:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC),
                  username: str | None = None, batch: int = BATCH,
                  start_link: str | None = None, rooms: Rooms | None = None,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, payments: Payments | None = None) -> None:
         self.db = db
+        self.payments = payments
         self.public_url = public_url
         self.rooms = rooms
         self.username = username.lower() if username else None  # "/cmd@username" in groups
@@ -324,7 +326,8 @@ class Engine:
                   data=data, created=registration.created, state=waiting,
                   start_link=self.start_link, public_url=self.public_url,
                   offered=tuple(offered),
-                  reads=dict(job.reads), read_first=ahead, rooms=self.rooms)
+                  reads=dict(job.reads), read_first=ahead, rooms=self.rooms,
+                  payments=self.payments)
         ctx.action = ((CONTACT_SHARED if inbound.phone else None) or inbound.action
                       or answers.pressed(inbound.text, offered, kinds))
         if command is not None and command not in self._known():

@@ -6,10 +6,11 @@ event loop, so a redelivered update gets the words without it."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 from handlers.engine.i18n import translate
-from handlers.engine.types import VALUE, Rendered, Reply, Text, unmark
+from handlers.engine.types import VALUE, Invoice, Rendered, Reply, ShownInvoice, Text, unmark
 
 RECORDED_FILE_MOST = 256 * 1024  # bytes of a file kept in a recorded answer
 
@@ -31,7 +32,14 @@ def render(reply: Reply, locale: str) -> Rendered:
         qr=reply.qr,
         values=tuple(b.action for row in reply.buttons for b in row
                      if b.kind is not None and b.kind.startswith(VALUE)),
+        invoice=_invoice(reply.invoice, locale) if reply.invoice is not None else None,
     )
+
+
+def _invoice(invoice: Invoice, locale: str) -> ShownInvoice:
+    return ShownInvoice(translate(invoice.title, locale), translate(invoice.description, locale),
+                        invoice.payload, invoice.price, invoice.currency, invoice.period_s,
+                        translate(invoice.label, locale))
 
 
 def dump(message: Rendered) -> dict[str, Any]:
@@ -54,6 +62,8 @@ def dump(message: Rendered) -> dict[str, Any]:
         data["image_ref"] = message.image_ref
     if message.mentions:
         data["mentions"] = [list(m) for m in message.mentions]
+    if message.invoice is not None:
+        data["invoice"] = dataclasses.asdict(message.invoice)
     return data
 
 
@@ -72,4 +82,5 @@ def load(data: dict[str, Any]) -> Rendered:
         values=tuple(data.get("values", ())),
         image_ref=data.get("image_ref"),
         mentions=tuple((int(a), int(b), str(u)) for a, b, u in data.get("mentions", ())),
+        invoice=ShownInvoice(**data["invoice"]) if "invoice" in data else None,
     )

@@ -19,6 +19,7 @@ from domain.config import Programme
 from domain.members.tables import Member
 from domain.staff.roles import ROLES
 from domain.storage.database import UnitOfWork
+from handlers.engine.payments import Payments
 from handlers.engine.rooms import Rooms
 from handlers.engine.types import Inbound, Reply
 
@@ -58,6 +59,7 @@ class Ctx:
     reads: dict[str, Any] = field(default_factory=dict)
     read_first: bool = False
     rooms: Rooms | None = None  # the platform's group chats, where it has any
+    payments: Payments | None = None  # the platform's payments, where it takes them
 
     @property
     def in_group(self) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -17,6 +18,22 @@ class PictureRef:
     ref: str
     size: int | None = None
     url: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    """A payment the platform reports as made: its charge id (the same payment
+    reported twice has the same one), the invoice's payload, the amount in `currency`,
+    and for a subscription the end of the period paid for and whether it is one's
+    first payment or a renewal."""
+
+    charge_id: str
+    payload: str
+    amount: int
+    currency: str
+    expires_at: datetime | None = None
+    recurring: bool = False
+    first: bool = True
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,10 @@ class Inbound:
     chat_kind: str = "private"
     chat_title: str | None = None
     picture: PictureRef | None = None  # a photo sent with (or as) the message
+    # The platform takes payments in stars through an invoice (Telegram): a reply's
+    # `invoice` becomes a link to pay. Elsewhere members are told where to pay.
+    invoices: bool = False
+    payment: Payment | None = None  # a payment the platform reports (the action says so)
 
 
 @dataclass(frozen=True)
@@ -97,6 +118,34 @@ class Scene:
 
 
 @dataclass(frozen=True)
+class Invoice:
+    """A payment to ask of the member, in stars, renewed every `period_s` seconds (0:
+    paid once): a platform that takes invoices makes it a link and shows it as a button
+    worded `label`. `payload` comes back with the payment."""
+
+    title: Text | Local
+    description: Text | Local
+    payload: str
+    price: int
+    currency: str
+    period_s: int
+    label: Text
+
+
+@dataclass(frozen=True)
+class ShownInvoice:
+    """An Invoice in the member's language."""
+
+    title: str
+    description: str
+    payload: str
+    price: int
+    currency: str
+    period_s: int
+    label: str
+
+
+@dataclass(frozen=True)
 class Reply:
     """What to say. Adapters render it natively: keyboards, numbered lines, plain text."""
 
@@ -108,6 +157,7 @@ class Reply:
     edit: bool = False  # replace the message this reply answers, e.g. when paging
     scene: Scene | None = None
     qr: str | None = None  # what `image` encodes when it is a QR code: a terminal draws it
+    invoice: Invoice | None = None  # a payment asked for (see Inbound.invoices)
 
     @property
     def actions(self) -> list[str]:
@@ -130,6 +180,7 @@ class Rendered:
     # People named in `text` who can be notified (Telegram's mention of someone with no
     # @username): (start, end, user id) as str indices of `text`; others show the name.
     mentions: tuple[tuple[int, int, str], ...] = ()
+    invoice: ShownInvoice | None = None  # the adapter adds the button that pays it
 
 
 # A mention in text on its way to the screen: OPEN user id SEP name CLOSE, private-use

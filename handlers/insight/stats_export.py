@@ -66,6 +66,7 @@ def rows(programme: Programme, platforms: Sequence[str] = ()) -> list[Row]:
         ("sales.store_days", "store_days", "days", lambda f: f.takings_days),
         ("sales.member_share", "member_share", "rate",
          lambda f: kpis.share(f.member_sales_on_takings_days, f.takings)),
+        ("sales.stars", "stars", "stars", lambda f: f.stars),
         ("points.issued", "issued", "points", lambda f: f.issued),
     ]
     found += [(f"points.issued.{s}", f"source.{s}", "points",

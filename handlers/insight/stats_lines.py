@@ -104,6 +104,9 @@ def sales_lines(programme: Programme, this: Figures, last: Figures) -> list[Text
                           kpis.share(last.repeat_buyers, last.buyers))),
         _line("member_share", member_share(this),
               rate_change(_share(this), _share(last)) if last.takings_days else ""),
+        *([_line("stars", Text("stats.stars", {"stars": this.stars}),
+                 change(this.stars, last.stars))]
+          if programme.membership.plans or this.stars or last.stars else []),
     ]
 
 

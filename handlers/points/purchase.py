@@ -227,7 +227,7 @@ async def record(ctx: Ctx) -> Outcome:
 
 
 REASONS = ("purchase", "tier_bonus", "category_bonus", "sku_bonus", "promotion",
-           "campaign_bonus", "first_purchase")
+           "campaign_bonus", "plan_bonus", "first_purchase")
 
 
 def breakdown(ctx: Ctx, done: Recorded) -> list[Text]:

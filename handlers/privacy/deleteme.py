@@ -16,6 +16,7 @@ from domain.staff import roles
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Reply, button, reply
 from handlers.engine.words import clock
+from handlers.membership import premium
 
 FIRST, LAST = "deleteme.first", "deleteme.last"
 FLOW = Flow.beside(__file__, "deleteme.mmd", FIRST, LAST)
@@ -59,7 +60,8 @@ async def last(ctx: Ctx) -> Outcome:
         return _kept_or_again(ctx, LAST)
     due = await erasure.ask(ctx.uow, ctx.programme, ctx.member.id, ctx.inbound.platform,
                             ctx.now)
-    return Outcome([Reply("deleteme.scheduled", {"when": clock(due, ctx.zone)}, edit=True)])
+    return Outcome([Reply("deleteme.scheduled", {"when": clock(due, ctx.zone)}, edit=True),
+                    *await premium.stopped_for_erasure(ctx)])  # no renewal after erasure
 
 
 def _kept_or_again(ctx: Ctx, state: str) -> Outcome:

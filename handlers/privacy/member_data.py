@@ -14,6 +14,7 @@ from domain.staff import audit, roles
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
 from handlers.engine.types import Reply, button, reply
 from handlers.engine.words import number
+from handlers.membership import premium
 from handlers.privacy.mydata import delivered
 from handlers.staff.roles import denied, member_arg
 
@@ -62,6 +63,7 @@ async def confirmed(ctx: Ctx) -> Outcome:
     if ctx.action != YES:
         return Outcome([reply("member_data.use_buttons")], state=CONFIRM, data=ctx.data)
     target = int(ctx.data["member"])
+    renewal = await premium.stop_renewal(ctx, target)  # nothing charged once they are gone
     await erasure.ask(ctx.uow, ctx.programme, target, ctx.inbound.platform, ctx.now,
                       staff_id=ctx.member.id)
     done = await erasure.erase(ctx.uow, ctx.programme, target, ctx.now,
@@ -70,7 +72,8 @@ async def confirmed(ctx: Ctx) -> Outcome:
         return Outcome([reply("member_data.unknown", number=number(target))])
     return Outcome([Reply("member_data.erased", {
         "number": number(target), "points": done.forfeited, "coupons": done.coupons},
-        edit=True)])
+        edit=True), *([reply("membership.erased_renewal_elsewhere", number=number(target))]
+                      if renewal is False else [])])
 
 
 @router.action("memberdata")

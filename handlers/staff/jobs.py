@@ -41,6 +41,7 @@ RESULT_FIELDS = {
     "surveys": ("invited",),
     "erasure": ("erased", "points"),
     "retention": ("warned", "returned", "erased", "points", "waiting", "at_stake"),
+    "membership": ("lapsed",),
 }
 VERBS = ("pause", "resume", "run")
 

@@ -19,8 +19,8 @@ ROUTER = build_router()
 STAFF = ["/verify", "/tickets", "/reply", "/close"]
 OPERATORS = ["/purchase", "/award", "/stock", "/reward", "/campaign", "/campaigns", "/tag",
              "/jobs", "/gate", "/gates", "/setsupport", "/stats", "/stats", "/segments",
-             "/report"]  # /stats, /stats export
-ADMINS = ["/grant", "/revoke", "/audit"]
+             "/report", "/subscribers"]  # /stats, /stats export
+ADMINS = ["/grant", "/revoke", "/audit", "/refund"]
 # The staff verbs of /survey, a members' command too (tests/handlers/feedback/
 # test_survey_trial_staff.py reads their lines): list, send CODE NUMBER, results, chart,
 # export; then send CODE (a segment), new, close.

@@ -68,6 +68,7 @@ def drift(flow: Flow) -> str | None:
 def test_the_flows_are_the_ones_we_drew():
     assert sorted(FLOWS) == ["campaigns/flow.mmd", "feedback/survey.mmd",
                              "feedback/survey_new.mmd", "members/profile.mmd",
+                             "membership/refund.mmd",
                              "points/award.mmd", "points/purchase.mmd",
                              "privacy/deleteme.mmd", "privacy/member_data.mmd",
                              "rewards/catalogue.mmd", "support/inbox.mmd"]

@@ -61,6 +61,14 @@ getFile gives its size and path, GET ``/file/bot{token}/{path}`` its content (ea
 download noted in ``downloads``), and a photo sent by a file_id Telegram does not hold
 is refused ("wrong file identifier/HTTP URL specified").
 
+Payments in Telegram Stars: createInvoiceLink checks Stars' rules (no provider token,
+one price of 1-10,000, a subscription_period of 30 days only) and keeps each link's
+parameters in ``invoices``; :meth:`pre_checkout` delivers a pre_checkout_query, whose
+answer (answerPreCheckoutQuery) lands in ``checkout_answers``; :meth:`paid` delivers the
+successful_payment service message (first payment or renewal); refundStarPayment and
+editUserStarSubscription take only a charge that user paid, keeping ``refunded`` and
+``star_renewals`` (a second refund is CHARGE_ALREADY_REFUNDED).
+
 As with Telegram, only a message without reply_markup or with an inline keyboard can be
 edited: one sent with a reply keyboard (or ReplyKeyboardRemove) answers "message can't
 be edited"; ``reply_keyboards`` {chat: the last reply_markup of that kind} tells which
@@ -98,18 +106,18 @@ NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction
 JSON_FIELDS = frozenset({
     "reply_markup", "entities", "caption_entities", "commands", "scope", "allowed_updates",
     "permissions", "link_preview_options", "reply_parameters", "media", "results", "options",
-    "reaction",
+    "reaction", "prices",
 })
 INT_FIELDS = frozenset({
     "chat_id", "user_id", "message_id", "offset", "limit", "timeout", "until_date",
     "expire_date", "member_limit", "from_chat_id", "message_thread_id", "reply_to_message_id",
-    "cache_time", "max_connections",
+    "cache_time", "max_connections", "subscription_period",
 })
 BOOL_FIELDS = frozenset({
     "disable_notification", "protect_content", "allow_paid_broadcast", "drop_pending_updates",
     "creates_join_request", "revoke_messages", "only_if_banned", "show_alert",
     "use_independent_chat_permissions", "has_spoiler", "disable_content_type_detection",
-    "is_big",
+    "is_big", "ok", "is_canceled",
 })
 # An administrator's rights, as getChatMember names them.
 ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
@@ -300,6 +308,16 @@ class FakeBotAPI:
         self.commands: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.invite_links: list[dict[str, Any]] = []
         self.join_requests: set[tuple[Any, int]] = set()
+        # Payments in stars: links made by createInvoiceLink (link -> its parameters),
+        # pre-checkout queries waiting and their answers (id -> (ok, error_message)),
+        # charges paid by each user, refunded, and subscriptions whose renewal the bot
+        # cancelled ((user, first charge id) -> is_canceled).
+        self.invoices: dict[str, dict[str, Any]] = {}
+        self._checkouts: set[str] = set()
+        self.checkout_answers: dict[str, tuple[bool, str | None]] = {}
+        self.charges: dict[str, int] = {}
+        self.refunded: set[str] = set()
+        self.star_renewals: dict[tuple[int, str], bool] = {}
         self.members: dict[Any, set[int]] = defaultdict(set)
         self.banned: set[tuple[Any, int]] = set()
         self.restrictions: dict[tuple[Any, int], dict[str, Any]] = {}
@@ -601,6 +619,37 @@ class FakeBotAPI:
                  "chat_instance": str(abs(hash(chat)) % 10**12), "data": data,
                  "message": msg}
         return self.push({"callback_query": query})
+
+    def pre_checkout(self, user_id: int, payload: str, total: int, *, currency: str = "XTR",
+                     language_code: str | None = "en") -> dict[str, Any]:
+        """The user is about to pay an invoice: the bot must answer within 10 seconds."""
+        query = {"id": str(2 * 10**15 + self._next_update_id), "currency": currency,
+                 "from": self.user(user_id, language_code=language_code),
+                 "total_amount": total, "invoice_payload": payload}
+        self._checkouts.add(query["id"])
+        return self.push({"pre_checkout_query": query})
+
+    def paid(self, user_id: int, payload: str, total: int, charge_id: str, *,
+             expires: int | None = None, recurring: bool = True, first: bool = True,
+             language_code: str | None = "en") -> dict[str, Any]:
+        """The service message of a payment made (successful_payment); `expires` the end
+        of the subscription period paid for (seconds since the epoch), for a renewal
+        (`first` False) as for the first payment. The same charge id may be pushed again,
+        as Telegram may deliver an update twice."""
+        msg = self._user_message(self.user(user_id, language_code=language_code), None,
+                                 "private")
+        paid: dict[str, Any] = {"currency": "XTR", "total_amount": total,
+                                "invoice_payload": payload,
+                                "telegram_payment_charge_id": charge_id,
+                                "provider_payment_charge_id": ""}
+        if recurring:
+            paid.update(subscription_expiration_date=expires or int(time.time()) + 2_592_000,
+                        is_recurring=True)
+            if first:
+                paid["is_first_recurring"] = True
+        msg["successful_payment"] = paid
+        self.charges[charge_id] = user_id
+        return self.push({"message": msg})
 
     def my_chat_member(self, user_id: int, status: str) -> dict[str, Any]:
         """The user blocked ("kicked") or unblocked ("member") the bot; keeps `blocked` in
@@ -1413,6 +1462,67 @@ class FakeBotAPI:
         return admins + [self._chat_member(chat_id, user, "administrator")
                          for user in self.admins.get(chat_id, {}) if user != owner]
 
+    # ------------------------------------------------------------------ payments in stars
+
+    async def _createInvoiceLink(self, params: dict[str, Any], call: Call) -> Any:
+        title, description = str(params.get("title", "")), str(params.get("description", ""))
+        payload, currency = str(params.get("payload", "")), params.get("currency")
+        if not 1 <= len(title) <= 32:
+            raise _bad("INVOICE_TITLE_INVALID")
+        if not 1 <= len(description) <= 255:
+            raise _bad("INVOICE_DESCRIPTION_INVALID")
+        if not 1 <= len(payload.encode()) <= 128:
+            raise _bad("INVOICE_PAYLOAD_INVALID")
+        prices = params.get("prices")
+        if not isinstance(prices, list) or not prices:
+            raise _bad("can't parse prices JSON object")
+        if currency == "XTR":
+            if params.get("provider_token"):
+                raise _bad("PROVIDER_TOKEN_INVALID: payments in Telegram Stars take none")
+            if len(prices) != 1 or not 1 <= int(prices[0].get("amount", 0)) <= 10_000:
+                raise _bad("STARS_INVOICE_INVALID: one price of 1-10000 Stars")
+        period = params.get("subscription_period")
+        if period is not None and (currency != "XTR" or period != 2_592_000):
+            raise _bad("SUBSCRIPTION_PERIOD_INVALID")
+        link = f"https://t.me/$invoice{len(self.invoices) + 1}"
+        self.invoices[link] = dict(params)
+        return link
+
+    async def _answerPreCheckoutQuery(self, params: dict[str, Any], call: Call) -> Any:
+        query_id = str(params.get("pre_checkout_query_id", ""))
+        if query_id not in self._checkouts:
+            raise _bad("query is too old and response timeout expired or query ID is invalid")
+        ok = params.get("ok")
+        if not isinstance(ok, bool):
+            raise _bad("ok is required")
+        error = params.get("error_message")
+        if not ok and not error:
+            raise _bad("ERROR_MESSAGE_EMPTY")
+        self._checkouts.discard(query_id)
+        self.checkout_answers[query_id] = (ok, error)
+        return True
+
+    def _charge(self, params: dict[str, Any]) -> tuple[int, str]:
+        user_id, charge = params.get("user_id"), str(params.get("telegram_payment_charge_id", ""))
+        if self.charges.get(charge) != user_id:
+            raise _bad("CHARGE_NOT_FOUND")
+        return int(user_id), charge  # type: ignore[arg-type]
+
+    async def _refundStarPayment(self, params: dict[str, Any], call: Call) -> Any:
+        _, charge = self._charge(params)
+        if charge in self.refunded:
+            raise _bad("CHARGE_ALREADY_REFUNDED")
+        self.refunded.add(charge)
+        return True
+
+    async def _editUserStarSubscription(self, params: dict[str, Any], call: Call) -> Any:
+        user_id, charge = self._charge(params)
+        canceled = params.get("is_canceled")
+        if not isinstance(canceled, bool):
+            raise _bad("is_canceled is required")
+        self.star_renewals[(user_id, charge)] = canceled
+        return True
+
     async def _getChatMemberCount(self, params: dict[str, Any], call: Call) -> Any:
         chat_id = self._chat_of(params)
         if chat_id not in self.chats:
@@ -1431,7 +1541,8 @@ _METHODS = frozenset({
     "declineChatJoinRequest", "banChatMember", "unbanChatMember", "restrictChatMember",
     "getChat", "getChatMember", "getChatAdministrators", "getChatMemberCount",
     "createForumTopic", "getFile", "closeForumTopic", "reopenForumTopic", "editForumTopic",
-    "deleteForumTopic", "setMessageReaction",
+    "deleteForumTopic", "setMessageReaction", "createInvoiceLink", "answerPreCheckoutQuery",
+    "refundStarPayment", "editUserStarSubscription",
 })
 
 
