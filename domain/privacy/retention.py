@@ -19,7 +19,8 @@ The daily job, in short transactions:
    warned get a notice: they will be erased on a date that many days ahead unless they
    come back, and any activity keeps the account (RetentionWarning).
 Staff (anyone holding a role) are never erased this way, as /deleteme refuses them,
-and a member whose own /deleteme waits is left to it. Off, the job warns and erases
+a member whose own /deleteme waits is left to it, and one paying for a plan is a
+customer still (and only the platform can stop its renewal), until the plan ends. Off, the job warns and erases
 nobody, and the warnings given before are called off. What it did, and how many
 warned members and points wait for their date, show in /jobs, so operators see the
 points to be forfeited before they are.
@@ -35,6 +36,8 @@ from sqlalchemy import delete, exists, func, or_, select, update
 
 from domain.config import Programme
 from domain.members.tables import Member
+from domain.membership.passes import ACTIVE
+from domain.membership.tables import Subscription
 from domain.notices import announce, notices
 from domain.notices.tables import Notice as _Notice
 from domain.privacy import erasure
@@ -61,6 +64,7 @@ def _idle(programme: Programme, now: datetime) -> list[Any]:
     return [Member.last_active_at < since, Member.status != "erased",
             ~exists().where(_W.member_id == Member.id),
             ~exists().where(StaffRole.member_id == Member.id),
+            ~exists().where(Subscription.member_id == Member.id, Subscription.status == ACTIVE),
             ~exists().where(ErasureRequest.member_id == Member.id,
                             ErasureRequest.state == erasure.WAITING)]
 

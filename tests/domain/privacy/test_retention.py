@@ -12,6 +12,7 @@ from sqlalchemy import select
 from domain.config import Privacy
 from domain.members import members
 from domain.members.tables import Member
+from domain.membership import subscriptions
 from domain.notices.tables import Notice
 from domain.points.tables import LedgerEntry
 from domain.privacy import erasure, retention
@@ -19,6 +20,7 @@ from domain.privacy.tables import RetentionWarning
 from domain.staff.tables import AuditEntry, StaffRole
 from handlers.notices.notices import render_notice
 from tests.domain.privacy.test_consents import NOW
+from tests.domain.membership.test_subscriptions import charge, paid
 from tests.domain.privacy.test_erasure import PHONE, someone
 from tests.support import crowd
 from tests.support.crowd import Person
@@ -186,3 +188,16 @@ async def test_a_warned_member_erased_at_their_own_request_is_no_longer_waiting(
     assert (await erasure.run(db, rules, NOW + 8 * DAY))["erased"] == 1
     later = await retention.run(db, rules, NOW + 9 * DAY)
     assert (later["returned"], later["waiting"]) == (0, 1)  # the other one, still away
+
+
+async def test_a_member_paying_for_a_plan_is_not_warned_until_it_ends(db, programme):
+    kept = keeping(programme)
+    [payer, idle] = await crowd.add(db, [Person(idle_days=400), Person(idle_days=400)], NOW)
+    await paid(db, kept, payer, charge(payer, until=NOW + 20 * DAY), at=NOW - 10 * DAY)
+    await idle_since(db, payer, NOW - 400 * DAY)  # the payment was their last activity
+    result = await retention.run(db, kept, NOW)
+    assert result["warned"] == 1 and [m for m, _, _ in await warnings(db)] == [idle]
+    later = NOW + 25 * DAY  # the plan ended five days ago, and lapses after its grace
+    await subscriptions.lapse_due(db, kept, later)
+    await retention.run(db, kept, later)
+    assert [m for m, _, _ in await warnings(db)] == [idle, payer]
