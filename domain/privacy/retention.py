@@ -20,10 +20,10 @@ The daily job, in short transactions:
    come back, and any activity keeps the account (RetentionWarning).
 Staff (anyone holding a role) are never erased this way, as /deleteme refuses them,
 a member whose own /deleteme waits is left to it, and one paying for a plan is a
-customer still (and only the platform can stop its renewal), until the plan ends. Off, the job warns and erases
-nobody, and the warnings given before are called off. What it did, and how many
-warned members and points wait for their date, show in /jobs, so operators see the
-points to be forfeited before they are.
+customer still (and only the platform can stop its renewal), until the plan ends.
+Off, the job warns and erases nobody, and the warnings given before are called off.
+What it did, and how many warned members and points wait for their date, show in
+/jobs, so operators see the points to be forfeited before they are.
 """
 
 from __future__ import annotations

@@ -30,7 +30,8 @@ members). Inside the batch that read would hold every message waiting for the ne
 one, and on SQLite the write lock too. So a staff message runs in a savepoint; when
 its step asks for a read, the message is rolled back, the read runs outside any
 batch, and the message comes back with its figure (READ_PASSES times at most, then
-it reads in place).
+it reads in place). A member's button whose step waits on the platform (a payment's
+renewal cancelled, Router.action's `reads_first`) runs the same way.
 """
 
 from __future__ import annotations
@@ -203,9 +204,11 @@ class Engine:
                 if user in busy or (member is not None and member.id in busy):
                     results.append(LATER)
                     continue
-                if member is not None and member.id in staff:
+                if member is not None and (member.id in staff
+                                           or self._reads_first(inbound, states[user])):
                     member_id = member.id  # rolled back, the member is expired: read now
-                    acted = await self._act_staff(uow, job, member, states[user])
+                    acted = await self._act_staff(uow, job, member, states[user],
+                                                  staff=member.id in staff)
                     if isinstance(acted, ReadFirst):
                         busy.update((user, member_id))  # its next message waits its turn
                         results.append(acted)
@@ -284,14 +287,25 @@ class Engine:
                           extra={"platform": inbound.platform, "user_id": inbound.user_id})
             return None
 
+    def _reads_first(self, inbound: Inbound, conv: State) -> bool:
+        """Whether a member's message goes to a step that waits on the platform: a
+        button's, or the one its conversation waits in (Router.reads_first)."""
+        steps = self.router.reads_first
+        if not steps:
+            return False
+        if inbound.action is not None and self.router.find_action(inbound.action) in steps:
+            return True
+        return conv.state is not None and self.router.states.get(conv.state) in steps
+
     async def _act_staff(self, uow: UnitOfWork, job: _Job, known: Member,
-                         conv: State) -> tuple[Answer, Member | None] | ReadFirst:
-        """A staff message, in a savepoint: a step that asks for a long read first
-        (Ctx.read) leaves nothing of this pass behind."""
+                         conv: State, staff: bool = True
+                         ) -> tuple[Answer, Member | None] | ReadFirst:
+        """A staff message (or a member's that reads first), in a savepoint: a step that
+        asks for a long read first (Ctx.read) leaves nothing of this pass behind."""
         try:
             async with uow.savepoint():
                 return await self._act(uow, job, known, conv, ahead=job.read_first,
-                                       staff=True)
+                                       staff=staff)
         except ReadFirst as wanted:
             return wanted
 

@@ -177,6 +177,9 @@ class Router:
     # A waiting state's own answer to /cancel (or "stop" typed), where "Cancelled"
     # would not say what happened; the flow is left all the same.
     cancels: dict[str, Step] = field(default_factory=dict)
+    # Members' button steps that wait on the platform (Ctx.read), which the engine runs
+    # outside the batch as it does staff messages.
+    reads_first: set[Step] = field(default_factory=set)
 
     def command(self, name: str, listed: bool = True,
                 role: str | None = None) -> Callable[[Step], Step]:
@@ -206,18 +209,25 @@ class Router:
             return step
         return register
 
-    def action(self, prefix: str) -> Callable[[Step], Step]:
+    def action(self, prefix: str, reads_first: bool = False) -> Callable[[Step], Step]:
+        """`reads_first`: the step waits on the platform or a long read (Ctx.read), which
+        then runs outside the batch, as for staff, so other members are not held."""
         def register(step: Step) -> Step:
             self.actions[prefix] = step
+            if reads_first:
+                self.reads_first.add(step)
             return step
         return register
 
-    def state(self, name: str) -> Callable[[Step], Step]:
+    def state(self, name: str, reads_first: bool = False) -> Callable[[Step], Step]:
+        """`reads_first`: as for `action`, the step of an answer given in this state."""
         if not any(name in flow.states for flow in self.flows):
             raise ValueError(f"state {name!r} is in none of this router's flows")
 
         def register(step: Step) -> Step:
             self.states[name] = step
+            if reads_first:
+                self.reads_first.add(step)
             return step
         return register
 
@@ -245,6 +255,7 @@ class Router:
                 raise ValueError(f"{kind} registered twice: {sorted(clash)}")
             mine.update(theirs)
         self.menu.extend(other.menu)
+        self.reads_first |= other.reads_first
         self.roles.update(other.roles)
         self.staff_lines.extend(other.staff_lines)
         self.flows.extend(other.flows)

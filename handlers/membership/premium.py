@@ -141,12 +141,12 @@ async def paid(ctx: Ctx) -> Outcome:
     return Outcome([reply("membership.paid", plan=name, until=until, gift=gift)])
 
 
-@router.action(CANCEL)
+@router.action(CANCEL, reads_first=True)
 async def cancel(ctx: Ctx) -> Outcome:
     return await _renewal(ctx, False)
 
 
-@router.action(RENEW)
+@router.action(RENEW, reads_first=True)
 async def renew(ctx: Ctx) -> Outcome:
     return await _renewal(ctx, True)
 

@@ -54,7 +54,7 @@ async def first(ctx: Ctx) -> Outcome:
     return _kept_or_again(ctx, FIRST)
 
 
-@router.state(LAST)
+@router.state(LAST, reads_first=True)  # it may cancel a plan's renewal at the platform
 async def last(ctx: Ctx) -> Outcome:
     if ctx.action != YES:
         return _kept_or_again(ctx, LAST)

@@ -19,8 +19,8 @@ from domain.privacy import erasure, retention
 from domain.privacy.tables import RetentionWarning
 from domain.staff.tables import AuditEntry, StaffRole
 from handlers.notices.notices import render_notice
-from tests.domain.privacy.test_consents import NOW
 from tests.domain.membership.test_subscriptions import charge, paid
+from tests.domain.privacy.test_consents import NOW
 from tests.domain.privacy.test_erasure import PHONE, someone
 from tests.support import crowd
 from tests.support.crowd import Person

@@ -5,6 +5,7 @@ language; and staff's /subscribers and /refund (confirmed, audited)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -295,3 +296,41 @@ async def test_the_owner_is_told_to_cancel_a_renewal_paid_elsewhere(db, programm
     await boss.say("/member erase 2")
     said = await boss.press("memberdata:erase")
     assert "Member 00000002 had a paid plan that still renews on Telegram" in said
+
+
+@dataclass
+class SlowPayments(FakePayments):
+    """A platform that answers only when told to."""
+
+    answer: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def set_renewal(self, account: str, charge_id: str, renews: bool) -> None:
+        await self.answer.wait()
+        await super().set_renewal(account, charge_id, renews)
+
+
+@pytest.mark.parametrize("how", ["button", "deleteme"])
+async def test_other_members_are_answered_while_the_platform_is_asked(
+        db, programme, clock, how):
+    # On SQLite the batch holds the one write lock: a member's step waiting on the
+    # platform inside it would hold every other member's message that long.
+    port = SlowPayments()
+    payer = Payer(db, programme, clock, port)
+    other = Payer(db, programme, clock, FakePayments(), user="other")
+    await payer.send("/start")
+    await other.send("/start")
+    await payer.send(action="premium:paid", payment=payment(1))
+    if how == "button":
+        asking = asyncio.create_task(payer.text(action="premium:cancel"))
+    else:
+        await payer.send("/deleteme")
+        await payer.send(action="deleteme:go")
+        asking = asyncio.create_task(payer.text(action="deleteme:yes"))
+    await asyncio.sleep(0.05)
+    assert not asking.done()  # waiting for the platform
+    points = await asyncio.wait_for(other.text("/points"), 5)
+    assert "points" in points.lower() and not asking.done()
+    port.answer.set()
+    said = await asking
+    assert port.calls == [("renewal", "payer", "ch-1", False)]
+    assert ("Renewal is cancelled" if how == "button" else "renewal") in said
