@@ -147,10 +147,17 @@ async def floor_lowered(uow: UnitOfWork, tiers: Tiers, member_id: int,
                         now: datetime) -> Decision:
     """The floor the member stood on was lowered or taken away (a paid plan ended): a
     tier they held only because of it goes at once, to what they qualify for now (or
-    the floor left), with no grace: the grace is for a tier they earned."""
+    the floor left), with no grace: the grace is for a tier they earned. A tier they
+    reached on their own (its last change was not the floor's) keeps its grace."""
     member = await uow.session.get(Member, member_id)
     if member is None:
         raise UnknownMember(member_id=member_id)
+    reached = await uow.scalar(
+        select(TierChange.reason).where(TierChange.member_id == member_id,
+                                        TierChange.to_tier == member.tier)
+        .order_by(TierChange.id.desc()).limit(1))
+    if reached != "floor":
+        return await reevaluate(uow, tiers, member_id, now)
     total = await ledger.qualifying_total(uow, member_id, now - timedelta(days=tiers.window_days),
                                           tiers.basis)
     fresh = evaluate(tiers, total, Standing(None), floor_of(tiers, member.tier_floor,

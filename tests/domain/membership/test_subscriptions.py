@@ -53,7 +53,8 @@ async def member(db, mid: int) -> SimpleNamespace:
         found = await uow.session.get(Member, mid)
         assert found is not None
         return SimpleNamespace(tier=found.tier, paid_floor=found.paid_floor,
-                               points_balance=found.points_balance)
+                               points_balance=found.points_balance,
+                               tier_valid_until=found.tier_valid_until)
 
 
 async def checked(db, programme, mid, payload, amount=100, currency="XTR"):
@@ -308,3 +309,21 @@ def test_plans_are_checked_when_the_file_is_read():
     with pytest.raises(config.ConfigError, match="benefits"):
         config.parse(base.replace('benefits = ["free_refill"]\nmultiplier',
                                   'benefits = ["massage"]\nmultiplier'))
+
+
+async def test_an_earned_tier_keeps_its_own_standing_when_the_plan_lapses(db, programme):
+    # Gold earned by the member (no floor's doing): the plan's end leaves it as it stood,
+    # its validity and grace running, where a tier the floor gave would go at once.
+    earned_at = NOW - timedelta(days=390)
+    mid = await one(db, tier="member")
+    async with db.uow() as uow:
+        await purchases.record(uow, programme, mid, purchases.Order("G-1", 300_000, "CNY"),
+                               earned_at)
+        await uow.commit()
+    assert (await member(db, mid)).tier == "gold"
+    await paid(db, programme, mid, charge(mid, until=NOW - 4 * timedelta(days=1)),
+               at=NOW - MONTH)
+    before = (await member(db, mid)).tier_valid_until
+    await subscriptions.lapse_due(db, programme, NOW)  # past the plan's grace of 3 days
+    after = await member(db, mid)
+    assert (after.tier, after.tier_valid_until) == ("gold", before)
