@@ -187,11 +187,12 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
     # On PostgreSQL the loop waits for none of it: only the fold's Python, which a
     # bigger window would lengthen (as Database.in_slices).
     most = MOST_WINDOW if db.dialect == "sqlite" else WINDOW
+    share = turns.SQLITE_OFF_LOOP_S if db.dialect == "sqlite" else None
     for source in SOURCES:
         size = WINDOW
         while (done := await _window(db, source, programme.zone, now, size))[0]:
             rows += done[0]
-            size = turns.resized(size, done[1], db.dialect, LEAST_WINDOW, most)
+            size = turns.resized(size, done[1], db.dialect, LEAST_WINDOW, most, share)
     return {"rows": rows}
 
 
@@ -212,12 +213,12 @@ async def _window(db: Database, source: Source, zone: ZoneInfo, now: datetime,
         folded, last = fold(source, found, zone, tally, now - SETTLE)
         if not folded:
             return 0, 0.0
-        await write(uow, tally)
-        await cohorts.note(uow, zone, tally)
-        await uow.execute(InsightMark.__table__.update()
-                          .where(InsightMark.source == source.name)
-                          .values(last_id=last, updated_at=now))
-        with uow.off_loop():  # writing the pages out can wait on the disk
+        with uow.off_loop():  # pages read and written: each can wait on the disk
+            await write(uow, tally)
+            await cohorts.note(uow, zone, tally)
+            await uow.execute(InsightMark.__table__.update()
+                              .where(InsightMark.source == source.name)
+                              .values(last_id=last, updated_at=now))
             await uow.commit()
         return folded, time.perf_counter() - began
 

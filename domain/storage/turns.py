@@ -22,6 +22,9 @@ T = TypeVar("T")
 SQLITE_SLICE_S = 0.012
 # On PostgreSQL the loop is free meanwhile; longer slices save commits.
 POSTGRES_SLICE_S = 0.15
+# A transaction whose statements run off the loop (UnitOfWork.off_loop) holds only the
+# write lock on SQLite: members wait for it, but the loop answers meanwhile.
+SQLITE_OFF_LOOP_S = 0.04
 # Plain Python work between two turns of the loop.
 CPU_SLICE_S = 0.008
 
@@ -30,10 +33,11 @@ def slice_for(dialect: str) -> float:
     return SQLITE_SLICE_S if dialect == "sqlite" else POSTGRES_SLICE_S
 
 
-def resized(size: int, took: float, dialect: str, least: int, most: int) -> int:
+def resized(size: int, took: float, dialect: str, least: int, most: int,
+            share: float | None = None) -> int:
     """The next batch size, for a batch of `size` that took `took` seconds: as much as
-    fits in the backend's slice, within [least, most]."""
-    fits = int(size * slice_for(dialect) / max(took, 1e-6))
+    fits in the backend's slice (or in `share` seconds), within [least, most]."""
+    fits = int(size * (share or slice_for(dialect)) / max(took, 1e-6))
     return max(least, min(most, fits, size * 2))
 
 
