@@ -553,9 +553,55 @@ def load(path: str | Path | None = None, model: type[P] = Programme) -> P:  # ty
     return parse(text, str(file), model)
 
 
+# What each pattern a setting must match asks for, said for whoever edits the file.
+_PATTERNS = {
+    r"^[a-z][a-z0-9_]{0,31}$": "a code: a small letter, then up to 31 small letters, "
+                               "digits or _",
+    r"^/[a-z_]{1,32}( [A-Za-z0-9_]{1,32})?$": "a command such as \"/points\" or "
+                                              "\"/gift CODE\"",
+    r"^https?://\S{1,900}$": "a web address starting with http:// or https://",
+    r"^[0-9]{1,6}(\.[0-9]{1,4})?$": "a decimal number in quotes, such as \"0.01\"",
+    r"^[A-Za-z0-9._-]{1,32}$": "up to 32 letters, digits, dots, dashes or _",
+    r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{4,32}$": "a chat id (digits, perhaps after a minus) "
+                                              "or an @username",
+    r"^[A-Z]{3}$": "a three-letter currency code in capitals, such as \"CNY\"",
+}
+# Our words for each kind of mistake the validator finds (its own text is not shown:
+# it speaks of Python types and regular expressions).
+_SAID = {
+    "missing": "is required",
+    "extra_forbidden": "is not a setting here (is it spelt right, and in the right table?)",
+    "int_parsing": "must be a whole number", "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number", "string_type": "must be text in quotes",
+    "bool_parsing": "must be true or false", "bool_type": "must be true or false",
+    "greater_than_equal": "must be at least {ge}", "less_than_equal": "must be at most {le}",
+    "greater_than": "must be more than {gt}", "less_than": "must be less than {lt}",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "too_short": "needs at least {min_length} entries",
+    "too_long": "takes at most {max_length} entries",
+    "literal_error": "must be one of {expected}",
+    "list_type": "must be a list, in [ ]", "dict_type": "must be a table",
+    "model_type": "must be a table", "model_attributes_type": "must be a table",
+}
+
+
+def _said(err: Any) -> str:
+    kind, ctx = err["type"], err.get("ctx") or {}
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
+        return str(ctx["error"])  # our validators' own sentences
+    if kind == "string_pattern_mismatch":
+        return "must be " + _PATTERNS.get(ctx.get("pattern", ""), "in the form this setting takes")
+    if kind in _SAID:
+        return _SAID[kind].format(**ctx)
+    return "is not a value this setting takes"
+
+
 def _describe(exc: ValidationError, source: str) -> str:
     lines = [f"{source}: invalid programme configuration"]
     for err in exc.errors():
         where = ".".join(str(part) for part in err["loc"]) or "(top level)"
-        lines.append(f"  {where}: {err['msg']}")
+        got = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(
+            err.get("input"), dict | list) else f" (it is {ascii(err.get('input'))[:60]})"
+        lines.append(f"  {where}: {_said(err)}{got}")
     return "\n".join(lines)

@@ -14,7 +14,9 @@ from domain.privacy import erasure
 from domain.rewards import coupons
 from domain.staff import roles
 from handlers.engine.routing import Ctx, Flow, Outcome, Router
-from handlers.engine.types import Reply, button, reply
+from handlers.engine.types import NO as NO_KIND
+from handlers.engine.types import YES as YES_KIND
+from handlers.engine.types import Button, Reply, Text, button, reply
 from handlers.engine.words import clock
 from handlers.membership import premium
 
@@ -40,8 +42,8 @@ async def deleteme(ctx: Ctx) -> Outcome:
         return Outcome([reply("deleteme.staff")])
     balance = await ledger.settle(ctx.uow, ctx.member, ctx.now)
     open_coupons = await coupons.open_count(ctx.uow, ctx.member.id, ctx.now)
-    return Outcome([reply("deleteme.warn", (button("deleteme.go", GO),),
-                          (button("deleteme.keep", KEEP),), points=balance,
+    return Outcome([reply("deleteme.warn", (Button(Text("deleteme.go"), GO, YES_KIND),),
+                          (_keep(),), points=balance,
                           coupons=open_coupons, days=ctx.programme.privacy.cooling_off_days)],
                    state=FIRST)
 
@@ -49,8 +51,8 @@ async def deleteme(ctx: Ctx) -> Outcome:
 @router.state(FIRST)
 async def first(ctx: Ctx) -> Outcome:
     if ctx.action == GO:
-        return Outcome([reply("deleteme.last", (button("deleteme.yes", YES),),
-                              (button("deleteme.keep", KEEP),))], state=LAST)
+        return Outcome([reply("deleteme.last", (button("deleteme.yes", YES),), (_keep(),))],
+                       state=LAST)
     return _kept_or_again(ctx, FIRST)
 
 
@@ -62,6 +64,11 @@ async def last(ctx: Ctx) -> Outcome:
                             ctx.now)
     return Outcome([Reply("deleteme.scheduled", {"when": clock(due, ctx.zone)}, edit=True),
                     *await premium.stopped_for_erasure(ctx)])  # no renewal after erasure
+
+
+def _keep() -> Button:
+    """Keep my account: what a typed "no" (or "否") presses, at either question."""
+    return Button(Text("deleteme.keep"), KEEP, NO_KIND)
 
 
 def _kept_or_again(ctx: Ctx, state: str) -> Outcome:

@@ -32,7 +32,7 @@ async def test_two_confirmations_then_the_cooling_off_then_the_job(db, programme
     assert "Your points are forfeited (balance: 0)" in out
     assert "you have 7 days to change your mind" in out
     assert "[1] Continue" in out and "[2] Keep my account" in out
-    assert await alice.say("maybe") == "Please answer with the buttons, or send /cancel."
+    assert await alice.say("maybe") == "Please answer with 1–2, yes or no, or send /cancel."
     out = await alice.say("1")
     assert out.startswith("Last check: erase your account and personal data?")
     out = await alice.say("1")
@@ -99,3 +99,26 @@ async def test_the_owner_erases_at_a_members_request_at_once(db, programme, cloc
     # Sam's account is a stranger's now: a first message makes a new member.
     await sam.say("/start")
     assert await status(db, 3) == "active"
+
+
+@pytest.mark.parametrize(("locale", "yes", "no", "kept"), [
+    ("en", "yes", "no", "Good: your account stays as it is."),
+    ("zh_Hans", "是", "否", None),
+])
+async def test_yes_and_no_typed_answer_either_question(db, programme, clock, locale, yes, no,
+                                                        kept):
+    alice = member(db, programme, clock, locale=locale)
+    await alice.say("/start")
+    await alice.say("/deleteme")
+    first_no = await alice.say(no)
+    assert kept is None or first_no == kept
+    await alice.say("/deleteme")
+    await alice.say(yes)  # Continue
+    assert await alice.say(no) == first_no  # the last question takes "no" as well
+    async with db.uow() as uow:
+        assert await erasure.pending(uow, 1) is None
+    await alice.say("/deleteme")
+    await alice.say(yes)
+    await alice.say(yes)
+    async with db.uow() as uow:
+        assert await erasure.pending(uow, 1) is not None
