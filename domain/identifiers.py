@@ -23,6 +23,7 @@ PHONE = r"[+]?(?:[ ().-]{0,2}[0-9]){6,15}"  # 6 to 15 digits, spaced as written
 ITEM_TEXT = r"[^\x00-\x1f\x7f-\x9f|;]{1,64}"
 COUPON_CODE = r"[A-Za-z0-9 _-]{1,40}"  # as typed: normalized before lookup
 DAY = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"  # a calendar day, 2026-03-08; its validity checked apart
+CHARGE_ID = r"[!-~]{1,128}"  # a payment's charge id, as the platform gives it
 
 def valid(pattern: str, value: Any) -> bool:
     """True when `value` is a string that `pattern` matches from end to end."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from domain import identifiers
 from domain.membership import subscriptions
 from domain.membership.subscriptions import RefundRefused
 from domain.staff import audit
@@ -47,8 +48,8 @@ async def refund(ctx: Ctx) -> Outcome:
     if refusal is not None:
         return refusal
     words = unicodedata.normalize("NFKC", ctx.arg).split()
-    if len(words) != 1 or len(words[0]) > 128:
-        return Outcome([reply("refund.usage")])
+    if len(words) != 1 or not identifiers.valid(identifiers.CHARGE_ID, words[0]):
+        return Outcome([reply("refund.usage")])  # never echoed: it may hold anything
     charge_id = words[0]
     try:
         found = await subscriptions.refundable(ctx.uow, charge_id)

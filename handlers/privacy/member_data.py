@@ -36,8 +36,10 @@ async def member_command(ctx: Ctx) -> Outcome:
     if target is None:
         return Outcome([reply("member_data.usage")])
     found = await ctx.uow.session.get(Member, target)
-    if found is None or found.status == "erased":
+    if found is None:
         return Outcome([reply("member_data.unknown", number=number(target))])
+    if found.status == "erased":  # the number stays, with nothing personal under it
+        return Outcome([reply("member_data.gone", number=number(target))])
     if verb == "erase":
         if await roles.held(ctx.uow, target):
             return Outcome([reply("member_data.staff", number=number(target))])
@@ -50,7 +52,7 @@ async def member_command(ctx: Ctx) -> Outcome:
     await export.record(ctx.uow, target, ctx.inbound.platform, ctx.now, staff_id=ctx.member.id)
     await audit.record(ctx.uow, audit.member_actor(ctx.member.id), "privacy.export",
                        number(target), {}, ctx.now)
-    return Outcome(await delivered(ctx, found, "member_data.sent"))
+    return Outcome(await delivered(ctx, found, "member_data"))
 
 
 @router.state(CONFIRM)

@@ -40,16 +40,18 @@ async def mydata(ctx: Ctx) -> Outcome:
     if not ctx.inbound.documents and not ctx.public_url:
         return Outcome([reply("mydata.no_link")])
     await export.record(ctx.uow, ctx.member.id, ctx.inbound.platform, ctx.now)
-    return Outcome(await delivered(ctx, ctx.member, "mydata.sent"))
+    return Outcome(await delivered(ctx, ctx.member, "mydata"))
 
 
-async def delivered(ctx: Ctx, whose: Member, said: str) -> list[Reply]:
-    """`whose` data to the asker: two documents, or a link where documents cannot go."""
+async def delivered(ctx: Ctx, whose: Member, words: str) -> list[Reply]:
+    """`whose` data to the asker: two documents, or a link where documents cannot go,
+    said with `words`' keys (mydata: to the member; member_data: to staff about them)."""
     held, statement = await files(ctx, whose)
     stem = f"memberbot-{number(whose.id)}"
+    named = {"number": number(whose.id)}
     if ctx.inbound.documents:
-        return [Reply(said, {"number": number(whose.id)}, file=(f"{stem}.json", held)),
-                Reply("mydata.statement", file=(f"{stem}-points.csv", statement))]
+        return [Reply(f"{words}.sent", named, file=(f"{stem}.json", held)),
+                Reply(f"{words}.statement", named, file=(f"{stem}-points.csv", statement))]
     packed = io.BytesIO()
     with zipfile.ZipFile(packed, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{stem}.json", held)
@@ -57,7 +59,7 @@ async def delivered(ctx: Ctx, whose: Member, said: str) -> list[Reply]:
     token, until = await downloads.offer(ctx.uow, ctx.member.id, f"{stem}.zip",
                                          packed.getvalue(), ctx.now)
     url = f"{(ctx.public_url or '').rstrip('/')}{DOWNLOAD_PATH}{token}"
-    return [reply("mydata.link", url=url, until=clock(until, ctx.zone))]
+    return [reply(f"{words}.link", url=url, until=clock(until, ctx.zone), **named)]
 
 
 async def files(ctx: Ctx, whose: Member) -> tuple[bytes, bytes]:

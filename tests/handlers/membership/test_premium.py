@@ -209,6 +209,9 @@ async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme,
     assert "⭐ Paid members: 1" in listed and "Member 00000002: Tea House Plus" in listed
     assert "is for" in await payer.text("/refund ch-9")  # a member may not
     assert "No payment has the charge id nope." in await boss.text("/refund nope")
+    for bad in ("\x1b[31mRED\x07", "ch 9", "x" * 129, "支付"):  # never echoed back
+        assert await boss.text(f"/refund {bad}") == (
+            "Write /refund CHARGE_ID, the payment's charge id as the payment shows it.")
     assert "Paid membership (Stars, after refunds): 100 ⭐" in await boss.text("/stats")
     asked = await boss.text("/refund ch-9")
     assert "Give back 100 ⭐ of payment ch-9 to member 00000002?" in asked

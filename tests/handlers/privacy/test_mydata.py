@@ -190,6 +190,7 @@ async def test_the_owner_exports_a_member_on_request_and_it_is_audited(db, progr
     held = json.loads(sent.file[1])
     assert held["member_number"] == "00000002" and held["purchases"][0]["order_id"] == "SAM-1"
     assert statement.file[0] == "memberbot-00000002-points.csv"
+    assert statement.text.startswith("Points statement of member #00000002: every movement")
     assert "exported the data of member 00000002" in await boss.say("/audit")
     # Not the member's own once-a-day: Sam may still ask for theirs.
     assert (await files(db, programme, clock, user="sam"))[0].file is not None
