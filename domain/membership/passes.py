@@ -30,7 +30,10 @@ async def passes(uow: UnitOfWork, member_ids: Iterable[int]) -> set[tuple[int, s
         return set()
     rows = await uow.session.execute(select(Subscription.member_id, Subscription.chats).where(
         Subscription.member_id.in_(ids), Subscription.status == ACTIVE))
-    return {(member_id, str(chat)) for member_id, chats in rows for chat in chats or ()}
+    found: set[tuple[int, str]] = set()
+    for row in rows:
+        found.update((int(row.member_id), str(chat)) for chat in row.chats or ())
+    return found
 
 
 async def holds_pass(uow: UnitOfWork, member_id: int, chat_id: str) -> bool:
