@@ -79,6 +79,19 @@ def payment(member_id: int, charge_id: str = "ch-1", until=NOW + timedelta(days=
                    amount=100, currency="XTR", expires_at=until, recurring=True, first=first)
 
 
+async def owner_and_payer(db, programme, clock, port, charge_id: str) -> tuple[Payer, Payer]:
+    """The owner (member 1), and a member (2) who paid `charge_id` for a plan."""
+    boss = Payer(db, programme, clock, port, user="boss")
+    await boss.send("/start")
+    async with db.uow() as uow:
+        await roles.set_owner(uow, programme, "console:boss", NOW)
+        await uow.commit()
+    payer = Payer(db, programme, clock, port)
+    await payer.send("/start")
+    await payer.send(action="premium:paid", payment=payment(2, charge_id))
+    return boss, payer
+
+
 async def balance(db, member_id: int) -> int:
     async with db.uow() as uow:
         return (await uow.session.get(Member, member_id)).points_balance
@@ -197,14 +210,7 @@ async def test_pre_checkout_refuses_in_the_members_language(db, programme, clock
 
 async def test_subscribers_and_a_confirmed_refund_for_admins_only(db, programme, clock):
     port = FakePayments()
-    boss = Payer(db, programme, clock, port, user="boss")
-    await boss.send("/start")  # member 1
-    async with db.uow() as uow:
-        await roles.set_owner(uow, programme, "console:boss", NOW)
-        await uow.commit()
-    payer = Payer(db, programme, clock, port)
-    await payer.send("/start")  # member 2
-    await payer.send(action="premium:paid", payment=payment(2, "ch-9"))
+    boss, payer = await owner_and_payer(db, programme, clock, port, "ch-9")
     listed = await boss.text("/subscribers")
     assert "⭐ Paid members: 1" in listed and "Member 00000002: Tea House Plus" in listed
     assert "is for" in await payer.text("/refund ch-9")  # a member may not
@@ -270,14 +276,7 @@ async def test_erasure_asked_elsewhere_says_where_to_cancel(db, programme, clock
 
 async def test_the_owner_erasing_a_member_cancels_their_renewal(db, programme, clock):
     port = FakePayments()
-    boss = Payer(db, programme, clock, port, user="boss")
-    await boss.send("/start")  # member 1
-    async with db.uow() as uow:
-        await roles.set_owner(uow, programme, "console:boss", NOW)
-        await uow.commit()
-    payer = Payer(db, programme, clock, port)
-    await payer.send("/start")  # member 2
-    await payer.send(action="premium:paid", payment=payment(2, "ch-5"))
+    boss, _ = await owner_and_payer(db, programme, clock, port, "ch-5")
     assert "Erase member #00000002 now" in await boss.text("/member erase 2")
     assert port.calls == []
     said = await boss.text(action="memberdata:erase")
