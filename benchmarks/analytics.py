@@ -128,6 +128,7 @@ from benchmarks.common import (
     pg_database,
     pg_reachable,
 )
+from benchmarks.stretches import Stretches
 from bot import programme as programme_file
 from bot.memory import freeze_start_up
 from domain.config import Programme
@@ -1218,57 +1219,6 @@ async def verify(db: Database, programme: Programme, shape: Shape, now: datetime
 
 
 # ------------------------------------------------------------------ measuring
-
-class Stretches:
-    """The loop's await-free stretches by the loop thread's CPU time (thread_time), which
-    leaves out the time other processes took the core: on a busy machine the ticker's
-    lag counts that too. Each callback the loop runs is timed (Handle._run wrapped while
-    a step runs; a microsecond each); the longest, with where its task stopped next."""
-
-    def __init__(self) -> None:
-        self.longest = 0.0
-        self.where = ""
-        self._run = asyncio.events.Handle._run
-
-    def __enter__(self) -> Stretches:
-        original = self._run
-
-        def run(handle: Any) -> None:
-            began = time.thread_time()
-            original(handle)
-            took = time.thread_time() - began
-            if took > self.longest:
-                self.longest = took
-                self.where = _stopped_at(getattr(handle._callback, "__self__", None))
-
-        asyncio.events.Handle._run = run  # type: ignore[method-assign,assignment]
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        asyncio.events.Handle._run = self._run  # type: ignore[method-assign]
-
-
-def _stopped_at(task: Any) -> str:
-    """Where a task is suspended: its innermost frame of a capability (domain or handlers,
-    storage aside), with the innermost frame below it."""
-    if not isinstance(task, asyncio.Task):
-        return ""
-    coro: Any = task.get_coro()
-    ours, below = "", ""
-    while coro is not None:
-        frame = getattr(coro, "cr_frame", None) or getattr(coro, "ag_frame", None)
-        if frame is None:
-            break
-        path = Path(frame.f_code.co_filename)
-        said = f"{path.parent.name}/{path.name}:{frame.f_lineno} {frame.f_code.co_name}"
-        if ("/domain/" in str(path) or "/handlers/" in str(path)) \
-                and "/domain/storage/" not in str(path):
-            ours, below = said, ""
-        elif not below:
-            below = said
-        coro = getattr(coro, "cr_await", None) or getattr(coro, "ag_await", None)
-    return f"{ours} (in {below})" if ours and below else ours or below
-
 
 class Rss:
     """The process's resident set, sampled every 10 ms on a thread while a step runs."""

@@ -50,6 +50,7 @@ from sqlalchemy import insert, literal, select, text, update
 from benchmarks import campaigns as seeding
 from benchmarks.common import DEFAULT_PG_URL, load_average, pg_database, pg_reachable
 from benchmarks.community import seats_in_gate
+from benchmarks.stretches import Stretches
 from bot import importing
 from bot import programme as programme_file
 from bot.app import App
@@ -94,6 +95,7 @@ class Figures:
     p99_ms: float = 0.0
     job_s: float = 0.0
     alone_s: float = 0.0
+    stretch: str = ""  # the loop's longest await-free stretch, and where (benchmarks.stretches)
     replies: list[float] = field(default_factory=list)
 
     @property
@@ -102,7 +104,8 @@ class Figures:
 
     def line(self) -> str:
         return (f"{self.job} {self.backend}: max loop lag {self.lag_ms:.0f} ms, member reply "
-                f"p99 {self.p99_ms:.0f} ms, job {self.job_s:.2f} s (alone {self.alone_s:.2f} s)")
+                f"p99 {self.p99_ms:.0f} ms, job {self.job_s:.2f} s (alone {self.alone_s:.2f} s)"
+                + (f"; {self.stretch}" if self.stretch else ""))
 
 
 # ------------------------------------------------------------------ seeds: all due
@@ -310,8 +313,12 @@ async def measure(job: str, backend: str, fresh: Callable[[], Any],
         member = asyncio.create_task(_member(engine, stop, figures.replies))
         await asyncio.sleep(0.3)  # the member is talking before the job starts
         started = time.perf_counter()
-        await run_job(job, db, programme, folder)
+        with Stretches() as stretches:
+            await run_job(job, db, programme, folder)
         figures.job_s = time.perf_counter() - started
+        figures.stretch = (f"longest stretch {stretches.longest * 1000:.0f} ms CPU at "
+                           f"{stretches.where or '?'}, {stretches.longest_wall * 1000:.0f} ms "
+                           f"wall at {stretches.where_wall or '?'}")
         stop.set()
         await asyncio.gather(ticker, member)
     figures.lag_ms = max(lags, default=0.0) * 1000

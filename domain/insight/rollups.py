@@ -203,23 +203,20 @@ def _after(source: Source, limit: int) -> Any:
 async def _window(db: Database, source: Source, zone: ZoneInfo, now: datetime,
                   size: int) -> tuple[int, float]:
     """Rows rolled up, and how long that took once the write lock was held."""
-    await db.caught_up()
-    async with db.uow() as uow:
+    async with db.window() as uow:
         began = time.perf_counter()
         mark = await _claim(uow, source.name, now)
-        with uow.off_loop():
-            found = (await uow.execute(_after(source, size), {"b_mark": mark})).all()
+        found = (await uow.execute(_after(source, size), {"b_mark": mark})).all()
         tally = Tally()
         folded, last = fold(source, found, zone, tally, now - SETTLE)
         if not folded:
             return 0, 0.0
-        with uow.off_loop():  # pages read and written: each can wait on the disk
-            await write(uow, tally)
-            await cohorts.note(uow, zone, tally)
-            await uow.execute(InsightMark.__table__.update()
-                              .where(InsightMark.source == source.name)
-                              .values(last_id=last, updated_at=now))
-            await uow.commit()
+        await write(uow, tally)
+        await cohorts.note(uow, zone, tally)
+        await uow.execute(InsightMark.__table__.update()
+                          .where(InsightMark.source == source.name)
+                          .values(last_id=last, updated_at=now))
+        await uow.commit()
         return folded, time.perf_counter() - began
 
 

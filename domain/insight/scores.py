@@ -50,16 +50,14 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
             rows.append({"member_id": member_id, "segment": segment, "recency": r,
                          "frequency": f, "monetary": m, "risk": risk.scores[i],
                          "scored_at": now})
-        await db.caught_up()  # a million rows written back to back: keep the log short
-        async with db.uow() as uow:
+        async with db.window() as uow:  # a million rows written back to back
             insert = uow.upsert(_S)
-            with uow.off_loop():  # a thousand rows' pages, each of which can wait on the disk
-                await uow.execute(insert.on_conflict_do_update(
-                    index_elements=["member_id"],
-                    set_={c: insert.excluded[c] for c in
-                          ("segment", "recency", "frequency", "monetary", "risk", "scored_at")}),
-                    rows)
-                await uow.commit()
+            await uow.execute(insert.on_conflict_do_update(
+                index_elements=["member_id"],
+                set_={c: insert.excluded[c] for c in
+                      ("segment", "recency", "frequency", "monetary", "risk", "scored_at")}),
+                rows)
+            await uow.commit()
     async with db.snapshot() as snapshot:
         top = int(await snapshot.scalar(select(func.coalesce(func.max(_S.c.member_id), 0))))
     for low in range(0, top, WINDOW * 10):  # the erased, by windows of ids

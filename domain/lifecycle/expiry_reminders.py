@@ -88,6 +88,7 @@ async def run(db: Database, programme: Programme, now: datetime,
     horizon = now + timedelta(days=programme.expiry.remind_days)
     reminded, after = 0, 0
     while True:
+        await db.caught_up()  # every member's rows written: keep the log short
         async with db.uow() as uow:
             rows = (await uow.session.execute(
                 select(Member.id, Member.timezone).where(

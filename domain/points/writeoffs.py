@@ -42,6 +42,7 @@ async def run(db: Database, day: date, now: datetime, batch: int = BATCH) -> Sum
     members = points = 0
     after = 0
     while True:
+        await db.caught_up()  # every member's rows written: keep the log short
         async with db.uow() as uow:
             due = list(await uow.session.scalars(
                 select(Member.id).where(Member.next_expiry_at <= now, Member.id > after)

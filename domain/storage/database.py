@@ -222,6 +222,18 @@ class Database:
                 first * 4 if self.dialect == "sqlite" else first))
         return results
 
+    @asynccontextmanager
+    async def window(self) -> AsyncIterator[UnitOfWork]:
+        """One transaction of a job that writes many rows back to back (the roll-ups,
+        the scores): it waits first for a long write-ahead log to be copied (caught_up),
+        and its statements and commit run off the loop (UnitOfWork.off_loop), since a
+        window's pages can each wait on the disk. It holds SQLite's write lock all along:
+        size windows by time (turns.SQLITE_OFF_LOOP_S), not rows."""
+        await self.caught_up()
+        async with self.uow() as uow:
+            with uow.off_loop():
+                yield uow
+
     async def caught_up(self) -> None:
         """Before a long job's next transaction: on a SQLite file whose write-ahead log
         has grown long, wait for it to be copied into the database, so that it starts

@@ -82,6 +82,7 @@ async def run(db: Database, programme: Programme, now: datetime,
     counts: Counter[str] = Counter()
     after = 0
     while programme.tiers.mode == "up_and_down":
+        await db.caught_up()  # every member's rows written: keep the log short
         async with db.uow() as uow:
             ids = list(await uow.session.scalars(
                 select(Member.id).where(Member.tier_valid_until <= now,

@@ -6,7 +6,7 @@ import sqlite3
 
 from sqlalchemy import text
 
-from domain.storage import sqlite_checkpoints
+from domain.storage import sqlite_checkpoints, sqlite_inline
 from domain.storage.database import Database
 
 
@@ -49,12 +49,15 @@ async def test_a_memory_database_has_no_checkpoints():
         await db.dispose()
 
 
-async def _write_pages(db: Database, transactions: int, catch_up: bool) -> None:
-    """Transactions back to back, each dirtying a few pages, as a long job writes."""
+async def _write_pages(db: Database, transactions: int, how: str) -> None:
+    """Transactions back to back, each dirtying a few pages, as a long job writes:
+    without waiting (plain), waiting for the log between them (caught_up), or as the
+    windows of a job that writes many rows (window)."""
     for n in range(transactions):
-        if catch_up:
+        if how == "caught_up":
             await db.caught_up()
-        async with db.uow() as uow:
+        async with db.window() if how == "window" else db.uow() as uow:
+            assert sqlite_inline.is_offloaded() == (how == "window")
             await uow.execute(text("INSERT INTO t VALUES (:n, randomblob(12000))"), {"n": n})
             await uow.commit()
 
@@ -66,25 +69,25 @@ async def test_a_long_job_waits_for_the_log_to_be_copied_so_it_starts_over(
     limit = 32 * 4096
     monkeypatch.setattr(sqlite_checkpoints, "SIZE_LIMIT_BYTES", limit)
     sizes = {}
-    for catch_up in (False, True):
-        path = tmp_path / f"log-{catch_up}.db"
+    for how in ("plain", "caught_up", "window"):
+        path = tmp_path / f"log-{how}.db"
         db = Database.from_url(f"sqlite+aiosqlite:///{path}")
         try:
             async with db.uow() as uow:
                 await uow.execute(text("CREATE TABLE t (x INTEGER, b BLOB)"))
                 await uow.commit()
             assert db.checkpoints is not None
-            await _write_pages(db, 200, catch_up)
-            sizes[catch_up] = (path.parent / f"{path.name}-wal").stat().st_size
+            await _write_pages(db, 200, how)
+            sizes[how] = (path.parent / f"{path.name}-wal").stat().st_size
             async with db.uow() as uow:
                 assert await uow.scalar(text("SELECT count(*) FROM t")) == 200
-            if catch_up:
-                assert db.checkpoints.waits > 0
+            assert (db.checkpoints.waits > 0) == (how != "plain")
         finally:
             await db.dispose()
     pages = 200 * 3  # each row takes three pages and more
-    assert sizes[False] > pages * 4096  # never started over: every page still in it
-    assert sizes[True] < 2 * limit  # started over, cut back to the limit
+    assert sizes["plain"] > pages * 4096  # never started over: every page still in it
+    assert sizes["caught_up"] < 2 * limit  # started over, cut back to the limit
+    assert sizes["window"] < 2 * limit
 
 
 async def test_catching_up_is_nothing_to_wait_for_on_a_memory_database():
