@@ -26,7 +26,8 @@ CONFIRM = "award.confirm"
 FLOW = Flow.beside(__file__, "award.mmd", CONFIRM)
 router = Router(flows=[FLOW])
 PERMISSION = "award"
-POINTS = re.compile(r"[+-]?\d{1,9}")
+POINTS = re.compile(r"[+-]?\d+")
+LONGEST_NUMBER = 12  # digits read as a number; more are out of range whatever they say
 
 
 @router.command("award", role="operator")
@@ -41,7 +42,8 @@ async def award_command(ctx: Ctx) -> Outcome:
     typed = parts[1].replace("−", "-")
     if target is None or not POINTS.fullmatch(typed):
         return Outcome([reply("award.usage")])
-    points = int(typed)
+    # A number too long to read is out of range too: said as such, not as a misspelling.
+    points = int(typed) if len(typed.lstrip("+-")) <= LONGEST_NUMBER else awards.MOST + 1
     try:
         note = awards.check(points, parts[2] if len(parts) == 3 else "")
     except AwardRefused as refused:

@@ -103,6 +103,8 @@ async def test_taking_back_more_than_held_changes_nothing(db, programme, clock):
     ("00000002 12.5 hi", "Write it as /award MEMBER POINTS NOTE"),
     ("00000002 0 hi", "Points are a whole number from 1 to 1,000,000"),
     ("00000002 99999999 hi", "Points are a whole number from 1 to 1,000,000"),
+    ("00000002 -99999999999999999999 hi", "Points are a whole number from 1 to 1,000,000"),
+    ("00000002 " + "9" * 300 + " hi", "Points are a whole number from 1 to 1,000,000"),
     ("00000002 100", "Add a note of up to 200 characters"),
     ("00000002 100 \u0000\u200b ", "Add a note of up to 200 characters"),
     ("00000002 100 " + "x" * 201, "Add a note of up to 200 characters"),
