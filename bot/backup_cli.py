@@ -16,7 +16,7 @@ from domain.storage.sqlite_in_use import InUse
 
 POSTGRES = ("The database is PostgreSQL: memberbot {command} copies SQLite files only. Use "
             "PostgreSQL's own tools: pg_dump --format=custom --file=memberbot.dump "
-            "DATABASE to back up, and pg_restore --clean --if-exists --dbname=DATABASE "
+            "DATABASE to back up, and pg_restore --clean --if-exists --no-owner --dbname=DATABASE "
             "memberbot.dump, with every memberbot process stopped, to restore. "
             "See README.md, Backups and restore.")
 
