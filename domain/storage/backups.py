@@ -21,7 +21,7 @@ from domain.config import Programme
 from domain.storage import sqlite_backup
 from domain.storage.database import Database
 
-COPY = re.compile(r"^memberbot-[0-9]{8}T[0-9]{12}Z\.db$")
+COPY = re.compile(r"memberbot-[0-9]{8}T[0-9]{12}Z\.db")
 STALE_PARTIAL_S = 24 * 3600  # a half copy older than this was left by a crash
 
 
@@ -45,7 +45,7 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
 def prune(folder: Path, keep: int) -> tuple[int, int]:
     """Remove all but the newest `keep` copies in `folder` (and half copies a crash
     left long ago): how many went, how many stay."""
-    copies = sorted(p for p in folder.iterdir() if COPY.match(p.name) and p.is_file())
+    copies = sorted(p for p in folder.iterdir() if COPY.fullmatch(p.name) and p.is_file())
     gone = copies[:-keep] if keep > 0 else copies
     for path in gone:
         with contextlib.suppress(FileNotFoundError):

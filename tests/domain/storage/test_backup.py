@@ -276,3 +276,22 @@ def test_the_example_file_documents_the_section_and_leaves_it_off():
     assert programme.backup == config.Backup()
     assert not programme.backup.folder
     assert "[backup]" in config.DEFAULT_FILE.read_text(encoding="utf-8")
+
+
+async def test_a_copy_restores_onto_a_new_machine_with_no_database_yet(live, tmp_path):
+    copy = tmp_path / "copy.db"
+    await sqlite_backup.backup(live, copy)
+    fresh = tmp_path / "elsewhere" / "memberbot.db"
+    fresh.parent.mkdir()
+    done = await sqlite_backup.restore(fresh, copy)
+    assert done.kept is None
+    assert rows(fresh, "SELECT text FROM note") == [("live",)]
+
+
+async def test_on_postgresql_the_job_takes_no_copy(db, programme, tmp_path):
+    if db.dialect == "sqlite":
+        pytest.skip("the PostgreSQL case: pg_dump backs it up")
+    asked = programme.model_copy(update={"backup": config.Backup(folder=str(tmp_path))})
+    assert await backups.run(db, asked, T0) == {
+        "taken": 0, "kilobytes": 0, "pruned": 0, "kept": 0}
+    assert list(tmp_path.iterdir()) == []
