@@ -63,6 +63,13 @@ def seed(path: Path, megabytes: int) -> None:
     conn.close()
 
 
+def log_bytes(wal: Path) -> int:
+    try:
+        return wal.stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def pct(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -110,10 +117,7 @@ async def measure(path: Path, job_mb_s: float) -> tuple[dict[str, Window], float
 
     async def log_size() -> None:
         while not stop.is_set():
-            try:
-                size = wal.stat().st_size
-            except FileNotFoundError:
-                size = 0
+            size = log_bytes(wal)
             w = windows[now[0]]
             w.wal_max = max(w.wal_max, size)
             await asyncio.sleep(0.01)
@@ -130,8 +134,7 @@ async def measure(path: Path, job_mb_s: float) -> tuple[dict[str, Window], float
     finally:
         stop.set()
         await asyncio.gather(*tasks)
-        print(f"log at the end: {wal.stat().st_size / 2**20:.1f} MB" if wal.exists()
-              else "log at the end: none")
+        print(f"log at the end: {log_bytes(wal) / 2**20:.1f} MB")
         await db.dispose()
     return windows, took, size
 

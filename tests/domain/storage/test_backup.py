@@ -57,6 +57,20 @@ def note(path: Path, text: str) -> None:
         conn.close()
 
 
+def exists(path: Path | str) -> bool:
+    return Path(path).exists()
+
+
+def damage(copy: Path) -> None:
+    """Bytes overwritten in the middle third of the file: tables' pages, not the header."""
+    page = rows(copy, "PRAGMA page_size")[0][0]
+    pages = copy.stat().st_size // page
+    with open(copy, "r+b") as f:
+        for n in range(pages // 3, 2 * pages // 3):
+            f.seek(n * page + 8)
+            f.write(b"\xa5" * 64)
+
+
 @pytest.fixture
 async def live(tmp_path) -> Path:
     path = await migrated(tmp_path / "live.db")
@@ -103,7 +117,7 @@ async def test_a_restore_puts_the_copy_back_and_keeps_what_it_replaced(live, tmp
     assert rows(live, "SELECT text FROM note") == [("live",)]
     assert done.kept is not None
     assert rows(done.kept, "SELECT text FROM note") == [("live",), ("after the copy",)]
-    assert not Path(f"{live}-wal").exists() and not Path(f"{live}-shm").exists()
+    assert not exists(f"{live}-wal") and not exists(f"{live}-shm")
     assert not list(tmp_path.glob("live.db-restoring*"))
     # and a bot opens it as ever
     db = Database.from_url(f"sqlite+aiosqlite:///{live}")
@@ -122,7 +136,7 @@ async def test_a_restore_waits_for_no_one_while_a_memberbot_process_holds_the_da
                                                   match="a memberbot process is using"):
         await sqlite_backup.restore(live, copy)
     assert rows(live, "SELECT text FROM note") == [("live",), ("kept",)]
-    assert not Path(f"{live}{sqlite_backup.BEFORE}").exists()
+    assert not exists(f"{live}{sqlite_backup.BEFORE}")
     await sqlite_backup.restore(live, copy)  # once it is let go
     assert rows(live, "SELECT text FROM note") == [("live",)]
 
@@ -139,7 +153,7 @@ async def test_a_restore_is_refused_while_another_program_has_the_database_open(
             await sqlite_backup.restore(live, copy)
     finally:
         other.close()
-    assert Path(live).exists()
+    assert exists(live)
     assert not list(tmp_path.glob("live.db-restoring*"))
 
 
@@ -161,16 +175,11 @@ async def test_no_bot_starts_on_a_database_being_restored(live):
 async def test_a_damaged_copy_is_refused_and_the_database_left_alone(live, tmp_path):
     copy = tmp_path / "copy.db"
     await sqlite_backup.backup(live, copy)
-    page = rows(copy, "PRAGMA page_size")[0][0]
-    pages = copy.stat().st_size // page
-    with open(copy, "r+b") as f:  # the middle of the file: tables' pages, not the header
-        for n in range(pages // 3, 2 * pages // 3):
-            f.seek(n * page + 8)
-            f.write(b"\xa5" * 64)
+    damage(copy)
     with pytest.raises(sqlite_backup.Refused, match="damaged"):
         await sqlite_backup.restore(live, copy)
     assert rows(live, "SELECT text FROM note") == [("live",)]
-    assert not Path(f"{live}{sqlite_backup.BEFORE}").exists()
+    assert not exists(f"{live}{sqlite_backup.BEFORE}")
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database at all" * 100)
     with pytest.raises(sqlite_backup.Refused, match="not a SQLite database"):
