@@ -6,16 +6,18 @@ from __future__ import annotations
 import asyncio
 import shutil
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import text
 
 from bot.app import lifespan
 from bot.settings import Settings
 from domain import config
-from domain.storage import backups, schema, sqlite_backup, sqlite_in_use
+from domain.storage import backups, schema, sqlite_backup, sqlite_checkpoints, sqlite_in_use
 from domain.storage.database import Database
 from scheduler.registry import JOBS
 
@@ -59,6 +61,10 @@ def note(path: Path, text: str) -> None:
 
 def exists(path: Path | str) -> bool:
     return Path(path).exists()
+
+
+def size(path: Path) -> int:
+    return path.stat().st_size
 
 
 def damage(copy: Path) -> None:
@@ -304,3 +310,66 @@ async def test_on_postgresql_the_job_takes_no_copy(db, programme, tmp_path):
     assert await backups.run(db, asked, T0) == {
         "taken": 0, "kilobytes": 0, "pruned": 0, "kept": 0}
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_the_copy_runs_off_the_loop_which_goes_on_committing(live, tmp_path, monkeypatch):
+    """The copy starts only once the loop has committed a member's write meanwhile: on
+    the loop's own thread it would wait for that write for ever."""
+    served = threading.Event()
+    real = sqlite_backup._copy
+
+    def copy_once_the_loop_served(database: Path, target: Path) -> int:
+        assert served.wait(30), "the loop was held while the copy ran"
+        return real(database, target)
+
+    monkeypatch.setattr(sqlite_backup, "_copy", copy_once_the_loop_served)
+    db = Database.from_url(f"sqlite+aiosqlite:///{live}")
+    try:
+        copying = asyncio.create_task(sqlite_backup.backup(live, tmp_path / "copy.db"))
+        await asyncio.sleep(0)  # the copy is under way on its thread
+        async with db.uow() as uow:
+            await uow.execute(text("INSERT INTO note VALUES ('while copying')"))
+            await uow.commit()
+        served.set()
+        await asyncio.wait_for(copying, 30)
+    finally:
+        await db.dispose()
+    assert ("while copying",) in rows(tmp_path / "copy.db", "SELECT text FROM note")
+
+
+async def test_a_long_job_beside_a_copy_goes_on_and_the_log_comes_back(live, monkeypatch):
+    """The copy's one read transaction (held here by a reader of our own, as the copy
+    holds it for its pass) keeps the log from being started over: a long job's
+    caught_up() gives up after its tries instead of waiting for ever, the log grows by
+    what is written meanwhile, and once the reader is gone it is cut back."""
+    limit = 32 * 4096
+    monkeypatch.setattr(sqlite_checkpoints, "SIZE_LIMIT_BYTES", limit)
+    wal = Path(f"{live}-wal")
+    db = Database.from_url(f"sqlite+aiosqlite:///{live}")
+    reader = sqlite3.connect(live, isolation_level=None)
+    try:
+        checkpoints = db.checkpoints
+        assert checkpoints is not None
+        async with db.uow() as uow:
+            await uow.execute(text("CREATE TABLE job (b BLOB)"))
+            await uow.commit()
+
+        async def job(transactions: int) -> None:
+            for _ in range(transactions):
+                await asyncio.wait_for(checkpoints.caught_up(tries=5), 30)
+                async with db.uow() as uow:
+                    await uow.execute(text("INSERT INTO job VALUES (randomblob(12000))"))
+                    await uow.commit()
+
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM note").fetchone()  # the copy's moment
+        await job(60)
+        held_back = size(wal)
+        assert held_back > 2 * limit and checkpoints.waits > 0
+        assert held_back < 60 * 5 * 4096 + 2 * limit  # what was written, no more
+        reader.execute("COMMIT")  # the copy is done
+        await job(20)
+        assert size(wal) <= limit
+    finally:
+        reader.close()
+        await db.dispose()
