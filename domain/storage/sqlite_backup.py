@@ -146,10 +146,10 @@ def _a_copy(copy: Path, database: Path) -> None:
         raise Refused(f"there is no file at {copy}")
     if database.exists() and copy.resolve() == database.resolve():
         raise Refused(f"{copy} is the database itself: name a copy of it")
-    wal = Path(f"{copy}-wal")
-    if wal.exists() and wal.stat().st_size > 0:
-        raise Refused(f"{copy} has a write-ahead log beside it ({wal.name}): it is a "
-                      "database in use, not a copy; take one with `memberbot backup`")
+    for side in (Path(f"{copy}-wal"), Path(f"{copy}-journal")):
+        if side.exists() and side.stat().st_size > 0:  # part of its content is in there
+            raise Refused(f"{copy} has a log beside it ({side.name}): it is a database "
+                          "in use, not a copy; take one with `memberbot backup`")
 
 
 def _stage(copy: Path, staged: Path) -> None:
@@ -211,7 +211,10 @@ def _swap(staged: Path, database: Path) -> Path | None:
         _settle(database)
         kept = database.with_name(database.name + BEFORE)
         _remove(kept)
-        os.link(database, kept)
+        try:
+            os.link(database, kept)
+        except OSError:  # a file system without hard links
+            shutil.copyfile(database, kept)
     # A log left beside the database would be read into the copy, page by page, as if
     # it were the copy's own: none may survive the rename.
     _remove(*_sides(database))

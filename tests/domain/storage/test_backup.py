@@ -373,3 +373,18 @@ async def test_a_long_job_beside_a_copy_goes_on_and_the_log_comes_back(live, mon
     finally:
         reader.close()
         await db.dispose()
+
+
+async def test_a_database_in_use_with_its_log_beside_it_is_no_copy(live, tmp_path):
+    """Part of its content is in its -wal: the file alone would lose it."""
+    other = tmp_path / "other.db"
+    await sqlite_backup.backup(live, other)
+    conn = sqlite3.connect(other, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("INSERT INTO note VALUES ('in the log only')")
+        with pytest.raises(sqlite_backup.Refused, match="has a log beside it"):
+            await sqlite_backup.restore(live, other)
+    finally:
+        conn.close()
+    assert rows(live, "SELECT text FROM note") == [("live",)]
