@@ -14,11 +14,11 @@ from bot.settings import Settings
 from domain.storage import sqlite_backup
 from domain.storage.sqlite_in_use import InUse
 
-POSTGRES = ("The database is PostgreSQL: memberbot {command} copies SQLite files only. Use "
-            "PostgreSQL's own tools: pg_dump --format=custom --file=memberbot.dump "
-            "DATABASE to back up, and pg_restore --clean --if-exists --no-owner --dbname=DATABASE "
-            "memberbot.dump, with every memberbot process stopped, to restore. "
-            "See README.md, Backups and restore.")
+POSTGRES = ("The database is PostgreSQL: memberbot {command} copies SQLite files only. "
+            "Use PostgreSQL's own tools: pg_dump --format=custom --file=memberbot.dump "
+            "DATABASE to back up, and pg_restore --clean --if-exists --no-owner "
+            "--dbname=DATABASE memberbot.dump, with every memberbot process stopped, to "
+            "restore. See README.md, Backups and restore.")
 
 
 def _database(settings: Settings, command: str) -> Path | None:
