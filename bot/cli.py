@@ -22,7 +22,7 @@ from bot.app import lifespan
 from bot.settings import Settings, SettingsError, shown_url
 from bot.wechat import cli as wechat_cli
 from domain import config
-from domain.storage import schema
+from domain.storage import schema, sqlite_in_use
 from domain.storage.database import Database
 from domain.storage.sqlite_in_use import InUse
 from handlers.engine import i18n
@@ -244,6 +244,7 @@ async def _chat(settings: Settings, user: str, locale: str | None) -> int:
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    user = sqlite_in_use.user_of(settings.database_url)  # no restore meanwhile
     db = Database.from_url(settings.database_url)
     try:
         if args.db_command == "upgrade":  # 0013 reads stored phones in the programme's country
@@ -254,6 +255,7 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
         print(f"revision: {await schema.current(db.engine) or 'none'} (head: {schema.head()})")
     finally:
         await db.dispose()
+        user.close()
     return 0
 
 
