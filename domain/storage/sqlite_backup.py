@@ -88,15 +88,21 @@ async def backup(database: Path, target: Path) -> int:
     """Copy `database` to `target` (replaced if it exists) while it is in use; the
     copy's size in bytes. Holds the database as a user meanwhile, so no restore
     replaces it under the copy."""
+    await asyncio.to_thread(_a_target, database, target)
     with using(database):  # InUse while a restore replaces it
         return await asyncio.to_thread(_copy, database, target)
 
 
-def _copy(database: Path, target: Path) -> int:
+def _a_target(database: Path, target: Path) -> None:
     if not database.is_file():
         raise Refused(f"there is no database at {database}")
+    if not target.parent.is_dir():
+        raise Refused(f"there is no folder {target.parent} to put {target.name} in")
     if target.exists() and target.resolve() == database.resolve():
         raise Refused(f"{target} is the database itself: name another file")
+
+
+def _copy(database: Path, target: Path) -> int:
     partial = target.with_name(target.name + PARTIAL)
     _remove(partial, *_sides(partial))
     source = _connect(database, "rw", BUSY_S)
@@ -107,6 +113,9 @@ def _copy(database: Path, target: Path) -> int:
             copy.execute("PRAGMA journal_mode=DELETE").fetchone()  # one self-contained file
         finally:
             copy.close()
+    except sqlite3.Error as exc:  # the disk full, the folder not writable, ...
+        _remove(partial, *_sides(partial))
+        raise Refused(f"no copy was written to {target}: {exc}") from None
     except BaseException:
         _remove(partial, *_sides(partial))
         raise

@@ -388,3 +388,13 @@ async def test_a_database_in_use_with_its_log_beside_it_is_no_copy(live, tmp_pat
     finally:
         conn.close()
     assert rows(live, "SELECT text FROM note") == [("live",)]
+
+
+async def test_a_copy_says_what_is_missing_and_leaves_nothing_behind(live, tmp_path):
+    with pytest.raises(sqlite_backup.Refused, match="there is no folder"):
+        await sqlite_backup.backup(live, tmp_path / "nowhere" / "copy.db")
+    missing = tmp_path / "missing.db"
+    with pytest.raises(sqlite_backup.Refused, match="there is no database"):
+        await sqlite_backup.backup(missing, tmp_path / "copy.db")
+    assert not exists(f"{missing}{sqlite_in_use.SUFFIX}") and not exists(missing)
+    assert not exists(tmp_path / "copy.db")
