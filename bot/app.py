@@ -21,7 +21,7 @@ from domain.config import Programme
 from domain.feedback import surveys
 from domain.insight import cooccurrence
 from domain.staff import roles
-from domain.storage import schema
+from domain.storage import schema, sqlite_in_use
 from domain.storage.database import Database
 from handlers.engine.engine import Engine
 from handlers.routers import build_engine
@@ -60,6 +60,8 @@ async def lifespan(settings: Settings, migrate: bool = True,
     models = cooccurrence.Models(db)
     programme.keep_recommender(models)
     first: list[asyncio.Task[None]] = []
+    # Held for the process's life: `memberbot restore` refuses while any process holds it.
+    user = sqlite_in_use.user_of(settings.database_url)
     try:
         if migrate:
             await schema.upgrade(db.engine, phone_country_code=programme.phone_country_code)
@@ -88,7 +90,10 @@ async def lifespan(settings: Settings, migrate: bool = True,
         # start-up task, done or waiting to try again, is cancelled.
         await models.close()
         await cancel(first)
-        await db.dispose()
+        try:
+            await db.dispose()
+        finally:
+            user.close()
 
 
 async def first_model(models: cooccurrence.Models, retry_s: float = RETRY_MODEL_S) -> None:

@@ -14,7 +14,7 @@ from dataclasses import replace
 from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot import console, importing, logs, scheduling, web
+from bot import backup_cli, console, importing, logs, scheduling, web
 from bot import member_cli as operator
 from bot import programme as programme_file
 from bot import run as running
@@ -22,8 +22,9 @@ from bot.app import lifespan
 from bot.settings import Settings, SettingsError, shown_url
 from bot.wechat import cli as wechat_cli
 from domain import config
-from domain.storage import schema
+from domain.storage import schema, sqlite_in_use
 from domain.storage.database import Database
+from domain.storage.sqlite_in_use import InUse
 from handlers.engine import i18n
 
 log = logging.getLogger("memberbot")
@@ -137,6 +138,16 @@ def parser() -> argparse.ArgumentParser:
                        description=importing.HELP,
                        formatter_class=argparse.RawDescriptionHelpFormatter,
                        ).add_argument("file", help="the CSV file")
+    sub.add_parser("backup", help="copy a SQLite database, while the bot runs",
+                   description="Copy the SQLite database to FILE (replaced if it exists; a "
+                               "folder gets a dated file) while the bot goes on serving.",
+                   ).add_argument("file", metavar="FILE", help="where the copy goes")
+    sub.add_parser("restore", help="put a backup in the database's place",
+                   description="Replace the SQLite database with FILE, a copy memberbot "
+                               "backup took: only with no memberbot process running on it, "
+                               "after checking the copy's integrity and revision (an older "
+                               "copy is upgraded). The replaced database is kept beside it.",
+                   ).add_argument("file", metavar="FILE", help="the copy to restore")
     return p
 
 
@@ -167,7 +178,7 @@ def _main(argv: Sequence[str] | None) -> int:
     except CommandError as exc:
         print(f"migration: {exc}", file=sys.stderr)
         return 2
-    except web.ListenError as exc:
+    except (web.ListenError, InUse) as exc:
         print(str(exc), file=sys.stderr)
         return 1
     except BrokenPipeError:
@@ -211,6 +222,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await operator.run(args, settings)
     if args.command == "import":
         return await importing.command(args.file, settings)
+    if args.command in ("backup", "restore"):
+        return await getattr(backup_cli, args.command)(args.file, settings)
     if args.command == "wechat":
         return await wechat_cli.run(args, settings)
     if args.command == "run":
@@ -231,6 +244,7 @@ async def _chat(settings: Settings, user: str, locale: str | None) -> int:
 
 
 async def _db(args: argparse.Namespace, settings: Settings) -> int:
+    user = sqlite_in_use.user_of(settings.database_url)  # no restore meanwhile
     db = Database.from_url(settings.database_url)
     try:
         if args.db_command == "upgrade":  # 0013 reads stored phones in the programme's country
@@ -241,6 +255,7 @@ async def _db(args: argparse.Namespace, settings: Settings) -> int:
         print(f"revision: {await schema.current(db.engine) or 'none'} (head: {schema.head()})")
     finally:
         await db.dispose()
+        user.close()
     return 0
 
 

@@ -345,6 +345,25 @@ class Privacy(Strict):
         return self
 
 
+class Backup(Strict):
+    """Scheduled copies of a SQLite database (domain/storage/backups.py): into `folder`
+    (a relative one is taken from the database's own folder) every `every_hours` hours,
+    the newest `keep` kept and older ones removed. No folder: off. On PostgreSQL the
+    job takes none (pg_dump does that there)."""
+
+    folder: Annotated[StrictStr, Field(max_length=1000)] = ""
+    # Hours that divide a day: the copies fall at the same hours every day.
+    every_hours: Literal[1, 2, 3, 4, 6, 8, 12, 24] = 24
+    keep: Annotated[StrictInt, Field(ge=1, le=1000)] = 7
+
+    @field_validator("folder")
+    @classmethod
+    def _a_path(cls, value: str) -> str:
+        if any(ord(c) < 32 for c in value):
+            raise ValueError("must be a path without control characters")
+        return value.strip()
+
+
 Stars = Annotated[StrictInt, Field(ge=1, le=10_000)]
 ChatRef = Annotated[StrictStr, Field(pattern=r"^-?[0-9]{1,20}$|^@[A-Za-z0-9_]{4,32}$")]
 
@@ -413,6 +432,7 @@ class Programme(Strict):
     insight: Insight = Insight()
     privacy: Privacy = Privacy()
     membership: Membership = Membership()
+    backup: Backup = Backup()
     # Not in the file: what domain.rewards.catalogue read of operators' edits.
     _catalogue: Any = PrivateAttr(default=None)
     # Not in the file: which accounts campaigns reach here (domain.campaigns.segments.Reach),

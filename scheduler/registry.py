@@ -26,6 +26,7 @@ from domain.membership import subscriptions
 from domain.points import writeoffs
 from domain.privacy import erasure, retention
 from domain.staff import jobs
+from domain.storage import backups
 from domain.storage.database import Database
 from domain.support import reminders as support
 from domain.tiers import tier_review
@@ -107,5 +108,11 @@ JOBS: tuple[Job, ...] = (
     # Hourly: paid plans whose renewal is missed past [membership] grace_days end.
     Job("membership", subscriptions.lapse_due,
         lambda p: CronTrigger(minute=25, timezone=p.zone), HOUR - 60),
+    # [backup] every_hours, which divides a day: at :45 of the same hours each day (once
+    # a day, 02:45).
+    Job("backup", backups.run, lambda p: CronTrigger(
+        hour=",".join(str(h) for h in range(2 % p.backup.every_hours, 24,
+                                             p.backup.every_hours)),
+        minute=45, timezone=p.zone), HOUR - 60),
 )
 assert tuple(j.name for j in JOBS) == jobs.NAMES, "domain.staff.jobs.NAMES lists every job"

@@ -21,7 +21,7 @@ from domain.storage.database import UnitOfWork
 
 NAMES = ("birthdays", "winback", "expiry", "expiry_reminders", "tier_review", "campaigns",
          "community", "surveys", "support", "rollups", "standing", "scores",
-         "report", "erasure", "retention", "membership")
+         "report", "erasure", "retention", "membership", "backup")
 RUNNER = "scheduler"
 # A scheduler says it is alive at least this often; older means none is running.
 HEARTBEAT = timedelta(seconds=60)

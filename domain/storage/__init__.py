@@ -1,6 +1,8 @@
 """Storage: engines and the unit of work (database), SQLite shims (sqlite_inline,
 sqlite_direct), WAL checkpoints off the loop (sqlite_checkpoints), long work in short
-turns (turns), group commit, schema and migrations.
+turns (turns), group commit, schema and migrations, and a SQLite file's backups and
+restores (sqlite_backup, the scheduled `backups`, and sqlite_in_use, which says who
+holds the file).
 
 Capability packages ask the unit of work for what they need and never reach past it.
 

@@ -42,6 +42,7 @@ RESULT_FIELDS = {
     "erasure": ("erased", "points"),
     "retention": ("warned", "returned", "erased", "points", "waiting", "at_stake"),
     "membership": ("lapsed",),
+    "backup": ("taken", "kilobytes", "pruned", "kept"),
 }
 VERBS = ("pause", "resume", "run")
 
