@@ -68,7 +68,8 @@ class Figures(monitoring.Watcher):
             "memberbot_event_loop_lag_seconds", f"How late a timer due every {LAG_EVERY_S} s "
             "fires: time the loop was held by something else", buckets=LAG, registry=r)
         self.sends = Counter(
-            "memberbot_sends_total", "Messages pushed to members (answers excepted), by "
+            "memberbot_sends_total", "Send attempts through a platform's sender (Telegram: "
+            "every message, answers too; WeChat: messages outside a passive reply), by "
             "platform and outcome: " + ", ".join(OUTCOMES), ["platform", "outcome"],
             registry=r)
         self.queue = Gauge(
