@@ -24,7 +24,7 @@ import logging
 from collections import Counter as Tally
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
@@ -103,13 +103,24 @@ class Figures(monitoring.Watcher):
             "memberbot_ledger_points_total", "Points moved in committed ledger entries: "
             "issued, redeemed, expired, reversed (refunds and other debits)",
             ["movement"], registry=r)
+        # Each series' child, looked up once: labels() takes a lock and hashes the labels
+        # on every call, and these are counted per message and per ledger entry.
+        self.children: dict[tuple[str, ...], Any] = {}
         for movement in MOVEMENTS:  # at 0 from the start, so rates have a series
             self.points.labels(movement)
         self._reading = asyncio.Lock()
 
-    # domain.monitoring
+    def child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, kept after the first call."""
+        key = (str(id(metric)), *labels)
+        found = self.children.get(key)
+        if found is None:
+            found = self.children[key] = metric.labels(*labels)
+        return found
+
+    # domain.monitoring.Watcher
     def points_moved(self, movement: monitoring.Movement, points: int) -> None:
-        self.points.labels(movement).inc(points)
+        self.child(self.points, movement).inc(points)
 
     def job_ran(self, job: str, outcome: str, seconds: float) -> None:
         self.job_runs.labels(job, outcome).inc()
@@ -122,7 +133,7 @@ class Figures(monitoring.Watcher):
         self.db_errors.labels(kind).inc()
 
     def expect(self, platforms: list[str]) -> None:
-        """Series at 0 for every platform's sends and inbound, so alerts see them."""
+        """Series at 0 for the platforms' sends and reply times, so alerts see them."""
         for platform in platforms:
             for outcome in OUTCOMES:
                 self.sends.labels(platform, outcome)
@@ -157,17 +168,17 @@ _queued: Tally[tuple[str, str]] = Tally()  # (platform, queue) -> messages in it
 
 def handled(platform: str, kind: str, outcome: str) -> None:
     for figures in _live:
-        figures.inbound.labels(platform, kind, outcome).inc()
+        figures.child(figures.inbound, platform, kind, outcome).inc()
 
 
 def replied(platform: str, seconds: float) -> None:
     for figures in _live:
-        figures.reply_seconds.labels(platform).observe(seconds)
+        figures.child(figures.reply_seconds, platform).observe(seconds)
 
 
 def sent(platform: str, outcome: str) -> None:
     for figures in _live:
-        figures.sends.labels(platform, outcome).inc()
+        figures.child(figures.sends, platform, outcome).inc()
 
 
 def queue_in(platform: str, queue: str) -> None:
