@@ -27,8 +27,8 @@ from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.exposition import generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
 
 from bot.web import error
 from domain import monitoring
@@ -158,8 +158,11 @@ class Figures(monitoring.Watcher):
             for (kind, status), count in counts.items():
                 self.pending.labels(kind, status).set(count)
 
-    def text(self) -> bytes:
-        return generate_latest(self.registry)
+    def text(self, accept: str = "") -> tuple[bytes, str]:
+        """The figures in the format the scraper asks for (Prometheus' text format, or
+        OpenMetrics), and its content type."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
 
 
 _live: list[Figures] = []  # installed by `running`: one in a process that serves
@@ -205,7 +208,8 @@ def scrape(figures: Figures, db: Database, token: str | None):
             if refused is not None:
                 return refused
         await figures.read(db)
-        return web.Response(body=figures.text(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        body, content_type = figures.text(request.headers.get("Accept", ""))
+        return web.Response(body=body, headers={"Content-Type": content_type})
     return answer
 
 

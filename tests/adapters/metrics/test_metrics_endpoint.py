@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from sqlalchemy.exc import IntegrityError
 
 from bot import metrics
@@ -229,6 +230,18 @@ async def test_without_a_token_set_the_figures_are_open(db, programme):
     async with serving(db, programme) as served:
         figures = await served.scrape()
         assert figures.get("memberbot_ledger_points_total", movement="expired") == 0
+
+
+async def test_a_scraper_asking_for_openmetrics_gets_it(db, programme):
+    async with serving(db, programme) as served:
+        async with served.api.session.get(served.base + "/metrics", headers={
+                "Accept": "application/openmetrics-text; version=1.0.0"}) as resp:
+            assert resp.status == 200
+            assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
+            text = await resp.text()
+    assert text.endswith("# EOF\n")
+    families = {f.name for f in text_string_to_metric_families(text)}
+    assert {"memberbot_ledger_points", "memberbot_event_loop_lag_seconds"} <= families
 
 
 async def test_two_apps_in_one_process_keep_their_own_figures(db, programme):
