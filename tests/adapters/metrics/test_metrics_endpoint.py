@@ -6,6 +6,7 @@ token guards it when one is set."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -160,6 +161,29 @@ async def test_database_errors_lock_waits_and_connections_in_use(db, programme):
         assert figures.get("memberbot_sqlite_lock_wait_seconds_count", lock="process") == 1
     else:
         assert figures.get("memberbot_sqlite_lock_wait_seconds_count") is None
+
+
+async def test_a_wait_for_another_process_s_sqlite_lock_is_counted(db, programme):
+    if db.dialect != "sqlite":
+        pytest.skip("SQLite's file lock")
+    other = sqlite3.connect(db.engine.url.database, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")  # as another process writing: it holds the lock
+        async with serving(db, programme) as served:
+            async def write() -> None:
+                async with db.uow() as uow:
+                    await uow.session.connection()  # BEGIN IMMEDIATE: waits for the lock
+                    await uow.commit()
+            writing = asyncio.create_task(write())
+            await asyncio.sleep(0.01)  # its first try finds the lock taken: it retries
+            other.execute("COMMIT")
+            await asyncio.wait_for(writing, 15)
+            figures = await served.scrape()
+    finally:
+        other.close()
+    assert figures.get("memberbot_sqlite_lock_wait_seconds_count", lock="file") == 1
+    assert figures.get("memberbot_sqlite_lock_wait_seconds_sum", lock="file") > 0
+    assert figures.get("memberbot_sqlite_lock_wait_seconds_count", lock="process") is None
 
 
 async def _another_writer(db, go: asyncio.Event) -> None:
