@@ -88,7 +88,9 @@ class Figures(monitoring.Watcher):
             ["kind", "campaign_status"], registry=r)
         self.db_errors = Counter(
             "memberbot_database_errors_total", "Units of work that ended in a database "
-            "error, by its kind", ["kind"], registry=r)
+            "error, by its kind: transient (a deadlock or serialization failure, run "
+            "again), IntegrityError (mostly a race on a unique key, run again), or the "
+            "error's class", ["kind"], registry=r)
         self.lock_wait = Histogram(
             "memberbot_sqlite_lock_wait_seconds", "Waits for SQLite's write lock: "
             "lock=process (behind this process's other writers), lock=file (another "

@@ -27,7 +27,8 @@ class Watcher:
         """A transaction or statement waited `seconds` for SQLite's write lock."""
 
     def database_failed(self, kind: str) -> None:
-        """A unit of work ended in a database error of this kind (its class name)."""
+        """A unit of work ended in a database error of this kind: "transient" (a deadlock
+        or serialization failure, run again), else its class name (IntegrityError, ...)."""
 
 
 _watchers: list[Watcher] = []

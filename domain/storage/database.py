@@ -97,6 +97,12 @@ def _tune_sqlite(engine: AsyncEngine, checkpoints_apart: bool) -> None:
         conn.exec_driver_sql("BEGIN" if _snapshot.get() else "BEGIN IMMEDIATE")
 
 
+def _kind(exc: DBAPIError) -> str:
+    """A database error as monitoring counts it: a conflict the database settled (run
+    again, see again_if_transient) apart from real failures, which go by their class."""
+    return "transient" if is_transient(exc) else type(exc).__name__
+
+
 def is_transient(exc: BaseException) -> bool:
     """A conflict the database settled by aborting this transaction, not a fault."""
     return getattr(getattr(exc, "orig", None), "sqlstate", None) in TRANSIENT_SQLSTATES
@@ -321,7 +327,7 @@ class UnitOfWork:
             if self._db._write_lock is not None:
                 self._db._write_lock.release()
         if isinstance(exc, DBAPIError):
-            monitoring.database_failed(type(exc).__name__)
+            monitoring.database_failed(_kind(exc))
         if exc is None:
             # After a long transaction, through the timer queue, not sleep(0): that lets
             # only the callbacks already queued run first, and a task whose timer or I/O
@@ -445,7 +451,7 @@ class Snapshot(UnitOfWork):
         finally:
             self._offload.__exit__(None, None, None)
         if isinstance(exc, DBAPIError):
-            monitoring.database_failed(type(exc).__name__)
+            monitoring.database_failed(_kind(exc))
 
     async def commit(self) -> None:
         raise RuntimeError("a snapshot only reads")
