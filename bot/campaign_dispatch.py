@@ -43,6 +43,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from bot import metrics
 from bot.notifier import Push, connecting
 from domain.campaigns import campaigns, deliveries
 from domain.campaigns.deliveries import Progress, Work
@@ -287,7 +288,12 @@ class Dispatcher:
                                      coupon.expires_at if coupon else None, recommended)
             for platform, external_id in self.routes(campaign, work):
                 lane = self._lane(platform)
-                if not await lane.enter(lambda: campaign.id in self._halted):
+                metrics.queue_in(platform, "campaign")
+                try:
+                    entered = await lane.enter(lambda: campaign.id in self._halted)
+                finally:
+                    metrics.queue_out(platform, "campaign")
+                if not entered:
                     outcome, detail = deliveries.RELEASE, None
                     break
                 handed, detail = True, None

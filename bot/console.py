@@ -21,6 +21,7 @@ import io
 import logging
 import sys
 import threading
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import segno
 
+from bot import metrics
 from bot.campaign_dispatch import Dispatcher, Edit
 from bot.console_outbox import Outbox, scratch
 from bot.notifier import Notifier, Push
@@ -114,9 +116,14 @@ class ConsoleChat:
         """Send one line as the simulated member; return what the bot printed. A number
         answers the buttons of a message that arrived since the last reply that had any."""
         action = self._pressed(line)
+        began = time.perf_counter()
         answer = await self.engine.handle(Inbound(
             platform=PLATFORM, user_id=self.user, chat_id=self.user,
             text="" if action else line, action=action, locale=self.locale))
+        kind = "callback" if action else "update"
+        metrics.handled(PLATFORM, kind, "answered" if answer.replies else "silent")
+        if answer.replies:
+            metrics.replied(PLATFORM, time.perf_counter() - began)
         self.shown_locale = answer.locale
         rendered = answer.rendered()
         if any(r.buttons for r in rendered):

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from bot import metrics
 from domain.conversations import inbox
 from domain.storage.database import Database
 from domain.storage.group_commit import GroupCommit
@@ -58,15 +60,29 @@ class Pipeline:
     async def handle(self, inbound: Inbound, deliver: Deliver,
                      again: Again | None = None) -> Answer:
         """Handle once and deliver once. `again` sees a recorded answer first (a WeChat
-        retry carries one owed to a passive reply back itself, with no lease)."""
-        answer = await self.engine.handle(inbound)
-        if inbound.key is None:
-            await deliver(answer)
-        elif answer.leased:  # the handling transaction took the lease with the answer
-            await deliver(answer)
-            await self.finish(inbound.key)
-        elif not (again is not None and answer.replayed and await again(answer)):
-            await self.once(inbound.key, lambda: deliver(answer))
+        retry carries one owed to a passive reply back itself, with no lease).
+        Counted for monitoring (bot.metrics): by outcome, and the time to answer."""
+        began = time.perf_counter()
+        kind = "callback" if inbound.action else "update"
+        try:
+            answer = await self.engine.handle(inbound)
+            if inbound.key is None:
+                await deliver(answer)
+            elif answer.leased:  # the handling transaction took the lease with the answer
+                await deliver(answer)
+                await self.finish(inbound.key)
+            elif not (again is not None and answer.replayed and await again(answer)):
+                await self.once(inbound.key, lambda: deliver(answer))
+        except Exception:
+            metrics.handled(self.platform, kind, "failed")
+            raise
+        if answer.replayed:
+            metrics.handled(self.platform, kind, "replayed")
+        elif answer.replies:
+            metrics.handled(self.platform, kind, "answered")
+            metrics.replied(self.platform, time.perf_counter() - began)
+        else:
+            metrics.handled(self.platform, kind, "silent")
         return answer
 
     async def once(self, key: str, send: Callable[[], Awaitable[None]]) -> bool:

@@ -22,7 +22,7 @@ from typing import Any, TextIO
 
 from aiohttp import web as aioweb
 
-from bot import console, scheduling, web
+from bot import console, metrics, scheduling, web
 from bot import programme as programme_file
 from bot.app import App, lifespan
 from bot.campaign_dispatch import Dispatcher
@@ -181,6 +181,7 @@ async def _serve(settings: Settings, programme: Programme, chosen: list[Service]
                  started: asyncio.Event, stop: asyncio.Event) -> None:
     async with lifespan(settings, programme=programme) as app, AsyncExitStack() as stack:
         web_app = web.build(app.db)
+        await stack.enter_async_context(metrics.running(app, web_app))  # before any figure
         arriving = []  # services still connecting (Telegram), served meanwhile
         for service in chosen:
             coming = await stack.enter_async_context(service(app, web_app))

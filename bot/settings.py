@@ -46,6 +46,7 @@ class Settings:
     wechat_api_url: str = WECHAT_API_URL
     wechat_max_age: int = 300  # seconds a signed callback stays acceptable
     api_key: str | None = None
+    metrics_token: str | None = None  # None: GET /metrics is open (bot/metrics.py)
     owner: str | None = None  # "telegram:12345": the programme's owner, a platform identity
     redis_url: str | None = None
     # The web app's address as members' browsers reach it (https://club.example.com),
@@ -102,6 +103,7 @@ class Settings:
             wechat_api_url=env.get("MEMBERBOT_WECHAT_API_URL", WECHAT_API_URL).rstrip("/"),
             wechat_max_age=_number(env, "MEMBERBOT_WECHAT_MAX_AGE", int, 300, 10, 3600),
             api_key=env.get("MEMBERBOT_API_KEY"),
+            metrics_token=env.get("MEMBERBOT_METRICS_TOKEN"),
             owner=env.get("MEMBERBOT_OWNER"),
             redis_url=env.get("MEMBERBOT_REDIS_URL"),
             public_url=(env.get("MEMBERBOT_PUBLIC_URL") or "").rstrip("/") or None,
@@ -131,6 +133,11 @@ class Settings:
                 r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?", self.public_url):
             raise SettingsError("MEMBERBOT_PUBLIC_URL must be the web app's address as "
                                 "browsers reach it, e.g. https://club.example.com")
+        token = self.metrics_token
+        if token is not None and not (len(token) <= 256 and token.isascii()
+                                      and token.isprintable() and " " not in token):
+            raise SettingsError("MEMBERBOT_METRICS_TOKEN must be at most 256 visible ASCII "
+                                "characters, without spaces: Prometheus sends it in a header")
         if self.wechat_aes_key is not None and len(self.wechat_aes_key) != 43:
             raise SettingsError("MEMBERBOT_WECHAT_AES_KEY must be the 43-character "
                                 "EncodingAESKey")

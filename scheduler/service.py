@@ -18,12 +18,14 @@ import asyncio
 import logging
 import os
 import socket
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from domain import monitoring
 from domain.config import Programme
 from domain.staff import jobs
 from domain.storage.database import Database
@@ -183,11 +185,13 @@ class Scheduler:
                     await jobs.scheduled(uow, {name: self.next_run(name)}, now)
                     await uow.commit()
                     log.info("job paused; skipped", extra={"job": name})
+                    monitoring.job_ran(name, "skipped", 0.0)
                     return
                 await jobs.started(uow, name, self.name, now)
                 await uow.commit()
             result: dict[str, Any] = {}
             error = None
+            began = time.perf_counter()
             try:
                 result = await job.run(self.db, self.programme, now)
                 outcome = "ok"
@@ -201,6 +205,7 @@ class Scheduler:
                 log.exception("job failed", extra={"job": name})
             else:
                 log.info("job done", extra={"job": name, "result": result})
+            monitoring.job_ran(name, outcome, time.perf_counter() - began)
             async with self.db.uow() as uow:
                 await jobs.finished(uow, name, outcome, result, error, self.next_run(name),
                                     self.clock())

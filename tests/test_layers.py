@@ -17,7 +17,8 @@ LAYERS = "Layers: bot wires everything; handlers and scheduler sit on domain"
 SDKS = "Only bot/ talks to chat SDKs"
 NO_SQL = "Conversations call domain services; they never speak SQL"
 STORAGE = "Capabilities ask the unit of work; only storage knows SQLite's internals"
-CONTRACTS = 4
+PROMETHEUS = "Only bot/ speaks Prometheus; the layers below report through domain.monitoring"
+CONTRACTS = 5
 PLATFORM_WORDS = re.compile(r"telegram|wechat|\bt\.me\b", re.IGNORECASE)
 # Where the domain may still name a platform, and why.
 PLATFORM_WORDS_ALLOWED = {
@@ -51,6 +52,8 @@ def test_the_contracts_hold():
     ("handlers/leak.py", "from sqlalchemy.exc import IntegrityError\n", NO_SQL),
     ("domain/points/leak.py", "from domain.storage import sqlite_inline\n", STORAGE),
     ("domain/campaigns/leak.py", "import sqlite3\n", STORAGE),
+    ("domain/points/leak.py", "from prometheus_client import Counter\n", PROMETHEUS),
+    ("scheduler/leak.py", "import prometheus_client\n", PROMETHEUS),
 ])
 def test_a_broken_rule_is_caught(tmp_path, where, line, contract):
     for package in PACKAGES:

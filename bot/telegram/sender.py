@@ -33,6 +33,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from bot import metrics
 from bot.telegram.transport import (
     FloodWait,
     Part,
@@ -44,7 +45,7 @@ from bot.telegram.transport import (
 from handlers.engine.types import Rendered
 
 log = logging.getLogger(__name__)
-
+PLATFORM = "telegram"  # as bot.metrics counts its sends
 PAID_RATE_MAX = 1000.0  # messages per second Telegram allows with allow_paid_broadcast
 MAX_FLOOD_WAITS = 10  # per message; a server that keeps answering 429 gets a "failed"
 CATCH_UP = 0.05  # seconds a late slot may be made up for, so timer lag does not cost rate
@@ -185,6 +186,7 @@ class Sender:
                      close_keyboard=close_keyboard)
         chat = self._chats.get(chat_id) or self._chats.setdefault(chat_id, _Chat())
         chat.users += 1
+        metrics.queue_in(PLATFORM, "sender")
         try:
             if interactive and not group:
                 return await self._send_parts(chat_id, parts, chat, group, interactive)
@@ -192,6 +194,7 @@ class Sender:
                 return await self._send_parts(chat_id, parts, chat, group, interactive)
         finally:
             chat.users -= 1
+            metrics.queue_out(PLATFORM, "sender")
             if len(self._chats) > self._sweep_at:
                 self._sweep()
 
@@ -205,6 +208,7 @@ class Sender:
                 return SendResult(result.status, last, attempts, result.detail)
             last = result.message_id
         self.counters.sent += 1
+        metrics.sent(PLATFORM, "sent")
         return SendResult("sent", last, attempts)
 
     async def _send_part(self, chat_id: str, part: Part, chat: _Chat, group: bool,
@@ -226,10 +230,12 @@ class Sender:
                     return self._fail(chat_id, attempts, f"still flood-limited: {exc}")
             except Unreachable as exc:
                 self.counters.unreachable += 1
+                metrics.sent(PLATFORM, "403")
                 await self._notify(self.on_unreachable, chat_id)
                 return SendResult("unreachable", None, attempts, exc.description)
             except Rejected as exc:
                 self.counters.rejected += 1
+                metrics.sent(PLATFORM, "rejected")
                 log.warning("telegram rejected a message", extra={
                     "chat_id": chat_id, "part": part.kind, "detail": exc.description})
                 await self._notify(self.on_rejected, chat_id)
@@ -242,6 +248,7 @@ class Sender:
 
     def _fail(self, chat_id: str, attempts: int, detail: str) -> SendResult:
         self.counters.failed += 1
+        metrics.sent(PLATFORM, "failed")
         log.warning("telegram send failed", extra={"chat_id": chat_id, "attempts": attempts,
                                                    "detail": detail})
         return SendResult("failed", None, attempts, detail)
@@ -249,6 +256,7 @@ class Sender:
     def _pause(self, retry_after: float) -> None:
         """Pause every send until `retry_after` from now; a pause is never shortened."""
         self.counters.flood_waits += 1
+        metrics.sent(PLATFORM, "429")  # an attempt refused; the message waits and goes again
         self._paused_until = max(self._paused_until, self._clock() + retry_after)
         log.warning("telegram flood wait", extra={"retry_after": retry_after})
 

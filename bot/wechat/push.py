@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
+from bot import metrics
 from bot.wechat import render
 from bot.wechat.api import Api, ApiError
 from bot.wechat.messages import PLATFORM
@@ -38,7 +39,11 @@ QUOTA_SPENT = 45047  # "out of response count limit"
 NOT_FOLLOWING = 43004  # "require subscribe": the member unfollowed
 REFUSED_SUBSCRIBE = 43101  # the member declined this subscribe message
 INVALID_MEDIA = 40007  # an upload WeChat no longer has: forgotten, so a retry uploads anew
-RETRYABLE = {-1, -2, -3, 45009, 45011, INVALID_MEDIA}  # busy, unreachable, rate limits
+RATE_LIMITED = {45009, 45011}  # the API's daily quota or its frequency limit
+RETRYABLE = {-1, -2, -3, *RATE_LIMITED, INVALID_MEDIA}  # busy, unreachable, rate limits
+# WeChat's refusals as bot.metrics counts them; any other is "failed".
+COUNTED = {WINDOW_CLOSED: "window_closed", QUOTA_SPENT: "quota", NOT_FOLLOWING: "403",
+           REFUSED_SUBSCRIBE: "403", **dict.fromkeys(RATE_LIMITED, "429")}
 
 
 @dataclass(frozen=True)
@@ -83,14 +88,18 @@ class Pusher:
     async def push(self, openid: str, rendered: Rendered, *,
                    template: Template | None = None) -> PushResult:
         """One message to a member: in the window if it is open, else by template."""
-        if self.pictures is not None:
-            messages = await self.pictures.compose([rendered], self.locale)
-        else:
-            messages = list(render.split(render.as_text(rendered, self.locale)))
-        result = await self.custom(openid, messages)
-        if result.outcome == "deferred" and template is not None:
-            return await self.template(openid, template)
-        return result
+        metrics.queue_in(PLATFORM, "sender")
+        try:
+            if self.pictures is not None:
+                messages = await self.pictures.compose([rendered], self.locale)
+            else:
+                messages = list(render.split(render.as_text(rendered, self.locale)))
+            result = await self.custom(openid, messages)
+            if result.outcome == "deferred" and template is not None:
+                return await self.template(openid, template)
+            return result
+        finally:
+            metrics.queue_out(PLATFORM, "sender")
 
     async def custom(self, openid: str, messages: list[Message]) -> PushResult:
         """Customer-service messages (texts and uploaded images), if the window has
@@ -100,8 +109,11 @@ class Pusher:
         async with self.db.uow() as uow:
             room = await service_window.reserve(uow, PLATFORM, openid, self.clock(),
                                                 len(messages))
+            shut = not room and await service_window.closed(uow, PLATFORM, openid,
+                                                            self.clock())
             await uow.commit()
         if not room:
+            metrics.sent(PLATFORM, "window_closed" if shut else "quota")
             return PushResult("deferred")
         for message in messages:
             try:
@@ -111,6 +123,7 @@ class Pusher:
                         and self.pictures is not None:
                     await self.pictures.media.forget(message.media_id)
                 return await self._refused(openid, exc, "custom")
+        metrics.sent(PLATFORM, "sent")
         return PushResult("sent", "custom")
 
     async def template(self, openid: str, template: Template) -> PushResult:
@@ -125,8 +138,10 @@ class Pusher:
             await self.api.call(SENDERS[chosen.kind], payload)
         except ApiError as exc:
             if exc.errcode == REFUSED_SUBSCRIBE:
+                metrics.sent(PLATFORM, "403")
                 return PushResult("deferred", chosen.kind, exc.errcode)
             return await self._refused(openid, exc, chosen.kind)
+        metrics.sent(PLATFORM, "sent")
         return PushResult("sent", chosen.kind)
 
     def _words(self, rendered: Rendered) -> str:
@@ -142,6 +157,7 @@ class Pusher:
 
     async def _refused(self, openid: str, exc: ApiError, via: str) -> PushResult:
         code = exc.errcode
+        metrics.sent(PLATFORM, COUNTED.get(code, "failed"))
         now = self.clock()
         async with self.db.uow() as uow:
             if code == WINDOW_CLOSED:

@@ -290,6 +290,24 @@ async def due(uow: UnitOfWork, now: datetime) -> bool:
                 and_(Delivery.status == "sending", Delivery.lease_until <= now))).exists())))
 
 
+# Deliveries not yet sent of campaigns under way, by kind and the campaign's status:
+# the campaigns by their status index, then each one's rows on ix_campaign_deliveries_due.
+_PENDING = (
+    select(Campaign.survey_id.is_(None), Campaign.status, func.count())
+    .select_from(Campaign).join(Delivery, Delivery.campaign_id == Campaign.id)
+    .where(Campaign.status.in_(("running", "paused")),
+           Delivery.status.in_(("pending", "sending")))
+    .group_by(Campaign.survey_id.is_(None), Campaign.status))
+
+
+async def pending_counts(uow: UnitOfWork) -> dict[tuple[str, str], int]:
+    """(kind: campaign or survey, campaign status) -> deliveries still to send, for
+    monitoring; read it from a snapshot, as it counts every such row."""
+    rows = await uow.session.execute(_PENDING)
+    return {("campaign" if plain else "survey", status): int(count)
+            for plain, status, count in rows}
+
+
 async def take_over(uow: UnitOfWork, now: datetime) -> int:
     """Void the leases of rows in flight. Only for a process that knows it is alone, so
     what a dead one left resumes at once instead of when its leases run out."""

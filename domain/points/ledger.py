@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Literal
 
 from sqlalchemy import BigInteger, bindparam, case, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from domain import monitoring
 from domain.errors import InsufficientPoints, InvalidAmount, UnknownMember
 from domain.members.tables import Member
 from domain.points import lots
@@ -108,7 +110,18 @@ async def post(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
         balance = await _scalar(uow, CREDIT, b_member=cmd.member_id, b_amount=cmd.delta)
     if balance is None:
         raise UnknownMember(member_id=cmd.member_id)
+    _report(uow, "issued", cmd.delta)
     return Posted(entry_id, balance, duplicate=False)
+
+
+# A debit's kind as operators count it: anything else taken back is "reversed".
+_DEBITS: dict[str, monitoring.Movement] = {"redeem": "redeemed", "expire": "expired"}
+
+
+def _report(uow: UnitOfWork, movement: monitoring.Movement, points: int) -> None:
+    """Count points moved once the transaction commits (monitoring), when watched."""
+    if points and monitoring.watched():
+        uow.after_commit(partial(monitoring.points_moved, movement, points))
 
 
 async def _post_debit(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
@@ -121,6 +134,7 @@ async def _post_debit(uow: UnitOfWork, cmd: Post, now: datetime) -> Posted:
         balance = await _debit(uow, cmd.member_id, -cmd.delta, now)
         if balance is None:
             raise UnknownMember(member_id=cmd.member_id)
+        _report(uow, _DEBITS.get(cmd.kind, "reversed"), -cmd.delta)
         return Posted(entry_id, balance, duplicate=False)
 
 
@@ -222,6 +236,7 @@ async def write_off(uow: UnitOfWork, member_id: int, now: datetime) -> int:
             next_expiry_at=lots.next_expiry(open_lots),
         )
     )
+    _report(uow, "expired", expired)
     return expired
 
 
@@ -342,5 +357,6 @@ async def post_credits(uow: UnitOfWork, cmds: list[Post], now: datetime,
                       for m, (total, soonest) in moved.items() if (soonest is not None) == expiring]
             if params:
                 await uow.execute(stmt, params)
+        _report(uow, "issued", sum(total for total, _ in moved.values()))
     return written
 

@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from domain import monitoring
 from domain.storage import sqlite_checkpoints, sqlite_direct, sqlite_inline, turns
 from domain.storage.sqlite_checkpoints import Checkpoints
 
@@ -94,6 +95,12 @@ def _tune_sqlite(engine: AsyncEngine, checkpoints_apart: bool) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN" if _snapshot.get() else "BEGIN IMMEDIATE")
+
+
+def _kind(exc: DBAPIError) -> str:
+    """A database error as monitoring counts it: a conflict the database settled (run
+    again, see again_if_transient) apart from real failures, which go by their class."""
+    return "transient" if is_transient(exc) else type(exc).__name__
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -288,6 +295,7 @@ class UnitOfWork:
         self._committed = False
         self._connection: AsyncConnection | None = None
         self._sqlite: sqlite_inline.Connection | None = None
+        self._after: list[Callable[[], None]] | None = None
 
     @property
     def dialect(self) -> str:
@@ -298,7 +306,12 @@ class UnitOfWork:
             raise RuntimeError("a unit of work is already open in this task")
         lock = self._db._write_lock
         if lock is not None:
-            await lock.acquire()
+            if lock.locked() and monitoring.watched():  # timed only when it is waited for
+                began = time.perf_counter()
+                await lock.acquire()
+                monitoring.lock_waited("process", time.perf_counter() - began)
+            else:
+                await lock.acquire()
         try:
             self.session = self._db.sessions()
             await self.session.begin()
@@ -325,6 +338,8 @@ class UnitOfWork:
             _inside.reset(self._token)
             if self._db._write_lock is not None:
                 self._db._write_lock.release()
+        if isinstance(exc, DBAPIError):
+            monitoring.database_failed(_kind(exc))
         if exc is None:
             # After a long transaction, through the timer queue, not sleep(0): that lets
             # only the callbacks already queued run first, and a task whose timer or I/O
@@ -347,9 +362,22 @@ class UnitOfWork:
         """A savepoint taken now: what the block writes is undone if it raises. The ORM
         takes one lazily, at its own next statement, so Core statements run through
         `execute` on the open connection before that would fall outside it and stay."""
-        async with self.session.begin_nested():
-            await self.session.connection()
-            yield
+        kept = len(self._after) if self._after is not None else 0
+        try:
+            async with self.session.begin_nested():
+                await self.session.connection()
+                yield
+        except BaseException:
+            if self._after is not None:
+                del self._after[kept:]  # what the block meant to report was undone too
+            raise
+
+    def after_commit(self, report: Callable[[], None]) -> None:
+        """Call `report` once this transaction commits, never if it rolls back (nor for
+        a savepoint that is undone): figures counted once, for what was kept."""
+        if self._after is None:
+            self._after = []
+        self._after.append(report)
 
     def snapshot(self) -> Snapshot:
         """A snapshot of this unit of work's database (Database.snapshot), for a long
@@ -366,6 +394,10 @@ class UnitOfWork:
     async def commit(self) -> None:
         await self.session.commit()
         self._committed = True
+        if self._after:
+            reports, self._after = self._after, None
+            for report in reports:
+                report()
 
     async def flush(self) -> None:
         await self.session.flush()
@@ -430,6 +462,8 @@ class Snapshot(UnitOfWork):
             await self.session.close()
         finally:
             self._offload.__exit__(None, None, None)
+        if isinstance(exc, DBAPIError):
+            monitoring.database_failed(_kind(exc))
 
     async def commit(self) -> None:
         raise RuntimeError("a snapshot only reads")

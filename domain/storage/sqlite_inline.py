@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from domain import monitoring
 from domain.storage.sqlite_checkpoints import Checkpoints
 
 _offload: ContextVar[bool] = ContextVar("memberbot_sqlite_offload", default=False)
@@ -58,20 +59,24 @@ async def retrying(call: Callable[[], Any], wait: float) -> Any:
     """Call, retrying while another connection holds the lock, for up to `wait` s."""
     deadline = None
     pause = FIRST_PAUSE
-    while True:
-        try:
-            if _offload.get():
-                return await _on_thread(call)
-            return call()
-        except sqlite3.OperationalError as error:
-            if not _locked(error):
-                raise
-            now = time.monotonic()
-            deadline = deadline if deadline is not None else now + wait
-            if now >= deadline:
-                raise
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, LONGEST_PAUSE)
+    try:
+        while True:
+            try:
+                if _offload.get():
+                    return await _on_thread(call)
+                return call()
+            except sqlite3.OperationalError as error:
+                if not _locked(error):
+                    raise
+                now = time.monotonic()
+                deadline = deadline if deadline is not None else now + wait
+                if now >= deadline:
+                    raise
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, LONGEST_PAUSE)
+    finally:
+        if deadline is not None:  # it waited for another process's lock, got it or not
+            monitoring.lock_waited("file", time.monotonic() - deadline + wait)
 
 
 async def _on_thread(call: Callable[[], Any]) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.wechat.store.tables import ServiceWindow
 from domain.storage.database import DIALECTS, UnitOfWork, upsert
@@ -58,6 +58,13 @@ async def reserve(uow: UnitOfWork, platform: str, user_id: str, now: datetime,
                _W.used + count <= _W.quota)
         .values(used=_W.used + count)
     ) == 1
+
+
+async def closed(uow: UnitOfWork, platform: str, user_id: str, now: datetime) -> bool:
+    """After `reserve` found no room: whether the window is over, not just its quota."""
+    closes_at = await uow.session.scalar(
+        select(ServiceWindow.closes_at).where(_W.platform == platform, _W.user_id == user_id))
+    return closes_at is None or closes_at <= now
 
 
 async def exhaust(uow: UnitOfWork, platform: str, user_id: str) -> None:
