@@ -26,6 +26,7 @@ from domain.members import members
 from domain.members.tables import Identity
 from domain.points import ledger
 from domain.staff import jobs
+from domain.storage import sqlite_inline
 from scheduler.registry import JOBS
 from scheduler.service import Scheduler
 from tests.support import crowd
@@ -163,9 +164,18 @@ async def test_database_errors_lock_waits_and_connections_in_use(db, programme):
         assert figures.get("memberbot_sqlite_lock_wait_seconds_count") is None
 
 
-async def test_a_wait_for_another_process_s_sqlite_lock_is_counted(db, programme):
+async def test_a_wait_for_another_process_s_sqlite_lock_is_counted(db, programme,
+                                                                   monkeypatch):
     if db.dialect != "sqlite":
         pytest.skip("SQLite's file lock")
+    refused = asyncio.Event()  # the writer found the lock taken at least once
+    locked = sqlite_inline._locked
+
+    def seen(error: sqlite3.OperationalError) -> bool:
+        refused.set()
+        return locked(error)
+
+    monkeypatch.setattr(sqlite_inline, "_locked", seen)
     other = sqlite3.connect(db.engine.url.database, isolation_level=None)
     try:
         other.execute("BEGIN IMMEDIATE")  # as another process writing: it holds the lock
@@ -175,7 +185,7 @@ async def test_a_wait_for_another_process_s_sqlite_lock_is_counted(db, programme
                     await uow.session.connection()  # BEGIN IMMEDIATE: waits for the lock
                     await uow.commit()
             writing = asyncio.create_task(write())
-            await asyncio.sleep(0.01)  # its first try finds the lock taken: it retries
+            await asyncio.wait_for(refused.wait(), 15)  # it found the lock taken: it retries
             other.execute("COMMIT")
             await asyncio.wait_for(writing, 15)
             figures = await served.scrape()
