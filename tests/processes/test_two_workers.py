@@ -155,7 +155,8 @@ async def test_two_workers_share_a_burst_and_one_killed_loses_nothing(database, 
             async def kill() -> tuple[int, int]:
                 await burst.kill_now.wait()
                 await doomed.kill()
-                return len(telegram.calls), len(wechat.calls)  # all it sent is before
+                await asyncio.sleep(0.5)  # what it sent before it died is recorded
+                return len(telegram.calls), len(wechat.calls)
 
             killing = asyncio.create_task(kill())
             await burst.run()
