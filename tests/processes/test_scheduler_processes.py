@@ -79,7 +79,8 @@ async def test_one_process_leads_and_the_other_takes_over_when_it_is_killed(data
         async with db.engine.connect() as conn:
             rows = await conn.execute(text(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND classid = :cls "
-                "AND granted"), {"cls": LOCK_CLASS})
+                "AND granted AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())"), {"cls": LOCK_CLASS})
             return [r[0] for r in rows]
 
     async def run_and_wait(name: str) -> str:

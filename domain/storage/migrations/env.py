@@ -7,6 +7,7 @@ import asyncio
 import os
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import domain.tables  # noqa: F401  (every table, so the metadata is whole)
@@ -14,6 +15,12 @@ from domain.storage.database import create_engine
 from domain.storage.tables import Base
 
 target_metadata = Base.metadata
+# Workers started together (or restarted onto a new release together) all migrate: on
+# PostgreSQL the first holds this lock until its migration commits, and the others then
+# find the schema at head instead of creating the same tables again and failing. Keyed
+# by schema, like the scheduler's lock; released with the transaction.
+_ONE_AT_A_TIME = text("SELECT pg_advisory_xact_lock(hashtext('memberbot.migrations:' "
+                      "|| current_schema()))")
 
 
 def _migrate(connection: Connection) -> None:
@@ -24,6 +31,8 @@ def _migrate(connection: Connection) -> None:
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            connection.execute(_ONE_AT_A_TIME)
         context.run_migrations()
 
 
