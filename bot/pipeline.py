@@ -12,7 +12,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot import metrics
@@ -28,6 +28,9 @@ Deliver = Callable[[Answer], Awaitable[None]]
 Again = Callable[[Answer], Awaitable[bool]]
 Process = Callable[[dict[str, Any]], Awaitable[None]]
 FINISH_LINGER = 0.01
+# How long the process that received a delivery may still be handling it; recovery
+# beside other processes leaves younger deliveries to it.
+IN_FLIGHT = timedelta(seconds=60)
 
 
 class Pipeline:
@@ -116,8 +119,13 @@ class Pipeline:
             if alone:
                 await inbox.take_over(uow, self.platform)
                 await uow.commit()
+        now = self.clock()
         async with self.db.uow() as uow:
-            pending = await inbox.unfinished(uow, self.platform, self.clock())
+            # Not alone, a delivery younger than IN_FLIGHT may still be queued in the
+            # process that received it: taken here too, a chat's next message could be
+            # answered before it (nothing would happen twice: claims are once only).
+            pending = await inbox.unfinished(
+                uow, self.platform, now, received_before=None if alone else now - IN_FLIGHT)
         done = 0
         for item in pending:
             if item.payload is None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, delete, func, or_, select, true, tuple_, update
 
 from domain.conversations.tables import InboxItem
 from domain.storage.database import DIALECTS, UnitOfWork, upsert
@@ -175,12 +175,17 @@ async def delivered(uow: UnitOfWork, platform: str, key: str | list[str],
 
 
 async def unfinished(uow: UnitOfWork, platform: str, now: datetime,
-                     limit: int = 500) -> list[Pending]:
-    """Deliveries not yet sent whose lease (if any) has run out, oldest first."""
+                     limit: int = 500, received_before: datetime | None = None,
+                     ) -> list[Pending]:
+    """Deliveries not yet sent whose lease (if any) has run out, oldest first; only
+    those received before `received_before`, if given (younger ones may still be in
+    the hands of the process that received them)."""
+    young = (InboxItem.received_at < received_before if received_before is not None
+             else true())
     rows = await uow.session.execute(
         select(InboxItem.key, InboxItem.payload, InboxItem.handled_at)
         .where(InboxItem.platform == platform, InboxItem.delivered_at.is_(None),
-               or_(InboxItem.lease_until.is_(None), InboxItem.lease_until <= now))
+               or_(InboxItem.lease_until.is_(None), InboxItem.lease_until <= now), young)
         .order_by(InboxItem.received_at, InboxItem.key).limit(limit)
     )
     return [Pending(r.key, r.payload, r.handled_at is not None) for r in rows]

@@ -79,6 +79,8 @@ async def test_a_crash_before_sending_is_finished_by_recovery_without_acting_aga
 
     assert await pipe.recover(process) == 0 or sent == []  # the lease still holds
     clock.advance(seconds=31)
+    assert await pipe.recover(process) == 0  # the lease ran out, but it is in flight still
+    clock.advance(seconds=30)
     assert await pipe.recover(process) == 1
     assert len(sent) == 1 and "+5" in sent[0]
     assert await count(db, Checkin) == 1
@@ -98,11 +100,35 @@ async def test_a_delivery_recorded_but_never_handled_is_handled_by_recovery(db, 
         await pipe.handle(checkin(key=key, text=payload["text"]),
                           lambda a: _append(sent, a))
 
-    assert await pipe.recover(process) == 2
+    # Just received: the process that received them may still be handling them, and a
+    # chat's next message must not be answered before them.
+    assert await pipe.recover(process) == 0 and sent == []
+    assert await pipe.recover(process, alone=True) == 2  # nobody else could be
     assert "+5" in sent[0] and "Points balance: 5" in sent[1]
     assert await count(db, Checkin) == 1
     async with db.uow() as uow:
         assert await inbox.unfinished(uow, "console", clock()) == []
+
+
+async def test_recovery_beside_other_workers_takes_only_deliveries_out_of_flight(
+        db, programme, now):
+    clock = Clock(now)
+    pipe = pipeline(db, programme, clock)
+    await pipe.receive([("u1", PAYLOAD)])
+    clock.advance(seconds=59)
+    await pipe.receive([("u2", {"text": "/points"})])
+    sent = []
+
+    async def process(payload):
+        key = "u1" if payload["text"] == "/checkin" else "u2"
+        await pipe.handle(checkin(key=key, text=payload["text"]),
+                          lambda a: _append(sent, a))
+
+    assert await pipe.recover(process) == 0
+    clock.advance(seconds=2)
+    assert await pipe.recover(process) == 1 and "+5" in sent[0]  # u1 only
+    clock.advance(seconds=60)
+    assert await pipe.recover(process) == 1 and "Points balance: 5" in sent[1]
 
 
 async def test_a_refusal_is_finished_by_delivering_it_and_old_rows_are_pruned(
