@@ -9,9 +9,14 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from sqlalchemy.exc import DBAPIError
+
 from bot import programme as programme_file
 from bot.settings import Settings
+from bot.wechat.store import erasure as wechat_erasure
+from domain.privacy import erasure
 from domain.storage import sqlite_backup
+from domain.storage.database import Database
 from domain.storage.sqlite_in_use import InUse
 
 POSTGRES = ("The database is PostgreSQL: memberbot {command} copies SQLite files only. "
@@ -56,14 +61,44 @@ async def restore(file: str, settings: Settings) -> int:
     if database is None:
         return 2
     programme = programme_file.load(settings.programme_file)  # 0013 reads phones in its country
+    # Read before the restore takes the database alone (an open connection would
+    # count as another program using it).
+    erased = await _erased_in(database) if database.exists() else []
+    again: list[int] = []
+
+    async def erase_again(staged: Path) -> None:
+        wechat_erasure.register()  # as every process does: the platform's state goes too
+        db = Database.from_url(f"sqlite+aiosqlite:///{staged}")
+        try:
+            again.append(await erasure.erase_again(db, programme, erased, datetime.now(UTC)))
+        finally:
+            await db.dispose()
+
     try:
         done = await sqlite_backup.restore(database, Path(file),
-                                           phone_country_code=programme.phone_country_code)
+                                           phone_country_code=programme.phone_country_code,
+                                           before_swap=erase_again if erased else None)
     except (sqlite_backup.Refused, InUse) as exc:
         print(f"not restored: {exc}", file=sys.stderr)
         return 1
     upgraded = f", upgraded from revision {done.upgraded_from}" if done.upgraded_from else ""
     print(f"restored {file} to {database} (revision {done.revision}{upgraded})")
+    if again and again[0]:
+        print(f"erased again {again[0]} member(s) the copy held whom the database had "
+              "erased since it was taken")
     if done.kept is not None:
         print(f"the database it replaced is kept as {done.kept}")
     return 0
+
+
+async def _erased_in(database: Path) -> list[int]:
+    """The members the database had erased; none when it is no memberbot database
+    (the restore then says what is wrong with it)."""
+    db = Database.from_url(f"sqlite+aiosqlite:///{database}")
+    try:
+        async with db.snapshot() as snapshot:
+            return await erasure.erased_members(snapshot)
+    except DBAPIError:
+        return []
+    finally:
+        await db.dispose()

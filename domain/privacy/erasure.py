@@ -309,3 +309,26 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
     if erased:
         await db.scrub(touched())
     return {"erased": erased, "points": forfeited}
+
+
+async def erased_members(uow: UnitOfWork) -> list[int]:
+    """Every erased member's number: what a copy restored in this database's place
+    must erase again."""
+    return list(await uow.session.scalars(
+        select(Member.id).where(Member.status == "erased").order_by(Member.id)))
+
+
+async def erase_again(db: Database, programme: Programme, member_ids: Sequence[int],
+                      now: datetime) -> int:
+    """In a restored copy, erase the members the database it replaces had erased: a
+    backup taken before an erasure must not bring the member back. Returns how many
+    were erased here (those the copy already had erased, or never had, are skipped)."""
+    again = 0
+    for member_id in member_ids:
+        async with db.uow() as uow:
+            if await erase(uow, programme, member_id, now, actor="restore") is not None:
+                again += 1
+            await uow.commit()
+    if again:
+        await db.scrub(touched())
+    return again

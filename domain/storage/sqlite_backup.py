@@ -39,6 +39,7 @@ import contextlib
 import os
 import shutil
 import sqlite3
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,13 +129,16 @@ def _copy(database: Path, target: Path) -> int:
 
 
 async def restore(database: Path, copy: Path, *,
-                  phone_country_code: int | None = None) -> Restored:
+                  phone_country_code: int | None = None,
+                  before_swap: Callable[[Path], Awaitable[None]] | None = None) -> Restored:
     """Put `copy` in the place of `database`. Refused (InUse) while any memberbot
     process or another program has the database open; refused (Refused) for a copy
     that is damaged, is not a memberbot database, or was made by a newer memberbot.
     An older copy is upgraded to this code's revision first: a bot started on it
     would do that anyway, and here a failed upgrade leaves the database untouched.
-    `phone_country_code` is the programme's (migration 0013 reads phones in it)."""
+    `phone_country_code` is the programme's (migration 0013 reads phones in it).
+    `before_swap` is given the checked, upgraded copy before it goes in (the caller
+    erases there again whom the database erased since)."""
     await asyncio.to_thread(_a_copy, copy, database)
     staged = database.with_name(database.name + STAGED)
     with alone(database):
@@ -146,6 +150,8 @@ async def restore(database: Path, copy: Path, *,
             if revision != head:
                 await _upgrade(staged, phone_country_code)
                 upgraded_from = revision
+            if before_swap is not None:
+                await before_swap(staged)
             return Restored(head or revision, upgraded_from,
                             await asyncio.to_thread(_swap, staged, database))
         finally:

@@ -10,8 +10,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bot import backup_cli
+from bot.settings import Settings
 from domain.members import members
-from domain.storage import schema
+from domain.privacy import erasure
+from domain.storage import schema, sqlite_backup
 from domain.storage.database import Database
 from tests.adapters.cli.live import LOCALE_VARIABLES, ROOT, Memberbot
 from tests.domain.storage.test_backup import migrated, rows
@@ -156,3 +159,35 @@ async def test_a_backup_into_a_folder_gets_a_dated_name(tmp_path):
     [copy] = (tmp_path / "copies").iterdir()
     assert copy.name.startswith("memberbot-") and copy.suffix == ".db"
     assert rows(copy, "SELECT version_num FROM alembic_version") == [(schema.head(),)]
+
+
+async def test_a_restore_erases_again_whom_the_database_erased_since_the_copy(
+        tmp_path, programme, capsys):
+    live = await migrated(tmp_path / "bot.db")
+    db = Database.from_url(f"sqlite+aiosqlite:///{live}")
+    try:
+        async with db.uow() as uow:
+            for name in ("ann", "bob"):
+                await members.register(uow, programme, "console", name, datetime.now(UTC))
+            await uow.commit()
+    finally:
+        await db.dispose()
+    copy = tmp_path / "copy.db"
+    await sqlite_backup.backup(live, copy)
+    db = Database.from_url(f"sqlite+aiosqlite:///{live}")
+    try:  # ann asks to be forgotten after the copy was taken
+        async with db.uow() as uow:
+            assert await erasure.erase(uow, programme, 1, datetime.now(UTC)) is not None
+            await uow.commit()
+    finally:
+        await db.dispose()
+    settings = Settings(database_url=f"sqlite+aiosqlite:///{live}")
+    assert await backup_cli.restore(str(copy), settings) == 0
+    assert "erased again 1 member(s)" in capsys.readouterr().out
+    assert rows(live, "SELECT id, status FROM members ORDER BY id") == [
+        (1, "erased"), (2, "active")]
+    assert rows(live, "SELECT external_id FROM identities") == [("bob",)]
+    assert rows(live, "SELECT actor FROM audit_log WHERE action = 'privacy.erase'") == [
+        ("restore",)]
+    # The copy itself is as it was: ann is still there, to be erased again by a restore.
+    assert rows(copy, "SELECT status FROM members WHERE id = 1") == [("active",)]
