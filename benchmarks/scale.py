@@ -170,11 +170,11 @@ class Worker:
         self.base = ""
 
     async def start(self) -> None:
-        env = {**os.environ, "MEMBERBOT_DATABASE_URL": self.url, "MEMBERBOT_API_KEY": KEY,
-               "MEMBERBOT_HTTP_HOST": "127.0.0.1", "MEMBERBOT_HTTP_PORT": "0",
-               "PYTHONPATH": str(ROOT)}
-        for name in ("MEMBERBOT_TELEGRAM_TOKEN", "MEMBERBOT_WECHAT_APP_ID"):
-            env.pop(name, None)  # the API alone: no chat platform
+        # The API alone (no chat platform), on the programme this script reads.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MEMBERBOT_")}
+        env.update({"MEMBERBOT_DATABASE_URL": self.url, "MEMBERBOT_API_KEY": KEY,
+                    "MEMBERBOT_HTTP_HOST": "127.0.0.1", "MEMBERBOT_HTTP_PORT": "0",
+                    "PYTHONPATH": str(ROOT)})
         with self.log.open("wb") as out:
             self.proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.cli", "run", cwd=self.log.parent, env=env,
