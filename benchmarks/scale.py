@@ -6,7 +6,8 @@ PostgreSQL, and where the time goes.
 
 It creates a database of its own on the server (dropped at the end), starts a real
 `memberbot run` worker (`python -m bot.cli run`, purchases API on, nothing else) that
-migrates it, and seeds `--members` members in bulk inserts. A load generator in a separate
+migrates it, and seeds `--members` members in bulk inserts, each with an earlier purchase
+imported by `memberbot import`'s code. A load generator in a separate
 process (aiohttp, keep-alive, `--concurrency` requests in flight, each HMAC-signed as a
 till signs it) then posts `--ops` purchases per timed round: distinct order ids, members
 drawn with a skew (a few regulars buy often, most seldom), a third of the orders with
@@ -17,12 +18,14 @@ median of the two-worker rounds over the median of the one-worker rounds.
 For each round it prints purchases/s, wall time, latency p50/p99, errors (anything but
 201), and the CPU seconds spent while it ran: by each worker, by PostgreSQL (the backends
 of this database, and the server's background processes such as the WAL writer), by the
-load generator, and by everything else on the machine, read from /proc. Per purchase,
-the same figures say which of them ran out of cores first.
+load generator, and by everything else on the machine, read from /proc; and the
+transactions PostgreSQL counted. Per purchase, the same figures give the rate they allow
+on an otherwise idle machine (the "ceiling"), steadier than the rates on a busy one.
 
 At the end every purchase answered 201 must be recorded exactly once, none that was not
 answered 201 may be recorded, each member's balance must equal the sum of its ledger
-entries, and the purchases' points the sum of their ledger earns. The exit status is 1
+entries, the purchases' points the sum of their ledger earns, and each member's purchase
+count their purchases. The exit status is 1
 when a check fails or the ratio is under the target (1.3).
 """
 
