@@ -248,3 +248,23 @@ async def test_the_analytics_recount_finds_a_tampered_roll_up(tmp_path):
 async def _scalars(db, statement) -> list:
     async with db.uow() as uow:
         return list((await uow.execute(statement)).scalars())
+
+
+async def test_the_scale_benchmark_spreads_purchases_and_checks_the_books():
+    """benchmarks.scale runs real `memberbot run` workers on PostgreSQL: at a tiny scale
+    every purchase must be answered 201, the two-worker round must reach both workers in
+    turn, and its own check of the books must find nothing wrong."""
+    from benchmarks import scale
+    from tests.conftest import PG_URL, require
+
+    require("postgresql")
+    assert PG_URL
+    args = scale.parse_args(["--members", "40", "--ops", "60", "--repeats", "1",
+                             "--concurrency", "4", "--pg-url", PG_URL])
+    rounds, problems = await scale.measure(args)
+    assert problems == []
+    assert [r.workers for r in rounds] == [1, 2]
+    one, two = rounds
+    assert one.outcome.errors == 0 and one.outcome.served == [60]
+    assert two.outcome.errors == 0 and two.outcome.served == [30, 30]
+    assert all(cpu > 0 for r in rounds for cpu in r.worker_cpu)
