@@ -72,10 +72,11 @@ def file_of(url: str) -> Path | None:
     one given as a URI (which names no one file)."""
     parsed = make_url(url)
     uri = str(parsed.query.get("uri", "")).lower() in ("true", "1")
-    if parsed.get_backend_name() != "sqlite" or uri \
-            or parsed.database in (None, "", ":memory:"):
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or uri or database in (None, "", ":memory:"):
         return None
-    return Path(parsed.database)
+    assert database is not None  # for the type checkers of older SQLAlchemy
+    return Path(database)
 
 
 @contextmanager
