@@ -22,6 +22,7 @@ from bot import notice_pictures
 from bot.notice_pictures import Photo
 from domain.config import Programme
 from domain.members import members
+from domain.members.tables import Member
 from domain.notices import notices
 from domain.notices.tables import Notice
 from domain.rewards import catalogue
@@ -57,8 +58,13 @@ class Notifier:
             due = await notices.claim(uow, self.clock(), limit)
             if due:  # a notice may name a reward, in the wording operators gave it
                 await catalogue.refresh(uow, self.programme)
-            work = [(n.id, *await self._targets(uow, n)) for n in due]
-            drawing = {n.id: (n.key, dict(n.params), await self._locale(uow, n))
+            # Everyone's row and accounts in two queries, not two for each notice.
+            people = await members.many(uow, [n.member_id for n in due])
+            accounts = await members.accounts_of(uow, people)
+            work = [(n.id, *await self._targets(uow, n, people[n.member_id],
+                                                accounts.get(n.member_id, {})))
+                    for n in due]
+            drawing = {n.id: (n.key, dict(n.params), self._locale(people[n.member_id]))
                        for n in due if drawn(n.key)}
             await uow.commit()
         for i, (nid, targets, photo) in enumerate(work):
@@ -68,10 +74,14 @@ class Notifier:
                     work[i] = (nid, [(p, a, message) for p, a, _ in targets], photo)
         results = await asyncio.gather(*(self._send(nid, targets, photo)
                                          for nid, targets, photo in work))
-        async with self.db.uow() as uow:
-            for (nid, _, _), (outcome, platform, detail) in zip(work, results, strict=True):
-                await notices.finish(uow, nid, outcome, self.clock(), platform, detail)
-            await uow.commit()
+        if work:
+            async with self.db.uow() as uow:
+                await notices.finish_all(uow, [
+                    (nid, outcome, platform, detail)
+                    for (nid, _, _), (outcome, platform, detail) in zip(work, results,
+                                                                        strict=True)],
+                    self.clock())
+                await uow.commit()
         return len(work)
 
     async def run(self, every: float = 2.0) -> None:
@@ -83,17 +93,15 @@ class Notifier:
                 log.exception("notifier pass failed")
             await asyncio.sleep(every)
 
-    async def _locale(self, uow, notice: Notice) -> str:
-        member = await members.get(uow, notice.member_id)
+    def _locale(self, member: Member) -> str:
         return locale_for(member.locale, self.programme, member.language_hint)
 
-    async def _targets(self, uow, notice: Notice) -> tuple[list[Target], Photo | None]:
-        member = await members.get(uow, notice.member_id)
+    async def _targets(self, uow, notice: Notice, member: Member, accounts: dict[str, str],
+                       ) -> tuple[list[Target], Photo | None]:
         if member.status in ("erased", "unreachable"):
             return [], None
-        locale = locale_for(member.locale, self.programme, member.language_hint)
+        locale = self._locale(member)
         message = render_notice(notice.key, notice.params, locale, self.programme)
-        accounts = {i.platform: i.external_id for i in await members.identities(uow, member.id)}
         photo = None
         if pictures.PARAM in notice.params:
             picture = await pictures.find(uow, int(notice.params[pictures.PARAM]))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -165,6 +166,24 @@ async def award_profile_completion(uow: UnitOfWork, programme: Programme, member
 def set_birthday(member: Member, birthday: Birthday) -> None:
     member.birth_month, member.birth_day, member.birth_year = (
         birthday.month, birthday.day, birthday.year)
+
+
+async def many(uow: UnitOfWork, member_ids: Iterable[int]) -> dict[int, Member]:
+    """Many members in one query (and in the session after it, so `get` finds them
+    without another)."""
+    found = await uow.session.scalars(select(Member).where(Member.id.in_(set(member_ids))))
+    return {member.id: member for member in found}
+
+
+async def accounts_of(uow: UnitOfWork, member_ids: Iterable[int],
+                      ) -> dict[int, dict[str, str]]:
+    """Each member's accounts, platform -> id on it, for many members in one query."""
+    found: dict[int, dict[str, str]] = {}
+    for member_id, platform, external_id in await uow.session.execute(
+            select(Identity.member_id, Identity.platform, Identity.external_id)
+            .where(Identity.member_id.in_(set(member_ids))).order_by(Identity.id)):
+        found.setdefault(member_id, {})[platform] = external_id
+    return found
 
 
 async def identities(uow: UnitOfWork, member_id: int) -> list[Identity]:

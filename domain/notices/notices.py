@@ -48,6 +48,14 @@ async def claim(uow: UnitOfWork, now: datetime, limit: int = 100) -> list[Notice
     return due
 
 
+async def finish_all(uow: UnitOfWork, ended: list[tuple[int, str, str | None, str | None]],
+                     now: datetime) -> None:
+    """`finish` for many notices, read in one query: (id, outcome, platform, detail)."""
+    await uow.session.scalars(select(Notice).where(Notice.id.in_([e[0] for e in ended])))
+    for notice_id, outcome, platform, detail in ended:
+        await finish(uow, notice_id, outcome, now, platform, detail)
+
+
 async def finish(uow: UnitOfWork, notice_id: int, outcome: str, now: datetime,
                  platform: str | None = None, detail: str | None = None) -> None:
     """Record how a send ended. A transient failure is retried later, with backoff;
