@@ -93,12 +93,8 @@ async def test_a_delivery_recorded_but_never_handled_is_handled_by_recovery(db, 
     pipe = pipeline(db, programme, clock)
     await pipe.receive([("u1", PAYLOAD), ("u2", {"text": "/points"})])
     await pipe.receive([("u1", {"text": "ignored: already recorded"})])
-    sent = []
-
-    async def process(payload):
-        key = "u1" if payload["text"] == "/checkin" else "u2"
-        await pipe.handle(checkin(key=key, text=payload["text"]),
-                          lambda a: _append(sent, a))
+    sent: list[str] = []
+    process = _replaying(pipe, sent)
 
     # Just received: the process that received them may still be handling them, and a
     # chat's next message must not be answered before them.
@@ -117,12 +113,8 @@ async def test_recovery_beside_other_workers_takes_only_deliveries_out_of_flight
     await pipe.receive([("u1", PAYLOAD)])
     clock.advance(seconds=59)
     await pipe.receive([("u2", {"text": "/points"})])
-    sent = []
-
-    async def process(payload):
-        key = "u1" if payload["text"] == "/checkin" else "u2"
-        await pipe.handle(checkin(key=key, text=payload["text"]),
-                          lambda a: _append(sent, a))
+    sent: list[str] = []
+    process = _replaying(pipe, sent)
 
     assert await pipe.recover(process) == 0
     clock.advance(seconds=2)
@@ -145,6 +137,15 @@ async def test_a_refusal_is_finished_by_delivering_it_and_old_rows_are_pruned(
         assert await inbox.prune(uow, clock() + timedelta(seconds=1)) == 1
         await uow.commit()
     assert await count(db, InboxItem) == 0
+
+
+def _replaying(pipe: Pipeline, sent: list[str]):
+    """Recovery's way back into the pipeline for u1 (/checkin) and u2 (/points)."""
+    async def process(payload):
+        key = "u1" if payload["text"] == "/checkin" else "u2"
+        await pipe.handle(checkin(key=key, text=payload["text"]),
+                          lambda a: _append(sent, a))
+    return process
 
 
 async def _append(sent: list, answer) -> None:
