@@ -61,8 +61,7 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
         problem = signing.verify(app.settings.api_key or "", request.headers.get(signing.TIMESTAMP),
                                  request.headers.get(signing.SIGNATURE), raw, time.time())
         if problem is not None:
-            return error(401, problem, "the request is not signed with the API key "
-                                       "(see the OpenAPI document)")
+            return error(401, problem, _UNSIGNED[problem])
         try:
             return await handler(request, parsing.body(raw), datetime.now(UTC))
         except BadRequest as bad:
@@ -225,6 +224,18 @@ def recorder(app: App) -> Callable[[list[Till]], Awaitable[list[Any]]]:
                 return failure
         raise AssertionError("unreachable")
     return record
+
+
+_UNSIGNED = {
+    "unsigned": f"the request carries no {signing.TIMESTAMP} and {signing.SIGNATURE} "
+                "headers: sign it with the API key (see the OpenAPI document)",
+    "bad_timestamp": f"{signing.TIMESTAMP} is not a Unix time in whole seconds",
+    "stale_timestamp": f"{signing.TIMESTAMP} is more than {signing.TOLERANCE_S} seconds "
+                       "from this server's clock: check the clock of the machine that "
+                       "signs (the key may well be right)",
+    "bad_signature": "the signature does not match: sign the timestamp, a dot and the "
+                     "body exactly as sent, with the API key (see the OpenAPI document)",
+}
 
 
 @asynccontextmanager

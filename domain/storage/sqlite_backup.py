@@ -240,6 +240,10 @@ def _swap(staged: Path, database: Path) -> Path | None:
     return kept
 
 
+_OPEN_ELSEWHERE = ("another program has {database} open (a sqlite3 shell, a viewer, a "
+                   "script): close it first")
+
+
 def _settle(database: Path) -> None:
     """Fold the database's log into it and leave WAL mode, which SQLite allows only
     with no other connection open: so another program that has it open (which holds
@@ -252,14 +256,14 @@ def _settle(database: Path) -> None:
         mode = conn.execute("PRAGMA journal_mode=DELETE").fetchone()[0]
     except sqlite3.OperationalError as exc:
         if "locked" in str(exc) or "busy" in str(exc):
-            raise InUse(str(database)) from None
+            raise InUse(_OPEN_ELSEWHERE.format(database=database.name)) from None
         return  # a damaged database is replaced all the same
     except sqlite3.DatabaseError:
         return
     finally:
         conn.close()
     if str(mode).lower() == "wal":
-        raise InUse(str(database))
+        raise InUse(_OPEN_ELSEWHERE.format(database=database.name))
 
 
 def _connect(path: Path, mode: str, timeout: float) -> sqlite3.Connection:

@@ -80,9 +80,11 @@ async def test_unsigned_requests_are_refused(api, db, headers, code):
 async def test_a_forged_or_replayed_request_changes_nothing(api, db):
     status, body = await api.post("/api/v1/purchases", order(), key="not-the-key")
     assert status == 401 and body["error"]["code"] == "bad_signature"
+    assert "does not match" in body["error"]["message"]
     stale = int(time.time()) - 301
     status, body = await api.post("/api/v1/purchases", order(), at=stale)
     assert status == 401 and body["error"]["code"] == "stale_timestamp"
+    assert "clock" in body["error"]["message"]  # not the key: a till's clock is wrong
     # A body changed after signing no longer matches its signature.
     raw = b'{"order_id": "A-1"}'
     from bot.api import signing

@@ -155,7 +155,7 @@ async def test_a_restore_is_refused_while_another_program_has_the_database_open(
     other = sqlite3.connect(live)
     try:
         other.execute("SELECT count(*) FROM note").fetchone()
-        with pytest.raises(sqlite_in_use.InUse):
+        with pytest.raises(sqlite_in_use.InUse, match="another program has live.db open"):
             await sqlite_backup.restore(live, copy)
     finally:
         other.close()
