@@ -24,6 +24,7 @@ from domain.lifecycle import lifecycle
 from domain.members import referrals
 from domain.members.tables import Member
 from domain.membership import passes
+from domain.notices.tables import Notice
 from domain.points import earning, ledger
 from domain.points.expiry import expires_at
 from domain.points.tables import LedgerEntry, Purchase
@@ -180,7 +181,7 @@ def plan_for(programme: Programme, tier_code: str | None, order: Order, first: b
 
 
 def _key(order: Order, earn: earning.Earn) -> str:
-    return f"purchase:{order.order_id}:{earn.rule}"
+    return f"purchase:{order.order_id}:{earn.rule}"  # as _first_result reads them back
 
 
 def earn_posts(programme: Programme, member_id: int, order: Order, earns: list[earning.Earn],
@@ -205,9 +206,22 @@ async def _first_result(uow: UnitOfWork, member_id: int, order: Order) -> Record
             member_id, order.amount, order.currency, [vars(i) for i in order.items]):
         raise PurchaseRefused("order_conflict")
     member = await uow.session.get(Member, member_id)
+    referral = await _referral_paid_with(uow, existing)
+    # As the first answer said: the balance just after this order's entries, and
+    # whether it took the member up a tier (its notice is keyed by the order).
+    keys = [f"purchase:{order.order_id}:{rule}" for _, _, rule in existing.entries]
+    if referral:
+        keys.append(f"referral:referee:{member_id}")
+    last = await uow.session.scalar(select(func.max(LedgerEntry.id)).where(
+        LedgerEntry.idempotency_key.in_(keys))) if keys else None
+    balance = (await ledger.balance_of(uow, member_id) if last is None else int(
+        await uow.session.scalar(select(func.coalesce(func.sum(LedgerEntry.delta), 0)).where(
+            LedgerEntry.member_id == member_id, LedgerEntry.id <= last)) or 0))
+    upgraded = await uow.session.scalar(select(Notice.id).where(
+        Notice.member_id == member_id,
+        Notice.idempotency_key == f"tier:{member_id}:order:{order.order_id}")) is not None
     return Recorded(order.order_id, member_id, existing.points, _rules(existing.entries),
-                    await ledger.balance_of(uow, member_id), member.tier if member else None,
-                    False, True, await _referral_paid_with(uow, existing))
+                    balance, member.tier if member else None, upgraded, True, referral)
 
 
 async def _referral_paid_with(uow: UnitOfWork, purchase: Purchase) -> int:

@@ -139,6 +139,14 @@ async def test_a_purchase_that_reaches_a_tier_upgrades_at_once_and_tells_the_mem
     async with db.uow() as uow:
         notices = [(n.key, n.params) for n in await uow.session.scalars(select(Notice))]
     assert notices == [("tier.upgraded", {"tier": {"$tier": "silver"}})]
+    # A till that lost the answer and asks again, after another purchase, gets the
+    # first answer: the upgrade, and the balance as it was then.
+    status, later = await api.post("/api/v1/purchases", order("A-2", amount=5_000))
+    assert status == 201 and later["balance"] > body["balance"]
+    status, again = await api.post("/api/v1/purchases", order(amount=100_000))
+    assert status == 200 and again["duplicate"] is True
+    assert (again["tier_upgraded"], again["balance"], again["tier"]) == (
+        True, body["balance"], "silver")
 
 
 async def test_partial_refunds_reverse_in_proportion_and_a_full_one_reverses_all(api, db):
