@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import re
 import time
 from datetime import datetime
@@ -36,10 +37,26 @@ async def run(db: Database, programme: Programme, now: datetime) -> dict[str, An
         return {"taken": 0, "kilobytes": 0, "pruned": 0, "kept": 0}
     database = Path(db.checkpoints.path)
     folder = folder_for(database, settings.folder)
-    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    await asyncio.to_thread(made, folder)
     size = await sqlite_backup.backup(database, sqlite_backup.stamped(folder, now))
     pruned, kept = await asyncio.to_thread(prune, folder, settings.keep)
     return {"taken": 1, "kilobytes": size // 1024, "pruned": pruned, "kept": kept}
+
+
+def made(folder: Path) -> None:
+    """The folder, made if missing; refused in words an operator can act on."""
+    if folder.exists() and not folder.is_dir():
+        raise sqlite_backup.Refused(f"[backup] folder {folder} is a file, not a folder: "
+                                    "name a folder in the programme file")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise sqlite_backup.Refused(
+            f"[backup] folder {folder} cannot be made ({exc.strerror or 'refused'}): "
+            "name a folder this user may write to") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise sqlite_backup.Refused(f"[backup] folder {folder} cannot be written to by this "
+                                    "user: name another or grant it")
 
 
 def prune(folder: Path, keep: int) -> tuple[int, int]:

@@ -252,6 +252,18 @@ async def test_the_job_takes_copies_into_the_folder_and_keeps_as_many_as_it_says
     assert rows(folder / names[-1], "SELECT text FROM note") == [("live",)]
 
 
+async def test_the_job_says_plainly_when_its_folder_is_a_file(live, programme):
+    (live.parent / "taken").write_text("a file, not a folder")
+    wrong = programme.model_copy(update={"backup": config.Backup(folder="taken")})
+    db = Database.from_url(f"sqlite+aiosqlite:///{live}")
+    try:
+        with pytest.raises(sqlite_backup.Refused, match="is a file, not a folder"):
+            await backups.run(db, wrong, T0)
+    finally:
+        await db.dispose()
+    assert (live.parent / "taken").read_text() == "a file, not a folder"
+
+
 def test_the_job_runs_at_the_same_hours_every_day(programme):
     job = next(j for j in JOBS if j.name == "backup")
     every6 = programme.model_copy(update={"backup": config.Backup(every_hours=6)})
