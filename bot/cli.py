@@ -22,7 +22,7 @@ from bot.app import lifespan
 from bot.settings import Settings, SettingsError, shown_url
 from bot.wechat import cli as wechat_cli
 from domain import config
-from domain.storage import schema, sqlite_in_use
+from domain.storage import backups, schema, sqlite_backup, sqlite_in_use
 from domain.storage.database import Database
 from domain.storage.sqlite_in_use import InUse
 from handlers.engine import i18n
@@ -271,7 +271,26 @@ def _config_check(settings: Settings) -> int:
     print("settings: ok")
     print(f"  platforms: {platforms}; purchases API: {'on' if settings.api_key else 'off'}; "
           f"database: {shown_url(settings.database_url)}")
+    print(f"  metrics: /metrics {'with a token' if settings.metrics_token else 'open'}; "
+          f"backups: {_backups_said(programme, settings)}")
     return 0
+
+
+def _backups_said(programme: config.Programme, settings: Settings) -> str:
+    """What `[backup]` will do, so a mistake shows before the first copy is due."""
+    wanted = programme.backup
+    if not wanted.folder:
+        return "off"
+    try:
+        database = sqlite_backup.sqlite_file(settings.database_url)
+    except sqlite_backup.Refused:  # a database in memory
+        return "none (the database is in memory)"
+    if database is None:
+        return "none here: on PostgreSQL use pg_dump (README, Backups and restore)"
+    folder = backups.folder_for(database, wanted.folder).absolute()
+    problem = ("; but it is a file, not a folder" if folder.exists() and not folder.is_dir()
+               else "")
+    return f"every {wanted.every_hours} h into {folder}, the newest {wanted.keep} kept{problem}"
 
 
 if __name__ == "__main__":

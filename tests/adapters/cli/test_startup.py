@@ -55,6 +55,29 @@ def test_config_check_checks_and_summarises_the_settings_too(tmp_path):
     assert ("platforms: telegram; purchases API: on; "
             "database: postgresql+asyncpg://bob:***@db.example/club") in result.stdout
     assert "s3cret" not in result.stdout
+    assert "metrics: /metrics open; backups: off" in result.stdout
+
+
+@pytest.mark.parametrize(("database", "said"), [
+    ("sqlite+aiosqlite:///club.db", "backups: every 6 h into {tmp}/taken, the newest 28 "
+                                    "kept; but it is a file, not a folder"),
+    ("postgresql+asyncpg://bob@db.example/club",
+     "backups: none here: on PostgreSQL use pg_dump"),
+])
+def test_config_check_says_what_backups_will_do(tmp_path, database, said):
+    programme = tmp_path / "programme.toml"
+    example = (ROOT / "domain" / "programme.example.toml").read_text(encoding="utf-8")
+    on = example.replace('# folder = "backups"\nevery_hours = 24\nkeep = 7',
+                         'folder = "taken"\nevery_hours = 6\nkeep = 28')
+    assert on != example
+    programme.write_text(on, encoding="utf-8")
+    (tmp_path / "taken").write_text("a file")
+    env = {"MEMBERBOT_PROGRAMME": str(programme), "MEMBERBOT_DATABASE_URL": database,
+           "MEMBERBOT_METRICS_TOKEN": "t0ken"}
+    result = memberbot("config", "check", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    assert said.format(tmp=tmp_path) in result.stdout
+    assert "metrics: /metrics with a token" in result.stdout
 
 
 def test_every_run_starts_with_a_banner_saying_what_it_serves(tmp_path):
