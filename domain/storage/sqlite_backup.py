@@ -29,7 +29,7 @@ A restore (`restore`) works on a copy of the copy beside the database: it checks
 integrity (PRAGMA integrity_check) and its migration revision, brings an older one up
 to this code's head (a failed upgrade leaves the database as it was), and renames it
 over the database, with nobody using it (domain.storage.sqlite_in_use), the old
-database kept as `<database>.before-restore`.
+database kept as `<database>.before-restore-<UTC time>`.
 """
 
 from __future__ import annotations
@@ -116,7 +116,7 @@ def _copy(database: Path, target: Path) -> int:
             copy.close()
     except sqlite3.Error as exc:  # the disk full, the folder not writable, ...
         _remove(partial, *_sides(partial))
-        raise Refused(f"no copy was written to {target}: {exc}") from None
+        raise Refused(f"no copy was written to {target}: {_said(exc)}") from None
     except BaseException:
         _remove(partial, *_sides(partial))
         raise
@@ -158,7 +158,29 @@ async def restore(database: Path, copy: Path, *,
             _remove(staged, *_sides(staged))
 
 
+# SQLite's failures, by its result codes, in words an operator can act on.
+_SQLITE_SAYS = {
+    "SQLITE_CANTOPEN": "this user cannot make or open a file there",
+    "SQLITE_PERM": "this user may not write there",
+    "SQLITE_READONLY": "the place is read-only",
+    "SQLITE_FULL": "the disk is full",
+    "SQLITE_IOERR": "the disk failed to read or write",
+    "SQLITE_NOTADB": "it is not a SQLite database",
+    "SQLITE_CORRUPT": "it is damaged",
+}
+
+
+def _said(exc: sqlite3.Error) -> str:
+    name = str(getattr(exc, "sqlite_errorname", "") or "")
+    for code, words in _SQLITE_SAYS.items():
+        if name.startswith(code):  # SQLITE_IOERR_WRITE is an SQLITE_IOERR
+            return words
+    return f"SQLite refused it ({name or 'no error code'})"
+
+
 def _a_copy(copy: Path, database: Path) -> None:
+    if copy.is_dir():
+        raise Refused(f"{copy} is a folder: name one copy in it (memberbot-<time>.db)")
     if not copy.is_file():
         raise Refused(f"there is no file at {copy}")
     if database.exists() and copy.resolve() == database.resolve():
@@ -190,7 +212,7 @@ def _checked(staged: Path, copy: Path) -> str:
         finally:
             conn.close()
     except sqlite3.DatabaseError as exc:
-        raise Refused(f"{copy} is not a SQLite database, or is damaged ({exc})") from None
+        raise Refused(f"{copy} is not a memberbot copy: {_said(exc)}") from None
     if len(found) != 1:
         raise Refused(f"{copy} is not a memberbot database (it has no migration revision)")
     revision = str(found[0][0])
@@ -226,8 +248,9 @@ def _swap(staged: Path, database: Path) -> Path | None:
     kept = None
     if database.exists():
         _settle(database)
-        kept = database.with_name(database.name + BEFORE)
-        _remove(kept)
+        # Named by the time: a second restore keeps the first one's safety copy too.
+        at = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        kept = database.with_name(f"{database.name}{BEFORE}-{at}")
         try:
             os.link(database, kept)
         except OSError:  # a file system without hard links

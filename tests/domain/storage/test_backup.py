@@ -123,6 +123,10 @@ async def test_a_restore_puts_the_copy_back_and_keeps_what_it_replaced(live, tmp
     assert rows(live, "SELECT text FROM note") == [("live",)]
     assert done.kept is not None
     assert rows(done.kept, "SELECT text FROM note") == [("live",), ("after the copy",)]
+    again = await sqlite_backup.restore(live, copy)  # the first safety copy stays
+    assert again.kept is not None and again.kept != done.kept
+    assert rows(done.kept, "SELECT text FROM note") == [("live",), ("after the copy",)]
+    assert rows(again.kept, "SELECT text FROM note") == [("live",)]
     assert not exists(f"{live}-wal") and not exists(f"{live}-shm")
     assert not list(tmp_path.glob("live.db-restoring*"))
     # and a bot opens it as ever
@@ -142,7 +146,7 @@ async def test_a_restore_waits_for_no_one_while_a_memberbot_process_holds_the_da
                                                   match="a memberbot process is using"):
         await sqlite_backup.restore(live, copy)
     assert rows(live, "SELECT text FROM note") == [("live",), ("kept",)]
-    assert not exists(f"{live}{sqlite_backup.BEFORE}")
+    assert not list(live.parent.glob(f"{live.name}{sqlite_backup.BEFORE}*"))
     await sqlite_backup.restore(live, copy)  # once it is let go
     assert rows(live, "SELECT text FROM note") == [("live",)]
 
@@ -185,11 +189,14 @@ async def test_a_damaged_copy_is_refused_and_the_database_left_alone(live, tmp_p
     with pytest.raises(sqlite_backup.Refused, match="damaged"):
         await sqlite_backup.restore(live, copy)
     assert rows(live, "SELECT text FROM note") == [("live",)]
-    assert not exists(f"{live}{sqlite_backup.BEFORE}")
+    assert not list(live.parent.glob(f"{live.name}{sqlite_backup.BEFORE}*"))
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database at all" * 100)
-    with pytest.raises(sqlite_backup.Refused, match="not a SQLite database"):
+    with pytest.raises(sqlite_backup.Refused, match="not a memberbot copy: it is not a SQLite "
+                                                   "database$"):  # in our words, not SQLite's
         await sqlite_backup.restore(live, garbage)
+    with pytest.raises(sqlite_backup.Refused, match="is a folder: name one copy in it"):
+        await sqlite_backup.restore(live, tmp_path)
 
 
 async def test_a_copy_from_a_newer_memberbot_is_refused(live, tmp_path):
