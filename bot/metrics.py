@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import time
 from collections import Counter as Tally
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -67,6 +68,13 @@ class Figures(monitoring.Watcher):
         self.loop_lag = Histogram(
             "memberbot_event_loop_lag_seconds", f"How late a timer due every {LAG_EVERY_S} s "
             "fires: time the loop was held by something else", buckets=LAG, registry=r)
+        self.http = Counter(
+            "memberbot_http_requests_total", "Requests to the web app (the purchases API, "
+            "webhooks), by route and status; route 'unmatched' for paths it does not serve",
+            ["route", "status"], registry=r)
+        self.http_seconds = Histogram(
+            "memberbot_http_request_seconds", "Time to answer a request to the web app, "
+            "by route", ["route"], buckets=FAST, registry=r)
         self.sends = Counter(
             "memberbot_sends_total", "Send attempts through a platform's sender (Telegram: "
             "every message, answers too; WeChat: messages outside a passive reply), by "
@@ -215,6 +223,30 @@ def scrape(figures: Figures, db: Database, token: str | None):
     return answer
 
 
+def requests(figures: Figures) -> Any:
+    """A middleware counting every request by route and status, and timing it: a till
+    signing badly (401s) or sending conflicting orders (409s) shows here."""
+    @web.middleware
+    async def counted(request: web.Request, handler: Any) -> web.StreamResponse:
+        info = request.match_info
+        route = (info.route.resource.canonical if info.http_exception is None
+                 and info.route.resource is not None else "unmatched")
+        began, status = time.perf_counter(), 500
+        try:
+            response = await handler(request)
+            status = response.status
+            return response
+        except web.HTTPException as refused:
+            status = refused.status
+            raise
+        finally:
+            if route != ROUTE:  # scrapes are not the traffic being watched
+                figures.child(figures.http, route, str(status)).inc()
+                figures.child(figures.http_seconds, route).observe(
+                    time.perf_counter() - began)
+    return counted
+
+
 def _refused(authorization: str, token: str) -> web.Response | None:
     scheme, _, given = authorization.partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
@@ -237,6 +269,7 @@ async def running(app: App, web_app: web.Application) -> AsyncIterator[Figures]:
     figures.expect([p for p, on in (("telegram", app.settings.telegram),
                                     ("wechat", app.settings.wechat)) if on])
     web_app.router.add_get(ROUTE, scrape(figures, app.db, app.settings.metrics_token))
+    web_app.middlewares.append(requests(figures))  # inside json_errors: sees its statuses
     _live.append(figures)
     monitoring.watch(figures)
     lag = asyncio.create_task(sample_lag(figures), name="event loop lag")

@@ -67,6 +67,21 @@ async def test_a_purchase_and_a_refund_move_the_ledger_counters_once(db, program
         assert refunded.get("memberbot_ledger_points_total",
                             movement="reversed") == refund["points_reversed"]
         assert refunded.get("memberbot_ledger_points_total", movement="redeemed") == 0
+        # The requests themselves, by route and status (scrapes left out).
+        status, _ = await served.api.post("/api/v1/purchases", order("M-3", 100),
+                                          key="not-the-key")
+        assert status == 401
+        async with served.api.session.get(served.api.base + "/no/such/path") as resp:
+            assert resp.status == 404
+        counted = await served.scrape()
+    purchases = "/api/v1/purchases"
+    assert [counted.get("memberbot_http_requests_total", route=purchases, status=code)
+            for code in ("201", "200", "404", "401")] == [1, 1, 1, 1]
+    assert counted.get("memberbot_http_requests_total", route="/api/v1/refunds",
+                       status="201") == 1
+    assert counted.get("memberbot_http_requests_total", route="unmatched", status="404") == 1
+    assert counted.get("memberbot_http_request_seconds_count", route=purchases) == 4
+    assert counted.get("memberbot_http_requests_total", route="/metrics", status="200") is None
 
 
 async def test_a_job_run_counts_with_its_duration_and_expired_points(db, programme):
