@@ -69,10 +69,40 @@ def signed(handler: Handler) -> Callable[[web.Request], Awaitable[web.Response]]
     return checked
 
 
+# What each refusal means to whoever runs the till, with what to do about it.
+SAID = {
+    "invalid_order_id": "order_id must be 1-64 of the letters A-Z a-z, digits and _ . : / # -, "
+                        "beginning with a letter or a digit",
+    "wrong_currency": "this programme counts in {expected}; send amounts in {expected}",
+    "invalid_amount": "amount must be a whole number of minor units from {min} to {max}",
+    "too_many_items": "an order may list at most {max} items",
+    "invalid_item": "each item needs a sku, a quantity of at least 1 and an amount in "
+                    "minor units",
+    "unknown_member": "no member matches: check the number, phone or account",
+    "ambiguous_member": "more than one member matches: send the member's number",
+    "order_conflict": "this order_id was recorded before with another member, amount or "
+                      "items: a new order needs a new order_id",
+    "invalid_refund_id": "refund_id must be 1-64 of the letters A-Z a-z, digits and _ . : / "
+                         "# -, beginning with a letter or a digit",
+    "unknown_order": "no order with this order_id is recorded",
+    "refund_conflict": "this refund_id was used before for {amount}: a new refund needs a "
+                       "new refund_id",
+    "already_refunded": "this order is refunded in full already",
+    "refund_too_large": "only {left} of this order is left to refund",
+    "coupon_unknown": "no coupon has this code",
+    "coupon_used": "this coupon was used at {used_at}",
+    "coupon_expired": "this coupon expired at {expired_at}",
+    "too_many_attempts": "too many wrong codes: try again in {minutes} minutes",
+}
+
+
 def refusal(refused: DomainError) -> web.Response:
-    detail = ", ".join(f"{k}={v}" for k, v in refused.params.items())
-    return error(STATUS.get(refused.code, 422), refused.code,
-                 refused.code.replace("_", " ") + (f" ({detail})" if detail else ""))
+    try:
+        said = SAID[refused.code].format(**refused.params)
+    except (KeyError, IndexError):  # a code or a parameter not written here yet
+        detail = ", ".join(f"{k}: {v}" for k, v in refused.params.items())
+        said = refused.code.replace("_", " ") + (f" ({detail})" if detail else "")
+    return error(STATUS.get(refused.code, 422), refused.code, said)
 
 
 async def purchase(request: web.Request, data: dict[str, Any], now: datetime) -> web.Response:

@@ -132,7 +132,10 @@ async def test_an_empty_body_names_every_missing_field(api, db, path, missing):
 async def test_an_amount_out_of_bounds_says_both_bounds(api):
     status, body = await api.post("/api/v1/purchases", order(amount=0))
     assert status == 422 and body["error"]["message"] == (
-        "invalid amount (min=1, max=1000000000)")
+        "amount must be a whole number of minor units from 1 to 1000000000")
+    status, body = await api.post("/api/v1/purchases", order(currency="USD"))
+    assert (status, body["error"]["code"], body["error"]["message"]) == (
+        422, "wrong_currency", "this programme counts in CNY; send amounts in CNY")
 
 
 @pytest.mark.parametrize(("path", "payload"), [
