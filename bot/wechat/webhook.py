@@ -26,12 +26,12 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from bot.pipeline import Pipeline
+from bot.pipeline import IN_FLIGHT, Pipeline
 from bot.wechat import asides, render
 from bot.wechat.api import ApiError
 from bot.wechat.cards import Cards
@@ -51,7 +51,6 @@ from handlers.engine.engine import Answer
 
 log = logging.getLogger(__name__)
 DEADLINE = 4.0
-IN_FLIGHT = timedelta(seconds=60)  # younger deliveries are still being handled elsewhere
 EXPIRED = object()  # the slot's answer once the deadline passed
 
 
@@ -181,7 +180,7 @@ class Webhook:
     async def process(self, payload: dict[str, Any]) -> None:
         """Recovery: finish a recorded delivery with no HTTP request waiting for it."""
         received = datetime.fromisoformat(payload["received"])
-        if self.clock() - received < IN_FLIGHT:
+        if self.clock() - received < IN_FLIGHT:  # still in its receiver's hands
             return
         incoming = read(payload["fields"])
         if incoming.inbound is None:

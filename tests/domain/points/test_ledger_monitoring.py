@@ -3,7 +3,6 @@ transaction commits, never for a rollback, an undone savepoint or a repeated key
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,22 +11,6 @@ from domain import monitoring
 from domain.errors import InsufficientPoints
 from domain.members import members
 from domain.points import ledger
-
-
-class Heard(monitoring.Watcher):
-    def __init__(self) -> None:
-        self.points: Counter[str] = Counter()
-
-    def points_moved(self, movement, points) -> None:
-        self.points[movement] += points
-
-
-@pytest.fixture
-def heard():
-    watcher = Heard()
-    monitoring.watch(watcher)
-    yield watcher
-    monitoring.unwatch(watcher)
 
 
 async def a_member(db, programme) -> int:

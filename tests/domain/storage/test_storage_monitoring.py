@@ -3,35 +3,17 @@ database settled (run again) apart from real failures."""
 
 from __future__ import annotations
 
-from collections import Counter
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from domain import monitoring
 from domain.members.tables import Identity
 from domain.storage.database import again_if_transient
 
 
-class Heard(monitoring.Watcher):
-    def __init__(self) -> None:
-        self.failed: Counter[str] = Counter()
-
-    def database_failed(self, kind: str) -> None:
-        self.failed[kind] += 1
-
-
 class Deadlock(Exception):
     sqlstate = "40P01"  # as asyncpg's DeadlockDetectedError carries it
-
-
-@pytest.fixture
-def heard():
-    watcher = Heard()
-    monitoring.watch(watcher)
-    yield watcher
-    monitoring.unwatch(watcher)
 
 
 async def test_errors_are_counted_by_kind_and_a_settled_conflict_apart(db, heard):
